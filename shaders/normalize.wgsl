@@ -1,0 +1,25 @@
+// Relative radiometric normalisation: after' = after * gain[b] + offset[b], in place.
+// CPU twin: src/change/cpu/normalize.rs.
+
+struct Params {
+    width: u32, height: u32, bands: u32, evidence: u32,
+    red: u32, nir: u32, swir: u32, visible: u32,
+    threshold: f32, near_rel: f32, dir: u32, half: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> coeffs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> after: array<f32>;
+
+@compute @workgroup_size(16, 16)
+fn normalize(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let n = p.width * p.height;
+    let i = id.y * p.width + id.x;
+    for (var b = 0u; b < p.bands; b++) {
+        let scaled = after[b * n + i] * coeffs[2u * b];
+        after[b * n + i] = scaled + coeffs[2u * b + 1u];
+    }
+}

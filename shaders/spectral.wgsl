@@ -1,0 +1,126 @@
+// Per-pixel change evidence from both dates' band values, and the visible-brightness planes that
+// feed the building index. CPU twin: src/change/cpu/spectral.rs (same arithmetic, same order).
+
+struct Params {
+    width: u32, height: u32, bands: u32, evidence: u32,
+    red: u32, nir: u32, swir: u32, visible: u32,
+    threshold: f32, near_rel: f32, dir: u32, half: u32,
+}
+
+const BIG: f32 = 3.4028235e38;
+const EV_BRIGHTNESS: u32 = 0u;
+const EV_CVA: u32 = 1u;
+const EV_SAM: u32 = 2u;
+const EV_NDVI: u32 = 3u;
+const EV_NDBI: u32 = 4u;
+const EV_LOGRATIO: u32 = 5u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> before: array<f32>;
+@group(0) @binding(2) var<storage, read> after: array<f32>;
+@group(0) @binding(3) var<storage, read> valid: array<u32>;
+@group(0) @binding(4) var<storage, read_write> evidence_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> base_before: array<f32>;
+@group(0) @binding(6) var<storage, read_write> base_after: array<f32>;
+
+fn nan() -> f32 {
+    return bitcast<f32>(0x7fc00000u);
+}
+
+fn norm_diff(x: f32, y: f32) -> f32 {
+    let s = x + y;
+    if (s == 0.0) {
+        return 0.0;
+    }
+    return (x - y) / s;
+}
+
+fn evidence_px(i: u32) -> f32 {
+    if (valid[i] == 0u) {
+        return nan();
+    }
+    let n = p.width * p.height;
+    if (p.evidence == EV_BRIGHTNESS || p.evidence == EV_LOGRATIO) {
+        var sa = 0.0;
+        var sb = 0.0;
+        for (var b = 0u; b < p.bands; b++) {
+            sa += before[b * n + i];
+            sb += after[b * n + i];
+        }
+        let k = f32(p.bands);
+        let ma = sa / k;
+        let mb = sb / k;
+        if (p.evidence == EV_BRIGHTNESS) {
+            return abs(mb - ma);
+        }
+        return abs(log(max((mb + 1.0) / (ma + 1.0), 1e-30)));
+    }
+    if (p.evidence == EV_CVA) {
+        var s = 0.0;
+        for (var b = 0u; b < p.bands; b++) {
+            let d = after[b * n + i] - before[b * n + i];
+            s += d * d;
+        }
+        return sqrt(s);
+    }
+    if (p.evidence == EV_SAM) {
+        var na = 0.0;
+        var nb = 0.0;
+        for (var b = 0u; b < p.bands; b++) {
+            let x = before[b * n + i];
+            let y = after[b * n + i];
+            na += x * x;
+            nb += y * y;
+        }
+        if (na == 0.0 || nb == 0.0) {
+            return 0.0;
+        }
+        let la = sqrt(na);
+        let lb = sqrt(nb);
+        var chord = 0.0;
+        for (var b = 0u; b < p.bands; b++) {
+            let d = after[b * n + i] / lb - before[b * n + i] / la;
+            chord += d * d;
+        }
+        return 2.0 * asin(min(0.5 * sqrt(chord), 1.0));
+    }
+    if (p.evidence == EV_NDVI) {
+        let nd_b = norm_diff(before[p.nir * n + i], before[p.red * n + i]);
+        let nd_a = norm_diff(after[p.nir * n + i], after[p.red * n + i]);
+        return nd_b - nd_a;
+    }
+    if (p.evidence == EV_NDBI) {
+        let nd_b = norm_diff(before[p.swir * n + i], before[p.nir * n + i]);
+        let nd_a = norm_diff(after[p.swir * n + i], after[p.nir * n + i]);
+        return nd_a - nd_b;
+    }
+    return nan();
+}
+
+@compute @workgroup_size(16, 16)
+fn evidence(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let i = id.y * p.width + id.x;
+    evidence_out[i] = evidence_px(i);
+}
+
+@compute @workgroup_size(16, 16)
+fn visible_max(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let n = p.width * p.height;
+    let i = id.y * p.width + id.x;
+    var mb = -BIG;
+    var ma = -BIG;
+    for (var b = 0u; b < p.bands; b++) {
+        if (p.visible == 0u || ((p.visible >> b) & 1u) == 1u) {
+            mb = max(mb, before[b * n + i]);
+            ma = max(ma, after[b * n + i]);
+        }
+    }
+    base_before[i] = mb;
+    base_after[i] = ma;
+}

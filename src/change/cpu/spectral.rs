@@ -1,0 +1,132 @@
+//! CPU twin of `shaders/spectral.wgsl`: per-pixel change evidence from the band values of both
+//! dates (after radiometric normalisation), and the visible-brightness planes that feed the
+//! morphological building index.
+
+use super::Driver;
+use crate::change::{EvidenceKind, KernelParams};
+
+/// Value of band `b` at pixel `i` of a band-sequential buffer with `n` pixels per band.
+#[inline]
+fn band(img: &[f32], n: usize, b: u32, i: usize) -> f32 {
+    img[b as usize * n + i]
+}
+
+/// Normalised difference `(x - y) / (x + y)`, 0 where the sum is 0.
+#[inline]
+pub fn norm_diff(x: f32, y: f32) -> f32 {
+    let s = x + y;
+    if s == 0.0 { 0.0 } else { (x - y) / s }
+}
+
+/// The per-pixel evidence kernel. Returns NaN for pixels that are nodata in either date.
+pub fn evidence_px(
+    p: &KernelParams,
+    before: &[f32],
+    after: &[f32],
+    valid: &[u32],
+    i: usize,
+) -> f32 {
+    if valid[i] == 0 {
+        return f32::NAN;
+    }
+    let n = p.pixels();
+    let kind = EvidenceKind::from_code(p.evidence);
+    match kind {
+        EvidenceKind::Brightness | EvidenceKind::LogRatio => {
+            let mut sa = 0.0f32;
+            let mut sb = 0.0f32;
+            for b in 0..p.bands {
+                sa += band(before, n, b, i);
+                sb += band(after, n, b, i);
+            }
+            let k = p.bands as f32;
+            let (ma, mb) = (sa / k, sb / k);
+            if kind == EvidenceKind::Brightness {
+                (mb - ma).abs()
+            } else {
+                // +1 keeps zero amplitudes finite; the ratio of means is the classic SAR detector.
+                ((mb + 1.0) / (ma + 1.0)).max(1e-30).ln().abs()
+            }
+        }
+        EvidenceKind::Cva => {
+            let mut s = 0.0f32;
+            for b in 0..p.bands {
+                let d = band(after, n, b, i) - band(before, n, b, i);
+                s += d * d;
+            }
+            s.sqrt()
+        }
+        EvidenceKind::Sam => {
+            let (mut na, mut nb) = (0.0f32, 0.0f32);
+            for b in 0..p.bands {
+                let (x, y) = (band(before, n, b, i), band(after, n, b, i));
+                na += x * x;
+                nb += y * y;
+            }
+            if na == 0.0 || nb == 0.0 {
+                return 0.0;
+            }
+            let (la, lb) = (na.sqrt(), nb.sqrt());
+            // The angle from the chord between the unit vectors: well conditioned for the small
+            // angles that matter, unlike acos of the cosine.
+            let mut chord = 0.0f32;
+            for b in 0..p.bands {
+                let d = band(after, n, b, i) / lb - band(before, n, b, i) / la;
+                chord += d * d;
+            }
+            2.0 * (0.5 * chord.sqrt()).min(1.0).asin()
+        }
+        EvidenceKind::Ndvi => {
+            let nd = |img: &[f32]| norm_diff(band(img, n, p.nir, i), band(img, n, p.red, i));
+            // Vegetation loss is positive: construction replaces green cover.
+            nd(before) - nd(after)
+        }
+        EvidenceKind::Ndbi => {
+            let nd = |img: &[f32]| norm_diff(band(img, n, p.swir, i), band(img, n, p.nir, i));
+            nd(after) - nd(before)
+        }
+        EvidenceKind::Mbi => f32::NAN, // produced by the mbi kernels, never by this one
+    }
+}
+
+/// Brightness for the building index: the maximum of the visible bands (all bands when the
+/// mapping names no visible band), as in Huang & Zhang's MBI.
+pub fn visible_max_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
+    let n = p.pixels();
+    let mut m = -super::BIG;
+    for b in 0..p.bands {
+        if p.visible == 0 || (p.visible >> b) & 1 == 1 {
+            m = m.max(band(img, n, b, i));
+        }
+    }
+    m
+}
+
+/// Evidence for every pixel of the tile.
+pub fn evidence(
+    driver: Driver,
+    p: &KernelParams,
+    before: &[f32],
+    after: &[f32],
+    valid: &[u32],
+    out: &mut [f32],
+) {
+    driver.fill(out, p.width as usize, |i| {
+        evidence_px(p, before, after, valid, i)
+    });
+}
+
+/// Visible brightness of both dates, for the building index.
+pub fn visible_max(
+    driver: Driver,
+    p: &KernelParams,
+    before: &[f32],
+    after: &[f32],
+    out_before: &mut [f32],
+    out_after: &mut [f32],
+) {
+    driver.fill(out_before, p.width as usize, |i| {
+        visible_max_px(p, before, i)
+    });
+    driver.fill(out_after, p.width as usize, |i| visible_max_px(p, after, i));
+}

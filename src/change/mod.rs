@@ -1,0 +1,405 @@
+//! Change kernels: from two co-registered tiles (before, after) to change evidence and a mask.
+//!
+//! Per tile, in order: radiometric normalisation of the after image ([`radiometry`] fits the
+//! model once per scene), evidence ([`EvidenceKind`]), threshold ([`otsu`] picks it once per
+//! scene), then morphological opening and closing. Each step is a WGSL shader in `shaders/`
+//! (run by [`crate::gpu`]) with a CPU twin in [`cpu`] of the same name; [`Backend`] picks one.
+//!
+//! Invariants: evidence is NaN and the mask is [`MASK_NODATA`] wherever either date is nodata;
+//! every neighbourhood step reaches at most [`Plan::halo_px`] pixels; GPU and CPU masks are
+//! identical (min/max/compare are exact; the few transcendental steps can differ by a few ulp,
+//! and pixels that close to the threshold are counted, see [`TileResult::near_threshold`]).
+
+pub mod cpu;
+pub mod otsu;
+pub mod radiometry;
+
+use crate::error::{Error, Result};
+use bytemuck::{Pod, Zeroable};
+use cpu::Driver;
+
+/// Mask value for pixels that are nodata in either date.
+pub const MASK_NODATA: u32 = 255;
+/// Band index meaning "this role is not mapped".
+pub const NO_BAND: u32 = u32::MAX;
+
+/// What change evidence is computed per pixel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EvidenceKind {
+    /// |mean(after) - mean(before)| over the bands: the classic brightness difference.
+    Brightness,
+    /// Change-vector magnitude: Euclidean distance between the band vectors.
+    Cva,
+    /// Spectral angle between the band vectors (radians): insensitive to illumination.
+    Sam,
+    /// NDVI(before) - NDVI(after): vegetation loss is positive. Needs R and NIR.
+    Ndvi,
+    /// NDBI(after) - NDBI(before), NDBI = (SWIR - NIR) / (SWIR + NIR). Needs NIR and SWIR.
+    Ndbi,
+    /// |ln((mean(after) + 1) / (mean(before) + 1))|: for SAR amplitude.
+    LogRatio,
+    /// |MBI(after) - MBI(before)|, the change of the morphological building index: responds to
+    /// buildings appearing or disappearing, not to spectral drift of fields.
+    Mbi,
+}
+
+impl EvidenceKind {
+    /// All kinds, in code order.
+    pub const ALL: [EvidenceKind; 7] = [
+        EvidenceKind::Brightness,
+        EvidenceKind::Cva,
+        EvidenceKind::Sam,
+        EvidenceKind::Ndvi,
+        EvidenceKind::Ndbi,
+        EvidenceKind::LogRatio,
+        EvidenceKind::Mbi,
+    ];
+
+    /// The code the shaders switch on.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind for a shader code (unknown codes map to brightness).
+    pub fn from_code(code: u32) -> Self {
+        Self::ALL
+            .get(code as usize)
+            .copied()
+            .unwrap_or(EvidenceKind::Brightness)
+    }
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvidenceKind::Brightness => "brightness",
+            EvidenceKind::Cva => "cva",
+            EvidenceKind::Sam => "sam",
+            EvidenceKind::Ndvi => "ndvi",
+            EvidenceKind::Ndbi => "ndbi",
+            EvidenceKind::LogRatio => "logratio",
+            EvidenceKind::Mbi => "mbi",
+        }
+    }
+
+    /// Relative error a GPU may add to this evidence (Vulkan allows a few ulp for division and
+    /// sqrt, and up to 4096 ulp for asin); decisions closer than this to the threshold are
+    /// counted as "near" and the evidence tolerance in the GPU tests is this value.
+    pub fn rounding_rel(self) -> f32 {
+        match self {
+            EvidenceKind::Sam => 5e-4,
+            _ => 1e-5,
+        }
+    }
+
+    /// Parse a command-line name.
+    ///
+    /// # Errors
+    /// [`Error::Param`] naming the accepted values.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Error::Param {
+                name: "evidence",
+                reason: format!(
+                    "{s:?} is not one of {}",
+                    Self::ALL.map(|k| k.name()).join(", ")
+                ),
+            })
+    }
+}
+
+/// Which selected band plays which role (0-based indices into the selected bands).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BandRoles {
+    pub red: Option<usize>,
+    pub green: Option<usize>,
+    pub blue: Option<usize>,
+    pub nir: Option<usize>,
+    pub swir: Option<usize>,
+}
+
+impl BandRoles {
+    /// No roles known.
+    pub const NONE: BandRoles = BandRoles {
+        red: None,
+        green: None,
+        blue: None,
+        nir: None,
+        swir: None,
+    };
+
+    /// Bit mask of the visible bands (0 when none is known: then all bands count as visible).
+    pub fn visible_mask(&self) -> u32 {
+        [self.red, self.green, self.blue]
+            .into_iter()
+            .flatten()
+            .fold(0, |m, b| m | (1 << b))
+    }
+}
+
+/// How a threshold is chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    /// Otsu's method on the histogram of evidence sampled over the whole scene.
+    Otsu,
+    /// A fixed evidence value from the user.
+    Value(f32),
+}
+
+/// The user-facing pipeline configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineConfig {
+    pub evidence: EvidenceKind,
+    /// Fit and apply radiometric normalisation of the after image.
+    pub normalize: bool,
+    pub threshold: Threshold,
+    /// Square opening radius in pixels (0 = none), removes specks.
+    pub open_px: u32,
+    /// Square closing radius in pixels (0 = none), fills pinholes.
+    pub close_px: u32,
+    /// Half-lengths in pixels of the shortest and longest line of the building index.
+    pub mbi_half_px: (u32, u32),
+}
+
+impl Default for PipelineConfig {
+    /// The default pipeline: the configuration that scored best on the real pairs in
+    /// `shared/data/realcd` (see README, "Accuracy").
+    fn default() -> Self {
+        PipelineConfig {
+            evidence: EvidenceKind::Mbi,
+            normalize: true,
+            threshold: Threshold::Otsu,
+            open_px: 1,
+            close_px: 1,
+            mbi_half_px: (2, 22),
+        }
+    }
+}
+
+/// Everything a kernel needs for one scene, resolved: the configuration, the band layout and
+/// the scene-wide statistics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub config: PipelineConfig,
+    pub bands: usize,
+    pub roles: BandRoles,
+    /// `[gain_0, offset_0, gain_1, offset_1, ..]` mapping the after image onto the before one.
+    pub coeffs: Vec<f32>,
+    /// The evidence threshold (resolved from Otsu or the user's value).
+    pub threshold: f32,
+}
+
+impl Plan {
+    /// A plan with identity radiometry and threshold 0, before statistics are known.
+    pub fn new(config: PipelineConfig, bands: usize, roles: BandRoles) -> Self {
+        let coeffs = (0..bands).flat_map(|_| [1.0, 0.0]).collect();
+        Plan {
+            config,
+            bands,
+            roles,
+            coeffs,
+            threshold: 0.0,
+        }
+    }
+
+    /// How far (pixels) the evidence of one pixel reaches.
+    pub fn evidence_reach_px(&self) -> usize {
+        match self.config.evidence {
+            // An opening is an erosion then a dilation, each reaching `half`.
+            EvidenceKind::Mbi => {
+                2 * self.config.mbi_half_px.1.max(self.config.mbi_half_px.0) as usize
+            }
+            _ => 0,
+        }
+    }
+
+    /// The halo every tile needs so that results do not depend on the tile size.
+    pub fn halo_px(&self) -> usize {
+        self.evidence_reach_px()
+            + 2 * self.config.open_px as usize
+            + 2 * self.config.close_px as usize
+    }
+
+    /// Kernel parameters for a `width` x `height` tile.
+    pub fn params(&self, width: usize, height: usize) -> KernelParams {
+        let role = |r: Option<usize>| r.map_or(NO_BAND, |b| b as u32);
+        KernelParams {
+            width: width as u32,
+            height: height as u32,
+            bands: self.bands as u32,
+            evidence: self.config.evidence.code(),
+            red: role(self.roles.red),
+            nir: role(self.roles.nir),
+            swir: role(self.roles.swir),
+            visible: self.roles.visible_mask(),
+            threshold: self.threshold,
+            near_rel: self.config.evidence.rounding_rel(),
+            dir: 0,
+            half: 0,
+        }
+    }
+
+    /// Check that the evidence kind has the bands it needs.
+    ///
+    /// # Errors
+    /// [`Error::MissingRole`] naming `path` and the missing role.
+    pub fn check_roles(&self, path: &std::path::Path) -> Result<()> {
+        let need = |role: Option<usize>, name: &'static str| match role {
+            Some(_) => Ok(()),
+            None => Err(Error::MissingRole {
+                path: path.to_path_buf(),
+                evidence: self.config.evidence.name(),
+                role: name,
+            }),
+        };
+        match self.config.evidence {
+            EvidenceKind::Ndvi => need(self.roles.red, "red").and(need(self.roles.nir, "NIR")),
+            EvidenceKind::Ndbi => need(self.roles.nir, "NIR").and(need(self.roles.swir, "SWIR")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Uniform parameters shared by every shader. WGSL twin: `struct Params` at the top of each
+/// file in `shaders/` (a test checks the size).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct KernelParams {
+    pub width: u32,
+    pub height: u32,
+    pub bands: u32,
+    pub evidence: u32,
+    pub red: u32,
+    pub nir: u32,
+    pub swir: u32,
+    /// Bit mask of visible bands (0: all bands).
+    pub visible: u32,
+    pub threshold: f32,
+    pub near_rel: f32,
+    /// Line direction for the building index (0..4).
+    pub dir: u32,
+    /// Half-length of a line, or radius of a square structuring element.
+    pub half: u32,
+}
+
+impl KernelParams {
+    /// Pixels per band plane.
+    pub fn pixels(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+}
+
+/// One tile's pixels: both dates band-sequential as f32, and per-pixel validity in both dates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TileInput {
+    pub width: usize,
+    pub height: usize,
+    pub bands: usize,
+    pub before: Vec<f32>,
+    pub after: Vec<f32>,
+    /// 1 where both dates have data, 0 elsewhere.
+    pub valid: Vec<u32>,
+}
+
+impl TileInput {
+    /// Number of pixels.
+    pub fn pixels(&self) -> usize {
+        self.width * self.height
+    }
+}
+
+/// What the kernels produce for a tile's read window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TileResult {
+    /// Evidence (NaN where nodata).
+    pub evidence: Vec<f32>,
+    /// 0/1 change, [`MASK_NODATA`] where nodata; empty when only evidence was asked for.
+    pub mask: Vec<u32>,
+    /// Pixels whose evidence is within [`EvidenceKind::rounding_rel`] of the threshold: the only ones whose
+    /// decision could differ between devices.
+    pub near_threshold: u64,
+}
+
+/// Where the kernels run.
+pub enum Backend<'a> {
+    /// The rayon CPU twins (or sequential, for tests).
+    Cpu(Driver),
+    /// The WGSL shaders on a wgpu device.
+    Gpu(&'a crate::gpu::GpuContext),
+}
+
+impl Backend<'_> {
+    /// A short name for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Backend::Cpu(Driver::Rayon) => {
+                format!("cpu ({} threads)", rayon::current_num_threads())
+            }
+            Backend::Cpu(Driver::Sequential) => "cpu (sequential)".into(),
+            Backend::Gpu(g) => format!("gpu ({})", g.adapter_name()),
+        }
+    }
+
+    /// Run the kernels on one tile. With `with_mask` false only evidence is computed (for
+    /// scene statistics).
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when the device fails; the CPU never fails.
+    pub fn run_tile(&self, plan: &Plan, input: &TileInput, with_mask: bool) -> Result<TileResult> {
+        match self {
+            Backend::Cpu(driver) => Ok(run_tile_cpu(*driver, plan, input, with_mask)),
+            Backend::Gpu(ctx) => ctx.run_tile(plan, input, with_mask),
+        }
+    }
+}
+
+/// The CPU pipeline for one tile (the twin of [`crate::gpu::GpuContext::run_tile`]).
+pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: bool) -> TileResult {
+    let p = plan.params(input.width, input.height);
+    let mut after = input.after.clone();
+    if plan.config.normalize {
+        cpu::normalize::normalize(driver, &p, &plan.coeffs, &mut after);
+    }
+    let n = input.pixels();
+    let mut evidence = vec![0.0f32; n];
+    if plan.config.evidence == EvidenceKind::Mbi {
+        let (mut base_b, mut base_a) = (vec![0.0; n], vec![0.0; n]);
+        cpu::spectral::visible_max(driver, &p, &input.before, &after, &mut base_b, &mut base_a);
+        let acc_b = cpu::mbi::mbi_sum(driver, &p, &base_b, &input.valid, plan.config.mbi_half_px);
+        let acc_a = cpu::mbi::mbi_sum(driver, &p, &base_a, &input.valid, plan.config.mbi_half_px);
+        driver.fill(&mut evidence, input.width, |i| {
+            cpu::mbi::mbi_change_px(&input.valid, &acc_b, &acc_a, i)
+        });
+    } else {
+        cpu::spectral::evidence(
+            driver,
+            &p,
+            &input.before,
+            &after,
+            &input.valid,
+            &mut evidence,
+        );
+    }
+    if !with_mask {
+        return TileResult {
+            evidence,
+            mask: Vec::new(),
+            near_threshold: 0,
+        };
+    }
+    let mut mask = vec![0u32; n];
+    let near = cpu::threshold::threshold(driver, &p, &evidence, &input.valid, &mut mask);
+    cpu::morphology::open_close(
+        driver,
+        &p,
+        &mut mask,
+        plan.config.open_px,
+        plan.config.close_px,
+    );
+    TileResult {
+        evidence,
+        mask,
+        near_threshold: near,
+    }
+}

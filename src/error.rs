@@ -1,0 +1,62 @@
+//! The library's error type: every variant carries the facts its message needs (the file, the
+//! value that was wrong, what was expected), so the CLI can print one clear line.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in tuban's library code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A raster could not be opened or read.
+    #[error("{path}: cannot read raster: {reason}")]
+    Open { path: PathBuf, reason: String },
+    /// A raster has fewer bands than a band mapping or an evidence kind needs.
+    #[error("{path}: {got} bands, expected {want}")]
+    BandCount {
+        path: PathBuf,
+        got: usize,
+        want: usize,
+    },
+    /// A `--bands` mapping could not be understood or names a band the file does not have.
+    #[error("{path}: band mapping {mapping:?}: {reason}")]
+    BandMapping {
+        path: PathBuf,
+        mapping: String,
+        reason: String,
+    },
+    /// The two dates are not on the same grid and `--resample` was not given.
+    #[error(
+        "{before} and {after}: {what}; pass --resample to warp the after image onto the before grid"
+    )]
+    Coregistration {
+        before: PathBuf,
+        after: PathBuf,
+        what: String,
+    },
+    /// The two images do not overlap at all.
+    #[error("{before} and {after}: the images do not overlap")]
+    NoOverlap { before: PathBuf, after: PathBuf },
+    /// Every pixel of the overlap is nodata in at least one of the dates.
+    #[error("{before} and {after}: every pixel of the overlap is nodata in one of the dates")]
+    AllNodata { before: PathBuf, after: PathBuf },
+    /// An evidence kind needs a band role (for example NIR) that the mapping does not give.
+    #[error(
+        "{path}: evidence {evidence} needs a {role} band; map it with --bands (e.g. --bands R=3,NIR=4)"
+    )]
+    MissingRole {
+        path: PathBuf,
+        evidence: &'static str,
+        role: &'static str,
+    },
+    /// An output could not be created or written.
+    #[error("{path}: cannot write output: {reason}")]
+    Write { path: PathBuf, reason: String },
+    /// A parameter is out of range.
+    #[error("invalid parameter {name}: {reason}")]
+    Param { name: &'static str, reason: String },
+    /// The GPU backend failed (no adapter, a device error, a shader that did not compile).
+    #[error("GPU: {0}")]
+    Gpu(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,91 @@
+//! The compiled compute pipelines, one per WGSL entry point, and a dispatch helper that binds
+//! the named bindings of group 0.
+
+/// Pipelines for every entry point of `shaders/*.wgsl`.
+pub(super) struct Kernels {
+    pub normalize: wgpu::ComputePipeline,
+    pub evidence: wgpu::ComputePipeline,
+    pub visible_max: wgpu::ComputePipeline,
+    pub erode_line: wgpu::ComputePipeline,
+    pub dilate_line: wgpu::ComputePipeline,
+    pub accumulate: wgpu::ComputePipeline,
+    pub mbi_change: wgpu::ComputePipeline,
+    pub threshold: wgpu::ComputePipeline,
+    pub erode: wgpu::ComputePipeline,
+    pub dilate: wgpu::ComputePipeline,
+}
+
+/// The WGSL sources, compiled into the binary.
+pub const SHADERS: [(&str, &str); 5] = [
+    ("normalize", include_str!("../../shaders/normalize.wgsl")),
+    ("spectral", include_str!("../../shaders/spectral.wgsl")),
+    ("mbi", include_str!("../../shaders/mbi.wgsl")),
+    ("threshold", include_str!("../../shaders/threshold.wgsl")),
+    ("morphology", include_str!("../../shaders/morphology.wgsl")),
+];
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let modules: Vec<wgpu::ShaderModule> = SHADERS
+            .iter()
+            .map(|(name, src)| {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(name),
+                    source: wgpu::ShaderSource::Wgsl((*src).into()),
+                })
+            })
+            .collect();
+        let pipe = |m: usize, entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &modules[m],
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Kernels {
+            normalize: pipe(0, "normalize"),
+            evidence: pipe(1, "evidence"),
+            visible_max: pipe(1, "visible_max"),
+            erode_line: pipe(2, "erode_line"),
+            dilate_line: pipe(2, "dilate_line"),
+            accumulate: pipe(2, "accumulate"),
+            mbi_change: pipe(2, "mbi_change"),
+            threshold: pipe(3, "threshold"),
+            erode: pipe(4, "erode"),
+            dilate: pipe(4, "dilate"),
+        }
+    }
+
+    /// Record one dispatch of `pipeline` over `groups` workgroups with `bindings` in group 0.
+    pub fn dispatch(
+        &self,
+        device: &wgpu::Device,
+        enc: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        bindings: &[(u32, &wgpu::Buffer)],
+        groups: (u32, u32),
+    ) {
+        let entries: Vec<wgpu::BindGroupEntry> = bindings
+            .iter()
+            .map(|(binding, buf)| wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: buf.as_entire_binding(),
+            })
+            .collect();
+        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, 1);
+    }
+}

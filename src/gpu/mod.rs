@@ -1,0 +1,416 @@
+//! The only wgpu user: one [`GpuContext`] (device, queue, compiled pipelines) that runs the
+//! change kernels of `shaders/` on a tile and reads the results back.
+//!
+//! The dispatch order mirrors [`crate::change::run_tile_cpu`] step for step, so the two
+//! backends produce the same mask. Errors (no adapter, validation, out of memory) come back
+//! as [`Error::Gpu`]; the CLI then warns and falls back to the CPU.
+
+mod kernels;
+
+/// The WGSL sources compiled into the binary, by name (for tests and tools).
+pub fn shader_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    kernels::SHADERS.into_iter()
+}
+
+use crate::change::{EvidenceKind, KernelParams, Plan, TileInput, TileResult};
+use crate::error::{Error, Result};
+use kernels::Kernels;
+use wgpu::util::DeviceExt;
+
+/// Which adapters [`GpuContext::new`] accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterChoice {
+    /// Any adapter, software rasterisers (Mesa lavapipe) included: for tests and `--backend gpu`.
+    Any,
+    /// Hardware only: `--backend auto` should not pick a software Vulkan over the rayon path.
+    HardwareOnly,
+}
+
+/// A wgpu device with the change pipelines compiled.
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    kernels: Kernels,
+}
+
+/// Workgroups for a `width` x `height` dispatch with 16 x 16 workgroups.
+fn groups(width: usize, height: usize) -> (u32, u32) {
+    (width.div_ceil(16) as u32, height.div_ceil(16) as u32)
+}
+
+impl GpuContext {
+    /// Open the best adapter wgpu finds (Vulkan, Metal or DX12) and compile the kernels.
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when there is no (suitable) adapter or the device cannot be created.
+    pub fn new(choice: AdapterChoice) -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::from_env()
+            .unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12);
+        let instance = wgpu::Instance::new(desc);
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("no GPU adapter: {e}")))?;
+        let info = adapter.get_info();
+        if choice == AdapterChoice::HardwareOnly && info.device_type == wgpu::DeviceType::Cpu {
+            return Err(Error::Gpu(format!(
+                "only a software adapter is present ({}), slower than the CPU path",
+                info.name
+            )));
+        }
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("tuban"),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("{}: cannot open device: {e}", info.name)))?;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let kernels = Kernels::new(&device);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("shader compilation failed: {e}")));
+        }
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            kernels,
+        })
+    }
+
+    /// The adapter's name and backend, e.g. "NVIDIA H200 (Vulkan)".
+    pub fn adapter_name(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// True when the adapter is a software rasteriser (lavapipe, WARP).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Largest tile side (pixels, halo included) whose band buffers fit the device limits.
+    pub fn max_tile_px(&self, bands: usize) -> usize {
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        ((max as f64 / (4.0 * bands.max(1) as f64)).sqrt()) as usize
+    }
+
+    fn storage(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: data,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            })
+    }
+
+    fn scratch(&self, label: &str, bytes: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4) as u64,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    fn uniform(&self, p: &KernelParams) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytemuck::bytes_of(p),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// Run the kernels on one tile (the GPU twin of [`crate::change::run_tile_cpu`]).
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when the tile does not fit the device or the device fails.
+    pub fn run_tile(&self, plan: &Plan, input: &TileInput, with_mask: bool) -> Result<TileResult> {
+        let n = input.pixels();
+        let band_bytes = (n * input.bands * 4) as u64;
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if band_bytes > max {
+            return Err(Error::Gpu(format!(
+                "a {}x{} tile of {} bands needs {band_bytes} B buffers, the device allows {max}; use a smaller --tile",
+                input.width, input.height, input.bands
+            )));
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let result = self.run_tile_inner(plan, input, with_mask);
+        let oom_err = pollster::block_on(oom.pop());
+        let val_err = pollster::block_on(scope.pop());
+        if let Some(e) = oom_err.or(val_err) {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        result
+    }
+
+    fn run_tile_inner(
+        &self,
+        plan: &Plan,
+        input: &TileInput,
+        with_mask: bool,
+    ) -> Result<TileResult> {
+        let (w, h, n) = (input.width, input.height, input.pixels());
+        let p = plan.params(w, h);
+        let k = &self.kernels;
+        let params = self.uniform(&p);
+        let coeffs = self.storage("coeffs", bytemuck::cast_slice(&plan.coeffs));
+        let before = self.storage("before", bytemuck::cast_slice(&input.before));
+        let after = self.storage("after", bytemuck::cast_slice(&input.after));
+        let valid = self.storage("valid", bytemuck::cast_slice(&input.valid));
+        let evidence = self.scratch("evidence", n * 4);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("tile"),
+            });
+        let g = groups(w, h);
+        if plan.config.normalize {
+            k.dispatch(
+                &self.device,
+                &mut enc,
+                &k.normalize,
+                &[(0, &params), (1, &coeffs), (2, &after)],
+                g,
+            );
+        }
+        // Kept alive until the submission below.
+        let mut keep = Vec::new();
+        if plan.config.evidence == EvidenceKind::Mbi {
+            let base_b = self.scratch("base_before", n * 4);
+            let base_a = self.scratch("base_after", n * 4);
+            k.dispatch(
+                &self.device,
+                &mut enc,
+                &k.visible_max,
+                &[
+                    (0, &params),
+                    (1, &before),
+                    (2, &after),
+                    (5, &base_b),
+                    (6, &base_a),
+                ],
+                g,
+            );
+            let acc_b = self.mbi_sum(&mut enc, plan, &p, &base_b, &valid, &mut keep);
+            let acc_a = self.mbi_sum(&mut enc, plan, &p, &base_a, &valid, &mut keep);
+            k.dispatch(
+                &self.device,
+                &mut enc,
+                &k.mbi_change,
+                &[
+                    (0, &params),
+                    (2, &valid),
+                    (7, &acc_b),
+                    (8, &acc_a),
+                    (9, &evidence),
+                ],
+                g,
+            );
+            keep.extend([base_b, base_a, acc_b, acc_a]);
+        } else {
+            k.dispatch(
+                &self.device,
+                &mut enc,
+                &k.evidence,
+                &[
+                    (0, &params),
+                    (1, &before),
+                    (2, &after),
+                    (3, &valid),
+                    (4, &evidence),
+                ],
+                g,
+            );
+        }
+        let mask = self.scratch("mask", n * 4);
+        let near = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("near_count"),
+                contents: bytemuck::bytes_of(&0u32),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            });
+        if with_mask {
+            k.dispatch(
+                &self.device,
+                &mut enc,
+                &k.threshold,
+                &[
+                    (0, &params),
+                    (1, &evidence),
+                    (2, &valid),
+                    (3, &mask),
+                    (4, &near),
+                ],
+                g,
+            );
+            self.open_close(&mut enc, plan, &p, &mask, &mut keep);
+        }
+        let ev = self.read_back(enc, &evidence, &mask, &near, n, with_mask)?;
+        drop(keep);
+        Ok(ev)
+    }
+
+    /// Dispatches for the building-index sum of one brightness plane; returns the sum buffer.
+    fn mbi_sum(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        plan: &Plan,
+        p: &KernelParams,
+        base: &wgpu::Buffer,
+        valid: &wgpu::Buffer,
+        keep: &mut Vec<wgpu::Buffer>,
+    ) -> wgpu::Buffer {
+        let n = p.pixels();
+        let k = &self.kernels;
+        let g = groups(p.width as usize, p.height as usize);
+        let acc = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("mbi_acc"),
+                contents: bytemuck::cast_slice(&vec![0.0f32; n]),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            });
+        let tmp = self.scratch("mbi_tmp", n * 4);
+        let small = self.scratch("mbi_small", n * 4);
+        let large = self.scratch("mbi_large", n * 4);
+        let (hs, hl) = plan.config.mbi_half_px;
+        for dir in 0..4 {
+            for (half, out) in [(hs, &small), (hl, &large)] {
+                let pu = self.uniform(&KernelParams { dir, half, ..*p });
+                k.dispatch(
+                    &self.device,
+                    enc,
+                    &k.erode_line,
+                    &[(0, &pu), (1, base), (2, valid), (3, &tmp)],
+                    g,
+                );
+                k.dispatch(
+                    &self.device,
+                    enc,
+                    &k.dilate_line,
+                    &[(0, &pu), (1, &tmp), (2, valid), (3, out)],
+                    g,
+                );
+                keep.push(pu);
+            }
+            let pu = self.uniform(p);
+            k.dispatch(
+                &self.device,
+                enc,
+                &k.accumulate,
+                &[(0, &pu), (4, &small), (5, &large), (6, &acc)],
+                g,
+            );
+            keep.push(pu);
+        }
+        keep.extend([tmp, small, large]);
+        acc
+    }
+
+    /// Opening then closing of the mask buffer, in place (ping-pong through a scratch buffer).
+    fn open_close(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        plan: &Plan,
+        p: &KernelParams,
+        mask: &wgpu::Buffer,
+        keep: &mut Vec<wgpu::Buffer>,
+    ) {
+        let k = &self.kernels;
+        let g = groups(p.width as usize, p.height as usize);
+        let tmp = self.scratch("mask_tmp", p.pixels() * 4);
+        let (o, c) = (plan.config.open_px, plan.config.close_px);
+        for (r, erode) in [(o, true), (o, false), (c, false), (c, true)] {
+            if r == 0 {
+                continue;
+            }
+            let pu = self.uniform(&KernelParams { half: r, ..*p });
+            let pipe = if erode { &k.erode } else { &k.dilate };
+            k.dispatch(
+                &self.device,
+                enc,
+                pipe,
+                &[(0, &pu), (1, mask), (2, &tmp)],
+                g,
+            );
+            enc.copy_buffer_to_buffer(&tmp, 0, mask, 0, Some((p.pixels() * 4) as u64));
+            keep.push(pu);
+        }
+        keep.push(tmp);
+    }
+
+    /// Copy results into mappable buffers, submit, wait, and unpack.
+    fn read_back(
+        &self,
+        mut enc: wgpu::CommandEncoder,
+        evidence: &wgpu::Buffer,
+        mask: &wgpu::Buffer,
+        near: &wgpu::Buffer,
+        n: usize,
+        with_mask: bool,
+    ) -> Result<TileResult> {
+        let bytes = (n * 4) as u64;
+        let download = |label| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (2 * bytes + 4).max(4),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let dl = download("download");
+        enc.copy_buffer_to_buffer(evidence, 0, &dl, 0, Some(bytes));
+        if with_mask {
+            enc.copy_buffer_to_buffer(mask, 0, &dl, bytes, Some(bytes));
+            enc.copy_buffer_to_buffer(near, 0, &dl, 2 * bytes, Some(4));
+        }
+        self.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        dl.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("device lost while waiting: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("readback callback never ran".into()))?
+            .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
+        let view = dl
+            .get_mapped_range(..)
+            .map_err(|e| Error::Gpu(format!("readback mapping failed: {e}")))?;
+        let words: &[u32] = bytemuck::cast_slice(&view);
+        let evidence = words[..n].iter().map(|&b| f32::from_bits(b)).collect();
+        let (mask, near_threshold) = if with_mask {
+            (words[n..2 * n].to_vec(), words[2 * n] as u64)
+        } else {
+            (Vec::new(), 0)
+        };
+        drop(view);
+        dl.unmap();
+        Ok(TileResult {
+            evidence,
+            mask,
+            near_threshold,
+        })
+    }
+}

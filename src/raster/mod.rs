@@ -1,0 +1,2 @@
+//! Raster IO and tiling.
+pub mod grid;

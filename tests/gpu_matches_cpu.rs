@@ -1,0 +1,103 @@
+//! Every WGSL kernel against its CPU twin, on real Vulkan (lavapipe in CI): masks identical,
+//! evidence within a stated tolerance.
+
+mod common;
+
+use tuban::change::cpu::Driver;
+use tuban::change::{BandRoles, EvidenceKind, PipelineConfig, Plan, Threshold, run_tile_cpu};
+
+fn plan_for(kind: EvidenceKind, bands: usize, t: f32) -> Plan {
+    let roles = BandRoles {
+        red: Some(2),
+        green: Some(1),
+        blue: Some(0),
+        nir: Some(3),
+        swir: Some(4),
+    };
+    let config = PipelineConfig {
+        evidence: kind,
+        threshold: Threshold::Value(t),
+        mbi_half_px: (2, 9),
+        ..PipelineConfig::default()
+    };
+    let mut plan = Plan::new(config, bands, roles);
+    plan.coeffs = (0..bands)
+        .flat_map(|b| [1.1 + 0.01 * b as f32, -20.0])
+        .collect();
+    plan.threshold = t;
+    plan
+}
+
+fn assert_close(cpu: &[f32], gpu: &[f32], kind: EvidenceKind) {
+    let what = kind.name();
+    assert_eq!(cpu.len(), gpu.len());
+    for (i, (c, g)) in cpu.iter().zip(gpu).enumerate() {
+        if c.is_nan() {
+            assert!(g.is_nan(), "{what}: pixel {i}: cpu NaN, gpu {g}");
+            continue;
+        }
+        // Evidence tolerance: the GPU rounding the kind allows (see `rounding_rel`).
+        let tol = kind.rounding_rel() * c.abs().max(1e-3);
+        assert!((c - g).abs() <= tol, "{what}: pixel {i}: cpu {c}, gpu {g}");
+    }
+}
+
+#[test]
+fn every_kernel_gpu_matches_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let backend = tuban::change::Backend::Gpu(&gpu);
+    // Five bands: blue, green, red, NIR, SWIR.
+    let input = common::scene(83, 61, 5, 7);
+    for kind in EvidenceKind::ALL {
+        // A threshold in the middle of the evidence range, so both classes are present.
+        let probe = run_tile_cpu(Driver::Sequential, &plan_for(kind, 5, 0.0), &input, false);
+        let mut finite: Vec<f32> = probe
+            .evidence
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        finite.sort_by(f32::total_cmp);
+        let t = finite[finite.len() * 4 / 5];
+        let plan = plan_for(kind, 5, t);
+        let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
+        let seq = run_tile_cpu(Driver::Sequential, &plan, &input, true);
+        assert!(
+            common::same_result(&cpu, &seq),
+            "{}: rayon and sequential differ",
+            kind.name()
+        );
+        let g = backend.run_tile(&plan, &input, true).expect("gpu run");
+        assert_close(&cpu.evidence, &g.evidence, kind);
+        if cpu.mask != g.mask {
+            let diff = cpu.mask.iter().zip(&g.mask).filter(|(a, b)| a != b).count();
+            panic!(
+                "{}: {diff} mask pixels differ (near-threshold: cpu {}, gpu {})",
+                kind.name(),
+                cpu.near_threshold,
+                g.near_threshold
+            );
+        }
+        assert!(
+            cpu.mask.contains(&1) && cpu.mask.contains(&0),
+            "{}: degenerate mask",
+            kind.name()
+        );
+        assert_eq!(cpu.near_threshold, g.near_threshold, "{}", kind.name());
+    }
+}
+
+#[test]
+fn kernel_params_match_wgsl_struct_size() {
+    // shaders/*.wgsl declare `struct Params` with 12 four-byte fields.
+    assert_eq!(std::mem::size_of::<tuban::change::KernelParams>(), 48);
+    for (name, src) in tuban::gpu::shader_sources() {
+        let body = src
+            .split("struct Params {")
+            .nth(1)
+            .and_then(|s| s.split('}').next())
+            .unwrap_or("");
+        let fields = body.split(',').filter(|f| f.contains(':')).count();
+        assert_eq!(fields, 12, "{name}.wgsl Params has {fields} fields");
+    }
+}
