@@ -5,3 +5,4 @@ pub mod gpu;
 pub mod raster;
 
 pub use error::{Error, Result};
+pub mod pipeline;

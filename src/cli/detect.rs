@@ -1,0 +1,186 @@
+//! `tuban detect`: flags -> [`DetectOptions`], backend choice, run, summary.
+
+use super::{BackendArg, Progress};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+use tuban::change::cpu::Driver;
+use tuban::change::{Backend, EvidenceKind, PipelineConfig, Threshold};
+use tuban::gpu::{AdapterChoice, GpuContext};
+use tuban::pipeline::detect::{DetectOptions, DetectSummary, detect};
+use tuban::raster::pair::PairOptions;
+
+/// Raw flags of `tuban detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The earlier image (any GDAL raster: GeoTIFF/COG, ENVI, PNG, JPEG, ...).
+    #[arg(long)]
+    pub before: PathBuf,
+    /// The later image, on the same grid (or see --resample).
+    #[arg(long)]
+    pub after: PathBuf,
+    /// Output folder: evidence.tif, change.tif, detect.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Tile side in pixels (the halo is added on top).
+    #[arg(long, default_value_t = 1024)]
+    pub tile: usize,
+    /// Bands of the before image, 1-based, optionally with roles: "3,2,1" or "R=3,G=2,B=1,NIR=4".
+    #[arg(long)]
+    pub bands: Option<String>,
+    /// Bands of the after image (default: the same as --bands).
+    #[arg(long)]
+    pub after_bands: Option<String>,
+    /// Warp the after image onto the before grid when CRS, pixel size or alignment differ.
+    #[arg(long)]
+    pub resample: bool,
+    /// Evidence: auto, mbi, cva, sam, brightness, ndvi, ndbi, logratio. auto = mbi below 5 m
+    /// pixels (or without georeference), cva at 5 m and coarser.
+    #[arg(long, default_value = "auto")]
+    pub evidence: String,
+    /// "otsu" (scene-wide, on a sample) or a fixed evidence value.
+    #[arg(long, default_value = "otsu")]
+    pub threshold: String,
+    /// Opening radius in pixels (0 = none). Default: 1 below 5 m pixels, 0 at 5 m and coarser.
+    #[arg(long)]
+    pub open: Option<u32>,
+    /// Closing radius in pixels (0 = none).
+    #[arg(long, default_value_t = 1)]
+    pub close: u32,
+    /// Shortest and longest line of the building index, in pixels (odd): "5,45".
+    #[arg(long, default_value = "5,45")]
+    pub mbi_lines: String,
+    /// Skip the radiometric normalisation of the after image.
+    #[arg(long)]
+    pub no_normalize: bool,
+}
+
+/// Validated `DetectArgs`.
+fn options(a: &DetectArgs) -> Result<DetectOptions> {
+    if a.tile < 16 {
+        bail!("--tile {}: must be at least 16 pixels", a.tile);
+    }
+    let evidence = match a.evidence.as_str() {
+        "auto" => None,
+        s => Some(EvidenceKind::parse(s)?),
+    };
+    let threshold = match a.threshold.as_str() {
+        "otsu" => Threshold::Otsu,
+        s => Threshold::Value(
+            s.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .with_context(|| format!("--threshold {s:?}: expected \"otsu\" or a number"))?,
+        ),
+    };
+    let lines: Vec<u32> = a
+        .mbi_lines
+        .split(',')
+        .map(|s| s.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .ok()
+        .filter(|v: &Vec<u32>| v.len() == 2 && v[0] >= 1 && v[0] < v[1] && v[1] <= 401)
+        .with_context(|| {
+            format!(
+                "--mbi-lines {:?}: expected two lengths like 5,45 (short < long <= 401)",
+                a.mbi_lines
+            )
+        })?;
+    let config = PipelineConfig {
+        evidence: evidence.unwrap_or(EvidenceKind::Mbi),
+        normalize: !a.no_normalize,
+        threshold,
+        open_px: a.open.unwrap_or(1),
+        close_px: a.close,
+        mbi_half_px: ((lines[0] - 1) / 2, (lines[1] - 1) / 2),
+    };
+    Ok(DetectOptions {
+        before: a.before.clone(),
+        after: a.after.clone(),
+        out_dir: a.out.clone(),
+        pair: PairOptions {
+            bands_before: a.bands.clone(),
+            bands_after: a.after_bands.clone(),
+            resample: a.resample,
+            scratch_dir: None,
+        },
+        tile_px: a.tile,
+        evidence,
+        open_px: a.open,
+        config,
+    })
+}
+
+/// Open the GPU the flag asks for; None means the CPU.
+pub fn choose_gpu(arg: BackendArg) -> Result<Option<GpuContext>> {
+    match arg {
+        BackendArg::Cpu => Ok(None),
+        BackendArg::Gpu => Ok(Some(
+            GpuContext::new(AdapterChoice::Any).context("--backend gpu")?,
+        )),
+        BackendArg::Auto => match GpuContext::new(AdapterChoice::HardwareOnly) {
+            Ok(g) => {
+                eprintln!("backend: GPU {}", g.adapter_name());
+                Ok(Some(g))
+            }
+            Err(e) => {
+                eprintln!(
+                    "backend: CPU ({} threads); {e}",
+                    rayon::current_num_threads()
+                );
+                Ok(None)
+            }
+        },
+    }
+}
+
+pub fn run(a: &DetectArgs) -> Result<()> {
+    let opts = options(a)?;
+    let gpu = choose_gpu(a.backend)?;
+    let progress = Progress::new();
+    let report = |s: &str, d, t| progress.report(s, d, t);
+    let summary = match &gpu {
+        Some(g) => match detect(&opts, &Backend::Gpu(g), &report) {
+            Err(tuban::Error::Gpu(e)) if a.backend == BackendArg::Auto => {
+                progress.finish();
+                eprintln!("warning: GPU failed ({e}); running on the CPU");
+                detect(&opts, &Backend::Cpu(Driver::Rayon), &report)
+            }
+            r => r,
+        },
+        None => detect(&opts, &Backend::Cpu(Driver::Rayon), &report),
+    };
+    progress.finish();
+    print_summary(&summary?);
+    Ok(())
+}
+
+fn print_summary(s: &DetectSummary) {
+    for n in &s.notes {
+        eprintln!("note: {n}");
+    }
+    let pct = |x: u64| 100.0 * x as f64 / s.valid_px.max(1) as f64;
+    println!(
+        "{}x{} px, {} bands, evidence {}, threshold {:.6} ({}), backend {}",
+        s.width, s.height, s.bands, s.evidence, s.threshold, s.threshold_method, s.backend
+    );
+    println!(
+        "changed {} of {} valid px ({:.2} %); {} near the threshold; {} tiles of {} px (+{} halo)",
+        s.changed_px,
+        s.valid_px,
+        pct(s.changed_px),
+        s.near_threshold_px,
+        s.tiles,
+        s.tile_px,
+        s.halo_px
+    );
+    println!(
+        "time: statistics {:.2} s, detect {:.2} s; wrote {} and {}",
+        s.seconds_statistics,
+        s.seconds_main,
+        s.evidence_path.display(),
+        s.change_path.display()
+    );
+}

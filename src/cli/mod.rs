@@ -1,0 +1,79 @@
+//! The command line: clap `Args` per subcommand, validated into library configs, and the
+//! progress display. No algorithm lives here.
+
+pub mod detect;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+
+/// tuban: change polygons (图斑) from two dates of satellite imagery.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Worker threads for the CPU kernels (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Change evidence and a change mask from two co-registered images.
+    Detect(detect::DetectArgs),
+}
+
+/// Where kernels run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// A hardware GPU when wgpu finds one, else the CPU (with a notice).
+    Auto,
+    /// Any wgpu adapter, software Vulkan included; an error when there is none.
+    Gpu,
+    /// The rayon CPU kernels.
+    Cpu,
+}
+
+/// A progress bar that follows the library's `(stage, done, total)` reports. Hidden when stderr
+/// is not a terminal.
+pub struct Progress {
+    bar: ProgressBar,
+    stage: Mutex<String>,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        Progress {
+            bar,
+            stage: Mutex::new(String::new()),
+        }
+    }
+
+    pub fn report(&self, stage: &str, done: u64, total: u64) {
+        let mut cur = self.stage.lock().expect("progress lock");
+        if *cur != stage {
+            *cur = stage.to_string();
+            self.bar.reset();
+            self.bar.set_message(stage.to_string());
+            self.bar.set_length(total);
+        }
+        self.bar.set_position(done);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,393 @@
+//! `detect`: two co-registered images in, `evidence.tif` (float32, NaN = nodata) and
+//! `change.tif` (uint8 0/1, 255 = nodata) out, streaming tile by tile.
+//!
+//! Two passes. The statistics pass reads a fixed set of sample cells spread over the scene
+//! (independent of `--tile`) to fit the radiometric model and the Otsu threshold. The main pass
+//! reads, computes and writes in a bounded pipeline (reader thread -> kernels -> writer thread,
+//! two tiles queued per hand-over), so memory is bounded by the tile size, not the scene size.
+
+use super::ProgressFn;
+use crate::change::cpu::threshold::is_near_px;
+use crate::change::{Backend, EvidenceKind, PipelineConfig, Plan, Threshold, otsu, radiometry};
+use crate::error::{Error, Result};
+use crate::raster::grid::{Tile, TileGrid, Window};
+use crate::raster::pair::{PairOptions, ScenePair};
+use crate::raster::writer::{Georef, OutputRaster};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Side of the sample cells used for scene statistics, and how many at most.
+const SAMPLE_CELL_PX: usize = 256;
+const SAMPLE_CELLS: usize = 64;
+/// Paired pixels kept for the radiometric fit.
+const RADIOMETRY_SAMPLES: usize = 250_000;
+/// Pixel size from which the default evidence switches from the building index to the change
+/// vector: at 5 m and coarser a building is a few pixels and line openings lose their meaning.
+const COARSE_GSD_M: f64 = 5.0;
+
+/// What `detect` needs.
+#[derive(Clone, Debug)]
+pub struct DetectOptions {
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub out_dir: PathBuf,
+    pub pair: PairOptions,
+    pub tile_px: usize,
+    /// None: choose from the pixel size (building index below 5 m, change vector above).
+    pub evidence: Option<EvidenceKind>,
+    /// None: choose from the pixel size (1 below 5 m; 0 at 5 m and coarser, where one pixel is
+    /// already a field-sized object and an opening would erase real change).
+    pub open_px: Option<u32>,
+    pub config: PipelineConfig,
+}
+
+/// What `detect` did, also written to `DIR/detect.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DetectSummary {
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub pixel_size_m: Option<f64>,
+    pub bands: usize,
+    pub evidence: &'static str,
+    pub backend: String,
+    pub tile_px: usize,
+    pub halo_px: usize,
+    pub tiles: usize,
+    /// `[gain, offset]` per band mapping the after image onto the before image.
+    pub radiometry: Vec<[f32; 2]>,
+    pub threshold: f32,
+    pub threshold_method: &'static str,
+    pub valid_px: u64,
+    pub changed_px: u64,
+    /// Pixels whose evidence was within GPU rounding of the threshold.
+    pub near_threshold_px: u64,
+    pub notes: Vec<String>,
+    pub seconds_statistics: f64,
+    pub seconds_main: f64,
+    pub evidence_path: PathBuf,
+    pub change_path: PathBuf,
+}
+
+/// Prepare the output folder: create it, or refuse when the path is a file.
+///
+/// # Errors
+/// [`Error::Write`] naming the folder.
+pub fn prepare_out_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Write {
+            path: dir.into(),
+            reason: "exists and is not a folder".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// The automatic profile for a pixel size: (evidence, opening radius). Sub-5 m imagery (or
+/// imagery without georeference): the building index with a 1-px opening against speckle;
+/// coarser imagery: the change vector without opening.
+pub fn auto_profile(pixel_size_m: Option<f64>) -> (EvidenceKind, u32) {
+    match pixel_size_m {
+        Some(gsd) if gsd >= COARSE_GSD_M => (EvidenceKind::Cva, 0),
+        _ => (EvidenceKind::Mbi, 1),
+    }
+}
+
+/// Run detection.
+///
+/// # Errors
+/// Any [`Error`] from opening, checking, reading or writing, each naming its file;
+/// [`Error::AllNodata`] when no pixel of the overlap is valid in both dates.
+///
+/// # Examples
+/// ```no_run
+/// use tuban::change::{Backend, PipelineConfig, cpu::Driver};
+/// use tuban::pipeline::detect::{DetectOptions, detect};
+/// let opts = DetectOptions {
+///     before: "before.tif".into(),
+///     after: "after.tif".into(),
+///     out_dir: "out".into(),
+///     pair: Default::default(),
+///     tile_px: 1024,
+///     evidence: None,
+///     open_px: None,
+///     config: PipelineConfig::default(),
+/// };
+/// let summary = detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {})?;
+/// println!("{} changed pixels", summary.changed_px);
+/// # Ok::<(), tuban::Error>(())
+/// ```
+pub fn detect(
+    opts: &DetectOptions,
+    backend: &Backend,
+    progress: ProgressFn,
+) -> Result<DetectSummary> {
+    prepare_out_dir(&opts.out_dir)?;
+    let pair_opts = PairOptions {
+        scratch_dir: Some(opts.out_dir.clone()),
+        ..opts.pair.clone()
+    };
+    let pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
+    let pixel_size_m = pair.pixel_size_m();
+    let mut config = opts.config.clone();
+    let (auto_evidence, auto_open) = auto_profile(pixel_size_m);
+    config.evidence = opts.evidence.unwrap_or(auto_evidence);
+    config.open_px = opts.open_px.unwrap_or(auto_open);
+    let mut plan = Plan::new(config, pair.bands(), pair.roles);
+    plan.check_roles(&opts.before)?;
+    let grid = TileGrid::new(pair.width, pair.height, opts.tile_px, plan.halo_px());
+
+    let t0 = Instant::now();
+    let samples = sample_cells(&pair, &grid)?;
+    if plan.config.normalize {
+        plan.coeffs = fit_radiometry(&pair, &samples)?;
+    }
+    plan.threshold = match plan.config.threshold {
+        Threshold::Value(t) => t,
+        Threshold::Otsu => scene_threshold(&pair, &plan, backend, &samples, progress)?,
+    };
+    let seconds_statistics = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let georef = Georef {
+        geo_transform: pair.geo_transform,
+        projection: pair.projection.clone(),
+    };
+    let evidence_path = opts.out_dir.join("evidence.tif");
+    let change_path = opts.out_dir.join("change.tif");
+    let ev_out = OutputRaster::create::<f32>(
+        &evidence_path,
+        pair.width,
+        pair.height,
+        &georef,
+        f64::NAN,
+        "PREDICTOR=3",
+    )?;
+    let mask_out = OutputRaster::create::<u8>(
+        &change_path,
+        pair.width,
+        pair.height,
+        &georef,
+        255.0,
+        "PREDICTOR=1",
+    )?;
+    let notes = pair.notes.clone();
+    let (width, height, bands) = (pair.width, pair.height, pair.bands());
+    let counts = stream(pair, &grid, &plan, backend, ev_out, mask_out, progress)?;
+    let seconds_main = t1.elapsed().as_secs_f64();
+
+    let summary = DetectSummary {
+        before: opts.before.clone(),
+        after: opts.after.clone(),
+        width,
+        height,
+        pixel_size_m,
+        bands,
+        evidence: plan.config.evidence.name(),
+        backend: backend.name(),
+        tile_px: grid.tile_px,
+        halo_px: grid.halo_px,
+        tiles: grid.len(),
+        radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
+        threshold: plan.threshold,
+        threshold_method: match plan.config.threshold {
+            Threshold::Otsu => "otsu",
+            Threshold::Value(_) => "user",
+        },
+        valid_px: counts.valid,
+        changed_px: counts.changed,
+        near_threshold_px: counts.near,
+        notes,
+        seconds_statistics,
+        seconds_main,
+        evidence_path,
+        change_path,
+    };
+    write_json(&opts.out_dir.join("detect.json"), &summary)?;
+    Ok(summary)
+}
+
+/// Write `value` as pretty JSON through a temporary file.
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let err = |reason: String| Error::Write {
+        path: path.into(),
+        reason,
+    };
+    let text = serde_json::to_string_pretty(value).map_err(|e| err(e.to_string()))?;
+    let tmp = crate::raster::writer::partial_path(path);
+    std::fs::write(&tmp, text + "\n").map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+}
+
+/// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
+/// is mostly nodata), every cell.
+fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
+    let spread = grid.sample_tiles(SAMPLE_CELL_PX, SAMPLE_CELLS);
+    for t in &spread {
+        if pair.read(t.core)?.valid.contains(&1) {
+            return Ok(spread);
+        }
+    }
+    let all = grid.sample_tiles(SAMPLE_CELL_PX, usize::MAX);
+    for t in &all {
+        if pair.read(t.core)?.valid.contains(&1) {
+            return Ok(all);
+        }
+    }
+    let (b, a) = pair.paths();
+    Err(Error::AllNodata {
+        before: b.into(),
+        after: a.into(),
+    })
+}
+
+fn fit_radiometry(pair: &ScenePair, cells: &[Tile]) -> Result<Vec<f32>> {
+    let total: usize = cells.iter().map(|t| t.core.pixels()).sum();
+    let stride = total.div_ceil(RADIOMETRY_SAMPLES).max(1);
+    let mut s = radiometry::PairSamples::new(pair.bands());
+    let mut k = 0usize;
+    for t in cells {
+        let input = pair.read(t.core)?;
+        let n = input.pixels();
+        for i in 0..n {
+            k += 1;
+            if k % stride != 0 || input.valid[i] == 0 {
+                continue;
+            }
+            for b in 0..input.bands {
+                s.before[b].push(input.before[b * n + i]);
+                s.after[b].push(input.after[b * n + i]);
+            }
+        }
+    }
+    Ok(radiometry::fit(&s))
+}
+
+fn scene_threshold(
+    pair: &ScenePair,
+    plan: &Plan,
+    backend: &Backend,
+    cells: &[Tile],
+    progress: ProgressFn,
+) -> Result<f32> {
+    let mut values = Vec::new();
+    for (k, t) in cells.iter().enumerate() {
+        let input = pair.read(t.read)?;
+        let r = backend.run_tile(plan, &input, false)?;
+        values.extend(crop(&r.evidence, t.read, t.core));
+        progress("statistics", k as u64 + 1, cells.len() as u64);
+    }
+    otsu::otsu_threshold(&values).ok_or_else(|| {
+        let (b, a) = pair.paths();
+        Error::AllNodata {
+            before: b.into(),
+            after: a.into(),
+        }
+    })
+}
+
+/// The `core` part of a raster laid out over `read`.
+pub fn crop<T: Copy>(data: &[T], read: Window, core: Window) -> Vec<T> {
+    let (ox, oy) = (core.x - read.x, core.y - read.y);
+    let mut out = Vec::with_capacity(core.pixels());
+    for y in 0..core.height {
+        let row = (oy + y) * read.width + ox;
+        out.extend_from_slice(&data[row..row + core.width]);
+    }
+    out
+}
+
+#[derive(Default)]
+struct Counts {
+    valid: u64,
+    changed: u64,
+    near: u64,
+}
+
+/// The main pass: reader thread -> kernels (this thread) -> writer thread.
+fn stream(
+    pair: ScenePair,
+    grid: &TileGrid,
+    plan: &Plan,
+    backend: &Backend,
+    mut ev_out: OutputRaster,
+    mut mask_out: OutputRaster,
+    progress: ProgressFn,
+) -> Result<Counts> {
+    let tiles: Vec<Tile> = grid.tiles().collect();
+    let total = tiles.len() as u64;
+    let (read_tx, read_rx) = crossbeam_channel::bounded(2);
+    let (write_tx, write_rx) = crossbeam_channel::bounded::<(Window, Vec<f32>, Vec<u8>)>(2);
+    std::thread::scope(|s| -> Result<Counts> {
+        let reader = s.spawn(move || {
+            for t in tiles {
+                let r = pair.read(t.read).map(|input| (t, input));
+                let failed = r.is_err();
+                if read_tx.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let writer = s.spawn(move || -> Result<(OutputRaster, OutputRaster)> {
+            for (w, ev, mask) in write_rx {
+                ev_out.write(w, ev)?;
+                mask_out.write(w, mask)?;
+            }
+            Ok((ev_out, mask_out))
+        });
+        let mut counts = Counts::default();
+        let rel = plan.config.evidence.rounding_rel();
+        let mut done = 0u64;
+        let mut failure = None;
+        for msg in read_rx {
+            let step = msg.and_then(|(t, input)| {
+                let r = backend.run_tile(plan, &input, true)?;
+                let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
+                    .into_iter()
+                    .map(|m| m as u8)
+                    .collect();
+                counts.valid += mask.iter().filter(|&&m| m != 255).count() as u64;
+                counts.changed += mask.iter().filter(|&&m| m == 1).count() as u64;
+                let evidence = crop(&r.evidence, t.read, t.core);
+                // Counted on the core only (the kernel's own count includes the halo).
+                counts.near += evidence
+                    .iter()
+                    .zip(&mask)
+                    .filter(|(e, m)| is_near_px(**e, (**m != 255) as u32, plan.threshold, rel))
+                    .count() as u64;
+                Ok((t.core, evidence, mask))
+            });
+            match step {
+                Ok(out) => {
+                    if write_tx.send(out).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            done += 1;
+            progress("detect", done, total);
+        }
+        drop(write_tx);
+        let _ = reader.join();
+        let written = writer.join().map_err(|_| Error::Write {
+            path: "outputs".into(),
+            reason: "writer thread panicked".into(),
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let (ev_out, mask_out) = written?;
+        ev_out.finish()?;
+        mask_out.finish()?;
+        Ok(counts)
+    })
+}

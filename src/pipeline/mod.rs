@@ -1,0 +1,8 @@
+//! Wiring of the stages. [`detect`] runs raster -> change for a pair of images and writes the
+//! evidence and mask rasters.
+
+#[cfg(feature = "gdal")]
+pub mod detect;
+
+/// Progress reports from long stages: the stage name, units done, units in total.
+pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);

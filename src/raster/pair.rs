@@ -1,0 +1,433 @@
+//! Opening two dates as one co-registered pair: band selection, nodata/mask handling, grid
+//! checks, the overlap window, optional warping of the after image onto the before grid.
+//!
+//! Output of [`ScenePair::read`]: a [`TileInput`] for any window of the overlap, with `valid`
+//! 0 wherever either date is nodata (GDAL mask band: nodata value, alpha band or .msk mask) or
+//! not a finite number.
+
+use super::bands::{BandChoice, Role, parse_bands, roles_of};
+use super::grid::Window;
+use crate::change::{BandRoles, TileInput};
+use crate::error::{Error, Result};
+use gdal::Dataset;
+use gdal::raster::ColorInterpretation;
+use std::path::{Path, PathBuf};
+
+/// How to open a pair.
+#[derive(Clone, Debug, Default)]
+pub struct PairOptions {
+    /// `--bands` for the before image (None: every non-alpha band).
+    pub bands_before: Option<String>,
+    /// `--after-bands` (None: the same mapping as the before image).
+    pub bands_after: Option<String>,
+    /// Warp the after image onto the before grid when the grids differ.
+    pub resample: bool,
+    /// Where a warped copy of the after image may be written (deleted on drop).
+    pub scratch_dir: Option<PathBuf>,
+}
+
+/// One opened date.
+struct Date {
+    path: PathBuf,
+    ds: Dataset,
+    bands: Vec<usize>,
+    /// Per selected band: whether its mask must be read (false when GDAL says all valid).
+    masked: Vec<bool>,
+    /// Pixel offset of the overlap in this file.
+    offset: (usize, usize),
+}
+
+/// Two dates on one pixel grid, restricted to their overlap.
+pub struct ScenePair {
+    before: Date,
+    after: Date,
+    /// Overlap size in pixels.
+    pub width: usize,
+    pub height: usize,
+    /// Geotransform of the overlap (None for files without georeference).
+    pub geo_transform: Option<[f64; 6]>,
+    /// CRS of the before image as WKT ("" when none).
+    pub projection: String,
+    pub roles: BandRoles,
+    /// Things the user should know (assumed band roles, warping), one line each.
+    pub notes: Vec<String>,
+    warped: Option<PathBuf>,
+}
+
+impl Drop for ScenePair {
+    fn drop(&mut self) {
+        if let Some(p) = &self.warped {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn open_dataset(path: &Path) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::Open {
+            path: path.into(),
+            reason: "no such file".into(),
+        });
+    }
+    let ds = Dataset::open(path).map_err(|e| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    if ds.raster_count() == 0 {
+        return Err(Error::Open {
+            path: path.into(),
+            reason: "not a raster (no bands)".into(),
+        });
+    }
+    Ok(ds)
+}
+
+fn band_role(ds: &Dataset, n: usize) -> Option<Role> {
+    match ds.rasterband(n).ok()?.color_interpretation() {
+        ColorInterpretation::RedBand => Some(Role::Red),
+        ColorInterpretation::GreenBand => Some(Role::Green),
+        ColorInterpretation::BlueBand => Some(Role::Blue),
+        _ => None,
+    }
+}
+
+/// The selected bands of `ds`: the user's mapping, else every band that is not alpha.
+fn select(ds: &Dataset, path: &Path, spec: Option<&str>) -> Result<Vec<BandChoice>> {
+    let count = ds.raster_count();
+    let mut choice = match spec {
+        Some(s) => parse_bands(s, count, path)?,
+        None => (1..=count)
+            .filter(|&n| {
+                ds.rasterband(n)
+                    .map(|b| b.color_interpretation() != ColorInterpretation::AlphaBand)
+                    .unwrap_or(false)
+            })
+            .map(|number| BandChoice { number, role: None })
+            .collect(),
+    };
+    for c in &mut choice {
+        if c.role.is_none() {
+            c.role = band_role(ds, c.number);
+        }
+    }
+    Ok(choice)
+}
+
+fn geo(ds: &Dataset) -> Option<[f64; 6]> {
+    ds.geo_transform()
+        .ok()
+        .filter(|g| *g != [0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+}
+
+impl ScenePair {
+    /// Open and check a pair.
+    ///
+    /// # Errors
+    /// [`Error::Open`] for a missing or unreadable file; [`Error::BandMapping`] /
+    /// [`Error::BandCount`] for band problems; [`Error::Coregistration`] when CRS, pixel size or
+    /// grid alignment differ (without `resample`); [`Error::NoOverlap`].
+    pub fn open(before: &Path, after: &Path, opts: &PairOptions) -> Result<Self> {
+        let ds_b = open_dataset(before)?;
+        let mut ds_a = open_dataset(after)?;
+        let mut notes = Vec::new();
+        let mut warped = None;
+        let mismatch = grid_mismatch(&ds_b, &ds_a);
+        if let Some(what) = &mismatch {
+            if !opts.resample {
+                return Err(Error::Coregistration {
+                    before: before.into(),
+                    after: after.into(),
+                    what: what.clone(),
+                });
+            }
+            let dir = opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let tmp = dir.join(format!(".tuban-warped-{}.tif", std::process::id()));
+            ds_a = warp_onto(&ds_a, &ds_b, &tmp).map_err(|reason| Error::Open {
+                path: after.into(),
+                reason,
+            })?;
+            notes.push(format!(
+                "{}: {what}; warped onto the grid of {} (bilinear)",
+                after.display(),
+                before.display()
+            ));
+            warped = Some(tmp);
+        }
+        let spec_b = opts.bands_before.as_deref();
+        let spec_a = opts.bands_after.as_deref().or(spec_b);
+        let mut choice_b = select(&ds_b, before, spec_b)?;
+        let choice_a = select(&ds_a, after, spec_a)?;
+        if choice_a.len() != choice_b.len() {
+            return Err(Error::BandCount {
+                path: after.into(),
+                got: choice_a.len(),
+                want: choice_b.len(),
+            });
+        }
+        if roles_of(&choice_b) == BandRoles::NONE {
+            assume_roles(&mut choice_b, before, &mut notes);
+        }
+        let roles = roles_of(&choice_b);
+        let (width, height, off_b, off_a, gt) = overlap(&ds_b, &ds_a, before, after)?;
+        let projection = ds_b.projection();
+        let mk = |path: &Path, ds: Dataset, choice: &[BandChoice], offset| -> Result<Date> {
+            let bands: Vec<usize> = choice.iter().map(|c| c.number).collect();
+            let masked = bands
+                .iter()
+                .map(|&n| {
+                    let band = ds.rasterband(n).map_err(|e| Error::Open {
+                        path: path.into(),
+                        reason: e.to_string(),
+                    })?;
+                    Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
+                })
+                .collect::<Result<Vec<bool>>>()?;
+            Ok(Date {
+                path: path.into(),
+                ds,
+                bands,
+                masked,
+                offset,
+            })
+        };
+        let before_date = mk(before, ds_b, &choice_b, off_b)?;
+        let after_date = mk(after, ds_a, &choice_a, off_a)?;
+        Ok(ScenePair {
+            before: before_date,
+            after: after_date,
+            width,
+            height,
+            geo_transform: gt,
+            projection,
+            roles,
+            notes,
+            warped,
+        })
+    }
+
+    /// Number of bands used per date.
+    pub fn bands(&self) -> usize {
+        self.before.bands.len()
+    }
+
+    /// Paths of the two dates.
+    pub fn paths(&self) -> (&Path, &Path) {
+        (&self.before.path, &self.after.path)
+    }
+
+    /// Ground size of a pixel in metres, when the georeference says (projected CRS in metres, or
+    /// geographic degrees converted at the scene's latitude).
+    pub fn pixel_size_m(&self) -> Option<f64> {
+        let gt = self.geo_transform?;
+        let srs = gdal::spatial_ref::SpatialRef::from_wkt(&self.projection).ok()?;
+        if srs.is_projected() {
+            Some(gt[1].abs() * srs.linear_units())
+        } else if srs.is_geographic() {
+            let lat = (gt[3] + gt[5] * self.height as f64 / 2.0).to_radians();
+            Some(gt[1].abs() * 111_320.0 * lat.cos())
+        } else {
+            None
+        }
+    }
+
+    /// Read `w` (in overlap pixel coordinates) from both dates.
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming the file when GDAL fails to read.
+    pub fn read(&self, w: Window) -> Result<TileInput> {
+        let n = w.pixels();
+        let bands = self.bands();
+        let mut valid = vec![1u32; n];
+        let before = read_date(&self.before, w, &mut valid)?;
+        let after = read_date(&self.after, w, &mut valid)?;
+        Ok(TileInput {
+            width: w.width,
+            height: w.height,
+            bands,
+            before,
+            after,
+            valid,
+        })
+    }
+}
+
+/// When no role is known: 4 bands are taken as B, G, R, NIR (the order of GF-2, ZY-3, Planet and
+/// most Chinese 4-band products) and 3 bands as R, G, B, with a note; otherwise roles stay
+/// unknown (the building index then uses every band).
+fn assume_roles(choice: &mut [BandChoice], path: &Path, notes: &mut Vec<String>) {
+    let order: &[Role] = match choice.len() {
+        4 => &[Role::Blue, Role::Green, Role::Red, Role::Nir],
+        3 => &[Role::Red, Role::Green, Role::Blue],
+        _ => return,
+    };
+    for (c, r) in choice.iter_mut().zip(order) {
+        c.role = Some(*r);
+    }
+    notes.push(format!(
+        "{}: bands carry no colour interpretation; assuming {} (override with --bands)",
+        path.display(),
+        if order.len() == 4 {
+            "B,G,R,NIR"
+        } else {
+            "R,G,B"
+        }
+    ));
+}
+
+fn read_date(d: &Date, w: Window, valid: &mut [u32]) -> Result<Vec<f32>> {
+    let n = w.pixels();
+    let err = |e: gdal::errors::GdalError| Error::Open {
+        path: d.path.clone(),
+        reason: e.to_string(),
+    };
+    let mut data = vec![0.0f32; n * d.bands.len()];
+    let origin = ((d.offset.0 + w.x) as isize, (d.offset.1 + w.y) as isize);
+    let size = (w.width, w.height);
+    let mut mask = vec![0u8; n];
+    for (k, (&b, &masked)) in d.bands.iter().zip(&d.masked).enumerate() {
+        let band = d.ds.rasterband(b).map_err(err)?;
+        let plane = &mut data[k * n..(k + 1) * n];
+        band.read_into_slice(origin, size, size, plane, None)
+            .map_err(err)?;
+        if masked {
+            band.open_mask_band()
+                .map_err(err)?
+                .read_into_slice(origin, size, size, &mut mask, None)
+                .map_err(err)?;
+            for (v, m) in valid.iter_mut().zip(&mask) {
+                if *m == 0 {
+                    *v = 0;
+                }
+            }
+        }
+        for (v, x) in valid.iter_mut().zip(plane.iter()) {
+            if !x.is_finite() {
+                *v = 0;
+            }
+        }
+    }
+    Ok(data)
+}
+
+/// Why the two grids differ, or None when the after image can be read on the before grid by a
+/// whole-pixel offset.
+fn grid_mismatch(b: &Dataset, a: &Dataset) -> Option<String> {
+    match (geo(b), geo(a)) {
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            Some("one image is georeferenced and the other is not".into())
+        }
+        (Some(gb), Some(ga)) => {
+            let (pb, pa) = (b.projection(), a.projection());
+            let same_crs = match (
+                gdal::spatial_ref::SpatialRef::from_wkt(&pb),
+                gdal::spatial_ref::SpatialRef::from_wkt(&pa),
+            ) {
+                (Ok(sb), Ok(sa)) => sb == sa,
+                _ => pb == pa,
+            };
+            if !same_crs {
+                return Some("coordinate reference systems differ".into());
+            }
+            if gb[2] != 0.0 || gb[4] != 0.0 || ga[2] != 0.0 || ga[4] != 0.0 {
+                return Some("a geotransform is rotated".into());
+            }
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300);
+            if !close(gb[1], ga[1]) || !close(gb[5], ga[5]) {
+                return Some(format!(
+                    "pixel sizes differ ({} x {} vs {} x {})",
+                    gb[1], gb[5], ga[1], ga[5]
+                ));
+            }
+            let dx = (ga[0] - gb[0]) / gb[1];
+            let dy = (ga[3] - gb[3]) / gb[5];
+            if (dx - dx.round()).abs() > 1e-3 || (dy - dy.round()).abs() > 1e-3 {
+                return Some(format!(
+                    "grids are offset by a fraction of a pixel ({dx:.3}, {dy:.3} px)"
+                ));
+            }
+            None
+        }
+    }
+}
+
+type Overlap = (
+    usize,
+    usize,
+    (usize, usize),
+    (usize, usize),
+    Option<[f64; 6]>,
+);
+
+/// The overlap of two grid-aligned images: size, offsets in each, and its geotransform.
+fn overlap(b: &Dataset, a: &Dataset, pb: &Path, pa: &Path) -> Result<Overlap> {
+    let (wb, hb) = b.raster_size();
+    let (wa, ha) = a.raster_size();
+    let Some(gb) = geo(b) else {
+        if (wb, hb) != (wa, ha) {
+            return Err(Error::Coregistration {
+                before: pb.into(),
+                after: pa.into(),
+                what: format!("no georeference and pixel grids differ ({wb}x{hb} vs {wa}x{ha})"),
+            });
+        }
+        return Ok((wb, hb, (0, 0), (0, 0), None));
+    };
+    let ga = geo(a).expect("grid_mismatch guarantees both are georeferenced");
+    // Offset of the after image's origin in before pixels (whole pixels, checked before).
+    let dx = ((ga[0] - gb[0]) / gb[1]).round() as i64;
+    let dy = ((ga[3] - gb[3]) / gb[5]).round() as i64;
+    let x0 = dx.max(0);
+    let y0 = dy.max(0);
+    let x1 = (wb as i64).min(dx + wa as i64);
+    let y1 = (hb as i64).min(dy + ha as i64);
+    if x1 <= x0 || y1 <= y0 {
+        return Err(Error::NoOverlap {
+            before: pb.into(),
+            after: pa.into(),
+        });
+    }
+    let mut gt = gb;
+    gt[0] = gb[0] + x0 as f64 * gb[1];
+    gt[3] = gb[3] + y0 as f64 * gb[5];
+    Ok((
+        (x1 - x0) as usize,
+        (y1 - y0) as usize,
+        (x0 as usize, y0 as usize),
+        ((x0 - dx) as usize, (y0 - dy) as usize),
+        Some(gt),
+    ))
+}
+
+/// Warp `src` onto the grid of `grid` into a Float32 GeoTIFF at `path` (NaN outside `src`).
+fn warp_onto(src: &Dataset, grid: &Dataset, path: &Path) -> std::result::Result<Dataset, String> {
+    let gt = geo(grid).ok_or("the before image has no georeference to warp onto")?;
+    if geo(src).is_none() {
+        return Err("the after image has no georeference to warp from".into());
+    }
+    let (w, h) = grid.raster_size();
+    let drv = gdal::DriverManager::get_driver_by_name("GTiff").map_err(|e| e.to_string())?;
+    let opts = gdal::raster::RasterCreationOptions::from_iter([
+        "TILED=YES",
+        "COMPRESS=ZSTD",
+        "BIGTIFF=IF_SAFER",
+    ]);
+    let mut dst = drv
+        .create_with_band_type_with_options::<f32, _>(path, w, h, src.raster_count(), &opts)
+        .map_err(|e| e.to_string())?;
+    dst.set_geo_transform(&gt).map_err(|e| e.to_string())?;
+    dst.set_projection(&grid.projection())
+        .map_err(|e| e.to_string())?;
+    for b in 1..=src.raster_count() {
+        let mut band = dst.rasterband(b).map_err(|e| e.to_string())?;
+        band.set_no_data_value(Some(f64::NAN))
+            .map_err(|e| e.to_string())?;
+        band.fill(f64::NAN, None).map_err(|e| e.to_string())?;
+        if let Ok(sb) = src.rasterband(b) {
+            let _ = band.set_color_interpretation(sb.color_interpretation());
+        }
+    }
+    gdal::raster::reproject(src, &dst).map_err(|e| e.to_string())?;
+    dst.flush_cache().map_err(|e| e.to_string())?;
+    Ok(dst)
+}

@@ -1,0 +1,124 @@
+//! Output rasters: tiled, compressed GeoTIFFs written window by window under a temporary name
+//! and renamed into place only by [`OutputRaster::finish`], so an interrupted run never leaves
+//! a file that looks complete.
+
+use super::grid::Window;
+use crate::error::{Error, Result};
+use gdal::Dataset;
+use gdal::raster::{Buffer, GdalType, RasterCreationOptions};
+use std::path::{Path, PathBuf};
+
+/// A single-band GeoTIFF being written.
+pub struct OutputRaster {
+    ds: Option<Dataset>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+/// Georeference to stamp on outputs.
+#[derive(Clone, Debug)]
+pub struct Georef {
+    pub geo_transform: Option<[f64; 6]>,
+    pub projection: String,
+}
+
+/// The temporary name used while `path` is being written.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+impl OutputRaster {
+    /// Create `path` (written as a hidden `.NAME.partial` until finished) with pixel type `T`.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming `path` when the file cannot be created.
+    pub fn create<T: GdalType>(
+        path: &Path,
+        width: usize,
+        height: usize,
+        georef: &Georef,
+        nodata: f64,
+        predictor: &str,
+    ) -> Result<Self> {
+        let err = |e: gdal::errors::GdalError| Error::Write {
+            path: path.into(),
+            reason: e.to_string(),
+        };
+        let tmp = partial_path(path);
+        let drv = gdal::DriverManager::get_driver_by_name("GTiff").map_err(err)?;
+        let opts = RasterCreationOptions::from_iter([
+            "TILED=YES",
+            "BLOCKXSIZE=512",
+            "BLOCKYSIZE=512",
+            "COMPRESS=ZSTD",
+            "ZSTD_LEVEL=1",
+            predictor,
+            "BIGTIFF=IF_SAFER",
+            "NUM_THREADS=ALL_CPUS",
+        ]);
+        let mut ds = drv
+            .create_with_band_type_with_options::<T, _>(&tmp, width, height, 1, &opts)
+            .map_err(err)?;
+        if let Some(gt) = georef.geo_transform {
+            ds.set_geo_transform(&gt).map_err(err)?;
+        }
+        if !georef.projection.is_empty() {
+            ds.set_projection(&georef.projection).map_err(err)?;
+        }
+        ds.rasterband(1)
+            .map_err(err)?
+            .set_no_data_value(Some(nodata))
+            .map_err(err)?;
+        Ok(OutputRaster {
+            ds: Some(ds),
+            tmp,
+            path: path.into(),
+        })
+    }
+
+    /// Write `data` (row-major, `w.width` wide) into window `w`.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn write<T: GdalType + Copy>(&mut self, w: Window, data: Vec<T>) -> Result<()> {
+        let err = |e: gdal::errors::GdalError| Error::Write {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let ds = self.ds.as_ref().expect("written after finish");
+        let mut band = ds.rasterband(1).map_err(err)?;
+        let mut buf = Buffer::new((w.width, w.height), data);
+        band.write((w.x as isize, w.y as isize), (w.width, w.height), &mut buf)
+            .map_err(err)
+    }
+
+    /// Flush, close and rename into place.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when flushing or renaming fails.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let ds = self.ds.take().expect("finished once");
+        ds.close().map_err(|e| Error::Write {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::Write {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for OutputRaster {
+    fn drop(&mut self) {
+        // Not finished: an error or a panic. Remove the partial file.
+        if self.ds.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
