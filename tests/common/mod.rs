@@ -106,3 +106,6 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
         && a.mask == b.mask
         && a.near_threshold == b.near_threshold
 }
+
+#[cfg(feature = "gdal")]
+pub mod raster;

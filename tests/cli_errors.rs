@@ -1,0 +1,201 @@
+//! Bad input through the `tuban` binary: one clear line naming the file and the problem, exit
+//! code 1 (never a panic's 101), and no output that looks complete.
+#![cfg(feature = "gdal")]
+
+mod common;
+
+use common::raster::{GT, Spec, write_tif};
+use std::path::Path;
+use std::process::Command;
+
+fn tuban(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn detect(b: &Path, a: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec![
+        "detect",
+        "--before",
+        b.to_str().unwrap(),
+        "--after",
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ];
+    args.extend_from_slice(extra);
+    tuban(&args)
+}
+
+fn pair(
+    dir: &Path,
+    bands_after: usize,
+    epsg_after: u32,
+    gt_after: [f64; 6],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let s = common::scene(64, 64, 4, 1);
+    let (b, a) = (dir.join("b.tif"), dir.join("a.tif"));
+    write_tif::<u16>(&b, Spec::gk(64, 64, 4), &s.before, |v| v as u16);
+    let spec = Spec {
+        gt: Some(gt_after),
+        epsg: Some(epsg_after),
+        ..Spec::gk(64, 64, bands_after)
+    };
+    write_tif::<u16>(&a, spec, &s.after[..64 * 64 * bands_after], |v| v as u16);
+    (b, a)
+}
+
+/// The error is one line that starts with "error:" and contains every `needle`.
+fn assert_clear(code: i32, err: &str, needles: &[&str]) {
+    assert_eq!(code, 1, "exit code {code}, stderr: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line in {err:?}"));
+    for n in needles {
+        assert!(line.contains(n), "{n:?} missing from {line:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn assert_no_outputs(out: &Path) {
+    for name in ["change.tif", "evidence.tif", "detect.json"] {
+        assert!(!out.join(name).exists(), "{name} left behind");
+    }
+    if let Ok(rd) = std::fs::read_dir(out) {
+        for e in rd {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!n.ends_with(".partial"), "{n} left behind");
+        }
+    }
+}
+
+#[test]
+fn missing_file() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, _) = pair(d.path(), 4, 4527, GT);
+    let (code, err) = detect(&b, &d.path().join("nope.tif"), &d.path().join("o"), &[]);
+    assert_clear(code, &err, &["nope.tif", "no such file"]);
+}
+
+#[test]
+fn garbage_bytes_are_an_error_not_a_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, _) = pair(d.path(), 4, 4527, GT);
+    let junk = d.path().join("junk.tif");
+    std::fs::write(
+        &junk,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let (code, err) = detect(&b, &junk, &d.path().join("o"), &[]);
+    assert_clear(code, &err, &["junk.tif", "cannot read raster"]);
+    // Truncated GeoTIFF: a real header, no data.
+    let trunc = d.path().join("trunc.tif");
+    std::fs::write(&trunc, &std::fs::read(&b).unwrap()[..300]).unwrap();
+    let (code, err) = detect(&b, &trunc, &d.path().join("o2"), &[]);
+    assert_clear(code, &err, &["trunc.tif"]);
+    assert_no_outputs(&d.path().join("o2"));
+}
+
+#[test]
+fn crs_mismatch_names_both_files() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 4, 4528, GT);
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &[]);
+    assert_clear(
+        code,
+        &err,
+        &[
+            "b.tif",
+            "a.tif",
+            "coordinate reference systems differ",
+            "--resample",
+        ],
+    );
+}
+
+#[test]
+fn resolution_mismatch() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 4, 4527, [GT[0], 0.5, 0.0, GT[3], 0.0, -0.5]);
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &[]);
+    assert_clear(code, &err, &["b.tif", "a.tif", "pixel sizes differ"]);
+}
+
+#[test]
+fn no_overlap() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(
+        d.path(),
+        4,
+        4527,
+        [GT[0] + 1000.0, 0.8, 0.0, GT[3], 0.0, -0.8],
+    );
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &[]);
+    assert_clear(code, &err, &["b.tif", "a.tif", "do not overlap"]);
+}
+
+#[test]
+fn too_few_bands() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 3, 4527, GT);
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &[]);
+    assert_clear(code, &err, &["a.tif", "3 bands, expected 4"]);
+    let (code, err) = detect(&b, &b, &d.path().join("o"), &["--bands", "1,2,3,5"]);
+    assert_clear(code, &err, &["b.tif", "band 5 does not exist"]);
+    let (code, err) = detect(
+        &b,
+        &b,
+        &d.path().join("o"),
+        &["--bands", "1,2,3", "--evidence", "ndvi"],
+    );
+    assert_clear(code, &err, &["b.tif", "ndvi needs a NIR band"]);
+}
+
+#[test]
+fn all_nodata() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = (d.path().join("b.tif"), d.path().join("a.tif"));
+    let zeros = vec![0.0f32; 64 * 64 * 4];
+    let spec = Spec {
+        nodata: Some(0.0),
+        ..Spec::gk(64, 64, 4)
+    };
+    write_tif::<u16>(&b, spec, &zeros, |v| v as u16);
+    write_tif::<u16>(&a, spec, &zeros, |v| v as u16);
+    let out = d.path().join("o");
+    let (code, err) = detect(&b, &a, &out, &[]);
+    assert_clear(code, &err, &["b.tif", "a.tif", "nodata"]);
+    assert_no_outputs(&out);
+}
+
+#[test]
+fn output_folder_is_a_file() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 4, 4527, GT);
+    let f = d.path().join("taken");
+    std::fs::write(&f, "x").unwrap();
+    let (code, err) = detect(&b, &a, &f, &[]);
+    assert_clear(code, &err, &["taken", "not a folder"]);
+}
+
+#[test]
+fn bad_flag_values() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 4, 4527, GT);
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &["--evidence", "magic"]);
+    assert_clear(code, &err, &["magic", "mbi"]);
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &["--threshold", "high"]);
+    assert_clear(code, &err, &["--threshold", "high"]);
+}

@@ -1,0 +1,222 @@
+//! `detect` end to end through GDAL: tile-size invariance, nodata, data types, GPU = CPU on
+//! whole scenes, co-registration handling.
+#![cfg(feature = "gdal")]
+
+mod common;
+
+use common::raster::{GT, Spec, read_f32, read_u8, write_tif};
+use std::path::{Path, PathBuf};
+use tuban::change::cpu::Driver;
+use tuban::change::{Backend, EvidenceKind, PipelineConfig};
+use tuban::pipeline::detect::{DetectOptions, DetectSummary, detect};
+
+/// A 4-band uint16 pair (B, G, R, NIR) with new buildings, written to `dir`.
+fn write_pair(dir: &Path, w: usize, h: usize, seed: u64) -> (PathBuf, PathBuf) {
+    let s = common::scene(w, h, 4, seed);
+    let (b, a) = (dir.join("before.tif"), dir.join("after.tif"));
+    // Nodata 0: mark the scene's invalid pixels as 0 in the before date.
+    let mut before = s.before.clone();
+    let n = w * h;
+    for i in 0..n {
+        if s.valid[i] == 0 {
+            for k in 0..4 {
+                before[k * n + i] = 0.0;
+            }
+        }
+    }
+    let spec = Spec {
+        nodata: Some(0.0),
+        ..Spec::gk(w, h, 4)
+    };
+    write_tif::<u16>(&b, spec, &before, |v| v as u16);
+    write_tif::<u16>(&a, spec, &s.after, |v| v.max(1.0) as u16);
+    (b, a)
+}
+
+fn opts(
+    b: &Path,
+    a: &Path,
+    out: &Path,
+    tile: usize,
+    evidence: Option<EvidenceKind>,
+) -> DetectOptions {
+    DetectOptions {
+        before: b.into(),
+        after: a.into(),
+        out_dir: out.into(),
+        pair: Default::default(),
+        tile_px: tile,
+        evidence,
+        open_px: None,
+        config: PipelineConfig::default(),
+    }
+}
+
+fn run(o: &DetectOptions, backend: &Backend) -> DetectSummary {
+    detect(o, backend, &|_, _, _| {}).unwrap()
+}
+
+#[test]
+fn mask_does_not_depend_on_tile_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, a) = write_pair(dir.path(), 700, 530, 11);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let mut masks = Vec::new();
+    for tile in [256, 1024, 100_000] {
+        let out = dir.path().join(format!("t{tile}"));
+        let s = run(&opts(&b, &a, &out, tile, None), &cpu);
+        assert_eq!(s.evidence, "mbi");
+        assert!(s.changed_px > 1000, "tile {tile}: {} changed", s.changed_px);
+        masks.push((
+            read_u8(&out.join("change.tif")).2,
+            read_f32(&out.join("evidence.tif")),
+        ));
+    }
+    for m in &masks[1..] {
+        assert!(m.0 == masks[0].0, "masks differ between tile sizes");
+        let same =
+            m.1.iter()
+                .zip(&masks[0].1)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same, "evidence differs between tile sizes");
+    }
+}
+
+#[test]
+fn nodata_in_either_date_is_never_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, a) = write_pair(dir.path(), 300, 200, 5);
+    let out = dir.path().join("o");
+    run(
+        &opts(&b, &a, &out, 128, Some(EvidenceKind::Cva)),
+        &Backend::Cpu(Driver::Rayon),
+    );
+    let (_, _, mask) = read_u8(&out.join("change.tif"));
+    let (_, _, before_b1) = read_u8(&b);
+    let ev = read_f32(&out.join("evidence.tif"));
+    let s = common::scene(300, 200, 4, 5);
+    for i in 0..mask.len() {
+        if s.valid[i] == 0 {
+            assert_eq!(mask[i], 255, "pixel {i} is nodata but mask is {}", mask[i]);
+            assert!(ev[i].is_nan());
+        } else {
+            assert!(mask[i] <= 1);
+        }
+    }
+    assert!(!before_b1.is_empty());
+}
+
+#[test]
+fn float_and_byte_inputs_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::scene(120, 90, 3, 3);
+    let (b, a) = (dir.path().join("b.tif"), dir.path().join("a.tif"));
+    write_tif::<f32>(&b, Spec::gk(120, 90, 3), &s.before, |v| v / 10000.0);
+    write_tif::<u8>(&a, Spec::gk(120, 90, 3), &s.after, |v| {
+        (v / 8.0).min(255.0) as u8
+    });
+    let out = dir.path().join("o");
+    let sm = run(&opts(&b, &a, &out, 64, None), &Backend::Cpu(Driver::Rayon));
+    assert_eq!(sm.valid_px, 120 * 90);
+    assert!(sm.changed_px > 0);
+}
+
+#[test]
+fn gpu_and_cpu_give_the_same_mask_on_a_scene() {
+    let Some(gpu) = common::gpu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (b, a) = write_pair(dir.path(), 260, 190, 21);
+    for kind in [EvidenceKind::Mbi, EvidenceKind::Cva, EvidenceKind::Ndvi] {
+        let (oc, og) = (dir.path().join("cpu"), dir.path().join("gpu"));
+        let sc = run(
+            &opts(&b, &a, &oc, 128, Some(kind)),
+            &Backend::Cpu(Driver::Rayon),
+        );
+        let sg = run(&opts(&b, &a, &og, 128, Some(kind)), &Backend::Gpu(&gpu));
+        assert_eq!(
+            sc.threshold,
+            sg.threshold,
+            "{}: thresholds differ",
+            kind.name()
+        );
+        assert_eq!(sc.changed_px, sg.changed_px, "{}", kind.name());
+        let (mc, mg) = (
+            read_u8(&oc.join("change.tif")).2,
+            read_u8(&og.join("change.tif")).2,
+        );
+        assert!(mc == mg, "{}: masks differ", kind.name());
+    }
+}
+
+#[test]
+fn pixel_size_mismatch_needs_resample() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::scene(200, 200, 4, 9);
+    let (b, a) = (dir.path().join("b.tif"), dir.path().join("a.tif"));
+    write_tif::<u16>(&b, Spec::gk(200, 200, 4), &s.before, |v| v as u16);
+    // The after image at 1.6 m: half the pixels each way, covering the same ground.
+    let half: Vec<f32> = (0..4)
+        .flat_map(|k| {
+            let sa = &s.after;
+            (0..100 * 100).map(move |i| sa[k * 40_000 + (i / 100) * 2 * 200 + (i % 100) * 2])
+        })
+        .collect();
+    let gt2 = [GT[0], 1.6, 0.0, GT[3], 0.0, -1.6];
+    write_tif::<u16>(
+        &a,
+        Spec {
+            gt: Some(gt2),
+            ..Spec::gk(100, 100, 4)
+        },
+        &half,
+        |v| v as u16,
+    );
+    let out = dir.path().join("o");
+    let e = detect(
+        &opts(&b, &a, &out, 128, None),
+        &Backend::Cpu(Driver::Rayon),
+        &|_, _, _| {},
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("b.tif") && msg.contains("a.tif") && msg.contains("pixel sizes differ"),
+        "{msg}"
+    );
+    let mut o = opts(&b, &a, &out, 128, None);
+    o.pair.resample = true;
+    let sm = run(&o, &Backend::Cpu(Driver::Rayon));
+    assert_eq!((sm.width, sm.height), (200, 200));
+    assert!(sm.notes.iter().any(|n| n.contains("warped")));
+    assert!(!std::fs::read_dir(&out).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".tuban-warped")
+    }));
+}
+
+#[test]
+fn partial_overlap_uses_the_intersection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::scene(200, 150, 4, 2);
+    let (b, a) = (dir.path().join("b.tif"), dir.path().join("a.tif"));
+    write_tif::<u16>(&b, Spec::gk(200, 150, 4), &s.before, |v| v as u16);
+    // After image shifted 50 px east and 30 px south.
+    let gt2 = [GT[0] + 50.0 * 0.8, 0.8, 0.0, GT[3] - 30.0 * 0.8, 0.0, -0.8];
+    write_tif::<u16>(
+        &a,
+        Spec {
+            gt: Some(gt2),
+            ..Spec::gk(200, 150, 4)
+        },
+        &s.after,
+        |v| v as u16,
+    );
+    let out = dir.path().join("o");
+    let sm = run(&opts(&b, &a, &out, 64, None), &Backend::Cpu(Driver::Rayon));
+    assert_eq!((sm.width, sm.height), (150, 120));
+    let ds = gdal::Dataset::open(out.join("change.tif")).unwrap();
+    let gt = ds.geo_transform().unwrap();
+    assert_eq!((gt[0], gt[3]), (gt2[0], gt2[3]));
+}
