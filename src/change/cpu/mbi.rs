@@ -43,7 +43,10 @@ pub fn line_extreme_px(p: &KernelParams, src: &[f32], valid: &[u32], i: usize, e
     m
 }
 
-/// Line erosion (`erode = true`) or dilation of a whole plane.
+/// Line erosion (`erode = true`) or dilation of a whole plane. The sequential driver runs the
+/// per-pixel kernel (the shader's exact mirror); the rayon driver runs the van Herk/Gil-Werman
+/// algorithm along each line, three comparisons per pixel whatever the line length. Both take
+/// the min (max) of the same values, so they agree bit for bit (tested).
 pub fn line_extreme(
     driver: Driver,
     p: &KernelParams,
@@ -52,9 +55,12 @@ pub fn line_extreme(
     out: &mut [f32],
     erode: bool,
 ) {
-    driver.fill(out, p.width as usize, |i| {
-        line_extreme_px(p, src, valid, i, erode)
-    });
+    match driver {
+        Driver::Sequential => driver.fill(out, p.width as usize, |i| {
+            line_extreme_px(p, src, valid, i, erode)
+        }),
+        Driver::Rayon => super::vhgw::line_extreme(p, src, valid, out, erode),
+    }
 }
 
 /// `acc += small - large`: one direction's telescoped top-hat profile.

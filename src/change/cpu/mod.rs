@@ -9,6 +9,7 @@ pub mod morphology;
 pub mod normalize;
 pub mod spectral;
 pub mod threshold;
+pub mod vhgw;
 
 use rayon::prelude::*;
 
