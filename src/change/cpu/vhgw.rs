@@ -182,10 +182,10 @@ mod tests {
                         };
                         let mut fast = vec![0.0; w * h];
                         line_extreme(&p, &src, &valid, &mut fast, erode);
-                        for i in 0..w * h {
+                        for (i, f) in fast.iter().enumerate() {
                             let slow = line_extreme_px(&p, &src, &valid, i, erode);
                             assert_eq!(
-                                fast[i].to_bits(),
+                                f.to_bits(),
                                 slow.to_bits(),
                                 "{w}x{h} dir {dir} half {half} erode {erode} px {i}"
                             );
