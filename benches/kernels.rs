@@ -1,1 +1,168 @@
-fn main() {}
+//! Criterion benches of the change kernels: each CPU kernel at 2-3 tile sizes, and the whole
+//! per-tile pipeline on the CPU and (where wgpu finds an adapter) the GPU in one group, so the
+//! speedup shows. Throughput is in pixels (criterion prints Melem/s = Mpx/s).
+//!
+//! `cargo bench --no-default-features --bench kernels` runs on a machine without GDAL.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+use tuban::change::cpu::{Driver, mbi, morphology, normalize, spectral, threshold};
+use tuban::change::{
+    Backend, BandRoles, EvidenceKind, PipelineConfig, Plan, TileInput, run_tile_cpu,
+};
+use tuban::gpu::{AdapterChoice, GpuContext};
+
+const SIZES: [usize; 3] = [256, 512, 1024];
+
+/// A deterministic 4-band tile: fields, bright blocks in the after date, noise.
+fn tile(size: usize) -> TileInput {
+    let n = size * size;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let mut before = vec![0.0f32; 4 * n];
+    let mut after = vec![0.0f32; 4 * n];
+    for i in 0..n {
+        let (x, y) = (i % size, i / size);
+        let field = ((x / 37 + y / 23) % 3) as f32;
+        let block = (x % 40) > 8
+            && (x % 40) < 28
+            && (y % 40) > 8
+            && (y % 40) < 24
+            && (x / 40 + y / 40) % 5 == 0;
+        for b in 0..4 {
+            let v = 500.0 + 300.0 * field + 50.0 * b as f32 + 40.0 * noise();
+            before[b * n + i] = v;
+            after[b * n + i] = if block { 2600.0 } else { 1.08 * v + 60.0 };
+        }
+    }
+    TileInput {
+        width: size,
+        height: size,
+        bands: 4,
+        before,
+        after,
+        valid: vec![1; n],
+    }
+}
+
+fn plan(kind: EvidenceKind) -> Plan {
+    let roles = BandRoles {
+        blue: Some(0),
+        green: Some(1),
+        red: Some(2),
+        nir: Some(3),
+        swir: None,
+    };
+    let mut p = Plan::new(
+        PipelineConfig {
+            evidence: kind,
+            ..PipelineConfig::default()
+        },
+        4,
+        roles,
+    );
+    p.threshold = 100.0;
+    p
+}
+
+fn cpu_kernels(c: &mut Criterion) {
+    for size in SIZES {
+        let input = tile(size);
+        let n = input.pixels();
+        let p = plan(EvidenceKind::Cva).params(size, size);
+        let coeffs = [1.0f32, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
+        let mut g = c.benchmark_group("cpu_kernels");
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("normalize", size), &size, |b, _| {
+            let mut after = input.after.clone();
+            b.iter(|| normalize::normalize(Driver::Rayon, &p, &coeffs, black_box(&mut after)))
+        });
+        for kind in [EvidenceKind::Cva, EvidenceKind::Sam, EvidenceKind::Ndvi] {
+            let pk = plan(kind).params(size, size);
+            let mut out = vec![0.0f32; n];
+            g.bench_with_input(
+                BenchmarkId::new(format!("spectral_{}", kind.name()), size),
+                &size,
+                |b, _| {
+                    b.iter(|| {
+                        spectral::evidence(
+                            Driver::Rayon,
+                            &pk,
+                            &input.before,
+                            &input.after,
+                            &input.valid,
+                            black_box(&mut out),
+                        )
+                    })
+                },
+            );
+        }
+        let base = &input.before[..n];
+        g.bench_with_input(BenchmarkId::new("mbi_sum", size), &size, |b, _| {
+            b.iter(|| mbi::mbi_sum(Driver::Rayon, &p, black_box(base), &input.valid, (2, 22)))
+        });
+        let ev: Vec<f32> = base.to_vec();
+        let mut mask = vec![0u32; n];
+        let pt = tuban::change::KernelParams {
+            threshold: 900.0,
+            ..p
+        };
+        g.bench_with_input(BenchmarkId::new("threshold", size), &size, |b, _| {
+            b.iter(|| {
+                threshold::threshold(Driver::Rayon, &pt, &ev, &input.valid, black_box(&mut mask))
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("open_close_r1", size), &size, |b, _| {
+            b.iter(|| {
+                let mut m = mask.clone();
+                morphology::open_close(Driver::Rayon, &p, black_box(&mut m), 1, 1);
+                m
+            })
+        });
+        g.finish();
+    }
+}
+
+fn pipeline(c: &mut Criterion) {
+    let gpu = GpuContext::new(AdapterChoice::Any).ok();
+    if let Some(g) = &gpu {
+        eprintln!("GPU bench on {}", g.adapter_name());
+    } else {
+        eprintln!("no GPU adapter: pipeline bench runs on the CPU only");
+    }
+    for kind in [EvidenceKind::Cva, EvidenceKind::Mbi] {
+        let mut g = c.benchmark_group(format!("tile_pipeline_{}", kind.name()));
+        for size in [512, 1024] {
+            let input = tile(size);
+            let p = plan(kind);
+            g.throughput(Throughput::Elements(input.pixels() as u64));
+            g.bench_with_input(BenchmarkId::new("cpu", size), &size, |b, _| {
+                b.iter(|| run_tile_cpu(Driver::Rayon, &p, black_box(&input), true))
+            });
+            if let Some(ctx) = &gpu {
+                let backend = Backend::Gpu(ctx);
+                g.bench_with_input(BenchmarkId::new("gpu", size), &size, |b, _| {
+                    b.iter(|| {
+                        backend
+                            .run_tile(&p, black_box(&input), true)
+                            .expect("gpu tile")
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    targets = cpu_kernels, pipeline
+}
+criterion_main!(benches);

@@ -3,7 +3,7 @@
 benchmarks: fields, roads, buildings with shadows; the after date has a gain/offset change,
 noise and new buildings. Written in row strips, so memory stays bounded for large sizes.
 
-usage: tools/make_scene.py SIZE OUTDIR [--seed N]   -> OUTDIR/before.tif, OUTDIR/after.tif
+usage: tools/make_scene.py SIZE OUTDIR [--seed N] [--compress ZSTD|NONE|...]   -> OUTDIR/before.tif, OUTDIR/after.tif
 """
 import argparse, os
 import numpy as np
@@ -18,12 +18,13 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--strip", type=int, default=512)
+    ap.add_argument("--compress", default="ZSTD", help="GeoTIFF compression (ZSTD, DEFLATE, NONE, ...)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     n = a.size
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(4527)
-    opts = ["TILED=YES", "COMPRESS=ZSTD", "BIGTIFF=IF_SAFER", "BLOCKXSIZE=512", "BLOCKYSIZE=512"]
+    opts = ["TILED=YES", f"COMPRESS={a.compress}", "BIGTIFF=IF_SAFER", "BLOCKXSIZE=512", "BLOCKYSIZE=512"]
     drv = gdal.GetDriverByName("GTiff")
     dss = []
     for name in ("before", "after"):

@@ -22,6 +22,9 @@ const SAMPLE_CELL_PX: usize = 256;
 const SAMPLE_CELLS: usize = 64;
 /// Paired pixels kept for the radiometric fit.
 const RADIOMETRY_SAMPLES: usize = 250_000;
+/// Reader threads in the main pass: GDAL decodes (decompresses) in the reading thread, and one
+/// reader cannot keep up with the kernels on compressed inputs.
+const READERS: usize = 2;
 /// Pixel size from which the default evidence switches from the building index to the change
 /// vector: at 5 m and coarser a building is a few pixels and line openings lose their meaning.
 const COARSE_GSD_M: f64 = 5.0;
@@ -128,6 +131,7 @@ pub fn detect(
     progress: ProgressFn,
 ) -> Result<DetectSummary> {
     prepare_out_dir(&opts.out_dir)?;
+    tune_gdal();
     let pair_opts = PairOptions {
         scratch_dir: Some(opts.out_dir.clone()),
         ..opts.pair.clone()
@@ -210,6 +214,21 @@ pub fn detect(
     };
     write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)
+}
+
+/// GDAL settings for streaming, unless the user set them: a block cache of 256 MiB (the
+/// default, 5 % of RAM, lets the cache alone outgrow the tile budget on big machines) and
+/// multi-threaded decoding of compressed GeoTIFF blocks (GDAL >= 3.6).
+fn tune_gdal() {
+    for (key, value) in [("GDAL_CACHEMAX", "256"), ("GDAL_NUM_THREADS", "ALL_CPUS")] {
+        if std::env::var_os(key).is_none()
+            && gdal::config::get_config_option(key, "")
+                .unwrap_or_default()
+                .is_empty()
+        {
+            let _ = gdal::config::set_config_option(key, value);
+        }
+    }
 }
 
 /// Write `value` as pretty JSON through a temporary file.
@@ -321,18 +340,30 @@ fn stream(
 ) -> Result<Counts> {
     let tiles: Vec<Tile> = grid.tiles().collect();
     let total = tiles.len() as u64;
-    let (read_tx, read_rx) = crossbeam_channel::bounded(2);
+    // Several readers, each with its own dataset handles, take tiles round-robin; the kernels
+    // pull from them in the same order, so tiles arrive in order with bounded queues.
+    let mut handles = vec![pair];
+    for _ in 1..READERS.min(tiles.len().max(1)) {
+        handles.push(handles[0].try_clone()?);
+    }
+    let n_readers = handles.len();
     let (write_tx, write_rx) = crossbeam_channel::bounded::<(Window, Vec<f32>, Vec<u8>)>(2);
     std::thread::scope(|s| -> Result<Counts> {
-        let reader = s.spawn(move || {
-            for t in tiles {
-                let r = pair.read(t.read).map(|input| (t, input));
-                let failed = r.is_err();
-                if read_tx.send(r).is_err() || failed {
-                    break;
+        let mut queues = Vec::new();
+        for (k, handle) in handles.into_iter().enumerate() {
+            let (tx, rx) = crossbeam_channel::bounded(2);
+            queues.push(rx);
+            let mine: Vec<Tile> = tiles.iter().copied().skip(k).step_by(n_readers).collect();
+            s.spawn(move || {
+                for t in mine {
+                    let r = handle.read(t.read).map(|input| (t, input));
+                    let failed = r.is_err();
+                    if tx.send(r).is_err() || failed {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
         let writer = s.spawn(move || -> Result<(OutputRaster, OutputRaster)> {
             for (w, ev, mask) in write_rx {
                 ev_out.write(w, ev)?;
@@ -344,7 +375,10 @@ fn stream(
         let rel = plan.config.evidence.rounding_rel();
         let mut done = 0u64;
         let mut failure = None;
-        for msg in read_rx {
+        for k in 0..tiles.len() {
+            let Ok(msg) = queues[k % n_readers].recv() else {
+                break;
+            };
             let step = msg.and_then(|(t, input)| {
                 let r = backend.run_tile(plan, &input, true)?;
                 let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
@@ -377,7 +411,7 @@ fn stream(
             progress("detect", done, total);
         }
         drop(write_tx);
-        let _ = reader.join();
+        drop(queues);
         let written = writer.join().map_err(|_| Error::Write {
             path: "outputs".into(),
             reason: "writer thread panicked".into(),

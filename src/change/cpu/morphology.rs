@@ -5,6 +5,7 @@
 
 use super::Driver;
 use crate::change::{KernelParams, MASK_NODATA};
+use rayon::prelude::*;
 
 /// Erosion (`erode = true`: 1 only when every valid neighbour is 1) or dilation (1 when any
 /// valid neighbour is 1) at pixel `i`.
@@ -34,8 +35,46 @@ pub fn binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u32 {
 }
 
 /// Erode or dilate a whole mask.
+///
+/// The sequential driver runs the per-pixel kernel (the shader's mirror); the rayon driver runs
+/// the square as two 1-D passes (rows, then columns) with nodata mapped to the neutral value,
+/// which takes the same min/max over the same pixels, so both agree exactly (tested).
 pub fn binary(driver: Driver, p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
-    driver.fill(out, p.width as usize, |i| binary_px(p, src, i, erode));
+    match driver {
+        Driver::Sequential => driver.fill(out, p.width as usize, |i| binary_px(p, src, i, erode)),
+        Driver::Rayon => binary_separable(p, src, out, erode),
+    }
+}
+
+/// Separable erosion/dilation: a row pass into a scratch plane, then a column pass.
+fn binary_separable(p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
+    let (w, h, r) = (p.width as usize, p.height as usize, p.half as usize);
+    // Nodata must not decide anything: 1 is neutral for erosion (min), 0 for dilation (max).
+    let neutral = u32::from(erode);
+    let pick = |a: u32, b: u32| if erode { a.min(b) } else { a.max(b) };
+    let mut rows = vec![0u32; w * h];
+    rows.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let line = &src[y * w..(y + 1) * w];
+        for (x, o) in row.iter_mut().enumerate() {
+            let lo = x.saturating_sub(r);
+            let hi = (x + r).min(w - 1);
+            *o = line[lo..=hi]
+                .iter()
+                .map(|&v| if v == MASK_NODATA { neutral } else { v })
+                .fold(neutral, pick);
+        }
+    });
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let lo = y.saturating_sub(r);
+        let hi = (y + r).min(h - 1);
+        for (x, o) in row.iter_mut().enumerate() {
+            *o = if src[y * w + x] == MASK_NODATA {
+                MASK_NODATA
+            } else {
+                (lo..=hi).map(|yy| rows[yy * w + x]).fold(neutral, pick)
+            };
+        }
+    });
 }
 
 /// Opening (erode, dilate) with radius `open_r`, then closing (dilate, erode) with `close_r`,
@@ -82,6 +121,27 @@ mod tests {
         open_close(Driver::Sequential, &p(8, 8), &mut m, 1, 0);
         assert_eq!(m[9], 0);
         assert_eq!(m.iter().filter(|&&v| v == 1).count(), 9);
+    }
+
+    #[test]
+    fn separable_matches_per_pixel_kernel() {
+        let (w, h) = (29u32, 17u32);
+        let mask: Vec<u32> = (0..w * h)
+            .map(|i| match (i.wrapping_mul(2_654_435_761) >> 7) % 9 {
+                0 => MASK_NODATA,
+                1..=4 => 1,
+                _ => 0,
+            })
+            .collect();
+        for r in [1, 2, 5] {
+            for erode in [true, false] {
+                let pr = KernelParams { half: r, ..p(w, h) };
+                let (mut a, mut b) = (vec![0; mask.len()], vec![0; mask.len()]);
+                binary(Driver::Sequential, &pr, &mask, &mut a, erode);
+                binary(Driver::Rayon, &pr, &mask, &mut b, erode);
+                assert_eq!(a, b, "radius {r} erode {erode}");
+            }
+        }
     }
 
     #[test]

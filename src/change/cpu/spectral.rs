@@ -26,11 +26,30 @@ pub fn evidence_px(
     valid: &[u32],
     i: usize,
 ) -> f32 {
+    evidence_of(
+        EvidenceKind::from_code(p.evidence),
+        p,
+        before,
+        after,
+        valid,
+        i,
+    )
+}
+
+/// [`evidence_px`] with the kind given; inlined so that each kind gets its own loop.
+#[inline(always)]
+fn evidence_of(
+    kind: EvidenceKind,
+    p: &KernelParams,
+    before: &[f32],
+    after: &[f32],
+    valid: &[u32],
+    i: usize,
+) -> f32 {
     if valid[i] == 0 {
         return f32::NAN;
     }
     let n = p.pixels();
-    let kind = EvidenceKind::from_code(p.evidence);
     match kind {
         EvidenceKind::Brightness | EvidenceKind::LogRatio => {
             let mut sa = 0.0f32;
@@ -111,9 +130,18 @@ pub fn evidence(
     valid: &[u32],
     out: &mut [f32],
 ) {
-    driver.fill(out, p.width as usize, |i| {
-        evidence_px(p, before, after, valid, i)
-    });
+    let w = p.width as usize;
+    // One loop per kind, the kind a constant inside it, so the per-pixel branch folds away.
+    macro_rules! each {
+        ($($k:ident),*) => {
+            match EvidenceKind::from_code(p.evidence) {
+                $(EvidenceKind::$k => driver.fill(out, w, |i| {
+                    evidence_of(EvidenceKind::$k, p, before, after, valid, i)
+                }),)*
+            }
+        };
+    }
+    each!(Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi);
 }
 
 /// Visible brightness of both dates, for the building index.
