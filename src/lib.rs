@@ -1,8 +1,46 @@
 //! tuban: change polygons (图斑) from two dates of satellite imagery.
+//!
+//! The pipeline, one module per stage (see `DESIGN.md` in the shared docs):
+//!
+//! 1. [`raster`]: open two dates with GDAL, check co-registration (CRS, pixel size, grid
+//!    alignment; optional warp), cut the overlap into tiles with a halo.
+//! 2. [`change`]: per tile, radiometric normalisation of the after image, change evidence
+//!    (building-index change, change vector, spectral angle, index differences, SAR log-ratio),
+//!    threshold (Otsu over a scene-wide sample, or a value), morphological opening and closing.
+//!    Each kernel is a WGSL shader run by [`gpu`] with a CPU twin in [`change::cpu`]; the two
+//!    give the same mask.
+//! 3. [`pipeline`]: the streaming drivers; [`pipeline::detect::detect`] writes `evidence.tif`
+//!    and `change.tif` for a pair of images.
+//!
+//! # Examples
+//!
+//! A 16 x 16 two-band tile in memory where an 8 x 8 bright roof appears in the after date:
+//!
+//! ```
+//! use tuban::change::{BandRoles, PipelineConfig, Plan, Threshold, TileInput, run_tile_cpu};
+//! use tuban::change::cpu::Driver;
+//!
+//! let (w, h) = (16, 16);
+//! let before = vec![100.0f32; w * h * 2];
+//! let mut after = before.clone();
+//! for y in 4..12 {
+//!     for x in 4..12 {
+//!         after[y * w + x] = 900.0; // band 1
+//!         after[w * h + y * w + x] = 900.0; // band 2
+//!     }
+//! }
+//! let input = TileInput { width: w, height: h, bands: 2, before, after, valid: vec![1; w * h] };
+//! let config = PipelineConfig { threshold: Threshold::Value(50.0), mbi_half_px: (1, 6), ..Default::default() };
+//! let plan = Plan { threshold: 50.0, ..Plan::new(config, 2, BandRoles::NONE) };
+//! let result = run_tile_cpu(Driver::Rayon, &plan, &input, true);
+//! let changed = result.mask.iter().filter(|&&m| m == 1).count();
+//! assert_eq!(changed, 64);
+//! ```
+
 pub mod change;
 pub mod error;
 pub mod gpu;
+pub mod pipeline;
 pub mod raster;
 
 pub use error::{Error, Result};
-pub mod pipeline;
