@@ -42,5 +42,6 @@ pub mod error;
 pub mod gpu;
 pub mod pipeline;
 pub mod raster;
+pub mod vectorize;
 
 pub use error::{Error, Result};

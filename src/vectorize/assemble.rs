@@ -1,0 +1,208 @@
+//! From the closed rings of one connected component to simple polygons.
+//!
+//! Rings arrive in pixel-corner coordinates with positive shoelace area for outer boundaries
+//! and negative for holes (see `trace`). A ring that touches itself at a corner is split there
+//! into simple rings; holes are attached to the outer ring of the same 4-connected part (or,
+//! should a part have several, to the one that contains them). The result is a set of
+//! polygons whose rings are simple and meet only at single points: valid OGC geometry.
+
+use std::collections::HashMap;
+
+/// A vertex in pixel-corner coordinates.
+pub type Vertex = (i64, i64);
+
+/// A polygon in pixel-corner coordinates: a simple exterior (positive area) and simple holes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PixelPolygon {
+    pub exterior: Vec<Vertex>,
+    pub holes: Vec<Vec<Vertex>>,
+}
+
+/// Twice the signed area (shoelace) of a closed ring given without its closing vertex.
+pub fn area2(ring: &[Vertex]) -> i64 {
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum()
+}
+
+/// Drop vertices where the ring goes straight on (left over where chains were joined).
+pub fn drop_collinear(ring: &mut Vec<Vertex>) {
+    let mut changed = true;
+    while changed && ring.len() > 4 {
+        changed = false;
+        let n = ring.len();
+        let keep: Vec<bool> = (0..n)
+            .map(|i| {
+                let (a, b, c) = (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]);
+                (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0) != 0
+            })
+            .collect();
+        if keep.iter().any(|k| !k) {
+            let mut k = keep.into_iter();
+            ring.retain(|_| k.next().unwrap_or(true));
+            changed = true;
+        }
+    }
+}
+
+/// Split a ring at every vertex it visits twice, into simple rings.
+pub fn split_simple(ring: &[Vertex]) -> Vec<Vec<Vertex>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<Vertex> = Vec::with_capacity(ring.len());
+    let mut seen: HashMap<Vertex, usize> = HashMap::with_capacity(ring.len());
+    for &v in ring {
+        if let Some(&at) = seen.get(&v) {
+            // Close the loop from the earlier visit of v to here.
+            let piece: Vec<Vertex> = stack.drain(at..).collect();
+            for p in &piece {
+                seen.remove(p);
+            }
+            out.push(piece);
+        }
+        seen.insert(v, stack.len());
+        stack.push(v);
+    }
+    if !stack.is_empty() {
+        out.push(stack);
+    }
+    out.into_iter().filter(|r| r.len() >= 4).collect()
+}
+
+/// Even-odd test of a point against a ring.
+pub fn contains(ring: &[Vertex], px: f64, py: f64) -> bool {
+    let n = ring.len();
+    let mut inside = false;
+    for i in 0..n {
+        let (a, b) = (ring[i], ring[(i + 1) % n]);
+        let (ax, ay, bx, by) = (a.0 as f64, a.1 as f64, b.0 as f64, b.1 as f64);
+        if (ay > py) != (by > py) && px < ax + (py - ay) / (by - ay) * (bx - ax) {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+/// A point strictly inside the background region a hole ring encloses: the centre of the
+/// pixel left of its first edge.
+fn inside_hole(hole: &[Vertex]) -> (f64, f64) {
+    let (a, b) = (hole[0], hole[1 % hole.len()]);
+    let (dx, dy) = ((b.0 - a.0).signum(), (b.1 - a.1).signum());
+    // Left of the direction (dx, dy) in y-down coordinates is (dy, -dx).
+    let (mx, my) = (a.0 as f64 + 0.5 * dx as f64, a.1 as f64 + 0.5 * dy as f64);
+    (mx + 0.5 * dy as f64, my - 0.5 * dx as f64)
+}
+
+/// Build the polygons of one component from its rings, each tagged with the 4-connected part
+/// it bounds. Holes smaller than `min_hole_px` pixels are dropped (0 keeps all).
+pub fn assemble(rings: Vec<(u64, Vec<Vertex>)>, min_hole_px: i64) -> Vec<PixelPolygon> {
+    let mut parts: HashMap<u64, (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>)> = HashMap::new();
+    for (part, mut ring) in rings {
+        drop_collinear(&mut ring);
+        for r in split_simple(&ring) {
+            let a = area2(&r);
+            let entry = parts.entry(part).or_default();
+            if a > 0 {
+                entry.0.push(r);
+            } else if a < 0 && -a >= 2 * min_hole_px {
+                entry.1.push(r);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut keys: Vec<u64> = parts.keys().copied().collect();
+    keys.sort_unstable();
+    for k in keys {
+        let (shells, holes) = parts.remove(&k).unwrap_or_default();
+        let mut polys: Vec<PixelPolygon> = shells
+            .into_iter()
+            .map(|exterior| PixelPolygon {
+                exterior,
+                holes: Vec::new(),
+            })
+            .collect();
+        for h in holes {
+            let target = if polys.len() == 1 {
+                Some(0)
+            } else {
+                let (px, py) = inside_hole(&h);
+                // The smallest shell that contains the hole's interior.
+                polys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| contains(&p.exterior, px, py))
+                    .min_by_key(|(_, p)| area2(&p.exterior))
+                    .map(|(i, _)| i)
+            };
+            if let Some(i) = target {
+                polys[i].holes.push(h);
+            }
+        }
+        out.extend(polys);
+    }
+    for p in &mut out {
+        canonical(&mut p.exterior);
+        p.holes.iter_mut().for_each(|h| canonical(h));
+        p.holes.sort();
+    }
+    out.sort_by(|a, b| a.exterior.cmp(&b.exterior));
+    out
+}
+
+/// Rotate a ring to start at its smallest vertex (row-major), for deterministic output.
+fn canonical(ring: &mut [Vertex]) {
+    if let Some(i) = (0..ring.len()).min_by_key(|&i| (ring[i].1, ring[i].0)) {
+        ring.rotate_left(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_a_ring_pinched_at_a_corner() {
+        // Two unit squares meeting at (1, 1), as one walk through (1, 1) twice.
+        let ring = vec![
+            (0, 0),
+            (1, 0),
+            (1, 1),
+            (2, 1),
+            (2, 2),
+            (1, 2),
+            (1, 1),
+            (0, 1),
+        ];
+        let parts = split_simple(&ring);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.len() == 4 && area2(p) == 2));
+    }
+
+    #[test]
+    fn hole_goes_to_its_shell() {
+        let shell = vec![(0, 0), (3, 0), (3, 3), (0, 3)];
+        let hole = vec![(1, 1), (1, 2), (2, 2), (2, 1)];
+        assert_eq!(area2(&hole), -2);
+        let p = assemble(vec![(7, shell), (7, hole.clone())], 0);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].holes.len(), 1);
+        assert!(
+            assemble(
+                vec![(7, vec![(0, 0), (3, 0), (3, 3), (0, 3)]), (7, hole)],
+                2
+            )[0]
+            .holes
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn collinear_vertices_go() {
+        let mut r = vec![(0, 0), (1, 0), (2, 0), (2, 1), (0, 1)];
+        drop_collinear(&mut r);
+        assert_eq!(r, vec![(0, 0), (2, 0), (2, 1), (0, 1)]);
+    }
+}

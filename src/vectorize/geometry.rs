@@ -1,0 +1,90 @@
+//! Pixel polygons to world geometry (geo types), areas and lengths on the ground.
+//!
+//! Ground area: on a projected CRS, the pixel count times the pixel area (exact for a
+//! north-up grid); on a geographic CRS, the geodesic (ellipsoidal, WGS84/CGCS2000 ellipsoid
+//! through geographiclib) area of each polygon.
+
+use super::assemble::{PixelPolygon, Vertex};
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+/// Affine pixel-to-world transform (GDAL geotransform order).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GeoTransform(pub [f64; 6]);
+
+impl GeoTransform {
+    /// Pixel-corner coordinates to world coordinates.
+    pub fn apply(&self, v: Vertex) -> Coord<f64> {
+        let g = &self.0;
+        let (x, y) = (v.0 as f64, v.1 as f64);
+        Coord {
+            x: g[0] + x * g[1] + y * g[2],
+            y: g[3] + x * g[4] + y * g[5],
+        }
+    }
+
+    /// Area of one pixel in squared CRS units.
+    pub fn pixel_area(&self) -> f64 {
+        let g = &self.0;
+        (g[1] * g[5] - g[2] * g[4]).abs()
+    }
+
+    /// The identity (pixel coordinates), for rasters without georeference.
+    pub const IDENTITY: GeoTransform = GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+}
+
+fn ring(gt: &GeoTransform, r: &[Vertex], ccw: bool) -> LineString<f64> {
+    let mut pts: Vec<Coord<f64>> = r.iter().map(|&v| gt.apply(v)).collect();
+    if let Some(&first) = pts.first() {
+        pts.push(first);
+    }
+    let mut ls = LineString::new(pts);
+    // Exterior rings counter-clockwise, holes clockwise (OGC / GeoJSON convention).
+    use geo::Winding;
+    if ccw {
+        ls.make_ccw_winding()
+    } else {
+        ls.make_cw_winding()
+    }
+    ls
+}
+
+/// World MultiPolygon of pixel polygons.
+pub fn to_world(polys: &[PixelPolygon], gt: &GeoTransform) -> MultiPolygon<f64> {
+    MultiPolygon::new(
+        polys
+            .iter()
+            .map(|p| {
+                Polygon::new(
+                    ring(gt, &p.exterior, true),
+                    p.holes.iter().map(|h| ring(gt, h, false)).collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Perimeter in pixel units (every ring, holes included).
+pub fn perimeter_px(polys: &[PixelPolygon]) -> f64 {
+    let len = |r: &[Vertex]| -> f64 {
+        (0..r.len())
+            .map(|i| {
+                let (a, b) = (r[i], r[(i + 1) % r.len()]);
+                ((b.0 - a.0).abs() + (b.1 - a.1).abs()) as f64
+            })
+            .sum()
+    };
+    polys
+        .iter()
+        .map(|p| len(&p.exterior) + p.holes.iter().map(|h| len(h)).sum::<f64>())
+        .sum()
+}
+
+/// Pixel area of pixel polygons (exteriors minus holes).
+pub fn area_px(polys: &[PixelPolygon]) -> i64 {
+    use super::assemble::area2;
+    polys
+        .iter()
+        .map(|p| area2(&p.exterior) - p.holes.iter().map(|h| -area2(h)).sum::<i64>())
+        .sum::<i64>()
+        / 2
+}

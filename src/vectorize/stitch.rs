@@ -1,0 +1,418 @@
+//! The streaming polygonizer: tiles go in row by row (each row traced in parallel), components
+//! come out as soon as no later tile can touch them.
+//!
+//! Seams: local labels become global ids (tile index << 32 | label); 4- and 8-adjacency across
+//! tile borders unite them in two union-finds; open chains are joined where one chain's next
+//! edge is another chain's first. After each tile row, a component none of whose pixels lies
+//! on the row's bottom edge is complete: its rings are assembled and it is handed out, and its
+//! state is dropped. Memory is the tiles in flight plus the state of components crossing the
+//! current seam.
+
+use super::assemble::{PixelPolygon, Vertex, assemble};
+use super::label::{LabelStats, label_tile};
+use super::tile::MaskTile;
+use super::trace::{Edge, trace_tile};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// Which pixels form one component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Connectivity {
+    /// Pixels touching by a side or a corner (gdal_polygonize -8). Parts that touch only at a
+    /// corner become separate polygons of one MultiPolygon.
+    #[default]
+    Eight,
+    /// Pixels touching by a side.
+    Four,
+}
+
+/// Options of the polygonizer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PolygonizeOptions {
+    pub connectivity: Connectivity,
+    /// Components with fewer pixels are dropped (sieve).
+    pub min_pixels: u64,
+    /// Holes with fewer pixels are filled (0 keeps every hole).
+    pub min_hole_px: i64,
+}
+
+/// One finished connected component.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Component {
+    /// Simple polygons in pixel-corner coordinates (more than one when parts touch at corners).
+    pub polygons: Vec<PixelPolygon>,
+    pub pixels: u64,
+    pub evidence_sum: f64,
+    pub evidence_max: f32,
+    /// Smallest raster index of its pixels: a stable identity.
+    pub first: u64,
+}
+
+#[derive(Default)]
+struct UnionFind {
+    parent: HashMap<u64, u64>,
+}
+
+impl UnionFind {
+    fn add(&mut self, a: u64) {
+        self.parent.entry(a).or_insert(a);
+    }
+    fn find(&mut self, a: u64) -> u64 {
+        let mut root = a;
+        while let Some(&p) = self.parent.get(&root) {
+            if p == root {
+                break;
+            }
+            root = p;
+        }
+        let mut cur = a;
+        while cur != root {
+            let next = self.parent.insert(cur, root).unwrap_or(root);
+            cur = next;
+        }
+        root
+    }
+    fn union(&mut self, a: u64, b: u64) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            self.parent.insert(hi, lo);
+        }
+    }
+    fn remove(&mut self, a: u64) {
+        self.parent.remove(&a);
+    }
+}
+
+/// What one tile hands to the stitcher.
+struct TileOut {
+    id: u64,
+    x0: usize,
+    width: usize,
+    stats: Vec<LabelStats>,
+    rings: Vec<(u32, Vec<Vertex>)>,
+    chains: Vec<super::trace::Chain>,
+    top: Vec<u32>,
+    bottom: Vec<u32>,
+    left: Vec<u32>,
+    right: Vec<u32>,
+    /// Distinct local labels that touch only diagonally inside the tile.
+    diagonal: Vec<(u32, u32)>,
+}
+
+/// Pairs of different labels that touch at a corner inside the tile (8- but not 4-adjacent).
+fn diagonal_pairs(labels: &[u32], w: usize, h: usize) -> Vec<(u32, u32)> {
+    let mut pairs = HashSet::new();
+    for y in 1..h {
+        for x in 0..w {
+            let a = labels[y * w + x];
+            if a == 0 {
+                continue;
+            }
+            for nx in [x.wrapping_sub(1), x + 1] {
+                if nx >= w {
+                    continue;
+                }
+                let b = labels[(y - 1) * w + nx];
+                if b != 0 && b != a {
+                    pairs.insert((a.min(b), a.max(b)));
+                }
+            }
+        }
+    }
+    let mut v: Vec<_> = pairs.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
+    let l = label_tile(t, scene_width);
+    let traced = trace_tile(t, &l.labels);
+    let (w, h) = (t.core.width, t.core.height);
+    TileOut {
+        id,
+        x0: t.core.x,
+        width: w,
+        stats: l.stats,
+        rings: traced
+            .rings
+            .into_iter()
+            .map(|r| (r.label, r.points))
+            .collect(),
+        chains: traced.chains,
+        top: l.labels[..w].to_vec(),
+        bottom: l.labels[(h - 1) * w..].to_vec(),
+        left: (0..h).map(|y| l.labels[y * w]).collect(),
+        right: (0..h).map(|y| l.labels[y * w + w - 1]).collect(),
+        diagonal: diagonal_pairs(&l.labels, w, h),
+    }
+}
+
+struct OpenChain {
+    start: Edge,
+    then: Edge,
+    label: u64,
+    points: Vec<Vertex>,
+}
+
+#[derive(Default)]
+struct Pending {
+    stats: Option<LabelStats>,
+    rings: Vec<Vec<Vertex>>,
+}
+
+/// The streaming polygonizer of a `width` x `height` mask cut into `tile_px` tiles.
+pub struct Polygonizer {
+    width: usize,
+    tiles_per_row: usize,
+    opts: PolygonizeOptions,
+    row: usize,
+    uf4: UnionFind,
+    uf8: UnionFind,
+    pending: HashMap<u64, Pending>,
+    open: HashMap<Edge, OpenChain>,
+    /// `then` edge of an open chain -> that chain's start edge.
+    ends: HashMap<Edge, Edge>,
+    /// Global labels of the last pixel row seen (0 = background), scene-wide.
+    prev_bottom: Vec<u64>,
+}
+
+fn global(id: u64, local: u32) -> u64 {
+    if local == 0 {
+        0
+    } else {
+        (id << 32) | local as u64
+    }
+}
+
+impl Polygonizer {
+    /// A polygonizer for a mask of `width` x `height` pixels in tiles of `tile_px`.
+    pub fn new(width: usize, height: usize, tile_px: usize, opts: PolygonizeOptions) -> Self {
+        let _ = height;
+        Polygonizer {
+            width,
+            tiles_per_row: width.div_ceil(tile_px.max(1)),
+            opts,
+            row: 0,
+            uf4: UnionFind::default(),
+            uf8: UnionFind::default(),
+            pending: HashMap::new(),
+            open: HashMap::new(),
+            ends: HashMap::new(),
+            prev_bottom: vec![0; width],
+        }
+    }
+
+    /// Feed one row of tiles (left to right, each with its one-pixel halo); returns the
+    /// components that are complete. `last` marks the bottom row of the scene.
+    pub fn push_row(&mut self, tiles: &[MaskTile], last: bool) -> Vec<Component> {
+        let base = (self.row * self.tiles_per_row) as u64;
+        let outs: Vec<TileOut> = tiles
+            .par_iter()
+            .enumerate()
+            .map(|(c, t)| process_tile(t, base + c as u64, self.width))
+            .collect();
+        let mut bottom = vec![0u64; self.width];
+        let mut prev_right: Vec<u64> = Vec::new();
+        for o in &outs {
+            self.absorb(o, &prev_right);
+            prev_right = o.right.iter().map(|&l| global(o.id, l)).collect();
+            for (x, &l) in o.bottom.iter().enumerate() {
+                bottom[o.x0 + x] = global(o.id, l);
+            }
+        }
+        for o in outs {
+            self.add_chains(o);
+        }
+        self.prev_bottom = bottom;
+        self.row += 1;
+        let alive: HashSet<u64> = if last {
+            HashSet::new()
+        } else {
+            let labels: Vec<u64> = self
+                .prev_bottom
+                .iter()
+                .copied()
+                .filter(|&l| l != 0)
+                .collect();
+            labels.into_iter().map(|l| self.root(l)).collect()
+        };
+        self.emit(&alive)
+    }
+
+    fn root(&mut self, l: u64) -> u64 {
+        match self.opts.connectivity {
+            Connectivity::Eight => self.uf8.find(l),
+            Connectivity::Four => self.uf4.find(l),
+        }
+    }
+
+    /// Register a tile's labels and unite them with the tiles above and to the left.
+    fn absorb(&mut self, o: &TileOut, prev_right: &[u64]) {
+        for (k, s) in o.stats.iter().enumerate() {
+            let g = global(o.id, k as u32 + 1);
+            self.uf4.add(g);
+            self.uf8.add(g);
+            self.pending.entry(g).or_default().stats = Some(*s);
+        }
+        for &(a, b) in &o.diagonal {
+            self.uf8.union(global(o.id, a), global(o.id, b));
+        }
+        let mut side = |a: u64, b: u64, diagonal: bool| {
+            if a == 0 || b == 0 {
+                return;
+            }
+            if !diagonal {
+                self.uf4.union(a, b);
+            }
+            self.uf8.union(a, b);
+        };
+        for (x, &l) in o.top.iter().enumerate() {
+            let g = global(o.id, l);
+            let gx = o.x0 + x;
+            side(g, self.prev_bottom[gx], false);
+            if gx > 0 {
+                side(g, self.prev_bottom[gx - 1], true);
+            }
+            if gx + 1 < self.width {
+                side(g, self.prev_bottom[gx + 1], true);
+            }
+        }
+        if !prev_right.is_empty() {
+            for (y, &l) in o.left.iter().enumerate() {
+                let g = global(o.id, l);
+                side(g, prev_right[y], false);
+                if y > 0 {
+                    side(g, prev_right[y - 1], true);
+                }
+                if y + 1 < prev_right.len() {
+                    side(g, prev_right[y + 1], true);
+                }
+            }
+        }
+        let _ = o.width;
+    }
+
+    fn add_chains(&mut self, o: TileOut) {
+        for (l, points) in o.rings {
+            self.pending
+                .entry(global(o.id, l))
+                .or_default()
+                .rings
+                .push(points);
+        }
+        for c in o.chains {
+            let chain = OpenChain {
+                start: c.start,
+                then: c.then,
+                label: global(o.id, c.label),
+                points: c.points,
+            };
+            self.join(chain);
+        }
+    }
+
+    /// Add a chain, joining it with open chains before and after it; closed rings go to their
+    /// component.
+    fn join(&mut self, mut cur: OpenChain) {
+        // A chain that ends where this one starts takes it on.
+        if let Some(prev_start) = self.ends.remove(&cur.start) {
+            let mut prev = self.open.remove(&prev_start).expect("ends and open agree");
+            prev.points.extend_from_slice(&cur.points[1..]);
+            prev.then = cur.then;
+            cur = prev;
+        }
+        // Then follow on with chains that start where it ends, until it closes or stops.
+        loop {
+            if cur.then == cur.start {
+                let mut points = cur.points;
+                points.pop();
+                self.pending
+                    .entry(cur.label)
+                    .or_default()
+                    .rings
+                    .push(points);
+                return;
+            }
+            match self.open.remove(&cur.then) {
+                Some(next) => {
+                    self.ends.remove(&next.then);
+                    cur.points.extend_from_slice(&next.points[1..]);
+                    cur.then = next.then;
+                }
+                None => break,
+            }
+        }
+        self.ends.insert(cur.then, cur.start);
+        self.open.insert(cur.start, cur);
+    }
+
+    /// Hand out every component whose root is not in `alive`.
+    fn emit(&mut self, alive: &HashSet<u64>) -> Vec<Component> {
+        let labels: Vec<u64> = self.pending.keys().copied().collect();
+        let mut groups: HashMap<u64, Vec<u64>> = HashMap::new();
+        for l in labels {
+            let r = self.root(l);
+            if !alive.contains(&r) {
+                groups.entry(r).or_default().push(l);
+            }
+        }
+        let mut out = Vec::new();
+        for (_, mut members) in groups {
+            members.sort_unstable();
+            let mut rings = Vec::new();
+            let (mut pixels, mut sum, mut max, mut first) =
+                (0u64, 0.0f64, f32::NEG_INFINITY, u64::MAX);
+            for &l in &members {
+                let p = self.pending.remove(&l).unwrap_or_default();
+                if let Some(s) = p.stats {
+                    pixels += s.pixels;
+                    sum += s.evidence_sum;
+                    max = max.max(s.evidence_max);
+                    first = first.min(s.first);
+                }
+                let part = self.uf4.find(l);
+                rings.extend(p.rings.into_iter().map(|r| (part, r)));
+            }
+            for &l in &members {
+                self.uf4.remove(l);
+                self.uf8.remove(l);
+            }
+            if pixels == 0 || pixels < self.opts.min_pixels {
+                continue;
+            }
+            let polygons = assemble(rings, self.opts.min_hole_px);
+            out.push(Component {
+                polygons,
+                pixels,
+                evidence_sum: sum,
+                evidence_max: max,
+                first,
+            });
+        }
+        out.sort_by_key(|c| c.first);
+        out
+    }
+}
+
+/// Polygonize an in-memory 0/1 mask (tests, small rasters) with `tile_px` tiles.
+pub fn polygonize_mask(
+    mask: &[u8],
+    width: usize,
+    height: usize,
+    tile_px: usize,
+    opts: PolygonizeOptions,
+) -> Vec<Component> {
+    let grid = crate::raster::grid::TileGrid::new(width, height, tile_px, 0);
+    let (cols, rows) = grid.dims();
+    let mut p = Polygonizer::new(width, height, tile_px, opts);
+    let mut out = Vec::new();
+    for r in 0..rows {
+        let tiles: Vec<MaskTile> = (0..cols)
+            .map(|c| MaskTile::from_mask(mask, width, height, grid.tile(c, r).core))
+            .collect();
+        out.extend(p.push_row(&tiles, r + 1 == rows));
+    }
+    out.sort_by_key(|c| c.first);
+    out
+}
