@@ -99,7 +99,9 @@ fn inside_hole(hole: &[Vertex]) -> (f64, f64) {
 /// Build the polygons of one component from its rings, each tagged with the 4-connected part
 /// it bounds. Holes smaller than `min_hole_px` pixels are dropped (0 keeps all).
 pub fn assemble(rings: Vec<(u64, Vec<Vertex>)>, min_hole_px: i64) -> Vec<PixelPolygon> {
-    let mut parts: HashMap<u64, (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>)> = HashMap::new();
+    // Per 4-connected part: its outer rings and its holes.
+    type ShellsAndHoles = (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>);
+    let mut parts: HashMap<u64, ShellsAndHoles> = HashMap::new();
     for (part, mut ring) in rings {
         drop_collinear(&mut ring);
         for r in split_simple(&ring) {
