@@ -40,6 +40,7 @@
 pub mod change;
 pub mod error;
 pub mod gpu;
+pub mod output;
 pub mod pipeline;
 pub mod raster;
 pub mod vectorize;

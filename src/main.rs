@@ -7,6 +7,11 @@ mod cli;
 fn main() -> std::process::ExitCode {
     use clap::Parser;
     keep_freed_memory();
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // Mesa's Vulkan drivers complain on stderr without it while wgpu probes adapters.
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     let args = cli::Cli::parse();
     if let Some(n) = args.threads {
         // Ignored if the pool is already built, which cannot happen this early.
@@ -16,6 +21,7 @@ fn main() -> std::process::ExitCode {
     }
     let result = match &args.command {
         cli::Command::Detect(a) => cli::detect::run(a),
+        cli::Command::Polygonize(a) => cli::polygonize::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -48,6 +48,7 @@ fn opts(
         tile_px: tile,
         evidence,
         open_px: None,
+        vectorize: true,
         config: PipelineConfig::default(),
     }
 }

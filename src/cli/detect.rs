@@ -55,6 +55,9 @@ pub struct DetectArgs {
     /// Skip the radiometric normalisation of the after image.
     #[arg(long)]
     pub no_normalize: bool,
+    /// Do not polygonize the mask into DIR/changes.gpkg.
+    #[arg(long)]
+    pub no_polygons: bool,
 }
 
 /// Validated `DetectArgs`.
@@ -109,6 +112,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         tile_px: a.tile,
         evidence,
         open_px: a.open,
+        vectorize: !a.no_polygons,
         config,
     })
 }
@@ -177,10 +181,15 @@ fn print_summary(s: &DetectSummary) {
         s.halo_px
     );
     println!(
-        "time: statistics {:.2} s, detect {:.2} s; wrote {} and {}",
-        s.seconds_statistics,
-        s.seconds_main,
+        "time: statistics {:.2} s, detect {:.2} s, polygons {:.2} s",
+        s.seconds_statistics, s.seconds_main, s.seconds_vectorize
+    );
+    println!(
+        "wrote {} and {}",
         s.evidence_path.display(),
         s.change_path.display()
     );
+    if let (Some(p), Some(n)) = (&s.changes_path, s.polygons) {
+        println!("wrote {} ({n} polygons)", p.display());
+    }
 }

@@ -2,6 +2,7 @@
 //! progress display. No algorithm lives here.
 
 pub mod detect;
+pub mod polygonize;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,8 +21,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Change evidence and a change mask from two co-registered images.
+    /// Change evidence, a change mask and change polygons from two co-registered images.
     Detect(detect::DetectArgs),
+    /// Polygons from any single-band mask (seamless across tiles, valid OGC geometry).
+    Polygonize(polygonize::PolygonizeArgs),
 }
 
 /// Where kernels run.

@@ -7,12 +7,15 @@
 //! two tiles queued per hand-over), so memory is bounded by the tile size, not the scene size.
 
 use super::ProgressFn;
+use super::polygonize::{PolygonizeJob, polygonize};
 use crate::change::cpu::threshold::is_near_px;
 use crate::change::{Backend, EvidenceKind, PipelineConfig, Plan, Threshold, otsu, radiometry};
 use crate::error::{Error, Result};
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{PairOptions, ScenePair};
 use crate::raster::writer::{Georef, OutputRaster};
+use crate::vectorize::source::Foreground;
+use crate::vectorize::stitch::PolygonizeOptions;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,6 +42,8 @@ pub struct DetectOptions {
     pub tile_px: usize,
     /// None: choose from the pixel size (building index below 5 m, change vector above).
     pub evidence: Option<EvidenceKind>,
+    /// Also polygonize the mask into `DIR/changes.gpkg` (layer `changes`).
+    pub vectorize: bool,
     /// None: choose from the pixel size (1 below 5 m; 0 at 5 m and coarser, where one pixel is
     /// already a field-sized object and an opening would erase real change).
     pub open_px: Option<u32>,
@@ -72,6 +77,10 @@ pub struct DetectSummary {
     pub seconds_main: f64,
     pub evidence_path: PathBuf,
     pub change_path: PathBuf,
+    /// `DIR/changes.gpkg` and its polygon count, when vectorized.
+    pub changes_path: Option<PathBuf>,
+    pub polygons: Option<u64>,
+    pub seconds_vectorize: f64,
 }
 
 /// Prepare the output folder: create it, or refuse when the path is a file.
@@ -119,6 +128,7 @@ pub fn auto_profile(pixel_size_m: Option<f64>) -> (EvidenceKind, u32) {
 ///     tile_px: 1024,
 ///     evidence: None,
 ///     open_px: None,
+///     vectorize: true,
 ///     config: PipelineConfig::default(),
 /// };
 /// let summary = detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {})?;
@@ -184,6 +194,24 @@ pub fn detect(
     let (width, height, bands) = (pair.width, pair.height, pair.bands());
     let counts = stream(pair, &grid, &plan, backend, ev_out, mask_out, progress)?;
     let seconds_main = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let vectors = if opts.vectorize {
+        let job = PolygonizeJob {
+            mask: change_path.clone(),
+            out: opts.out_dir.join("changes.gpkg"),
+            evidence: Some(evidence_path.clone()),
+            foreground: Foreground::Value(1.0),
+            tile_px: opts.tile_px.max(256),
+            options: PolygonizeOptions::default(),
+            min_area_m2: 0.0,
+            fill_holes_m2: 0.0,
+            layer: "changes".into(),
+        };
+        Some(polygonize(&job, progress)?)
+    } else {
+        None
+    };
+    let seconds_vectorize = t2.elapsed().as_secs_f64();
 
     let summary = DetectSummary {
         before: opts.before.clone(),
@@ -211,6 +239,9 @@ pub fn detect(
         seconds_main,
         evidence_path,
         change_path,
+        changes_path: vectors.as_ref().map(|v| v.path.clone()),
+        polygons: vectors.as_ref().map(|v| v.polygons),
+        seconds_vectorize,
     };
     write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "gdal")]
 pub mod detect;
+#[cfg(feature = "gdal")]
+pub mod polygonize;
 
 /// Progress reports from long stages: the stage name, units done, units in total.
 pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);

@@ -3,6 +3,8 @@
 pub mod assemble;
 pub mod geometry;
 pub mod label;
+#[cfg(feature = "gdal")]
+pub mod source;
 pub mod stitch;
 pub mod tile;
 pub mod trace;

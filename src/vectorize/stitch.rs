@@ -88,7 +88,6 @@ impl UnionFind {
 struct TileOut {
     id: u64,
     x0: usize,
-    width: usize,
     stats: Vec<LabelStats>,
     rings: Vec<(u32, Vec<Vertex>)>,
     chains: Vec<super::trace::Chain>,
@@ -132,7 +131,6 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
     TileOut {
         id,
         x0: t.core.x,
-        width: w,
         stats: l.stats,
         rings: traced
             .rings
@@ -186,9 +184,8 @@ fn global(id: u64, local: u32) -> u64 {
 }
 
 impl Polygonizer {
-    /// A polygonizer for a mask of `width` x `height` pixels in tiles of `tile_px`.
-    pub fn new(width: usize, height: usize, tile_px: usize, opts: PolygonizeOptions) -> Self {
-        let _ = height;
+    /// A polygonizer for a mask `width` pixels wide, in tiles of `tile_px`.
+    pub fn new(width: usize, tile_px: usize, opts: PolygonizeOptions) -> Self {
         Polygonizer {
             width,
             tiles_per_row: width.div_ceil(tile_px.max(1)),
@@ -290,7 +287,6 @@ impl Polygonizer {
                 }
             }
         }
-        let _ = o.width;
     }
 
     fn add_chains(&mut self, o: TileOut) {
@@ -357,7 +353,9 @@ impl Polygonizer {
                 groups.entry(r).or_default().push(l);
             }
         }
-        let mut out = Vec::new();
+        // Collect each finished component's rings and statistics (sequential: union-find and
+        // maps), then assemble the polygons in parallel.
+        let mut finished = Vec::new();
         for (_, mut members) in groups {
             members.sort_unstable();
             let mut rings = Vec::new();
@@ -381,15 +379,21 @@ impl Polygonizer {
             if pixels == 0 || pixels < self.opts.min_pixels {
                 continue;
             }
-            let polygons = assemble(rings, self.opts.min_hole_px);
-            out.push(Component {
-                polygons,
-                pixels,
-                evidence_sum: sum,
-                evidence_max: max,
-                first,
-            });
+            finished.push((rings, pixels, sum, max, first));
         }
+        let min_hole_px = self.opts.min_hole_px;
+        let mut out: Vec<Component> = finished
+            .into_par_iter()
+            .map(
+                |(rings, pixels, evidence_sum, evidence_max, first)| Component {
+                    polygons: assemble(rings, min_hole_px),
+                    pixels,
+                    evidence_sum,
+                    evidence_max,
+                    first,
+                },
+            )
+            .collect();
         out.sort_by_key(|c| c.first);
         out
     }
@@ -405,7 +409,7 @@ pub fn polygonize_mask(
 ) -> Vec<Component> {
     let grid = crate::raster::grid::TileGrid::new(width, height, tile_px, 0);
     let (cols, rows) = grid.dims();
-    let mut p = Polygonizer::new(width, height, tile_px, opts);
+    let mut p = Polygonizer::new(width, tile_px, opts);
     let mut out = Vec::new();
     for r in 0..rows {
         let tiles: Vec<MaskTile> = (0..cols)

@@ -123,58 +123,65 @@ pub struct Traced {
 }
 
 /// Trace every boundary edge owned by the tile's core. `labels` are the core's local labels.
+///
+/// Edges are kept sparse: listed in raster order (so their dense keys `pixel * 4 + side` are
+/// sorted) and found again by binary search, which keeps memory proportional to the boundary
+/// length rather than to the tile area.
 pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
     let (w, h) = (t.core.width, t.core.height);
     let (x0, y0) = (t.core.x as i64, t.core.y as i64);
-    let local = |e: Edge| -> Option<usize> {
+    let key_of = |e: Edge| -> Option<u32> {
         let (px, py) = e.owner();
         t.owns(px, py)
-            .then(|| (((py - y0) as usize * w) + (px - x0) as usize) * 4 + e.d as usize)
+            .then(|| ((((py - y0) as usize * w) + (px - x0) as usize) * 4 + e.d as usize) as u32)
     };
-    const NONE: u32 = u32::MAX;
-    let mut exists_at = vec![false; w * h * 4];
-    let mut succ = vec![NONE; w * h * 4];
-    let mut has_pred = vec![false; w * h * 4];
+    let mut keys: Vec<u32> = Vec::new();
+    let mut edges: Vec<Edge> = Vec::new();
     for py in 0..h {
+        let gy = y0 + py as i64;
         for px in 0..w {
-            let (gx, gy) = (x0 + px as i64, y0 + py as i64);
+            let gx = x0 + px as i64;
             if !t.is_fg(gx, gy) {
                 continue;
             }
             for d in 0..4u8 {
                 let e = Edge::of_pixel(gx, gy, d);
-                if !exists(t, e) {
-                    continue;
-                }
-                let i = (py * w + px) * 4 + d as usize;
-                exists_at[i] = true;
-                if let Some(j) = local(next(t, e)) {
-                    succ[i] = j as u32;
-                    has_pred[j] = true;
+                if exists(t, e) {
+                    keys.push(((py * w + px) * 4) as u32 + d as u32);
+                    edges.push(e);
                 }
             }
         }
     }
-    let edge_at = |i: usize| -> Edge {
-        let p = i / 4;
-        Edge::of_pixel(x0 + (p % w) as i64, y0 + (p / w) as i64, (i % 4) as u8)
-    };
-    let label_of = |i: usize| labels[i / 4];
-    let mut visited = vec![false; w * h * 4];
+    const END: u32 = u32::MAX;
+    let n = edges.len();
+    let mut succ = vec![END; n];
+    let mut has_pred = vec![false; n];
+    for i in 0..n {
+        if let Some(k) = key_of(next(t, edges[i])) {
+            let j = keys
+                .binary_search(&k)
+                .expect("a successor inside the tile is a listed edge");
+            succ[i] = j as u32;
+            has_pred[j] = true;
+        }
+    }
+    let label_of = |i: usize| labels[keys[i] as usize / 4];
+    let mut visited = vec![false; n];
     let mut out = Traced::default();
     // Open chains: from each edge whose predecessor is owned by another tile.
-    for i in 0..w * h * 4 {
-        if !exists_at[i] || has_pred[i] {
+    for i in 0..n {
+        if has_pred[i] {
             continue;
         }
-        let start = edge_at(i);
+        let start = edges[i];
         let mut points = vec![(start.x, start.y)];
         let mut cur = i;
         loop {
             visited[cur] = true;
-            let e = edge_at(cur);
+            let e = edges[cur];
             let j = succ[cur];
-            if j == NONE {
+            if j == END {
                 points.push(e.end());
                 out.chains.push(Chain {
                     start,
@@ -184,24 +191,24 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                 });
                 break;
             }
-            if edge_at(j as usize).d != e.d {
+            if edges[j as usize].d != e.d {
                 points.push(e.end());
             }
             cur = j as usize;
         }
     }
     // Closed rings: what is left forms cycles.
-    for i in 0..w * h * 4 {
-        if !exists_at[i] || visited[i] {
+    for i in 0..n {
+        if visited[i] {
             continue;
         }
         let mut points = Vec::new();
         let mut cur = i;
         loop {
             visited[cur] = true;
-            let e = edge_at(cur);
+            let e = edges[cur];
             let j = succ[cur] as usize;
-            if edge_at(j).d != e.d {
+            if edges[j].d != e.d {
                 points.push(e.end());
             }
             cur = j;

@@ -1,0 +1,3 @@
+//! Writers of tuban's products.
+#[cfg(feature = "gdal")]
+pub mod vector;

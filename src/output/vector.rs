@@ -1,0 +1,274 @@
+//! Polygon layers through GDAL: GeoPackage (spatial index, batched transactions), Shapefile
+//! (UTF-8 with a .cpg) and FlatGeobuf, chosen by the file extension.
+//!
+//! Everything is written into a hidden `.NAME.partial/` folder beside the target and moved into
+//! place by [`VectorWriter::finish`]; an error or interruption leaves no file that looks done.
+
+use crate::error::{Error, Result};
+use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::{Dataset, DriverManager};
+use geo::MultiPolygon;
+use std::path::{Path, PathBuf};
+
+/// Features buffered per transaction.
+const BATCH: usize = 20_000;
+
+/// A supported output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorFormat {
+    GeoPackage,
+    Shapefile,
+    FlatGeobuf,
+}
+
+impl VectorFormat {
+    /// The format for a file name (.gpkg, .shp, .fgb).
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the path when the extension is not one of those.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("gpkg") => Ok(VectorFormat::GeoPackage),
+            Some("shp") => Ok(VectorFormat::Shapefile),
+            Some("fgb") => Ok(VectorFormat::FlatGeobuf),
+            _ => Err(Error::Write {
+                path: path.into(),
+                reason: "unknown vector format: use .gpkg, .shp or .fgb".into(),
+            }),
+        }
+    }
+
+    fn driver(self) -> &'static str {
+        match self {
+            VectorFormat::GeoPackage => "GPKG",
+            VectorFormat::Shapefile => "ESRI Shapefile",
+            VectorFormat::FlatGeobuf => "FlatGeobuf",
+        }
+    }
+
+    fn layer_options(self) -> &'static [&'static str] {
+        match self {
+            VectorFormat::GeoPackage => &["SPATIAL_INDEX=YES", "FID=fid"],
+            VectorFormat::Shapefile => &["ENCODING=UTF-8", "SPATIAL_INDEX=YES"],
+            VectorFormat::FlatGeobuf => &["SPATIAL_INDEX=YES"],
+        }
+    }
+}
+
+/// The type of an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Real,
+    Integer,
+    Text,
+}
+
+/// A value of an attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Real(f64),
+    Integer(i64),
+    Text(String),
+    Null,
+}
+
+fn write_features(
+    layer: &gdal::vector::Layer,
+    batch: Vec<(MultiPolygon<f64>, Vec<Value>)>,
+    path: &Path,
+) -> Result<()> {
+    for (geom, values) in batch {
+        let mut f = gdal::vector::Feature::new(layer.defn()).map_err(|e| werr(path, e))?;
+        f.set_geometry(geom.to_gdal().map_err(|e| werr(path, e))?)
+            .map_err(|e| werr(path, e))?;
+        for (i, v) in values.into_iter().enumerate() {
+            match v {
+                Value::Real(x) if x.is_finite() => f.set_field_double(i, x),
+                Value::Integer(n) => f.set_field_integer64(i, n),
+                Value::Text(t) => f.set_field_string(i, &t),
+                _ => f.set_field_null(i),
+            }
+            .map_err(|e| werr(path, e))?;
+        }
+        f.create(layer).map_err(|e| werr(path, e))?;
+    }
+    Ok(())
+}
+
+/// A polygon layer being written.
+pub struct VectorWriter {
+    ds: Option<Dataset>,
+    format: VectorFormat,
+    fields: Vec<(String, FieldKind)>,
+    batch: Vec<(MultiPolygon<f64>, Vec<Value>)>,
+    staging: PathBuf,
+    path: PathBuf,
+    pub written: u64,
+}
+
+fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+impl VectorWriter {
+    /// Create `path` with one layer `layer` in the CRS `projection` (WKT; "" for none).
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming `path` when it cannot be created.
+    pub fn create(
+        path: &Path,
+        layer: &str,
+        projection: &str,
+        fields: &[(&str, FieldKind)],
+    ) -> Result<Self> {
+        let format = VectorFormat::from_path(path)?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| werr(path, "no file name"))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(werr(
+                path,
+                format!("folder {} does not exist", parent.display()),
+            ));
+        }
+        let staging = parent.join(format!(".{name}.partial"));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir(&staging).map_err(|e| werr(path, e))?;
+        let drv = DriverManager::get_driver_by_name(format.driver()).map_err(|e| werr(path, e))?;
+        let mut ds = drv
+            .create_vector_only(staging.join(&name))
+            .map_err(|e| werr(path, e))?;
+        let srs = if projection.is_empty() {
+            None
+        } else {
+            let mut s =
+                gdal::spatial_ref::SpatialRef::from_wkt(projection).map_err(|e| werr(path, e))?;
+            s.set_axis_mapping_strategy(
+                gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder,
+            );
+            Some(s)
+        };
+        let stem = Path::new(&name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let layer_name = if format == VectorFormat::Shapefile {
+            stem.as_str()
+        } else {
+            layer
+        };
+        let lyr = ds
+            .create_layer(LayerOptions {
+                name: layer_name,
+                srs: srs.as_ref(),
+                ty: OGRwkbGeometryType::wkbMultiPolygon,
+                options: Some(format.layer_options()),
+            })
+            .map_err(|e| werr(path, e))?;
+        let defs: Vec<(&str, u32)> = fields
+            .iter()
+            .map(|(n, k)| {
+                let t = match k {
+                    FieldKind::Real => OGRFieldType::OFTReal,
+                    FieldKind::Integer => OGRFieldType::OFTInteger64,
+                    FieldKind::Text => OGRFieldType::OFTString,
+                };
+                (*n, t)
+            })
+            .collect();
+        lyr.create_defn_fields(&defs).map_err(|e| werr(path, e))?;
+        Ok(VectorWriter {
+            ds: Some(ds),
+            format,
+            fields: fields.iter().map(|(n, k)| (n.to_string(), *k)).collect(),
+            batch: Vec::new(),
+            staging,
+            path: path.into(),
+            written: 0,
+        })
+    }
+
+    /// Add one feature (written in batches).
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a batch fails.
+    pub fn push(&mut self, geometry: MultiPolygon<f64>, values: Vec<Value>) -> Result<()> {
+        debug_assert_eq!(values.len(), self.fields.len());
+        self.batch.push((geometry, values));
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let ds = self.ds.as_mut().expect("flushed before finish");
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len() as u64;
+        if self.format == VectorFormat::GeoPackage {
+            // One transaction per batch: SQLite-backed GeoPackage writes are fast only that way.
+            let txn = ds.start_transaction().map_err(|e| werr(&path, e))?;
+            write_features(&txn.layer(0).map_err(|e| werr(&path, e))?, batch, &path)?;
+            txn.commit().map_err(|e| werr(&path, e))?;
+        } else {
+            // Shapefile and FlatGeobuf have no transactions (GDAL would emulate one by copying).
+            write_features(&ds.layer(0).map_err(|e| werr(&path, e))?, batch, &path)?;
+        }
+        self.written += n;
+        Ok(())
+    }
+
+    /// Features added so far (written or buffered).
+    pub fn written_total(&self) -> u64 {
+        self.written + self.batch.len() as u64
+    }
+
+    /// Flush, close and move the files into place.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the output when flushing, closing or moving fails.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.flush()?;
+        let ds = self.ds.take().expect("finished once");
+        ds.close().map_err(|e| werr(&self.path, e))?;
+        let parent = self
+            .staging
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let entries = std::fs::read_dir(&self.staging).map_err(|e| werr(&self.path, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| werr(&self.path, e))?;
+            std::fs::rename(entry.path(), parent.join(entry.file_name()))
+                .map_err(|e| werr(&self.path, e))?;
+        }
+        let _ = std::fs::remove_dir(&self.staging);
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for VectorWriter {
+    fn drop(&mut self) {
+        if self.ds.take().is_some() {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Reading a mask raster (and an optional evidence raster on the same grid) as rows of
+//! [`MaskTile`]s through GDAL, with the rule that decides which pixels are foreground.
+
+use super::tile::MaskTile;
+use crate::error::{Error, Result};
+use crate::raster::grid::{TileGrid, Window};
+use gdal::Dataset;
+use gdal::raster::GdalDataType;
+use std::path::{Path, PathBuf};
+
+/// Which pixel values are foreground.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Foreground {
+    /// Any value other than 0 and nodata (integer masks; tuban's change.tif).
+    NonZero,
+    /// Exactly this value.
+    Value(f64),
+    /// This value or more (probability or score rasters, e.g. a deep model's output).
+    AtLeast(f64),
+}
+
+impl Foreground {
+    #[inline]
+    fn test(self, v: f64) -> bool {
+        match self {
+            Foreground::NonZero => v != 0.0,
+            Foreground::Value(x) => v == x,
+            Foreground::AtLeast(x) => v >= x,
+        }
+    }
+}
+
+/// An opened mask.
+pub struct MaskSource {
+    path: PathBuf,
+    ds: Dataset,
+    evidence: Option<(PathBuf, Dataset)>,
+    rule: Foreground,
+    nodata: Option<f64>,
+    pub width: usize,
+    pub height: usize,
+    pub geo_transform: Option<[f64; 6]>,
+    pub projection: String,
+}
+
+fn open(path: &Path) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::Open {
+            path: path.into(),
+            reason: "no such file".into(),
+        });
+    }
+    Dataset::open(path).map_err(|e| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+impl MaskSource {
+    /// Open band 1 of `path` as a mask, and optionally `evidence` (same size) for statistics.
+    ///
+    /// # Errors
+    /// [`Error::Open`] for unreadable files; [`Error::Param`] for a non-integer mask without an
+    /// explicit rule; [`Error::Coregistration`] when the evidence raster's size differs.
+    pub fn open(path: &Path, rule: Foreground, evidence: Option<&Path>) -> Result<Self> {
+        let ds = open(path)?;
+        if ds.raster_count() == 0 {
+            return Err(Error::Open {
+                path: path.into(),
+                reason: "not a raster (no bands)".into(),
+            });
+        }
+        let band = ds.rasterband(1).map_err(|e| Error::Open {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
+        let float = matches!(
+            band.band_type(),
+            GdalDataType::Float32 | GdalDataType::Float64
+        );
+        if float && rule == Foreground::NonZero {
+            return Err(Error::Param {
+                name: "mask",
+                reason: format!(
+                    "{}: {} values are not a class mask; pass --min-value X (foreground: value >= X) or --value V",
+                    path.display(),
+                    band.band_type()
+                ),
+            });
+        }
+        let nodata = band.no_data_value();
+        let (width, height) = ds.raster_size();
+        let geo_transform = ds.geo_transform().ok();
+        let projection = ds.projection();
+        let evidence = match evidence {
+            Some(p) => {
+                let e = open(p)?;
+                if e.raster_size() != (width, height) {
+                    return Err(Error::Coregistration {
+                        before: path.into(),
+                        after: p.into(),
+                        what: format!(
+                            "mask is {width}x{height}, evidence is {}x{}",
+                            e.raster_size().0,
+                            e.raster_size().1
+                        ),
+                    });
+                }
+                Some((p.to_path_buf(), e))
+            }
+            None => None,
+        };
+        Ok(MaskSource {
+            path: path.into(),
+            ds,
+            evidence,
+            rule,
+            nodata,
+            width,
+            height,
+            geo_transform,
+            projection,
+        })
+    }
+
+    /// Read the tiles of grid row `row` (cores from `grid`, each with a one-pixel halo).
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming the file when GDAL fails.
+    pub fn read_row(&self, grid: &TileGrid, row: usize) -> Result<Vec<MaskTile>> {
+        let (cols, _) = grid.dims();
+        (0..cols)
+            .map(|c| self.read_tile(grid.tile(c, row).core))
+            .collect()
+    }
+
+    fn read_tile(&self, core: Window) -> Result<MaskTile> {
+        let err = |p: &Path, e: gdal::errors::GdalError| Error::Open {
+            path: p.into(),
+            reason: e.to_string(),
+        };
+        // The halo window, clipped to the scene; outside stays background.
+        let x0 = core.x.saturating_sub(1);
+        let y0 = core.y.saturating_sub(1);
+        let x1 = (core.x + core.width + 1).min(self.width);
+        let y1 = (core.y + core.height + 1).min(self.height);
+        let (rw, rh) = (x1 - x0, y1 - y0);
+        let band = self.ds.rasterband(1).map_err(|e| err(&self.path, e))?;
+        let window = ((x0 as isize, y0 as isize), (rw, rh));
+        // Byte masks (the common case) are read as bytes; everything else as f64, exact for
+        // every integer type up to 32 bits.
+        let values: Vec<f64> = if band.band_type() == GdalDataType::UInt8 {
+            let mut b = vec![0u8; rw * rh];
+            band.read_into_slice(window.0, window.1, window.1, &mut b, None)
+                .map_err(|e| err(&self.path, e))?;
+            b.into_iter().map(f64::from).collect()
+        } else {
+            let mut v = vec![0.0f64; rw * rh];
+            band.read_into_slice(window.0, window.1, window.1, &mut v, None)
+                .map_err(|e| err(&self.path, e))?;
+            v
+        };
+        let stride = core.width + 2;
+        let mut fg = vec![0u8; stride * (core.height + 2)];
+        // Offset of the read window inside the halo raster (0 or 1 on each side).
+        let (ox, oy) = (x0 + 1 - core.x, y0 + 1 - core.y);
+        for y in 0..rh {
+            for x in 0..rw {
+                let v = values[y * rw + x];
+                let is_nodata = self
+                    .nodata
+                    .is_some_and(|nd| v == nd || (nd.is_nan() && v.is_nan()));
+                if !is_nodata && !v.is_nan() && self.rule.test(v) {
+                    fg[(y + oy) * stride + x + ox] = 1;
+                }
+            }
+        }
+        let evidence = match &self.evidence {
+            Some((p, e)) => {
+                let b = e.rasterband(1).map_err(|x| err(p, x))?;
+                let size = (core.width, core.height);
+                let mut ev = vec![0.0f32; core.pixels()];
+                b.read_into_slice(
+                    (core.x as isize, core.y as isize),
+                    size,
+                    size,
+                    &mut ev,
+                    None,
+                )
+                .map_err(|x| err(p, x))?;
+                Some(ev)
+            }
+            None => None,
+        };
+        Ok(MaskTile { core, fg, evidence })
+    }
+}

@@ -1,0 +1,356 @@
+//! `tuban polygonize` end to end: against gdal_polygonize (count and areas), every output
+//! format, geodesic areas on a geographic CRS, bad input, and detect's changes.gpkg.
+#![cfg(feature = "gdal")]
+
+mod common;
+
+use common::raster::{Spec, write_tif};
+use gdal::vector::LayerAccess;
+use std::path::Path;
+use std::process::Command;
+
+fn tuban(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A mask with every topology case: blocks, rings with islands, diagonal staircases, lines.
+fn mask(w: usize, h: usize, seed: u64) -> Vec<f32> {
+    let mut rng = common::Rng(seed);
+    let mut m = vec![0.0f32; w * h];
+    let cell = 13;
+    for cy in (0..h).step_by(cell) {
+        for cx in (0..w).step_by(cell) {
+            let kind = rng.next_u64() % 5;
+            let s = 2 + (rng.next_u64() % 9) as usize;
+            let mut set = |x: usize, y: usize| {
+                if cx + x < w && cy + y < h {
+                    m[(cy + y) * w + cx + x] = 1.0;
+                }
+            };
+            match kind {
+                0 => (0..s).for_each(|k| set(k, k)),
+                1 => (0..s).for_each(|x| set(x, 1)),
+                2 => {
+                    for y in 0..s {
+                        for x in 0..s {
+                            if y == 0
+                                || x == 0
+                                || y == s - 1
+                                || x == s - 1
+                                || (x == s / 2 && y == s / 2)
+                            {
+                                set(x, y);
+                            }
+                        }
+                    }
+                }
+                3 => (0..s * s)
+                    .filter(|_| rng.unit() < 0.5)
+                    .for_each(|i| set(i % s, i / s)),
+                _ => {}
+            }
+        }
+    }
+    m
+}
+
+fn layer_areas(path: &Path) -> Vec<i64> {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let mut a: Vec<i64> = layer
+        .features()
+        .map(|f| (f.geometry().unwrap().area() / 0.64).round() as i64)
+        .collect();
+    a.sort_unstable();
+    a
+}
+
+#[test]
+fn same_polygons_as_gdal_polygonize_and_all_valid() {
+    let d = tempfile::tempdir().unwrap();
+    let (w, h) = (300, 220);
+    let m = d.path().join("m.tif");
+    write_tif::<u8>(&m, Spec::gk(w, h, 1), &mask(w, h, 3), |v| v as u8);
+    let ours = d.path().join("ours.gpkg");
+    let (code, _, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        m.to_str().unwrap(),
+        "--out",
+        ours.to_str().unwrap(),
+        "--tile",
+        "64",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let theirs = d.path().join("gdal.gpkg");
+    let st = Command::new("gdal_polygonize.py")
+        .args([
+            "-q",
+            "-8",
+            m.to_str().unwrap(),
+            "-mask",
+            m.to_str().unwrap(),
+            "-f",
+            "GPKG",
+            theirs.to_str().unwrap(),
+        ])
+        .status();
+    match st {
+        Ok(s) if s.success() => assert_eq!(
+            layer_areas(&ours),
+            layer_areas(&theirs),
+            "polygon areas differ from gdal_polygonize -8"
+        ),
+        _ => eprintln!("skipped the gdal_polygonize comparison: gdal_polygonize.py not available"),
+    }
+    let ds = gdal::Dataset::open(&ours).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let mut n = 0;
+    for f in layer.features() {
+        assert!(
+            f.geometry().unwrap().is_valid(),
+            "invalid polygon {:?}",
+            f.fid()
+        );
+        n += 1;
+    }
+    assert!(n > 100, "{n} polygons");
+}
+
+#[test]
+fn every_format_and_the_shapefile_code_page() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m.tif");
+    write_tif::<u8>(&m, Spec::gk(90, 70, 1), &mask(90, 70, 9), |v| v as u8);
+    let mut counts = Vec::new();
+    for ext in ["gpkg", "shp", "fgb"] {
+        let out = d.path().join(format!("p.{ext}"));
+        let (code, _, err) = tuban(&[
+            "polygonize",
+            "--mask",
+            m.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{ext}: {err}");
+        counts.push(
+            gdal::Dataset::open(&out)
+                .unwrap()
+                .layer(0)
+                .unwrap()
+                .feature_count(),
+        );
+    }
+    assert!(
+        counts.iter().all(|&c| c == counts[0] && c > 0),
+        "{counts:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("p.cpg"))
+            .unwrap()
+            .trim(),
+        "UTF-8"
+    );
+    assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".partial")
+    }));
+}
+
+/// Area of a lon/lat rectangle on the ellipsoid (authalic-latitude formula), m².
+fn ellipsoid_rect_area(lon0: f64, lon1: f64, lat0: f64, lat1: f64) -> f64 {
+    let (a, f) = (6_378_137.0f64, 1.0 / 298.257_223_563);
+    let e2: f64 = f * (2.0 - f);
+    let e = e2.sqrt();
+    let b2 = a * a * (1.0 - e2);
+    let q = |phi: f64| {
+        let s = phi.to_radians().sin();
+        s / (1.0 - e2 * s * s) + (1.0 / (2.0 * e)) * ((1.0 + e * s) / (1.0 - e * s)).ln()
+    };
+    0.5 * b2 * (lon1 - lon0).to_radians().abs() * (q(lat1) - q(lat0)).abs()
+}
+
+#[test]
+fn geodesic_areas_on_a_geographic_crs() {
+    let d = tempfile::tempdir().unwrap();
+    let (w, h) = (40, 30);
+    let mut m = vec![0.0f32; w * h];
+    for y in 5..25 {
+        for x in 10..30 {
+            m[y * w + x] = 1.0;
+        }
+    }
+    // CGCS2000 geographic, 1e-4 degree pixels near 30 N.
+    let gt = [120.0, 1e-4, 0.0, 30.0, 0.0, -1e-4];
+    let path = d.path().join("geo.tif");
+    write_tif::<u8>(
+        &path,
+        Spec {
+            gt: Some(gt),
+            epsg: Some(4490),
+            ..Spec::gk(w, h, 1)
+        },
+        &m,
+        |v| v as u8,
+    );
+    let out = d.path().join("geo.gpkg");
+    let (code, stdout, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("geodesic"), "{stdout}");
+    let ds = gdal::Dataset::open(&out).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let f = layer.features().next().unwrap();
+    let got = f
+        .field_as_double(f.field_index("area_m2").unwrap())
+        .unwrap()
+        .unwrap();
+    let want = ellipsoid_rect_area(120.0010, 120.0030, 29.9995, 29.9975);
+    assert!(
+        (got - want).abs() / want < 1e-6,
+        "geodesic area {got} vs {want}"
+    );
+    let mu = f
+        .field_as_double(f.field_index("area_mu").unwrap())
+        .unwrap()
+        .unwrap();
+    assert!((mu * 10_000.0 / 15.0 - got).abs() < 1e-6);
+}
+
+#[test]
+fn empty_mask_gives_an_empty_valid_layer() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m.tif");
+    write_tif::<u8>(&m, Spec::gk(50, 40, 1), &vec![0.0; 2000], |v| v as u8);
+    let out = d.path().join("e.gpkg");
+    let (code, _, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        m.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        gdal::Dataset::open(&out)
+            .unwrap()
+            .layer(0)
+            .unwrap()
+            .feature_count(),
+        0
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_leaves_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("prob.tif");
+    let probs: Vec<f32> = (0..2000).map(|i| (i % 100) as f32 / 100.0).collect();
+    write_tif::<f32>(&f, Spec::gk(50, 40, 1), &probs, |v| v);
+    let out = d.path().join("p.gpkg");
+    let (code, _, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("prob.tif") && err.contains("--min-value"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let (code, _, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--min-value",
+        "0.9",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let missing = d.path().join("no/such/dir/p.gpkg");
+    let (code, _, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        f.to_str().unwrap(),
+        "--out",
+        missing.to_str().unwrap(),
+        "--min-value",
+        "0.5",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("p.gpkg") && err.contains("does not exist"),
+        "{err}"
+    );
+    let (code, _, err) = tuban(&[
+        "polygonize",
+        "--mask",
+        f.to_str().unwrap(),
+        "--out",
+        d.path().join("x.txt").to_str().unwrap(),
+        "--min-value",
+        "0.5",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("x.txt") && err.contains(".gpkg"), "{err}");
+    assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".partial")
+    }));
+}
+
+#[test]
+fn detect_writes_changes_matching_its_mask() {
+    let d = tempfile::tempdir().unwrap();
+    let s = common::scene(160, 120, 4, 4);
+    let (b, a) = (d.path().join("b.tif"), d.path().join("a.tif"));
+    write_tif::<u16>(&b, Spec::gk(160, 120, 4), &s.before, |v| v as u16);
+    write_tif::<u16>(&a, Spec::gk(160, 120, 4), &s.after, |v| v as u16);
+    let out = d.path().join("o");
+    let (code, stdout, err) = tuban(&[
+        "detect",
+        "--before",
+        b.to_str().unwrap(),
+        "--after",
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("changes.gpkg"), "{stdout}");
+    let ds = gdal::Dataset::open(out.join("changes.gpkg")).unwrap();
+    let mut layer = ds.layer_by_name("changes").unwrap();
+    let px: i64 = layer
+        .features()
+        .map(|f| {
+            f.field_as_integer64(f.field_index("pixels").unwrap())
+                .unwrap()
+                .unwrap()
+        })
+        .sum();
+    let (_, _, m) = common::raster::read_u8(&out.join("change.tif"));
+    assert_eq!(px, m.iter().filter(|&&v| v == 1).count() as i64);
+}
