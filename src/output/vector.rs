@@ -5,7 +5,7 @@
 //! place by [`VectorWriter::finish`]; an error or interruption leaves no file that looks done.
 
 use crate::error::{Error, Result};
-use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use gdal::{Dataset, DriverManager};
 use geo::MultiPolygon;
 use std::path::{Path, PathBuf};
@@ -84,8 +84,10 @@ fn write_features(
 ) -> Result<()> {
     for (geom, values) in batch {
         let mut f = gdal::vector::Feature::new(layer.defn()).map_err(|e| werr(path, e))?;
-        f.set_geometry(geom.to_gdal().map_err(|e| werr(path, e))?)
+        // Through WKB: one FFI call per geometry instead of one per vertex.
+        let g = gdal::vector::Geometry::from_wkb(&wkb_multipolygon(&geom))
             .map_err(|e| werr(path, e))?;
+        f.set_geometry(g).map_err(|e| werr(path, e))?;
         for (i, v) in values.into_iter().enumerate() {
             match v {
                 Value::Real(x) if x.is_finite() => f.set_field_double(i, x),
@@ -98,6 +100,33 @@ fn write_features(
         f.create(layer).map_err(|e| werr(path, e))?;
     }
     Ok(())
+}
+
+/// ISO WKB (little endian) of a MultiPolygon.
+pub fn wkb_multipolygon(mp: &MultiPolygon<f64>) -> Vec<u8> {
+    let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
+    let points: usize =
+        mp.0.iter()
+            .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+            .sum();
+    let mut out = Vec::with_capacity(9 + mp.0.len() * 9 + rings * 4 + points * 16);
+    let head = |out: &mut Vec<u8>, kind: u32, n: usize| {
+        out.push(1);
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    };
+    head(&mut out, 6, mp.0.len());
+    for p in &mp.0 {
+        head(&mut out, 3, 1 + p.interiors().len());
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            out.extend_from_slice(&(ring.0.len() as u32).to_le_bytes());
+            for c in &ring.0 {
+                out.extend_from_slice(&c.x.to_le_bytes());
+                out.extend_from_slice(&c.y.to_le_bytes());
+            }
+        }
+    }
+    out
 }
 
 /// A polygon layer being written.

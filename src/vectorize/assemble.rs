@@ -6,7 +6,7 @@
 //! should a part have several, to the one that contains them). The result is a set of
 //! polygons whose rings are simple and meet only at single points: valid OGC geometry.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A vertex in pixel-corner coordinates.
 pub type Vertex = (i64, i64);
@@ -51,9 +51,20 @@ pub fn drop_collinear(ring: &mut Vec<Vertex>) {
 
 /// Split a ring at every vertex it visits twice, into simple rings.
 pub fn split_simple(ring: &[Vertex]) -> Vec<Vec<Vertex>> {
+    // Most rings visit no vertex twice: check cheaply before building the map.
+    let mut sorted = ring.to_vec();
+    sorted.sort_unstable();
+    if sorted.windows(2).all(|w| w[0] != w[1]) {
+        return if ring.len() >= 4 {
+            vec![ring.to_vec()]
+        } else {
+            Vec::new()
+        };
+    }
     let mut out = Vec::new();
     let mut stack: Vec<Vertex> = Vec::with_capacity(ring.len());
-    let mut seen: HashMap<Vertex, usize> = HashMap::with_capacity(ring.len());
+    let mut seen: HashMap<Vertex, usize> =
+        HashMap::with_capacity_and_hasher(ring.len(), Default::default());
     for &v in ring {
         if let Some(&at) = seen.get(&v) {
             // Close the loop from the earlier visit of v to here.
@@ -101,7 +112,7 @@ fn inside_hole(hole: &[Vertex]) -> (f64, f64) {
 pub fn assemble(rings: Vec<(u64, Vec<Vertex>)>, min_hole_px: i64) -> Vec<PixelPolygon> {
     // Per 4-connected part: its outer rings and its holes.
     type ShellsAndHoles = (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>);
-    let mut parts: HashMap<u64, ShellsAndHoles> = HashMap::new();
+    let mut parts: HashMap<u64, ShellsAndHoles> = HashMap::default();
     for (part, mut ring) in rings {
         drop_collinear(&mut ring);
         for r in split_simple(&ring) {

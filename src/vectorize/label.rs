@@ -35,11 +35,12 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
     let (w, h) = (tile.core.width, tile.core.height);
     let mut labels = vec![0u32; w * h];
     let mut parent: Vec<u32> = vec![0];
+    let stride = tile.stride();
     for y in 0..h {
-        for x in 0..w {
-            if !tile.is_fg((tile.core.x + x) as i64, (tile.core.y + y) as i64) {
-                continue;
-            }
+        let core_row = &tile.fg[(y + 1) * stride + 1..(y + 1) * stride + 1 + w];
+        let mut x = 0;
+        while let Some(found) = super::tile::next_nonzero(core_row, x) {
+            x = found;
             let up = if y > 0 { labels[(y - 1) * w + x] } else { 0 };
             let left = if x > 0 { labels[y * w + x - 1] } else { 0 };
             labels[y * w + x] = match (up, left) {
@@ -56,24 +57,26 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
                     lo
                 }
             };
+            x += 1;
         }
     }
     // Compact roots to 1..=n in order of first appearance (raster order).
     let mut compact = vec![0u32; parent.len()];
     let mut stats: Vec<LabelStats> = Vec::new();
     for y in 0..h {
-        for x in 0..w {
+        let core_row = &tile.fg[(y + 1) * stride + 1..(y + 1) * stride + 1 + w];
+        let mut x = 0;
+        while let Some(found) = super::tile::next_nonzero(core_row, x) {
+            x = found;
             let i = y * w + x;
-            if labels[i] == 0 {
-                continue;
-            }
+            x += 1;
             let root = find(&mut parent, labels[i]) as usize;
             if compact[root] == 0 {
                 stats.push(LabelStats {
                     pixels: 0,
                     evidence_sum: 0.0,
                     evidence_max: f32::NEG_INFINITY,
-                    first: ((tile.core.y + y) * scene_width + tile.core.x + x) as u64,
+                    first: ((tile.core.y + y) * scene_width + tile.core.x + i % w) as u64,
                 });
                 compact[root] = stats.len() as u32;
             }

@@ -13,7 +13,7 @@ use super::label::{LabelStats, label_tile};
 use super::tile::MaskTile;
 use super::trace::{Edge, trace_tile};
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Which pixels form one component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -101,7 +101,7 @@ struct TileOut {
 
 /// Pairs of different labels that touch at a corner inside the tile (8- but not 4-adjacent).
 fn diagonal_pairs(labels: &[u32], w: usize, h: usize) -> Vec<(u32, u32)> {
-    let mut pairs = HashSet::new();
+    let mut pairs = HashSet::default();
     for y in 1..h {
         for x in 0..w {
             let a = labels[y * w + x];
@@ -193,9 +193,9 @@ impl Polygonizer {
             row: 0,
             uf4: UnionFind::default(),
             uf8: UnionFind::default(),
-            pending: HashMap::new(),
-            open: HashMap::new(),
-            ends: HashMap::new(),
+            pending: HashMap::default(),
+            open: HashMap::default(),
+            ends: HashMap::default(),
             prev_bottom: vec![0; width],
         }
     }
@@ -224,7 +224,7 @@ impl Polygonizer {
         self.prev_bottom = bottom;
         self.row += 1;
         let alive: HashSet<u64> = if last {
-            HashSet::new()
+            HashSet::default()
         } else {
             let labels: Vec<u64> = self
                 .prev_bottom
@@ -346,7 +346,7 @@ impl Polygonizer {
     /// Hand out every component whose root is not in `alive`.
     fn emit(&mut self, alive: &HashSet<u64>) -> Vec<Component> {
         let labels: Vec<u64> = self.pending.keys().copied().collect();
-        let mut groups: HashMap<u64, Vec<u64>> = HashMap::new();
+        let mut groups: HashMap<u64, Vec<u64>> = HashMap::default();
         for l in labels {
             let r = self.root(l);
             if !alive.contains(&r) {

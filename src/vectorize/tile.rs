@@ -59,3 +59,37 @@ impl MaskTile {
         }
     }
 }
+
+/// Index of the first non-zero byte of `bytes` at or after `from`, skipping zeros eight at a
+/// time (masks are mostly background).
+#[inline]
+pub fn next_nonzero(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while from + 8 <= bytes.len() {
+        let word = u64::from_ne_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
+        if word != 0 {
+            break;
+        }
+        from += 8;
+    }
+    bytes[from.min(bytes.len())..]
+        .iter()
+        .position(|&b| b != 0)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_next_set_byte() {
+        let mut v = vec![0u8; 37];
+        assert_eq!(next_nonzero(&v, 0), None);
+        v[20] = 1;
+        v[36] = 1;
+        assert_eq!(next_nonzero(&v, 0), Some(20));
+        assert_eq!(next_nonzero(&v, 20), Some(20));
+        assert_eq!(next_nonzero(&v, 21), Some(36));
+        assert_eq!(next_nonzero(&v, 37), None);
+    }
+}
