@@ -2,13 +2,7 @@
 // top-hat profile, and the change of the index between dates. Min and max are exact, so this
 // agrees bit for bit with the CPU twin: src/change/cpu/mbi.rs.
 
-struct Params {
-    width: u32, height: u32, bands: u32, evidence: u32,
-    red: u32, nir: u32, swir: u32, visible: u32,
-    threshold: f32, near_rel: f32, dir: u32, half: u32,
-}
-
-const BIG: f32 = 3.4028235e38;
+// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -90,7 +84,7 @@ fn mbi_change(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let i = id.y * p.width + id.x;
     if (valid[i] == 0u) {
-        evidence_out[i] = bitcast<f32>(0x7fc00000u);
+        evidence_out[i] = nan();
         return;
     }
     evidence_out[i] = abs((acc_after[i] - acc_before[i]) * 0.25);

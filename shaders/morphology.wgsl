@@ -1,13 +1,7 @@
 // Binary erosion / dilation of the change mask with a square of radius p.half. Nodata (255) is
 // skipped inside windows and stays nodata. CPU twin: src/change/cpu/morphology.rs.
 
-struct Params {
-    width: u32, height: u32, bands: u32, evidence: u32,
-    red: u32, nir: u32, swir: u32, visible: u32,
-    threshold: f32, near_rel: f32, dir: u32, half: u32,
-}
-
-const MASK_NODATA: u32 = 255u;
+// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;

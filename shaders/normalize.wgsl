@@ -1,11 +1,7 @@
 // Relative radiometric normalisation: after' = after * gain[b] + offset[b], in place.
 // CPU twin: src/change/cpu/normalize.rs.
 
-struct Params {
-    width: u32, height: u32, bands: u32, evidence: u32,
-    red: u32, nir: u32, swir: u32, visible: u32,
-    threshold: f32, near_rel: f32, dir: u32, half: u32,
-}
+// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> coeffs: array<f32>;

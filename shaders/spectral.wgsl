@@ -1,13 +1,8 @@
 // Per-pixel change evidence from both dates' band values, and the visible-brightness planes that
 // feed the building index. CPU twin: src/change/cpu/spectral.rs (same arithmetic, same order).
 
-struct Params {
-    width: u32, height: u32, bands: u32, evidence: u32,
-    red: u32, nir: u32, swir: u32, visible: u32,
-    threshold: f32, near_rel: f32, dir: u32, half: u32,
-}
+// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
 
-const BIG: f32 = 3.4028235e38;
 const EV_BRIGHTNESS: u32 = 0u;
 const EV_CVA: u32 = 1u;
 const EV_SAM: u32 = 2u;
@@ -22,10 +17,6 @@ const EV_LOGRATIO: u32 = 5u;
 @group(0) @binding(4) var<storage, read_write> evidence_out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> base_before: array<f32>;
 @group(0) @binding(6) var<storage, read_write> base_after: array<f32>;
-
-fn nan() -> f32 {
-    return bitcast<f32>(0x7fc00000u);
-}
 
 fn norm_diff(x: f32, y: f32) -> f32 {
     let s = x + y;

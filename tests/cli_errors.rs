@@ -6,17 +6,10 @@ mod common;
 
 use common::raster::{GT, Spec, write_tif};
 use std::path::Path;
-use std::process::Command;
 
 fn tuban(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tuban"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::cli::tuban(args);
+    (code, err)
 }
 
 fn detect(b: &Path, a: &Path, out: &Path, extra: &[&str]) -> (i32, String) {

@@ -9,16 +9,19 @@ use gdal::vector::LayerAccess;
 use std::path::Path;
 use std::process::Command;
 
-fn tuban(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tuban"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+use common::cli::tuban;
+
+/// `tuban polygonize --mask MASK --out OUT EXTRA..`
+fn polygonize(mask: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "polygonize",
+        "--mask",
+        mask.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    tuban(&args)
 }
 
 /// A mask with every topology case: blocks, rings with islands, diagonal staircases, lines.
@@ -80,15 +83,7 @@ fn same_polygons_as_gdal_polygonize_and_all_valid() {
     let m = d.path().join("m.tif");
     write_tif::<u8>(&m, Spec::gk(w, h, 1), &mask(w, h, 3), |v| v as u8);
     let ours = d.path().join("ours.gpkg");
-    let (code, _, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        m.to_str().unwrap(),
-        "--out",
-        ours.to_str().unwrap(),
-        "--tile",
-        "64",
-    ]);
+    let (code, _, err) = polygonize(&m, &ours, &["--tile", "64"]);
     assert_eq!(code, 0, "{err}");
     let theirs = d.path().join("gdal.gpkg");
     let st = Command::new("gdal_polygonize.py")
@@ -133,13 +128,7 @@ fn every_format_and_the_shapefile_code_page() {
     let mut counts = Vec::new();
     for ext in ["gpkg", "shp", "fgb"] {
         let out = d.path().join(format!("p.{ext}"));
-        let (code, _, err) = tuban(&[
-            "polygonize",
-            "--mask",
-            m.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let (code, _, err) = polygonize(&m, &out, &[]);
         assert_eq!(code, 0, "{ext}: {err}");
         counts.push(
             gdal::Dataset::open(&out)
@@ -204,13 +193,7 @@ fn geodesic_areas_on_a_geographic_crs() {
         |v| v as u8,
     );
     let out = d.path().join("geo.gpkg");
-    let (code, stdout, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = polygonize(&path, &out, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("geodesic"), "{stdout}");
     let ds = gdal::Dataset::open(&out).unwrap();
@@ -238,13 +221,7 @@ fn empty_mask_gives_an_empty_valid_layer() {
     let m = d.path().join("m.tif");
     write_tif::<u8>(&m, Spec::gk(50, 40, 1), &vec![0.0; 2000], |v| v as u8);
     let out = d.path().join("e.gpkg");
-    let (code, _, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        m.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, err) = polygonize(&m, &out, &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         gdal::Dataset::open(&out)
@@ -263,53 +240,23 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
     let probs: Vec<f32> = (0..2000).map(|i| (i % 100) as f32 / 100.0).collect();
     write_tif::<f32>(&f, Spec::gk(50, 40, 1), &probs, |v| v);
     let out = d.path().join("p.gpkg");
-    let (code, _, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        f.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, err) = polygonize(&f, &out, &[]);
     assert_eq!(code, 1);
     assert!(
         err.contains("prob.tif") && err.contains("--min-value"),
         "{err}"
     );
     assert!(!out.exists());
-    let (code, _, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        f.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--min-value",
-        "0.9",
-    ]);
+    let (code, _, err) = polygonize(&f, &out, &["--min-value", "0.9"]);
     assert_eq!(code, 0, "{err}");
     let missing = d.path().join("no/such/dir/p.gpkg");
-    let (code, _, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        f.to_str().unwrap(),
-        "--out",
-        missing.to_str().unwrap(),
-        "--min-value",
-        "0.5",
-    ]);
+    let (code, _, err) = polygonize(&f, &missing, &["--min-value", "0.5"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("p.gpkg") && err.contains("does not exist"),
         "{err}"
     );
-    let (code, _, err) = tuban(&[
-        "polygonize",
-        "--mask",
-        f.to_str().unwrap(),
-        "--out",
-        d.path().join("x.txt").to_str().unwrap(),
-        "--min-value",
-        "0.5",
-    ]);
+    let (code, _, err) = polygonize(&f, &d.path().join("x.txt"), &["--min-value", "0.5"]);
     assert_eq!(code, 1);
     assert!(err.contains("x.txt") && err.contains(".gpkg"), "{err}");
     assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| {

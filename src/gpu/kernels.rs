@@ -15,6 +15,9 @@ pub(super) struct Kernels {
     pub dilate: wgpu::ComputePipeline,
 }
 
+/// Declarations every shader shares (the `Params` struct, constants), prepended to each.
+pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
 /// The WGSL sources, compiled into the binary.
 pub const SHADERS: [(&str, &str); 5] = [
     ("normalize", include_str!("../../shaders/normalize.wgsl")),
@@ -31,7 +34,7 @@ impl Kernels {
             .map(|(name, src)| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl((*src).into()),
+                    source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{src}").into()),
                 })
             })
             .collect();

@@ -7,9 +7,10 @@
 
 mod kernels;
 
-/// The WGSL sources compiled into the binary, by name (for tests and tools).
+/// The WGSL sources compiled into the binary, by name, the shared `common` prelude first (for
+/// tests and tools).
 pub fn shader_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
-    kernels::SHADERS.into_iter()
+    std::iter::once(("common", kernels::COMMON)).chain(kernels::SHADERS)
 }
 
 use crate::change::{EvidenceKind, KernelParams, Plan, TileInput, TileResult};

@@ -108,4 +108,6 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
 }
 
 #[cfg(feature = "gdal")]
+pub mod cli;
+#[cfg(feature = "gdal")]
 pub mod raster;
