@@ -216,6 +216,39 @@ fn geodesic_areas_on_a_geographic_crs() {
 }
 
 #[test]
+fn simplification_keeps_every_feature_valid_and_close_in_area() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m.tif");
+    write_tif::<u8>(&m, Spec::gk(200, 150, 1), &mask(200, 150, 5), |v| v as u8);
+    let (exact, simple) = (d.path().join("exact.gpkg"), d.path().join("simple.gpkg"));
+    assert_eq!(polygonize(&m, &exact, &[]).0, 0);
+    // 0.8 m pixels: 0.32 m² is half a pixel, the triangle of a one-pixel stair step.
+    let (code, _, err) = polygonize(&m, &simple, &["--simplify-m2", "0.33"]);
+    assert_eq!(code, 0, "{err}");
+    let load = |p: &Path| -> Vec<(f64, usize, bool)> {
+        let ds = gdal::Dataset::open(p).unwrap();
+        let mut l = ds.layer(0).unwrap();
+        l.features()
+            .map(|f| {
+                let g = f.geometry().unwrap();
+                let wkt = g.wkt().unwrap();
+                (g.area(), wkt.matches(',').count(), g.is_valid())
+            })
+            .collect()
+    };
+    let (a, b) = (load(&exact), load(&simple));
+    assert_eq!(a.len(), b.len());
+    assert!(b.iter().all(|f| f.2), "an invalid simplified feature");
+    let (va, vb): (usize, usize) = (a.iter().map(|f| f.1).sum(), b.iter().map(|f| f.1).sum());
+    assert!(vb < va, "simplification removed no vertex ({va} -> {vb})");
+    let (sa, sb): (f64, f64) = (a.iter().map(|f| f.0).sum(), b.iter().map(|f| f.0).sum());
+    assert!(
+        (sa - sb).abs() / sa < 0.15,
+        "area changed too much: {sa} -> {sb}"
+    );
+}
+
+#[test]
 fn empty_mask_gives_an_empty_valid_layer() {
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join("m.tif");

@@ -42,6 +42,11 @@ pub struct PolygonizeArgs {
     /// Fill holes smaller than this ground area in m².
     #[arg(long, default_value_t = 0.0)]
     pub fill_holes_m2: f64,
+    /// Simplify boundaries: drop vertices whose Visvalingam-Whyatt triangle is under this ground
+    /// area in m² (topology-preserving; a feature whose simplification would be invalid keeps
+    /// its exact pixel boundary). Area attributes stay exact.
+    #[arg(long, default_value_t = 0.0)]
+    pub simplify_m2: f64,
     /// Tile side in pixels.
     #[arg(long, default_value_t = 1024)]
     pub tile: usize,
@@ -86,6 +91,7 @@ fn job(a: &PolygonizeArgs) -> Result<PolygonizeJob> {
         },
         min_area_m2: a.min_area_m2.max(a.min_area_mu * MU_M2),
         fill_holes_m2: a.fill_holes_m2,
+        simplify_m2: a.simplify_m2,
         layer: a.layer.clone(),
     })
 }

@@ -205,6 +205,7 @@ pub fn detect(
             options: PolygonizeOptions::default(),
             min_area_m2: 0.0,
             fill_holes_m2: 0.0,
+            simplify_m2: 0.0,
             layer: "changes".into(),
         };
         Some(polygonize(&job, progress)?)

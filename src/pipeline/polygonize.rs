@@ -8,7 +8,7 @@ use super::ProgressFn;
 use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value, VectorWriter};
 use crate::raster::grid::TileGrid;
-use crate::vectorize::geometry::{GeoTransform, to_world};
+use crate::vectorize::geometry::{GeoTransform, to_world, to_world_simplified};
 use crate::vectorize::source::{Foreground, MaskSource};
 use crate::vectorize::stitch::{Component, PolygonizeOptions, Polygonizer};
 use geo::{Euclidean, GeodesicArea, Length, MultiPolygon};
@@ -36,6 +36,9 @@ pub struct PolygonizeJob {
     pub min_area_m2: f64,
     /// Fill holes smaller than this ground area (m²); 0 keeps all.
     pub fill_holes_m2: f64,
+    /// Simplify: remove vertices whose Visvalingam-Whyatt triangle is under this ground area
+    /// (m²); 0 keeps the exact pixel boundaries. Attributes keep the exact mask measures.
+    pub simplify_m2: f64,
     /// Layer name (GeoPackage).
     pub layer: String,
 }
@@ -171,6 +174,7 @@ fn attributes(
 ///     options: Default::default(),
 ///     min_area_m2: 0.0,
 ///     fill_holes_m2: 0.0,
+///     simplify_m2: 0.0,
 ///     layer: "changes".into(),
 /// };
 /// let s = polygonize(&job, &|_, _, _| {})?;
@@ -209,6 +213,7 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
     let (tx, rx) = crossbeam_channel::bounded(1);
     let (out_tx, out_rx) = crossbeam_channel::bounded::<Vec<Component>>(4);
     let min_area_m2 = job.min_area_m2;
+    let simplify_px2 = job.simplify_m2 / px_m2;
     let (pixels, area, polygons, path) =
         std::thread::scope(|s| -> Result<(u64, f64, u64, PathBuf)> {
             s.spawn(move || {
@@ -227,8 +232,13 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                     let features: Vec<(f64, u64, MultiPolygon<f64>, Vec<Value>)> = comps
                         .par_iter()
                         .map(|c| {
-                            let geom = to_world(&c.polygons, &gt);
-                            let (a, values) = attributes(c, &geom, &gt, g);
+                            let exact = to_world(&c.polygons, &gt);
+                            let (a, values) = attributes(c, &exact, &gt, g);
+                            let geom = if simplify_px2 > 0.0 {
+                                to_world_simplified(&c.polygons, &gt, simplify_px2)
+                            } else {
+                                exact
+                            };
                             (a, c.pixels, geom, values)
                         })
                         .collect();

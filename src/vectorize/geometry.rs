@@ -22,6 +22,15 @@ impl GeoTransform {
         }
     }
 
+    /// Fractional pixel coordinates to world coordinates.
+    pub fn apply_f64(&self, x: f64, y: f64) -> Coord<f64> {
+        let g = &self.0;
+        Coord {
+            x: g[0] + x * g[1] + y * g[2],
+            y: g[3] + x * g[4] + y * g[5],
+        }
+    }
+
     /// Area of one pixel in squared CRS units.
     pub fn pixel_area(&self) -> f64 {
         let g = &self.0;
@@ -61,6 +70,29 @@ pub fn to_world(polys: &[PixelPolygon], gt: &GeoTransform) -> MultiPolygon<f64> 
             })
             .collect(),
     )
+}
+
+/// Like [`to_world`], with topology-preserving Visvalingam-Whyatt simplification applied in
+/// pixel space: vertices whose triangle is under `min_triangle_px2` square pixels are removed
+/// (the area-change tolerance per removed vertex). The result is checked: if a part would become
+/// invalid (geo's validation: self-intersection, a hole leaving its shell, parts overlapping)
+/// the exact pixel boundary is kept instead, so simplification never costs validity.
+pub fn to_world_simplified(
+    polys: &[PixelPolygon],
+    gt: &GeoTransform,
+    min_triangle_px2: f64,
+) -> MultiPolygon<f64> {
+    use geo::{MapCoords, SimplifyVwPreserve, Validation};
+    if min_triangle_px2 <= 0.0 {
+        return to_world(polys, gt);
+    }
+    let exact = to_world(polys, &GeoTransform::IDENTITY);
+    let simplified = exact.simplify_vw_preserve(min_triangle_px2);
+    let keep = simplified.0.len() == exact.0.len()
+        && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
+        && simplified.is_valid();
+    let chosen = if keep { simplified } else { exact };
+    chosen.map_coords(|c| gt.apply_f64(c.x, c.y))
 }
 
 /// Perimeter in pixel units (every ring, holes included).
