@@ -39,6 +39,7 @@
 
 pub mod change;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod output;
 pub mod pipeline;

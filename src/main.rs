@@ -7,6 +7,12 @@ mod cli;
 fn main() -> std::process::ExitCode {
     use clap::Parser;
     keep_freed_memory();
+    #[cfg(unix)]
+    // SAFETY: restores the default action before any thread exists: a closed pipe
+    // (`tuban eval --json | head`) ends the process quietly, as for other Unix tools.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         // Mesa's Vulkan drivers complain on stderr without it while wgpu probes adapters.
         // SAFETY: no other thread exists yet.
@@ -22,6 +28,7 @@ fn main() -> std::process::ExitCode {
     let result = match &args.command {
         cli::Command::Detect(a) => cli::detect::run(a),
         cli::Command::Polygonize(a) => cli::polygonize::run(a),
+        cli::Command::Eval(a) => cli::eval::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

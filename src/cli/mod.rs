@@ -2,6 +2,7 @@
 //! progress display. No algorithm lives here.
 
 pub mod detect;
+pub mod eval;
 pub mod polygonize;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -25,6 +26,8 @@ pub enum Command {
     Detect(detect::DetectArgs),
     /// Polygons from any single-band mask (seamless across tiles, valid OGC geometry).
     Polygonize(polygonize::PolygonizeArgs),
+    /// Score a prediction against truth: pixel and object metrics, per change type.
+    Eval(eval::EvalArgs),
 }
 
 /// Where kernels run.

@@ -1,0 +1,85 @@
+//! `tuban eval`: score a prediction against truth (rasters or vector layers, any mix).
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+use tuban::eval::io::{grid_for, load};
+use tuban::eval::{EvalOptions, evaluate, render};
+
+/// Raw flags of `tuban eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Prediction: a mask or class raster (tuban's change.tif) or a polygon layer.
+    #[arg(long)]
+    pub pred: PathBuf,
+    /// Truth: a mask or class-code raster, or a polygon layer (type from a TBLX field).
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Also score only objects of at least this many mu (1 mu = 666.67 m²).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_area_mu: f64,
+    /// Coverage rule: a truth object is found when at least this fraction of it is predicted;
+    /// a prediction is a false alarm when less than this fraction of it is truth.
+    #[arg(long, default_value_t = 0.5)]
+    pub cover: f64,
+    /// Raster on the same grid whose non-zero pixels are not scored (unlabelled).
+    #[arg(long)]
+    pub ignore: Option<PathBuf>,
+    /// Raster on the same grid whose non-zero pixels are the only ones scored.
+    #[arg(long, conflicts_with = "ignore")]
+    pub scored: Option<PathBuf>,
+    /// Pixel size (CRS units) of the grid when both inputs are vector layers.
+    #[arg(long)]
+    pub pixel_size: Option<f64>,
+    /// Print the report as JSON (keys documented in the README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: &EvalArgs) -> Result<()> {
+    if !(a.cover > 0.0 && a.cover <= 1.0) {
+        bail!("--cover {}: must be in (0, 1]", a.cover);
+    }
+    if !(a.min_area_mu.is_finite() && a.min_area_mu >= 0.0) {
+        bail!(
+            "--min-area-mu {}: must be a non-negative number",
+            a.min_area_mu
+        );
+    }
+    let grid = grid_for(&a.pred, &a.truth, a.pixel_size)?;
+    let truth = load(&a.truth, &grid)?;
+    let pred = load(&a.pred, &grid)?;
+    let mut scored: Vec<bool> = truth
+        .nodata
+        .iter()
+        .zip(&pred.nodata)
+        .map(|(t, p)| !t && !p)
+        .collect();
+    for (path, keep_nonzero) in [(&a.ignore, false), (&a.scored, true)] {
+        if let Some(p) = path {
+            let m = load(p, &grid).with_context(|| format!("reading {}", p.display()))?;
+            for (s, id) in scored.iter_mut().zip(&m.layer.ids) {
+                if (*id != 0) != keep_nonzero {
+                    *s = false;
+                }
+            }
+        }
+    }
+    let opts = EvalOptions {
+        cover: a.cover,
+        min_area_mu: a.min_area_mu,
+    };
+    let report = evaluate(
+        &truth.layer,
+        &pred.layer,
+        Some(&scored),
+        grid.pixel_area_m2(),
+        opts,
+    );
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}

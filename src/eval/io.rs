@@ -1,0 +1,275 @@
+//! Reading evaluation inputs through GDAL: rasters (masks or class codes) and vector layers
+//! (GeoPackage, Shapefile, ... rasterized onto the evaluation grid, one object per feature, type
+//! from a TBLX field), in any combination.
+
+use super::objects::{ObjectLayer, components};
+use crate::error::{Error, Result};
+use gdal::Dataset;
+use gdal::raster::{Buffer, RasterizeOptions};
+use gdal::vector::LayerAccess;
+use rustc_hash::FxHashMap;
+use std::path::Path;
+
+/// Largest grid evaluated in memory.
+const MAX_PIXELS: usize = 1 << 30;
+
+/// The evaluation grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    pub width: usize,
+    pub height: usize,
+    pub geo_transform: [f64; 6],
+    pub projection: String,
+}
+
+impl Grid {
+    /// Ground area of one pixel in m² (projected: exact; geographic: at the grid's central
+    /// latitude on a sphere of the ellipsoid's mean radius; no CRS: 1 "pixel").
+    pub fn pixel_area_m2(&self) -> f64 {
+        let g = &self.geo_transform;
+        let a = (g[1] * g[5] - g[2] * g[4]).abs();
+        match gdal::spatial_ref::SpatialRef::from_wkt(&self.projection) {
+            Ok(s) if s.is_projected() => a * s.linear_units().powi(2),
+            Ok(s) if s.is_geographic() => {
+                let lat = (g[3] + g[5] * self.height as f64 / 2.0).to_radians();
+                let m = 6_371_008.8f64.to_radians();
+                a * m * m * lat.cos()
+            }
+            _ => 1.0,
+        }
+    }
+}
+
+/// What was loaded for one side.
+pub struct Loaded {
+    pub layer: ObjectLayer,
+    /// Pixels that are nodata on this side (not scored).
+    pub nodata: Vec<bool>,
+}
+
+fn open(path: &Path) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::Open {
+            path: path.into(),
+            reason: "no such file".into(),
+        });
+    }
+    Dataset::open(path).map_err(|e| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn is_raster(ds: &Dataset) -> bool {
+    ds.raster_count() > 0
+}
+
+fn raster_grid(ds: &Dataset) -> Grid {
+    let (width, height) = ds.raster_size();
+    Grid {
+        width,
+        height,
+        geo_transform: ds.geo_transform().unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
+        projection: ds.projection(),
+    }
+}
+
+/// The grid both inputs are compared on: the truth raster's, else the prediction raster's, else
+/// (two vector layers) the truth layer's extent at `pixel_size`.
+///
+/// # Errors
+/// [`Error::Param`] when two vector layers come without a pixel size; [`Error::Coregistration`]
+/// when two rasters differ in size.
+pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Grid> {
+    let (dp, dt) = (open(pred)?, open(truth)?);
+    match (is_raster(&dp), is_raster(&dt)) {
+        (_, true) => {
+            let g = raster_grid(&dt);
+            if is_raster(&dp) && dp.raster_size() != (g.width, g.height) {
+                let (w, h) = dp.raster_size();
+                return Err(Error::Coregistration {
+                    before: pred.into(),
+                    after: truth.into(),
+                    what: format!(
+                        "prediction is {w}x{h} pixels, truth {}x{}",
+                        g.width, g.height
+                    ),
+                });
+            }
+            Ok(g)
+        }
+        (true, false) => Ok(raster_grid(&dp)),
+        (false, false) => {
+            let px = pixel_size
+                .filter(|p| *p > 0.0)
+                .ok_or_else(|| Error::Param {
+                    name: "pixel-size",
+                    reason: format!(
+                        "{} and {} are both vector layers: give --pixel-size (CRS units)",
+                        pred.display(),
+                        truth.display()
+                    ),
+                })?;
+            let layer = dt.layer(0).map_err(|e| Error::Open {
+                path: truth.into(),
+                reason: e.to_string(),
+            })?;
+            let env = layer.get_extent().map_err(|e| Error::Open {
+                path: truth.into(),
+                reason: e.to_string(),
+            })?;
+            let width = ((env.MaxX - env.MinX) / px).ceil().max(1.0) as usize;
+            let height = ((env.MaxY - env.MinY) / px).ceil().max(1.0) as usize;
+            let projection = layer
+                .spatial_ref()
+                .and_then(|s| s.to_wkt().ok())
+                .unwrap_or_default();
+            Ok(Grid {
+                width,
+                height,
+                geo_transform: [env.MinX, px, 0.0, env.MaxY, 0.0, -px],
+                projection,
+            })
+        }
+    }
+}
+
+/// Load one side onto `grid`.
+///
+/// # Errors
+/// [`Error::Open`] naming the file; [`Error::Param`] when the grid is too large to score in
+/// memory.
+pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
+    let n = grid.width * grid.height;
+    if n > MAX_PIXELS {
+        return Err(Error::Param {
+            name: "eval",
+            reason: format!(
+                "{}: {n} pixels is more than eval holds in memory ({MAX_PIXELS}); evaluate per tile or county",
+                path.display()
+            ),
+        });
+    }
+    let ds = open(path)?;
+    let err = |e: gdal::errors::GdalError| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    };
+    if is_raster(&ds) {
+        let band = ds.rasterband(1).map_err(err)?;
+        let nd = band.no_data_value();
+        let size = (grid.width, grid.height);
+        let mut v = vec![0.0f64; n];
+        band.read_into_slice((0, 0), size, size, &mut v, None)
+            .map_err(err)?;
+        let nodata: Vec<bool> = v
+            .iter()
+            .map(|&x| x.is_nan() || nd.is_some_and(|d| x == d))
+            .collect();
+        let codes: Vec<u32> = v
+            .iter()
+            .zip(&nodata)
+            .map(|(&x, &bad)| {
+                if bad || x == 0.0 {
+                    0
+                } else {
+                    x.abs().min(u32::MAX as f64).max(1.0) as u32
+                }
+            })
+            .collect();
+        let mut names = FxHashMap::default();
+        for entry in gdal::Metadata::metadata(&band) {
+            if let Some(code) = entry
+                .key
+                .strip_prefix("CLASS_")
+                .and_then(|c| c.parse::<u32>().ok())
+            {
+                names.insert(code, entry.value.clone());
+            }
+        }
+        return Ok(Loaded {
+            layer: components(&codes, grid.width, &names),
+            nodata,
+        });
+    }
+    rasterize_layer(&ds, path, grid)
+}
+
+fn rasterize_layer(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Loaded> {
+    let err = |e: gdal::errors::GdalError| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    };
+    let mut layer = ds.layer(0).map_err(err)?;
+    let tblx = layer
+        .defn()
+        .fields()
+        .map(|f| f.name())
+        .find(|n| n.eq_ignore_ascii_case("TBLX"));
+    // Reproject only between real (geographic or projected) CRSs; pixel-unit layers written for
+    // rasters without georeference are already on the grid.
+    // Coordinates are x/y (easting/northing, lon/lat) on both sides, whatever the EPSG axis
+    // order (CGCS2000 Gauss-Krüger declares northing first).
+    let gis_order = |mut s: gdal::spatial_ref::SpatialRef| {
+        s.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+        s
+    };
+    let earthly = |s: &gdal::spatial_ref::SpatialRef| s.is_geographic() || s.is_projected();
+    let target = (!grid.projection.is_empty())
+        .then(|| gdal::spatial_ref::SpatialRef::from_wkt(&grid.projection).ok())
+        .flatten()
+        .filter(earthly)
+        .map(gis_order);
+    let source = layer.spatial_ref().filter(earthly).map(gis_order);
+    let mut geoms = Vec::new();
+    let mut kinds = Vec::new();
+    for f in layer.features() {
+        let Some(g) = f.geometry() else { continue };
+        let mut g = g.clone();
+        if let (Some(s), Some(t)) = (&source, &target) {
+            if s != t {
+                g = g.transform_to(t).map_err(err)?;
+            }
+        }
+        let kind = match &tblx {
+            Some(name) => f
+                .field_index(name)
+                .ok()
+                .and_then(|i| f.field_as_string(i).ok().flatten())
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        geoms.push(g);
+        kinds.push(kind);
+    }
+    let drv = gdal::DriverManager::get_driver_by_name("MEM").map_err(err)?;
+    let mut mem = drv
+        .create_with_band_type::<u32, _>("", grid.width, grid.height, 1)
+        .map_err(err)?;
+    mem.set_geo_transform(&grid.geo_transform).map_err(err)?;
+    if !grid.projection.is_empty() {
+        mem.set_projection(&grid.projection).map_err(err)?;
+    }
+    if !geoms.is_empty() {
+        let burn: Vec<f64> = (1..=geoms.len()).map(|i| i as f64).collect();
+        gdal::raster::rasterize(
+            &mut mem,
+            &[1],
+            &geoms,
+            &burn,
+            Some(RasterizeOptions::default()),
+        )
+        .map_err(err)?;
+    }
+    let size = (grid.width, grid.height);
+    let buf: Buffer<u32> = mem
+        .rasterband(1)
+        .map_err(err)?
+        .read_as::<u32>((0, 0), size, size, None)
+        .map_err(err)?;
+    let ids = buf.data().to_vec();
+    Ok(Loaded {
+        layer: ObjectLayer { ids, kinds },
+        nodata: vec![false; grid.width * grid.height],
+    })
+}
