@@ -1,92 +1,109 @@
 #!/usr/bin/python3
-"""Pixel precision / recall / F1 of `tuban detect` on every pair in shared/data/realcd.
+"""Score `tuban detect` on every pair in shared/data/realcd with `tuban eval`.
 
-Runs the default pipeline and, as the baseline, plain brightness differencing with an Otsu
-threshold (no normalisation, no morphology) through the same binary, and prints one table.
-Counts are pooled over the pairs of a dataset (micro-averaged). Unlabelled pixels (Landsat:
-in neither change.bmp nor unchanged.bmp) are not scored.
+For each dataset: the default pipeline and, as the baseline, plain brightness differencing with
+an Otsu threshold (no normalisation, no morphology), both through `tuban detect --backend cpu`.
+Pixel counts and object counts are pooled over the pairs of a dataset (micro-averaged).
+Landsat: pixels in neither change.bmp nor unchanged.bmp are unlabelled and not scored. Object
+rule: a truth object is found when >= 50 % of it is detected; a prediction is a false alarm
+when < 50 % of it is truth.
 
 usage: tools/realcd_eval.py [--tuban PATH] [--data DIR] [--backend cpu|gpu] [-- extra detect flags]
 """
-import argparse, glob, os, subprocess, sys, tempfile
+import argparse, glob, json, os, subprocess, sys, tempfile
 import numpy as np
 from osgeo import gdal
 
 gdal.UseExceptions()
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# dataset -> (before glob, after dir, label function, extra flags for the default run)
-def png_label(path):
-    a = gdal.Open(path).ReadAsArray()
-    a = a[0] if a.ndim == 3 else a
-    return a > 127, np.ones(a.shape, bool)
-
-def landsat_label(_):
-    d = os.path.dirname(_)
-    ch = gdal.Open(os.path.join(d, "change.bmp")).ReadAsArray() > 127
-    un = gdal.Open(os.path.join(d, "unchanged.bmp")).ReadAsArray() > 127
-    return ch, ch | un
-
+# dataset, before-file glob, extra flags for the default run
 DATASETS = [
-    ("LEVIR-CD", "*.png", png_label, []),
-    ("WHU-CD", "*.png", png_label, []),
-    ("DSIFN-CD", "*.png", png_label, []),
-    ("Landsat-Taizhou", "*TM", landsat_label, []),
-    ("SAR-Bern", "*.bmp", png_label, ["--evidence", "logratio"]),
+    ("LEVIR-CD", "*.png", []),
+    ("WHU-CD", "*.png", []),
+    ("DSIFN-CD", "*.png", []),
+    ("Landsat-Taizhou", "*TM", []),
+    ("SAR-Bern", "*.bmp", ["--evidence", "logratio"]),
 ]
-
 BASELINE = ["--evidence", "brightness", "--no-normalize", "--open", "0", "--close", "0"]
 
 
 def pairs(root, name, pattern):
+    labels = sorted(glob.glob(os.path.join(root, name, "label", "*")))
     for a in sorted(glob.glob(os.path.join(root, name, "A", pattern))):
         base = os.path.basename(a)
-        bdir = os.path.join(root, name, "B")
-        b = os.path.join(bdir, base)
-        if not os.path.exists(b):  # Landsat: 2000TM vs 2003TM, SAR: bern_1 vs bern_2
-            cands = [p for p in sorted(glob.glob(os.path.join(bdir, pattern)))]
-            b = cands[0]
-        labels = sorted(glob.glob(os.path.join(root, name, "label", "*")))
+        b = os.path.join(root, name, "B", base)
+        if not os.path.exists(b):  # Landsat 2000TM/2003TM, SAR bern_1/bern_2
+            b = sorted(glob.glob(os.path.join(root, name, "B", pattern)))[0]
         lab = os.path.join(root, name, "label", base)
-        if not os.path.exists(lab):
-            lab = labels[0]
-        yield a, b, lab
+        yield a, b, (lab if os.path.exists(lab) else labels[0])
 
 
-def run(tuban, a, b, flags, backend):
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [tuban, "detect", "--before", a, "--after", b, "--out", out, "--backend", backend] + flags
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-        return gdal.Open(os.path.join(out, "change.tif")).ReadAsArray()
+def truth_files(name, label, tmp):
+    """(truth raster, scored raster or None) in a form `tuban eval` reads."""
+    if name == "Landsat-Taizhou":
+        d = os.path.dirname(label)
+        ch = gdal.Open(os.path.join(d, "change.bmp")).ReadAsArray() > 127
+        un = gdal.Open(os.path.join(d, "unchanged.bmp")).ReadAsArray() > 127
+        return write(tmp, "truth.tif", ch), write(tmp, "scored.tif", ch | un)
+    a = gdal.Open(label).ReadAsArray()
+    a = a[0] if a.ndim == 3 else a
+    return write(tmp, "truth.tif", a > 127), None
+
+
+def write(tmp, name, arr):
+    path = os.path.join(tmp, name)
+    ds = gdal.GetDriverByName("GTiff").Create(path, arr.shape[1], arr.shape[0], 1, gdal.GDT_Byte)
+    ds.GetRasterBand(1).WriteArray(arr.astype(np.uint8))
+    ds = None
+    return path
+
+
+def detect_eval(tuban, a, b, flags, backend, truth, scored, tmp):
+    out = os.path.join(tmp, "out")
+    cmd = [tuban, "detect", "--before", a, "--after", b, "--out", out, "--backend", backend, "--no-polygons"] + flags
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    cmd = [tuban, "eval", "--pred", os.path.join(out, "change.tif"), "--truth", truth, "--json"]
+    if scored:
+        cmd += ["--scored", scored]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    return json.loads(r.stdout)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tuban", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "target")), "release", "tuban"))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "target"))
+    ap.add_argument("--tuban", default=os.path.join(target, "release", "tuban"))
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "realcd"))
     ap.add_argument("--backend", default="cpu")
     ap.add_argument("extra", nargs="*", help="extra flags for the default run")
     args = ap.parse_args()
-    print(f"{'dataset':16s} {'pairs':>5s} | {'default P':>9s} {'R':>6s} {'F1':>6s} | {'baseline P':>10s} {'R':>6s} {'F1':>6s}")
-    for name, pattern, labeler, flags in DATASETS:
-        tot = {"default": np.zeros(3), "baseline": np.zeros(3)}
+    print(f"{'dataset':16s} {'pairs':>5s} | {'pixel P':>7s} {'R':>5s} {'F1':>5s} | {'base P':>6s} {'R':>5s} {'F1':>5s} |"
+          f" {'obj found':>9s} {'obj R':>5s} {'obj P':>5s} {'obj F1':>6s} | {'base obj F1':>11s}")
+    for name, pattern, flags in DATASETS:
+        tot = {k: np.zeros(7) for k in ("default", "baseline")}
         n = 0
         for a, b, lab in pairs(args.data, name, pattern):
-            truth, scored = labeler(lab)
-            for key, fl in (("default", flags + args.extra), ("baseline", BASELINE)):
-                m = run(args.tuban, a, b, fl, args.backend)
-                pred = m == 1
-                s = scored & (m != 255)
-                tot[key] += [np.sum(pred & truth & s), np.sum(pred & ~truth & s), np.sum(~pred & truth & s)]
+            with tempfile.TemporaryDirectory() as tmp:
+                truth, scored = truth_files(name, lab, tmp)
+                for key, fl in (("default", flags + args.extra), ("baseline", BASELINE)):
+                    r = detect_eval(args.tuban, a, b, fl, args.backend, truth, scored, tmp)
+                    c, o = r["pixel_counts"], r["objects"]
+                    tot[key] += [c["tp"], c["fp"], c["fn"], o["truth_objects"], o["found"], o["predicted_objects"], o["false_alarms"]]
             n += 1
-        row = []
+        cells = []
         for key in ("default", "baseline"):
-            tp, fp, fn = tot[key]
+            tp, fp, fn, nt, found, npred, false = tot[key]
             p = tp / max(tp + fp, 1); r = tp / max(tp + fn, 1)
-            row += [p, r, 2 * p * r / max(p + r, 1e-12)]
-        print(f"{name:16s} {n:5d} | {row[0]:9.3f} {row[1]:6.3f} {row[2]:6.3f} | {row[3]:10.3f} {row[4]:6.3f} {row[5]:6.3f}")
+            orr = found / max(nt, 1); op = (npred - false) / max(npred, 1)
+            cells.append((p, r, 2 * p * r / max(p + r, 1e-12), found, nt, orr, op, 2 * orr * op / max(orr + op, 1e-12)))
+        d, bl = cells
+        print(f"{name:16s} {n:5d} | {d[0]:7.3f} {d[1]:5.3f} {d[2]:5.3f} | {bl[0]:6.3f} {bl[1]:5.3f} {bl[2]:5.3f} |"
+              f" {int(d[3]):>4d}/{int(d[4]):<4d} {d[5]:5.3f} {d[6]:5.3f} {d[7]:6.3f} | {bl[7]:11.3f}")
 
 
 if __name__ == "__main__":
