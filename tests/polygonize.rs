@@ -249,6 +249,68 @@ fn simplification_keeps_every_feature_valid_and_close_in_area() {
 }
 
 #[test]
+fn geopackage_has_a_working_spatial_index_and_survives_edits() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m.tif");
+    write_tif::<u8>(&m, Spec::gk(120, 80, 1), &mask(120, 80, 2), |v| v as u8);
+    let out = d.path().join("p.gpkg");
+    assert_eq!(polygonize(&m, &out, &[]).0, 0);
+    let ds = gdal::Dataset::open(&out).unwrap();
+    let has_index = ds
+        .execute_sql(
+            "SELECT HasSpatialIndex('changes', 'geom')",
+            None,
+            gdal::vector::sql::Dialect::DEFAULT,
+        )
+        .unwrap()
+        .unwrap()
+        .features()
+        .next()
+        .and_then(|f| f.field_as_integer(0).unwrap());
+    assert_eq!(has_index, Some(1));
+    let mut layer = ds.layer_by_name("changes").unwrap();
+    let total = layer.feature_count();
+    assert!(total > 10);
+    // A spatial filter over the left half returns features, fewer than all.
+    let (x0, y0) = (39_500_000.0, 3_400_000.0 - 80.0 * 0.8);
+    layer.set_spatial_filter_rect(x0, y0, x0 + 48.0, y0 + 64.0);
+    let some = layer.features().count() as u64;
+    assert!(some > 0 && some < total, "{some} of {total}");
+    drop(ds);
+    // Edits through OGR keep the R-tree in step (the extension's triggers).
+    let ds = gdal::Dataset::open_ex(
+        &out,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_VECTOR,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut layer = ds.layer_by_name("changes").unwrap();
+    let fid = layer.features().next().unwrap().fid().unwrap();
+    // Delete through SQL, as any GeoPackage client would.
+    drop(layer);
+    ds.execute_sql(
+        format!("DELETE FROM changes WHERE fid = {fid}"),
+        None,
+        gdal::vector::sql::Dialect::DEFAULT,
+    )
+    .unwrap();
+    let rows = ds
+        .execute_sql(
+            "SELECT COUNT(*) FROM rtree_changes_geom",
+            None,
+            gdal::vector::sql::Dialect::DEFAULT,
+        )
+        .unwrap()
+        .unwrap()
+        .features()
+        .next()
+        .and_then(|f| f.field_as_integer64(0).unwrap());
+    assert_eq!(rows, Some(total as i64 - 1));
+}
+
+#[test]
 fn empty_mask_gives_an_empty_valid_layer() {
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join("m.tif");

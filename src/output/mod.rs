@@ -1,3 +1,5 @@
 //! Writers of tuban's products.
 #[cfg(feature = "gdal")]
+pub mod gpkg;
+#[cfg(feature = "gdal")]
 pub mod vector;

@@ -131,7 +131,11 @@ pub fn wkb_multipolygon(mp: &MultiPolygon<f64>) -> Vec<u8> {
 
 /// A polygon layer being written.
 pub struct VectorWriter {
+    /// Shapefile and FlatGeobuf go through OGR ...
     ds: Option<Dataset>,
+    /// ... GeoPackage through SQLite directly.
+    gpkg: Option<super::gpkg::GpkgWriter>,
+    finished: bool,
     format: VectorFormat,
     fields: Vec<(String, FieldKind)>,
     batch: Vec<(MultiPolygon<f64>, Vec<Value>)>,
@@ -177,6 +181,33 @@ impl VectorWriter {
         let staging = parent.join(format!(".{name}.partial"));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir(&staging).map_err(|e| werr(path, e))?;
+        if format == VectorFormat::GeoPackage {
+            let cols: Vec<(&str, super::gpkg::Column)> = fields
+                .iter()
+                .map(|(n, k)| {
+                    let c = match k {
+                        FieldKind::Real => super::gpkg::Column::Real,
+                        FieldKind::Integer => super::gpkg::Column::Integer,
+                        FieldKind::Text => super::gpkg::Column::Text,
+                    };
+                    (*n, c)
+                })
+                .collect();
+            let gpkg =
+                super::gpkg::GpkgWriter::create(&staging.join(&name), layer, projection, &cols)
+                    .map_err(|e| werr(path, e))?;
+            return Ok(VectorWriter {
+                ds: None,
+                gpkg: Some(gpkg),
+                finished: false,
+                format,
+                fields: fields.iter().map(|(n, k)| (n.to_string(), *k)).collect(),
+                batch: Vec::new(),
+                staging,
+                path: path.into(),
+                written: 0,
+            });
+        }
         let drv = DriverManager::get_driver_by_name(format.driver()).map_err(|e| werr(path, e))?;
         let mut ds = drv
             .create_vector_only(staging.join(&name))
@@ -222,6 +253,8 @@ impl VectorWriter {
         lyr.create_defn_fields(&defs).map_err(|e| werr(path, e))?;
         Ok(VectorWriter {
             ds: Some(ds),
+            gpkg: None,
+            finished: false,
             format,
             fields: fields.iter().map(|(n, k)| (n.to_string(), *k)).collect(),
             batch: Vec::new(),
@@ -237,6 +270,21 @@ impl VectorWriter {
     /// [`Error::Write`] when a batch fails.
     pub fn push(&mut self, geometry: MultiPolygon<f64>, values: Vec<Value>) -> Result<()> {
         debug_assert_eq!(values.len(), self.fields.len());
+        if let Some(g) = self.gpkg.as_mut() {
+            use rusqlite::types::Value as Sql;
+            let sql = values
+                .into_iter()
+                .map(|v| match v {
+                    Value::Real(x) if x.is_finite() => Sql::Real(x),
+                    Value::Integer(n) => Sql::Integer(n),
+                    Value::Text(t) => Sql::Text(t),
+                    _ => Sql::Null,
+                })
+                .collect();
+            g.push(&geometry, sql)?;
+            self.written += 1;
+            return Ok(());
+        }
         self.batch.push((geometry, values));
         if self.batch.len() >= BATCH {
             self.flush()?;
@@ -275,9 +323,13 @@ impl VectorWriter {
     /// # Errors
     /// [`Error::Write`] naming the output when flushing, closing or moving fails.
     pub fn finish(mut self) -> Result<PathBuf> {
-        self.flush()?;
-        let ds = self.ds.take().expect("finished once");
-        ds.close().map_err(|e| werr(&self.path, e))?;
+        if let Some(g) = self.gpkg.take() {
+            g.finish()?;
+        } else {
+            self.flush()?;
+            let ds = self.ds.take().expect("finished once");
+            ds.close().map_err(|e| werr(&self.path, e))?;
+        }
         let parent = self
             .staging
             .parent()
@@ -290,13 +342,17 @@ impl VectorWriter {
                 .map_err(|e| werr(&self.path, e))?;
         }
         let _ = std::fs::remove_dir(&self.staging);
+        self.finished = true;
         Ok(self.path.clone())
     }
 }
 
 impl Drop for VectorWriter {
     fn drop(&mut self) {
-        if self.ds.take().is_some() {
+        // Not finished: an error or a panic. Close, then remove the staging folder.
+        if !self.finished {
+            self.ds.take();
+            self.gpkg.take();
             let _ = std::fs::remove_dir_all(&self.staging);
         }
     }
