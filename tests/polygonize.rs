@@ -286,10 +286,15 @@ fn geopackage_has_a_working_spatial_index_and_survives_edits() {
         },
     )
     .unwrap();
-    let mut layer = ds.layer_by_name("changes").unwrap();
-    let fid = layer.features().next().unwrap().fid().unwrap();
+    let fid = ds
+        .layer_by_name("changes")
+        .unwrap()
+        .features()
+        .next()
+        .unwrap()
+        .fid()
+        .unwrap();
     // Delete through SQL, as any GeoPackage client would.
-    drop(layer);
     ds.execute_sql(
         format!("DELETE FROM changes WHERE fid = {fid}"),
         None,
