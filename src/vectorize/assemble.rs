@@ -29,34 +29,55 @@ pub fn area2(ring: &[Vertex]) -> i64 {
         .sum()
 }
 
-/// Drop vertices where the ring goes straight on (left over where chains were joined).
+/// Drop vertices where the ring goes straight on (left over where chains were joined). One pass
+/// in place: on a rectilinear ring, removing a straight-through vertex never makes another one
+/// straight.
 pub fn drop_collinear(ring: &mut Vec<Vertex>) {
-    let mut changed = true;
-    while changed && ring.len() > 4 {
-        changed = false;
-        let n = ring.len();
-        let keep: Vec<bool> = (0..n)
-            .map(|i| {
-                let (a, b, c) = (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]);
-                (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0) != 0
-            })
-            .collect();
-        if keep.iter().any(|k| !k) {
-            let mut k = keep.into_iter();
-            ring.retain(|_| k.next().unwrap_or(true));
-            changed = true;
+    let n = ring.len();
+    if n <= 4 {
+        return;
+    }
+    let straight = |a: Vertex, b: Vertex, c: Vertex| {
+        (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0) == 0
+    };
+    let mut out: Vec<Vertex> = Vec::with_capacity(n);
+    for i in 0..n {
+        let (b, c) = (ring[i], ring[(i + 1) % n]);
+        let a = out.last().copied().unwrap_or(ring[n - 1]);
+        if !straight(a, b, c) {
+            out.push(b);
         }
     }
+    // The first vertex was judged against the original last one, which may have been dropped.
+    while out.len() > 4 {
+        let k = out.len();
+        if straight(out[k - 1], out[0], out[1]) {
+            out.remove(0);
+        } else if straight(out[k - 2], out[k - 1], out[0]) {
+            out.pop();
+        } else {
+            break;
+        }
+    }
+    *ring = out;
+}
+
+/// True when some vertex occurs twice.
+fn has_repeat(ring: &[Vertex]) -> bool {
+    if ring.len() <= 48 {
+        // Small rings (most of them): a quadratic scan, no allocation.
+        return (1..ring.len()).any(|i| ring[..i].contains(&ring[i]));
+    }
+    let mut sorted = ring.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).any(|w| w[0] == w[1])
 }
 
 /// Split a ring at every vertex it visits twice, into simple rings.
-pub fn split_simple(ring: &[Vertex]) -> Vec<Vec<Vertex>> {
-    // Most rings visit no vertex twice: check cheaply before building the map.
-    let mut sorted = ring.to_vec();
-    sorted.sort_unstable();
-    if sorted.windows(2).all(|w| w[0] != w[1]) {
+pub fn split_simple(ring: Vec<Vertex>) -> Vec<Vec<Vertex>> {
+    if !has_repeat(&ring) {
         return if ring.len() >= 4 {
-            vec![ring.to_vec()]
+            vec![ring]
         } else {
             Vec::new()
         };
@@ -65,7 +86,7 @@ pub fn split_simple(ring: &[Vertex]) -> Vec<Vec<Vertex>> {
     let mut stack: Vec<Vertex> = Vec::with_capacity(ring.len());
     let mut seen: HashMap<Vertex, usize> =
         HashMap::with_capacity_and_hasher(ring.len(), Default::default());
-    for &v in ring {
+    for v in ring {
         if let Some(&at) = seen.get(&v) {
             // Close the loop from the earlier visit of v to here.
             let piece: Vec<Vertex> = stack.drain(at..).collect();
@@ -115,7 +136,7 @@ pub fn assemble(rings: Vec<(u64, Vec<Vertex>)>, min_hole_px: i64) -> Vec<PixelPo
     let mut parts: HashMap<u64, ShellsAndHoles> = HashMap::default();
     for (part, mut ring) in rings {
         drop_collinear(&mut ring);
-        for r in split_simple(&ring) {
+        for r in split_simple(ring) {
             let a = area2(&r);
             let entry = parts.entry(part).or_default();
             if a > 0 {
@@ -189,7 +210,7 @@ mod tests {
             (1, 1),
             (0, 1),
         ];
-        let parts = split_simple(&ring);
+        let parts = split_simple(ring);
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| p.len() == 4 && area2(p) == 2));
     }
