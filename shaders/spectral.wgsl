@@ -9,6 +9,7 @@ const EV_SAM: u32 = 2u;
 const EV_NDVI: u32 = 3u;
 const EV_NDBI: u32 = 4u;
 const EV_LOGRATIO: u32 = 5u;
+const EV_MSI: u32 = 7u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> before: array<f32>;
@@ -111,6 +112,11 @@ fn visible_max(@builtin(global_invocation_id) id: vec3<u32>) {
             mb = max(mb, before[b * n + i]);
             ma = max(ma, after[b * n + i]);
         }
+    }
+    // The shadow index works on the inverted brightness.
+    if (p.evidence == EV_MSI) {
+        mb = -mb;
+        ma = -ma;
     }
     base_before[i] = mb;
     base_after[i] = ma;

@@ -41,11 +41,15 @@ pub enum EvidenceKind {
     /// |MBI(after) - MBI(before)|, the change of the morphological building index: responds to
     /// buildings appearing or disappearing, not to spectral drift of fields.
     Mbi,
+    /// |MSI(after) - MSI(before)|, the change of the morphological shadow index (the building
+    /// index of the inverted brightness: dark, compact structures such as the shadows new
+    /// buildings cast, and dark roofs).
+    Msi,
 }
 
 impl EvidenceKind {
     /// All kinds, in code order.
-    pub const ALL: [EvidenceKind; 7] = [
+    pub const ALL: [EvidenceKind; 8] = [
         EvidenceKind::Brightness,
         EvidenceKind::Cva,
         EvidenceKind::Sam,
@@ -53,7 +57,13 @@ impl EvidenceKind {
         EvidenceKind::Ndbi,
         EvidenceKind::LogRatio,
         EvidenceKind::Mbi,
+        EvidenceKind::Msi,
     ];
+
+    /// True for the kinds computed by the line-opening kernels (`shaders/mbi.wgsl`).
+    pub fn is_morphological(self) -> bool {
+        matches!(self, EvidenceKind::Mbi | EvidenceKind::Msi)
+    }
 
     /// The code the shaders switch on.
     pub fn code(self) -> u32 {
@@ -78,6 +88,7 @@ impl EvidenceKind {
             EvidenceKind::Ndbi => "ndbi",
             EvidenceKind::LogRatio => "logratio",
             EvidenceKind::Mbi => "mbi",
+            EvidenceKind::Msi => "msi",
         }
     }
 
@@ -207,7 +218,7 @@ impl Plan {
     pub fn evidence_reach_px(&self) -> usize {
         match self.config.evidence {
             // An opening is an erosion then a dilation, each reaching `half`.
-            EvidenceKind::Mbi => {
+            k if k.is_morphological() => {
                 2 * self.config.mbi_half_px.1.max(self.config.mbi_half_px.0) as usize
             }
             _ => 0,
@@ -363,7 +374,7 @@ pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: b
     }
     let n = input.pixels();
     let mut evidence = vec![0.0f32; n];
-    if plan.config.evidence == EvidenceKind::Mbi {
+    if plan.config.evidence.is_morphological() {
         let (mut base_b, mut base_a) = (vec![0.0; n], vec![0.0; n]);
         cpu::spectral::visible_max(driver, &p, &input.before, &after, &mut base_b, &mut base_a);
         let acc_b = cpu::mbi::mbi_sum(driver, &p, &base_b, &input.valid, plan.config.mbi_half_px);

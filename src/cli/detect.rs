@@ -36,7 +36,7 @@ pub struct DetectArgs {
     /// Warp the after image onto the before grid when CRS, pixel size or alignment differ.
     #[arg(long)]
     pub resample: bool,
-    /// Evidence: auto, mbi, cva, sam, brightness, ndvi, ndbi, logratio. auto = mbi below 5 m
+    /// Evidence: auto, mbi, msi, cva, sam, brightness, ndvi, ndbi, logratio. auto = mbi below 5 m
     /// pixels (or without georeference), cva at 5 m and coarser.
     #[arg(long, default_value = "auto")]
     pub evidence: String,

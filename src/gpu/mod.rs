@@ -13,7 +13,7 @@ pub fn shader_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
     std::iter::once(("common", kernels::COMMON)).chain(kernels::SHADERS)
 }
 
-use crate::change::{EvidenceKind, KernelParams, Plan, TileInput, TileResult};
+use crate::change::{KernelParams, Plan, TileInput, TileResult};
 use crate::error::{Error, Result};
 use kernels::Kernels;
 use wgpu::util::DeviceExt;
@@ -195,7 +195,7 @@ impl GpuContext {
         }
         // Kept alive until the submission below.
         let mut keep = Vec::new();
-        if plan.config.evidence == EvidenceKind::Mbi {
+        if plan.config.evidence.is_morphological() {
             let base_b = self.scratch("base_before", n * 4);
             let base_a = self.scratch("base_after", n * 4);
             k.dispatch(

@@ -104,12 +104,14 @@ fn evidence_of(
             let nd = |img: &[f32]| norm_diff(band(img, n, p.swir, i), band(img, n, p.nir, i));
             nd(after) - nd(before)
         }
-        EvidenceKind::Mbi => f32::NAN, // produced by the mbi kernels, never by this one
+        // Produced by the line-opening kernels, never by this one.
+        EvidenceKind::Mbi | EvidenceKind::Msi => f32::NAN,
     }
 }
 
 /// Brightness for the building index: the maximum of the visible bands (all bands when the
-/// mapping names no visible band), as in Huang & Zhang's MBI.
+/// mapping names no visible band), as in Huang & Zhang's MBI; negated for the shadow index,
+/// whose black top-hats are the white top-hats of the inverted brightness.
 pub fn visible_max_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
     let n = p.pixels();
     let mut m = -super::BIG;
@@ -118,7 +120,11 @@ pub fn visible_max_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
             m = m.max(band(img, n, b, i));
         }
     }
-    m
+    if p.evidence == EvidenceKind::Msi.code() {
+        -m
+    } else {
+        m
+    }
 }
 
 /// Evidence for every pixel of the tile.
@@ -141,7 +147,7 @@ pub fn evidence(
             }
         };
     }
-    each!(Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi);
+    each!(Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi, Msi);
 }
 
 /// Visible brightness of both dates, for the building index.
@@ -157,4 +163,30 @@ pub fn visible_max(
         visible_max_px(p, before, i)
     });
     driver.fill(out_after, p.width as usize, |i| visible_max_px(p, after, i));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shadow_index_inverts_the_visible_brightness() {
+        // Two bands, one pixel: visible maximum 30.
+        let img = [10.0f32, 30.0];
+        let p = KernelParams {
+            width: 1,
+            height: 1,
+            bands: 2,
+            ..KernelParams::default()
+        };
+        assert_eq!(visible_max_px(&p, &img, 0), 30.0);
+        let msi = KernelParams {
+            evidence: EvidenceKind::Msi.code(),
+            ..p
+        };
+        assert_eq!(visible_max_px(&msi, &img, 0), -30.0);
+        // Only band 0 visible.
+        let vis = KernelParams { visible: 1, ..p };
+        assert_eq!(visible_max_px(&vis, &img, 0), 10.0);
+    }
 }
