@@ -44,6 +44,7 @@ pub mod gpu;
 pub mod output;
 pub mod pipeline;
 pub mod raster;
+pub mod synth;
 pub mod vectorize;
 
 pub use error::{Error, Result};

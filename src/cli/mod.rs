@@ -4,6 +4,7 @@
 pub mod detect;
 pub mod eval;
 pub mod polygonize;
+pub mod synth;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +29,8 @@ pub enum Command {
     Polygonize(polygonize::PolygonizeArgs),
     /// Score a prediction against truth: pixel and object metrics, per change type.
     Eval(eval::EvalArgs),
+    /// A synthetic bi-temporal scene with known changes, pseudo-changes and truth.
+    Synth(synth::SynthArgs),
 }
 
 /// Where kernels run.

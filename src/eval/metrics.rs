@@ -29,7 +29,8 @@ pub struct PixelScores {
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { 0.0 }
+    // `+ 0.0` turns the -0.0 of an empty float sum into 0.0.
+    if b > 0.0 { a / b + 0.0 } else { 0.0 }
 }
 
 impl PixelCounts {

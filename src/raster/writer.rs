@@ -15,6 +15,17 @@ pub struct OutputRaster {
     path: PathBuf,
 }
 
+/// Shape and encoding of an output raster.
+#[derive(Clone, Copy, Debug)]
+pub struct RasterSpec<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub bands: usize,
+    pub nodata: Option<f64>,
+    /// GeoTIFF predictor option, e.g. "PREDICTOR=2".
+    pub predictor: &'a str,
+}
+
 /// Georeference to stamp on outputs.
 #[derive(Clone, Debug)]
 pub struct Georef {
@@ -44,6 +55,25 @@ impl OutputRaster {
         nodata: f64,
         predictor: &str,
     ) -> Result<Self> {
+        let spec = RasterSpec {
+            width,
+            height,
+            bands: 1,
+            nodata: Some(nodata),
+            predictor,
+        };
+        Self::create_bands::<T>(path, &spec, georef)
+    }
+
+    /// Create a raster of `spec.bands` bands (see [`OutputRaster::create`]).
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming `path` when the file cannot be created.
+    pub fn create_bands<T: GdalType>(
+        path: &Path,
+        spec: &RasterSpec,
+        georef: &Georef,
+    ) -> Result<Self> {
         let err = |e: gdal::errors::GdalError| Error::Write {
             path: path.into(),
             reason: e.to_string(),
@@ -56,12 +86,18 @@ impl OutputRaster {
             "BLOCKYSIZE=512",
             "COMPRESS=ZSTD",
             "ZSTD_LEVEL=1",
-            predictor,
+            spec.predictor,
             "BIGTIFF=IF_SAFER",
             "NUM_THREADS=ALL_CPUS",
         ]);
         let mut ds = drv
-            .create_with_band_type_with_options::<T, _>(&tmp, width, height, 1, &opts)
+            .create_with_band_type_with_options::<T, _>(
+                &tmp,
+                spec.width,
+                spec.height,
+                spec.bands,
+                &opts,
+            )
             .map_err(err)?;
         if let Some(gt) = georef.geo_transform {
             ds.set_geo_transform(&gt).map_err(err)?;
@@ -69,10 +105,14 @@ impl OutputRaster {
         if !georef.projection.is_empty() {
             ds.set_projection(&georef.projection).map_err(err)?;
         }
-        ds.rasterband(1)
-            .map_err(err)?
-            .set_no_data_value(Some(nodata))
-            .map_err(err)?;
+        if let Some(nd) = spec.nodata {
+            for b in 1..=spec.bands {
+                ds.rasterband(b)
+                    .map_err(err)?
+                    .set_no_data_value(Some(nd))
+                    .map_err(err)?;
+            }
+        }
         Ok(OutputRaster {
             ds: Some(ds),
             tmp,
@@ -80,17 +120,35 @@ impl OutputRaster {
         })
     }
 
+    /// The dataset being written (to set band metadata or colour interpretation).
+    pub fn dataset(&self) -> &Dataset {
+        self.ds.as_ref().expect("used before finish")
+    }
+
     /// Write `data` (row-major, `w.width` wide) into window `w`.
     ///
     /// # Errors
     /// [`Error::Write`] naming the file.
     pub fn write<T: GdalType + Copy>(&mut self, w: Window, data: Vec<T>) -> Result<()> {
+        self.write_band(1, w, data)
+    }
+
+    /// Write `data` into window `w` of band `band` (1-based).
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn write_band<T: GdalType + Copy>(
+        &mut self,
+        band: usize,
+        w: Window,
+        data: Vec<T>,
+    ) -> Result<()> {
         let err = |e: gdal::errors::GdalError| Error::Write {
             path: self.path.clone(),
             reason: e.to_string(),
         };
         let ds = self.ds.as_ref().expect("written after finish");
-        let mut band = ds.rasterband(1).map_err(err)?;
+        let mut band = ds.rasterband(band).map_err(err)?;
         let mut buf = Buffer::new((w.width, w.height), data);
         band.write((w.x as isize, w.y as isize), (w.width, w.height), &mut buf)
             .map_err(err)

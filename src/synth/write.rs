@@ -1,0 +1,305 @@
+//! Writing a synthetic scene: streamed rendering into GeoTIFFs, statistics per change object.
+
+use super::render::{Pixel, pixel};
+use super::scene::{COUNTIES, Change, Dlbm, Scene};
+use crate::error::{Error, Result};
+use crate::pipeline::ProgressFn;
+use crate::raster::grid::Window;
+use crate::raster::writer::{Georef, OutputRaster, RasterSpec};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SynthOptions {
+    pub size: usize,
+    pub seed: u64,
+    pub gsd_m: f64,
+    pub out_dir: PathBuf,
+}
+
+/// Per change object: where it is and what it occupies (before-date survey layers).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ObjectStats {
+    pub id: u32,
+    pub tblx: &'static str,
+    pub kind: &'static str,
+    pub pixels: u64,
+    pub area_m2: f64,
+    /// Arable land (DLBM 0101-0103) occupied, m² (GDMJ).
+    pub arable_m2: f64,
+    /// Permanent basic farmland occupied, m² (YJJBNTMJ).
+    pub pbf_m2: f64,
+    /// Ecological red line occupied, m² (STHXMJ).
+    pub redline_m2: f64,
+    /// Majority county (XZQDM).
+    pub county: &'static str,
+    pub approval: Option<(String, String)>,
+    /// A lead under the rules: not approved, and >= 5 mu of basic farmland, >= 10 mu of arable
+    /// land, or inside the red line.
+    pub qualifies: bool,
+}
+
+/// What `synth` wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct SynthSummary {
+    pub size: usize,
+    pub seed: u64,
+    pub gsd_m: f64,
+    pub epsg: u32,
+    pub before_date: &'static str,
+    pub after_date: &'static str,
+    pub haze_gain_offset_gradient: (f64, f64, f64),
+    pub misregistration_px: (f64, f64),
+    pub changed_px: u64,
+    pub objects: Vec<ObjectStats>,
+    pub seconds: f64,
+}
+
+/// Georeference: EPSG:4527 (CGCS2000 / 3-degree Gauss-Kruger zone 39, zone-prefixed eastings).
+pub const EPSG: u32 = 4527;
+const ORIGIN: (f64, f64) = (39_480_000.0, 3_510_000.0);
+const BEFORE_DATE: &str = "2024-03-20";
+const AFTER_DATE: &str = "2024-06-25";
+const MU_M2: f64 = 10_000.0 / 15.0;
+
+fn georef(gsd: f64) -> Result<Georef> {
+    let srs = gdal::spatial_ref::SpatialRef::from_epsg(EPSG).map_err(|e| Error::Param {
+        name: "synth",
+        reason: e.to_string(),
+    })?;
+    Ok(Georef {
+        geo_transform: Some([ORIGIN.0, gsd, 0.0, ORIGIN.1, 0.0, -gsd]),
+        projection: srs.to_wkt().map_err(|e| Error::Param {
+            name: "synth",
+            reason: e.to_string(),
+        })?,
+    })
+}
+
+/// The rasters written, band by band.
+struct Outputs {
+    before: OutputRaster,
+    after: OutputRaster,
+    truth: OutputRaster,
+    pseudo: OutputRaster,
+    clouds: OutputRaster,
+}
+
+/// Generate a scene.
+///
+/// # Errors
+/// [`Error::Param`] for a size out of range, [`Error::Write`] when outputs cannot be written.
+pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> {
+    if !(64..=65_536).contains(&opts.size) {
+        return Err(Error::Param {
+            name: "size",
+            reason: format!("{} px: use 64 to 65536", opts.size),
+        });
+    }
+    if !(opts.gsd_m > 0.05 && opts.gsd_m <= 10.0) {
+        return Err(Error::Param {
+            name: "gsd",
+            reason: format!("{} m: use 0.05 to 10", opts.gsd_m),
+        });
+    }
+    crate::pipeline::detect::prepare_out_dir(&opts.out_dir)?;
+    let t0 = std::time::Instant::now();
+    let n = opts.size;
+    let scene = Scene::generate(n, n, opts.gsd_m, opts.seed);
+    let g = georef(opts.gsd_m)?;
+    let dir = &opts.out_dir;
+    let spec = |bands, nodata, predictor| RasterSpec {
+        width: n,
+        height: n,
+        bands,
+        nodata,
+        predictor,
+    };
+    let out = Outputs {
+        before: OutputRaster::create_bands::<u16>(
+            &dir.join("before.tif"),
+            &spec(4, None, "PREDICTOR=2"),
+            &g,
+        )?,
+        after: OutputRaster::create_bands::<u16>(
+            &dir.join("after.tif"),
+            &spec(4, None, "PREDICTOR=2"),
+            &g,
+        )?,
+        truth: OutputRaster::create_bands::<u8>(
+            &dir.join("truth.tif"),
+            &spec(1, None, "PREDICTOR=1"),
+            &g,
+        )?,
+        pseudo: OutputRaster::create_bands::<u8>(
+            &dir.join("pseudo.tif"),
+            &spec(1, None, "PREDICTOR=1"),
+            &g,
+        )?,
+        clouds: OutputRaster::create_bands::<u8>(
+            &dir.join("clouds.tif"),
+            &spec(1, None, "PREDICTOR=1"),
+            &g,
+        )?,
+    };
+    label_bands(&out)?;
+    let px_m2 = opts.gsd_m * opts.gsd_m;
+    let mut stats: Vec<[u64; 6]> = vec![[0; 6]; scene.changes.len()];
+    let strip = 256;
+    let strips = n.div_ceil(strip);
+    let mut changed = 0u64;
+    // Render strips here (in parallel) while a writer thread compresses the previous ones.
+    let (tx, rx) = crossbeam_channel::bounded::<(Window, Vec<Pixel>)>(2);
+    let out = std::thread::scope(|sc| -> Result<Outputs> {
+        let writer = sc.spawn(move || -> Result<Outputs> {
+            let mut out = out;
+            for (w, pixels) in rx {
+                write_strip(&mut out, &pixels, w)?;
+            }
+            Ok(out)
+        });
+        for k in 0..strips {
+            let (y0, h) = (k * strip, strip.min(n - k * strip));
+            let pixels: Vec<Pixel> = (0..h * n)
+                .into_par_iter()
+                .map(|i| pixel(&scene, i % n, y0 + i / n))
+                .collect();
+            for p in &pixels {
+                if p.object > 0 {
+                    let s = &mut stats[p.object as usize - 1];
+                    let arable = Dlbm::ALL
+                        .get(p.dlbm as usize - 1)
+                        .is_some_and(|d| d.is_arable());
+                    s[0] += 1;
+                    s[1] += u64::from(arable);
+                    s[2] += u64::from(p.pbf);
+                    s[3] += u64::from(p.redline);
+                    s[4 + p.county as usize] += 1;
+                    changed += 1;
+                }
+            }
+            if tx
+                .send((
+                    Window {
+                        x: 0,
+                        y: y0,
+                        width: n,
+                        height: h,
+                    },
+                    pixels,
+                ))
+                .is_err()
+            {
+                break;
+            }
+            progress("synth", k as u64 + 1, strips as u64);
+        }
+        drop(tx);
+        writer.join().map_err(|_| Error::Write {
+            path: dir.clone(),
+            reason: "writer thread panicked".into(),
+        })?
+    })?;
+    let objects: Vec<ObjectStats> = scene
+        .changes
+        .iter()
+        .zip(&stats)
+        .enumerate()
+        .filter(|(_, (_, s))| s[0] > 0)
+        .map(|(i, (c, s))| {
+            let (area, arable, pbf, red) = (
+                s[0] as f64 * px_m2,
+                s[1] as f64 * px_m2,
+                s[2] as f64 * px_m2,
+                s[3] as f64 * px_m2,
+            );
+            let approved = c.approval.is_some();
+            ObjectStats {
+                id: i as u32 + 1,
+                tblx: c.kind.tblx(),
+                kind: c.kind.describe(),
+                pixels: s[0],
+                area_m2: area,
+                arable_m2: arable,
+                pbf_m2: pbf,
+                redline_m2: red,
+                county: COUNTIES[usize::from(s[5] > s[4])].0,
+                approval: c.approval.clone(),
+                qualifies: !approved && (pbf >= 5.0 * MU_M2 || arable >= 10.0 * MU_M2 || red > 0.0),
+            }
+        })
+        .collect();
+    for o in [out.before, out.after, out.truth, out.pseudo, out.clouds] {
+        o.finish()?;
+    }
+    let summary = SynthSummary {
+        size: n,
+        seed: opts.seed,
+        gsd_m: opts.gsd_m,
+        epsg: EPSG,
+        before_date: BEFORE_DATE,
+        after_date: AFTER_DATE,
+        haze_gain_offset_gradient: scene.haze,
+        misregistration_px: scene.shift,
+        changed_px: changed,
+        objects,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    write_json(&dir.join("synth.json"), &summary)?;
+    Ok(summary)
+}
+
+fn label_bands(out: &Outputs) -> Result<()> {
+    use gdal::Metadata;
+    use gdal::raster::ColorInterpretation as Ci;
+    let werr = |e: gdal::errors::GdalError| Error::Write {
+        path: "synth".into(),
+        reason: e.to_string(),
+    };
+    for ds in [out.before.dataset(), out.after.dataset()] {
+        for (b, ci) in [
+            (1, Ci::BlueBand),
+            (2, Ci::GreenBand),
+            (3, Ci::RedBand),
+            (4, Ci::Undefined),
+        ] {
+            let mut band = ds.rasterband(b).map_err(werr)?;
+            band.set_color_interpretation(ci).map_err(werr)?;
+            band.set_description(["Blue", "Green", "Red", "NIR"][b - 1])
+                .map_err(werr)?;
+        }
+    }
+    let mut t = out.truth.dataset().rasterband(1).map_err(werr)?;
+    for c in Change::ALL {
+        t.set_metadata_item(&format!("CLASS_{}", c.code()), c.tblx(), "")
+            .map_err(werr)?;
+    }
+    Ok(())
+}
+
+fn write_strip(out: &mut Outputs, px: &[Pixel], w: Window) -> Result<()> {
+    for b in 0..4 {
+        out.before
+            .write_band(b + 1, w, px.iter().map(|p| p.before[b]).collect())?;
+        out.after
+            .write_band(b + 1, w, px.iter().map(|p| p.after[b]).collect())?;
+    }
+    out.truth.write(w, px.iter().map(|p| p.truth).collect())?;
+    out.pseudo.write(w, px.iter().map(|p| p.pseudo).collect())?;
+    out.clouds
+        .write(w, px.iter().map(|p| u8::from(p.pseudo >= 3)).collect())?;
+    Ok(())
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let err = |reason: String| Error::Write {
+        path: path.into(),
+        reason,
+    };
+    let text = serde_json::to_string_pretty(value).map_err(|e| err(e.to_string()))?;
+    let tmp = crate::raster::writer::partial_path(path);
+    std::fs::write(&tmp, text + "\n").map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+}
