@@ -15,6 +15,8 @@ pub mod scene;
 pub mod world;
 
 #[cfg(feature = "gdal")]
+mod vectors;
+#[cfg(feature = "gdal")]
 mod write;
 
 #[cfg(feature = "gdal")]

@@ -36,6 +36,8 @@ pub struct ObjectStats {
     /// Majority county (XZQDM).
     pub county: &'static str,
     pub approval: Option<(String, String)>,
+    /// Pixel bounding box: min x, min y, max x, max y (inclusive).
+    pub bbox_px: [u64; 4],
     /// A lead under the rules: not approved, and >= 5 mu of basic farmland, >= 10 mu of arable
     /// land, or inside the red line.
     pub qualifies: bool,
@@ -85,6 +87,20 @@ struct Outputs {
     truth: OutputRaster,
     pseudo: OutputRaster,
     clouds: OutputRaster,
+    /// Survey rasters the reference layers are polygonized from (removed afterwards).
+    aux: Aux,
+}
+
+struct Aux {
+    /// Land class (`Dlbm::raster`) + 16 x county index.
+    landuse: OutputRaster,
+    /// County index + 1 where the pixel is basic farmland.
+    pbf: OutputRaster,
+    redline: OutputRaster,
+    /// County index + 1.
+    county: OutputRaster,
+    /// Change object id + 1.
+    objects: OutputRaster,
 }
 
 /// Generate a scene.
@@ -117,6 +133,26 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         nodata,
         predictor,
     };
+    let aux = dir.join(".synth-aux");
+    let _ = std::fs::remove_dir_all(&aux);
+    std::fs::create_dir_all(&aux).map_err(|e| Error::Write {
+        path: aux.clone(),
+        reason: e.to_string(),
+    })?;
+    let byte = |name: &str| {
+        OutputRaster::create_bands::<u8>(&aux.join(name), &spec(1, Some(0.0), "PREDICTOR=1"), &g)
+    };
+    let aux_out = Aux {
+        landuse: byte("landuse.tif")?,
+        pbf: byte("pbf.tif")?,
+        redline: byte("redline.tif")?,
+        county: byte("county.tif")?,
+        objects: OutputRaster::create_bands::<u32>(
+            &aux.join("objects.tif"),
+            &spec(1, Some(0.0), "PREDICTOR=1"),
+            &g,
+        )?,
+    };
     let out = Outputs {
         before: OutputRaster::create_bands::<u16>(
             &dir.join("before.tif"),
@@ -143,10 +179,12 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
             &spec(1, None, "PREDICTOR=1"),
             &g,
         )?,
+        aux: aux_out,
     };
     label_bands(&out)?;
     let px_m2 = opts.gsd_m * opts.gsd_m;
     let mut stats: Vec<[u64; 6]> = vec![[0; 6]; scene.changes.len()];
+    let mut boxes: Vec<[u64; 4]> = vec![[u64::MAX, u64::MAX, 0, 0]; scene.changes.len()];
     let strip = 256;
     let strips = n.div_ceil(strip);
     let mut changed = 0u64;
@@ -166,8 +204,11 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
                 .into_par_iter()
                 .map(|i| pixel(&scene, i % n, y0 + i / n))
                 .collect();
-            for p in &pixels {
+            for (i, p) in pixels.iter().enumerate() {
                 if p.object > 0 {
+                    let (x, y) = ((i % n) as u64, (y0 + i / n) as u64);
+                    let b = &mut boxes[p.object as usize - 1];
+                    *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
                     let s = &mut stats[p.object as usize - 1];
                     let arable = Dlbm::ALL
                         .get(p.dlbm as usize - 1)
@@ -205,10 +246,10 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     let objects: Vec<ObjectStats> = scene
         .changes
         .iter()
-        .zip(&stats)
+        .zip(stats.iter().zip(&boxes))
         .enumerate()
-        .filter(|(_, (_, s))| s[0] > 0)
-        .map(|(i, (c, s))| {
+        .filter(|(_, (_, (s, _)))| s[0] > 0)
+        .map(|(i, (c, (s, bbox)))| {
             let (area, arable, pbf, red) = (
                 s[0] as f64 * px_m2,
                 s[1] as f64 * px_m2,
@@ -227,13 +268,28 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
                 redline_m2: red,
                 county: COUNTIES[usize::from(s[5] > s[4])].0,
                 approval: c.approval.clone(),
+                bbox_px: *bbox,
                 qualifies: !approved && (pbf >= 5.0 * MU_M2 || arable >= 10.0 * MU_M2 || red > 0.0),
             }
         })
         .collect();
-    for o in [out.before, out.after, out.truth, out.pseudo, out.clouds] {
+    let Aux {
+        landuse,
+        pbf,
+        redline,
+        county,
+        objects: object_ids,
+    } = out.aux;
+    for o in [
+        out.before, out.after, out.truth, out.pseudo, out.clouds, landuse, pbf, redline, county,
+        object_ids,
+    ] {
         o.finish()?;
     }
+    let georef = g.clone();
+    super::vectors::write_vectors(dir, &aux, &georef, &objects, progress)?;
+    super::vectors::write_job(dir, opts)?;
+    let _ = std::fs::remove_dir_all(&aux);
     let summary = SynthSummary {
         size: n,
         seed: opts.seed,
@@ -290,6 +346,20 @@ fn write_strip(out: &mut Outputs, px: &[Pixel], w: Window) -> Result<()> {
     out.pseudo.write(w, px.iter().map(|p| p.pseudo).collect())?;
     out.clouds
         .write(w, px.iter().map(|p| u8::from(p.pseudo >= 3)).collect())?;
+    let a = &mut out.aux;
+    a.landuse
+        .write(w, px.iter().map(|p| p.dlbm + 16 * p.county).collect())?;
+    a.pbf.write(
+        w,
+        px.iter()
+            .map(|p| if p.pbf { p.county + 1 } else { 0 })
+            .collect(),
+    )?;
+    a.redline
+        .write(w, px.iter().map(|p| u8::from(p.redline)).collect())?;
+    a.county
+        .write(w, px.iter().map(|p| p.county + 1).collect())?;
+    a.objects.write(w, px.iter().map(|p| p.object).collect())?;
     Ok(())
 }
 
