@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Score `tuban detect` on every pair in shared/data/realcd with `tuban eval`.
+"""Score `tuban detect` with `tuban eval` on every pair in shared/data/realcd and on synthetic
+scenes (`tuban synth`, several seeds), in one table.
 
 For each dataset: the default pipeline and, as the baseline, plain brightness differencing with
 an Otsu threshold (no normalisation, no morphology), both through `tuban detect --backend cpu`.
@@ -8,7 +9,11 @@ Landsat: pixels in neither change.bmp nor unchanged.bmp are unlabelled and not s
 rule: a truth object is found when >= 50 % of it is detected; a prediction is a false alarm
 when < 50 % of it is truth.
 
-usage: tools/realcd_eval.py [--tuban PATH] [--data DIR] [--backend cpu|gpu] [-- extra detect flags]
+Synthetic scenes are scored against truth.tif with cloud and cloud-shadow pixels not scored
+(clouds.tif), the way a user would mask them.
+
+usage: tools/eval_table.py [--tuban PATH] [--data DIR] [--backend cpu|gpu] [--synth-seeds 1,2,3]
+                           [--synth-size 1024] [-- extra detect flags]
 """
 import argparse, glob, json, os, subprocess, sys, tempfile
 import numpy as np
@@ -59,7 +64,7 @@ def write(tmp, name, arr):
     return path
 
 
-def detect_eval(tuban, a, b, flags, backend, truth, scored, tmp):
+def detect_eval(tuban, a, b, flags, backend, truth, scored, tmp, ignore=None):
     out = os.path.join(tmp, "out")
     cmd = [tuban, "detect", "--before", a, "--after", b, "--out", out, "--backend", backend, "--no-polygons"] + flags
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -68,6 +73,8 @@ def detect_eval(tuban, a, b, flags, backend, truth, scored, tmp):
     cmd = [tuban, "eval", "--pred", os.path.join(out, "change.tif"), "--truth", truth, "--json"]
     if scored:
         cmd += ["--scored", scored]
+    if ignore:
+        cmd += ["--ignore", ignore]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
@@ -80,6 +87,8 @@ def main():
     ap.add_argument("--tuban", default=os.path.join(target, "release", "tuban"))
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "realcd"))
     ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--synth-seeds", default="1,2,3")
+    ap.add_argument("--synth-size", type=int, default=1024)
     ap.add_argument("extra", nargs="*", help="extra flags for the default run")
     args = ap.parse_args()
     print(f"{'dataset':16s} {'pairs':>5s} | {'pixel P':>7s} {'R':>5s} {'F1':>5s} | {'base P':>6s} {'R':>5s} {'F1':>5s} |"
@@ -95,15 +104,37 @@ def main():
                     c, o = r["pixel_counts"], r["objects"]
                     tot[key] += [c["tp"], c["fp"], c["fn"], o["truth_objects"], o["found"], o["predicted_objects"], o["false_alarms"]]
             n += 1
-        cells = []
-        for key in ("default", "baseline"):
-            tp, fp, fn, nt, found, npred, false = tot[key]
-            p = tp / max(tp + fp, 1); r = tp / max(tp + fn, 1)
-            orr = found / max(nt, 1); op = (npred - false) / max(npred, 1)
-            cells.append((p, r, 2 * p * r / max(p + r, 1e-12), found, nt, orr, op, 2 * orr * op / max(orr + op, 1e-12)))
-        d, bl = cells
-        print(f"{name:16s} {n:5d} | {d[0]:7.3f} {d[1]:5.3f} {d[2]:5.3f} | {bl[0]:6.3f} {bl[1]:5.3f} {bl[2]:5.3f} |"
-              f" {int(d[3]):>4d}/{int(d[4]):<4d} {d[5]:5.3f} {d[6]:5.3f} {d[7]:6.3f} | {bl[7]:11.3f}")
+        cells = [score(tot[k]) for k in ("default", "baseline")]
+        row(name, n, cells)
+    seeds = [s for s in args.synth_seeds.split(",") if s.strip()]
+    if seeds:
+        tot = {k: np.zeros(7) for k in ("default", "baseline")}
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as tmp:
+                scene = os.path.join(tmp, "scene")
+                r = subprocess.run([args.tuban, "synth", "--size", str(args.synth_size), "--seed", seed, "--out", scene], capture_output=True, text=True)
+                if r.returncode != 0:
+                    sys.exit(f"tuban synth failed:\n{r.stderr}")
+                a, b = os.path.join(scene, "before.tif"), os.path.join(scene, "after.tif")
+                truth = os.path.join(scene, "truth.tif")
+                for key, fl in (("default", args.extra), ("baseline", BASELINE)):
+                    r = detect_eval(args.tuban, a, b, fl, args.backend, truth, None, tmp, ignore=os.path.join(scene, "clouds.tif"))
+                    c, o = r["pixel_counts"], r["objects"]
+                    tot[key] += [c["tp"], c["fp"], c["fn"], o["truth_objects"], o["found"], o["predicted_objects"], o["false_alarms"]]
+        row(f"synth x{len(seeds)}", len(seeds), [score(tot[k]) for k in ("default", "baseline")])
+
+
+def score(t):
+    tp, fp, fn, nt, found, npred, false = t
+    p = tp / max(tp + fp, 1); r = tp / max(tp + fn, 1)
+    orr = found / max(nt, 1); op = (npred - false) / max(npred, 1)
+    return (p, r, 2 * p * r / max(p + r, 1e-12), found, nt, orr, op, 2 * orr * op / max(orr + op, 1e-12))
+
+
+def row(name, n, cells):
+    d, bl = cells
+    print(f"{name:16s} {n:5d} | {d[0]:7.3f} {d[1]:5.3f} {d[2]:5.3f} | {bl[0]:6.3f} {bl[1]:5.3f} {bl[2]:5.3f} |"
+          f" {int(d[3]):>4d}/{int(d[4]):<4d} {d[5]:5.3f} {d[6]:5.3f} {d[7]:6.3f} | {bl[7]:11.3f}")
 
 
 if __name__ == "__main__":
