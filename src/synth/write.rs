@@ -185,7 +185,8 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     let px_m2 = opts.gsd_m * opts.gsd_m;
     let mut stats: Vec<[u64; 6]> = vec![[0; 6]; scene.changes.len()];
     let mut boxes: Vec<[u64; 4]> = vec![[u64::MAX, u64::MAX, 0, 0]; scene.changes.len()];
-    let strip = 256;
+    // 128 rows: a strip's pixels stay under glibc's mmap threshold (no page clearing per strip).
+    let strip = 128;
     let strips = n.div_ceil(strip);
     let mut changed = 0u64;
     // Render strips here (in parallel) while a writer thread compresses the previous ones.

@@ -149,29 +149,38 @@ impl MaskSource {
         let window = ((x0 as isize, y0 as isize), (rw, rh));
         // Byte masks (the common case) are read as bytes; everything else as f64, exact for
         // every integer type up to 32 bits.
-        let values: Vec<f64> = if band.band_type() == GdalDataType::UInt8 {
-            let mut b = vec![0u8; rw * rh];
-            band.read_into_slice(window.0, window.1, window.1, &mut b, None)
-                .map_err(|e| err(&self.path, e))?;
-            b.into_iter().map(f64::from).collect()
-        } else {
-            let mut v = vec![0.0f64; rw * rh];
-            band.read_into_slice(window.0, window.1, window.1, &mut v, None)
-                .map_err(|e| err(&self.path, e))?;
-            v
-        };
         let stride = core.width + 2;
         let mut fg = vec![0u8; stride * (core.height + 2)];
         // Offset of the read window inside the halo raster (0 or 1 on each side).
         let (ox, oy) = (x0 + 1 - core.x, y0 + 1 - core.y);
-        for y in 0..rh {
-            for x in 0..rw {
-                let v = values[y * rw + x];
-                let is_nodata = self
-                    .nodata
-                    .is_some_and(|nd| v == nd || (nd.is_nan() && v.is_nan()));
-                if !is_nodata && !v.is_nan() && self.rule.test(v) {
-                    fg[(y + oy) * stride + x + ox] = 1;
+        // The foreground decision for every byte value, for byte masks (the common case).
+        let is_fg = |v: f64| {
+            let is_nodata = self
+                .nodata
+                .is_some_and(|nd| v == nd || (nd.is_nan() && v.is_nan()));
+            !is_nodata && !v.is_nan() && self.rule.test(v)
+        };
+        if band.band_type() == GdalDataType::UInt8 {
+            let lut: Vec<u8> = (0..=255u8).map(|b| u8::from(is_fg(f64::from(b)))).collect();
+            let mut b = vec![0u8; rw * rh];
+            band.read_into_slice(window.0, window.1, window.1, &mut b, None)
+                .map_err(|e| err(&self.path, e))?;
+            for y in 0..rh {
+                let dst = &mut fg[(y + oy) * stride + ox..(y + oy) * stride + ox + rw];
+                for (d, &v) in dst.iter_mut().zip(&b[y * rw..(y + 1) * rw]) {
+                    *d = lut[v as usize];
+                }
+            }
+        } else {
+            // Every other type as f64, exact for every integer type up to 32 bits.
+            let mut v = vec![0.0f64; rw * rh];
+            band.read_into_slice(window.0, window.1, window.1, &mut v, None)
+                .map_err(|e| err(&self.path, e))?;
+            for y in 0..rh {
+                for x in 0..rw {
+                    if is_fg(v[y * rw + x]) {
+                        fg[(y + oy) * stride + x + ox] = 1;
+                    }
                 }
             }
         }
