@@ -24,7 +24,7 @@ now() { date +%s.%N; }
 rm -rf "$work/tuban" "$work/gdal" && mkdir -p "$work/gdal"
 t0=$(now)
 "$tuban" detect --before "$scene/before.tif" --after "$scene/after.tif" --out "$work/tuban" \
-  --backend cpu --evidence cva --no-normalize --threshold $threshold --open 0 --close 0 >/dev/null
+  --backend cpu --evidence cva --no-normalize --threshold $threshold --open 0 --close 0 --no-polygons >/dev/null
 t1=$(now)
 export GDAL_NUM_THREADS=ALL_CPUS
 gdal_calc.py --quiet --overwrite --type=Float32 "${co[@]}" \
