@@ -47,19 +47,6 @@ pub struct Loaded {
     pub nodata: Vec<bool>,
 }
 
-fn open(path: &Path) -> Result<Dataset> {
-    if !path.exists() {
-        return Err(Error::Open {
-            path: path.into(),
-            reason: "no such file".into(),
-        });
-    }
-    Dataset::open(path).map_err(|e| Error::Open {
-        path: path.into(),
-        reason: e.to_string(),
-    })
-}
-
 fn is_raster(ds: &Dataset) -> bool {
     ds.raster_count() > 0
 }
@@ -81,7 +68,10 @@ fn raster_grid(ds: &Dataset) -> Grid {
 /// [`Error::Param`] when two vector layers come without a pixel size; [`Error::Coregistration`]
 /// when two rasters differ in size.
 pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Grid> {
-    let (dp, dt) = (open(pred)?, open(truth)?);
+    let (dp, dt) = (
+        crate::raster::open_dataset(pred)?,
+        crate::raster::open_dataset(truth)?,
+    );
     match (is_raster(&dp), is_raster(&dt)) {
         (_, true) => {
             let g = raster_grid(&dt);
@@ -150,7 +140,7 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
             ),
         });
     }
-    let ds = open(path)?;
+    let ds = crate::raster::open_dataset(path)?;
     let err = |e: gdal::errors::GdalError| Error::Open {
         path: path.into(),
         reason: e.to_string(),

@@ -2,6 +2,7 @@
 //! object's type. Rasters give 8-connected components (typed by their majority class code);
 //! vector layers give one object per feature (typed by its TBLX field).
 
+use crate::vectorize::label::find;
 use rustc_hash::FxHashMap;
 
 /// A change layer on the evaluation grid.
@@ -24,14 +25,6 @@ impl ObjectLayer {
     pub fn typed(&self) -> bool {
         self.kinds.iter().any(|k| !k.is_empty())
     }
-}
-
-fn find(parent: &mut [u32], mut a: u32) -> u32 {
-    while parent[a as usize] != a {
-        parent[a as usize] = parent[parent[a as usize] as usize];
-        a = parent[a as usize];
-    }
-    a
 }
 
 /// 8-connected components of the non-zero `codes`; each component's type is its most frequent

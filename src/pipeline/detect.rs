@@ -244,7 +244,7 @@ pub fn detect(
         polygons: vectors.as_ref().map(|v| v.polygons),
         seconds_vectorize,
     };
-    write_json(&opts.out_dir.join("detect.json"), &summary)?;
+    crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)
 }
 
@@ -261,18 +261,6 @@ fn tune_gdal() {
             let _ = gdal::config::set_config_option(key, value);
         }
     }
-}
-
-/// Write `value` as pretty JSON through a temporary file.
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let err = |reason: String| Error::Write {
-        path: path.into(),
-        reason,
-    };
-    let text = serde_json::to_string_pretty(value).map_err(|e| err(e.to_string()))?;
-    let tmp = crate::raster::writer::partial_path(path);
-    std::fs::write(&tmp, text + "\n").map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
 }
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that

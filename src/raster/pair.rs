@@ -94,16 +94,7 @@ impl Drop for ScenePair {
 }
 
 fn open_dataset(path: &Path) -> Result<Dataset> {
-    if !path.exists() {
-        return Err(Error::Open {
-            path: path.into(),
-            reason: "no such file".into(),
-        });
-    }
-    let ds = Dataset::open(path).map_err(|e| Error::Open {
-        path: path.into(),
-        reason: e.to_string(),
-    })?;
+    let ds = super::open_dataset(path)?;
     if ds.raster_count() == 0 {
         return Err(Error::Open {
             path: path.into(),

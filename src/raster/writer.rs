@@ -33,14 +33,7 @@ pub struct Georef {
     pub projection: String,
 }
 
-/// The temporary name used while `path` is being written.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
+pub use crate::output::partial_path;
 
 impl OutputRaster {
     /// Create `path` (written as a hidden `.NAME.partial` until finished) with pixel type `T`.

@@ -280,11 +280,5 @@ red_line = true
         size = opts.size,
         seed = opts.seed
     );
-    let path = dir.join("job.toml");
-    let tmp = crate::raster::writer::partial_path(&path);
-    std::fs::write(&tmp, text).map_err(|e| Error::Write {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    rename(&tmp, &path)
+    crate::output::write_text(&dir.join("job.toml"), &text)
 }

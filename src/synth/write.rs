@@ -8,7 +8,7 @@ use crate::raster::grid::Window;
 use crate::raster::writer::{Georef, OutputRaster, RasterSpec};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -304,7 +304,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         objects,
         seconds: t0.elapsed().as_secs_f64(),
     };
-    write_json(&dir.join("synth.json"), &summary)?;
+    crate::output::write_json(&dir.join("synth.json"), &summary)?;
     Ok(summary)
 }
 
@@ -362,15 +362,4 @@ fn write_strip(out: &mut Outputs, px: &[Pixel], w: Window) -> Result<()> {
         .write(w, px.iter().map(|p| p.county + 1).collect())?;
     a.objects.write(w, px.iter().map(|p| p.object).collect())?;
     Ok(())
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let err = |reason: String| Error::Write {
-        path: path.into(),
-        reason,
-    };
-    let text = serde_json::to_string_pretty(value).map_err(|e| err(e.to_string()))?;
-    let tmp = crate::raster::writer::partial_path(path);
-    std::fs::write(&tmp, text + "\n").map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
 }

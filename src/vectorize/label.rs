@@ -21,7 +21,8 @@ pub struct Labels {
     pub stats: Vec<LabelStats>,
 }
 
-fn find(parent: &mut [u32], mut a: u32) -> u32 {
+/// Root of `a` in a union-find forest stored as parent indices (path halving).
+pub fn find(parent: &mut [u32], mut a: u32) -> u32 {
     while parent[a as usize] != a {
         parent[a as usize] = parent[parent[a as usize] as usize];
         a = parent[a as usize];

@@ -43,19 +43,6 @@ pub struct MaskSource {
     pub projection: String,
 }
 
-fn open(path: &Path) -> Result<Dataset> {
-    if !path.exists() {
-        return Err(Error::Open {
-            path: path.into(),
-            reason: "no such file".into(),
-        });
-    }
-    Dataset::open(path).map_err(|e| Error::Open {
-        path: path.into(),
-        reason: e.to_string(),
-    })
-}
-
 impl MaskSource {
     /// Open band 1 of `path` as a mask, and optionally `evidence` (same size) for statistics.
     ///
@@ -63,7 +50,7 @@ impl MaskSource {
     /// [`Error::Open`] for unreadable files; [`Error::Param`] for a non-integer mask without an
     /// explicit rule; [`Error::Coregistration`] when the evidence raster's size differs.
     pub fn open(path: &Path, rule: Foreground, evidence: Option<&Path>) -> Result<Self> {
-        let ds = open(path)?;
+        let ds = crate::raster::open_dataset(path)?;
         if ds.raster_count() == 0 {
             return Err(Error::Open {
                 path: path.into(),
@@ -94,7 +81,7 @@ impl MaskSource {
         let projection = ds.projection();
         let evidence = match evidence {
             Some(p) => {
-                let e = open(p)?;
+                let e = crate::raster::open_dataset(p)?;
                 if e.raster_size() != (width, height) {
                     return Err(Error::Coregistration {
                         before: path.into(),
