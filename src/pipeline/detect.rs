@@ -141,7 +141,7 @@ pub fn detect(
     progress: ProgressFn,
 ) -> Result<DetectSummary> {
     prepare_out_dir(&opts.out_dir)?;
-    tune_gdal();
+    crate::raster::tune_gdal();
     let pair_opts = PairOptions {
         scratch_dir: Some(opts.out_dir.clone()),
         ..opts.pair.clone()
@@ -246,21 +246,6 @@ pub fn detect(
     };
     crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)
-}
-
-/// GDAL settings for streaming, unless the user set them: a block cache of 256 MiB (the
-/// default, 5 % of RAM, lets the cache alone outgrow the tile budget on big machines) and
-/// multi-threaded decoding of compressed GeoTIFF blocks (GDAL >= 3.6).
-fn tune_gdal() {
-    for (key, value) in [("GDAL_CACHEMAX", "256"), ("GDAL_NUM_THREADS", "ALL_CPUS")] {
-        if std::env::var_os(key).is_none()
-            && gdal::config::get_config_option(key, "")
-                .unwrap_or_default()
-                .is_empty()
-        {
-            let _ = gdal::config::set_config_option(key, value);
-        }
-    }
 }
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that

@@ -24,3 +24,19 @@ pub fn open_dataset(path: &std::path::Path) -> crate::Result<gdal::Dataset> {
     }
     gdal::Dataset::open(path).map_err(|e| fail(e.to_string()))
 }
+
+/// GDAL settings for streaming, unless the user set them: a block cache of 256 MiB (the
+/// default, 5 % of RAM, lets the cache alone outgrow the tile budget on big machines) and
+/// multi-threaded decoding of compressed GeoTIFF blocks (GDAL >= 3.6).
+#[cfg(feature = "gdal")]
+pub fn tune_gdal() {
+    for (key, value) in [("GDAL_CACHEMAX", "256"), ("GDAL_NUM_THREADS", "ALL_CPUS")] {
+        if std::env::var_os(key).is_none()
+            && gdal::config::get_config_option(key, "")
+                .unwrap_or_default()
+                .is_empty()
+        {
+            let _ = gdal::config::set_config_option(key, value);
+        }
+    }
+}

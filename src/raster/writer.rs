@@ -24,6 +24,9 @@ pub struct RasterSpec<'a> {
     pub nodata: Option<f64>,
     /// GeoTIFF predictor option, e.g. "PREDICTOR=2".
     pub predictor: &'a str,
+    /// Rows per GeoTIFF tile (tiles are 512 wide): match the rows written at once, so that each
+    /// write completes whole tiles and no half-written tile waits in the block cache.
+    pub tile_rows: usize,
 }
 
 /// Georeference to stamp on outputs.
@@ -54,6 +57,7 @@ impl OutputRaster {
             bands: 1,
             nodata: Some(nodata),
             predictor,
+            tile_rows: 512,
         };
         Self::create_bands::<T>(path, &spec, georef)
     }
@@ -76,7 +80,7 @@ impl OutputRaster {
         let opts = RasterCreationOptions::from_iter([
             "TILED=YES",
             "BLOCKXSIZE=512",
-            "BLOCKYSIZE=512",
+            &format!("BLOCKYSIZE={}", spec.tile_rows),
             "COMPRESS=ZSTD",
             "ZSTD_LEVEL=1",
             spec.predictor,

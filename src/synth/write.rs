@@ -65,6 +65,9 @@ const ORIGIN: (f64, f64) = (39_480_000.0, 3_510_000.0);
 const BEFORE_DATE: &str = "2024-03-20";
 const AFTER_DATE: &str = "2024-06-25";
 const MU_M2: f64 = 10_000.0 / 15.0;
+/// Rows rendered at once, and the GeoTIFF tile height, so each strip completes whole tiles
+/// (bounded cache) and its pixels stay under glibc's mmap threshold (no page clearing).
+const STRIP: usize = 128;
 
 fn georef(gsd: f64) -> Result<Georef> {
     let srs = gdal::spatial_ref::SpatialRef::from_epsg(EPSG).map_err(|e| Error::Param {
@@ -121,6 +124,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         });
     }
     crate::pipeline::detect::prepare_out_dir(&opts.out_dir)?;
+    crate::raster::tune_gdal();
     let t0 = std::time::Instant::now();
     let n = opts.size;
     let scene = Scene::generate(n, n, opts.gsd_m, opts.seed);
@@ -132,6 +136,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         bands,
         nodata,
         predictor,
+        tile_rows: STRIP,
     };
     let aux = dir.join(".synth-aux");
     let _ = std::fs::remove_dir_all(&aux);
@@ -185,8 +190,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     let px_m2 = opts.gsd_m * opts.gsd_m;
     let mut stats: Vec<[u64; 6]> = vec![[0; 6]; scene.changes.len()];
     let mut boxes: Vec<[u64; 4]> = vec![[u64::MAX, u64::MAX, 0, 0]; scene.changes.len()];
-    // 128 rows: a strip's pixels stay under glibc's mmap threshold (no page clearing per strip).
-    let strip = 128;
+    let strip = STRIP;
     let strips = n.div_ceil(strip);
     let mut changed = 0u64;
     // Render strips here (in parallel) while a writer thread compresses the previous ones.
