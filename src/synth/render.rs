@@ -23,8 +23,8 @@ pub struct Pixel {
     pub object: u32,
 }
 
-/// The top feature at (x, y) on a date: material, role.
-fn cover(s: &Scene, x: f64, y: f64, after: bool) -> (Material, Option<Role>) {
+/// The top feature at (x, y) on a date: material and role; None where only the field shows.
+fn cover(s: &Scene, x: f64, y: f64, after: bool) -> Option<(Material, Role)> {
     let (px, py) = (x.max(0.0) as usize, y.max(0.0) as usize);
     for entry in s.buckets.candidates(px, py, x, y) {
         let f = &s.features[(entry >> 8) as usize];
@@ -38,12 +38,10 @@ fn cover(s: &Scene, x: f64, y: f64, after: bool) -> (Material, Option<Role>) {
             if f.stripes > 0 && (x as i64 / f.stripes as i64) % 2 == 1 {
                 m = Material::Turf;
             }
-            return (m, Some(f.role));
+            return Some((m, f.role));
         }
     }
-    let (r, c) = s.field_at(x, y);
-    let (crop, _) = s.field_kind(r, c);
-    (Material::Crop(crop, after), None)
+    None
 }
 
 fn crop_dlbm(crop: u8) -> Dlbm {
@@ -68,7 +66,8 @@ fn radiance(s: &Scene, m: Material, x: usize, y: usize, date: u64, var: f64) -> 
 }
 
 fn to_u16(v: f64) -> u16 {
-    v.round().clamp(1.0, 65535.0) as u16
+    // Round half up (values are positive after the clamp); cheaper than f64::round.
+    (v.clamp(1.0, 65535.0) + 0.5) as u16
 }
 
 /// Render pixel (x, y).
@@ -76,11 +75,12 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
     let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
     let mut p = Pixel::default();
     // Before date, and the survey layers (which describe the before date).
-    let (mb, role_b) = cover(s, cx, cy, false);
     let (fr, fc) = s.field_at(cx, cy);
     let (crop, pbf_field) = s.field_kind(fr, fc);
     let field_var = 0.9 + 0.2 * hash01(s.seed ^ 0xB, fr as u64, fc as u64);
-    let var_b = if role_b.is_none() { field_var } else { 1.0 };
+    let top_b = cover(s, cx, cy, false);
+    let role_b = top_b.map(|(_, r)| r);
+    let (mb, var_b) = top_b.map_or((Material::Crop(crop, false), field_var), |(m, _)| (m, 1.0));
     let rb = radiance(s, mb, x, y, 0, var_b);
     p.before = rb.map(to_u16);
     let dlbm = match role_b {
@@ -94,23 +94,28 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
     p.redline = in_forest || s.near_river(cx, cy);
     p.county = s.county_at(cx, cy) as u8;
     // Truth: the change object at this place (world coordinates).
-    let (_, role_t) = cover(s, cx, cy, true);
-    if let Some(Role::Change(id)) = role_t {
+    if let Some((_, Role::Change(id))) = cover(s, cx, cy, true) {
         p.truth = s.changes[id as usize].kind.code();
         p.object = id + 1;
     }
     // After date: sampled with the misregistration shift, then haze, clouds and noise.
     let (ax, ay) = (cx + s.shift.0, cy + s.shift.1);
-    let (ma, role_a) = cover(s, ax, ay, true);
+    let top_a = cover(s, ax, ay, true);
+    let role_a = top_a.map(|(_, r)| r);
+    // The field under the shifted after pixel (it differs near field edges).
     let (afr, afc) = s.field_at(ax, ay);
-    let var_a = if role_a.is_none() {
-        0.9 + 0.2 * hash01(s.seed ^ 0xB, afr as u64, afc as u64)
-    } else {
-        1.0
-    };
+    let (acrop, _) = s.field_kind(afr, afc);
+    let (ma, var_a) = top_a.map_or_else(
+        || {
+            (
+                Material::Crop(acrop, true),
+                0.9 + 0.2 * hash01(s.seed ^ 0xB, afr as u64, afc as u64),
+            )
+        },
+        |(m, _)| (m, 1.0),
+    );
     let mut ra = radiance(s, ma, x, y, 1, var_a);
     if p.truth == 0 {
-        let (acrop, _) = s.field_kind(afr, afc);
         if role_a.is_none() && role_b.is_none() && acrop <= 1 {
             p.pseudo = 1;
         }
