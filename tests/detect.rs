@@ -49,6 +49,7 @@ fn opts(
         evidence,
         open_px: None,
         vectorize: true,
+        min_area_m2: 0.0,
         config: PipelineConfig::default(),
     }
 }

@@ -388,6 +388,42 @@ fn detect_writes_changes_matching_its_mask() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("changes.gpkg"), "{stdout}");
+    // --min-area-mu keeps the mask and thins the polygons.
+    let o2 = d.path().join("o2");
+    let (code, _, err) = tuban(&[
+        "detect",
+        "--before",
+        b.to_str().unwrap(),
+        "--after",
+        a.to_str().unwrap(),
+        "--out",
+        o2.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--min-area-mu",
+        "0.05",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let count = |p: &Path| {
+        gdal::Dataset::open(p)
+            .unwrap()
+            .layer(0)
+            .unwrap()
+            .feature_count()
+    };
+    let (all, big) = (
+        count(&out.join("changes.gpkg")),
+        count(&o2.join("changes.gpkg")),
+    );
+    assert!(big < all, "{big} vs {all}");
+    let ds2 = gdal::Dataset::open(o2.join("changes.gpkg")).unwrap();
+    let mut l2 = ds2.layer(0).unwrap();
+    assert!(l2.features().all(|f| {
+        f.field_as_double(f.field_index("area_mu").unwrap())
+            .unwrap()
+            .unwrap()
+            >= 0.05
+    }));
     let ds = gdal::Dataset::open(out.join("changes.gpkg")).unwrap();
     let mut layer = ds.layer_by_name("changes").unwrap();
     let px: i64 = layer

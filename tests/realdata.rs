@@ -28,6 +28,7 @@ fn run(
         evidence,
         open_px,
         vectorize: false,
+        min_area_m2: 0.0,
         config,
     };
     detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {}).unwrap();

@@ -58,12 +58,21 @@ pub struct DetectArgs {
     /// Do not polygonize the mask into DIR/changes.gpkg.
     #[arg(long)]
     pub no_polygons: bool,
+    /// Leave polygons smaller than this many mu (1 mu = 666.67 m²) out of changes.gpkg.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_area_mu: f64,
 }
 
 /// Validated `DetectArgs`.
 fn options(a: &DetectArgs) -> Result<DetectOptions> {
     if a.tile < 16 {
         bail!("--tile {}: must be at least 16 pixels", a.tile);
+    }
+    if !(a.min_area_mu.is_finite() && a.min_area_mu >= 0.0) {
+        bail!(
+            "--min-area-mu {}: must be a non-negative number",
+            a.min_area_mu
+        );
     }
     let evidence = match a.evidence.as_str() {
         "auto" => None,
@@ -113,6 +122,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         evidence,
         open_px: a.open,
         vectorize: !a.no_polygons,
+        min_area_m2: a.min_area_mu * 10_000.0 / 15.0,
         config,
     })
 }

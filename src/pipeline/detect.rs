@@ -44,6 +44,9 @@ pub struct DetectOptions {
     pub evidence: Option<EvidenceKind>,
     /// Also polygonize the mask into `DIR/changes.gpkg` (layer `changes`).
     pub vectorize: bool,
+    /// Polygons smaller than this ground area (m²) are left out of `changes.gpkg` (the mask
+    /// keeps them); 0 keeps all.
+    pub min_area_m2: f64,
     /// None: choose from the pixel size (1 below 5 m; 0 at 5 m and coarser, where one pixel is
     /// already a field-sized object and an opening would erase real change).
     pub open_px: Option<u32>,
@@ -129,6 +132,7 @@ pub fn auto_profile(pixel_size_m: Option<f64>) -> (EvidenceKind, u32) {
 ///     evidence: None,
 ///     open_px: None,
 ///     vectorize: true,
+///     min_area_m2: 0.0,
 ///     config: PipelineConfig::default(),
 /// };
 /// let summary = detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {})?;
@@ -203,7 +207,7 @@ pub fn detect(
             foreground: Foreground::Value(1.0),
             tile_px: opts.tile_px.max(256),
             options: PolygonizeOptions::default(),
-            min_area_m2: 0.0,
+            min_area_m2: opts.min_area_m2,
             fill_holes_m2: 0.0,
             simplify_m2: 0.0,
             layer: "changes".into(),
