@@ -77,28 +77,20 @@ pub fn evaluate(
 ) -> Report {
     let n = truth.ids.len();
     let mut counts = PixelCounts::default();
-    let mut t_obj: Vec<Object> = truth
-        .kinds
-        .iter()
-        .map(|k| Object {
-            kind: k.clone(),
-            pixels: 0,
-            covered: 0,
-            area_m2: 0.0,
-            matched_kind: None,
-        })
-        .collect();
-    let mut p_obj: Vec<Object> = pred
-        .kinds
-        .iter()
-        .map(|k| Object {
-            kind: k.clone(),
-            pixels: 0,
-            covered: 0,
-            area_m2: 0.0,
-            matched_kind: None,
-        })
-        .collect();
+    let blank = |layer: &ObjectLayer| -> Vec<Object> {
+        layer
+            .kinds
+            .iter()
+            .map(|k| Object {
+                kind: k.clone(),
+                pixels: 0,
+                covered: 0,
+                area_m2: 0.0,
+                matched_kind: None,
+            })
+            .collect()
+    };
+    let (mut t_obj, mut p_obj) = (blank(truth), blank(pred));
     let mut overlap: FxHashMap<(u32, u32), u64> = FxHashMap::default();
     for i in 0..n {
         if scored.is_some_and(|s| !s[i]) {

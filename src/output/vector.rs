@@ -196,17 +196,7 @@ impl VectorWriter {
             let gpkg =
                 super::gpkg::GpkgWriter::create(&staging.join(&name), layer, projection, &cols)
                     .map_err(|e| werr(path, e))?;
-            return Ok(VectorWriter {
-                ds: None,
-                gpkg: Some(gpkg),
-                finished: false,
-                format,
-                fields: fields.iter().map(|(n, k)| (n.to_string(), *k)).collect(),
-                batch: Vec::new(),
-                staging,
-                path: path.into(),
-                written: 0,
-            });
+            return Ok(Self::new(None, Some(gpkg), format, fields, staging, path));
         }
         let drv = DriverManager::get_driver_by_name(format.driver()).map_err(|e| werr(path, e))?;
         let mut ds = drv
@@ -251,9 +241,20 @@ impl VectorWriter {
             })
             .collect();
         lyr.create_defn_fields(&defs).map_err(|e| werr(path, e))?;
-        Ok(VectorWriter {
-            ds: Some(ds),
-            gpkg: None,
+        Ok(Self::new(Some(ds), None, format, fields, staging, path))
+    }
+
+    fn new(
+        ds: Option<Dataset>,
+        gpkg: Option<super::gpkg::GpkgWriter>,
+        format: VectorFormat,
+        fields: &[(&str, FieldKind)],
+        staging: PathBuf,
+        path: &Path,
+    ) -> Self {
+        VectorWriter {
+            ds,
+            gpkg,
             finished: false,
             format,
             fields: fields.iter().map(|(n, k)| (n.to_string(), *k)).collect(),
@@ -261,7 +262,7 @@ impl VectorWriter {
             staging,
             path: path.into(),
             written: 0,
-        })
+        }
     }
 
     /// Add one feature (written in batches).
