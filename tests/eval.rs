@@ -167,3 +167,74 @@ fn unlabelled_pixels_are_not_scored() {
     assert_eq!(r["objects"]["false_alarms"], 0);
     assert_eq!(r["pixel"]["scored_px"], 599);
 }
+
+#[test]
+fn masks_on_a_larger_aligned_grid_are_read_at_the_right_place() {
+    let d = tempfile::tempdir().unwrap();
+    let (t, p) = rasters(d.path());
+    // The same ignore mask, on a grid one pixel wider to the west and one taller to the north.
+    let mut ignore = vec![0.0f32; 31 * 21];
+    ignore[(18 + 1) * 31 + 27 + 1] = 1.0;
+    let ig = d.path().join("ignore_big.tif");
+    let gt = [
+        common::raster::GT[0] - 0.8,
+        0.8,
+        0.0,
+        common::raster::GT[3] + 0.8,
+        0.0,
+        -0.8,
+    ];
+    write_tif::<u8>(
+        &ig,
+        Spec {
+            gt: Some(gt),
+            ..Spec::gk(31, 21, 1)
+        },
+        &ignore,
+        |v| v as u8,
+    );
+    let r = json(&[
+        "eval",
+        "--pred",
+        p.to_str().unwrap(),
+        "--truth",
+        t.to_str().unwrap(),
+        "--json",
+        "--ignore",
+        ig.to_str().unwrap(),
+    ]);
+    assert_eq!(r["pixel_counts"]["fp"], 0);
+    // A mask at another resolution is refused, not misread.
+    let half = d.path().join("ignore_half.tif");
+    let gt2 = [
+        common::raster::GT[0],
+        1.6,
+        0.0,
+        common::raster::GT[3],
+        0.0,
+        -1.6,
+    ];
+    write_tif::<u8>(
+        &half,
+        Spec {
+            gt: Some(gt2),
+            ..Spec::gk(15, 10, 1)
+        },
+        &vec![0.0; 150],
+        |v| v as u8,
+    );
+    let (code, _, err) = tuban(&[
+        "eval",
+        "--pred",
+        p.to_str().unwrap(),
+        "--truth",
+        t.to_str().unwrap(),
+        "--ignore",
+        half.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("ignore_half.tif") && err.contains("evaluation grid"),
+        "{err}"
+    );
+}

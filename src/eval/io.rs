@@ -148,10 +148,7 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
     if is_raster(&ds) {
         let band = ds.rasterband(1).map_err(err)?;
         let nd = band.no_data_value();
-        let size = (grid.width, grid.height);
-        let mut v = vec![0.0f64; n];
-        band.read_into_slice((0, 0), size, size, &mut v, None)
-            .map_err(err)?;
+        let v = read_on_grid(&ds, path, grid)?;
         let nodata: Vec<bool> = v
             .iter()
             .map(|&x| x.is_nan() || nd.is_some_and(|d| x == d))
@@ -183,6 +180,56 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
         });
     }
     rasterize_layer(&ds, path, grid)
+}
+
+/// Band 1 of a raster on the evaluation grid: the same pixel size, whole-pixel offsets allowed
+/// (pixels outside the raster read as 0). Other grids are refused rather than resampled.
+fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Vec<f64>> {
+    let err = |e: gdal::errors::GdalError| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    };
+    let (w, h) = ds.raster_size();
+    let gt = ds.geo_transform().unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    let g = &grid.geo_transform;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+    let (dx, dy) = ((g[0] - gt[0]) / gt[1], (g[3] - gt[3]) / gt[5]);
+    if !close(gt[1], g[1])
+        || !close(gt[5], g[5])
+        || (dx - dx.round()).abs() > 1e-3
+        || (dy - dy.round()).abs() > 1e-3
+    {
+        return Err(Error::Coregistration {
+            before: path.into(),
+            after: path.into(),
+            what: format!(
+                "not on the evaluation grid (pixel {} x {}, evaluation grid {} x {})",
+                gt[1], gt[5], g[1], g[5]
+            ),
+        });
+    }
+    // The evaluation grid's origin in this raster's pixels, and the overlap of the two.
+    let (ox, oy) = (dx.round() as i64, dy.round() as i64);
+    let x0 = ox.max(0);
+    let y0 = oy.max(0);
+    let x1 = (ox + grid.width as i64).min(w as i64);
+    let y1 = (oy + grid.height as i64).min(h as i64);
+    let mut out = vec![0.0f64; grid.width * grid.height];
+    if x1 <= x0 || y1 <= y0 {
+        return Ok(out);
+    }
+    let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let mut v = vec![0.0f64; rw * rh];
+    ds.rasterband(1)
+        .map_err(err)?
+        .read_into_slice((x0 as isize, y0 as isize), (rw, rh), (rw, rh), &mut v, None)
+        .map_err(err)?;
+    let (gx, gy) = ((x0 - ox) as usize, (y0 - oy) as usize);
+    for r in 0..rh {
+        out[(gy + r) * grid.width + gx..(gy + r) * grid.width + gx + rw]
+            .copy_from_slice(&v[r * rw..(r + 1) * rw]);
+    }
+    Ok(out)
 }
 
 fn rasterize_layer(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Loaded> {

@@ -27,9 +27,10 @@ impl ObjectLayer {
     }
 }
 
-/// 8-connected components of the non-zero `codes`; each component's type is its most frequent
-/// code, named through `names` (code -> type) or written as the number. A layer with a single
-/// non-zero code (a plain 0/1 or 0/255 mask) is untyped.
+/// 8-connected components of equal non-zero `codes` (objects of different classes that touch
+/// stay apart); each component's type is its code, named through `names` (code -> type) or
+/// written as the number. A layer with a single non-zero code (a plain 0/1 or 0/255 mask) is
+/// untyped.
 pub fn components(codes: &[u32], width: usize, names: &FxHashMap<u32, String>) -> ObjectLayer {
     let n = codes.len();
     let h = n.checked_div(width).unwrap_or(0);
@@ -50,7 +51,8 @@ pub fn components(codes: &[u32], width: usize, names: &FxHashMap<u32, String>) -
             ];
             for j in neighbours.into_iter().flatten() {
                 let l = ids[j];
-                if l == 0 {
+                // Objects of different classes that touch stay separate objects.
+                if l == 0 || codes[j] != codes[i] {
                     continue;
                 }
                 if best == 0 {
@@ -113,17 +115,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn diagonal_pixels_are_one_object_and_types_vote() {
+    fn diagonal_pixels_join_within_a_class_only() {
         #[rustfmt::skip]
         let codes = [
             2, 0, 0, 0,
             0, 2, 0, 5,
             0, 0, 3, 0,
-            0, 0, 0, 0,
+            0, 0, 3, 0,
         ];
         let l = components(&codes, 4, &FxHashMap::default());
-        assert_eq!(l.kinds.len(), 1);
-        assert_eq!(l.kinds[0], "2");
+        assert_eq!(l.kinds, vec!["2", "5", "3"]);
+        assert_eq!((l.ids[0], l.ids[5], l.ids[10], l.ids[14]), (1, 1, 3, 3));
         let mut names = FxHashMap::default();
         names.insert(2, "DL1".to_string());
         assert_eq!(components(&codes, 4, &names).kinds[0], "DL1");
