@@ -190,8 +190,28 @@ fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Vec<f64>> {
         reason: e.to_string(),
     };
     let (w, h) = ds.raster_size();
-    let gt = ds.geo_transform().unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    const NONE: [f64; 6] = [0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+    let gt = ds.geo_transform().unwrap_or(NONE);
     let g = &grid.geo_transform;
+    let off_grid = |what: String| Error::Open {
+        path: path.into(),
+        reason: format!("not on the evaluation grid: {what}"),
+    };
+    if gt == NONE || *g == NONE {
+        // Without georeference on either side, pixel grids must simply match.
+        if (w, h) != (grid.width, grid.height) {
+            return Err(off_grid(format!(
+                "{w}x{h} pixels, the grid has {}x{}",
+                grid.width, grid.height
+            )));
+        }
+        let mut out = vec![0.0f64; w * h];
+        ds.rasterband(1)
+            .map_err(err)?
+            .read_into_slice((0, 0), (w, h), (w, h), &mut out, None)
+            .map_err(err)?;
+        return Ok(out);
+    }
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
     let (dx, dy) = ((g[0] - gt[0]) / gt[1], (g[3] - gt[3]) / gt[5]);
     if !close(gt[1], g[1])
@@ -199,14 +219,10 @@ fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Vec<f64>> {
         || (dx - dx.round()).abs() > 1e-3
         || (dy - dy.round()).abs() > 1e-3
     {
-        return Err(Error::Coregistration {
-            before: path.into(),
-            after: path.into(),
-            what: format!(
-                "not on the evaluation grid (pixel {} x {}, evaluation grid {} x {})",
-                gt[1], gt[5], g[1], g[5]
-            ),
-        });
+        return Err(off_grid(format!(
+            "pixel {} x {} at ({}, {}), grid pixel {} x {} at ({}, {})",
+            gt[1], gt[5], gt[0], gt[3], g[1], g[5], g[0], g[3]
+        )));
     }
     // The evaluation grid's origin in this raster's pixels, and the overlap of the two.
     let (ox, oy) = (dx.round() as i64, dy.round() as i64);
