@@ -142,9 +142,8 @@ pub struct Traced {
 
 /// Trace every boundary edge owned by the tile's core. `labels` are the core's local labels.
 ///
-/// Edges are kept sparse: listed in raster order (so their dense keys `pixel * 4 + side` are
-/// sorted) and found again by binary search, which keeps memory proportional to the boundary
-/// length rather than to the tile area.
+/// Edges are kept sparse, listed in raster order; a pixel's first edge index and side mask find
+/// any edge again in constant time.
 pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
     let (w, h) = (t.core.width, t.core.height);
     let (x0, y0) = (t.core.x as i64, t.core.y as i64);
@@ -155,6 +154,10 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
     };
     let mut keys: Vec<u32> = Vec::new();
     let mut edges: Vec<Edge> = Vec::new();
+    // Per core pixel: the index of its first edge and the bit mask of its edge sides, so an
+    // edge is found again in O(1) (a byte and a word per pixel, far less than one slot per side).
+    let mut first = vec![0u32; w * h];
+    let mut sides = vec![0u8; w * h];
     let stride = t.stride();
     let fg = &t.fg;
     // Direct scan of the flag raster: a pixel has an edge on each side whose neighbour is
@@ -175,6 +178,11 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
             ];
             if bg[0] || bg[1] || bg[2] || bg[3] {
                 let (gx, gy) = (x0 + px as i64, y0 + py as i64);
+                first[py * w + px] = keys.len() as u32;
+                sides[py * w + px] = bg
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |m, (d, &b)| m | (u8::from(b) << d));
                 for d in 0..4u8 {
                     if bg[d as usize] {
                         keys.push(((py * w + px) * 4) as u32 + d as u32);
@@ -191,9 +199,12 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
     let mut has_pred = vec![false; n];
     for i in 0..n {
         if let Some(k) = key_of(next_fast(t, edges[i])) {
-            let j = keys
-                .binary_search(&k)
-                .expect("a successor inside the tile is a listed edge");
+            let (p, d) = (k as usize / 4, k % 4);
+            debug_assert!(
+                sides[p] & (1 << d) != 0,
+                "a successor inside the tile is a listed edge"
+            );
+            let j = first[p] as usize + (sides[p] & ((1u8 << d) - 1)).count_ones() as usize;
             succ[i] = j as u32;
             has_pred[j] = true;
         }
