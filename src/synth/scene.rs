@@ -442,30 +442,29 @@ impl Scene {
                     0,
                 )],
             );
-            shadows.push(Feature {
-                shape: Shape::Rect {
+            // Shadows to the south and east (sun from the north-west).
+            for shape in [
+                Shape::Rect {
                     x0: x + sh,
                     y0: y + bh,
                     x1: x + bw + sh,
                     y1: y + bh + sh,
                 },
-                material: Material::Shadow,
-                when: When::AfterOnly,
-                role: Role::ChangeShadow,
-                stripes: 0,
-            });
-            shadows.push(Feature {
-                shape: Shape::Rect {
+                Shape::Rect {
                     x0: x + bw,
                     y0: y + sh,
                     x1: x + bw + sh,
                     y1: y + bh + sh,
                 },
-                material: Material::Shadow,
-                when: When::AfterOnly,
-                role: Role::ChangeShadow,
-                stripes: 0,
-            });
+            ] {
+                shadows.push(Feature {
+                    shape,
+                    material: Material::Shadow,
+                    when: When::AfterOnly,
+                    role: Role::ChangeShadow,
+                    stripes: 0,
+                });
+            }
         }
         // New roads, 4-30 m wide, 1-3 km long, curving; asphalt (built) or earth (under way).
         for _ in 0..count(0.4, rng) {
