@@ -37,6 +37,20 @@ fn rasters(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (t, p)
 }
 
+/// `tuban eval --pred PRED --truth TRUTH --json EXTRA..` as parsed JSON.
+fn eval_json(pred: &Path, truth: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "eval",
+        "--pred",
+        pred.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
+}
+
 fn json(args: &[&str]) -> serde_json::Value {
     let (code, out, err) = tuban(args);
     assert_eq!(code, 0, "{err}");
@@ -47,14 +61,7 @@ fn json(args: &[&str]) -> serde_json::Value {
 fn raster_against_raster() {
     let d = tempfile::tempdir().unwrap();
     let (t, p) = rasters(d.path());
-    let r = json(&[
-        "eval",
-        "--pred",
-        p.to_str().unwrap(),
-        "--truth",
-        t.to_str().unwrap(),
-        "--json",
-    ]);
+    let r = eval_json(&p, &t, &[]);
     assert_eq!(r["pixel_counts"]["tp"], 16 + 6);
     assert_eq!(r["pixel_counts"]["fn"], 16 + 6);
     assert_eq!(r["pixel_counts"]["fp"], 1);
@@ -64,16 +71,7 @@ fn raster_against_raster() {
     assert_eq!(r["per_type"]["3"]["found"], 1);
     assert_eq!(r["per_type"]["1"]["truth_objects"], 2);
     // 0.8 m pixels: 16 px = 10.24 m², 0.0154 mu; only objects >= 0.015 mu count.
-    let r = json(&[
-        "eval",
-        "--pred",
-        p.to_str().unwrap(),
-        "--truth",
-        t.to_str().unwrap(),
-        "--json",
-        "--min-area-mu",
-        "0.015",
-    ]);
+    let r = eval_json(&p, &t, &["--min-area-mu", "0.015"]);
     assert_eq!(r["objects_above_threshold"]["truth_objects"], 2);
     let (code, out, _) = tuban(&[
         "eval",
@@ -105,34 +103,11 @@ fn polygons_against_raster_and_polygons() {
         ]);
         assert_eq!(code, 0, "{err}");
     }
-    let base = json(&[
-        "eval",
-        "--pred",
-        p.to_str().unwrap(),
-        "--truth",
-        t.to_str().unwrap(),
-        "--json",
-    ]);
-    let a = json(&[
-        "eval",
-        "--pred",
-        pg.to_str().unwrap(),
-        "--truth",
-        t.to_str().unwrap(),
-        "--json",
-    ]);
+    let base = eval_json(&p, &t, &[]);
+    let a = eval_json(&pg, &t, &[]);
     assert_eq!(a["pixel_counts"], base["pixel_counts"]);
     assert_eq!(a["objects"]["found"], base["objects"]["found"]);
-    let b = json(&[
-        "eval",
-        "--pred",
-        pg.to_str().unwrap(),
-        "--truth",
-        tg.to_str().unwrap(),
-        "--json",
-        "--pixel-size",
-        "0.8",
-    ]);
+    let b = eval_json(&pg, &tg, &["--pixel-size", "0.8"]);
     assert_eq!(b["pixel_counts"]["tp"], base["pixel_counts"]["tp"]);
     let (code, _, err) = tuban(&[
         "eval",
@@ -153,16 +128,7 @@ fn unlabelled_pixels_are_not_scored() {
     ignore[18 * 30 + 27] = 1.0; // the false alarm lies in unlabelled ground
     let ig = d.path().join("ignore.tif");
     write_tif::<u8>(&ig, Spec::gk(30, 20, 1), &ignore, |v| v as u8);
-    let r = json(&[
-        "eval",
-        "--pred",
-        p.to_str().unwrap(),
-        "--truth",
-        t.to_str().unwrap(),
-        "--json",
-        "--ignore",
-        ig.to_str().unwrap(),
-    ]);
+    let r = eval_json(&p, &t, &["--ignore", ig.to_str().unwrap()]);
     assert_eq!(r["pixel_counts"]["fp"], 0);
     assert_eq!(r["objects"]["false_alarms"], 0);
     assert_eq!(r["pixel"]["scored_px"], 599);
@@ -193,16 +159,7 @@ fn masks_on_a_larger_aligned_grid_are_read_at_the_right_place() {
         &ignore,
         |v| v as u8,
     );
-    let r = json(&[
-        "eval",
-        "--pred",
-        p.to_str().unwrap(),
-        "--truth",
-        t.to_str().unwrap(),
-        "--json",
-        "--ignore",
-        ig.to_str().unwrap(),
-    ]);
+    let r = eval_json(&p, &t, &["--ignore", ig.to_str().unwrap()]);
     assert_eq!(r["pixel_counts"]["fp"], 0);
     // A mask at another resolution is refused, not misread.
     let half = d.path().join("ignore_half.tif");

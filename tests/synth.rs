@@ -4,7 +4,6 @@
 mod common;
 
 use common::cli::tuban;
-use gdal::vector::LayerAccess;
 use std::path::Path;
 
 fn pixels(path: &Path) -> Vec<u16> {
@@ -72,15 +71,7 @@ fn same_seed_same_scene_and_truth_is_consistent() {
     for layer in ["DLTB", "YJJBNTTB", "STBHHX", "PZYD", "XZQ"] {
         assert!(refs.layer_by_name(layer).is_ok(), "refs.gpkg lacks {layer}");
     }
-    let sum = |sql: &str| -> f64 {
-        refs.execute_sql(sql, None, gdal::vector::sql::Dialect::DEFAULT)
-            .unwrap()
-            .unwrap()
-            .features()
-            .next()
-            .and_then(|f| f.field_as_double(0).unwrap())
-            .unwrap_or(0.0)
-    };
+    let sum = |sql: &str| common::raster::sql_f64(&refs, sql).unwrap_or(0.0);
     let scene_m2 = 512.0 * 512.0 * 0.64;
     assert!((sum("SELECT SUM(TBMJ) FROM DLTB") - scene_m2).abs() < 1e-6 * scene_m2);
     assert!((sum("SELECT SUM(ST_Area(geom)) FROM DLTB") - scene_m2).abs() < 1e-3);
@@ -91,18 +82,7 @@ fn same_seed_same_scene_and_truth_is_consistent() {
     );
     // Truth polygons carry the rule measures; their pixels are the truth raster's.
     let truth_v = gdal::Dataset::open(a.join("truth.gpkg")).unwrap();
-    let px: f64 = truth_v
-        .execute_sql(
-            "SELECT SUM(pixels) FROM truth",
-            None,
-            gdal::vector::sql::Dialect::DEFAULT,
-        )
-        .unwrap()
-        .unwrap()
-        .features()
-        .next()
-        .and_then(|f| f.field_as_double(0).unwrap())
-        .unwrap_or(0.0);
+    let px = common::raster::sql_f64(&truth_v, "SELECT SUM(pixels) FROM truth").unwrap_or(0.0);
     assert_eq!(px as u64, changed);
     let job = std::fs::read_to_string(a.join("job.toml")).unwrap();
     assert!(

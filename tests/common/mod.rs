@@ -4,26 +4,13 @@
 use tuban::change::{TileInput, TileResult};
 use tuban::gpu::{AdapterChoice, GpuContext};
 
-/// A small deterministic PRNG (SplitMix64), so tests need no extra crate and are reproducible.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
+/// The library's deterministic PRNG (SplitMix64), so tests need no second copy.
+pub use tuban::synth::world::Rng;
 
 /// A bi-temporal tile with fields, a few new bright "buildings" with shadows in the after date,
 /// noise, a gain change between dates and some nodata.
 pub fn scene(width: usize, height: usize, bands: usize, seed: u64) -> TileInput {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let n = width * height;
     let mut before = vec![0.0f32; n * bands];
     let mut after = vec![0.0f32; n * bands];
@@ -31,11 +18,11 @@ pub fn scene(width: usize, height: usize, bands: usize, seed: u64) -> TileInput 
     let blocks: Vec<(usize, usize, usize, usize)> = (0..(n / 900).max(2))
         .map(|_| {
             let (bw, bh) = (
-                4 + (rng.unit() * 14.0) as usize,
-                4 + (rng.unit() * 14.0) as usize,
+                4 + ((rng.unit() as f32) * 14.0) as usize,
+                4 + ((rng.unit() as f32) * 14.0) as usize,
             );
-            let x = (rng.unit() * width.saturating_sub(bw + 1) as f32) as usize;
-            let y = (rng.unit() * height.saturating_sub(bh + 1) as f32) as usize;
+            let x = ((rng.unit() as f32) * width.saturating_sub(bw + 1) as f32) as usize;
+            let y = ((rng.unit() as f32) * height.saturating_sub(bh + 1) as f32) as usize;
             (x, y, bw, bh)
         })
         .collect();
@@ -44,11 +31,11 @@ pub fn scene(width: usize, height: usize, bands: usize, seed: u64) -> TileInput 
             let i = y * width + x;
             let field = ((x / 37 + y / 23) % 3) as f32;
             for b in 0..bands {
-                let base = 300.0 + 150.0 * field + 40.0 * b as f32 + 20.0 * rng.unit();
+                let base = 300.0 + 150.0 * field + 40.0 * b as f32 + 20.0 * (rng.unit() as f32);
                 before[b * n + i] = base;
-                after[b * n + i] = 0.9 * base + 25.0 + 20.0 * rng.unit();
+                after[b * n + i] = 0.9 * base + 25.0 + 20.0 * (rng.unit() as f32);
             }
-            if rng.unit() < 0.003 {
+            if (rng.unit() as f32) < 0.003 {
                 valid[i] = 0;
             }
         }

@@ -96,3 +96,13 @@ pub fn read_f32(path: &Path) -> Vec<f32> {
         .data()
         .to_vec()
 }
+
+/// The first column of the first row of an OGR SQL query, as f64.
+pub fn sql_f64(ds: &gdal::Dataset, sql: &str) -> Option<f64> {
+    use gdal::vector::LayerAccess;
+    ds.execute_sql(sql, None, gdal::vector::sql::Dialect::DEFAULT)
+        .ok()??
+        .features()
+        .next()
+        .and_then(|f| f.field_as_double(0).ok().flatten())
+}
