@@ -53,6 +53,30 @@ pub enum Error {
     /// A parameter is out of range.
     #[error("invalid parameter {name}: {reason}")]
     Param { name: &'static str, reason: String },
+    /// A job file is wrong: TOML syntax, an unknown key, a missing file, a value that does
+    /// not parse. `line` is 1-based; 0 when the problem has no single line.
+    #[error("{}{}: {reason}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+    Job {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// A vector layer could not be opened or read, or is unusable (no CRS, wrong geometry).
+    #[error("{source_name}{}: {reason}", layer.as_deref().map(|l| format!(" layer {l:?}")).unwrap_or_default())]
+    Layer {
+        source_name: String,
+        layer: Option<String>,
+        reason: String,
+    },
+    /// A mapped field does not exist in a layer; the message lists the fields it has.
+    #[error("{source_name} layer {layer:?}: no field {field:?} (for {role}); its fields are: {}", available.join(", "))]
+    Field {
+        source_name: String,
+        layer: String,
+        field: String,
+        role: &'static str,
+        available: Vec<String>,
+    },
     /// The GPU backend failed (no adapter, a device error, a shader that did not compile).
     #[error("GPU: {0}")]
     Gpu(String),

@@ -41,10 +41,15 @@ pub mod change;
 pub mod error;
 pub mod eval;
 pub mod gpu;
+pub mod job;
 pub mod output;
+pub mod overlay;
 pub mod pipeline;
 pub mod raster;
 pub mod synth;
 pub mod vectorize;
 
 pub use error::{Error, Result};
+
+/// One mu (亩), the unit the rules are written in: 10,000 / 15 m².
+pub const MU_M2: f64 = 10_000.0 / 15.0;

@@ -29,6 +29,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Detect(a) => cli::detect::run(a),
         cli::Command::Polygonize(a) => cli::polygonize::run(a),
         cli::Command::Eval(a) => cli::eval::run(a),
+        cli::Command::Overlay(a) => cli::overlay::run(a),
         cli::Command::Synth(a) => cli::synth::run(a),
     };
     match result {

@@ -3,6 +3,7 @@
 
 pub mod detect;
 pub mod eval;
+pub mod overlay;
 pub mod polygonize;
 pub mod synth;
 
@@ -29,6 +30,8 @@ pub enum Command {
     Polygonize(polygonize::PolygonizeArgs),
     /// Score a prediction against truth: pixel and object metrics, per change type.
     Eval(eval::EvalArgs),
+    /// Judge change polygons against survey layers, red line and approvals: leads per county.
+    Overlay(overlay::OverlayArgs),
     /// A synthetic bi-temporal scene with known changes, pseudo-changes and truth.
     Synth(synth::SynthArgs),
 }

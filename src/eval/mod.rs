@@ -18,8 +18,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// 1 mu in m².
-const MU_M2: f64 = 10_000.0 / 15.0;
+use crate::MU_M2;
 
 /// How to score.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

@@ -17,8 +17,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// 1 mu (亩) in square metres.
-pub const MU_M2: f64 = 10_000.0 / 15.0;
+pub use crate::MU_M2;
 
 /// The CRS written for rasters without georeference: an engineering CRS in pixel units.
 pub const PIXEL_CRS: &str = r#"LOCAL_CS["image pixels (no georeference), y down",UNIT["pixel",1],AXIS["x",EAST],AXIS["y",SOUTH]]"#;
