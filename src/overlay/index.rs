@@ -7,7 +7,8 @@
 //! with the targets its extent touches. Memory is bounded by the targets and one batch.
 
 use super::geom::{clip_to_rect, repair, subdivide};
-use geo::{BooleanOps, BoundingRect, MultiPolygon, Rect};
+use super::ops::{Op, OpFailed, boolean};
+use geo::{BoundingRect, MultiPolygon, Rect};
 use rayon::prelude::*;
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 
@@ -21,13 +22,26 @@ pub struct RefFeature {
     pub attrs: Vec<Option<String>>,
 }
 
+/// What a hit carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// The exact intersection of feature and target (for layers that partition space, whose
+    /// parts are measured one by one).
+    Parts,
+    /// The feature's pieces over the target, not intersected (for layers whose features may
+    /// overlap: they are merged against the target in one non-zero operation later, which is
+    /// fast; merging intersection parts, which all share the target's edges, is not).
+    Operands,
+}
+
 /// A non-empty intersection of a reference feature with a target.
 #[derive(Debug)]
 pub struct Hit {
     pub target: usize,
     /// Index of the feature in its batch.
     pub feature: usize,
-    pub part: MultiPolygon<f64>,
+    /// The intersection, or the failure of the boolean operation on this pair.
+    pub part: Result<MultiPolygon<f64>, OpFailed>,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, usize>;
@@ -95,26 +109,64 @@ impl Targets {
             .map(|e| e.data)
     }
 
-    /// Exact intersections of one (valid, small) reference geometry with the targets.
-    pub fn intersect(&self, g: &MultiPolygon<f64>, feature: usize, out: &mut Vec<Hit>) {
-        let Some(r) = g.bounding_rect() else { return };
-        for t in self.candidates(&r) {
+    /// Exact intersections of one valid reference geometry, given as the pieces that tile it,
+    /// with the targets: one part per target touched. The pieces over a target are clipped to
+    /// the target's extent and passed together as one even-odd operand, where their shared cut
+    /// lines cancel, so no union is ever built.
+    fn intersect(
+        &self,
+        pieces: &[MultiPolygon<f64>],
+        feature: usize,
+        want: Want,
+        out: &mut Vec<Hit>,
+    ) {
+        let mut over: Vec<(usize, usize)> = vec![];
+        for (k, piece) in pieces.iter().enumerate() {
+            if let Some(r) = piece.bounding_rect() {
+                over.extend(self.candidates(&r).map(|t| (t, k)));
+            }
+        }
+        over.sort_unstable();
+        for group in over.chunk_by(|a, b| a.0 == b.0) {
+            let t = group[0].0;
             let target = &self.geoms[t];
             let Some(tr) = target.bounding_rect() else {
                 continue;
             };
-            // Only the reference's part over the target's extent enters the operation.
-            let operand = clip_to_rect(g, &tr);
-            if operand.0.is_empty() {
-                continue;
-            }
-            let part = target.intersection(&operand);
-            if !part.0.is_empty() {
+            if want == Want::Operands {
                 out.push(Hit {
                     target: t,
                     feature,
-                    part,
+                    part: Ok(MultiPolygon::new(
+                        group
+                            .iter()
+                            .flat_map(|&(_, k)| pieces[k].0.clone())
+                            .collect(),
+                    )),
                 });
+                continue;
+            }
+            let operand = MultiPolygon::new(
+                group
+                    .iter()
+                    .flat_map(|&(_, k)| clip_to_rect(&pieces[k], &tr).0)
+                    .collect(),
+            );
+            if operand.0.is_empty() {
+                continue;
+            }
+            match boolean(target, &operand, Op::Intersection) {
+                Ok(part) if part.0.is_empty() => {}
+                Ok(part) => out.push(Hit {
+                    target: t,
+                    feature,
+                    part: Ok(part),
+                }),
+                Err(e) => out.push(Hit {
+                    target: t,
+                    feature,
+                    part: Err(e),
+                }),
             }
         }
     }
@@ -122,7 +174,7 @@ impl Targets {
     /// Intersect a batch of reference features with the targets, in parallel. Returns the hits
     /// (ordered by feature, then target, whatever the thread count) and how many features were
     /// repaired.
-    pub fn hits(&self, batch: &mut [RefFeature]) -> (Vec<Hit>, u64) {
+    pub fn hits(&self, batch: &mut [RefFeature], want: Want) -> (Vec<Hit>, u64) {
         let per_feature: Vec<(Vec<Hit>, bool)> = batch
             .par_iter_mut()
             .enumerate()
@@ -136,10 +188,7 @@ impl Targets {
                 }
                 let (g, repaired) =
                     repair(std::mem::replace(&mut f.geom, MultiPolygon::new(vec![])));
-                for piece in subdivide(g, MAX_PIECE_VERTICES) {
-                    self.intersect(&piece, i, &mut out);
-                }
-                out.sort_by_key(|h| h.target);
+                self.intersect(&subdivide(g, MAX_PIECE_VERTICES), i, want, &mut out);
                 (out, repaired)
             })
             .collect();
@@ -154,7 +203,7 @@ impl Targets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo::{Area, wkt};
+    use geo::{Area, BooleanOps, wkt};
 
     fn square(x: f64, y: f64, s: f64) -> MultiPolygon<f64> {
         MultiPolygon::new(vec![
@@ -182,10 +231,10 @@ mod tests {
                 attrs: vec![],
             },
         ];
-        let (hits, repaired) = targets.hits(&mut batch);
+        let (hits, repaired) = targets.hits(&mut batch, Want::Parts);
         assert_eq!(hits.len(), 1);
         assert_eq!((hits[0].target, hits[0].feature), (0, 0));
-        assert!((hits[0].part.unsigned_area() - 25.0).abs() < 1e-9);
+        assert!((hits[0].part.as_ref().unwrap().unsigned_area() - 25.0).abs() < 1e-9);
         assert_eq!(
             repaired, 0,
             "the bow-tie has no candidate, so it is not even validated"
@@ -222,11 +271,13 @@ mod tests {
             geom: comb.clone(),
             attrs: vec![],
         }];
-        let (hits, _) = targets.hits(&mut batch);
+        let (hits, _) = targets.hits(&mut batch, Want::Parts);
         let mut per_target = vec![0.0; 50];
         for h in &hits {
-            per_target[h.target] += h.part.unsigned_area();
+            per_target[h.target] += h.part.as_ref().unwrap().unsigned_area();
         }
+        // One part per target touched, however many pieces the comb was cut into.
+        assert_eq!(hits.len(), 50);
         for (k, got) in per_target.iter().enumerate() {
             let want = targets.geom(k).intersection(&comb).unsigned_area();
             assert!(

@@ -16,6 +16,7 @@
 pub mod geom;
 pub mod index;
 pub mod number;
+pub mod ops;
 pub mod rules;
 
 #[cfg(feature = "gdal")]

@@ -2,14 +2,15 @@
 //! changes -> county pieces -> approvals (suspect remainder) -> land classes and protected
 //! areas -> judgement -> numbering -> output. Each reference layer is streamed once.
 
-use super::geom::{AreaMethod, repair, union_parts};
-use super::index::{RefFeature, Targets};
+use super::geom::{AreaMethod, repair};
+use super::index::{RefFeature, Targets, Want};
 use super::layer::{FieldSpec, Fields, LayerStats, Schema, WorkCrs, layer_fields, read_layer};
+use super::ops::{OpFailed, cover, subtract_all, union_all};
 use super::rules::{CountyMode, Measures, Rules};
 use crate::error::{Error, Result};
 use crate::job::{Date, Job, Source};
 use crate::pipeline::ProgressFn;
-use geo::{BooleanOps, MultiPolygon};
+use geo::MultiPolygon;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +46,8 @@ pub(super) struct Piece {
     pub red_line_m2: f64,
     pub red_line_names: BTreeSet<String>,
     pub urban_m2: f64,
+    /// Layers whose areas are incomplete here because a boolean operation failed.
+    pub failed: BTreeSet<&'static str>,
 }
 
 /// Everything the stages produce, for the writer.
@@ -140,6 +143,14 @@ fn read_changes(job: &OverlayJob, progress: ProgressFn) -> Result<ChangesRead> {
     })
 }
 
+/// What streaming a layer produced besides the hits.
+struct Streamed {
+    stats: LayerStats,
+    repaired: u64,
+    /// Targets where a boolean operation failed (their areas from this layer are incomplete).
+    failed: BTreeSet<usize>,
+}
+
 /// Stream one reference layer against `targets`, handing each hit (target, attrs, part) on.
 #[allow(clippy::too_many_arguments)]
 fn stream(
@@ -148,11 +159,13 @@ fn stream(
     fields: &[FieldSpec],
     work: &WorkCrs,
     targets: &Targets,
+    want: Want,
     stage: &'static str,
     progress: ProgressFn,
     mut on_hit: impl FnMut(usize, &[Option<String>], MultiPolygon<f64>),
-) -> Result<(LayerStats, u64)> {
+) -> Result<Streamed> {
     let mut repaired = 0;
+    let mut failed = BTreeSet::new();
     let read = read_layer(
         src,
         default_layer,
@@ -161,15 +174,33 @@ fn stream(
         targets.extent(),
         &|d, t| progress(stage, d, t),
         |mut batch| {
-            let (hits, r) = targets.hits(&mut batch);
+            let (hits, r) = targets.hits(&mut batch, want);
             repaired += r;
             for h in hits {
-                on_hit(h.target, &batch[h.feature].attrs, h.part);
+                match h.part {
+                    Ok(part) => on_hit(h.target, &batch[h.feature].attrs, part),
+                    Err(OpFailed) => {
+                        failed.insert(h.target);
+                    }
+                }
             }
             Ok(())
         },
     )?;
-    Ok((read.stats, repaired))
+    Ok(Streamed {
+        stats: read.stats,
+        repaired,
+        failed,
+    })
+}
+
+/// Area of `base` covered by the union of `operands` (raw reference pieces; may overlap).
+fn covered_m2(
+    base: &MultiPolygon<f64>,
+    operands: &[MultiPolygon<f64>],
+    area: AreaMethod,
+) -> std::result::Result<f64, OpFailed> {
+    Ok(area.area_m2(&cover(base, operands)?))
 }
 
 /// Area tolerance for "the whole polygon is covered": float rounding of the same area computed
@@ -202,6 +233,7 @@ fn county_pieces(
             red_line_m2: 0.0,
             red_line_names: BTreeSet::new(),
             urban_m2: 0.0,
+            failed: BTreeSet::new(),
         }
     };
     let per_change: Vec<Vec<Piece>> = parts
@@ -240,10 +272,17 @@ fn county_pieces(
                 .collect();
             let mut out: Vec<Piece> = by_county
                 .into_iter()
-                .map(|(c, (ps, _))| piece(i, Some(c), union_parts(&ps)))
+                .map(|(c, (ps, _))| {
+                    // Parts of one county from several features: their union (their polygons
+                    // side by side if even the guarded union fails).
+                    let geom = union_all(&ps).unwrap_or_else(|_| {
+                        MultiPolygon::new(ps.iter().flat_map(|p| p.0.clone()).collect())
+                    });
+                    piece(i, Some(c), geom)
+                })
                 .collect();
             if total - covered > tolerance(total) {
-                let rest = whole.difference(&union_parts(&all));
+                let rest = subtract_all(whole, &all).unwrap_or_else(|_| MultiPolygon::new(vec![]));
                 if area.area_m2(&rest) > tolerance(total) {
                     out.push(piece(i, None, rest));
                 }
@@ -275,6 +314,7 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
 
     // Counties.
     let mut counties: Vec<County> = vec![];
+    let mut failed_changes = BTreeSet::new();
     let pieces = timed(&mut seconds, "counties", || -> Result<Vec<Piece>> {
         let mut parts: Vec<Vec<(usize, MultiPolygon<f64>)>> = vec![vec![]; changes.len()];
         if let Some((src, conf)) = &j.counties {
@@ -285,12 +325,13 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             ];
             fields[0].required = true;
             let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
-            let (st, rep) = stream(
+            let sd = stream(
                 src,
                 "XZQ",
                 &fields,
                 &work,
                 &targets,
+                Want::Parts,
                 "counties",
                 progress,
                 |t, attrs, part| {
@@ -305,8 +346,9 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                     parts[t].push((k, part));
                 },
             )?;
-            stats.insert("counties", st);
-            repaired.insert("counties", rep);
+            failed_changes = sd.failed;
+            stats.insert("counties", sd.stats);
+            repaired.insert("counties", sd.repaired);
         }
         Ok(county_pieces(
             &changes,
@@ -317,6 +359,11 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
         ))
     })?;
     let mut pieces = pieces;
+    for p in pieces.iter_mut() {
+        if failed_changes.contains(&p.change) {
+            p.failed.insert("counties");
+        }
+    }
 
     // Approvals: the suspect part is what no approval dated by the after image covers.
     if let Some((src, conf)) = &j.approvals {
@@ -347,12 +394,13 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             let targets = Targets::new(pieces.iter().map(|p| p.geom.clone()).collect());
             let mut parts: Vec<Vec<MultiPolygon<f64>>> = vec![vec![]; pieces.len()];
             let (mut late, mut undated) = (BTreeSet::new(), BTreeSet::new());
-            let (st, rep) = stream(
+            let sd = stream(
                 src,
                 "PZYD",
                 &fields,
                 &work,
                 &targets,
+                Want::Operands,
                 "approvals",
                 progress,
                 |t, attrs, part| {
@@ -382,13 +430,13 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             )?;
             if !late.is_empty() {
                 warnings.push(format!(
-                    "{} approvals touching changes are dated after the after image and were not applied",
+                    "{} approvals near changes are dated after the after image and were not applied",
                     late.len()
                 ));
             }
             if !undated.is_empty() {
                 warnings.push(format!(
-                    "{} approvals touching changes have no readable date and were not applied: {}",
+                    "{} approvals near changes have no readable date and were not applied: {}",
                     undated.len(),
                     undated
                         .iter()
@@ -398,8 +446,11 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                         .join(", ")
                 ));
             }
-            stats.insert("approvals", st);
-            repaired.insert("approvals", rep);
+            for &t in &sd.failed {
+                pieces[t].failed.insert("approvals");
+            }
+            stats.insert("approvals", sd.stats);
+            repaired.insert("approvals", sd.repaired);
             pieces
                 .par_iter_mut()
                 .zip(parts.into_par_iter())
@@ -407,9 +458,15 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                     if parts.is_empty() {
                         return;
                     }
-                    let approved = union_parts(&parts);
-                    p.approved_m2 = area.area_m2(&approved).min(p.area_m2);
-                    p.suspect = p.geom.difference(&approved);
+                    match subtract_all(&p.geom, &parts) {
+                        Ok(rest) => {
+                            p.approved_m2 = (p.area_m2 - area.area_m2(&rest)).max(0.0);
+                            p.suspect = rest;
+                        }
+                        Err(OpFailed) => {
+                            p.failed.insert("approvals");
+                        }
+                    }
                 });
             Ok(())
         })?;
@@ -442,12 +499,13 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             let mut units: Vec<FxHashMap<String, f64>> = vec![FxHashMap::default(); pieces.len()];
             let mut covered = vec![0.0; pieces.len()];
             let mut bad_kcxs = 0u64;
-            let (st, rep) = stream(
+            let sd = stream(
                 src,
                 "DLTB",
                 &fields,
                 &work,
                 &targets,
+                Want::Parts,
                 "dltb",
                 progress,
                 |t, attrs, part| {
@@ -512,8 +570,11 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                     }
                 }
             }
-            stats.insert("dltb", st);
-            repaired.insert("dltb", rep);
+            for &t in &sd.failed {
+                pieces[t].failed.insert("dltb");
+            }
+            stats.insert("dltb", sd.stats);
+            repaired.insert("dltb", sd.repaired);
             Ok(())
         })?;
     } else {
@@ -535,12 +596,13 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                 .collect();
             let mut parts: Vec<Vec<MultiPolygon<f64>>> = vec![vec![]; pieces.len()];
             let mut names: Vec<BTreeSet<String>> = vec![BTreeSet::new(); pieces.len()];
-            let (st, rep) = stream(
+            let sd = stream(
                 src,
                 default_name,
                 &fields,
                 &work,
                 &targets,
+                Want::Operands,
                 key,
                 progress,
                 |t, attrs, part| {
@@ -550,17 +612,20 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                     }
                 },
             )?;
-            let areas: Vec<f64> = parts
+            // On a failed operation: the whole piece (an upper bound: a doubtful polygon is
+            // sent out rather than missed, and marked for review).
+            let areas: Vec<(f64, bool)> = pieces
                 .par_iter()
-                .map(|ps| {
-                    if ps.is_empty() {
-                        0.0
-                    } else {
-                        area.area_m2(&union_parts(ps))
-                    }
+                .zip(parts.par_iter())
+                .map(|(p, ps)| match covered_m2(&p.suspect, ps, area) {
+                    Ok(a) => (a, false),
+                    Err(OpFailed) => (area.area_m2(&p.suspect), true),
                 })
                 .collect();
-            for ((p, a), n) in pieces.iter_mut().zip(areas).zip(names) {
+            for ((p, (a, bad)), n) in pieces.iter_mut().zip(areas).zip(names) {
+                if bad {
+                    p.failed.insert(key);
+                }
                 match key {
                     "basic_farmland" => p.basic_farmland_m2 = a,
                     "red_line" => {
@@ -570,8 +635,11 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
                     _ => p.urban_m2 = a,
                 }
             }
-            stats.insert(key, st);
-            repaired.insert(key, rep);
+            for &t in &sd.failed {
+                pieces[t].failed.insert(key);
+            }
+            stats.insert(key, sd.stats);
+            repaired.insert(key, sd.repaired);
             Ok(())
         })?;
     }

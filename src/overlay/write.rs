@@ -72,6 +72,8 @@ pub struct OverlaySummary {
     pub repaired: BTreeMap<&'static str, u64>,
     pub warnings: Vec<String>,
     pub seconds: BTreeMap<&'static str, f64>,
+    /// Polygon operations that panicked in i_overlay and were retried on snapped coordinates.
+    pub guarded_panics: u64,
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -151,6 +153,14 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
                 verdict.reasons = format!(
                     "judged on the whole polygon, split across {} units: {}",
                     pieces_of[p.change], verdict.reasons
+                );
+            }
+            if !p.failed.is_empty() {
+                let layers: Vec<&str> = p.failed.iter().copied().collect();
+                verdict.reasons = format!(
+                    "REVIEW: a polygon operation failed against {}, those areas are upper bounds; {}",
+                    layers.join(", "),
+                    verdict.reasons
                 );
             }
             if verdict.lead && p.county.is_none() {
@@ -234,6 +244,7 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
         repaired: o.repaired.clone(),
         warnings: o.warnings.clone(),
         seconds: o.seconds.clone(),
+        guarded_panics: super::ops::panics(),
     })
 }
 
