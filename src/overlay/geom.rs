@@ -30,7 +30,7 @@ impl AreaMethod {
             AreaMethod::Planar { metres_per_unit } => {
                 g.unsigned_area() * metres_per_unit * metres_per_unit
             }
-            AreaMethod::Geodesic => g.geodesic_area_unsigned(),
+            AreaMethod::Geodesic => densify(g, GEODESIC_STEP_DEG).geodesic_area_unsigned(),
         }
     }
 
@@ -38,9 +38,45 @@ impl AreaMethod {
     pub fn describe(&self) -> &'static str {
         match self {
             AreaMethod::Planar { .. } => "planar (projected CRS)",
-            AreaMethod::Geodesic => "geodesic (WGS84 ellipsoid, Karney/geographiclib)",
+            AreaMethod::Geodesic => {
+                "geodesic (WGS84 ellipsoid, Karney/geographiclib; edges densified to 0.0005 deg)"
+            }
         }
     }
+}
+
+/// Longest edge, in degrees, of a geometry whose geodesic area is taken. Intersections are
+/// computed in longitude/latitude, where an edge is a straight line, and they drop collinear
+/// vertices; the geodesic area reads an edge as a geodesic. On a 3 km edge the two lines part
+/// by ~0.2 m, so the pieces of a polygon split along a long edge would not add up to it (1e-5
+/// of its area, measured on US county borders). Measured on edges densified to 0.0005° (~50 m)
+/// the two readings agree to ~1e-9: the area is that of the polygon whose edges are straight
+/// in longitude/latitude, as GIS software draws it, on the ellipsoid.
+pub const GEODESIC_STEP_DEG: f64 = 0.0005;
+
+/// Insert vertices so that no edge is longer than `step` (in CRS units).
+pub fn densify(g: &MultiPolygon<f64>, step: f64) -> MultiPolygon<f64> {
+    let ring = |r: &LineString<f64>| {
+        let mut out = Vec::with_capacity(r.0.len());
+        for w in r.0.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let n = ((b.x - a.x).hypot(b.y - a.y) / step).ceil().max(1.0) as usize;
+            out.extend((0..n).map(|k| {
+                let t = k as f64 / n as f64;
+                Coord {
+                    x: a.x + t * (b.x - a.x),
+                    y: a.y + t * (b.y - a.y),
+                }
+            }));
+        }
+        out.extend(r.0.last().copied());
+        LineString::new(out)
+    };
+    MultiPolygon::new(
+        g.0.iter()
+            .map(|p| Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect()))
+            .collect(),
+    )
 }
 
 /// Which side of an axis-aligned cut line to keep.
@@ -199,7 +235,7 @@ pub fn repair(g: MultiPolygon<f64>) -> (MultiPolygon<f64>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo::{BooleanOps, wkt};
+    use geo::{BooleanOps, GeodesicArea, wkt};
 
     fn planar(g: &MultiPolygon<f64>) -> f64 {
         AreaMethod::Planar {
@@ -257,6 +293,32 @@ mod tests {
         let whole = planar(&probe.intersection(&g));
         let sum: f64 = pieces.iter().map(|p| planar(&probe.intersection(p))).sum();
         assert!((whole - sum).abs() < 1e-6 * whole, "{whole} {sum}");
+    }
+
+    #[test]
+    fn pieces_of_a_geodesic_polygon_sum_to_it() {
+        // A 0.1° square split along its diagonal, the lower triangle carrying an extra vertex
+        // on the diagonal (as a clipped piece can): read as geodesics, the two versions of the
+        // diagonal enclose different areas; measured on densified edges they agree.
+        let sq = MultiPolygon::new(vec![
+            wkt!(POLYGON((116. 39., 116.1 39., 116.1 39.1, 116. 39.1, 116. 39.))),
+        ]);
+        let lower = MultiPolygon::new(vec![
+            wkt!(POLYGON((116. 39., 116.1 39., 116.1 39.1, 116.05 39.05, 116. 39.))),
+        ]);
+        let upper = MultiPolygon::new(vec![
+            wkt!(POLYGON((116. 39., 116.1 39.1, 116. 39.1, 116. 39.))),
+        ]);
+        let g = AreaMethod::Geodesic;
+        let whole = g.area_m2(&sq);
+        assert!((g.area_m2(&lower) + g.area_m2(&upper) - whole).abs() < 1e-8 * whole);
+        let sparse = lower.geodesic_area_unsigned() + upper.geodesic_area_unsigned()
+            - sq.geodesic_area_unsigned();
+        assert!(
+            sparse.abs() > 1e-6 * whole,
+            "the test must show the effect: {sparse}"
+        );
+        assert_eq!(densify(&sq, 1.0), sq);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub const MAX_PIECE_VERTICES: usize = 256;
 /// One reference feature: its geometry in the working CRS and the mapped attribute values.
 #[derive(Clone, Debug)]
 pub struct RefFeature {
+    /// The feature's id in its source (OGR FID).
+    pub fid: u64,
     pub geom: MultiPolygon<f64>,
     pub attrs: Vec<Option<String>>,
 }
@@ -216,14 +218,17 @@ mod tests {
         let targets = Targets::new(vec![square(0.0, 0.0, 10.0), square(100.0, 0.0, 10.0)]);
         let mut batch = vec![
             RefFeature {
+                fid: 0,
                 geom: square(5.0, 5.0, 10.0),
                 attrs: vec![],
             },
             RefFeature {
+                fid: 0,
                 geom: square(500.0, 500.0, 1.0),
                 attrs: vec![],
             },
             RefFeature {
+                fid: 2,
                 // A bow-tie over both targets' gap: repaired, touches neither.
                 geom: MultiPolygon::new(vec![
                     wkt!(POLYGON((20. 0., 30. 10., 30. 0., 20. 10., 20. 0.))),
@@ -268,6 +273,7 @@ mod tests {
                 .collect(),
         );
         let mut batch = vec![RefFeature {
+            fid: 0,
             geom: comb.clone(),
             attrs: vec![],
         }];

@@ -402,7 +402,11 @@ pub fn read_layer(
             .iter()
             .map(|i| i.and_then(|i| feature.field_as_string(i).ok().flatten()))
             .collect();
-        batch.push(RefFeature { geom, attrs });
+        batch.push(RefFeature {
+            fid: feature.fid().unwrap_or(seen - 1),
+            geom,
+            attrs,
+        });
         stats.features += 1;
         if batch.len() == BATCH {
             sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))?;

@@ -18,6 +18,8 @@ use std::path::PathBuf;
 
 /// A change polygon as read.
 pub(super) struct Change {
+    /// Feature id in the change source (OGR FID), written as SRC_ID.
+    pub fid: u64,
     pub geom: MultiPolygon<f64>,
     pub attrs: Vec<Option<String>>,
 }
@@ -119,6 +121,18 @@ fn read_changes(job: &OverlayJob, progress: ProgressFn) -> Result<ChangesRead> {
             Ok(())
         },
     )?;
+    if feats.is_empty() && read.stats.empty + read.stats.not_polygons > 0 {
+        return Err(Error::Layer {
+            source_name: src.path.clone(),
+            layer: Some(read.stats.layer.clone()),
+            reason: format!(
+                "no polygon in {} features ({} without geometry, {} not polygons)",
+                read.stats.empty + read.stats.not_polygons,
+                read.stats.empty,
+                read.stats.not_polygons
+            ),
+        });
+    }
     let work = WorkCrs::from_wkt(&read.wkt, &src.path)?;
     let fixed: Vec<(Change, bool)> = feats
         .into_par_iter()
@@ -126,6 +140,7 @@ fn read_changes(job: &OverlayJob, progress: ProgressFn) -> Result<ChangesRead> {
             let (geom, r) = repair(f.geom);
             (
                 Change {
+                    fid: f.fid,
                     geom,
                     attrs: f.attrs,
                 },
@@ -216,6 +231,7 @@ fn county_pieces(
     counties: &[County],
     mode: CountyMode,
     area: AreaMethod,
+    overlaps: &std::sync::atomic::AtomicU64,
 ) -> Vec<Piece> {
     let piece = |change: usize, county: Option<usize>, geom: MultiPolygon<f64>| {
         let area_m2 = area.area_m2(&geom);
@@ -266,26 +282,36 @@ fn county_pieces(
                     .map(|(c, _)| *c);
                 return vec![piece(i, best, whole.clone())];
             }
-            let all: Vec<MultiPolygon<f64>> = by_county
-                .values()
-                .flat_map(|v| v.0.iter().cloned())
-                .collect();
-            let mut out: Vec<Piece> = by_county
-                .into_iter()
-                .map(|(c, (ps, _))| {
-                    // Parts of one county from several features: their union (their polygons
-                    // side by side if even the guarded union fails).
-                    let geom = union_all(&ps).unwrap_or_else(|_| {
-                        MultiPolygon::new(ps.iter().flat_map(|p| p.0.clone()).collect())
-                    });
-                    piece(i, Some(c), geom)
-                })
-                .collect();
-            if total - covered > tolerance(total) {
-                let rest = subtract_all(whole, &all).unwrap_or_else(|_| MultiPolygon::new(vec![]));
-                if area.area_m2(&rest) > tolerance(total) {
-                    out.push(piece(i, None, rest));
+            // Counties in code order; where county polygons overlap (simplified or
+            // mis-digitised borders), the overlap goes to the first, so that no ground is sent
+            // to two counties; the part under no county is kept as its own piece.
+            let mut order: Vec<(usize, Vec<MultiPolygon<f64>>)> =
+                by_county.into_iter().map(|(c, (ps, _))| (c, ps)).collect();
+            order.sort_by(|a, b| counties[a.0].code.cmp(&counties[b.0].code));
+            let mut taken: Vec<MultiPolygon<f64>> = vec![];
+            let mut out = vec![];
+            for (c, ps) in order {
+                // Parts of one county from several features: their union (side by side if
+                // even the guarded union fails).
+                let own = union_all(&ps).unwrap_or_else(|_| {
+                    MultiPolygon::new(ps.iter().flat_map(|p| p.0.clone()).collect())
+                });
+                let mine = if taken.is_empty() {
+                    own.clone()
+                } else {
+                    subtract_all(&own, &taken).unwrap_or_else(|_| own.clone())
+                };
+                if area.area_m2(&own) - area.area_m2(&mine) > tolerance(total) {
+                    overlaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+                taken.push(own);
+                if area.area_m2(&mine) > tolerance(total) {
+                    out.push(piece(i, Some(c), mine));
+                }
+            }
+            let rest = subtract_all(whole, &taken).unwrap_or_else(|_| MultiPolygon::new(vec![]));
+            if area.area_m2(&rest) > tolerance(total) {
+                out.push(piece(i, None, rest));
             }
             out
         })
@@ -350,13 +376,22 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             stats.insert("counties", sd.stats);
             repaired.insert("counties", sd.repaired);
         }
-        Ok(county_pieces(
+        let overlaps = std::sync::atomic::AtomicU64::new(0);
+        let pieces = county_pieces(
             &changes,
             parts,
             &counties,
             rules.county_mode,
             area,
-        ))
+            &overlaps,
+        );
+        let n = overlaps.into_inner();
+        if n > 0 {
+            warnings.push(format!(
+                "county polygons overlap under {n} changes: each overlap went to the county with the lower code"
+            ));
+        }
+        Ok(pieces)
     })?;
     let mut pieces = pieces;
     for p in pieces.iter_mut() {

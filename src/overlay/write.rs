@@ -341,6 +341,6 @@ fn row(o: &Overlaid, ctx: &Context, rec: &Record, change: usize) -> Vec<Sql> {
         Sql::Integer(i64::from(v.priority)),
         Sql::Text(v.reasons.clone()),
         Sql::Text(format!("{} in {}", o.work.area.describe(), o.work.name)),
-        Sql::Integer(change as i64 + 1),
+        Sql::Integer(o.changes[change].fid as i64),
     ]
 }
