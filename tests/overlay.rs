@@ -5,99 +5,14 @@
 mod common;
 
 use common::cli::tuban;
+use common::vector::{
+    REAL, X0, Y0, num, overlay, real_field, rect, rows, text_field, wkt_of, write_layer,
+};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Geometry, LayerAccess};
-use geo::{Coord, MultiPolygon, Rect};
-use rusqlite::types::Value as Sql;
+use geo::MultiPolygon;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tuban::output::gpkg::{Column, GpkgWriter};
-
-const X0: f64 = 39_500_000.0;
-const Y0: f64 = 3_500_000.0;
-const REAL: &str = "../shared/data/real-geo";
-
-fn wkt_of(epsg: u32) -> String {
-    SpatialRef::from_epsg(epsg).unwrap().to_wkt().unwrap()
-}
-
-/// A rectangle in metres from (X0, Y0).
-fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
-    MultiPolygon::new(vec![
-        Rect::new(
-            Coord {
-                x: X0 + x0,
-                y: Y0 + y0,
-            },
-            Coord {
-                x: X0 + x1,
-                y: Y0 + y1,
-            },
-        )
-        .to_polygon(),
-    ])
-}
-
-/// Write a polygon layer with text attributes into a GeoPackage (created or extended).
-fn write_layer(
-    path: &Path,
-    table: &str,
-    wkt: &str,
-    fields: &[&str],
-    feats: &[(MultiPolygon<f64>, Vec<&str>)],
-) {
-    let cols: Vec<(&str, Column)> = fields.iter().map(|f| (*f, Column::Text)).collect();
-    let mut w = GpkgWriter::create(path, table, wkt, &cols).unwrap();
-    for (g, v) in feats {
-        w.push(g, v.iter().map(|s| Sql::Text(s.to_string())).collect())
-            .unwrap();
-    }
-    w.finish().unwrap();
-}
-
-/// Every feature of a layer as field -> text.
-fn rows(path: &Path, layer: &str) -> Vec<BTreeMap<String, String>> {
-    let ds = gdal::Dataset::open(path).unwrap();
-    let mut l = ds.layer_by_name(layer).unwrap();
-    let names: Vec<String> = l.defn().fields().map(|f| f.name()).collect();
-    l.features()
-        .map(|f| {
-            names
-                .iter()
-                .enumerate()
-                .filter_map(|(i, n)| f.field_as_string(i).ok().flatten().map(|v| (n.clone(), v)))
-                .collect()
-        })
-        .collect()
-}
-
-fn text_field(f: &gdal::vector::Feature, name: &str) -> String {
-    f.field_as_string(f.field_index(name).unwrap())
-        .unwrap()
-        .unwrap()
-}
-
-fn real_field(f: &gdal::vector::Feature, name: &str) -> f64 {
-    f.field_as_double(f.field_index(name).unwrap())
-        .unwrap()
-        .unwrap()
-}
-
-fn num(r: &BTreeMap<String, String>, k: &str) -> f64 {
-    r.get(k).map_or(0.0, |v| v.parse().unwrap())
-}
-
-fn overlay(changes: &Path, job: &Path, out: &Path) -> (i32, String, String) {
-    tuban(&[
-        "overlay",
-        "--changes",
-        changes.to_str().unwrap(),
-        "--job",
-        job.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-}
 
 /// The hand-made survey: two land classes side by side, a basic-farmland triangle, a red-line
 /// strip, two counties, an approval before and one after the after image.

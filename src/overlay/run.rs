@@ -63,6 +63,8 @@ pub(super) struct Overlaid {
     pub repaired: BTreeMap<&'static str, u64>,
     pub warnings: Vec<String>,
     pub seconds: BTreeMap<&'static str, f64>,
+    /// Whether the job gave county information (a county layer, or DLTB unit codes).
+    pub has_counties: bool,
 }
 
 /// Inputs of an overlay run.
@@ -691,6 +693,7 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             ));
         }
     }
+    let has_counties = j.counties.is_some() || !counties.is_empty();
     Ok(Overlaid {
         changes,
         schema,
@@ -701,6 +704,7 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
         repaired,
         warnings,
         seconds,
+        has_counties,
     })
 }
 

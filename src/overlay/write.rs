@@ -44,6 +44,10 @@ pub const FIELDS: &[(&str, Column)] = &[
     ("SRC_ID", Column::Integer),
 ];
 
+/// The county code of leads when the job gives no county information at all (no county layer,
+/// no DLTB unit codes).
+pub const NO_COUNTY: &str = "000000";
+
 /// Totals of one county.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CountyTotals {
@@ -163,7 +167,7 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
                     verdict.reasons
                 );
             }
-            if verdict.lead && p.county.is_none() {
+            if verdict.lead && p.county.is_none() && o.has_counties {
                 verdict.lead = false;
                 verdict.priority = 0;
                 verdict.reasons = format!(
@@ -179,12 +183,14 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
         })
         .collect();
     // Numbers per county.
-    let mut by_county: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    // Without any county information, leads are numbered under the code 000000.
+    let mut by_county: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
     for (r, rec) in records.iter().enumerate() {
-        if rec.verdict.lead
-            && let Some(c) = o.pieces[rec.piece].county
-        {
-            by_county.entry(c).or_default().push(r);
+        if rec.verdict.lead {
+            by_county
+                .entry(o.pieces[rec.piece].county)
+                .or_default()
+                .push(r);
         }
     }
     for (c, recs) in &by_county {
@@ -202,7 +208,8 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
             })
             .collect();
         for (&r, seq) in recs.iter().zip(sequence(&places)) {
-            records[r].jcbh = Some(jcbh(&o.counties[*c].code, ctx.quarter, seq));
+            let code = c.map_or(NO_COUNTY, |c| o.counties[c].code.as_str());
+            records[r].jcbh = Some(jcbh(code, ctx.quarter, seq));
         }
     }
     write_gpkg(o, ctx, &records, out)?;
@@ -210,11 +217,11 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
     let (mut leads, mut lead_mu) = (0, 0.0);
     for rec in &records {
         let p = &o.pieces[rec.piece];
-        let Some(c) = p.county.map(|c| &o.counties[c]) else {
-            continue;
-        };
-        let t = counties.entry(c.code.clone()).or_default();
-        t.name = c.name.clone();
+        let c = p.county.map(|c| &o.counties[c]);
+        let t = counties
+            .entry(c.map_or(NO_COUNTY.to_string(), |c| c.code.clone()))
+            .or_default();
+        t.name = c.and_then(|c| c.name.clone());
         if rec.verdict.lead {
             let mu = p.area_m2 / MU_M2;
             t.leads += 1;

@@ -98,3 +98,4 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
 pub mod cli;
 #[cfg(feature = "gdal")]
 pub mod raster;
+pub mod vector;
