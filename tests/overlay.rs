@@ -1,6 +1,7 @@
 //! `tuban overlay` against hand-made shapes (areas worked out by hand), synth layers (areas
 //! counted from the generator's rasters), real layers (areas from GEOS through OGR, or from an
 //! equal-area projection for geodesic areas), other formats, and bad input.
+#![cfg(feature = "gdal")]
 
 mod common;
 

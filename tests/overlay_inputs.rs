@@ -1,6 +1,7 @@
 //! `tuban overlay` on the survey formats users exchange (Shapefile with a GBK code page or none,
 //! FileGDB, GeoJSON in CGCS2000 geographic) and on bad input: each must give the same areas as
 //! the GeoPackage, or one clear message naming the file and the problem.
+#![cfg(feature = "gdal")]
 
 mod common;
 

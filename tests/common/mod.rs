@@ -98,4 +98,5 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
 pub mod cli;
 #[cfg(feature = "gdal")]
 pub mod raster;
+#[cfg(feature = "gdal")]
 pub mod vector;
