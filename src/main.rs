@@ -30,6 +30,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Polygonize(a) => cli::polygonize::run(a),
         cli::Command::Eval(a) => cli::eval::run(a),
         cli::Command::Overlay(a) => cli::overlay::run(a),
+        cli::Command::Run(a) => cli::run::run(a),
         cli::Command::Synth(a) => cli::synth::run(a),
     };
     match result {

@@ -153,7 +153,7 @@ fn hand_made_shapes_give_exact_areas_split_by_county() {
     // Whole polygon: 9.6 mu arable, 3.675 mu farmland, 800 m² red line -> a key-area lead.
     for r in [a, b] {
         assert_eq!(r["YXJ"], "1");
-        assert!(r["PDYJ"].contains("red line 800.00 m²"), "{}", r["PDYJ"]);
+        assert!(r["PDYJ"].contains("red line 800.00 m2"), "{}", r["PDYJ"]);
         assert!(r["PDYJ"].contains("split across 2 units"), "{}", r["PDYJ"]);
         assert!(r["MJFS"].starts_with("planar"), "{}", r["MJFS"]);
     }
@@ -169,7 +169,7 @@ fn hand_made_shapes_give_exact_areas_split_by_county() {
     assert_eq!(num(&ex[0], "JCMJ"), 12800.0);
     assert_eq!(
         ex[0]["PDYJ"],
-        "basic farmland 3.68 mu < 5 mu; arable 9.60 mu < 10 mu; approved 12.5 % (1600.00 m²)"
+        "basic farmland 3.68 mu < 5 mu; arable 9.60 mu < 10 mu; approved 12.5 % (1600.00 m2)"
     );
     assert!(!ex[0].contains_key("JCBH"));
 }

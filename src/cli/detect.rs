@@ -150,22 +150,34 @@ pub fn choose_gpu(arg: BackendArg) -> Result<Option<GpuContext>> {
     }
 }
 
+/// Run `f` on the chosen GPU, or on the CPU; in `auto` mode a GPU failure reruns it on the CPU
+/// with a warning.
+///
+/// # Errors
+/// What `f` returns (a GPU error only when the GPU was asked for explicitly).
+pub fn on_backend<T>(
+    arg: BackendArg,
+    gpu: &Option<GpuContext>,
+    f: impl Fn(&Backend) -> tuban::Result<T>,
+) -> tuban::Result<T> {
+    match gpu {
+        Some(g) => match f(&Backend::Gpu(g)) {
+            Err(tuban::Error::Gpu(e)) if arg == BackendArg::Auto => {
+                eprintln!("warning: GPU failed ({e}); running on the CPU");
+                f(&Backend::Cpu(Driver::Rayon))
+            }
+            r => r,
+        },
+        None => f(&Backend::Cpu(Driver::Rayon)),
+    }
+}
+
 pub fn run(a: &DetectArgs) -> Result<()> {
     let opts = options(a)?;
     let gpu = choose_gpu(a.backend)?;
     let progress = Progress::new();
     let report = |s: &str, d, t| progress.report(s, d, t);
-    let summary = match &gpu {
-        Some(g) => match detect(&opts, &Backend::Gpu(g), &report) {
-            Err(tuban::Error::Gpu(e)) if a.backend == BackendArg::Auto => {
-                progress.finish();
-                eprintln!("warning: GPU failed ({e}); running on the CPU");
-                detect(&opts, &Backend::Cpu(Driver::Rayon), &report)
-            }
-            r => r,
-        },
-        None => detect(&opts, &Backend::Cpu(Driver::Rayon), &report),
-    };
+    let summary = on_backend(a.backend, &gpu, |b| detect(&opts, b, &report));
     progress.finish();
     print_summary(&summary?);
     Ok(())

@@ -5,6 +5,7 @@ pub mod detect;
 pub mod eval;
 pub mod overlay;
 pub mod polygonize;
+pub mod run;
 pub mod synth;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -32,6 +33,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Judge change polygons against survey layers, red line and approvals: leads per county.
     Overlay(overlay::OverlayArgs),
+    /// A whole job: detect, overlay and one dispatch package per county.
+    Run(run::RunArgs),
     /// A synthetic bi-temporal scene with known changes, pseudo-changes and truth.
     Synth(synth::SynthArgs),
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "gdal")]
 pub mod gpkg;
 #[cfg(feature = "gdal")]
+pub mod package;
+#[cfg(feature = "gdal")]
 pub mod vector;
 
 /// The temporary name used while `path` is being written: `.NAME.partial` beside it.

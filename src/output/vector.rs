@@ -162,6 +162,22 @@ impl VectorWriter {
         projection: &str,
         fields: &[(&str, FieldKind)],
     ) -> Result<Self> {
+        Self::create_encoded(path, layer, projection, fields, "UTF-8")
+    }
+
+    /// As [`VectorWriter::create`]; a Shapefile's attributes are written in `encoding` ("GBK",
+    /// "UTF-8", any code page GDAL knows), named in its .cpg so that GIS software reads them
+    /// back. Other formats are always UTF-8.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming `path` when it cannot be created.
+    pub fn create_encoded(
+        path: &Path,
+        layer: &str,
+        projection: &str,
+        fields: &[(&str, FieldKind)],
+        encoding: &str,
+    ) -> Result<Self> {
         let format = VectorFormat::from_path(path)?;
         let name = path
             .file_name()
@@ -221,12 +237,24 @@ impl VectorWriter {
         } else {
             layer
         };
+        let enc = format!("ENCODING={encoding}");
+        let options: Vec<&str> = format
+            .layer_options()
+            .iter()
+            .map(|o| {
+                if o.starts_with("ENCODING=") {
+                    enc.as_str()
+                } else {
+                    o
+                }
+            })
+            .collect();
         let lyr = ds
             .create_layer(LayerOptions {
                 name: layer_name,
                 srs: srs.as_ref(),
                 ty: OGRwkbGeometryType::wkbMultiPolygon,
-                options: Some(format.layer_options()),
+                options: Some(&options),
             })
             .map_err(|e| werr(path, e))?;
         let defs: Vec<(&str, u32)> = fields
@@ -240,7 +268,14 @@ impl VectorWriter {
                 (*n, t)
             })
             .collect();
-        lyr.create_defn_fields(&defs).map_err(|e| werr(path, e))?;
+        for (n, t) in &defs {
+            let fd = gdal::vector::FieldDefn::new(n, *t).map_err(|e| werr(path, e))?;
+            if format == VectorFormat::Shapefile && *t == OGRFieldType::OFTString {
+                // The dBASE maximum: the default (80) would cut the reasons short.
+                fd.set_width(254);
+            }
+            fd.add_to_layer(&lyr).map_err(|e| werr(path, e))?;
+        }
         Ok(Self::new(Some(ds), None, format, fields, staging, path))
     }
 

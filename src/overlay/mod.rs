@@ -27,7 +27,7 @@ mod run;
 mod write;
 
 #[cfg(feature = "gdal")]
-pub use run::OverlayJob;
+pub use run::{OverlayJob, preflight};
 #[cfg(feature = "gdal")]
 pub use write::{CountyTotals, FIELDS, OverlaySummary};
 

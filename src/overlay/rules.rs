@@ -127,7 +127,7 @@ pub fn judge(rules: &Rules, tblx: Option<&str>, m: &Measures) -> Verdict {
     let mut missed = vec![];
     let mut priority = 0;
     if t.red_line && m.red_line_m2 >= rules.red_line_min_m2.max(SLIVER_M2) {
-        fired.push(format!("red line {:.2} m² (key area)", m.red_line_m2));
+        fired.push(format!("red line {:.2} m2 (key area)", m.red_line_m2));
         priority = 1;
     }
     if mu(m.basic_farmland_m2) >= t.basic_farmland_mu {
@@ -162,7 +162,7 @@ pub fn judge(rules: &Rules, tblx: Option<&str>, m: &Measures) -> Verdict {
     let mut notes = vec![];
     if m.approved_m2 > SLIVER_M2 && m.area_m2 > 0.0 {
         notes.push(format!(
-            "approved {:.1} % ({:.2} m²)",
+            "approved {:.1} % ({:.2} m2)",
             100.0 * (m.approved_m2 / m.area_m2).min(1.0),
             m.approved_m2
         ));

@@ -321,6 +321,72 @@ fn county_pieces(
     per_change.into_iter().flatten().collect()
 }
 
+/// Check, before any work, that every layer the job maps opens and has the fields it names
+/// (and DLBM / XZQDM where those are used by default).
+///
+/// # Errors
+/// [`Error::Layer`] / [`Error::Field`] as the overlay itself would report them.
+pub fn preflight(j: &Job) -> Result<()> {
+    let check = |src: &Source, default_layer: &str, fields: &[FieldSpec]| -> Result<()> {
+        let have = layer_fields(src, default_layer)?;
+        for f in fields.iter().filter(|f| f.required) {
+            if !have.iter().any(|h| h.eq_ignore_ascii_case(&f.name)) {
+                return Err(Error::Field {
+                    source_name: src.path.clone(),
+                    layer: src.layer.clone().unwrap_or_else(|| default_layer.into()),
+                    field: f.name.clone(),
+                    role: f.role,
+                    available: have,
+                });
+            }
+        }
+        Ok(())
+    };
+    let named = |role, v: &Option<String>| FieldSpec::mapped(role, v, "");
+    if let Some((s, c)) = &j.dltb {
+        let mut class = FieldSpec::mapped("dltb.class_field", &c.class_field, "DLBM");
+        class.required = true;
+        check(
+            s,
+            "DLTB",
+            &[
+                class,
+                named("dltb.unit_field", &c.unit_field),
+                named("dltb.deduction_field", &c.deduction_field),
+            ],
+        )?;
+    }
+    for (layer, default) in [
+        (&j.basic_farmland, "YJJBNTTB"),
+        (&j.red_line, "STBHHX"),
+        (&j.urban_boundary, "CZKFBJ"),
+    ] {
+        if let Some((s, c)) = layer {
+            check(s, default, &[named("name_field", &c.name_field)])?;
+        }
+    }
+    if let Some((s, c)) = &j.approvals {
+        check(
+            s,
+            "PZYD",
+            &[
+                named("approvals.date_field", &c.date_field),
+                named("approvals.number_field", &c.number_field),
+            ],
+        )?;
+    }
+    if let Some((s, c)) = &j.counties {
+        let mut code = FieldSpec::mapped("counties.code_field", &c.code_field, "XZQDM");
+        code.required = true;
+        check(
+            s,
+            "XZQ",
+            &[code, named("counties.name_field", &c.name_field)],
+        )?;
+    }
+    Ok(())
+}
+
 /// Run the stages (without writing).
 pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overlaid> {
     let mut seconds = BTreeMap::new();

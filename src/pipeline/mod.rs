@@ -5,6 +5,8 @@
 pub mod detect;
 #[cfg(feature = "gdal")]
 pub mod polygonize;
+#[cfg(feature = "gdal")]
+pub mod run;
 
 /// Progress reports from long stages: the stage name, units done, units in total.
 pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);

@@ -1,0 +1,241 @@
+//! The dispatch package of one county, cut from the overlay's GeoPackage: `tuban.gpkg` (layers
+//! `leads` and `excluded`), `tuban.shp` (the leads, attributes in GBK by default with a .cpg
+//! naming it), `leads.csv` (one row per lead) and `summary.csv` (count and mu per change type).
+//! The folder is written as `.CODE.partial` and renamed when complete, so a folder named by its
+//! county code is always whole.
+
+use super::gpkg::{Column, GpkgWriter};
+use super::vector::{FieldKind, Value, VectorWriter};
+use crate::MU_M2;
+use crate::error::{Error, Result};
+use gdal::vector::LayerAccess;
+use geo::MultiPolygon;
+use rusqlite::types::Value as Sql;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One feature as read back: geometry and typed attributes.
+struct Row {
+    geom: MultiPolygon<f64>,
+    values: Vec<Sql>,
+}
+
+fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// A layer's columns (name, kind) and rows.
+type Table = (Vec<(String, Column)>, Vec<Row>);
+
+/// Column kinds of a layer and the features of one county.
+fn read(src: &Path, layer: &str, code: &str) -> Result<Table> {
+    let open_err = |e: gdal::errors::GdalError| Error::Open {
+        path: src.into(),
+        reason: e.to_string(),
+    };
+    let ds = gdal::Dataset::open(src).map_err(open_err)?;
+    let mut l = ds.layer_by_name(layer).map_err(open_err)?;
+    let cols: Vec<(String, Column)> = l
+        .defn()
+        .fields()
+        .map(|f| {
+            let c = match f.field_type() {
+                gdal_sys::OGRFieldType::OFTInteger | gdal_sys::OGRFieldType::OFTInteger64 => {
+                    Column::Integer
+                }
+                gdal_sys::OGRFieldType::OFTReal => Column::Real,
+                _ => Column::Text,
+            };
+            (f.name(), c)
+        })
+        .collect();
+    l.set_attribute_filter(&format!("XZQDM = '{}'", code.replace('\'', "''")))
+        .map_err(open_err)?;
+    let mut rows = vec![];
+    for f in l.features() {
+        let Some(geom) = f
+            .geometry()
+            .and_then(|g| g.to_geo().ok())
+            .and_then(|g| match g {
+                geo::Geometry::MultiPolygon(m) => Some(m),
+                geo::Geometry::Polygon(p) => Some(MultiPolygon::new(vec![p])),
+                _ => None,
+            })
+        else {
+            continue;
+        };
+        let values = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| match c {
+                Column::Integer => f
+                    .field_as_integer64(i)
+                    .ok()
+                    .flatten()
+                    .map_or(Sql::Null, Sql::Integer),
+                Column::Real => f
+                    .field_as_double(i)
+                    .ok()
+                    .flatten()
+                    .map_or(Sql::Null, Sql::Real),
+                Column::Text => f
+                    .field_as_string(i)
+                    .ok()
+                    .flatten()
+                    .map_or(Sql::Null, Sql::Text),
+            })
+            .collect();
+        rows.push(Row { geom, values });
+    }
+    Ok((cols, rows))
+}
+
+/// Shapefile field names are at most 10 bytes: the long overlay fields get short names.
+fn dbf_name(name: &str) -> String {
+    match name {
+        "YJJBNTMJ_MU" => "YJJBNT_MU".into(),
+        "GDMJ_MU" | "JCMJ_MU" => name.into(),
+        n if n.len() <= 10 => n.into(),
+        n => n.chars().take(10).collect(),
+    }
+}
+
+fn text_of(v: &Sql) -> String {
+    match v {
+        Sql::Null => String::new(),
+        Sql::Integer(i) => i.to_string(),
+        Sql::Real(r) => format!("{r}"),
+        Sql::Text(t) => t.clone(),
+        Sql::Blob(_) => String::new(),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// What a county package holds.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CountyPackage {
+    pub code: String,
+    pub dir: PathBuf,
+    pub leads: usize,
+    pub excluded: usize,
+    pub lead_mu: f64,
+}
+
+/// Write the package of county `code` from the overlay output `src` into `dir` (which must not
+/// exist yet; a stale `.CODE.partial` beside it is replaced). `projection` is the CRS WKT.
+///
+/// # Errors
+/// [`Error::Open`] when `src` cannot be read, [`Error::Write`] naming the file that failed.
+pub fn write_county(
+    src: &Path,
+    code: &str,
+    dir: &Path,
+    projection: &str,
+    shp_encoding: &str,
+) -> Result<CountyPackage> {
+    let staging = crate::output::partial_path(dir);
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| werr(&staging, e))?;
+    let gpkg = staging.join("tuban.gpkg");
+    let (cols, leads) = read(src, "leads", code)?;
+    let (xcols, excluded) = read(src, "excluded", code)?;
+    for (table, cols, rows) in [("leads", &cols, &leads), ("excluded", &xcols, &excluded)] {
+        let c: Vec<(&str, Column)> = cols.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        let mut w = GpkgWriter::create(&gpkg, table, projection, &c)?;
+        for r in rows.iter() {
+            w.push(&r.geom, r.values.clone())?;
+        }
+        w.finish()?;
+    }
+    // The leads as a Shapefile.
+    let names: Vec<String> = cols.iter().map(|(n, _)| dbf_name(n)).collect();
+    let kinds: Vec<(&str, FieldKind)> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, (_, c))| {
+            let k = match c {
+                Column::Integer => FieldKind::Integer,
+                Column::Real => FieldKind::Real,
+                Column::Text => FieldKind::Text,
+            };
+            (n.as_str(), k)
+        })
+        .collect();
+    let mut shp = VectorWriter::create_encoded(
+        &staging.join("tuban.shp"),
+        "tuban",
+        projection,
+        &kinds,
+        shp_encoding,
+    )?;
+    for r in &leads {
+        let values = r
+            .values
+            .iter()
+            .map(|v| match v {
+                Sql::Integer(i) => Value::Integer(*i),
+                Sql::Real(x) => Value::Real(*x),
+                Sql::Text(t) => Value::Text(t.clone()),
+                _ => Value::Null,
+            })
+            .collect();
+        shp.push(r.geom.clone(), values)?;
+    }
+    shp.finish()?;
+    // CSVs (UTF-8 with a byte-order mark, so spreadsheet software reads the Chinese text).
+    let at = |n: &str| cols.iter().position(|(c, _)| c == n);
+    let pick = |r: &Row, n: &str| at(n).map(|i| text_of(&r.values[i])).unwrap_or_default();
+    let keys = [
+        "JCBH", "XZQDM", "XMC", "TBLX", "JCMJ", "JCMJ_MU", "GDMJ", "YJJBNTMJ", "STHXMJ", "SFYN",
+        "SFHX", "YXJ", "PDYJ",
+    ];
+    let mut csv = String::from("\u{feff}");
+    csv.push_str(&keys.join(","));
+    csv.push('\n');
+    let mut by_type: BTreeMap<String, (usize, f64, f64, f64)> = BTreeMap::new();
+    let mut lead_mu = 0.0;
+    for r in &leads {
+        let line: Vec<String> = keys.iter().map(|k| csv_field(&pick(r, k))).collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+        let num = |k: &str| pick(r, k).parse::<f64>().unwrap_or(0.0);
+        let ty = match pick(r, "TBLX") {
+            t if t.is_empty() => "untyped".to_string(),
+            t => t,
+        };
+        let e = by_type.entry(ty).or_default();
+        e.0 += 1;
+        e.1 += num("JCMJ") / MU_M2;
+        e.2 += num("GDMJ") / MU_M2;
+        e.3 += num("YJJBNTMJ") / MU_M2;
+        lead_mu += num("JCMJ") / MU_M2;
+    }
+    let mut summary = String::from("\u{feff}TBLX,leads,JCMJ_mu,GDMJ_mu,YJJBNTMJ_mu\n");
+    for (t, (n, a, g, y)) in &by_type {
+        let _ = writeln!(summary, "{t},{n},{a:.4},{g:.4},{y:.4}");
+    }
+    let _ = writeln!(summary, "total,{},{lead_mu:.4},,", leads.len());
+    for (name, text) in [("leads.csv", &csv), ("summary.csv", &summary)] {
+        std::fs::write(staging.join(name), text).map_err(|e| werr(&staging.join(name), e))?;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::rename(&staging, dir).map_err(|e| werr(dir, e))?;
+    Ok(CountyPackage {
+        code: code.into(),
+        dir: dir.into(),
+        leads: leads.len(),
+        excluded: excluded.len(),
+        lead_mu,
+    })
+}

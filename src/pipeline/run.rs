@@ -1,0 +1,216 @@
+//! `tuban run`: a whole job, from the two images to one dispatch package per county.
+//!
+//! Stages, each in its own folder under the output folder: `detect/` (evidence, mask, change
+//! polygons), `overlay/` (leads.gpkg + leads.json for all counties), then `CODE/` per county
+//! (see [`crate::output::package`]). Detection and every county folder record a fingerprint of
+//! what they were made from (the job text, the imagery and layer files' sizes and times,
+//! tuban's version); a rerun skips those whose fingerprint matches and whose outputs are whole,
+//! so a run killed mid-way resumes at the stage (not the tile) where it stopped and ends with
+//! the same result. The overlay, seconds long and deterministic, always reruns.
+
+use super::ProgressFn;
+use super::detect::{DetectOptions, DetectSummary, detect};
+use crate::change::{Backend, PipelineConfig};
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::output::package::{CountyPackage, write_county};
+use crate::overlay::{OverlayJob, OverlaySummary, overlay, preflight};
+use crate::raster::pair::PairOptions;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Inputs of a run.
+pub struct RunJob<'a> {
+    pub job: &'a Job,
+    /// Output folder (the job's `out` unless overridden).
+    pub out: PathBuf,
+    /// Tile side for detection, pixels.
+    pub tile_px: usize,
+    /// Attribute encoding of the county Shapefiles ("GBK" or "UTF-8").
+    pub shp_encoding: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub out: PathBuf,
+    pub backend: String,
+    /// Stages skipped because their outputs were already whole and current.
+    pub skipped: Vec<String>,
+    pub detect: Option<DetectSummary>,
+    pub overlay: OverlaySummary,
+    pub counties: Vec<CountyPackage>,
+    pub seconds: BTreeMap<String, f64>,
+}
+
+fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// What the outputs depend on: the job text, every input file's size and modification time,
+/// and the version of tuban.
+fn fingerprint(job: &Job, extra: &str) -> Result<String> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(&job.path)
+        .map_err(|e| werr(&job.path, e))?
+        .hash(&mut h);
+    let mut files: Vec<PathBuf> = vec![];
+    if let Some(im) = &job.imagery {
+        files.extend([im.before.clone(), im.after.clone()]);
+    }
+    for src in [
+        job.dltb.as_ref().map(|x| &x.0),
+        job.basic_farmland.as_ref().map(|x| &x.0),
+        job.red_line.as_ref().map(|x| &x.0),
+        job.urban_boundary.as_ref().map(|x| &x.0),
+        job.approvals.as_ref().map(|x| &x.0),
+        job.counties.as_ref().map(|x| &x.0),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        files.push(PathBuf::from(&src.path));
+    }
+    for f in files {
+        f.hash(&mut h);
+        if let Ok(m) = std::fs::metadata(&f) {
+            m.len().hash(&mut h);
+            m.modified().ok().hash(&mut h);
+        }
+    }
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    extra.hash(&mut h);
+    Ok(format!("{:016x}", h.finish()))
+}
+
+const STAMP: &str = ".tuban-stage";
+
+fn is_current(dir: &Path, stamp: &str, outputs: &[&str]) -> bool {
+    std::fs::read_to_string(dir.join(STAMP)).is_ok_and(|s| s.trim() == stamp)
+        && outputs.iter().all(|o| dir.join(o).is_file())
+}
+
+fn stamp(dir: &Path, fp: &str) -> Result<()> {
+    crate::output::write_text(&dir.join(STAMP), fp)
+}
+
+/// Run the job.
+///
+/// # Errors
+/// [`Error::Job`] when the job lacks imagery; anything the stages report (naming files);
+/// layer problems are found by [`preflight`] before any work starts.
+pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunSummary> {
+    let j = job.job;
+    let Some(im) = &j.imagery else {
+        return Err(Error::Job {
+            path: j.path.clone(),
+            line: 0,
+            reason: "no [imagery] table: tuban run needs before and after images".into(),
+        });
+    };
+    preflight(j)?;
+    std::fs::create_dir_all(&job.out).map_err(|e| werr(&job.out, e))?;
+    let mut seconds = BTreeMap::new();
+    let mut skipped = vec![];
+    let fp = fingerprint(j, &format!("tile {}", job.tile_px))?;
+
+    let ddir = job.out.join("detect");
+    let t = Instant::now();
+    let detect_summary = if is_current(&ddir, &fp, &["changes.gpkg", "change.tif", "detect.json"]) {
+        skipped.push("detect".to_string());
+        None
+    } else {
+        let opts = DetectOptions {
+            before: im.before.clone(),
+            after: im.after.clone(),
+            out_dir: ddir.clone(),
+            pair: PairOptions {
+                bands_before: im.bands.clone(),
+                bands_after: None,
+                resample: false,
+                scratch_dir: None,
+            },
+            tile_px: job.tile_px,
+            evidence: None,
+            vectorize: true,
+            min_area_m2: 0.0,
+            open_px: None,
+            config: PipelineConfig::default(),
+        };
+        let s = detect(&opts, backend, progress)?;
+        stamp(&ddir, &fp)?;
+        Some(s)
+    };
+    seconds.insert("detect".to_string(), t.elapsed().as_secs_f64());
+
+    let odir = job.out.join("overlay");
+    std::fs::create_dir_all(&odir).map_err(|e| werr(&odir, e))?;
+    let t = Instant::now();
+    let leads = odir.join("leads.gpkg");
+    // The overlay is rerun every time (seconds, deterministic): its summary feeds the county
+    // stage, whose finished folders are skipped.
+    let overlay_summary = overlay(
+        &OverlayJob {
+            changes: ddir.join("changes.gpkg"),
+            changes_layer: Some("changes".into()),
+            job: j,
+            out: leads.clone(),
+            before_date: im.before_date,
+            after_date: im.after_date,
+        },
+        progress,
+    )?;
+    seconds.insert("overlay".to_string(), t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let projection = crate::raster::open_dataset(&im.before)
+        .ok()
+        .map(|d| d.projection())
+        .unwrap_or_default();
+    let mut counties = vec![];
+    let codes: Vec<&String> = overlay_summary.counties.keys().collect();
+    for (k, code) in codes.iter().enumerate() {
+        let dir = job.out.join(code);
+        let cfp = format!("{fp}/{code}/{}", job.shp_encoding);
+        if is_current(
+            &dir,
+            &cfp,
+            &["tuban.gpkg", "tuban.shp", "leads.csv", "summary.csv"],
+        ) {
+            skipped.push(format!("county {code}"));
+            let c = &overlay_summary.counties[*code];
+            counties.push(CountyPackage {
+                code: (*code).clone(),
+                dir,
+                leads: c.leads,
+                excluded: c.excluded,
+                lead_mu: c.lead_mu,
+            });
+            continue;
+        }
+        let pkg = write_county(&leads, code, &dir, &projection, &job.shp_encoding)?;
+        stamp(&dir, &cfp)?;
+        counties.push(pkg);
+        progress("counties", k as u64 + 1, codes.len() as u64);
+    }
+    seconds.insert("package".to_string(), t.elapsed().as_secs_f64());
+    let summary = RunSummary {
+        out: job.out.clone(),
+        backend: detect_summary
+            .as_ref()
+            .map_or_else(|| "(detect skipped)".into(), |d| d.backend.clone()),
+        skipped,
+        detect: detect_summary,
+        overlay: overlay_summary,
+        counties,
+        seconds,
+    };
+    crate::output::write_json(&job.out.join("run.json"), &summary)?;
+    Ok(summary)
+}
