@@ -7,6 +7,7 @@ mod common;
 use common::cli::tuban;
 use common::vector::rows;
 use std::path::Path;
+use std::process::Command;
 
 fn synth(dir: &Path) {
     let (code, _, e) = tuban(&[
@@ -77,6 +78,11 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
         total += leads.len();
     }
     assert_eq!(total, overlay_leads.len());
+    let busiest = ["320581", "320582"]
+        .into_iter()
+        .max_by_key(|c| rows(&out.join(c).join("tuban.gpkg"), "leads").len())
+        .unwrap();
+    check_report_in_chromium(&out.join(busiest), d);
     assert!(!std::fs::read_dir(&out).unwrap().any(|e| {
         e.unwrap()
             .file_name()
@@ -102,6 +108,79 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
         "{stdout}"
     );
     assert_eq!(rows(&out.join("320582/tuban.gpkg"), "leads"), before);
+}
+
+/// The browser, or None (then the check is skipped, unless REQUIRE_BROWSER=1 as in CI).
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("REQUIRE_BROWSER").is_none(),
+            "REQUIRE_BROWSER=1 but no Chromium"
+        );
+        eprintln!("skipped: no headless Chromium");
+    }
+    found
+}
+
+/// Open the county report in headless Chromium: it loads, scripts run without errors, one
+/// row per lead, every chip image loads; a screenshot is kept beside the test's output.
+fn check_report_in_chromium(county: &Path, scratch: &Path) {
+    let Some(browser) = chromium() else { return };
+    let report = std::fs::canonicalize(county.join("report.html")).unwrap();
+    let url = format!("file://{}", report.display());
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ];
+    let dom = Command::new(browser)
+        .args(common)
+        .args(["--virtual-time-budget=5000", "--dump-dom", &url])
+        .env("HOME", scratch)
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(!log.contains("Uncaught"), "script error: {log}");
+    let leads = rows(&county.join("tuban.gpkg"), "leads").len();
+    assert!(leads > 0);
+    assert_eq!(html.matches("<tr data-jcbh=").count(), leads, "{html}");
+    let loaded = format!(
+        "data-chips-loaded=\"{}\" data-chips-failed=\"0\"",
+        2 * leads
+    );
+    assert!(
+        html.contains(&loaded),
+        "chips did not all load: {}",
+        &html[..html.len().min(400)]
+    );
+    let shot = scratch.join("report.png");
+    let st = Command::new(browser)
+        .args(common)
+        .args([
+            "--window-size=1400,1400",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ])
+        .env("HOME", scratch)
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 20_000,
+        "a blank screenshot"
+    );
 }
 
 #[test]

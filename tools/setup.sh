@@ -2,9 +2,10 @@
 # Install what tuban needs on Debian 12 (idempotent; run as root or with sudo available):
 # GDAL (library, headers, command-line tools and Python bindings for the comparison scripts),
 # SQLite headers (the GeoPackage writer), a Vulkan loader and Mesa's lavapipe software Vulkan driver (so the WGSL kernels run in tests
-# without a GPU), and clang for the GDAL bindings.
+# without a GPU), clang for the GDAL bindings, and headless Chromium with a CJK font (the county
+# report is tested in a real browser).
 set -euo pipefail
-packages=(libgdal-dev libsqlite3-dev gdal-bin python3-gdal python3-numpy mesa-vulkan-drivers libvulkan1 clang libclang-dev pkg-config)
+packages=(libgdal-dev libsqlite3-dev gdal-bin python3-gdal python3-numpy mesa-vulkan-drivers libvulkan1 clang libclang-dev pkg-config chromium fonts-wqy-zenhei)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -5,9 +5,13 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "gdal")]
+pub mod chips;
+#[cfg(feature = "gdal")]
 pub mod gpkg;
 #[cfg(feature = "gdal")]
 pub mod package;
+#[cfg(feature = "gdal")]
+pub mod report;
 #[cfg(feature = "gdal")]
 pub mod vector;
 

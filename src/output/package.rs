@@ -4,10 +4,13 @@
 //! The folder is written as `.CODE.partial` and renamed when complete, so a folder named by its
 //! county code is always whole.
 
+use super::chips::ChipSource;
 use super::gpkg::{Column, GpkgWriter};
+use super::report::{ReportLead, county_report};
 use super::vector::{FieldKind, Value, VectorWriter};
 use crate::MU_M2;
 use crate::error::{Error, Result};
+use crate::job::Quarter;
 use gdal::vector::LayerAccess;
 use geo::MultiPolygon;
 use rusqlite::types::Value as Sql;
@@ -132,24 +135,65 @@ pub struct CountyPackage {
     pub lead_mu: f64,
 }
 
-/// Write the package of county `code` from the overlay output `src` into `dir` (which must not
-/// exist yet; a stale `.CODE.partial` beside it is replaced). `projection` is the CRS WKT.
+/// What every county package shares.
+pub struct PackageContext<'a> {
+    /// CRS of the polygons (WKT).
+    pub projection: &'a str,
+    /// Attribute encoding of the Shapefile ("GBK", "UTF-8").
+    pub shp_encoding: &'a str,
+    pub quarter: Quarter,
+    /// Before and after imagery for the chips (none: no chips).
+    pub chips: Option<(&'a ChipSource, &'a ChipSource)>,
+}
+
+/// Append a text column (if absent) and return its index.
+fn text_column(cols: &mut Vec<(String, Column)>, rows: &mut [Row], name: &str) -> usize {
+    if let Some(i) = cols.iter().position(|(n, _)| n == name) {
+        return i;
+    }
+    cols.push((name.into(), Column::Text));
+    for r in rows.iter_mut() {
+        r.values.push(Sql::Null);
+    }
+    cols.len() - 1
+}
+
+/// Write the package of county `code` from the overlay output `src` into `dir` (replaced when
+/// it exists; built in `.CODE.partial` beside it and renamed when whole).
 ///
 /// # Errors
-/// [`Error::Open`] when `src` cannot be read, [`Error::Write`] naming the file that failed.
+/// [`Error::Open`] when `src` or the imagery cannot be read, [`Error::Write`] naming the file
+/// that failed.
 pub fn write_county(
     src: &Path,
     code: &str,
     dir: &Path,
-    projection: &str,
-    shp_encoding: &str,
+    ctx: &PackageContext,
 ) -> Result<CountyPackage> {
     let staging = crate::output::partial_path(dir);
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| werr(&staging, e))?;
     let gpkg = staging.join("tuban.gpkg");
-    let (cols, leads) = read(src, "leads", code)?;
+    let (mut cols, mut leads) = read(src, "leads", code)?;
     let (xcols, excluded) = read(src, "excluded", code)?;
+    let (projection, shp_encoding) = (ctx.projection, ctx.shp_encoding);
+    // Chips, named by JCBH; their relative paths go into QSIMG / HSIMG.
+    let jcbh_at = cols.iter().position(|(n, _)| n == "JCBH");
+    let qs = text_column(&mut cols, &mut leads, "QSIMG");
+    let hs = text_column(&mut cols, &mut leads, "HSIMG");
+    if let (Some((before, after)), Some(j)) = (ctx.chips, jcbh_at) {
+        std::fs::create_dir_all(staging.join("chips")).map_err(|e| werr(&staging, e))?;
+        for r in leads.iter_mut() {
+            let Sql::Text(jcbh) = r.values[j].clone() else {
+                continue;
+            };
+            for (img, col, tag) in [(before, qs, "QS"), (after, hs, "HS")] {
+                let rel = format!("chips/{jcbh}_{tag}.png");
+                img.write(&r.geom, &staging.join(&rel))?;
+                r.values[col] = Sql::Text(rel);
+            }
+        }
+    }
     for (table, cols, rows) in [("leads", &cols, &leads), ("excluded", &xcols, &excluded)] {
         let c: Vec<(&str, Column)> = cols.iter().map(|(n, c)| (n.as_str(), *c)).collect();
         let mut w = GpkgWriter::create(&gpkg, table, projection, &c)?;
@@ -226,7 +270,35 @@ pub fn write_county(
         let _ = writeln!(summary, "{t},{n},{a:.4},{g:.4},{y:.4}");
     }
     let _ = writeln!(summary, "total,{},{lead_mu:.4},,", leads.len());
-    for (name, text) in [("leads.csv", &csv), ("summary.csv", &summary)] {
+    let name_of = leads.first().map(|r| pick(r, "XMC")).unwrap_or_default();
+    let report_leads: Vec<ReportLead> = leads
+        .iter()
+        .map(|r| {
+            let num = |k: &str| pick(r, k).parse::<f64>().unwrap_or(0.0);
+            let path = |k: &str| Some(pick(r, k)).filter(|p| !p.is_empty());
+            ReportLead {
+                geom: &r.geom,
+                jcbh: pick(r, "JCBH"),
+                tblx: pick(r, "TBLX"),
+                area_m2: num("JCMJ"),
+                arable_m2: num("GDMJ"),
+                basic_farmland_m2: num("YJJBNTMJ"),
+                red_line_m2: num("STHXMJ"),
+                sfyn: pick(r, "SFYN"),
+                sfhx: pick(r, "SFHX"),
+                reasons: pick(r, "PDYJ"),
+                before_chip: path("QSIMG"),
+                after_chip: path("HSIMG"),
+            }
+        })
+        .collect();
+    let excluded_geoms: Vec<&MultiPolygon<f64>> = excluded.iter().map(|r| &r.geom).collect();
+    let report = county_report(code, &name_of, ctx.quarter, &report_leads, &excluded_geoms);
+    for (name, text) in [
+        ("leads.csv", &csv),
+        ("summary.csv", &summary),
+        ("report.html", &report),
+    ] {
         std::fs::write(staging.join(name), text).map_err(|e| werr(&staging.join(name), e))?;
     }
     let _ = std::fs::remove_dir_all(dir);

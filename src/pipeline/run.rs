@@ -13,7 +13,8 @@ use super::detect::{DetectOptions, DetectSummary, detect};
 use crate::change::{Backend, PipelineConfig};
 use crate::error::{Error, Result};
 use crate::job::Job;
-use crate::output::package::{CountyPackage, write_county};
+use crate::output::chips::ChipSource;
+use crate::output::package::{CountyPackage, PackageContext, write_county};
 use crate::overlay::{OverlayJob, OverlaySummary, overlay, preflight};
 use crate::raster::pair::PairOptions;
 use serde::Serialize;
@@ -173,6 +174,14 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         .ok()
         .map(|d| d.projection())
         .unwrap_or_default();
+    let before_chips = ChipSource::open(&im.before, im.bands.as_deref())?;
+    let after_chips = ChipSource::open(&im.after, im.bands.as_deref())?;
+    let ctx = PackageContext {
+        projection: &projection,
+        shp_encoding: &job.shp_encoding,
+        quarter: j.quarter,
+        chips: Some((&before_chips, &after_chips)),
+    };
     let mut counties = vec![];
     let codes: Vec<&String> = overlay_summary.counties.keys().collect();
     for (k, code) in codes.iter().enumerate() {
@@ -181,7 +190,13 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         if is_current(
             &dir,
             &cfp,
-            &["tuban.gpkg", "tuban.shp", "leads.csv", "summary.csv"],
+            &[
+                "tuban.gpkg",
+                "tuban.shp",
+                "leads.csv",
+                "summary.csv",
+                "report.html",
+            ],
         ) {
             skipped.push(format!("county {code}"));
             let c = &overlay_summary.counties[*code];
@@ -194,7 +209,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             });
             continue;
         }
-        let pkg = write_county(&leads, code, &dir, &projection, &job.shp_encoding)?;
+        let pkg = write_county(&leads, code, &dir, &ctx)?;
         stamp(&dir, &cfp)?;
         counties.push(pkg);
         progress("counties", k as u64 + 1, codes.len() as u64);

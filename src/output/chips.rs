@@ -1,0 +1,290 @@
+//! Image chips: a before and an after PNG around each lead, in true colour, with the polygon's
+//! outline and a labelled scale bar, for the field team and the report.
+//!
+//! A chip is square, 256 px, covering the polygon's extent with a margin (at least 64 image
+//! pixels), read through GDAL with averaging. Colours are stretched per image between its 2nd
+//! and 98th percentiles (from a decimated read of the whole image, so chips of one date compare).
+//! Nothing is written next to the imagery (no statistics files).
+
+use crate::error::{Error, Result};
+use crate::raster::bands::{Role, parse_bands};
+use gdal::Dataset;
+use gdal::raster::{Buffer, ResampleAlg};
+use geo::{BoundingRect, MultiPolygon};
+use std::path::{Path, PathBuf};
+
+/// Chip side in pixels.
+pub const CHIP_PX: usize = 256;
+
+/// One date's imagery prepared for chips.
+pub struct ChipSource {
+    path: PathBuf,
+    ds: Dataset,
+    /// 1-based band numbers shown as red, green, blue.
+    rgb: [usize; 3],
+    /// Stretch per shown band: value at 0 and at 255.
+    stretch: [(f64, f64); 3],
+    /// Geotransform and its inverse.
+    gt: [f64; 6],
+    width: usize,
+    height: usize,
+}
+
+fn open_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+impl ChipSource {
+    /// Open `path`; `bands` is the job's band mapping (R, G, B roles are shown; without them
+    /// bands 3, 2, 1 of a 3+ band image, or band 1 as grey).
+    ///
+    /// # Errors
+    /// [`Error::Open`] / [`Error::BandMapping`] naming the file.
+    pub fn open(path: &Path, bands: Option<&str>) -> Result<ChipSource> {
+        let ds = crate::raster::open_dataset(path)?;
+        let count = ds.raster_count();
+        let rgb = match bands.map(|b| parse_bands(b, count, path)).transpose()? {
+            Some(choice) => {
+                let find = |r: Role| choice.iter().find(|c| c.role == Some(r)).map(|c| c.number);
+                match (find(Role::Red), find(Role::Green), find(Role::Blue)) {
+                    (Some(r), Some(g), Some(b)) => [r, g, b],
+                    _ => [choice[0].number; 3],
+                }
+            }
+            None if count >= 3 => [1, 2, 3],
+            None => [1; 3],
+        };
+        let gt = ds
+            .geo_transform()
+            .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
+        let (width, height) = ds.raster_size();
+        let mut stretch = [(0.0, 1.0); 3];
+        for (k, &b) in rgb.iter().enumerate() {
+            let band = ds.rasterband(b).map_err(|e| open_err(path, e))?;
+            let nodata = band.no_data_value();
+            let (w, h) = (width.min(512), height.min(512));
+            let buf: Buffer<f64> = band
+                .read_as(
+                    (0, 0),
+                    (width, height),
+                    (w, h),
+                    Some(ResampleAlg::NearestNeighbour),
+                )
+                .map_err(|e| open_err(path, e))?;
+            let mut v: Vec<f64> = buf
+                .data()
+                .iter()
+                .copied()
+                .filter(|x| x.is_finite() && Some(*x) != nodata)
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let (lo, hi) = (percentile(&v, 0.02), percentile(&v, 0.98));
+            stretch[k] = (lo, if hi > lo { hi } else { lo + 1.0 });
+        }
+        Ok(ChipSource {
+            path: path.into(),
+            ds,
+            rgb,
+            stretch,
+            gt,
+            width,
+            height,
+        })
+    }
+
+    /// Image pixel (column, row) of a world coordinate.
+    fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
+        let g = &self.gt;
+        let det = g[1] * g[5] - g[2] * g[4];
+        let (dx, dy) = (x - g[0], y - g[3]);
+        (
+            (g[5] * dx - g[2] * dy) / det,
+            (-g[4] * dx + g[1] * dy) / det,
+        )
+    }
+
+    /// Ground size of one image pixel in metres (projected CRS units assumed metres).
+    fn pixel_m(&self) -> f64 {
+        (self.gt[1] * self.gt[1] + self.gt[4] * self.gt[4]).sqrt()
+    }
+
+    /// Write the chip of `geom` (in the image's CRS) to `out` as PNG.
+    ///
+    /// # Errors
+    /// [`Error::Open`] when the image cannot be read, [`Error::Write`] naming `out`.
+    pub fn write(&self, geom: &MultiPolygon<f64>, out: &Path) -> Result<()> {
+        let Some(b) = geom.bounding_rect() else {
+            return Ok(());
+        };
+        let (c0, r0) = self.to_pixel(b.min().x, b.max().y);
+        let (c1, r1) = self.to_pixel(b.max().x, b.min().y);
+        let (cx, cy) = ((c0 + c1) / 2.0, (r0 + r1) / 2.0);
+        let side = ((c1 - c0).abs().max((r1 - r0).abs()) * 2.0)
+            .max(64.0)
+            .min(self.width.min(self.height) as f64)
+            .round() as usize;
+        let side = side.max(1);
+        let x0 = (cx - side as f64 / 2.0)
+            .round()
+            .clamp(0.0, (self.width - side) as f64) as isize;
+        let y0 = (cy - side as f64 / 2.0)
+            .round()
+            .clamp(0.0, (self.height - side) as f64) as isize;
+        let n = CHIP_PX;
+        let mut rgb = vec![0u8; 3 * n * n];
+        for (k, &band_no) in self.rgb.iter().enumerate() {
+            let band = self
+                .ds
+                .rasterband(band_no)
+                .map_err(|e| open_err(&self.path, e))?;
+            let buf: Buffer<f64> = band
+                .read_as((x0, y0), (side, side), (n, n), Some(ResampleAlg::Average))
+                .map_err(|e| open_err(&self.path, e))?;
+            let (lo, hi) = self.stretch[k];
+            for (i, v) in buf.data().iter().enumerate() {
+                rgb[k * n * n + i] = ((v - lo) / (hi - lo) * 255.0).clamp(0.0, 255.0) as u8;
+            }
+        }
+        let scale = n as f64 / side as f64;
+        let to_chip = |x: f64, y: f64| {
+            let (c, r) = self.to_pixel(x, y);
+            ((c - x0 as f64) * scale, (r - y0 as f64) * scale)
+        };
+        for p in &geom.0 {
+            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for w in ring.0.windows(2) {
+                    let a = to_chip(w[0].x, w[0].y);
+                    let b = to_chip(w[1].x, w[1].y);
+                    line(&mut rgb, n, a, b, [255, 255, 0]);
+                }
+            }
+        }
+        scale_bar(&mut rgb, n, self.pixel_m() * side as f64 / n as f64);
+        write_png(&rgb, n, out)
+    }
+}
+
+fn put(rgb: &mut [u8], n: usize, x: i64, y: i64, c: [u8; 3]) {
+    if x >= 0 && y >= 0 && (x as usize) < n && (y as usize) < n {
+        let i = y as usize * n + x as usize;
+        for k in 0..3 {
+            rgb[k * n * n + i] = c[k];
+        }
+    }
+}
+
+/// A 2-px line.
+fn line(rgb: &mut [u8], n: usize, a: (f64, f64), b: (f64, f64), c: [u8; 3]) {
+    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).clamp(1, 4 * n);
+    for s in 0..=steps {
+        let t = s as f64 / steps as f64;
+        let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            put(rgb, n, x.floor() as i64 + dx, y.floor() as i64 + dy, c);
+        }
+    }
+}
+
+/// 3x5 glyphs for the scale label: digits, 'k' and 'm'.
+fn glyph(ch: char) -> [u8; 5] {
+    match ch {
+        '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
+        '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
+        '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
+        '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
+        '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
+        '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
+        '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
+        '7' => [0b111, 0b001, 0b010, 0b010, 0b010],
+        '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
+        '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
+        'k' => [0b100, 0b101, 0b110, 0b101, 0b101],
+        'm' => [0b000, 0b000, 0b111, 0b111, 0b101],
+        _ => [0; 5],
+    }
+}
+
+/// A white bar with a black edge in the lower left, a round length, and its label.
+fn scale_bar(rgb: &mut [u8], n: usize, m_per_px: f64) {
+    if !(m_per_px.is_finite() && m_per_px > 0.0) {
+        return;
+    }
+    let nice = [
+        1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+    ];
+    let len_m = nice
+        .iter()
+        .copied()
+        .filter(|l| l / m_per_px <= n as f64 / 3.0)
+        .fold(nice[0], f64::max);
+    let len_px = (len_m / m_per_px).round() as i64;
+    let (x0, y0) = (8i64, n as i64 - 12);
+    for y in y0 - 1..y0 + 5 {
+        for x in x0 - 1..x0 + len_px + 1 {
+            put(rgb, n, x, y, [0, 0, 0]);
+        }
+    }
+    for y in y0..y0 + 4 {
+        for x in x0..x0 + len_px {
+            put(rgb, n, x, y, [255, 255, 255]);
+        }
+    }
+    let label = if len_m >= 1000.0 {
+        format!("{}km", len_m / 1000.0)
+    } else {
+        format!("{len_m}m")
+    };
+    let mut x = x0;
+    for ch in label.chars() {
+        for (row, bits) in glyph(ch).iter().enumerate() {
+            for col in 0..3 {
+                if bits >> (2 - col) & 1 == 1 {
+                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                        put(
+                            rgb,
+                            n,
+                            x + 2 * col + dx,
+                            y0 - 14 + 2 * row as i64 + dy,
+                            [255, 255, 255],
+                        );
+                    }
+                }
+            }
+        }
+        x += 8;
+    }
+}
+
+/// Encode an RGB planar buffer as PNG through GDAL (MEM -> PNG), via a partial name.
+fn write_png(rgb: &[u8], n: usize, out: &Path) -> Result<()> {
+    let werr = |e: &dyn std::fmt::Display| Error::Write {
+        path: out.into(),
+        reason: e.to_string(),
+    };
+    let mem = gdal::DriverManager::get_driver_by_name("MEM").map_err(|e| werr(&e))?;
+    let ds = mem
+        .create_with_band_type::<u8, _>("", n, n, 3)
+        .map_err(|e| werr(&e))?;
+    for k in 0..3 {
+        let mut band = ds.rasterband(k + 1).map_err(|e| werr(&e))?;
+        let mut buf = Buffer::new((n, n), rgb[k * n * n..(k + 1) * n * n].to_vec());
+        band.write((0, 0), (n, n), &mut buf).map_err(|e| werr(&e))?;
+    }
+    let png = gdal::DriverManager::get_driver_by_name("PNG").map_err(|e| werr(&e))?;
+    let tmp = crate::output::partial_path(out);
+    ds.create_copy(&png, &tmp, &Default::default())
+        .map_err(|e| werr(&e))?;
+    // GDAL may add a .aux.xml beside a PNG; chips carry no georeference.
+    let _ = std::fs::remove_file(tmp.with_extension("partial.aux.xml"));
+    std::fs::rename(&tmp, out).map_err(|e| werr(&e))
+}

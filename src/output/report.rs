@@ -1,0 +1,203 @@
+//! The county report: one HTML file that works offline from its folder. An overview map (inline
+//! SVG) of the leads and the excluded polygons, totals in mu per change type, the dispatch
+//! deadline, and a table of the leads, sortable by any column, with the before and after chips
+//! side by side. No script or style is fetched from anywhere.
+
+use crate::MU_M2;
+use crate::job::Quarter;
+use geo::{BoundingRect, MultiPolygon};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One lead as the report shows it.
+pub struct ReportLead<'a> {
+    pub geom: &'a MultiPolygon<f64>,
+    pub jcbh: String,
+    pub tblx: String,
+    pub area_m2: f64,
+    pub arable_m2: f64,
+    pub basic_farmland_m2: f64,
+    pub red_line_m2: f64,
+    pub sfyn: String,
+    pub sfhx: String,
+    pub reasons: String,
+    /// Chip paths relative to the report.
+    pub before_chip: Option<String>,
+    pub after_chip: Option<String>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// SVG path data of polygons mapped by `f`.
+fn path_d(g: &MultiPolygon<f64>, f: &impl Fn(f64, f64) -> (f64, f64)) -> String {
+    let mut d = String::new();
+    for p in &g.0 {
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            for (i, c) in ring.0.iter().enumerate() {
+                let (x, y) = f(c.x, c.y);
+                let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
+            }
+            d.push('Z');
+        }
+    }
+    d
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:1em 0}\
+td,th{border:1px solid #bbb;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#eee;cursor:pointer}\
+th.sorted-asc::after{content:' \\25B2'}th.sorted-desc::after{content:' \\25BC'}img{width:192px;height:192px}\
+svg{border:1px solid #888;background:#f8f8f4}.lead{fill:#e33;fill-opacity:.6;stroke:#900}\
+.excluded{fill:#999;fill-opacity:.35;stroke:#666}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
+
+const SCRIPT: &str = r#"
+(function(){
+  var t=document.getElementById('leads'); if(!t) return;
+  var ths=t.tHead.rows[0].cells;
+  Array.prototype.forEach.call(ths,function(th,col){
+    if(!th.dataset.key) return;
+    th.addEventListener('click',function(){
+      var asc=!th.classList.contains('sorted-asc');
+      Array.prototype.forEach.call(ths,function(h){h.classList.remove('sorted-asc','sorted-desc');});
+      th.classList.add(asc?'sorted-asc':'sorted-desc');
+      var rows=Array.prototype.slice.call(t.tBodies[0].rows);
+      var num=th.dataset.num==='1';
+      rows.sort(function(a,b){
+        var x=a.dataset[th.dataset.key], y=b.dataset[th.dataset.key];
+        var c=num?(parseFloat(x)-parseFloat(y)):(x<y?-1:x>y?1:0);
+        return asc?c:-c;});
+      rows.forEach(function(r){t.tBodies[0].appendChild(r);});
+    });
+  });
+  var imgs=document.images, done=0, failed=0;
+  function settle(){ document.body.dataset.chipsLoaded=done; document.body.dataset.chipsFailed=failed; }
+  Array.prototype.forEach.call(imgs,function(im){
+    if(im.complete&&im.naturalWidth>0){done++;}
+    else{im.addEventListener('load',function(){done++;settle();});im.addEventListener('error',function(){failed++;settle();});}
+  });
+  settle();
+})();
+"#;
+
+/// The report HTML of one county.
+pub fn county_report(
+    code: &str,
+    name: &str,
+    quarter: Quarter,
+    leads: &[ReportLead],
+    excluded: &[&MultiPolygon<f64>],
+) -> String {
+    let (d0, d1) = quarter.dispatch_window();
+    let mut html = String::new();
+    let title = format!("{} {} {}", esc(name), esc(code), quarter);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>tuban {title}</title><style>{STYLE}</style></head><body>\n\
+         <h1>疑似违法图斑 (suspected-illegal change leads) · {title}</h1>\n\
+         <p class=\"deadline\">Dispatch deadline: {d0} to {d1} (first ten days of the next quarter)</p>\n"
+    );
+    // Totals per type.
+    let mut by_type: BTreeMap<&str, (usize, f64, f64, f64)> = BTreeMap::new();
+    for l in leads {
+        let e = by_type.entry(l.tblx.as_str()).or_default();
+        e.0 += 1;
+        e.1 += l.area_m2 / MU_M2;
+        e.2 += l.arable_m2 / MU_M2;
+        e.3 += l.basic_farmland_m2 / MU_M2;
+    }
+    html.push_str("<h2>Totals</h2><table id=\"totals\"><thead><tr><th>TBLX</th><th>leads</th><th>JCMJ (mu)</th><th>GDMJ (mu)</th><th>YJJBNTMJ (mu)</th></tr></thead><tbody>\n");
+    let mut all = (0usize, 0.0, 0.0, 0.0);
+    for (t, (n, a, g, y)) in &by_type {
+        let t = if t.is_empty() { "untyped" } else { t };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{n}</td><td>{a:.2}</td><td>{g:.2}</td><td>{y:.2}</td></tr>",
+            esc(t)
+        );
+        all = (all.0 + n, all.1 + a, all.2 + g, all.3 + y);
+    }
+    let _ = writeln!(
+        html,
+        "<tr><th>all</th><th>{}</th><th>{:.2}</th><th>{:.2}</th><th>{:.2}</th></tr></tbody></table>",
+        all.0, all.1, all.2, all.3
+    );
+    // Overview map.
+    let extent = leads
+        .iter()
+        .map(|l| l.geom)
+        .chain(excluded.iter().copied())
+        .filter_map(|g| g.bounding_rect())
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::Coord {
+                    x: a.min().x.min(b.min().x),
+                    y: a.min().y.min(b.min().y),
+                },
+                geo::Coord {
+                    x: a.max().x.max(b.max().x),
+                    y: a.max().y.max(b.max().y),
+                },
+            )
+        });
+    if let Some(e) = extent {
+        let (w, h) = (800.0, 600.0);
+        let s = ((w - 20.0) / e.width().max(1e-9)).min((h - 20.0) / e.height().max(1e-9));
+        let f = |x: f64, y: f64| (10.0 + (x - e.min().x) * s, h - 10.0 - (y - e.min().y) * s);
+        let _ = write!(
+            html,
+            "<h2>Overview</h2><svg id=\"map\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">"
+        );
+        for g in excluded {
+            let _ = write!(html, "<path class=\"excluded\" d=\"{}\"/>", path_d(g, &f));
+        }
+        for l in leads {
+            let _ = write!(
+                html,
+                "<path class=\"lead\" d=\"{}\"><title>{}</title></path>",
+                path_d(l.geom, &f),
+                esc(&l.jcbh)
+            );
+        }
+        html.push_str("</svg><p>red: leads; grey: polygons that do not qualify</p>\n");
+    }
+    // The leads.
+    html.push_str(
+        "<h2>Leads</h2><table id=\"leads\"><thead><tr><th data-key=\"jcbh\">JCBH</th><th data-key=\"type\">TBLX</th>\
+         <th data-key=\"area\" data-num=\"1\">JCMJ (mu)</th><th data-key=\"arable\" data-num=\"1\">GDMJ (m²)</th>\
+         <th data-key=\"pbf\" data-num=\"1\">YJJBNTMJ (m²)</th><th data-key=\"red\" data-num=\"1\">STHXMJ (m²)</th>\
+         <th>SFYN</th><th>SFHX</th><th>reasons</th><th>before</th><th>after</th></tr></thead><tbody>\n",
+    );
+    for l in leads {
+        let img = |p: &Option<String>, alt: &str| {
+            p.as_ref()
+                .map(|p| format!("<img src=\"{}\" alt=\"{alt} {}\">", esc(p), esc(&l.jcbh)))
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            html,
+            "<tr data-jcbh=\"{j}\" data-type=\"{t}\" data-area=\"{a}\" data-arable=\"{g}\" data-pbf=\"{p}\" data-red=\"{r}\">\
+             <td>{j}</td><td>{t}</td><td>{amu:.2}</td><td>{g:.2}</td><td>{p:.2}</td><td>{r:.2}</td><td>{yn}</td><td>{hx}</td><td>{why}</td><td>{b}</td><td>{af}</td></tr>",
+            j = esc(&l.jcbh),
+            t = esc(&l.tblx),
+            a = l.area_m2,
+            amu = l.area_m2 / MU_M2,
+            g = l.arable_m2,
+            p = l.basic_farmland_m2,
+            r = l.red_line_m2,
+            yn = esc(&l.sfyn),
+            hx = esc(&l.sfhx),
+            why = esc(&l.reasons),
+            b = img(&l.before_chip, "before"),
+            af = img(&l.after_chip, "after"),
+        );
+    }
+    let _ = writeln!(
+        html,
+        "</tbody></table><script>{SCRIPT}</script></body></html>"
+    );
+    html
+}
