@@ -66,11 +66,11 @@ fn print_summary(s: &RunSummary) {
     println!("backend {}; stages: {}", s.backend, times.join(", "));
     for c in &s.counties {
         println!(
-            "county {}: {} leads ({:.2} mu) -> {}",
+            "county {}: {} leads ({:.2} mu), report: {}",
             c.code,
             c.leads,
             c.lead_mu,
-            c.dir.display()
+            c.dir.join("report.html").display()
         );
     }
 }

@@ -52,7 +52,7 @@ const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}table{b
 td,th{border:1px solid #bbb;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#eee;cursor:pointer}\
 th.sorted-asc::after{content:' \\25B2'}th.sorted-desc::after{content:' \\25BC'}img{width:192px;height:192px}\
 svg{border:1px solid #888;background:#f8f8f4}.lead{fill:#e33;fill-opacity:.6;stroke:#900}\
-.excluded{fill:#999;fill-opacity:.35;stroke:#666}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
+.mark{fill:none;stroke:#e00;stroke-width:2}.excluded{fill:#999;fill-opacity:.35;stroke:#666}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
 
 const SCRIPT: &str = r#"
 (function(){
@@ -155,11 +155,16 @@ pub fn county_report(
             let _ = write!(html, "<path class=\"excluded\" d=\"{}\"/>", path_d(g, &f));
         }
         for l in leads {
+            // A ring marks each lead: most are a few pixels at county scale.
+            let (cx, cy) = l
+                .geom
+                .bounding_rect()
+                .map_or((0.0, 0.0), |b| f(b.center().x, b.center().y));
             let _ = write!(
                 html,
-                "<path class=\"lead\" d=\"{}\"><title>{}</title></path>",
-                path_d(l.geom, &f),
-                esc(&l.jcbh)
+                "<g><title>{j}</title><path class=\"lead\" d=\"{d}\"/><circle class=\"mark\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\"/></g>",
+                j = esc(&l.jcbh),
+                d = path_d(l.geom, &f)
             );
         }
         html.push_str("</svg><p>red: leads; grey: polygons that do not qualify</p>\n");
