@@ -204,6 +204,20 @@ fn a_bad_job_is_refused_before_any_work() {
     assert_eq!(code, 1);
     assert!(e.contains("DLBMM") && e.contains("DLBM, DLMC"), "{e}");
     assert!(!out.exists(), "nothing was started");
+    let crs = text.replace(
+        "layer = \"STBHHX\"",
+        "layer = \"STBHHX\"\ncrs = \"EPSG:99999\"",
+    );
+    std::fs::write(d.join("crs.toml"), crs).unwrap();
+    let (code, _, e) = tuban(&[
+        "run",
+        d.join("crs.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(e.contains("crs.toml:") && e.contains("EPSG:99999"), "{e}");
+    assert!(!out.exists(), "nothing was started");
     std::fs::write(d.join("q.toml"), text.replace("2024Q2", "2024Q7")).unwrap();
     let (code, _, e) = tuban(&["run", d.join("q.toml").to_str().unwrap()]);
     assert_eq!(code, 1);

@@ -328,6 +328,15 @@ fn county_pieces(
 /// [`Error::Layer`] / [`Error::Field`] as the overlay itself would report them.
 pub fn preflight(j: &Job) -> Result<()> {
     let check = |src: &Source, default_layer: &str, fields: &[FieldSpec]| -> Result<()> {
+        if let Some(c) = &src.crs
+            && gdal::spatial_ref::SpatialRef::from_definition(c).is_err()
+        {
+            return Err(Error::Job {
+                path: j.path.clone(),
+                line: src.line,
+                reason: format!("crs {c:?} of {} is not a CRS GDAL knows", src.path),
+            });
+        }
         let have = layer_fields(src, default_layer)?;
         for f in fields.iter().filter(|f| f.required) {
             if !have.iter().any(|h| h.eq_ignore_ascii_case(&f.name)) {
