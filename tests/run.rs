@@ -223,3 +223,78 @@ fn a_bad_job_is_refused_before_any_work() {
     assert_eq!(code, 1);
     assert!(e.contains("q.toml:2") && e.contains("2024Q7"), "{e}");
 }
+
+#[test]
+fn scenes_of_different_footprints_and_dates_are_mosaicked_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth(d);
+    // The before date as two overlapping strips, the after date as two halves, each with its
+    // own date: the mosaics reproduce the single images, so the leads must be the same.
+    let crop = |src: &str, dst: &str, win: [&str; 4]| {
+        let st = Command::new("gdal_translate")
+            .args(["-q", "-srcwin", win[0], win[1], win[2], win[3], src, dst])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    crop("before.tif", "b_west.tif", ["0", "0", "600", "1024"]);
+    crop("before.tif", "b_east.tif", ["450", "0", "574", "1024"]);
+    crop("after.tif", "a_north.tif", ["0", "0", "1024", "512"]);
+    crop("after.tif", "a_south.tif", ["0", "512", "1024", "512"]);
+    let text = std::fs::read_to_string(d.join("job.toml")).unwrap();
+    let scenes = "[[imagery.before_scenes]]\npath = \"b_west.tif\"\ndate = \"2024-03-10\"\n\
+        [[imagery.before_scenes]]\npath = \"b_east.tif\"\ndate = \"2024-03-25\"\n\
+        [[imagery.after_scenes]]\npath = \"a_north.tif\"\ndate = \"2024-06-20\"\n\
+        [[imagery.after_scenes]]\npath = \"a_south.tif\"\ndate = \"2024-06-28\"\n";
+    let multi = text
+        .replace("before = \"before.tif\"\n", "")
+        .replace("after = \"after.tif\"\n", "")
+        .replace("before_date = \"2024-03-20\"\n", "")
+        .replace("after_date = \"2024-06-25\"\n", "");
+    let at = multi.find("[layers.dltb]").unwrap();
+    let multi = format!("{}{}\n{}", &multi[..at], scenes, &multi[at..]);
+    std::fs::write(d.join("scenes.toml"), multi).unwrap();
+    let run = |job: &str, out: &str| {
+        let (code, _, e) = tuban(&[
+            "run",
+            d.join(job).to_str().unwrap(),
+            "--out",
+            d.join(out).to_str().unwrap(),
+            "--backend",
+            "cpu",
+        ]);
+        assert_eq!(code, 0, "{e}");
+    };
+    run("job.toml", "one");
+    run("scenes.toml", "many");
+    assert!(d.join("many/mosaic/before.vrt").is_file());
+    let one = rows(&d.join("one/overlay/leads.gpkg"), "leads");
+    let many = rows(&d.join("many/overlay/leads.gpkg"), "leads");
+    assert!(!many.is_empty());
+    assert_eq!(one.len(), many.len());
+    let ds = gdal::Dataset::open(d.join("after.tif")).unwrap();
+    let gt = ds.geo_transform().unwrap();
+    let split_y = gt[3] + 512.0 * gt[5];
+    for (a, b) in one.iter().zip(&many) {
+        assert_eq!(
+            (&a["JCBH"], &a["JCMJ"], &a["GDMJ"]),
+            (&b["JCBH"], &b["JCMJ"], &b["GDMJ"])
+        );
+        assert!(
+            ["2024-03-10", "2024-03-25"].contains(&b["QSX"].as_str()),
+            "{b:?}"
+        );
+        assert!(b["HS_SCENES"].contains("a_north.tif") || b["HS_SCENES"].contains("a_south.tif"));
+        // The after scene holding the centre of the lead's extent (the south half is listed
+        // last, so it is on top) dates it.
+        let cy = (b["ymin"].parse::<f64>().unwrap() + b["ymax"].parse::<f64>().unwrap()) / 2.0;
+        let want = if cy < split_y {
+            "2024-06-28"
+        } else {
+            "2024-06-20"
+        };
+        assert_eq!(b["HSX"], want, "{b:?}");
+    }
+}

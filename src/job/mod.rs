@@ -31,16 +31,30 @@ pub struct JobFile {
     pub rules: RulesConf,
 }
 
-/// The imagery of the two dates.
+/// The imagery of the two dates: one file (mosaic) per date, or lists of scenes with their
+/// own footprints and dates (`[[imagery.before_scenes]] path = ..., date = ...`), mosaicked
+/// into a VRT with the later-listed scene on top where scenes overlap.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageryConf {
-    pub before: Spanned<String>,
-    pub after: Spanned<String>,
+    pub before: Option<Spanned<String>>,
+    pub after: Option<Spanned<String>>,
     pub before_date: Option<Spanned<String>>,
     pub after_date: Option<Spanned<String>>,
+    #[serde(default)]
+    pub before_scenes: Vec<SceneConf>,
+    #[serde(default)]
+    pub after_scenes: Vec<SceneConf>,
     /// Band roles, as `--bands` takes them ("B=1,G=2,R=3,NIR=4").
     pub bands: Option<String>,
+}
+
+/// One scene of a date.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SceneConf {
+    pub path: Spanned<String>,
+    pub date: Option<Spanned<String>>,
 }
 
 /// The reference layers; every one is optional, a missing one is simply not judged.
@@ -187,11 +201,20 @@ pub struct Job {
     pub rules: RulesConf,
 }
 
-/// Resolved imagery paths and dates.
+/// One image file of a date and its acquisition date.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scene {
+    pub path: PathBuf,
+    pub date: Option<Date>,
+}
+
+/// Resolved imagery: the scenes of each date (one for a mosaic) and the dates that stand for
+/// the whole date: the latest before scene (QSX default) and the earliest after scene (the
+/// approval cut-off: an approval dated after a change was first seen does not legalise it).
 #[derive(Clone, Debug)]
 pub struct Imagery {
-    pub before: PathBuf,
-    pub after: PathBuf,
+    pub before: Vec<Scene>,
+    pub after: Vec<Scene>,
     pub before_date: Option<Date>,
     pub after_date: Option<Date>,
     pub bands: Option<String>,
@@ -272,19 +295,73 @@ impl Job {
         let imagery = match &file.imagery {
             None => None,
             Some(im) => {
-                let before_date = date(&im.before_date, "before_date")?;
-                let after_date = date(&im.after_date, "after_date")?;
-                if let (Some(b), Some(a), Some(s)) = (before_date, after_date, &im.after_date)
+                let mut sides = vec![];
+                for (key, single, date_key, single_date, scenes) in [
+                    (
+                        "before",
+                        &im.before,
+                        "before_date",
+                        &im.before_date,
+                        &im.before_scenes,
+                    ),
+                    (
+                        "after",
+                        &im.after,
+                        "after_date",
+                        &im.after_date,
+                        &im.after_scenes,
+                    ),
+                ] {
+                    let list: Vec<Scene> = match (single, scenes.is_empty()) {
+                        (Some(p), true) => vec![Scene {
+                            path: existing(p, &format!("imagery.{key}"))?,
+                            date: date(single_date, date_key)?,
+                        }],
+                        (None, false) => scenes
+                            .iter()
+                            .map(|sc| -> Result<Scene> {
+                                Ok(Scene {
+                                    path: existing(
+                                        &sc.path,
+                                        &format!("imagery.{key}_scenes.path"),
+                                    )?,
+                                    date: date(&sc.date, &format!("imagery.{key}_scenes.date"))?,
+                                })
+                            })
+                            .collect::<Result<_>>()?,
+                        (Some(p), false) => {
+                            return Err(fail(
+                                at(p),
+                                format!("imagery: give {key} or {key}_scenes, not both"),
+                            ));
+                        }
+                        (None, true) => {
+                            return Err(fail(
+                                0,
+                                format!("imagery: {key} (a file) or {key}_scenes is missing"),
+                            ));
+                        }
+                    };
+                    sides.push(list);
+                }
+                let after = sides.pop().unwrap_or_default();
+                let before = sides.pop().unwrap_or_default();
+                let before_date = date(&im.before_date, "before_date")?
+                    .or_else(|| before.iter().filter_map(|s| s.date).max());
+                let after_date = date(&im.after_date, "after_date")?
+                    .or_else(|| after.iter().filter_map(|s| s.date).min());
+                if let (Some(b), Some(a)) = (before_date, after_date)
                     && a < b
                 {
+                    let line = im.after_date.as_ref().map_or(0, at);
                     return Err(fail(
-                        at(s),
+                        line,
                         format!("after_date {a} is before before_date {b}"),
                     ));
                 }
                 Some(Imagery {
-                    before: existing(&im.before, "imagery.before")?,
-                    after: existing(&im.after, "imagery.after")?,
+                    before,
+                    after,
                     before_date,
                     after_date,
                     bands: im.bands.clone(),

@@ -19,9 +19,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// One feature as read back: geometry and typed attributes.
-struct Row {
-    geom: MultiPolygon<f64>,
-    values: Vec<Sql>,
+pub(crate) struct Row {
+    pub geom: MultiPolygon<f64>,
+    pub values: Vec<Sql>,
 }
 
 fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -32,10 +32,10 @@ fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// A layer's columns (name, kind) and rows.
-type Table = (Vec<(String, Column)>, Vec<Row>);
+pub(crate) type Table = (Vec<(String, Column)>, Vec<Row>);
 
-/// Column kinds of a layer and the features of one county.
-fn read(src: &Path, layer: &str, code: &str) -> Result<Table> {
+/// Column kinds of a layer and its polygon features (those of county `code` when given).
+pub(crate) fn read(src: &Path, layer: &str, code: Option<&str>) -> Result<Table> {
     let open_err = |e: gdal::errors::GdalError| Error::Open {
         path: src.into(),
         reason: e.to_string(),
@@ -56,8 +56,10 @@ fn read(src: &Path, layer: &str, code: &str) -> Result<Table> {
             (f.name(), c)
         })
         .collect();
-    l.set_attribute_filter(&format!("XZQDM = '{}'", code.replace('\'', "''")))
-        .map_err(open_err)?;
+    if let Some(code) = code {
+        l.set_attribute_filter(&format!("XZQDM = '{}'", code.replace('\'', "''")))
+            .map_err(open_err)?;
+    }
     let mut rows = vec![];
     for f in l.features() {
         let Some(geom) = f
@@ -147,7 +149,7 @@ pub struct PackageContext<'a> {
 }
 
 /// Append a text column (if absent) and return its index.
-fn text_column(cols: &mut Vec<(String, Column)>, rows: &mut [Row], name: &str) -> usize {
+pub(crate) fn text_column(cols: &mut Vec<(String, Column)>, rows: &mut [Row], name: &str) -> usize {
     if let Some(i) = cols.iter().position(|(n, _)| n == name) {
         return i;
     }
@@ -174,8 +176,8 @@ pub fn write_county(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| werr(&staging, e))?;
     let gpkg = staging.join("tuban.gpkg");
-    let (mut cols, mut leads) = read(src, "leads", code)?;
-    let (xcols, excluded) = read(src, "excluded", code)?;
+    let (mut cols, mut leads) = read(src, "leads", Some(code))?;
+    let (xcols, excluded) = read(src, "excluded", Some(code))?;
     let (projection, shp_encoding) = (ctx.projection, ctx.shp_encoding);
     // Chips, named by JCBH; their relative paths go into QSIMG / HSIMG.
     let jcbh_at = cols.iter().position(|(n, _)| n == "JCBH");

@@ -7,6 +7,8 @@ pub mod detect;
 pub mod polygonize;
 #[cfg(feature = "gdal")]
 pub mod run;
+#[cfg(feature = "gdal")]
+pub mod scenes;
 
 /// Progress reports from long stages: the stage name, units done, units in total.
 pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);

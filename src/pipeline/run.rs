@@ -10,6 +10,7 @@
 
 use super::ProgressFn;
 use super::detect::{DetectOptions, DetectSummary, detect};
+use super::scenes::{annotate, footprints, mosaic};
 use crate::change::{Backend, PipelineConfig};
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -63,7 +64,7 @@ fn fingerprint(job: &Job, extra: &str) -> Result<String> {
         .hash(&mut h);
     let mut files: Vec<PathBuf> = vec![];
     if let Some(im) = &job.imagery {
-        files.extend([im.before.clone(), im.after.clone()]);
+        files.extend(im.before.iter().chain(&im.after).map(|s| s.path.clone()));
     }
     for src in [
         job.dltb.as_ref().map(|x| &x.0),
@@ -120,6 +121,10 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     let mut seconds = BTreeMap::new();
     let mut skipped = vec![];
     let fp = fingerprint(j, &format!("tile {}", job.tile_px))?;
+    // One image per date: the file, or a VRT mosaic of the date's scenes.
+    let mdir = job.out.join("mosaic");
+    let before = mosaic(&im.before, &mdir, "before")?;
+    let after = mosaic(&im.after, &mdir, "after")?;
 
     let ddir = job.out.join("detect");
     let t = Instant::now();
@@ -128,8 +133,8 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         None
     } else {
         let opts = DetectOptions {
-            before: im.before.clone(),
-            after: im.after.clone(),
+            before: before.clone(),
+            after: after.clone(),
             out_dir: ddir.clone(),
             pair: PairOptions {
                 bands_before: im.bands.clone(),
@@ -154,11 +159,29 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     std::fs::create_dir_all(&odir).map_err(|e| werr(&odir, e))?;
     let t = Instant::now();
     let leads = odir.join("leads.gpkg");
+    let projection = crate::raster::open_dataset(&before)
+        .ok()
+        .map(|d| d.projection())
+        .unwrap_or_default();
+    // With scenes, every polygon records the scenes it lies in and their dates (QSX/HSX).
+    let changes = if im.before.len() > 1 || im.after.len() > 1 {
+        let dated = odir.join("changes_scenes.gpkg");
+        annotate(
+            &ddir.join("changes.gpkg"),
+            &dated,
+            &projection,
+            &footprints(&im.before)?,
+            &footprints(&im.after)?,
+        )?;
+        dated
+    } else {
+        ddir.join("changes.gpkg")
+    };
     // The overlay is rerun every time (seconds, deterministic): its summary feeds the county
     // stage, whose finished folders are skipped.
     let overlay_summary = overlay(
         &OverlayJob {
-            changes: ddir.join("changes.gpkg"),
+            changes,
             changes_layer: Some("changes".into()),
             job: j,
             out: leads.clone(),
@@ -170,12 +193,8 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     seconds.insert("overlay".to_string(), t.elapsed().as_secs_f64());
 
     let t = Instant::now();
-    let projection = crate::raster::open_dataset(&im.before)
-        .ok()
-        .map(|d| d.projection())
-        .unwrap_or_default();
-    let before_chips = ChipSource::open(&im.before, im.bands.as_deref())?;
-    let after_chips = ChipSource::open(&im.after, im.bands.as_deref())?;
+    let before_chips = ChipSource::open(&before, im.bands.as_deref())?;
+    let after_chips = ChipSource::open(&after, im.bands.as_deref())?;
     let ctx = PackageContext {
         projection: &projection,
         shp_encoding: &job.shp_encoding,

@@ -1,0 +1,170 @@
+//! Imagery made of several scenes per date: the mosaic detection reads (a GDAL VRT, the
+//! later-listed scene on top where scenes overlap, uncovered ground nodata), and the provenance
+//! of every change polygon: which scenes of each date it lies in and the date of the scene that
+//! supplied its pixels (QSX / HSX).
+
+use crate::error::{Error, Result};
+use crate::job::{Date, Scene};
+use crate::output::gpkg::{Column, GpkgWriter};
+use crate::output::package::{read, text_column};
+use gdal::programs::raster::{BuildVRTOptions, build_vrt};
+use geo::{BoundingRect, Coord, Intersects, Rect};
+use rusqlite::types::Value as Sql;
+use std::path::{Path, PathBuf};
+
+/// A scene's extent and date.
+#[derive(Clone, Debug)]
+pub struct Footprint {
+    pub name: String,
+    pub date: Option<Date>,
+    pub extent: Rect<f64>,
+}
+
+fn open_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// The image detection reads for one date: the file itself for one scene, else a VRT of the
+/// scenes written to `dir/NAME.vrt`.
+///
+/// # Errors
+/// [`Error::Open`] naming a scene that cannot be opened, or the mosaic when GDAL refuses the
+/// scenes together (different CRS or band counts).
+pub fn mosaic(scenes: &[Scene], dir: &Path, name: &str) -> Result<PathBuf> {
+    if let [one] = scenes {
+        return Ok(one.path.clone());
+    }
+    let datasets: Vec<gdal::Dataset> = scenes
+        .iter()
+        .map(|s| crate::raster::open_dataset(&s.path))
+        .collect::<Result<_>>()?;
+    let nodata = datasets
+        .first()
+        .and_then(|d| d.rasterband(1).ok())
+        .and_then(|b| b.no_data_value())
+        .unwrap_or(0.0);
+    let out = dir.join(format!("{name}.vrt"));
+    std::fs::create_dir_all(dir).map_err(|e| open_err(dir, e))?;
+    let nd = format!("{nodata}");
+    let opts = BuildVRTOptions::new(["-vrtnodata", nd.as_str(), "-resolution", "highest"])
+        .map_err(|e| open_err(&out, e))?;
+    build_vrt(Some(&out), &datasets, Some(opts)).map_err(|e| {
+        open_err(
+            &out,
+            format!("the {name} scenes do not mosaic (CRS, bands?): {e}"),
+        )
+    })?;
+    Ok(out)
+}
+
+/// Extents and dates of scenes.
+///
+/// # Errors
+/// [`Error::Open`] naming a scene that cannot be opened.
+pub fn footprints(scenes: &[Scene]) -> Result<Vec<Footprint>> {
+    scenes
+        .iter()
+        .map(|s| {
+            let ds = crate::raster::open_dataset(&s.path)?;
+            let g = ds.geo_transform().map_err(|e| open_err(&s.path, e))?;
+            let (w, h) = ds.raster_size();
+            let corners = [
+                (0.0, 0.0),
+                (w as f64, 0.0),
+                (0.0, h as f64),
+                (w as f64, h as f64),
+            ]
+            .map(|(c, r)| (g[0] + c * g[1] + r * g[2], g[3] + c * g[4] + r * g[5]));
+            let xs = corners.map(|p| p.0);
+            let ys = corners.map(|p| p.1);
+            let min = |v: [f64; 4]| v.into_iter().fold(f64::INFINITY, f64::min);
+            let max = |v: [f64; 4]| v.into_iter().fold(f64::NEG_INFINITY, f64::max);
+            Ok(Footprint {
+                name: s
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                date: s.date,
+                extent: Rect::new(
+                    Coord {
+                        x: min(xs),
+                        y: min(ys),
+                    },
+                    Coord {
+                        x: max(xs),
+                        y: max(ys),
+                    },
+                ),
+            })
+        })
+        .collect()
+}
+
+/// The scenes a polygon's extent meets ("name (date); ..."), and the date of the topmost scene
+/// holding its centre.
+fn provenance(extent: &Rect<f64>, scenes: &[Footprint]) -> (String, Option<Date>) {
+    let list: Vec<String> = scenes
+        .iter()
+        .filter(|s| s.extent.intersects(extent))
+        .map(|s| match s.date {
+            Some(d) => format!("{} ({d})", s.name),
+            None => s.name.clone(),
+        })
+        .collect();
+    let c = extent.center();
+    let top = scenes
+        .iter()
+        .rev()
+        .find(|s| s.extent.intersects(&c))
+        .and_then(|s| s.date);
+    (list.join("; "), top)
+}
+
+/// Copy the change layer `src` to `dst` adding QSX, HSX (dates of the scenes that supplied the
+/// polygon's pixels), QS_SCENES and HS_SCENES (every scene its extent meets). Returns the
+/// number of polygons.
+///
+/// # Errors
+/// [`Error::Open`] / [`Error::Write`] naming the file.
+pub fn annotate(
+    src: &Path,
+    dst: &Path,
+    projection: &str,
+    before: &[Footprint],
+    after: &[Footprint],
+) -> Result<usize> {
+    let (mut cols, mut rows) = read(src, "changes", None)?;
+    let idx: Vec<usize> = ["QSX", "HSX", "QS_SCENES", "HS_SCENES"]
+        .iter()
+        .map(|n| text_column(&mut cols, &mut rows, n))
+        .collect();
+    for r in rows.iter_mut() {
+        let Some(e) = r.geom.bounding_rect() else {
+            continue;
+        };
+        let (qs, qd) = provenance(&e, before);
+        let (hs, hd) = provenance(&e, after);
+        let text = |d: Option<Date>| d.map_or(Sql::Null, |d| Sql::Text(d.to_string()));
+        r.values[idx[0]] = text(qd);
+        r.values[idx[1]] = text(hd);
+        r.values[idx[2]] = Sql::Text(qs);
+        r.values[idx[3]] = Sql::Text(hs);
+    }
+    let tmp = crate::output::partial_path(dst);
+    let _ = std::fs::remove_file(&tmp);
+    let c: Vec<(&str, Column)> = cols.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+    let mut w = GpkgWriter::create(&tmp, "changes", projection, &c)?;
+    for r in &rows {
+        w.push(&r.geom, r.values.clone())?;
+    }
+    w.finish()?;
+    std::fs::rename(&tmp, dst).map_err(|e| Error::Write {
+        path: dst.into(),
+        reason: e.to_string(),
+    })?;
+    Ok(rows.len())
+}
