@@ -292,7 +292,7 @@ fn laea_area(g: &Geometry, srs: &SpatialRef) -> f64 {
 fn real_parcels_reprojected_match_geos_and_geodesic_areas_match_an_equal_area_projection() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let lpis = Path::new(REAL).join("eolearn-france-lpis/import-gpkg-test.gpkg");
+    let lpis = Path::new(REAL).join("lpis-parcels.gpkg");
     let mut l93 = SpatialRef::from_epsg(2154).unwrap();
     l93.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     // Changes drawn in Lambert-93 over the parcels, stored in UTM 31N and in lon/lat.
@@ -421,12 +421,12 @@ fn us_counties_split_changes_exactly_and_footprints_get_geodesic_areas() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let counties =
-        std::fs::canonicalize(Path::new(REAL).join("us-counties/geojson-counties-fips.json"))
+        std::fs::canonicalize(Path::new(REAL).join("us-counties-al-nc-ok.geojson"))
             .unwrap();
     let ds = gdal::Dataset::open(&counties).unwrap();
     // Boxes of 0.03 degrees around a vertex of a few counties' borders: each crosses borders.
     let mut feats = vec![];
-    for f in ds.layer(0).unwrap().features().step_by(400).take(8) {
+    for f in ds.layer(0).unwrap().features().step_by(30).take(8) {
         let g = f.geometry().unwrap();
         let ring = if g.geometry_count() > 0 {
             g.get_geometry(0)
@@ -507,12 +507,12 @@ fn us_counties_split_changes_exactly_and_footprints_get_geodesic_areas() {
     // LEVIR-CD scene footprints (lon/lat squares of ~600 m) as changes, no layers: geodesic
     // areas. The file nests its rings one level short, so OGR reads no geometry from it: the
     // overlay refuses it, naming the file; the footprints are rebuilt here from its numbers.
-    let foot = Path::new(REAL).join("levir-cd-footprints/LEVIR_CD_name_coords.geojson");
+    let foot = Path::new(REAL).join("levir-footprints.geojson");
     std::fs::write(d.join("empty.toml"), "quarter = \"2024Q1\"\n").unwrap();
     let (code, _, stderr) = overlay(&foot, &d.join("empty.toml"), &d.join("bad.gpkg"));
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("LEVIR_CD_name_coords.geojson") && stderr.contains("no polygon"),
+        stderr.contains("levir-footprints.geojson") && stderr.contains("no polygon"),
         "{stderr}"
     );
     let json: serde_json::Value =

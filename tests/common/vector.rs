@@ -13,8 +13,8 @@ use tuban::output::gpkg::{Column, GpkgWriter};
 /// Origin of hand-made shapes: CGCS2000 3-degree GK zone 39 (EPSG:4527), zone-prefixed.
 pub const X0: f64 = 39_500_000.0;
 pub const Y0: f64 = 3_500_000.0;
-/// The shared real layers.
-pub const REAL: &str = "../shared/data/real-geo";
+/// Real layers bundled for the tests (see testdata/README.md).
+pub const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/real-geo");
 
 pub fn wkt_of(epsg: u32) -> String {
     SpatialRef::from_epsg(epsg).unwrap().to_wkt().unwrap()
