@@ -421,8 +421,7 @@ fn us_counties_split_changes_exactly_and_footprints_get_geodesic_areas() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let counties =
-        std::fs::canonicalize(Path::new(REAL).join("us-counties-al-nc-ok.geojson"))
-            .unwrap();
+        std::fs::canonicalize(Path::new(REAL).join("us-counties-al-nc-ok.geojson")).unwrap();
     let ds = gdal::Dataset::open(&counties).unwrap();
     // Boxes of 0.03 degrees around a vertex of a few counties' borders: each crosses borders.
     let mut feats = vec![];
