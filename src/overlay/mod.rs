@@ -24,6 +24,8 @@ pub mod layer;
 #[cfg(feature = "gdal")]
 mod run;
 #[cfg(feature = "gdal")]
+mod stages;
+#[cfg(feature = "gdal")]
 mod write;
 
 #[cfg(feature = "gdal")]
