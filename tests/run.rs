@@ -298,3 +298,120 @@ fn scenes_of_different_footprints_and_dates_are_mosaicked_and_recorded() {
         assert_eq!(b["HSX"], want, "{b:?}");
     }
 }
+
+#[test]
+fn a_killed_detection_resumes_from_its_last_written_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, e) = tuban(&[
+        "synth",
+        "--size",
+        "2048",
+        "--seed",
+        "4",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{e}");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "detect",
+            "--before",
+            "before.tif",
+            "--after",
+            "after.tif",
+            "--bands",
+            "B=1,G=2,R=3,NIR=4",
+            "--tile",
+            "256",
+            "--backend",
+            "cpu",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_str().unwrap().to_string()])
+        .collect()
+    };
+    // Uninterrupted.
+    let whole = d.join("whole");
+    let st = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(args(&whole))
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    // Killed (SIGKILL: no cleanup runs) once a few tiles are on disk, then run again.
+    let cut = d.join("cut");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(args(&cut))
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = cut.join(".detect.checkpoint");
+    let t0 = std::time::Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&log)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > 6 || t0.elapsed().as_secs() > 120 {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            panic!("detection ended before it could be interrupted");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !cut.join("change.tif").exists(),
+        "no complete-looking output after a kill"
+    );
+    let st = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(args(&cut))
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{stderr}");
+    assert!(stderr.contains("resumed an interrupted run"), "{stderr}");
+    assert!(!log.exists());
+    for f in ["change.tif", "evidence.tif"] {
+        let a = gdal::Dataset::open(whole.join(f)).unwrap();
+        let b = gdal::Dataset::open(cut.join(f)).unwrap();
+        let (w, h) = a.raster_size();
+        let ra: Vec<f64> = a
+            .rasterband(1)
+            .unwrap()
+            .read_as::<f64>((0, 0), (w, h), (w, h), None)
+            .unwrap()
+            .data()
+            .to_vec();
+        let rb: Vec<f64> = b
+            .rasterband(1)
+            .unwrap()
+            .read_as::<f64>((0, 0), (w, h), (w, h), None)
+            .unwrap()
+            .data()
+            .to_vec();
+        let same = ra
+            .iter()
+            .zip(&rb)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+        assert!(same, "{f} differs after resuming");
+    }
+    let a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("detect.json")).unwrap()).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cut.join("detect.json")).unwrap()).unwrap();
+    for k in ["valid_px", "changed_px", "near_threshold_px", "polygons"] {
+        assert_eq!(a[k], b[k], "{k}");
+    }
+}

@@ -7,6 +7,7 @@
 //! two tiles queued per hand-over), so memory is bounded by the tile size, not the scene size.
 
 use super::ProgressFn;
+use super::checkpoint;
 use super::polygonize::{PolygonizeJob, polygonize};
 use crate::change::cpu::threshold::is_near_px;
 use crate::change::{Backend, EvidenceKind, PipelineConfig, Plan, Threshold, otsu, radiometry};
@@ -178,25 +179,75 @@ pub fn detect(
     };
     let evidence_path = opts.out_dir.join("evidence.tif");
     let change_path = opts.out_dir.join("change.tif");
-    let ev_out = OutputRaster::create::<f32>(
-        &evidence_path,
-        pair.width,
-        pair.height,
-        &georef,
-        f64::NAN,
-        "PREDICTOR=3",
-    )?;
-    let mask_out = OutputRaster::create::<u8>(
-        &change_path,
-        pair.width,
-        pair.height,
-        &georef,
-        255.0,
-        "PREDICTOR=1",
-    )?;
-    let notes = pair.notes.clone();
+    let key = checkpoint::key(opts, (pair.width, pair.height), &grid, &plan);
+    let log = opts.out_dir.join(checkpoint::NAME);
+    // GeoTIFF tiles that divide the detection tiles: every GeoTIFF tile is then written once,
+    // whole, by one detection tile, so a kill can never leave a torn one behind (libtiff
+    // rewrites a re-encoded tile in place). Other tile sizes run without a checkpoint.
+    let block = [512, 256, 128, 64, 32, 16]
+        .into_iter()
+        .find(|b| grid.tile_px % b == 0);
+    let resumable = block.is_some();
+    let block = block.unwrap_or(512);
+    let resumed = checkpoint::load(&log, &key)
+        .filter(|_| resumable)
+        .and_then(|(done, counts)| {
+            let ev = OutputRaster::resume(&evidence_path)?;
+            let mask = OutputRaster::resume(&change_path)?;
+            Some((ev, mask, done, counts))
+        });
+    let (ev_out, mask_out, done, start) = match resumed {
+        Some(r) => r,
+        None => {
+            let size = (pair.width, pair.height);
+            let ev = OutputRaster::create_tiled::<f32>(
+                &evidence_path,
+                size,
+                &georef,
+                f64::NAN,
+                "PREDICTOR=3",
+                block,
+            )?;
+            let mask = OutputRaster::create_tiled::<u8>(
+                &change_path,
+                size,
+                &georef,
+                255.0,
+                "PREDICTOR=1",
+                block,
+            )?;
+            if resumable {
+                checkpoint::start(&log, &key)?;
+            } else {
+                let _ = std::fs::remove_file(&log);
+            }
+            (ev, mask, Default::default(), Counts::default())
+        }
+    };
+    let mut notes = pair.notes.clone();
+    if !done.is_empty() {
+        notes.push(format!(
+            "resumed an interrupted run: {} of {} tiles were already written",
+            done.len(),
+            grid.len()
+        ));
+    }
     let (width, height, bands) = (pair.width, pair.height, pair.bands());
-    let counts = stream(pair, &grid, &plan, backend, ev_out, mask_out, progress)?;
+    let resume = checkpoint::Resume {
+        done,
+        counts: start,
+        log: resumable.then(|| log.clone()),
+    };
+    let counts = stream(
+        pair,
+        &grid,
+        &plan,
+        backend,
+        (ev_out, mask_out),
+        resume,
+        progress,
+    )?;
+    let _ = std::fs::remove_file(&log);
     let seconds_main = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let vectors = if opts.vectorize {
@@ -330,11 +381,12 @@ pub fn crop<T: Copy>(data: &[T], read: Window, core: Window) -> Vec<T> {
     out
 }
 
-#[derive(Default)]
-struct Counts {
-    valid: u64,
-    changed: u64,
-    near: u64,
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Pixel counts of the main pass (valid, changed, near the threshold).
+pub struct Counts {
+    pub valid: u64,
+    pub changed: u64,
+    pub near: u64,
 }
 
 /// The main pass: reader thread -> kernels (this thread) -> writer thread.
@@ -343,12 +395,19 @@ fn stream(
     grid: &TileGrid,
     plan: &Plan,
     backend: &Backend,
-    mut ev_out: OutputRaster,
-    mut mask_out: OutputRaster,
+    outputs: (OutputRaster, OutputRaster),
+    resume: checkpoint::Resume,
     progress: ProgressFn,
 ) -> Result<Counts> {
-    let tiles: Vec<Tile> = grid.tiles().collect();
-    let total = tiles.len() as u64;
+    let (mut ev_out, mut mask_out) = outputs;
+    let total = grid.len() as u64;
+    // Tiles a previous, interrupted run already wrote are skipped.
+    let (ids, tiles): (Vec<usize>, Vec<Tile>) = grid
+        .tiles()
+        .enumerate()
+        .filter(|(i, _)| !resume.done.contains(i))
+        .unzip();
+    let log = resume.log.clone();
     // Several readers, each with its own dataset handles, take tiles round-robin; the kernels
     // pull from them in the same order, so tiles arrive in order with bounded queues.
     let mut handles = vec![pair];
@@ -356,7 +415,8 @@ fn stream(
         handles.push(handles[0].try_clone()?);
     }
     let n_readers = handles.len();
-    let (write_tx, write_rx) = crossbeam_channel::bounded::<(Window, Vec<f32>, Vec<u8>)>(2);
+    let (write_tx, write_rx) =
+        crossbeam_channel::bounded::<(usize, Counts, Window, Vec<f32>, Vec<u8>)>(2);
     std::thread::scope(|s| -> Result<Counts> {
         let mut queues = Vec::new();
         for (k, handle) in handles.into_iter().enumerate() {
@@ -374,36 +434,48 @@ fn stream(
             });
         }
         let writer = s.spawn(move || -> Result<(OutputRaster, OutputRaster)> {
-            for (w, ev, mask) in write_rx {
+            for (id, c, w, ev, mask) in write_rx {
                 ev_out.write(w, ev)?;
                 mask_out.write(w, mask)?;
+                // On disk first, then in the checkpoint: a tile listed there is whole.
+                if let Some(log) = &log {
+                    ev_out.flush()?;
+                    mask_out.flush()?;
+                    checkpoint::append(log, id, &c)?;
+                }
             }
             Ok((ev_out, mask_out))
         });
-        let mut counts = Counts::default();
+        let mut counts = resume.counts;
         let rel = plan.config.evidence.rounding_rel();
-        let mut done = 0u64;
+        let mut done = resume.done.len() as u64;
         let mut failure = None;
         for k in 0..tiles.len() {
             let Ok(msg) = queues[k % n_readers].recv() else {
                 break;
             };
+            let id = ids[k];
             let step = msg.and_then(|(t, input)| {
                 let r = backend.run_tile(plan, &input, true)?;
                 let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
                     .into_iter()
                     .map(|m| m as u8)
                     .collect();
-                counts.valid += mask.iter().filter(|&&m| m != 255).count() as u64;
-                counts.changed += mask.iter().filter(|&&m| m == 1).count() as u64;
                 let evidence = crop(&r.evidence, t.read, t.core);
-                // Counted on the core only (the kernel's own count includes the halo).
-                counts.near += evidence
-                    .iter()
-                    .zip(&mask)
-                    .filter(|(e, m)| is_near_px(**e, (**m != 255) as u32, plan.threshold, rel))
-                    .count() as u64;
-                Ok((t.core, evidence, mask))
+                let c = Counts {
+                    valid: mask.iter().filter(|&&m| m != 255).count() as u64,
+                    changed: mask.iter().filter(|&&m| m == 1).count() as u64,
+                    // Counted on the core only (the kernel's own count includes the halo).
+                    near: evidence
+                        .iter()
+                        .zip(&mask)
+                        .filter(|(e, m)| is_near_px(**e, (**m != 255) as u32, plan.threshold, rel))
+                        .count() as u64,
+                };
+                counts.valid += c.valid;
+                counts.changed += c.changed;
+                counts.near += c.near;
+                Ok((id, c, t.core, evidence, mask))
             });
             match step {
                 Ok(out) => {

@@ -2,6 +2,8 @@
 //! evidence and mask rasters.
 
 #[cfg(feature = "gdal")]
+pub mod checkpoint;
+#[cfg(feature = "gdal")]
 pub mod detect;
 #[cfg(feature = "gdal")]
 pub mod polygonize;

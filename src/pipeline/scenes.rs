@@ -47,16 +47,24 @@ pub fn mosaic(scenes: &[Scene], dir: &Path, name: &str) -> Result<PathBuf> {
         .and_then(|b| b.no_data_value())
         .unwrap_or(0.0);
     let out = dir.join(format!("{name}.vrt"));
+    let fresh = crate::output::partial_path(&out);
     std::fs::create_dir_all(dir).map_err(|e| open_err(dir, e))?;
     let nd = format!("{nodata}");
     let opts = BuildVRTOptions::new(["-vrtnodata", nd.as_str(), "-resolution", "highest"])
         .map_err(|e| open_err(&out, e))?;
-    build_vrt(Some(&out), &datasets, Some(opts)).map_err(|e| {
+    let vrt = build_vrt(Some(&fresh), &datasets, Some(opts)).map_err(|e| {
         open_err(
             &out,
             format!("the {name} scenes do not mosaic (CRS, bands?): {e}"),
         )
     })?;
+    drop(vrt);
+    // An unchanged mosaic keeps its file (and time), so an interrupted detection resumes.
+    if std::fs::read(&out).ok() == std::fs::read(&fresh).ok() {
+        let _ = std::fs::remove_file(&fresh);
+    } else {
+        std::fs::rename(&fresh, &out).map_err(|e| open_err(&out, e))?;
+    }
     Ok(out)
 }
 

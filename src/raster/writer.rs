@@ -24,9 +24,11 @@ pub struct RasterSpec<'a> {
     pub nodata: Option<f64>,
     /// GeoTIFF predictor option, e.g. "PREDICTOR=2".
     pub predictor: &'a str,
-    /// Rows per GeoTIFF tile (tiles are 512 wide): match the rows written at once, so that each
-    /// write completes whole tiles and no half-written tile waits in the block cache.
+    /// Rows per GeoTIFF tile: match the rows written at once, so that each write completes
+    /// whole tiles and no half-written tile waits in the block cache.
     pub tile_rows: usize,
+    /// Columns per GeoTIFF tile (a multiple of 16).
+    pub tile_cols: usize,
 }
 
 /// Georeference to stamp on outputs.
@@ -51,13 +53,29 @@ impl OutputRaster {
         nodata: f64,
         predictor: &str,
     ) -> Result<Self> {
+        Self::create_tiled::<T>(path, (width, height), georef, nodata, predictor, 512)
+    }
+
+    /// As [`OutputRaster::create`], with square GeoTIFF tiles of `tile_px` (a multiple of 16).
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming `path` when the file cannot be created.
+    pub fn create_tiled<T: GdalType>(
+        path: &Path,
+        size: (usize, usize),
+        georef: &Georef,
+        nodata: f64,
+        predictor: &str,
+        tile_px: usize,
+    ) -> Result<Self> {
         let spec = RasterSpec {
-            width,
-            height,
+            width: size.0,
+            height: size.1,
             bands: 1,
             nodata: Some(nodata),
             predictor,
-            tile_rows: 512,
+            tile_rows: tile_px,
+            tile_cols: tile_px,
         };
         Self::create_bands::<T>(path, &spec, georef)
     }
@@ -79,12 +97,13 @@ impl OutputRaster {
         let drv = gdal::DriverManager::get_driver_by_name("GTiff").map_err(err)?;
         let opts = RasterCreationOptions::from_iter([
             "TILED=YES",
-            "BLOCKXSIZE=512",
+            &format!("BLOCKXSIZE={}", spec.tile_cols),
             &format!("BLOCKYSIZE={}", spec.tile_rows),
             "COMPRESS=ZSTD",
             "ZSTD_LEVEL=1",
             spec.predictor,
             "BIGTIFF=IF_SAFER",
+            // GDAL's GeoTIFF flush waits for these compression jobs (resume relies on it).
             "NUM_THREADS=ALL_CPUS",
         ]);
         let mut ds = drv
@@ -115,6 +134,47 @@ impl OutputRaster {
             tmp,
             path: path.into(),
         })
+    }
+
+    /// Reopen, for update, the partial file an interrupted run left for `path` (None when there
+    /// is none or it cannot be opened: the caller starts over).
+    pub fn resume(path: &Path) -> Option<Self> {
+        let tmp = partial_path(path);
+        if !tmp.is_file() {
+            return None;
+        }
+        let ds = Dataset::open_ex(
+            &tmp,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER
+                    | gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .ok()?;
+        Some(OutputRaster {
+            ds: Some(ds),
+            tmp,
+            path: path.into(),
+        })
+    }
+
+    /// Write every cached block and the file's directory to disk, so that what was written so
+    /// far survives the process being killed.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn flush(&mut self) -> Result<()> {
+        let ds = self.ds.as_mut().expect("flushed before finish");
+        // Twice: GDAL's GeoTIFF flush writes the directory before the dirty blocks, so the
+        // tile offsets on disk catch up with the blocks only on the second call.
+        for _ in 0..2 {
+            ds.flush_cache().map_err(|e| Error::Write {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
     }
 
     /// The dataset being written (to set band metadata or colour interpretation).

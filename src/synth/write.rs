@@ -137,6 +137,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         nodata,
         predictor,
         tile_rows: STRIP,
+        tile_cols: 512,
     };
     let aux = dir.join(".synth-aux");
     let _ = std::fs::remove_dir_all(&aux);

@@ -1,0 +1,145 @@
+//! Resuming detection after an interruption. While the main pass runs, `DIR/.detect.checkpoint`
+//! holds a key of everything the output depends on (inputs with their sizes and times, grid,
+//! pipeline parameters, the fitted radiometry and threshold, tuban's version), then one line
+//! per tile written: its index and pixel counts. A tile is listed only after both rasters were
+//! flushed to disk with it. A rerun with the same key reopens the partial rasters and skips the
+//! listed tiles; any other state starts over. The file is removed when detection completes.
+
+use super::detect::{Counts, DetectOptions};
+use crate::change::Plan;
+use crate::error::{Error, Result};
+use crate::raster::grid::TileGrid;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The checkpoint's file name in the output folder.
+pub const NAME: &str = ".detect.checkpoint";
+
+/// What an interrupted run left: the tiles done and their counts.
+pub struct Resume {
+    pub done: HashSet<usize>,
+    pub counts: Counts,
+    /// The checkpoint to append to (None: this run cannot be resumed).
+    pub log: Option<PathBuf>,
+}
+
+/// The key of a detection run.
+pub fn key(opts: &DetectOptions, size: (usize, usize), grid: &TileGrid, plan: &Plan) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in [&opts.before, &opts.after] {
+        p.hash(&mut h);
+        if let Ok(m) = std::fs::metadata(p) {
+            m.len().hash(&mut h);
+            m.modified().ok().hash(&mut h);
+        }
+    }
+    size.hash(&mut h);
+    (grid.tile_px, grid.halo_px, grid.len()).hash(&mut h);
+    format!("{:?}", plan.config).hash(&mut h);
+    plan.coeffs
+        .iter()
+        .map(|c| c.to_bits())
+        .collect::<Vec<_>>()
+        .hash(&mut h);
+    plan.threshold.to_bits().hash(&mut h);
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    format!("tuban-detect {:016x}", h.finish())
+}
+
+/// The tiles recorded under `key`, or None when the checkpoint is absent or for other inputs.
+pub fn load(log: &Path, key: &str) -> Option<(HashSet<usize>, Counts)> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != key {
+        return None;
+    }
+    let mut done = HashSet::new();
+    let mut counts = Counts::default();
+    for line in lines {
+        let v: Vec<u64> = line.split(' ').filter_map(|x| x.parse().ok()).collect();
+        // A line cut short by the interruption is not a finished tile.
+        let [id, valid, changed, near] = v.as_slice() else {
+            continue;
+        };
+        if done.insert(*id as usize) {
+            counts.valid += valid;
+            counts.changed += changed;
+            counts.near += near;
+        }
+    }
+    Some((done, counts))
+}
+
+fn werr(log: &Path, e: std::io::Error) -> Error {
+    Error::Write {
+        path: log.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// Start a new checkpoint under `key`.
+///
+/// # Errors
+/// [`Error::Write`] naming the checkpoint.
+pub fn start(log: &Path, key: &str) -> Result<()> {
+    std::fs::write(log, format!("{key}\n")).map_err(|e| werr(log, e))
+}
+
+/// Record tile `id` as written.
+///
+/// # Errors
+/// [`Error::Write`] naming the checkpoint.
+pub fn append(log: &Path, id: usize, c: &Counts) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .map_err(|e| werr(log, e))?;
+    writeln!(f, "{id} {} {} {}", c.valid, c.changed, c.near).map_err(|e| werr(log, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_reads_back_its_tiles_and_ignores_a_torn_line() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join(NAME);
+        start(&log, "k1").unwrap();
+        append(
+            &log,
+            3,
+            &Counts {
+                valid: 10,
+                changed: 2,
+                near: 1,
+            },
+        )
+        .unwrap();
+        append(
+            &log,
+            0,
+            &Counts {
+                valid: 5,
+                changed: 1,
+                near: 0,
+            },
+        )
+        .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        write!(f, "7 12").unwrap();
+        let (done, c) = load(&log, "k1").unwrap();
+        assert_eq!(done, HashSet::from([0, 3]));
+        assert_eq!(
+            c,
+            Counts {
+                valid: 15,
+                changed: 3,
+                near: 1
+            }
+        );
+        assert!(load(&log, "k2").is_none(), "other inputs start over");
+    }
+}
