@@ -259,6 +259,80 @@ pub fn layer_fields(src: &Source, default_layer: &str) -> Result<Vec<String>> {
     Ok(layer.defn().fields().map(|f| f.name()).collect())
 }
 
+/// The positions of the wanted fields in the layer (None: optional and absent).
+fn select_fields(
+    src: &Source,
+    chosen: &str,
+    available: &Schema,
+    fields: Fields,
+) -> Result<(Schema, Vec<Option<usize>>)> {
+    Ok(match fields {
+        Fields::All => (available.clone(), (0..available.len()).map(Some).collect()),
+        Fields::Named(list) => {
+            let mut out = (vec![], vec![]);
+            for f in list {
+                let at = available
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case(&f.name));
+                if at.is_none() && f.required {
+                    return Err(Error::Field {
+                        source_name: src.path.clone(),
+                        layer: chosen.to_string(),
+                        field: f.name.clone(),
+                        role: f.role,
+                        available: available.iter().map(|(n, _)| n.clone()).collect(),
+                    });
+                }
+                out.0
+                    .push(at.map_or((f.name.clone(), 0), |i| available[i].clone()));
+                out.1.push(at);
+            }
+            out
+        }
+    })
+}
+
+/// The layer's CRS (the job's `crs` first), in GIS axis order.
+fn layer_crs(src: &Source, layer: &gdal::vector::Layer) -> std::result::Result<SpatialRef, String> {
+    let mut srs = match (&src.crs, layer.spatial_ref()) {
+        (Some(c), _) => SpatialRef::from_definition(c)
+            .map_err(|e| format!("crs {c:?} is not a CRS GDAL knows: {e}"))?,
+        (None, Some(s)) => s,
+        (None, None) => {
+            return Err("has no CRS; set crs = \"EPSG:....\" for this layer in the job".into());
+        }
+    };
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    Ok(srs)
+}
+
+/// Read only features over `r` (working CRS; `work` given when the layer is reprojected).
+fn restrict(
+    layer: &mut gdal::vector::Layer,
+    r: &Rect<f64>,
+    work: Option<&WorkCrs>,
+    layer_srs: &SpatialRef,
+) -> Result<()> {
+    // The extent in the layer's CRS, a little wider for curved reprojected edges.
+    let pad = 0.01 * (r.width() + r.height()).max(1e-9);
+    let bounds = [
+        r.min().x - pad,
+        r.min().y - pad,
+        r.max().x + pad,
+        r.max().y + pad,
+    ];
+    let b = match work {
+        Some(w) => CoordTransform::new(&w.srs()?, layer_srs)
+            .and_then(|t| t.transform_bounds(&bounds, 21))
+            .unwrap_or([f64::MIN, f64::MIN, f64::MAX, f64::MAX]),
+        None => bounds,
+    };
+    if b[0] > f64::MIN {
+        layer.set_spatial_filter_rect(b[0], b[1], b[2], b[3]);
+    }
+    Ok(())
+}
+
 /// Read a layer in batches of [`BATCH`] features, reprojected into `work`, restricted to
 /// `extent` (in the working CRS) when given. `sink` gets each batch; the schema (name, OGR
 /// field type) of the read fields is returned with the statistics.
@@ -283,42 +357,8 @@ pub fn read_layer(
         .fields()
         .map(|f| (f.name(), f.field_type()))
         .collect();
-    // Per wanted field: its position in the layer (None: optional and absent).
-    let (wanted, idx): (Schema, Vec<Option<usize>>) = match fields {
-        Fields::All => (available.clone(), (0..available.len()).map(Some).collect()),
-        Fields::Named(list) => {
-            let mut out = (vec![], vec![]);
-            for f in list {
-                let at = available
-                    .iter()
-                    .position(|(n, _)| n.eq_ignore_ascii_case(&f.name));
-                if at.is_none() && f.required {
-                    return Err(Error::Field {
-                        source_name: src.path.clone(),
-                        layer: chosen.clone(),
-                        field: f.name.clone(),
-                        role: f.role,
-                        available: available.iter().map(|(n, _)| n.clone()).collect(),
-                    });
-                }
-                out.0
-                    .push(at.map_or((f.name.clone(), 0), |i| available[i].clone()));
-                out.1.push(at);
-            }
-            out
-        }
-    };
-    let mut layer_srs = match (&src.crs, layer.spatial_ref()) {
-        (Some(c), _) => SpatialRef::from_definition(c)
-            .map_err(|e| lerr(format!("crs {c:?} is not a CRS GDAL knows: {e}")))?,
-        (None, Some(s)) => s,
-        (None, None) => {
-            return Err(lerr(
-                "has no CRS; set crs = \"EPSG:....\" for this layer in the job".into(),
-            ));
-        }
-    };
-    layer_srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let (wanted, idx) = select_fields(src, &chosen, &available, fields)?;
+    let layer_srs = layer_crs(src, &layer).map_err(lerr)?;
     let mut stats = LayerStats {
         layer: chosen.clone(),
         crs: layer_srs.name().unwrap_or_default(),
@@ -345,23 +385,12 @@ pub fn read_layer(
         None => None,
     };
     if let Some(r) = extent {
-        // The extent in the layer's CRS, a little wider for curved reprojected edges.
-        let pad = 0.01 * (r.width() + r.height()).max(1e-9);
-        let bounds = [
-            r.min().x - pad,
-            r.min().y - pad,
-            r.max().x + pad,
-            r.max().y + pad,
-        ];
-        let b = match (&transform, work) {
-            (Some(_), Some(w)) => CoordTransform::new(&w.srs()?, &layer_srs)
-                .and_then(|t| t.transform_bounds(&bounds, 21))
-                .unwrap_or([f64::MIN, f64::MIN, f64::MAX, f64::MAX]),
-            _ => bounds,
-        };
-        if b[0] > f64::MIN {
-            layer.set_spatial_filter_rect(b[0], b[1], b[2], b[3]);
-        }
+        restrict(
+            &mut layer,
+            &r,
+            work.filter(|_| transform.is_some()),
+            &layer_srs,
+        )?;
     }
     if let Some(f) = &src.filter {
         layer
