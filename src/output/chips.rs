@@ -2,8 +2,9 @@
 //! outline and a labelled scale bar, for the field team and the report.
 //!
 //! A chip is square, 256 px, covering the polygon's extent with a margin (at least 64 image
-//! pixels), read through GDAL with averaging. Colours are stretched per image between its 2nd
-//! and 98th percentiles (from a decimated read of the whole image, so chips of one date compare).
+//! pixels), read through GDAL with averaging. Each band of a chip is stretched between the
+//! chip's own 2nd and 98th percentiles (readable under haze or next to clouds), or the image's
+//! (from a decimated read of the whole image) when the chip is nearly flat.
 //! Nothing is written next to the imagery (no statistics files).
 
 use crate::error::{Error, Result};
@@ -102,6 +103,21 @@ impl ChipSource {
         })
     }
 
+    /// The stretch of one band of a chip: its own 2nd-98th percentiles, so that a chip under
+    /// haze or beside a cloud stays readable; the image's stretch when the chip is flat.
+    fn chip_stretch(&self, plane: &[f64], k: usize) -> (f64, f64) {
+        let mut v: Vec<f64> = plane.iter().copied().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let (lo, hi) = (percentile(&v, 0.02), percentile(&v, 0.98));
+        let (glo, ghi) = self.stretch[k];
+        // Flat chips (water, a uniform roof) would turn noise into contrast.
+        if hi - lo < 0.05 * (ghi - glo) {
+            (glo, ghi)
+        } else {
+            (lo, hi)
+        }
+    }
+
     /// Image pixel (column, row) of a world coordinate.
     fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
         let g = &self.gt;
@@ -142,7 +158,8 @@ impl ChipSource {
             .clamp(0.0, (self.height - side) as f64) as isize;
         let n = CHIP_PX;
         let mut rgb = vec![0u8; 3 * n * n];
-        for (k, &band_no) in self.rgb.iter().enumerate() {
+        let mut planes = Vec::with_capacity(3);
+        for &band_no in &self.rgb {
             let band = self
                 .ds
                 .rasterband(band_no)
@@ -150,8 +167,11 @@ impl ChipSource {
             let buf: Buffer<f64> = band
                 .read_as((x0, y0), (side, side), (n, n), Some(ResampleAlg::Average))
                 .map_err(|e| open_err(&self.path, e))?;
-            let (lo, hi) = self.stretch[k];
-            for (i, v) in buf.data().iter().enumerate() {
+            planes.push(buf.data().to_vec());
+        }
+        for (k, plane) in planes.iter().enumerate() {
+            let (lo, hi) = self.chip_stretch(plane, k);
+            for (i, v) in plane.iter().enumerate() {
                 rgb[k * n * n + i] = ((v - lo) / (hi - lo) * 255.0).clamp(0.0, 255.0) as u8;
             }
         }
