@@ -161,7 +161,8 @@ pub(crate) fn text_column(cols: &mut Vec<(String, Column)>, rows: &mut [Row], na
 }
 
 /// Write the package of county `code` from the overlay output `src` into `dir` (replaced when
-/// it exists; built in `.CODE.partial` beside it and renamed when whole).
+/// it exists; built in `.CODE.partial` beside it and renamed when whole); `outline` is the
+/// county's boundary for the report map (may be empty).
 ///
 /// # Errors
 /// [`Error::Open`] when `src` or the imagery cannot be read, [`Error::Write`] naming the file
@@ -171,6 +172,7 @@ pub fn write_county(
     code: &str,
     dir: &Path,
     ctx: &PackageContext,
+    outline: &[MultiPolygon<f64>],
 ) -> Result<CountyPackage> {
     let staging = crate::output::partial_path(dir);
     let _ = std::fs::remove_dir_all(&staging);
@@ -295,7 +297,14 @@ pub fn write_county(
         })
         .collect();
     let excluded_geoms: Vec<&MultiPolygon<f64>> = excluded.iter().map(|r| &r.geom).collect();
-    let report = county_report(code, &name_of, ctx.quarter, &report_leads, &excluded_geoms);
+    let report = county_report(
+        code,
+        &name_of,
+        ctx.quarter,
+        &report_leads,
+        &excluded_geoms,
+        outline,
+    );
     for (name, text) in [
         ("leads.csv", &csv),
         ("summary.csv", &summary),

@@ -52,7 +52,7 @@ const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}table{b
 td,th{border:1px solid #bbb;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#eee;cursor:pointer}\
 th.sorted-asc::after{content:' \\25B2'}th.sorted-desc::after{content:' \\25BC'}img{width:192px;height:192px}\
 svg{border:1px solid #888;background:#f8f8f4}.lead{fill:#e33;fill-opacity:.6;stroke:#900}\
-.mark{fill:none;stroke:#e00;stroke-width:2}.excluded{fill:#999;fill-opacity:.35;stroke:#666}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
+.county{fill:#fff;stroke:#246;stroke-width:1.5}.mark{fill:none;stroke:#e00;stroke-width:2}.excluded{fill:#999;fill-opacity:.35;stroke:#666}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
 
 const SCRIPT: &str = r#"
 (function(){
@@ -90,6 +90,7 @@ pub fn county_report(
     quarter: Quarter,
     leads: &[ReportLead],
     excluded: &[&MultiPolygon<f64>],
+    outline: &[MultiPolygon<f64>],
 ) -> String {
     let (d0, d1) = quarter.dispatch_window();
     let mut html = String::new();
@@ -130,6 +131,7 @@ pub fn county_report(
         .iter()
         .map(|l| l.geom)
         .chain(excluded.iter().copied())
+        .chain(outline.iter())
         .filter_map(|g| g.bounding_rect())
         .reduce(|a, b| {
             geo::Rect::new(
@@ -151,6 +153,9 @@ pub fn county_report(
             html,
             "<h2>Overview</h2><svg id=\"map\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">"
         );
+        for g in outline {
+            let _ = write!(html, "<path class=\"county\" d=\"{}\"/>", path_d(g, &f));
+        }
         for g in excluded {
             let _ = write!(html, "<path class=\"excluded\" d=\"{}\"/>", path_d(g, &f));
         }
@@ -167,7 +172,9 @@ pub fn county_report(
                 d = path_d(l.geom, &f)
             );
         }
-        html.push_str("</svg><p>red: leads; grey: polygons that do not qualify</p>\n");
+        html.push_str(
+            "</svg><p>red: leads (circled); grey: polygons that do not qualify; blue line: the county</p>\n",
+        );
     }
     // The leads.
     html.push_str(

@@ -16,8 +16,10 @@ use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::output::chips::ChipSource;
 use crate::output::package::{CountyPackage, PackageContext, write_county};
+use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use crate::overlay::{OverlayJob, OverlaySummary, overlay, preflight};
 use crate::raster::pair::PairOptions;
+use geo::MultiPolygon;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -100,6 +102,35 @@ fn is_current(dir: &Path, stamp: &str, outputs: &[&str]) -> bool {
 
 fn stamp(dir: &Path, fp: &str) -> Result<()> {
     crate::output::write_text(&dir.join(STAMP), fp)
+}
+
+/// The boundary of county `code` from the job's county layer, in the imagery's CRS (None when
+/// there is no county layer or it cannot be read: the map then goes without it).
+fn county_outline(j: &Job, code: &str, projection: &str) -> Option<Vec<MultiPolygon<f64>>> {
+    let (src, conf) = j.counties.as_ref()?;
+    let field = conf.code_field.clone().unwrap_or_else(|| "XZQDM".into());
+    let mut src = src.clone();
+    let own = format!("\"{field}\" = '{}'", code.replace('\'', "''"));
+    src.filter = Some(match &src.filter {
+        Some(f) => format!("({f}) AND {own}"),
+        None => own,
+    });
+    let work = WorkCrs::from_wkt(projection, "imagery").ok()?;
+    let mut out = vec![];
+    read_layer(
+        &src,
+        "XZQ",
+        Fields::Named(&[]),
+        Some(&work),
+        None,
+        &|_, _| {},
+        |b| {
+            out.extend(b.into_iter().map(|f| f.geom));
+            Ok(())
+        },
+    )
+    .ok()?;
+    Some(out)
 }
 
 /// Run the job.
@@ -228,7 +259,8 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             });
             continue;
         }
-        let pkg = write_county(&leads, code, &dir, &ctx)?;
+        let outline = county_outline(j, code, &projection).unwrap_or_default();
+        let pkg = write_county(&leads, code, &dir, &ctx, &outline)?;
         stamp(&dir, &cfp)?;
         counties.push(pkg);
         progress("counties", k as u64 + 1, codes.len() as u64);
