@@ -38,6 +38,7 @@
 //! ```
 
 pub mod change;
+pub mod classify;
 pub mod error;
 pub mod eval;
 pub mod gpu;

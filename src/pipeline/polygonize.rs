@@ -55,7 +55,7 @@ pub struct PolygonizeSummary {
 }
 
 /// The attribute schema of polygon layers.
-pub const FIELDS: [(&str, FieldKind); 11] = [
+pub const FIELDS: [(&str, FieldKind); 16] = [
     ("area_m2", FieldKind::Real),
     ("area_mu", FieldKind::Real),
     ("pixels", FieldKind::Integer),
@@ -67,6 +67,13 @@ pub const FIELDS: [(&str, FieldKind); 11] = [
     ("ev_mean", FieldKind::Real),
     ("ev_max", FieldKind::Real),
     ("comp_id", FieldKind::Integer),
+    // Shape (crate::classify::shape): minimum-rotated-rectangle elongation, its long side and
+    // the mean width in metres, compactness, convexity.
+    ("elong", FieldKind::Real),
+    ("length_m", FieldKind::Real),
+    ("width_m", FieldKind::Real),
+    ("compact", FieldKind::Real),
+    ("convex", FieldKind::Real),
 ];
 
 /// How ground measures are taken for a raster's CRS.
@@ -100,6 +107,38 @@ fn rings_length(geom: &MultiPolygon<f64>, metric: &impl Length<f64>) -> f64 {
                 + p.interiors().iter().map(|r| metric.length(r)).sum::<f64>()
         })
         .sum()
+}
+
+/// Shape fields; lengths in metres through the polygon's own ground/planar area ratio, so the
+/// same code serves projected, geographic and pixel grids.
+fn shape_values(geom: &MultiPolygon<f64>, area_m2: f64) -> [Value; 5] {
+    use geo::Area;
+    let real = |v: f64| {
+        if v.is_finite() {
+            Value::Real(v)
+        } else {
+            Value::Null
+        }
+    };
+    match crate::classify::shape::shape(geom) {
+        Some(s) => {
+            let m_per_unit = (area_m2 / geom.unsigned_area()).sqrt();
+            [
+                real(s.elongation),
+                real(s.length * m_per_unit),
+                real(s.width * m_per_unit),
+                real(s.compactness),
+                real(s.convexity),
+            ]
+        }
+        None => [
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ],
+    }
 }
 
 /// Attributes of one component.
@@ -151,6 +190,8 @@ fn attributes(
         ev_max,
         Value::Integer(c.first as i64),
     ];
+    let mut values = values;
+    values.extend(shape_values(geom, area_m2));
     (area_m2, values)
 }
 
