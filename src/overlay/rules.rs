@@ -130,33 +130,24 @@ pub fn judge(rules: &Rules, tblx: Option<&str>, m: &Measures) -> Verdict {
         fired.push(format!("red line {:.2} m2 (key area)", m.red_line_m2));
         priority = 1;
     }
-    if mu(m.basic_farmland_m2) >= t.basic_farmland_mu {
-        fired.push(format!(
-            "basic farmland {:.2} mu >= {} mu",
+    // Basic farmland before arable land: the first rule that fires sets the priority.
+    for (name, measured_mu, threshold_mu, rank) in [
+        (
+            "basic farmland",
             mu(m.basic_farmland_m2),
-            t.basic_farmland_mu
-        ));
-        priority = if priority == 0 { 2 } else { priority };
-    } else {
-        missed.push(format!(
-            "basic farmland {:.2} mu < {} mu",
-            mu(m.basic_farmland_m2),
-            t.basic_farmland_mu
-        ));
-    }
-    if mu(m.arable_m2) >= t.arable_mu {
-        fired.push(format!(
-            "arable {:.2} mu >= {} mu",
-            mu(m.arable_m2),
-            t.arable_mu
-        ));
-        priority = if priority == 0 { 3 } else { priority };
-    } else {
-        missed.push(format!(
-            "arable {:.2} mu < {} mu",
-            mu(m.arable_m2),
-            t.arable_mu
-        ));
+            t.basic_farmland_mu,
+            2,
+        ),
+        ("arable", mu(m.arable_m2), t.arable_mu, 3),
+    ] {
+        if measured_mu >= threshold_mu {
+            fired.push(format!("{name} {measured_mu:.2} mu >= {threshold_mu} mu"));
+            if priority == 0 {
+                priority = rank;
+            }
+        } else {
+            missed.push(format!("{name} {measured_mu:.2} mu < {threshold_mu} mu"));
+        }
     }
     let excluded = tblx.is_some_and(|t| rules.exclude_types.iter().any(|e| e == t));
     let mut notes = vec![];
