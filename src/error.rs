@@ -82,5 +82,23 @@ pub enum Error {
     Gpu(String),
 }
 
+impl Error {
+    /// [`Error::Write`]: `path` could not be written, because of `reason`.
+    pub fn write(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Error {
+        Error::Write {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// [`Error::Open`]: `path` could not be opened or read, because of `reason`.
+    pub fn open(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Error {
+        Error::Open {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

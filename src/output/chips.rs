@@ -31,13 +31,6 @@ pub struct ChipSource {
     height: usize,
 }
 
-fn open_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Open {
-        path: path.into(),
-        reason: e.to_string(),
-    }
-}
-
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -71,7 +64,7 @@ impl ChipSource {
         let (width, height) = ds.raster_size();
         let mut stretch = [(0.0, 1.0); 3];
         for (k, &b) in rgb.iter().enumerate() {
-            let band = ds.rasterband(b).map_err(|e| open_err(path, e))?;
+            let band = ds.rasterband(b).map_err(|e| Error::open(path, e))?;
             let nodata = band.no_data_value();
             let (w, h) = (width.min(512), height.min(512));
             let buf: Buffer<f64> = band
@@ -81,7 +74,7 @@ impl ChipSource {
                     (w, h),
                     Some(ResampleAlg::NearestNeighbour),
                 )
-                .map_err(|e| open_err(path, e))?;
+                .map_err(|e| Error::open(path, e))?;
             let mut v: Vec<f64> = buf
                 .data()
                 .iter()
@@ -163,10 +156,10 @@ impl ChipSource {
             let band = self
                 .ds
                 .rasterband(band_no)
-                .map_err(|e| open_err(&self.path, e))?;
+                .map_err(|e| Error::open(&self.path, e))?;
             let buf: Buffer<f64> = band
                 .read_as((x0, y0), (side, side), (n, n), Some(ResampleAlg::Average))
-                .map_err(|e| open_err(&self.path, e))?;
+                .map_err(|e| Error::open(&self.path, e))?;
             planes.push(buf.data().to_vec());
         }
         for (k, plane) in planes.iter().enumerate() {
@@ -287,24 +280,21 @@ fn scale_bar(rgb: &mut [u8], n: usize, m_per_px: f64) {
 
 /// Encode an RGB planar buffer as PNG through GDAL (MEM -> PNG), via a partial name.
 fn write_png(rgb: &[u8], n: usize, out: &Path) -> Result<()> {
-    let werr = |e: &dyn std::fmt::Display| Error::Write {
-        path: out.into(),
-        reason: e.to_string(),
-    };
-    let mem = gdal::DriverManager::get_driver_by_name("MEM").map_err(|e| werr(&e))?;
+    let mem = gdal::DriverManager::get_driver_by_name("MEM").map_err(|e| Error::write(out, e))?;
     let ds = mem
         .create_with_band_type::<u8, _>("", n, n, 3)
-        .map_err(|e| werr(&e))?;
+        .map_err(|e| Error::write(out, e))?;
     for k in 0..3 {
-        let mut band = ds.rasterband(k + 1).map_err(|e| werr(&e))?;
+        let mut band = ds.rasterband(k + 1).map_err(|e| Error::write(out, e))?;
         let mut buf = Buffer::new((n, n), rgb[k * n * n..(k + 1) * n * n].to_vec());
-        band.write((0, 0), (n, n), &mut buf).map_err(|e| werr(&e))?;
+        band.write((0, 0), (n, n), &mut buf)
+            .map_err(|e| Error::write(out, e))?;
     }
-    let png = gdal::DriverManager::get_driver_by_name("PNG").map_err(|e| werr(&e))?;
+    let png = gdal::DriverManager::get_driver_by_name("PNG").map_err(|e| Error::write(out, e))?;
     let tmp = crate::output::partial_path(out);
     ds.create_copy(&png, &tmp, &Default::default())
-        .map_err(|e| werr(&e))?;
+        .map_err(|e| Error::write(out, e))?;
     // GDAL may add a .aux.xml beside a PNG; chips carry no georeference.
     let _ = std::fs::remove_file(tmp.with_extension("partial.aux.xml"));
-    std::fs::rename(&tmp, out).map_err(|e| werr(&e))
+    std::fs::rename(&tmp, out).map_err(|e| Error::write(out, e))
 }

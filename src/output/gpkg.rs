@@ -31,13 +31,6 @@ pub struct GpkgWriter {
     pub written: u64,
 }
 
-fn err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Write {
-        path: path.into(),
-        reason: e.to_string(),
-    }
-}
-
 fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
@@ -115,7 +108,7 @@ impl GpkgWriter {
         projection: &str,
         fields: &[(&str, Column)],
     ) -> Result<Self> {
-        let conn = Connection::open(path).map_err(|e| err(path, e))?;
+        let conn = Connection::open(path).map_err(|e| Error::write(path, e))?;
         let (srs_id, srs_name, org, org_id, wkt) = srs_row(projection);
         let t = quote(table);
         let cols: String = fields
@@ -161,30 +154,32 @@ impl GpkgWriter {
             CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy);
             "#
         );
-        conn.execute_batch(&sql).map_err(|e| err(path, e))?;
+        conn.execute_batch(&sql)
+            .map_err(|e| Error::write(path, e))?;
         if srs_id > 0 && srs_id != 4326 {
             conn.execute(
                 "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
                 rusqlite::params![srs_name, srs_id, org, org_id, wkt],
             )
-            .map_err(|e| err(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         }
         conn.execute(
             "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?1, 'features', ?1, ?2)",
             rusqlite::params![table, srs_id],
         )
-        .map_err(|e| err(path, e))?;
+        .map_err(|e| Error::write(path, e))?;
         conn.execute(
             "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', 'MULTIPOLYGON', ?2, 0, 0)",
             rusqlite::params![table, srs_id],
         )
-        .map_err(|e| err(path, e))?;
+        .map_err(|e| Error::write(path, e))?;
         conn.execute(
             "INSERT INTO gpkg_extensions VALUES (?1, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
             rusqlite::params![table],
         )
-        .map_err(|e| err(path, e))?;
-        conn.execute_batch("BEGIN").map_err(|e| err(path, e))?;
+        .map_err(|e| Error::write(path, e))?;
+        conn.execute_batch("BEGIN")
+            .map_err(|e| Error::write(path, e))?;
         Ok(GpkgWriter {
             conn,
             path: path.into(),
@@ -216,17 +211,17 @@ impl GpkgWriter {
         let p = &self.path;
         self.conn
             .prepare_cached(&insert)
-            .map_err(|e| err(p, e))?
+            .map_err(|e| Error::write(p, e))?
             .execute(params_from_iter(all))
-            .map_err(|e| err(p, e))?;
+            .map_err(|e| Error::write(p, e))?;
         if let Some(e) = env {
             let fid = self.conn.last_insert_rowid();
             let rtree = quote(&format!("rtree_{}_geom", self.table));
             self.conn
                 .prepare_cached(&format!("INSERT INTO {rtree} VALUES (?1, ?2, ?3, ?4, ?5)"))
-                .map_err(|x| err(p, x))?
+                .map_err(|x| Error::write(p, x))?
                 .execute(rusqlite::params![fid, e[0], e[1], e[2], e[3]])
-                .map_err(|x| err(p, x))?;
+                .map_err(|x| Error::write(p, x))?;
             self.extent = Some(match self.extent {
                 None => e,
                 Some(x) => [
@@ -242,7 +237,7 @@ impl GpkgWriter {
         if self.pending >= BATCH {
             self.conn
                 .execute_batch("COMMIT; BEGIN")
-                .map_err(|x| err(p, x))?;
+                .map_err(|x| Error::write(p, x))?;
             self.pending = 0;
         }
         Ok(())
@@ -262,7 +257,7 @@ impl GpkgWriter {
                     "UPDATE gpkg_contents SET min_x = ?1, max_x = ?2, min_y = ?3, max_y = ?4 WHERE table_name = ?5",
                     rusqlite::params![e[0], e[1], e[2], e[3], t],
                 )
-                .map_err(|x| err(p, x))?;
+                .map_err(|x| Error::write(p, x))?;
         }
         // The triggers of the GeoPackage 1.2 R-tree extension, so that later edits by any
         // GeoPackage client keep the index right.
@@ -290,7 +285,9 @@ impl GpkgWriter {
             upd4 = n("update4"),
             del = n("delete"),
         );
-        self.conn.execute_batch(&triggers).map_err(|x| err(p, x))?;
-        self.conn.close().map_err(|(_, x)| err(p, x))
+        self.conn
+            .execute_batch(&triggers)
+            .map_err(|x| Error::write(p, x))?;
+        self.conn.close().map_err(|(_, x)| Error::write(p, x))
     }
 }

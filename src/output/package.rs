@@ -24,22 +24,12 @@ pub(crate) struct Row {
     pub values: Vec<Sql>,
 }
 
-fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Write {
-        path: path.into(),
-        reason: e.to_string(),
-    }
-}
-
 /// A layer's columns (name, kind) and rows.
 pub(crate) type Table = (Vec<(String, Column)>, Vec<Row>);
 
 /// Column kinds of a layer and its polygon features (those of county `code` when given).
 pub(crate) fn read(src: &Path, layer: &str, code: Option<&str>) -> Result<Table> {
-    let open_err = |e: gdal::errors::GdalError| Error::Open {
-        path: src.into(),
-        reason: e.to_string(),
-    };
+    let open_err = |e: gdal::errors::GdalError| Error::open(src, e);
     let ds = gdal::Dataset::open(src).map_err(open_err)?;
     let mut l = ds.layer_by_name(layer).map_err(open_err)?;
     let cols: Vec<(String, Column)> = l
@@ -176,7 +166,7 @@ pub fn write_county(
 ) -> Result<CountyPackage> {
     let staging = crate::output::partial_path(dir);
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|e| werr(&staging, e))?;
+    std::fs::create_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
     let gpkg = staging.join("tuban.gpkg");
     let (mut cols, mut leads) = read(src, "leads", Some(code))?;
     let (xcols, excluded) = read(src, "excluded", Some(code))?;
@@ -186,7 +176,7 @@ pub fn write_county(
     let qs = text_column(&mut cols, &mut leads, "QSIMG");
     let hs = text_column(&mut cols, &mut leads, "HSIMG");
     if let (Some((before, after)), Some(j)) = (ctx.chips, jcbh_at) {
-        std::fs::create_dir_all(staging.join("chips")).map_err(|e| werr(&staging, e))?;
+        std::fs::create_dir_all(staging.join("chips")).map_err(|e| Error::write(&staging, e))?;
         for r in leads.iter_mut() {
             let Sql::Text(jcbh) = r.values[j].clone() else {
                 continue;
@@ -310,10 +300,11 @@ pub fn write_county(
         ("summary.csv", &summary),
         ("report.html", &report),
     ] {
-        std::fs::write(staging.join(name), text).map_err(|e| werr(&staging.join(name), e))?;
+        std::fs::write(staging.join(name), text)
+            .map_err(|e| Error::write(staging.join(name), e))?;
     }
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::rename(&staging, dir).map_err(|e| werr(dir, e))?;
+    std::fs::rename(&staging, dir).map_err(|e| Error::write(dir, e))?;
     Ok(CountyPackage {
         code: code.into(),
         dir: dir.into(),

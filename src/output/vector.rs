@@ -83,11 +83,11 @@ fn write_features(
     path: &Path,
 ) -> Result<()> {
     for (geom, values) in batch {
-        let mut f = gdal::vector::Feature::new(layer.defn()).map_err(|e| werr(path, e))?;
+        let mut f = gdal::vector::Feature::new(layer.defn()).map_err(|e| Error::write(path, e))?;
         // Through WKB: one FFI call per geometry instead of one per vertex.
         let g = gdal::vector::Geometry::from_wkb(&wkb_multipolygon(&geom))
-            .map_err(|e| werr(path, e))?;
-        f.set_geometry(g).map_err(|e| werr(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
+        f.set_geometry(g).map_err(|e| Error::write(path, e))?;
         for (i, v) in values.into_iter().enumerate() {
             match v {
                 Value::Real(x) if x.is_finite() => f.set_field_double(i, x),
@@ -95,9 +95,9 @@ fn write_features(
                 Value::Text(t) => f.set_field_string(i, &t),
                 _ => f.set_field_null(i),
             }
-            .map_err(|e| werr(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         }
-        f.create(layer).map_err(|e| werr(path, e))?;
+        f.create(layer).map_err(|e| Error::write(path, e))?;
     }
     Ok(())
 }
@@ -144,13 +144,6 @@ pub struct VectorWriter {
     pub written: u64,
 }
 
-fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Write {
-        path: path.into(),
-        reason: e.to_string(),
-    }
-}
-
 impl VectorWriter {
     /// Create `path` with one layer `layer` in the CRS `projection` (WKT; "" for none).
     ///
@@ -181,7 +174,7 @@ impl VectorWriter {
         let format = VectorFormat::from_path(path)?;
         let name = path
             .file_name()
-            .ok_or_else(|| werr(path, "no file name"))?
+            .ok_or_else(|| Error::write(path, "no file name"))?
             .to_string_lossy()
             .into_owned();
         let parent = path
@@ -189,14 +182,14 @@ impl VectorWriter {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(werr(
+            return Err(Error::write(
                 path,
                 format!("folder {} does not exist", parent.display()),
             ));
         }
         let staging = parent.join(format!(".{name}.partial"));
         let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir(&staging).map_err(|e| werr(path, e))?;
+        std::fs::create_dir(&staging).map_err(|e| Error::write(path, e))?;
         if format == VectorFormat::GeoPackage {
             let cols: Vec<(&str, super::gpkg::Column)> = fields
                 .iter()
@@ -211,18 +204,19 @@ impl VectorWriter {
                 .collect();
             let gpkg =
                 super::gpkg::GpkgWriter::create(&staging.join(&name), layer, projection, &cols)
-                    .map_err(|e| werr(path, e))?;
+                    .map_err(|e| Error::write(path, e))?;
             return Ok(Self::new(None, Some(gpkg), format, fields, staging, path));
         }
-        let drv = DriverManager::get_driver_by_name(format.driver()).map_err(|e| werr(path, e))?;
+        let drv = DriverManager::get_driver_by_name(format.driver())
+            .map_err(|e| Error::write(path, e))?;
         let mut ds = drv
             .create_vector_only(staging.join(&name))
-            .map_err(|e| werr(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         let srs = if projection.is_empty() {
             None
         } else {
-            let mut s =
-                gdal::spatial_ref::SpatialRef::from_wkt(projection).map_err(|e| werr(path, e))?;
+            let mut s = gdal::spatial_ref::SpatialRef::from_wkt(projection)
+                .map_err(|e| Error::write(path, e))?;
             s.set_axis_mapping_strategy(
                 gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder,
             );
@@ -256,7 +250,7 @@ impl VectorWriter {
                 ty: OGRwkbGeometryType::wkbMultiPolygon,
                 options: Some(&options),
             })
-            .map_err(|e| werr(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         let defs: Vec<(&str, u32)> = fields
             .iter()
             .map(|(n, k)| {
@@ -269,12 +263,12 @@ impl VectorWriter {
             })
             .collect();
         for (n, t) in &defs {
-            let fd = gdal::vector::FieldDefn::new(n, *t).map_err(|e| werr(path, e))?;
+            let fd = gdal::vector::FieldDefn::new(n, *t).map_err(|e| Error::write(path, e))?;
             if format == VectorFormat::Shapefile && *t == OGRFieldType::OFTString {
                 // The dBASE maximum: the default (80) would cut the reasons short.
                 fd.set_width(254);
             }
-            fd.add_to_layer(&lyr).map_err(|e| werr(path, e))?;
+            fd.add_to_layer(&lyr).map_err(|e| Error::write(path, e))?;
         }
         Ok(Self::new(Some(ds), None, format, fields, staging, path))
     }
@@ -338,12 +332,20 @@ impl VectorWriter {
         let n = batch.len() as u64;
         if self.format == VectorFormat::GeoPackage {
             // One transaction per batch: SQLite-backed GeoPackage writes are fast only that way.
-            let txn = ds.start_transaction().map_err(|e| werr(&path, e))?;
-            write_features(&txn.layer(0).map_err(|e| werr(&path, e))?, batch, &path)?;
-            txn.commit().map_err(|e| werr(&path, e))?;
+            let txn = ds.start_transaction().map_err(|e| Error::write(&path, e))?;
+            write_features(
+                &txn.layer(0).map_err(|e| Error::write(&path, e))?,
+                batch,
+                &path,
+            )?;
+            txn.commit().map_err(|e| Error::write(&path, e))?;
         } else {
             // Shapefile and FlatGeobuf have no transactions (GDAL would emulate one by copying).
-            write_features(&ds.layer(0).map_err(|e| werr(&path, e))?, batch, &path)?;
+            write_features(
+                &ds.layer(0).map_err(|e| Error::write(&path, e))?,
+                batch,
+                &path,
+            )?;
         }
         self.written += n;
         Ok(())
@@ -364,18 +366,18 @@ impl VectorWriter {
         } else {
             self.flush()?;
             let ds = self.ds.take().expect("finished once");
-            ds.close().map_err(|e| werr(&self.path, e))?;
+            ds.close().map_err(|e| Error::write(&self.path, e))?;
         }
         let parent = self
             .staging
             .parent()
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let entries = std::fs::read_dir(&self.staging).map_err(|e| werr(&self.path, e))?;
+        let entries = std::fs::read_dir(&self.staging).map_err(|e| Error::write(&self.path, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| werr(&self.path, e))?;
+            let entry = entry.map_err(|e| Error::write(&self.path, e))?;
             std::fs::rename(entry.path(), parent.join(entry.file_name()))
-                .map_err(|e| werr(&self.path, e))?;
+                .map_err(|e| Error::write(&self.path, e))?;
         }
         let _ = std::fs::remove_dir(&self.staging);
         self.finished = true;

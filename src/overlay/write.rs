@@ -286,10 +286,7 @@ fn write_gpkg(o: &Overlaid, ctx: &Context, records: &[Record], out: &Path) -> Re
         }
         w.finish()?;
     }
-    std::fs::rename(&tmp, out).map_err(|e| Error::Write {
-        path: out.into(),
-        reason: e.to_string(),
-    })
+    std::fs::rename(&tmp, out).map_err(|e| Error::write(out, e))
 }
 
 /// Our fields of one record, in [`FIELDS`] order.

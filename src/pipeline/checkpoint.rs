@@ -72,19 +72,12 @@ pub fn load(log: &Path, key: &str) -> Option<(HashSet<usize>, Counts)> {
     Some((done, counts))
 }
 
-fn werr(log: &Path, e: std::io::Error) -> Error {
-    Error::Write {
-        path: log.into(),
-        reason: e.to_string(),
-    }
-}
-
 /// Start a new checkpoint under `key`.
 ///
 /// # Errors
 /// [`Error::Write`] naming the checkpoint.
 pub fn start(log: &Path, key: &str) -> Result<()> {
-    std::fs::write(log, format!("{key}\n")).map_err(|e| werr(log, e))
+    std::fs::write(log, format!("{key}\n")).map_err(|e| Error::write(log, e))
 }
 
 /// Record tile `id` as written.
@@ -95,8 +88,8 @@ pub fn append(log: &Path, id: usize, c: &Counts) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(log)
-        .map_err(|e| werr(log, e))?;
-    writeln!(f, "{id} {} {} {}", c.valid, c.changed, c.near).map_err(|e| werr(log, e))
+        .map_err(|e| Error::write(log, e))?;
+    writeln!(f, "{id} {} {} {}", c.valid, c.changed, c.near).map_err(|e| Error::write(log, e))
 }
 
 #[cfg(test)]

@@ -50,19 +50,12 @@ pub struct RunSummary {
     pub seconds: BTreeMap<String, f64>,
 }
 
-fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Write {
-        path: path.into(),
-        reason: e.to_string(),
-    }
-}
-
 /// What the outputs depend on: the job text, every input file's size and modification time,
 /// and the version of tuban.
 fn fingerprint(job: &Job, extra: &str) -> Result<String> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::fs::read(&job.path)
-        .map_err(|e| werr(&job.path, e))?
+        .map_err(|e| Error::write(&job.path, e))?
         .hash(&mut h);
     let mut files: Vec<PathBuf> = vec![];
     if let Some(im) = &job.imagery {
@@ -148,7 +141,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         });
     };
     preflight(j)?;
-    std::fs::create_dir_all(&job.out).map_err(|e| werr(&job.out, e))?;
+    std::fs::create_dir_all(&job.out).map_err(|e| Error::write(&job.out, e))?;
     let mut seconds = BTreeMap::new();
     let mut skipped = vec![];
     let fp = fingerprint(j, &format!("tile {}", job.tile_px))?;
@@ -187,7 +180,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     seconds.insert("detect".to_string(), t.elapsed().as_secs_f64());
 
     let odir = job.out.join("overlay");
-    std::fs::create_dir_all(&odir).map_err(|e| werr(&odir, e))?;
+    std::fs::create_dir_all(&odir).map_err(|e| Error::write(&odir, e))?;
     let t = Instant::now();
     let leads = odir.join("leads.gpkg");
     let projection = crate::raster::open_dataset(&before)

@@ -20,13 +20,6 @@ pub struct Footprint {
     pub extent: Rect<f64>,
 }
 
-fn open_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Open {
-        path: path.into(),
-        reason: e.to_string(),
-    }
-}
-
 /// The image detection reads for one date: the file itself for one scene, else a VRT of the
 /// scenes written to `dir/NAME.vrt`.
 ///
@@ -48,12 +41,12 @@ pub fn mosaic(scenes: &[Scene], dir: &Path, name: &str) -> Result<PathBuf> {
         .unwrap_or(0.0);
     let out = dir.join(format!("{name}.vrt"));
     let fresh = crate::output::partial_path(&out);
-    std::fs::create_dir_all(dir).map_err(|e| open_err(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::open(dir, e))?;
     let nd = format!("{nodata}");
     let opts = BuildVRTOptions::new(["-vrtnodata", nd.as_str(), "-resolution", "highest"])
-        .map_err(|e| open_err(&out, e))?;
+        .map_err(|e| Error::open(&out, e))?;
     let vrt = build_vrt(Some(&fresh), &datasets, Some(opts)).map_err(|e| {
-        open_err(
+        Error::open(
             &out,
             format!("the {name} scenes do not mosaic (CRS, bands?): {e}"),
         )
@@ -63,7 +56,7 @@ pub fn mosaic(scenes: &[Scene], dir: &Path, name: &str) -> Result<PathBuf> {
     if std::fs::read(&out).ok() == std::fs::read(&fresh).ok() {
         let _ = std::fs::remove_file(&fresh);
     } else {
-        std::fs::rename(&fresh, &out).map_err(|e| open_err(&out, e))?;
+        std::fs::rename(&fresh, &out).map_err(|e| Error::open(&out, e))?;
     }
     Ok(out)
 }
@@ -77,7 +70,7 @@ pub fn footprints(scenes: &[Scene]) -> Result<Vec<Footprint>> {
         .iter()
         .map(|s| {
             let ds = crate::raster::open_dataset(&s.path)?;
-            let g = ds.geo_transform().map_err(|e| open_err(&s.path, e))?;
+            let g = ds.geo_transform().map_err(|e| Error::open(&s.path, e))?;
             let (w, h) = ds.raster_size();
             let corners = [
                 (0.0, 0.0),
@@ -170,9 +163,6 @@ pub fn annotate(
         w.push(&r.geom, r.values.clone())?;
     }
     w.finish()?;
-    std::fs::rename(&tmp, dst).map_err(|e| Error::Write {
-        path: dst.into(),
-        reason: e.to_string(),
-    })?;
+    std::fs::rename(&tmp, dst).map_err(|e| Error::write(dst, e))?;
     Ok(rows.len())
 }
