@@ -226,8 +226,8 @@ pub(super) fn tolerance(area_m2: f64) -> f64 {
     (1e-7 * area_m2).max(0.01)
 }
 
-/// Check, before any work, that every layer the job maps opens and has the fields it names
-/// (and DLBM / XZQDM where those are used by default).
+/// Check, before any work, that every layer the job maps opens and has the fields the stages
+/// will require (the same field lists, from `stages`).
 ///
 /// # Errors
 /// [`Error::Layer`] / [`Error::Field`] as the overlay itself would report them.
@@ -256,19 +256,8 @@ pub fn preflight(j: &Job) -> Result<()> {
         }
         Ok(())
     };
-    let named = |role, v: &Option<String>| FieldSpec::mapped(role, v, "");
     if let Some((s, c)) = &j.dltb {
-        let mut class = FieldSpec::mapped("dltb.class_field", &c.class_field, "DLBM");
-        class.required = true;
-        check(
-            s,
-            "DLTB",
-            &[
-                class,
-                named("dltb.unit_field", &c.unit_field),
-                named("dltb.deduction_field", &c.deduction_field),
-            ],
-        )?;
+        check(s, "DLTB", &stages::dltb_fields(c))?;
     }
     for (layer, default) in [
         (&j.basic_farmland, "YJJBNTTB"),
@@ -276,27 +265,14 @@ pub fn preflight(j: &Job) -> Result<()> {
         (&j.urban_boundary, "CZKFBJ"),
     ] {
         if let Some((s, c)) = layer {
-            check(s, default, &[named("name_field", &c.name_field)])?;
+            check(s, default, &stages::cover_fields(c))?;
         }
     }
     if let Some((s, c)) = &j.approvals {
-        check(
-            s,
-            "PZYD",
-            &[
-                named("approvals.date_field", &c.date_field),
-                named("approvals.number_field", &c.number_field),
-            ],
-        )?;
+        check(s, "PZYD", &stages::approval_fields(c))?;
     }
     if let Some((s, c)) = &j.counties {
-        let mut code = FieldSpec::mapped("counties.code_field", &c.code_field, "XZQDM");
-        code.required = true;
-        check(
-            s,
-            "XZQ",
-            &[code, named("counties.name_field", &c.name_field)],
-        )?;
+        check(s, "XZQ", &stages::county_fields(c))?;
     }
     Ok(())
 }

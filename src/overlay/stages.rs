@@ -11,12 +11,58 @@ use super::rules::CountyMode;
 use super::rules::Rules;
 use super::run::{Change, County, OverlayJob, Piece, covered_m2, stream, tolerance};
 use crate::error::{Error, Result};
-use crate::job::{ApprovalsConf, CoverConf, Date, DltbConf, Source};
+use crate::job::{ApprovalsConf, CountiesConf, CoverConf, Date, DltbConf, Source};
 use crate::pipeline::ProgressFn;
 use geo::MultiPolygon;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The county layer's fields: code (required, XZQDM by default), name (XZQMC if present).
+pub(super) fn county_fields(c: &CountiesConf) -> [FieldSpec; 2] {
+    let mut code = FieldSpec::mapped("counties.code_field", &c.code_field, "XZQDM");
+    code.required = true;
+    [
+        code,
+        FieldSpec::mapped("counties.name_field", &c.name_field, "XZQMC"),
+    ]
+}
+
+/// The approvals' fields: date (PZRQ if present) and number (PZWH if present).
+pub(super) fn approval_fields(c: &ApprovalsConf) -> [FieldSpec; 2] {
+    [
+        FieldSpec::mapped("approvals.date_field", &c.date_field, "PZRQ"),
+        FieldSpec::mapped("approvals.number_field", &c.number_field, "PZWH"),
+    ]
+}
+
+/// DLTB's fields: class (required, DLBM by default), unit code (ZLDWDM if present) and, only
+/// when mapped, the deduction coefficient: survey generations differ in whether KCXS is a
+/// fraction of the polygon or already netted out of TBDLMJ.
+pub(super) fn dltb_fields(c: &DltbConf) -> Vec<FieldSpec> {
+    let mut class = FieldSpec::mapped("dltb.class_field", &c.class_field, "DLBM");
+    class.required = true;
+    let mut fields = vec![
+        class,
+        FieldSpec::mapped("dltb.unit_field", &c.unit_field, "ZLDWDM"),
+    ];
+    if c.deduction_field.is_some() {
+        fields.push(FieldSpec::mapped(
+            "dltb.deduction_field",
+            &c.deduction_field,
+            "",
+        ));
+    }
+    fields
+}
+
+/// A covered-area layer's fields: its name field, when mapped.
+pub(super) fn cover_fields(c: &CoverConf) -> Vec<FieldSpec> {
+    c.name_field
+        .iter()
+        .map(|n| FieldSpec::mapped("name_field", &Some(n.clone()), ""))
+        .collect()
+}
 
 /// What every stage reads.
 pub(super) struct Ctx<'a> {
@@ -54,11 +100,7 @@ pub(super) fn counties(
     let mut parts: Vec<Vec<(usize, MultiPolygon<f64>)>> = vec![vec![]; changes.len()];
     if let Some((src, conf)) = &j.counties {
         let targets = Targets::new(changes.iter().map(|c| c.geom.clone()).collect());
-        let mut fields = [
-            FieldSpec::mapped("counties.code_field", &conf.code_field, "XZQDM"),
-            FieldSpec::mapped("counties.name_field", &conf.name_field, "XZQMC"),
-        ];
-        fields[0].required = true;
+        let fields = county_fields(conf);
         let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
         let sd = stream(
             src,
@@ -125,10 +167,7 @@ pub(super) fn approvals(
             reason: "layers.approvals needs the after-image date (only approvals dated by then count): set imagery.after_date in the job or pass --after-date".into(),
         });
     }
-    let fields = [
-        FieldSpec::mapped("approvals.date_field", &conf.date_field, "PZRQ"),
-        FieldSpec::mapped("approvals.number_field", &conf.number_field, "PZWH"),
-    ];
+    let fields = approval_fields(conf);
     // Without a date field (none named, no PZRQ) every approval counts, with a warning.
     let has_date = fields[0].required
         || layer_fields(src, "PZYD")?
@@ -235,22 +274,9 @@ pub(super) fn land_classes(
         .arable_codes
         .clone()
         .unwrap_or_else(|| vec!["0101".into(), "0102".into(), "0103".into()]);
-    let mut fields = vec![
-        FieldSpec::mapped("dltb.class_field", &conf.class_field, "DLBM"),
-        FieldSpec::mapped("dltb.unit_field", &conf.unit_field, "ZLDWDM"),
-    ];
-    fields[0].required = true;
+    let fields = dltb_fields(conf);
     let unit_at = Some(1);
-    // The deduction coefficient is applied only when mapped: survey generations differ
-    // in whether KCXS is a fraction of the polygon or already netted out of TBDLMJ.
-    let kcxs_at = conf.deduction_field.as_ref().map(|k| {
-        fields.push(FieldSpec::mapped(
-            "dltb.deduction_field",
-            &Some(k.clone()),
-            "",
-        ));
-        2
-    });
+    let kcxs_at = conf.deduction_field.as_ref().map(|_| 2);
     let mut units: Vec<FxHashMap<String, f64>> = vec![FxHashMap::default(); pieces.len()];
     let mut covered = vec![0.0; pieces.len()];
     let mut bad_kcxs = 0u64;
@@ -345,11 +371,7 @@ pub(super) fn covered(
 ) -> Result<()> {
     let (key, default_name, src, conf) = layer;
     let area = ctx.work.area;
-    let fields: Vec<FieldSpec> = conf
-        .name_field
-        .iter()
-        .map(|n| FieldSpec::mapped("name_field", &Some(n.clone()), ""))
-        .collect();
+    let fields = cover_fields(conf);
     let mut parts: Vec<Vec<MultiPolygon<f64>>> = vec![vec![]; pieces.len()];
     let mut names: Vec<BTreeSet<String>> = vec![BTreeSet::new(); pieces.len()];
     let sd = stream(
