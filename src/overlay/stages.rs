@@ -9,7 +9,7 @@ use super::ops::union_all;
 use super::ops::{OpFailed, subtract_all};
 use super::rules::CountyMode;
 use super::rules::Rules;
-use super::run::{Change, County, OverlayJob, Piece, covered_m2, stream, tolerance};
+use super::run::{Change, County, OverlayJob, Piece, Streamed, covered_m2, stream, tolerance};
 use crate::error::{Error, Result};
 use crate::job::{ApprovalsConf, CountiesConf, CoverConf, Date, DltbConf, Source};
 use crate::pipeline::ProgressFn;
@@ -83,6 +83,14 @@ impl Books {
     pub fn record(&mut self, stage: &'static str, stats: LayerStats, repaired: u64) {
         self.stats.insert(stage, stats);
         self.repaired.insert(stage, repaired);
+    }
+
+    /// Record a layer streamed against the pieces, marking the pieces where an operation failed.
+    fn streamed(&mut self, stage: &'static str, sd: Streamed, pieces: &mut [Piece]) {
+        for &t in &sd.failed {
+            pieces[t].failed.insert(stage);
+        }
+        self.record(stage, sd.stats, sd.repaired);
     }
 }
 
@@ -234,10 +242,7 @@ pub(super) fn approvals(
                 .join(", ")
         ));
     }
-    for &t in &sd.failed {
-        pieces[t].failed.insert("approvals");
-    }
-    books.record("approvals", sd.stats, sd.repaired);
+    books.streamed("approvals", sd, pieces);
     pieces
         .par_iter_mut()
         .zip(parts.into_par_iter())
@@ -353,10 +358,7 @@ pub(super) fn land_classes(
             }
         }
     }
-    for &t in &sd.failed {
-        pieces[t].failed.insert("dltb");
-    }
-    books.record("dltb", sd.stats, sd.repaired);
+    books.streamed("dltb", sd, pieces);
     Ok(())
 }
 
@@ -413,10 +415,7 @@ pub(super) fn covered(
             _ => p.urban_m2 = a,
         }
     }
-    for &t in &sd.failed {
-        pieces[t].failed.insert(key);
-    }
-    books.record(key, sd.stats, sd.repaired);
+    books.streamed(key, sd, pieces);
     Ok(())
 }
 
