@@ -150,17 +150,20 @@ pub fn choose_gpu(arg: BackendArg) -> Result<Option<GpuContext>> {
     }
 }
 
-/// Run `f` on the chosen GPU, or on the CPU; in `auto` mode a GPU failure reruns it on the CPU
-/// with a warning.
+/// Run `f` with a progress bar on the backend `arg` chooses (see [`choose_gpu`]); in `auto`
+/// mode a GPU failure reruns it on the CPU with a warning.
 ///
 /// # Errors
-/// What `f` returns (a GPU error only when the GPU was asked for explicitly).
+/// Choosing the GPU, or what `f` returns (a GPU error only when the GPU was asked for).
 pub fn on_backend<T>(
     arg: BackendArg,
-    gpu: &Option<GpuContext>,
-    f: impl Fn(&Backend) -> tuban::Result<T>,
-) -> tuban::Result<T> {
-    match gpu {
+    f: impl Fn(&Backend, tuban::pipeline::ProgressFn) -> tuban::Result<T>,
+) -> Result<T> {
+    let gpu = choose_gpu(arg)?;
+    let progress = Progress::new();
+    let report = |s: &str, d, t| progress.report(s, d, t);
+    let f = |b: &Backend| f(b, &report);
+    let r = match &gpu {
         Some(g) => match f(&Backend::Gpu(g)) {
             Err(tuban::Error::Gpu(e)) if arg == BackendArg::Auto => {
                 eprintln!("warning: GPU failed ({e}); running on the CPU");
@@ -169,17 +172,15 @@ pub fn on_backend<T>(
             r => r,
         },
         None => f(&Backend::Cpu(Driver::Rayon)),
-    }
+    };
+    progress.finish();
+    Ok(r?)
 }
 
 pub fn run(a: &DetectArgs) -> Result<()> {
     let opts = options(a)?;
-    let gpu = choose_gpu(a.backend)?;
-    let progress = Progress::new();
-    let report = |s: &str, d, t| progress.report(s, d, t);
-    let summary = on_backend(a.backend, &gpu, |b| detect(&opts, b, &report));
-    progress.finish();
-    print_summary(&summary?);
+    let summary = on_backend(a.backend, |b, report| detect(&opts, b, report))?;
+    print_summary(&summary);
     Ok(())
 }
 

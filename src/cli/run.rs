@@ -1,7 +1,7 @@
 //! `tuban run`: job file -> [`RunJob`], detect + overlay + county packages, summary.
 
-use super::detect::{choose_gpu, on_backend};
-use super::{BackendArg, Progress};
+use super::BackendArg;
+use super::detect::on_backend;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -44,12 +44,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
         tile_px: a.tile,
         shp_encoding: encoding.into(),
     };
-    let gpu = choose_gpu(a.backend)?;
-    let progress = Progress::new();
-    let report = |s: &str, d, t| progress.report(s, d, t);
-    let result = on_backend(a.backend, &gpu, |b| run_job(&rj, b, &report));
-    progress.finish();
-    print_summary(&result?);
+    let summary = on_backend(a.backend, |b, report| run_job(&rj, b, report))?;
+    print_summary(&summary);
     Ok(())
 }
 
