@@ -25,15 +25,21 @@ pub struct Resume {
     pub log: Option<PathBuf>,
 }
 
+/// Hash a file's identity as far as resuming is concerned: its path, size and modification
+/// time (content hashing would read whole scenes).
+pub fn hash_file(path: &Path, h: &mut impl Hasher) {
+    path.hash(h);
+    if let Ok(m) = std::fs::metadata(path) {
+        m.len().hash(h);
+        m.modified().ok().hash(h);
+    }
+}
+
 /// The key of a detection run.
 pub fn key(opts: &DetectOptions, size: (usize, usize), grid: &TileGrid, plan: &Plan) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for p in [&opts.before, &opts.after] {
-        p.hash(&mut h);
-        if let Ok(m) = std::fs::metadata(p) {
-            m.len().hash(&mut h);
-            m.modified().ok().hash(&mut h);
-        }
+        hash_file(p, &mut h);
     }
     size.hash(&mut h);
     (grid.tile_px, grid.halo_px, grid.len()).hash(&mut h);

@@ -75,11 +75,7 @@ fn fingerprint(job: &Job, extra: &str) -> Result<String> {
         files.push(PathBuf::from(&src.path));
     }
     for f in files {
-        f.hash(&mut h);
-        if let Ok(m) = std::fs::metadata(&f) {
-            m.len().hash(&mut h);
-            m.modified().ok().hash(&mut h);
-        }
+        super::checkpoint::hash_file(&f, &mut h);
     }
     env!("CARGO_PKG_VERSION").hash(&mut h);
     extra.hash(&mut h);
