@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::tuban;
+use common::cli::synth;
 use common::vector::{
     REAL, X0, Y0, num, overlay, real_field, rect, rows, text_field, wkt_of, write_layer,
 };
@@ -178,16 +178,7 @@ fn hand_made_shapes_give_exact_areas_split_by_county() {
 fn synth_layers_match_the_generator_and_reruns_are_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (code, _, stderr) = tuban(&[
-        "synth",
-        "--size",
-        "2048",
-        "--seed",
-        "3",
-        "--out",
-        d.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
+    synth(d, 2048, 3);
     // Without approvals, every object's areas are the generator's pixel counts.
     let job = std::fs::read_to_string(d.join("job.toml")).unwrap();
     let start = job.find("[layers.approvals]").unwrap();

@@ -5,25 +5,11 @@
 
 mod common;
 
-use common::cli::tuban;
+use common::cli::synth;
 use common::vector::{X0, Y0, num, overlay, rect, rows, wkt_of, write_layer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A small synth scene (its truth polygons are the changes).
-fn scene(dir: &Path) {
-    let (code, _, stderr) = tuban(&[
-        "synth",
-        "--size",
-        "1024",
-        "--seed",
-        "1",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-}
 
 fn ogr2ogr(args: &[&str]) {
     let st = Command::new("ogr2ogr")
@@ -70,7 +56,8 @@ fn job(dir: &Path, name: &str, layers: &str) -> PathBuf {
 fn shapefile_gbk_filegdb_and_geojson_sources_give_the_geopackage_areas() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    scene(d);
+    // A small synth scene: its truth polygons are the changes.
+    synth(d, 1024, 1);
     let refs = d.join("refs.gpkg");
     let r = refs.to_str().unwrap();
     let path = |n: &str| d.join(n).to_str().unwrap().to_string();

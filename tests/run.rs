@@ -4,29 +4,16 @@
 
 mod common;
 
-use common::cli::tuban;
+use common::cli::{synth, tuban};
 use common::vector::rows;
 use std::path::Path;
 use std::process::Command;
-
-fn synth(dir: &Path) {
-    let (code, _, e) = tuban(&[
-        "synth",
-        "--size",
-        "1024",
-        "--seed",
-        "5",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{e}");
-}
 
 #[test]
 fn a_synth_job_gives_one_package_per_county_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synth(d);
+    synth(d, 1024, 5);
     let job = d.join("job.toml");
     let out = d.join("pkg");
     let args = [
@@ -187,7 +174,7 @@ fn check_report_in_chromium(county: &Path, scratch: &Path) {
 fn a_bad_job_is_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synth(d);
+    synth(d, 1024, 5);
     let text = std::fs::read_to_string(d.join("job.toml")).unwrap();
     std::fs::write(
         d.join("bad.toml"),
@@ -228,7 +215,7 @@ fn a_bad_job_is_refused_before_any_work() {
 fn scenes_of_different_footprints_and_dates_are_mosaicked_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synth(d);
+    synth(d, 1024, 5);
     // The before date as two overlapping strips, the after date as two halves, each with its
     // own date: the mosaics reproduce the single images, so the leads must be the same.
     let crop = |src: &str, dst: &str, win: [&str; 4]| {
@@ -303,16 +290,7 @@ fn scenes_of_different_footprints_and_dates_are_mosaicked_and_recorded() {
 fn a_killed_detection_resumes_from_its_last_written_tile() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (code, _, e) = tuban(&[
-        "synth",
-        "--size",
-        "2048",
-        "--seed",
-        "4",
-        "--out",
-        d.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{e}");
+    synth(d, 2048, 4);
     let args = |out: &Path| -> Vec<String> {
         [
             "detect",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::tuban;
+use common::cli::{synth, tuban};
 use std::path::Path;
 
 fn pixels(path: &Path) -> Vec<u16> {
@@ -26,16 +26,7 @@ fn same_seed_same_scene_and_truth_is_consistent() {
     let d = tempfile::tempdir().unwrap();
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     for out in [&a, &b] {
-        let (code, stdout, err) = tuban(&[
-            "synth",
-            "--size",
-            "512",
-            "--seed",
-            "7",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{err}");
+        let stdout = synth(out, 512, 7);
         assert!(stdout.contains("change objects"), "{stdout}");
     }
     for f in [
@@ -91,19 +82,7 @@ fn same_seed_same_scene_and_truth_is_consistent() {
     );
     // A different seed gives a different scene.
     let c = d.path().join("c");
-    assert_eq!(
-        tuban(&[
-            "synth",
-            "--size",
-            "512",
-            "--seed",
-            "8",
-            "--out",
-            c.to_str().unwrap()
-        ])
-        .0,
-        0
-    );
+    synth(&c, 512, 8);
     assert!(pixels(&a.join("truth.tif")) != pixels(&c.join("truth.tif")));
 }
 
@@ -111,19 +90,7 @@ fn same_seed_same_scene_and_truth_is_consistent() {
 fn detect_and_eval_run_on_a_synthetic_scene() {
     let d = tempfile::tempdir().unwrap();
     let s = d.path().join("s");
-    assert_eq!(
-        tuban(&[
-            "synth",
-            "--size",
-            "768",
-            "--seed",
-            "2",
-            "--out",
-            s.to_str().unwrap()
-        ])
-        .0,
-        0
-    );
+    synth(&s, 768, 2);
     let o = d.path().join("o");
     let (code, _, err) = tuban(&[
         "detect",

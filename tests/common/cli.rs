@@ -1,5 +1,6 @@
 //! Running the `tuban` binary from tests.
 
+use std::path::Path;
 use std::process::Command;
 
 /// Run `tuban ARGS`; returns (exit code, stdout, stderr).
@@ -13,4 +14,20 @@ pub fn tuban(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `tuban synth --size SIZE --seed SEED --out DIR`, which must succeed; returns its stdout.
+pub fn synth(dir: &Path, size: u32, seed: u64) -> String {
+    let (size, seed) = (size.to_string(), seed.to_string());
+    let (code, stdout, stderr) = tuban(&[
+        "synth",
+        "--size",
+        &size,
+        "--seed",
+        &seed,
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
 }
