@@ -19,6 +19,11 @@ pub enum Column {
     Text,
 }
 
+/// A yes/no attribute as the survey writes it (是 / 否).
+pub fn yes_no(b: bool) -> SqlValue {
+    SqlValue::Text(if b { "是" } else { "否" }.into())
+}
+
 /// A GeoPackage polygon layer being written.
 pub struct GpkgWriter {
     conn: Connection,

@@ -8,7 +8,7 @@ use super::run::{Overlaid, change_measures};
 use crate::MU_M2;
 use crate::error::{Error, Result};
 use crate::job::{Date, Quarter};
-use crate::output::gpkg::{Column, GpkgWriter};
+use crate::output::gpkg::{Column, GpkgWriter, yes_no};
 use geo::{BoundingRect, MultiPolygon};
 use rusqlite::types::Value as Sql;
 use serde::Serialize;
@@ -83,10 +83,6 @@ pub struct OverlaySummary {
 fn round(v: f64, digits: i32) -> f64 {
     let s = 10f64.powi(digits);
     (v * s).round() / s
-}
-
-fn yes_no(b: bool) -> Sql {
-    Sql::Text(if b { "是" } else { "否" }.into())
 }
 
 fn text(s: Option<&str>) -> Sql {

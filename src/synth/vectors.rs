@@ -7,7 +7,7 @@
 use super::scene::{COUNTIES, Dlbm};
 use super::write::{ObjectStats, SynthOptions};
 use crate::error::{Error, Result};
-use crate::output::gpkg::{Column, GpkgWriter};
+use crate::output::gpkg::{Column, GpkgWriter, yes_no};
 use crate::pipeline::ProgressFn;
 use crate::raster::grid::TileGrid;
 use crate::raster::writer::Georef;
@@ -32,10 +32,6 @@ fn components(mask: &Path, value: f64, evidence: Option<&Path>) -> Result<Vec<Co
         out.extend(p.push_row(&src.read_row(&grid, r)?, r + 1 == rows));
     }
     Ok(out)
-}
-
-fn yes_no(b: bool) -> Sql {
-    Sql::Text(if b { "是" } else { "否" }.into())
 }
 
 /// Write `truth.gpkg` and `refs.gpkg` (through hidden partial names, renamed at the end).
