@@ -1,11 +1,14 @@
-// Binary erosion / dilation of the change mask with a square of radius p.half. Nodata (255) is
-// skipped inside windows and stays nodata. CPU twin: src/change/cpu/morphology.rs.
+// Binary erosion / dilation of the change mask with a square of radius p.half, or with a digital
+// line of 2 * p.half + 1 steps along direction p.dir (0..8), and the two per-pixel steps of the
+// joining of linear fragments. Nodata (255) is skipped inside windows and stays nodata. CPU
+// twin: src/change/cpu/morphology.rs.
 
 // struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+@group(0) @binding(3) var<storage, read> aux: array<u32>;
 
 fn binary_px(x: i32, y: i32, erode: bool) -> u32 {
     let w = i32(p.width);
@@ -50,3 +53,95 @@ fn dilate(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     dst[id.y * p.width + id.x] = binary_px(i32(id.x), i32(id.y), false);
 }
+
+// Offset of step k along line direction dir (twin: cpu::morphology::line_offset; i32 division
+// truncates towards zero in WGSL and in Rust alike).
+fn line_offset(dir: u32, k: i32) -> vec2<i32> {
+    switch dir % 8u {
+        case 0u: { return vec2<i32>(k, 0); }
+        case 1u: { return vec2<i32>(k, k / 2); }
+        case 2u: { return vec2<i32>(k, k); }
+        case 3u: { return vec2<i32>(k / 2, k); }
+        case 4u: { return vec2<i32>(0, k); }
+        case 5u: { return vec2<i32>(-(k / 2), k); }
+        case 6u: { return vec2<i32>(-k, k); }
+        default: { return vec2<i32>(-k, k / 2); }
+    }
+}
+
+fn line_binary_px(x: i32, y: i32, erode: bool) -> u32 {
+    let w = i32(p.width);
+    let h = i32(p.height);
+    let centre = src[u32(y * w + x)];
+    if (centre == MASK_NODATA) {
+        return MASK_NODATA;
+    }
+    let half = i32(p.half);
+    for (var k = -half; k <= half; k++) {
+        let o = line_offset(p.dir, k);
+        let xx = x + o.x;
+        let yy = y + o.y;
+        if (xx < 0 || yy < 0 || xx >= w || yy >= h) {
+            continue;
+        }
+        let v = src[u32(yy * w + xx)];
+        if (v == MASK_NODATA) {
+            continue;
+        }
+        if (erode && v == 0u) {
+            return 0u;
+        }
+        if (!erode && v == 1u) {
+            return 1u;
+        }
+    }
+    if (erode) {
+        return 1u;
+    }
+    return 0u;
+}
+
+@compute @workgroup_size(16, 16)
+fn erode_line_mask(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    dst[id.y * p.width + id.x] = line_binary_px(i32(id.x), i32(id.y), true);
+}
+
+@compute @workgroup_size(16, 16)
+fn dilate_line_mask(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    dst[id.y * p.width + id.x] = line_binary_px(i32(id.x), i32(id.y), false);
+}
+
+// The thin parts: change in src (the mask) outside aux (its opening).
+@compute @workgroup_size(16, 16)
+fn thin_seeds(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let i = id.y * p.width + id.x;
+    var v = 0u;
+    if (src[i] == MASK_NODATA) {
+        v = MASK_NODATA;
+    } else if (src[i] == 1u && aux[i] != 1u) {
+        v = 1u;
+    }
+    dst[i] = v;
+}
+
+// dst |= src on change pixels; nodata in dst stays nodata.
+@compute @workgroup_size(16, 16)
+fn or_into(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let i = id.y * p.width + id.x;
+    if (dst[i] != MASK_NODATA && src[i] == 1u) {
+        dst[i] = 1u;
+    }
+}
+

@@ -10,6 +10,16 @@ const EV_NDVI: u32 = 3u;
 const EV_NDBI: u32 = 4u;
 const EV_LOGRATIO: u32 = 5u;
 const EV_MSI: u32 = 7u;
+const EV_CONVERSION: u32 = 8u;
+
+// Vegetation conversion rules (twin: change::conversion).
+const LOSS_DROP: f32 = 0.3;
+const BARE_NDVI: f32 = 0.25;
+const BARE_SOFT: f32 = 0.1;
+const GAIN_RISE: f32 = 0.02;
+const GAIN_NIR: f32 = 0.15;
+const GAIN_DENSE_NDVI: f32 = 0.6;
+const GAIN_DENSE_SOFT: f32 = 0.1;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> before: array<f32>;
@@ -18,6 +28,7 @@ const EV_MSI: u32 = 7u;
 @group(0) @binding(4) var<storage, read_write> evidence_out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> base_before: array<f32>;
 @group(0) @binding(6) var<storage, read_write> base_after: array<f32>;
+@group(0) @binding(7) var<storage, read_write> mask: array<u32>;
 
 fn norm_diff(x: f32, y: f32) -> f32 {
     let s = x + y;
@@ -27,11 +38,33 @@ fn norm_diff(x: f32, y: f32) -> f32 {
     return (x - y) / s;
 }
 
+fn visible_mean(i: u32) -> f32 {
+    let n = p.width * p.height;
+    var s = 0.0;
+    var k = 0.0;
+    for (var b = 0u; b < p.bands; b++) {
+        if (p.visible == 0u || ((p.visible >> b) & 1u) == 1u) {
+            s += after[b * n + i];
+            k += 1.0;
+        }
+    }
+    return s / max(k, 1.0);
+}
+
 fn evidence_px(i: u32) -> f32 {
     if (valid[i] == 0u) {
         return nan();
     }
     let n = p.width * p.height;
+    if (p.cloud > 0.0 || p.dark > 0.0) {
+        let v = visible_mean(i);
+        if (p.cloud > 0.0 && v >= p.cloud) {
+            return -BIG;
+        }
+        if (v < p.dark) {
+            return 0.0;
+        }
+    }
     if (p.evidence == EV_BRIGHTNESS || p.evidence == EV_LOGRATIO) {
         var sa = 0.0;
         var sb = 0.0;
@@ -86,6 +119,20 @@ fn evidence_px(i: u32) -> f32 {
         let nd_a = norm_diff(after[p.swir * n + i], after[p.nir * n + i]);
         return nd_a - nd_b;
     }
+    if (p.evidence == EV_CONVERSION) {
+        let nd_b = norm_diff(before[p.nir * n + i], before[p.red * n + i]);
+        let nd_a = norm_diff(after[p.nir * n + i], after[p.red * n + i]);
+        let loss = min((nd_b - nd_a) / LOSS_DROP, (BARE_NDVI - nd_a) / BARE_SOFT);
+        let nir_b = before[p.nir * n + i];
+        let nir_a = after[p.nir * n + i];
+        var nir_rise = 0.0;
+        if (nir_b > 0.0) {
+            nir_rise = nir_a / nir_b - 1.0;
+        }
+        let gain = min(min((nd_a - nd_b) / GAIN_RISE, nir_rise / GAIN_NIR),
+                       (nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
+        return max(loss, gain);
+    }
     return nan();
 }
 
@@ -120,4 +167,23 @@ fn visible_max(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     base_before[i] = mb;
     base_after[i] = ma;
+}
+
+// Change class of the mask (twin: cpu::spectral::change_class_px): 2 where the NDVI of a change
+// pixel rose by GAIN_RISE (new green cover), else 1.
+@compute @workgroup_size(16, 16)
+fn change_class(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let i = id.y * p.width + id.x;
+    if (mask[i] != 1u || p.evidence != EV_CONVERSION) {
+        return;
+    }
+    let n = p.width * p.height;
+    let nd_b = norm_diff(before[p.nir * n + i], before[p.red * n + i]);
+    let nd_a = norm_diff(after[p.nir * n + i], after[p.red * n + i]);
+    if (nd_a - nd_b >= GAIN_RISE) {
+        mask[i] = 2u;
+    }
 }

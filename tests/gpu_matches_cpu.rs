@@ -59,7 +59,10 @@ fn every_kernel_gpu_matches_cpu() {
             .collect();
         finite.sort_by(f32::total_cmp);
         let t = finite[finite.len() * 4 / 5];
-        let plan = plan_for(kind, 5, t);
+        let mut plan = plan_for(kind, 5, t);
+        // Line joining on every kind.
+        plan.config.join_half_px = 7;
+        plan.config.join_wide_px = 4;
         let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
         let seq = run_tile_cpu(Driver::Sequential, &plan, &input, true);
         assert!(
@@ -85,13 +88,29 @@ fn every_kernel_gpu_matches_cpu() {
         );
         assert_eq!(cpu.near_threshold, g.near_threshold, "{}", kind.name());
     }
+    // The cloud and shadow tests of the conversion evidence: the new roofs (after ~1740 once
+    // normalised) are cloud, their east shadows (~70) dark.
+    let mut plan = plan_for(EvidenceKind::Conversion, 5, 1.0);
+    plan.cloud_value = 1000.0;
+    plan.dark_value = 100.0;
+    let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
+    let g = backend.run_tile(&plan, &input, true).expect("gpu run");
+    assert_close(&cpu.evidence, &g.evidence, EvidenceKind::Conversion);
+    assert_eq!(cpu.mask, g.mask, "conversion with cloud and shadow tests");
+    let cloud = cpu
+        .evidence
+        .iter()
+        .filter(|e| **e == tuban::change::CLOUD_EVIDENCE)
+        .count();
+    let dark = cpu.evidence.iter().filter(|e| **e == 0.0).count();
+    assert!(cloud > 100 && dark > 10, "cloud {cloud}, dark {dark}");
 }
 
 #[test]
 fn kernel_params_match_wgsl_struct_size() {
-    // shaders/common.wgsl declares `struct Params` with 12 four-byte fields; no other shader
+    // shaders/common.wgsl declares `struct Params` with 16 four-byte fields; no other shader
     // may declare its own.
-    assert_eq!(std::mem::size_of::<tuban::change::KernelParams>(), 48);
+    assert_eq!(std::mem::size_of::<tuban::change::KernelParams>(), 64);
     for (name, src) in tuban::gpu::shader_sources() {
         let decls = src.matches("struct Params {").count();
         if name == "common" {
@@ -101,7 +120,7 @@ fn kernel_params_match_wgsl_struct_size() {
                 .nth(1)
                 .and_then(|s| s.split('}').next())
                 .unwrap_or("");
-            assert_eq!(body.split(',').filter(|f| f.contains(':')).count(), 12);
+            assert_eq!(body.split(',').filter(|f| f.contains(':')).count(), 16);
         } else {
             assert_eq!(decls, 0, "{name}.wgsl declares its own Params");
         }

@@ -20,6 +20,27 @@ use cpu::Driver;
 
 /// Mask value for pixels that are nodata in either date.
 pub const MASK_NODATA: u32 = 255;
+
+/// Change classes of the mask (`change.tif`; 0 is no change). Touching regions of different
+/// classes become separate polygons, so a railway through a new golf course, or a building
+/// beside one, are typed apart. (Splitting by width too, wide parts from thin ones, was
+/// measured and dropped: it cut round objects into a core and a rim.)
+pub const MASK_CLASSES: [(u32, &str); 2] = [
+    (
+        1,
+        "change (cover lost to built or bare ground, or any change of other evidence)",
+    ),
+    (
+        2,
+        "new green cover (the gain arm of the conversion evidence)",
+    ),
+];
+
+/// True for a change pixel of the mask (any class).
+#[inline]
+pub fn is_change(m: u32) -> bool {
+    m != 0 && m != MASK_NODATA
+}
 /// Band index meaning "this role is not mapped".
 pub const NO_BAND: u32 = u32::MAX;
 
@@ -45,11 +66,37 @@ pub enum EvidenceKind {
     /// index of the inverted brightness: dark, compact structures such as the shadows new
     /// buildings cast, and dark roofs).
     Msi,
+    /// Vegetation conversion (needs R and NIR): how far a pixel is past the rules of green cover
+    /// turned into built or bare ground (NDVI drop and a non-vegetated after date) or into new
+    /// managed turf (NDVI and NIR rise to dense vegetation). 1.0 is the edge of a rule, so the
+    /// threshold is fixed at 1.0, not fitted; harvest and flooding (after NDVI above the bare
+    /// limit) and seasonal drift stay below it. See [`conversion`] for the constants.
+    Conversion,
+}
+
+/// The rules behind [`EvidenceKind::Conversion`] (NDVI units); the WGSL twin repeats them in
+/// `shaders/spectral.wgsl`.
+pub mod conversion {
+    /// NDVI drop that scores 1.0 on the loss arm.
+    pub const LOSS_DROP: f32 = 0.3;
+    /// After-date NDVI at or under which a surface counts as non-vegetated (score 1.0 at
+    /// `BARE_NDVI - BARE_SOFT`).
+    pub const BARE_NDVI: f32 = 0.25;
+    pub const BARE_SOFT: f32 = 0.1;
+    /// The gain arm (new managed turf): scores 1.0 at an NDVI rise of `GAIN_RISE`, a NIR rise
+    /// of `GAIN_NIR` (relative) and an after NDVI of `GAIN_DENSE_NDVI + GAIN_DENSE_SOFT`
+    /// (dense, irrigated green, denser than crops in leaf).
+    pub const GAIN_RISE: f32 = 0.02;
+    pub const GAIN_NIR: f32 = 0.15;
+    pub const GAIN_DENSE_NDVI: f32 = 0.6;
+    pub const GAIN_DENSE_SOFT: f32 = 0.1;
+    /// The fixed threshold of the score.
+    pub const THRESHOLD: f32 = 1.0;
 }
 
 impl EvidenceKind {
     /// All kinds, in code order.
-    pub const ALL: [EvidenceKind; 8] = [
+    pub const ALL: [EvidenceKind; 9] = [
         EvidenceKind::Brightness,
         EvidenceKind::Cva,
         EvidenceKind::Sam,
@@ -58,6 +105,7 @@ impl EvidenceKind {
         EvidenceKind::LogRatio,
         EvidenceKind::Mbi,
         EvidenceKind::Msi,
+        EvidenceKind::Conversion,
     ];
 
     /// True for the kinds computed by the line-opening kernels (`shaders/mbi.wgsl`).
@@ -89,6 +137,7 @@ impl EvidenceKind {
             EvidenceKind::LogRatio => "logratio",
             EvidenceKind::Mbi => "mbi",
             EvidenceKind::Msi => "msi",
+            EvidenceKind::Conversion => "conversion",
         }
     }
 
@@ -99,6 +148,27 @@ impl EvidenceKind {
         match self {
             EvidenceKind::Sam => 5e-4,
             _ => 1e-5,
+        }
+    }
+
+    /// True for the kinds built on normalised-difference indices (NDVI, NDBI, conversion): a
+    /// ratio cancels the sensor gain between dates, and the linear radiometric fit, which
+    /// matches band distributions, would remove the very seasonal vegetation signal these rules
+    /// read (a county where a third of the fields were harvested moves the NIR distribution).
+    /// Detection leaves their after image as it is.
+    pub fn is_ratio_index(self) -> bool {
+        matches!(
+            self,
+            EvidenceKind::Ndvi | EvidenceKind::Ndbi | EvidenceKind::Conversion
+        )
+    }
+
+    /// The fixed threshold of a kind whose evidence is a rule score (1.0 at the rule's edge);
+    /// None for the kinds whose threshold is fitted per scene.
+    pub fn rule_threshold(self) -> Option<f32> {
+        match self {
+            EvidenceKind::Conversion => Some(conversion::THRESHOLD),
+            _ => None,
         }
     }
 
@@ -152,6 +222,9 @@ impl BandRoles {
 /// How a threshold is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Threshold {
+    /// The evidence kind's own rule threshold when it has one ([`EvidenceKind::rule_threshold`]),
+    /// else Otsu.
+    Auto,
     /// Otsu's method on the histogram of evidence sampled over the whole scene.
     Otsu,
     /// A fixed evidence value from the user.
@@ -171,6 +244,11 @@ pub struct PipelineConfig {
     pub close_px: u32,
     /// Half-lengths in pixels of the shortest and longest line of the building index.
     pub mbi_half_px: (u32, u32),
+    /// Joining of linear fragments ([`cpu::morphology::join_lines`]): half-length in pixels of
+    /// the line that opens and closes along each direction (0 = off), and the radius of the
+    /// square whose opening marks the wide parts that are never joined.
+    pub join_half_px: u32,
+    pub join_wide_px: u32,
 }
 
 impl Default for PipelineConfig {
@@ -180,10 +258,12 @@ impl Default for PipelineConfig {
         PipelineConfig {
             evidence: EvidenceKind::Mbi,
             normalize: true,
-            threshold: Threshold::Otsu,
+            threshold: Threshold::Auto,
             open_px: 1,
             close_px: 1,
             mbi_half_px: (2, 22),
+            join_half_px: 0,
+            join_wide_px: 0,
         }
     }
 }
@@ -199,6 +279,10 @@ pub struct Plan {
     pub coeffs: Vec<f32>,
     /// The evidence threshold (resolved from Otsu or the user's value).
     pub threshold: f32,
+    /// Cloud test of the spectral kernels: after visible brightness in band units (0 = off).
+    pub cloud_value: f32,
+    /// Shadow test: after visible brightness in band units under which evidence is 0 (0 = off).
+    pub dark_value: f32,
 }
 
 impl Plan {
@@ -211,6 +295,8 @@ impl Plan {
             roles,
             coeffs,
             threshold: 0.0,
+            cloud_value: 0.0,
+            dark_value: 0.0,
         }
     }
 
@@ -227,9 +313,15 @@ impl Plan {
 
     /// The halo every tile needs so that results do not depend on the tile size.
     pub fn halo_px(&self) -> usize {
+        let join = if self.config.join_half_px > 0 {
+            2 * self.config.join_wide_px as usize + 4 * self.config.join_half_px as usize
+        } else {
+            0
+        };
         self.evidence_reach_px()
             + 2 * self.config.open_px as usize
             + 2 * self.config.close_px as usize
+            + join
     }
 
     /// Kernel parameters for a `width` x `height` tile.
@@ -248,6 +340,9 @@ impl Plan {
             near_rel: self.config.evidence.rounding_rel(),
             dir: 0,
             half: 0,
+            cloud: self.cloud_value,
+            dark: self.dark_value,
+            pad: [0; 2],
         }
     }
 
@@ -265,7 +360,9 @@ impl Plan {
             }),
         };
         match self.config.evidence {
-            EvidenceKind::Ndvi => need(self.roles.red, "red").and(need(self.roles.nir, "NIR")),
+            EvidenceKind::Ndvi | EvidenceKind::Conversion => {
+                need(self.roles.red, "red").and(need(self.roles.nir, "NIR"))
+            }
             EvidenceKind::Ndbi => need(self.roles.nir, "NIR").and(need(self.roles.swir, "SWIR")),
             _ => Ok(()),
         }
@@ -292,7 +389,26 @@ pub struct KernelParams {
     pub dir: u32,
     /// Half-length of a line, or radius of a square structuring element.
     pub half: u32,
+    /// Visible brightness of the after image (band units) from which a pixel is cloud: its
+    /// evidence is [`CLOUD_EVIDENCE`] (never change). 0 = no cloud test.
+    pub cloud: f32,
+    /// Visible brightness of the after image (band units) under which a pixel is in shadow:
+    /// its evidence is 0 (a shadow is not a surface; new buildings cast them). 0 = no test.
+    pub dark: f32,
+    pub pad: [u32; 2],
 }
+
+/// Evidence of a pixel the cloud test took out: below any threshold, so never change, and
+/// counted apart ([`crate::pipeline::detect::DetectSummary::cloud_px`]).
+pub const CLOUD_EVIDENCE: f32 = -3.402_823_5e38;
+/// Reflectance of the visible mean under which an after pixel is in shadow (cast shadows and
+/// cloud shadows stay under it; the darkest asphalt and panels above), applied with the cloud
+/// test.
+pub const DARK_REFLECTANCE: f64 = 0.045;
+/// Reflectance of the visible mean from which an after pixel is cloud (the brightness test of
+/// Fmask-like screens; the brightest roofs stay under it). Applied to reflectance products
+/// (16-bit or float) with the conversion evidence; 8-bit display images are never tested.
+pub const CLOUD_REFLECTANCE: f64 = 0.4;
 
 impl KernelParams {
     /// Pixels per band plane.
@@ -325,7 +441,8 @@ impl TileInput {
 pub struct TileResult {
     /// Evidence (NaN where nodata).
     pub evidence: Vec<f32>,
-    /// 0/1 change, [`MASK_NODATA`] where nodata; empty when only evidence was asked for.
+    /// 0 no change, a change class of [`MASK_CLASSES`], [`MASK_NODATA`] where nodata; empty
+    /// when only evidence was asked for.
     pub mask: Vec<u32>,
     /// Pixels whose evidence is within [`EvidenceKind::rounding_rel`] of the threshold: the only ones whose
     /// decision could differ between devices.
@@ -408,6 +525,16 @@ pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: b
         plan.config.open_px,
         plan.config.close_px,
     );
+    cpu::morphology::join_lines(
+        driver,
+        &p,
+        &mut mask,
+        plan.config.join_half_px,
+        plan.config.join_wide_px,
+    );
+    driver.update(&mut mask, |i, m| {
+        cpu::spectral::change_class_px(&p, &input.before, &after, m, i)
+    });
     TileResult {
         evidence,
         mask,

@@ -13,6 +13,11 @@ pub(super) struct Kernels {
     pub threshold: wgpu::ComputePipeline,
     pub erode: wgpu::ComputePipeline,
     pub dilate: wgpu::ComputePipeline,
+    pub erode_line_mask: wgpu::ComputePipeline,
+    pub dilate_line_mask: wgpu::ComputePipeline,
+    pub thin_seeds: wgpu::ComputePipeline,
+    pub or_into: wgpu::ComputePipeline,
+    pub change_class: wgpu::ComputePipeline,
 }
 
 /// Declarations every shader shares (the `Params` struct, constants), prepended to each.
@@ -59,6 +64,11 @@ impl Kernels {
             threshold: pipe(3, "threshold"),
             erode: pipe(4, "erode"),
             dilate: pipe(4, "dilate"),
+            erode_line_mask: pipe(4, "erode_line_mask"),
+            dilate_line_mask: pipe(4, "dilate_line_mask"),
+            thin_seeds: pipe(4, "thin_seeds"),
+            or_into: pipe(4, "or_into"),
+            change_class: pipe(1, "change_class"),
         }
     }
 

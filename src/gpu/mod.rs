@@ -265,6 +265,14 @@ impl GpuContext {
                 g,
             );
             self.open_close(&mut enc, plan, &p, &mask, &mut keep);
+            self.join_lines(&mut enc, plan, &p, &mask, &mut keep);
+            k.dispatch(
+                &self.device,
+                &mut enc,
+                &k.change_class,
+                &[(0, &params), (1, &before), (2, &after), (7, &mask)],
+                g,
+            );
         }
         let ev = self.read_back(enc, &evidence, &mask, &near, n, with_mask)?;
         drop(keep);
@@ -358,6 +366,71 @@ impl GpuContext {
             keep.push(pu);
         }
         keep.push(tmp);
+    }
+
+    /// Joining of linear fragments on the mask buffer, in place: the twin of
+    /// [`crate::change::cpu::morphology::join_lines`], step for step.
+    fn join_lines(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        plan: &Plan,
+        p: &KernelParams,
+        mask: &wgpu::Buffer,
+        keep: &mut Vec<wgpu::Buffer>,
+    ) {
+        let (half, wide) = (plan.config.join_half_px, plan.config.join_wide_px);
+        if half == 0 {
+            return;
+        }
+        let k = &self.kernels;
+        let g = groups(p.width as usize, p.height as usize);
+        let bytes = p.pixels() * 4;
+        let (a, b, seeds) = (
+            self.scratch("join_a", bytes),
+            self.scratch("join_b", bytes),
+            self.scratch("join_seeds", bytes),
+        );
+        let mut pass = |enc: &mut wgpu::CommandEncoder,
+                        dir: u32,
+                        half: u32,
+                        erode: bool,
+                        src: &wgpu::Buffer,
+                        dst: &wgpu::Buffer| {
+            let pu = self.uniform(&KernelParams { dir, half, ..*p });
+            let pipe = if erode {
+                &k.erode_line_mask
+            } else {
+                &k.dilate_line_mask
+            };
+            k.dispatch(&self.device, enc, pipe, &[(0, &pu), (1, src), (2, dst)], g);
+            keep.push(pu);
+        };
+        pass(enc, 0, wide, true, mask, &a);
+        pass(enc, 4, wide, true, &a, &b);
+        pass(enc, 0, wide, false, &b, &a);
+        pass(enc, 4, wide, false, &a, &b);
+        let pu = self.uniform(p);
+        k.dispatch(
+            &self.device,
+            enc,
+            &k.thin_seeds,
+            &[(0, &pu), (1, mask), (3, &b), (2, &seeds)],
+            g,
+        );
+        for dir in 0..8 {
+            pass(enc, dir, half, true, &seeds, &a);
+            pass(enc, dir, half, false, &a, &b);
+            pass(enc, dir, half, false, &b, &a);
+            pass(enc, dir, half, true, &a, &b);
+            k.dispatch(
+                &self.device,
+                enc,
+                &k.or_into,
+                &[(0, &pu), (1, &b), (2, mask)],
+                g,
+            );
+        }
+        keep.extend([pu, a, b, seeds]);
     }
 
     /// Copy results into mappable buffers, submit, wait, and unpack.

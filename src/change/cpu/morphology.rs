@@ -97,6 +97,168 @@ pub fn open_close(driver: Driver, p: &KernelParams, mask: &mut [u32], open_r: u3
     }
 }
 
+/// Pixel offset of step `k` along line direction `dir` (0..8, every 22.5 degrees from east
+/// towards south: (1,0), (2,1), (1,1), (1,2), (0,1), (-1,2), (-1,1), (-2,1)). The major axis
+/// advances one pixel per step, the minor one `k * num / den` truncated towards zero, the same
+/// in WGSL (`shaders/morphology.wgsl`, `line_offset`).
+#[inline]
+pub fn line_offset(dir: u32, k: i64) -> (i64, i64) {
+    match dir % 8 {
+        0 => (k, 0),
+        1 => (k, k / 2),
+        2 => (k, k),
+        3 => (k / 2, k),
+        4 => (0, k),
+        5 => (-(k / 2), k),
+        6 => (-k, k),
+        _ => (-k, k / 2),
+    }
+}
+
+/// Binary erosion (`erode`) or dilation of the mask at pixel `i` with the digital line of
+/// `2 * p.half + 1` steps along direction `p.dir`; nodata is skipped and stays nodata (the
+/// rules of [`binary_px`]).
+pub fn line_binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u32 {
+    let centre = src[i];
+    if centre == MASK_NODATA {
+        return MASK_NODATA;
+    }
+    let (w, h) = (p.width as i64, p.height as i64);
+    let (x, y) = ((i as i64) % w, (i as i64) / w);
+    let half = p.half as i64;
+    for k in -half..=half {
+        let (dx, dy) = line_offset(p.dir, k);
+        let (xx, yy) = (x + dx, y + dy);
+        if xx < 0 || yy < 0 || xx >= w || yy >= h {
+            continue;
+        }
+        let v = src[(yy * w + xx) as usize];
+        if v == MASK_NODATA {
+            continue;
+        }
+        if erode && v == 0 {
+            return 0;
+        }
+        if !erode && v == 1 {
+            return 1;
+        }
+    }
+    if erode { 1 } else { 0 }
+}
+
+/// Line erosion or dilation of a whole mask. The sequential driver runs the per-pixel kernel
+/// (the shader's mirror). The rayon driver erodes per pixel too (the early exit at the first 0
+/// makes that cheap on the sparse masks this runs on) but dilates by scattering each change
+/// pixel along its line, which costs in proportion to the change, not to the window: the line
+/// is symmetric (`line_offset(dir, -k) == -line_offset(dir, k)`), so the pixels a change pixel
+/// reaches are exactly those whose window holds it, and both drivers agree (tested).
+pub fn line_binary(driver: Driver, p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
+    match (driver, erode) {
+        (Driver::Rayon, false) => line_dilate_scatter(p, src, out),
+        _ => driver.fill(out, p.width as usize, |i| line_binary_px(p, src, i, erode)),
+    }
+}
+
+/// Rows per band of the parallel scatter.
+const SCATTER_ROWS: usize = 32;
+
+/// Line dilation by scattering: each band of output rows gathers the change pixels of the
+/// source rows that can reach it and marks their line neighbours inside the band.
+fn line_dilate_scatter(p: &KernelParams, src: &[u32], out: &mut [u32]) {
+    let (w, h) = (p.width as i64, p.height as i64);
+    let half = p.half as i64;
+    let reach = line_offset(p.dir, half).1.abs();
+    out.par_chunks_mut(SCATTER_ROWS * w as usize)
+        .enumerate()
+        .for_each(|(band, rows)| {
+            let y0 = (band * SCATTER_ROWS) as i64;
+            let y1 = y0 + (rows.len() as i64) / w;
+            for (o, &v) in rows
+                .iter_mut()
+                .zip(&src[(y0 * w) as usize..(y1 * w) as usize])
+            {
+                *o = if v == MASK_NODATA { MASK_NODATA } else { 0 };
+            }
+            for qy in (y0 - reach).max(0)..(y1 + reach).min(h) {
+                let line = &src[(qy * w) as usize..((qy + 1) * w) as usize];
+                for (qx, _) in line.iter().enumerate().filter(|(_, v)| **v == 1) {
+                    for k in -half..=half {
+                        let (dx, dy) = line_offset(p.dir, k);
+                        let (x, y) = (qx as i64 + dx, qy + dy);
+                        if x < 0 || x >= w || y < y0 || y >= y1 {
+                            continue;
+                        }
+                        let o = &mut rows[((y - y0) * w + x) as usize];
+                        if *o != MASK_NODATA {
+                            *o = 1;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The thin parts of the mask: change pixels outside the opened (`wide`) mask.
+#[inline]
+pub fn thin_seed_px(mask: &[u32], wide: &[u32], i: usize) -> u32 {
+    match mask[i] {
+        MASK_NODATA => MASK_NODATA,
+        1 if wide[i] != 1 => 1,
+        _ => 0,
+    }
+}
+
+/// `dst |= src` on change pixels (nodata in `dst` stays nodata).
+#[inline]
+pub fn or_into_px(src: &[u32], dst: u32, i: usize) -> u32 {
+    if dst != MASK_NODATA && src[i] == 1 {
+        1
+    } else {
+        dst
+    }
+}
+
+/// Joins collinear fragments of thin linear change (roads, railways broken where they cross
+/// other surfaces, under tree shadow or at a weak stretch) along their own direction.
+///
+/// 1. The *wide* parts are the opening of the mask with a square of radius `wide` (as two line
+///    passes); what is left is thin: linear features, small objects.
+/// 2. For each of the eight directions `d`, the thin parts are opened with a line of
+///    `2 * half + 1` steps along `d` (only pixels on a run that long along `d` stay: fragments of a
+///    line in that direction, not blobs) and closed with the same line (gaps of up to about
+///    `2 * half` steps between two such fragments are filled along `d` only).
+/// 3. The union of the eight closings is added to the mask.
+///
+/// A gap is bridged only between two fragments that both run along the same direction, so
+/// compact objects side by side are never merged. Reach: `2 * wide + 4 * half` pixels
+/// ([`crate::change::Plan::halo_px`]).
+pub fn join_lines(driver: Driver, p: &KernelParams, mask: &mut [u32], half: u32, wide: u32) {
+    if half == 0 {
+        return;
+    }
+    let n = mask.len();
+    let w = p.width as usize;
+    let (mut a, mut b) = (vec![0u32; n], vec![0u32; n]);
+    // 1. Square opening as row then column line passes.
+    let pass = |dir: u32, half: u32, erode: bool, src: &[u32], out: &mut [u32]| {
+        line_binary(driver, &KernelParams { dir, half, ..*p }, src, out, erode)
+    };
+    pass(0, wide, true, mask, &mut a);
+    pass(4, wide, true, &a, &mut b);
+    pass(0, wide, false, &b, &mut a);
+    pass(4, wide, false, &a, &mut b);
+    let mut seeds = vec![0u32; n];
+    driver.fill(&mut seeds, w, |i| thin_seed_px(mask, &b, i));
+    // 2. Per direction: opening then closing of the seeds; 3. union into the mask.
+    for dir in 0..8 {
+        pass(dir, half, true, &seeds, &mut a);
+        pass(dir, half, false, &a, &mut b);
+        pass(dir, half, false, &b, &mut a);
+        pass(dir, half, true, &a, &mut b);
+        driver.update(mask, |i, v| or_into_px(&b, v, i));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +304,76 @@ mod tests {
                 assert_eq!(a, b, "radius {r} erode {erode}");
             }
         }
+    }
+
+    #[test]
+    fn line_passes_agree_between_drivers() {
+        let (w, h) = (37u32, 29u32);
+        let mask: Vec<u32> = (0..w * h)
+            .map(|i| match (i.wrapping_mul(2_654_435_761) >> 9) % 13 {
+                0 => MASK_NODATA,
+                1..=3 => 1,
+                _ => 0,
+            })
+            .collect();
+        for dir in 0..8 {
+            for half in [1, 4, 9] {
+                for erode in [true, false] {
+                    let pr = KernelParams {
+                        dir,
+                        half,
+                        ..p(w, h)
+                    };
+                    let (mut a, mut b) = (vec![0; mask.len()], vec![0; mask.len()]);
+                    line_binary(Driver::Sequential, &pr, &mask, &mut a, erode);
+                    line_binary(Driver::Rayon, &pr, &mask, &mut b, erode);
+                    assert_eq!(a, b, "dir {dir} half {half} erode {erode}");
+                }
+            }
+        }
+        for k in -9..=9 {
+            for dir in 0..8 {
+                let (x, y) = line_offset(dir, k);
+                assert_eq!(line_offset(dir, -k), (-x, -y));
+            }
+        }
+    }
+
+    #[test]
+    fn join_bridges_collinear_fragments_only() {
+        // A 3-px wide diagonal-ish line (slope 1/2) broken by a 12-px gap, and two 8x8 blocks
+        // 10 px apart: the line is joined, the blocks are not.
+        let (w, h) = (120u32, 70u32);
+        let mut m = vec![0u32; (w * h) as usize];
+        for x in 0..110i64 {
+            if (48..60).contains(&x) {
+                continue;
+            }
+            for t in 0..3 {
+                let y = 5 + x / 2 + t;
+                m[(y * w as i64 + x) as usize] = 1;
+            }
+        }
+        for (x0, y0) in [(10usize, 45usize), (28, 45)] {
+            for y in y0..y0 + 8 {
+                for x in x0..x0 + 8 {
+                    m[y * w as usize + x] = 1;
+                }
+            }
+        }
+        let before = m.clone();
+        for driver in [Driver::Sequential, Driver::Rayon] {
+            let mut j = before.clone();
+            join_lines(driver, &p(w, h), &mut j, 12, 4);
+            let at = |x: usize, y: usize| j[y * w as usize + x];
+            // The gap is filled along the line.
+            assert_eq!(at(54, 5 + 27 + 1), 1);
+            // Nothing was removed, and the blocks stay apart.
+            assert!(before.iter().zip(&j).all(|(a, b)| *a <= *b));
+            assert_eq!(at(22, 48), 0);
+            m = j;
+        }
+        let _ = m;
     }
 
     #[test]

@@ -50,6 +50,15 @@ fn evidence_of(
         return f32::NAN;
     }
     let n = p.pixels();
+    if p.cloud > 0.0 || p.dark > 0.0 {
+        let v = visible_mean_px(p, after, i);
+        if p.cloud > 0.0 && v >= p.cloud {
+            return crate::change::CLOUD_EVIDENCE;
+        }
+        if v < p.dark {
+            return 0.0;
+        }
+    }
     match kind {
         EvidenceKind::Brightness | EvidenceKind::LogRatio => {
             let mut sa = 0.0f32;
@@ -104,9 +113,51 @@ fn evidence_of(
             let nd = |img: &[f32]| norm_diff(band(img, n, p.swir, i), band(img, n, p.nir, i));
             nd(after) - nd(before)
         }
+        EvidenceKind::Conversion => {
+            use crate::change::conversion::*;
+            let nd = |img: &[f32]| norm_diff(band(img, n, p.nir, i), band(img, n, p.red, i));
+            let (nd_b, nd_a) = (nd(before), nd(after));
+            let loss = ((nd_b - nd_a) / LOSS_DROP).min((BARE_NDVI - nd_a) / BARE_SOFT);
+            let (nir_b, nir_a) = (band(before, n, p.nir, i), band(after, n, p.nir, i));
+            let nir_rise = if nir_b > 0.0 {
+                nir_a / nir_b - 1.0
+            } else {
+                0.0
+            };
+            let gain = ((nd_a - nd_b) / GAIN_RISE)
+                .min(nir_rise / GAIN_NIR)
+                .min((nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
+            loss.max(gain)
+        }
         // Produced by the line-opening kernels, never by this one.
         EvidenceKind::Mbi | EvidenceKind::Msi => f32::NAN,
     }
+}
+
+/// The change class of mask value `m` at pixel `i` ([`crate::change::MASK_CLASSES`]): with the
+/// conversion evidence a change pixel whose NDVI rose by the gain arm's `GAIN_RISE` is new
+/// green cover (2); every other change pixel, pixels filled by closing or joining included,
+/// stays 1.
+pub fn change_class_px(p: &KernelParams, before: &[f32], after: &[f32], m: u32, i: usize) -> u32 {
+    if m != 1 || p.evidence != EvidenceKind::Conversion.code() {
+        return m;
+    }
+    let n = p.pixels();
+    let nd = |img: &[f32]| norm_diff(band(img, n, p.nir, i), band(img, n, p.red, i));
+    1 + u32::from(nd(after) - nd(before) >= crate::change::conversion::GAIN_RISE)
+}
+
+/// Mean of the visible bands (all bands when none is known) at pixel `i`: the cloud test.
+pub fn visible_mean_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
+    let n = p.pixels();
+    let (mut s, mut k) = (0.0f32, 0.0f32);
+    for b in 0..p.bands {
+        if p.visible == 0 || (p.visible >> b) & 1 == 1 {
+            s += band(img, n, b, i);
+            k += 1.0;
+        }
+    }
+    s / k.max(1.0)
 }
 
 /// Brightness for the building index: the maximum of the visible bands (all bands when the
@@ -147,7 +198,9 @@ pub fn evidence(
             }
         };
     }
-    each!(Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi, Msi);
+    each!(
+        Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi, Msi, Conversion
+    );
 }
 
 /// Visible brightness of both dates, for the building index.
