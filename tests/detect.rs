@@ -48,6 +48,9 @@ fn opts(
         tile_px: tile,
         evidence,
         open_px: None,
+        join_m: None,
+        classify: Some(Default::default()),
+        classes: None,
         vectorize: true,
         min_area_m2: 0.0,
         config: PipelineConfig::default(),
@@ -67,7 +70,7 @@ fn mask_does_not_depend_on_tile_size() {
     for tile in [256, 1024, 100_000] {
         let out = dir.path().join(format!("t{tile}"));
         let s = run(&opts(&b, &a, &out, tile, None), &cpu);
-        assert_eq!(s.evidence, "mbi");
+        assert_eq!(s.evidence, "conversion");
         assert!(s.changed_px > 1000, "tile {tile}: {} changed", s.changed_px);
         masks.push((
             read_u8(&out.join("change.tif")).2,
@@ -128,7 +131,12 @@ fn gpu_and_cpu_give_the_same_mask_on_a_scene() {
     let Some(gpu) = common::gpu() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (b, a) = write_pair(dir.path(), 260, 190, 21);
-    for kind in [EvidenceKind::Mbi, EvidenceKind::Cva, EvidenceKind::Ndvi] {
+    for kind in [
+        EvidenceKind::Conversion,
+        EvidenceKind::Mbi,
+        EvidenceKind::Cva,
+        EvidenceKind::Ndvi,
+    ] {
         let (oc, og) = (dir.path().join("cpu"), dir.path().join("gpu"));
         let sc = run(
             &opts(&b, &a, &oc, 128, Some(kind)),

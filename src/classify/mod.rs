@@ -1,5 +1,81 @@
-//! Change types (TBLX) and the per-polygon features they are decided from. So far: the shape
-//! descriptors every change polygon carries (see [`shape`]); the typing rules come with the
-//! spectral features.
+//! Change types (TBLX): per-polygon features (shape in [`shape`], spectra, texture, shadow and
+//! width in [`features`]), readable TOML rules that turn them into a type, a confidence and the
+//! reasons ([`rules`]), or an external class / probability raster from a model instead
+//! ([`external`]).
 
+#[cfg(feature = "gdal")]
+pub mod external;
+pub mod features;
+pub mod pixels;
+pub mod rules;
 pub mod shape;
+
+pub use rules::{ClassifyConf, Decision};
+
+/// Everything known about one polygon when it is typed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub area_m2: f64,
+    /// Minimum-rotated-rectangle elongation, long side and mean width (m), compactness,
+    /// convexity (None for degenerate polygons).
+    pub elongation: Option<f64>,
+    pub length_m: Option<f64>,
+    pub rect_width_m: Option<f64>,
+    pub compactness: Option<f64>,
+    pub convexity: Option<f64>,
+    pub features: features::Features,
+    /// Ground size of a pixel, m (turns the distance-transform width into metres).
+    pub pixel_m: f64,
+    /// Mean change evidence.
+    pub evidence: Option<f64>,
+}
+
+impl Measured {
+    /// Mean width in metres: from the distance transform, else the rectangle's.
+    pub fn width_m(&self) -> Option<f64> {
+        self.features
+            .width_px
+            .map(|w| w * self.pixel_m)
+            .or(self.rect_width_m)
+    }
+
+    /// The value of a rule feature ([`rules::FEATURES`]) by name.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        let f = &self.features;
+        let diff = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
+        match name {
+            "area_m2" => Some(self.area_m2),
+            "elong" => self.elongation,
+            "length_m" => self.length_m,
+            "width_m" => self.width_m(),
+            "skel_m" => self
+                .width_m()
+                .filter(|w| *w > 0.0)
+                .map(|w| self.area_m2 / w),
+            "slender" => self
+                .width_m()
+                .filter(|w| *w > 0.0)
+                .map(|w| self.area_m2 / (w * w)),
+            "rectfill" => match (self.elongation, self.length_m) {
+                (Some(e), Some(l)) if l > 0.0 => Some(self.area_m2 * e / (l * l)),
+                _ => None,
+            },
+            "compact" => self.compactness,
+            "convex" => self.convexity,
+            "ndvi_before" => f.ndvi_before,
+            "ndvi_after" => f.ndvi_after,
+            "ndvi_drop" => diff(f.ndvi_before, f.ndvi_after),
+            "bright_before" => f.bright_before,
+            "bright_after" => f.bright_after,
+            "bright_rise" => diff(f.bright_after, f.bright_before),
+            "texture" => f.texture_after,
+            "water_after" => f.water_after,
+            "water_before" => f.water_before,
+            "green_after" => f.green_after,
+            "shadow" => f.shadow,
+            "blue_red" => f.blue_red,
+            "evidence" => self.evidence,
+            _ => None,
+        }
+    }
+}

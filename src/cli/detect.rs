@@ -6,6 +6,7 @@ use clap::Args;
 use std::path::PathBuf;
 use tuban::change::cpu::Driver;
 use tuban::change::{Backend, EvidenceKind, PipelineConfig, Threshold};
+use tuban::classify::ClassifyConf;
 use tuban::gpu::{AdapterChoice, GpuContext};
 use tuban::pipeline::detect::{DetectOptions, DetectSummary, detect};
 use tuban::raster::pair::PairOptions;
@@ -36,13 +37,19 @@ pub struct DetectArgs {
     /// Warp the after image onto the before grid when CRS, pixel size or alignment differ.
     #[arg(long)]
     pub resample: bool,
-    /// Evidence: auto, mbi, msi, cva, sam, brightness, ndvi, ndbi, logratio. auto = mbi below 5 m
-    /// pixels (or without georeference), cva at 5 m and coarser.
+    /// Evidence: auto, conversion, mbi, msi, cva, sam, brightness, ndvi, ndbi, logratio. auto =
+    /// below 5 m pixels (or without georeference) conversion when red and NIR are mapped, else
+    /// mbi; cva at 5 m and coarser.
     #[arg(long, default_value = "auto")]
     pub evidence: String,
-    /// "otsu" (scene-wide, on a sample) or a fixed evidence value.
-    #[arg(long, default_value = "otsu")]
+    /// "auto" (the evidence's rule threshold, 1.0 for conversion, else Otsu), "otsu"
+    /// (scene-wide, on a sample) or a fixed evidence value.
+    #[arg(long, default_value = "auto")]
     pub threshold: String,
+    /// Longest gap in metres joined between collinear fragments of linear change (roads,
+    /// railways); 0 = no joining. Default: 50 below 5 m pixels, 0 at 5 m and coarser.
+    #[arg(long)]
+    pub join: Option<f64>,
     /// Opening radius in pixels (0 = none). Default: 1 below 5 m pixels, 0 at 5 m and coarser.
     #[arg(long)]
     pub open: Option<u32>,
@@ -58,9 +65,27 @@ pub struct DetectArgs {
     /// Do not polygonize the mask into DIR/changes.gpkg.
     #[arg(long)]
     pub no_polygons: bool,
+    /// Typing rules: a TOML file with a [classify] table (default: the built-in rules,
+    /// src/classify/default_rules.toml).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// A class-code or probability raster on the image grid (from a model) that types the
+    /// polygons instead of the rules.
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
+    /// Leave the polygons untyped (no TBLX, no rejected.gpkg).
+    #[arg(long, conflicts_with_all = ["rules", "classes"])]
+    pub no_classify: bool,
     /// Leave polygons smaller than this many mu (1 mu = 666.67 m²) out of changes.gpkg.
     #[arg(long, default_value_t = 0.0)]
     pub min_area_mu: f64,
+}
+
+/// The `[classify]` table of a rules file.
+fn load_rules(path: &std::path::Path) -> Result<ClassifyConf> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--rules {}: cannot read", path.display()))?;
+    ClassifyConf::parse(&text).map_err(|e| anyhow::anyhow!("--rules {}: {e}", path.display()))
 }
 
 /// Validated `DetectArgs`.
@@ -78,13 +103,21 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         "auto" => None,
         s => Some(EvidenceKind::parse(s)?),
     };
+    if let Some(j) = a.join
+        && !(j.is_finite() && (0.0..=1000.0).contains(&j))
+    {
+        bail!("--join {j}: expected a gap in metres from 0 to 1000");
+    }
     let threshold = match a.threshold.as_str() {
+        "auto" => Threshold::Auto,
         "otsu" => Threshold::Otsu,
         s => Threshold::Value(
             s.parse::<f32>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .with_context(|| format!("--threshold {s:?}: expected \"otsu\" or a number"))?,
+                .with_context(|| {
+                    format!("--threshold {s:?}: expected \"auto\", \"otsu\" or a number")
+                })?,
         ),
     };
     let lines: Vec<u32> = a
@@ -107,6 +140,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         open_px: a.open.unwrap_or(1),
         close_px: a.close,
         mbi_half_px: ((lines[0] - 1) / 2, (lines[1] - 1) / 2),
+        ..PipelineConfig::default()
     };
     Ok(DetectOptions {
         before: a.before.clone(),
@@ -121,6 +155,16 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         tile_px: a.tile,
         evidence,
         open_px: a.open,
+        join_m: a.join,
+        classify: if a.no_classify {
+            None
+        } else {
+            Some(match &a.rules {
+                Some(p) => load_rules(p)?,
+                None => ClassifyConf::default(),
+            })
+        },
+        classes: a.classes.clone(),
         vectorize: !a.no_polygons,
         min_area_m2: a.min_area_mu * 10_000.0 / 15.0,
         config,

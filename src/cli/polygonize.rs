@@ -93,6 +93,7 @@ fn job(a: &PolygonizeArgs) -> Result<PolygonizeJob> {
         fill_holes_m2: a.fill_holes_m2,
         simplify_m2: a.simplify_m2,
         layer: a.layer.clone(),
+        classify: None,
     })
 }
 

@@ -50,6 +50,8 @@ pub fn key(opts: &DetectOptions, size: (usize, usize), grid: &TileGrid, plan: &P
         .collect::<Vec<_>>()
         .hash(&mut h);
     plan.threshold.to_bits().hash(&mut h);
+    plan.cloud_value.to_bits().hash(&mut h);
+    plan.dark_value.to_bits().hash(&mut h);
     env!("CARGO_PKG_VERSION").hash(&mut h);
     format!("tuban-detect {:016x}", h.finish())
 }
@@ -66,13 +68,14 @@ pub fn load(log: &Path, key: &str) -> Option<(HashSet<usize>, Counts)> {
     for line in lines {
         let v: Vec<u64> = line.split(' ').filter_map(|x| x.parse().ok()).collect();
         // A line cut short by the interruption is not a finished tile.
-        let [id, valid, changed, near] = v.as_slice() else {
+        let [id, valid, changed, near, cloud] = v.as_slice() else {
             continue;
         };
         if done.insert(*id as usize) {
             counts.valid += valid;
             counts.changed += changed;
             counts.near += near;
+            counts.cloud += cloud;
         }
     }
     Some((done, counts))
@@ -95,7 +98,8 @@ pub fn append(log: &Path, id: usize, c: &Counts) -> Result<()> {
         .append(true)
         .open(log)
         .map_err(|e| Error::write(log, e))?;
-    writeln!(f, "{id} {} {} {}", c.valid, c.changed, c.near).map_err(|e| Error::write(log, e))
+    writeln!(f, "{id} {} {} {} {}", c.valid, c.changed, c.near, c.cloud)
+        .map_err(|e| Error::write(log, e))
 }
 
 #[cfg(test)]
@@ -114,6 +118,7 @@ mod tests {
                 valid: 10,
                 changed: 2,
                 near: 1,
+                cloud: 4,
             },
         )
         .unwrap();
@@ -124,6 +129,7 @@ mod tests {
                 valid: 5,
                 changed: 1,
                 near: 0,
+                cloud: 0,
             },
         )
         .unwrap();
@@ -136,7 +142,8 @@ mod tests {
             Counts {
                 valid: 15,
                 changed: 3,
-                near: 1
+                near: 1,
+                cloud: 4,
             }
         );
         assert!(load(&log, "k2").is_none(), "other inputs start over");

@@ -8,9 +8,16 @@
 
 use super::ProgressFn;
 use super::checkpoint;
+use super::classify::Classifier;
 use super::polygonize::{PolygonizeJob, polygonize};
 use crate::change::cpu::threshold::is_near_px;
-use crate::change::{Backend, EvidenceKind, PipelineConfig, Plan, Threshold, otsu, radiometry};
+use crate::change::{
+    Backend, BandRoles, CLOUD_EVIDENCE, CLOUD_REFLECTANCE, DARK_REFLECTANCE, EvidenceKind,
+    MASK_CLASSES, PipelineConfig, Plan, Threshold, is_change, otsu, radiometry,
+};
+use crate::classify::ClassifyConf;
+use crate::classify::external::External;
+use crate::classify::features::Measurer;
 use crate::error::{Error, Result};
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{PairOptions, ScenePair};
@@ -51,7 +58,15 @@ pub struct DetectOptions {
     /// None: choose from the pixel size (1 below 5 m; 0 at 5 m and coarser, where one pixel is
     /// already a field-sized object and an opening would erase real change).
     pub open_px: Option<u32>,
+    /// Longest gap (m) joined between collinear fragments of linear change; None: the automatic
+    /// profile ([`JOIN_GAP_M`] below 5 m pixels, none above); 0: no joining.
+    pub join_m: Option<f64>,
     pub config: PipelineConfig,
+    /// Type the polygons with these rules (None: untyped polygons).
+    pub classify: Option<ClassifyConf>,
+    /// A class or probability raster on the image grid that types the polygons instead of the
+    /// rules ([`crate::classify::external`]).
+    pub classes: Option<PathBuf>,
 }
 
 /// What `detect` did, also written to `DIR/detect.json`.
@@ -76,6 +91,8 @@ pub struct DetectSummary {
     pub changed_px: u64,
     /// Pixels whose evidence was within GPU rounding of the threshold.
     pub near_threshold_px: u64,
+    /// Valid pixels the cloud test took out (never change; see [`crate::change::CLOUD_REFLECTANCE`]).
+    pub cloud_px: u64,
     pub notes: Vec<String>,
     pub seconds_statistics: f64,
     pub seconds_main: f64,
@@ -104,13 +121,48 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
     })
 }
 
-/// The automatic profile for a pixel size: (evidence, opening radius). Sub-5 m imagery (or
-/// imagery without georeference): the building index with a 1-px opening against speckle;
-/// coarser imagery: the change vector without opening.
-pub fn auto_profile(pixel_size_m: Option<f64>) -> (EvidenceKind, u32) {
+/// Ground length of the gaps joined between fragments of a linear change (a road crossing an
+/// existing road or a stream, a stretch under tree shadow) in the automatic profile.
+pub const JOIN_GAP_M: f64 = 50.0;
+/// Half-width from which a change counts as wide (never joined as a line): the widest roads and
+/// railway embankments in the automatic profile.
+pub const JOIN_WIDE_M: f64 = 16.0;
+
+/// The automatic settings for a pixel size and band roles.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Profile {
+    pub evidence: EvidenceKind,
+    pub open_px: u32,
+    pub join_half_px: u32,
+    pub join_wide_px: u32,
+}
+
+/// The automatic profile. Sub-5 m imagery (or imagery without georeference, taken as 0.8 m):
+/// vegetation conversion when red and NIR are mapped, else the building index; a 1-px opening
+/// against speckle; linear fragments joined over [`JOIN_GAP_M`]. Coarser imagery: the change
+/// vector, no opening, no joining (a road is a pixel wide there).
+pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
     match pixel_size_m {
-        Some(gsd) if gsd >= COARSE_GSD_M => (EvidenceKind::Cva, 0),
-        _ => (EvidenceKind::Mbi, 1),
+        Some(gsd) if gsd >= COARSE_GSD_M => Profile {
+            evidence: EvidenceKind::Cva,
+            open_px: 0,
+            join_half_px: 0,
+            join_wide_px: 0,
+        },
+        gsd => {
+            let gsd = gsd.filter(|g| *g > 0.0).unwrap_or(0.8);
+            let spectral = roles.red.is_some() && roles.nir.is_some();
+            Profile {
+                evidence: if spectral {
+                    EvidenceKind::Conversion
+                } else {
+                    EvidenceKind::Mbi
+                },
+                open_px: 1,
+                join_half_px: (JOIN_GAP_M / 2.0 / gsd).round().clamp(1.0, 200.0) as u32,
+                join_wide_px: (JOIN_WIDE_M / gsd).ceil().clamp(1.0, 200.0) as u32,
+            }
+        }
     }
 }
 
@@ -132,6 +184,9 @@ pub fn auto_profile(pixel_size_m: Option<f64>) -> (EvidenceKind, u32) {
 ///     tile_px: 1024,
 ///     evidence: None,
 ///     open_px: None,
+///     join_m: None,
+///     classify: Some(Default::default()),
+///     classes: None,
 ///     vectorize: true,
 ///     min_area_m2: 0.0,
 ///     config: PipelineConfig::default(),
@@ -154,21 +209,40 @@ pub fn detect(
     let pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
     let pixel_size_m = pair.pixel_size_m();
     let mut config = opts.config.clone();
-    let (auto_evidence, auto_open) = auto_profile(pixel_size_m);
-    config.evidence = opts.evidence.unwrap_or(auto_evidence);
-    config.open_px = opts.open_px.unwrap_or(auto_open);
+    let auto = auto_profile(pixel_size_m, &pair.roles);
+    config.evidence = opts.evidence.unwrap_or(auto.evidence);
+    config.open_px = opts.open_px.unwrap_or(auto.open_px);
+    (config.join_half_px, config.join_wide_px) = match opts.join_m {
+        None => (auto.join_half_px, auto.join_wide_px),
+        Some(m) if m > 0.0 => {
+            let gsd = pixel_size_m.filter(|g| *g > 0.0).unwrap_or(0.8);
+            (
+                (m / 2.0 / gsd).round().clamp(1.0, 200.0) as u32,
+                (JOIN_WIDE_M / gsd).ceil().clamp(1.0, 200.0) as u32,
+            )
+        }
+        Some(_) => (0, 0),
+    };
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
     plan.check_roles(&opts.before)?;
+    if plan.config.evidence == EvidenceKind::Conversion && pair.value_scale() > 255.0 {
+        plan.cloud_value = (CLOUD_REFLECTANCE * pair.value_scale()) as f32;
+        plan.dark_value = (DARK_REFLECTANCE * pair.value_scale()) as f32;
+    }
     let grid = TileGrid::new(pair.width, pair.height, opts.tile_px, plan.halo_px());
 
     let t0 = Instant::now();
     let samples = sample_cells(&pair, &grid)?;
-    if plan.config.normalize {
+    if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(&pair, &samples)?;
     }
-    plan.threshold = match plan.config.threshold {
-        Threshold::Value(t) => t,
-        Threshold::Otsu => scene_threshold(&pair, &plan, backend, &samples, progress)?,
+    let rule = plan.config.evidence.rule_threshold();
+    plan.threshold = match (plan.config.threshold, rule) {
+        (Threshold::Value(t), _) => t,
+        (Threshold::Auto, Some(t)) => t,
+        (Threshold::Auto | Threshold::Otsu, _) => {
+            scene_threshold(&pair, &plan, backend, &samples, progress)?
+        }
     };
     let seconds_statistics = t0.elapsed().as_secs_f64();
 
@@ -238,8 +312,17 @@ pub fn detect(
         counts: start,
         log: resumable.then(|| log.clone()),
     };
+    let classifier = match (&opts.classify, opts.vectorize) {
+        (Some(conf), true) => Some(std::sync::Arc::new(classifier(
+            conf,
+            opts.classes.as_deref(),
+            &pair,
+            &opts.out_dir,
+        )?)),
+        _ => None,
+    };
     let counts = stream(
-        pair,
+        &pair,
         &grid,
         &plan,
         backend,
@@ -255,13 +338,14 @@ pub fn detect(
             mask: change_path.clone(),
             out: opts.out_dir.join("changes.gpkg"),
             evidence: Some(evidence_path.clone()),
-            foreground: Foreground::Value(1.0),
+            foreground: Foreground::Classes(MASK_CLASSES.len() as u8),
             tile_px: opts.tile_px.max(256),
             options: PolygonizeOptions::default(),
             min_area_m2: opts.min_area_m2,
             fill_holes_m2: 0.0,
             simplify_m2: 0.0,
             layer: "changes".into(),
+            classify: classifier,
         };
         Some(polygonize(&job, progress)?)
     } else {
@@ -283,13 +367,15 @@ pub fn detect(
         tiles: grid.len(),
         radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
         threshold: plan.threshold,
-        threshold_method: match plan.config.threshold {
-            Threshold::Otsu => "otsu",
-            Threshold::Value(_) => "user",
+        threshold_method: match (plan.config.threshold, rule) {
+            (Threshold::Value(_), _) => "user",
+            (Threshold::Auto, Some(_)) => "rule",
+            (Threshold::Auto | Threshold::Otsu, _) => "otsu",
         },
         valid_px: counts.valid,
         changed_px: counts.changed,
         near_threshold_px: counts.near,
+        cloud_px: counts.cloud,
         notes,
         seconds_statistics,
         seconds_main,
@@ -301,6 +387,31 @@ pub fn detect(
     };
     crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)
+}
+
+/// The classifier of a pair: the rules, the shadow ring in pixels, and the external raster
+/// (opened and checked against the grid now, before any work).
+fn classifier(
+    conf: &ClassifyConf,
+    classes: Option<&Path>,
+    pair: &ScenePair,
+    out_dir: &Path,
+) -> Result<Classifier> {
+    let pixel_m = pair.pixel_size_m().filter(|g| *g > 0.0).unwrap_or(1.0);
+    let external = classes
+        .map(|p| External::open(p, pair.geo_transform, pair.width, pair.height))
+        .transpose()?;
+    Ok(Classifier {
+        conf: conf.clone(),
+        measurer: Measurer::new(
+            pair.try_clone()?,
+            conf.scale,
+            (conf.shadow_ring_m / pixel_m).ceil().max(1.0) as usize,
+        ),
+        external,
+        pixel_m,
+        rejected: out_dir.join("rejected.gpkg"),
+    })
 }
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
@@ -387,11 +498,13 @@ pub struct Counts {
     pub valid: u64,
     pub changed: u64,
     pub near: u64,
+    /// Pixels the cloud test took out.
+    pub cloud: u64,
 }
 
 /// The main pass: reader thread -> kernels (this thread) -> writer thread.
 fn stream(
-    pair: ScenePair,
+    pair: &ScenePair,
     grid: &TileGrid,
     plan: &Plan,
     backend: &Backend,
@@ -410,9 +523,11 @@ fn stream(
     let log = resume.log.clone();
     // Several readers, each with its own dataset handles, take tiles round-robin; the kernels
     // pull from them in the same order, so tiles arrive in order with bounded queues.
-    let mut handles = vec![pair];
-    for _ in 1..READERS.min(tiles.len().max(1)) {
-        handles.push(handles[0].try_clone()?);
+    // The caller keeps `pair` (and any warped copy it owns) alive until the polygons, which
+    // read the images again for typing, are written.
+    let mut handles = Vec::new();
+    for _ in 0..READERS.min(tiles.len().max(1)) {
+        handles.push(pair.try_clone()?);
     }
     let n_readers = handles.len();
     let (write_tx, write_rx) =
@@ -464,17 +579,19 @@ fn stream(
                 let evidence = crop(&r.evidence, t.read, t.core);
                 let c = Counts {
                     valid: mask.iter().filter(|&&m| m != 255).count() as u64,
-                    changed: mask.iter().filter(|&&m| m == 1).count() as u64,
+                    changed: mask.iter().filter(|&&m| is_change(u32::from(m))).count() as u64,
                     // Counted on the core only (the kernel's own count includes the halo).
                     near: evidence
                         .iter()
                         .zip(&mask)
                         .filter(|(e, m)| is_near_px(**e, (**m != 255) as u32, plan.threshold, rel))
                         .count() as u64,
+                    cloud: evidence.iter().filter(|e| **e == CLOUD_EVIDENCE).count() as u64,
                 };
                 counts.valid += c.valid;
                 counts.changed += c.changed;
                 counts.near += c.near;
+                counts.cloud += c.cloud;
                 Ok((id, c, t.core, evidence, mask))
             });
             match step {

@@ -4,6 +4,8 @@
 #[cfg(feature = "gdal")]
 pub mod checkpoint;
 #[cfg(feature = "gdal")]
+pub mod classify;
+#[cfg(feature = "gdal")]
 pub mod detect;
 #[cfg(feature = "gdal")]
 pub mod polygonize;

@@ -5,6 +5,8 @@
 //! ground attributes and written in batches.
 
 use super::ProgressFn;
+use super::classify::{CLASS_FIELDS, class_values};
+use crate::classify::Measured;
 use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value, VectorWriter};
 use crate::raster::grid::TileGrid;
@@ -40,6 +42,9 @@ pub struct PolygonizeJob {
     pub simplify_m2: f64,
     /// Layer name (GeoPackage).
     pub layer: String,
+    /// Type every polygon (fields [`super::classify::CLASS_FIELDS`] added); pseudo-changes go
+    /// to the classifier's `rejected` layer instead.
+    pub classify: Option<std::sync::Arc<super::classify::Classifier>>,
 }
 
 /// What `polygonize` did.
@@ -111,43 +116,48 @@ fn rings_length(geom: &MultiPolygon<f64>, metric: &impl Length<f64>) -> f64 {
 
 /// Shape fields; lengths in metres through the polygon's own ground/planar area ratio, so the
 /// same code serves projected, geographic and pixel grids.
-fn shape_values(geom: &MultiPolygon<f64>, area_m2: f64) -> [Value; 5] {
+fn shape_measures(geom: &MultiPolygon<f64>, area_m2: f64, evidence: Option<f64>) -> Measured {
     use geo::Area;
-    let real = |v: f64| {
-        if v.is_finite() {
-            Value::Real(v)
-        } else {
-            Value::Null
-        }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let base = Measured {
+        area_m2,
+        evidence,
+        ..Measured::default()
     };
     match crate::classify::shape::shape(geom) {
         Some(s) => {
             let m_per_unit = (area_m2 / geom.unsigned_area()).sqrt();
-            [
-                real(s.elongation),
-                real(s.length * m_per_unit),
-                real(s.width * m_per_unit),
-                real(s.compactness),
-                real(s.convexity),
-            ]
+            Measured {
+                elongation: finite(s.elongation),
+                length_m: finite(s.length * m_per_unit),
+                rect_width_m: finite(s.width * m_per_unit),
+                compactness: finite(s.compactness),
+                convexity: finite(s.convexity),
+                ..base
+            }
         }
-        None => [
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Value::Null,
-        ],
+        None => base,
     }
 }
 
-/// Attributes of one component.
+fn shape_values(m: &Measured) -> [Value; 5] {
+    let v = |x: Option<f64>| x.map_or(Value::Null, Value::Real);
+    [
+        v(m.elongation),
+        v(m.length_m),
+        v(m.rect_width_m),
+        v(m.compactness),
+        v(m.convexity),
+    ]
+}
+
+/// Attributes of one component, and its measures for typing.
 fn attributes(
     c: &Component,
     geom: &MultiPolygon<f64>,
     gt: &GeoTransform,
     g: Ground,
-) -> (f64, Vec<Value>) {
+) -> (Measured, Vec<Value>) {
     let (area_m2, perim_m) = match g {
         Ground::Projected(unit) => (
             c.pixels as f64 * gt.pixel_area() * unit * unit,
@@ -190,9 +200,24 @@ fn attributes(
         ev_max,
         Value::Integer(c.first as i64),
     ];
+    let mean = c
+        .evidence_max
+        .is_finite()
+        .then(|| c.evidence_sum / c.pixels as f64);
+    let m = shape_measures(geom, area_m2, mean);
     let mut values = values;
-    values.extend(shape_values(geom, area_m2));
-    (area_m2, values)
+    values.extend(shape_values(&m));
+    (m, values)
+}
+
+/// One polygon ready to write.
+struct Feature {
+    area: f64,
+    pixels: u64,
+    geom: MultiPolygon<f64>,
+    values: Vec<Value>,
+    /// Set aside as a pseudo-change by the classifier.
+    pseudo: bool,
 }
 
 /// Run a polygonize job.
@@ -216,6 +241,7 @@ fn attributes(
 ///     fill_holes_m2: 0.0,
 ///     simplify_m2: 0.0,
 ///     layer: "changes".into(),
+///     classify: None,
 /// };
 /// let s = polygonize(&job, &|_, _, _| {})?;
 /// println!("{} polygons", s.polygons);
@@ -223,7 +249,10 @@ fn attributes(
 /// ```
 pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<PolygonizeSummary> {
     let t0 = Instant::now();
-    let src = MaskSource::open(&job.mask, job.foreground, job.evidence.as_deref())?;
+    // One pass per foreground rule: a class raster is traced class by class, so touching
+    // regions of different classes become separate polygons.
+    let passes = job.foreground.passes();
+    let src = MaskSource::open(&job.mask, passes[0], job.evidence.as_deref())?;
     let gt = src
         .geo_transform
         .map(GeoTransform)
@@ -248,69 +277,112 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
     } else {
         src.projection.clone()
     };
-    let mut writer = VectorWriter::create(&job.out, &job.layer, &projection, &FIELDS)?;
-    let mut poly = Polygonizer::new(src.width, job.tile_px, options);
-    let (tx, rx) = crossbeam_channel::bounded(1);
+    let mut fields: Vec<(&str, FieldKind)> = FIELDS.to_vec();
+    if job.classify.is_some() {
+        fields.extend(CLASS_FIELDS);
+    }
+    let mut writer = VectorWriter::create(&job.out, &job.layer, &projection, &fields)?;
+    let mut rejected = match &job.classify {
+        Some(c) => Some(VectorWriter::create(
+            &c.rejected,
+            "rejected",
+            &projection,
+            &fields,
+        )?),
+        None => None,
+    };
+    let classify = job.classify.clone();
     let (out_tx, out_rx) = crossbeam_channel::bounded::<Vec<Component>>(4);
     let min_area_m2 = job.min_area_m2;
     let simplify_px2 = job.simplify_m2 / px_m2;
+    let mut sources = vec![src];
+    for rule in passes.iter().skip(1) {
+        sources.push(MaskSource::open(&job.mask, *rule, job.evidence.as_deref())?);
+    }
+    let width = sources[0].width;
     let (pixels, area, polygons, path) =
         std::thread::scope(|s| -> Result<(u64, f64, u64, PathBuf)> {
-            s.spawn(move || {
-                for r in 0..rows {
-                    let row = src.read_row(&grid, r);
-                    let failed = row.is_err();
-                    if tx.send(row).is_err() || failed {
-                        break;
-                    }
-                }
-            });
             // Geometry, attributes and the layer are done by a writer thread, overlapping tracing.
             let writer_thread = s.spawn(move || -> Result<(u64, f64, u64, PathBuf)> {
                 let (mut pixels, mut area) = (0u64, 0.0f64);
                 for comps in out_rx {
-                    let features: Vec<(f64, u64, MultiPolygon<f64>, Vec<Value>)> = comps
+                    let features: Vec<Result<Option<Feature>>> = comps
                         .par_iter()
                         .map(|c| {
                             let exact = to_world(&c.polygons, &gt);
-                            let (a, values) = attributes(c, &exact, &gt, g);
+                            let (m, mut values) = attributes(c, &exact, &gt, g);
+                            if m.area_m2 < min_area_m2 {
+                                return Ok(None);
+                            }
+                            let mut pseudo = false;
+                            if let Some(k) = &classify {
+                                let (m, d) = k.decide(&c.polygons, m)?;
+                                pseudo = d.pseudo.is_some();
+                                values.extend(class_values(&m, &d));
+                            }
                             let geom = if simplify_px2 > 0.0 {
                                 to_world_simplified(&c.polygons, &gt, simplify_px2)
                             } else {
                                 exact
                             };
-                            (a, c.pixels, geom, values)
+                            Ok(Some(Feature {
+                                area: m.area_m2,
+                                pixels: c.pixels,
+                                geom,
+                                values,
+                                pseudo,
+                            }))
                         })
                         .collect();
-                    for (a, px, geom, values) in features {
-                        if a < min_area_m2 {
-                            continue;
+                    for f in features {
+                        let Some(f) = f? else { continue };
+                        match (&mut rejected, f.pseudo) {
+                            (Some(r), true) => r.push(f.geom, f.values)?,
+                            _ => {
+                                pixels += f.pixels;
+                                area += f.area;
+                                writer.push(f.geom, f.values)?;
+                            }
                         }
-                        pixels += px;
-                        area += a;
-                        writer.push(geom, values)?;
                     }
                 }
                 let polygons = writer.written_total();
+                if let Some(r) = rejected {
+                    r.finish()?;
+                }
                 Ok((pixels, area, polygons, writer.finish()?))
             });
             let mut failure = None;
-            for r in 0..rows {
-                let tiles = match rx.recv() {
-                    Ok(Ok(t)) => t,
-                    Ok(Err(e)) => {
-                        failure = Some(e);
-                        break;
+            let total = (rows * sources.len()) as u64;
+            'passes: for (k, src) in sources.into_iter().enumerate() {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                let grid = &grid;
+                s.spawn(move || {
+                    for r in 0..rows {
+                        let row = src.read_row(grid, r);
+                        let failed = row.is_err();
+                        if tx.send(row).is_err() || failed {
+                            break;
+                        }
                     }
-                    Err(_) => break,
-                };
-                if out_tx.send(poly.push_row(&tiles, r + 1 == rows)).is_err() {
-                    break;
+                });
+                let mut poly = Polygonizer::new(width, job.tile_px, options);
+                for r in 0..rows {
+                    let tiles = match rx.recv() {
+                        Ok(Ok(t)) => t,
+                        Ok(Err(e)) => {
+                            failure = Some(e);
+                            break 'passes;
+                        }
+                        Err(_) => break 'passes,
+                    };
+                    if out_tx.send(poly.push_row(&tiles, r + 1 == rows)).is_err() {
+                        break 'passes;
+                    }
+                    progress("polygonize", (k * rows + r) as u64 + 1, total);
                 }
-                progress("polygonize", r as u64 + 1, rows as u64);
             }
             drop(out_tx);
-            drop(rx);
             let written = writer_thread.join().map_err(|_| Error::Write {
                 path: job.out.clone(),
                 reason: "writer thread panicked".into(),

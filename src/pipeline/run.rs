@@ -167,6 +167,9 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             vectorize: true,
             min_area_m2: 0.0,
             open_px: None,
+            join_m: None,
+            classify: Some(Default::default()),
+            classes: None,
             config: PipelineConfig::default(),
         };
         let s = detect(&opts, backend, progress)?;

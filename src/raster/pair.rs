@@ -272,6 +272,20 @@ impl ScenePair {
         }
     }
 
+    /// The band value that stands for reflectance 1.0, from the before image's data type:
+    /// 255 for 8-bit products (display-stretched), 10000 for 16/32-bit integers (the
+    /// reflectance x 10000 convention of GF, ZY, Sentinel-2 and Landsat surface products), 1 for
+    /// floating point (reflectance as is).
+    pub fn value_scale(&self) -> f64 {
+        use gdal::raster::GdalDataType as T;
+        let band = self.before.bands.first().copied().unwrap_or(1);
+        match self.before.ds.rasterband(band).map(|b| b.band_type()) {
+            Ok(T::UInt8) => 255.0,
+            Ok(T::Float32 | T::Float64) => 1.0,
+            _ => 10_000.0,
+        }
+    }
+
     /// Read `w` (in overlap pixel coordinates) from both dates.
     ///
     /// # Errors

@@ -17,6 +17,9 @@ pub enum Foreground {
     Value(f64),
     /// This value or more (probability or score rasters, e.g. a deep model's output).
     AtLeast(f64),
+    /// Each of the values 1..=n on its own (a class raster such as tuban's change.tif): regions
+    /// of different values are separate polygons even where they touch.
+    Classes(u8),
 }
 
 impl Foreground {
@@ -26,6 +29,15 @@ impl Foreground {
             Foreground::NonZero => v != 0.0,
             Foreground::Value(x) => v == x,
             Foreground::AtLeast(x) => v >= x,
+            Foreground::Classes(n) => v >= 1.0 && v <= f64::from(n),
+        }
+    }
+
+    /// The single-rule passes this foreground is traced in.
+    pub fn passes(self) -> Vec<Foreground> {
+        match self {
+            Foreground::Classes(n) => (1..=n).map(|v| Foreground::Value(f64::from(v))).collect(),
+            rule => vec![rule],
         }
     }
 }

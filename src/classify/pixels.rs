@@ -1,0 +1,190 @@
+//! Pixel masks of a change polygon: which pixels of a window it covers, the ring of pixels
+//! around it, and its distance transform (for the mean width and the skeleton length).
+//!
+//! Polygons here are the polygonizer's own outlines in pixel-corner coordinates (axis-parallel
+//! staircases), so "the pixel's centre is inside" is exact: a row of centres at `y + 0.5` is
+//! crossed only by vertical edges.
+
+use crate::vectorize::assemble::PixelPolygon;
+
+/// Pixel bounding box `[x0, x1) x [y0, y1)` of polygons.
+pub fn bbox(polys: &[PixelPolygon]) -> Option<(i64, i64, i64, i64)> {
+    let mut it = polys.iter().flat_map(|p| p.exterior.iter());
+    let &(x, y) = it.next()?;
+    Some(it.fold((x, y, x, y), |(a, b, c, d), &(x, y)| {
+        (a.min(x), b.min(y), c.max(x), d.max(y))
+    }))
+}
+
+/// Columns where the row of pixel centres `y + 0.5` crosses the rings, sorted: pixels between
+/// consecutive pairs are inside (even-odd over exteriors and holes).
+fn crossings(polys: &[PixelPolygon], y: i64, out: &mut Vec<i64>) {
+    out.clear();
+    let rings = polys
+        .iter()
+        .flat_map(|p| std::iter::once(&p.exterior).chain(p.holes.iter()));
+    for ring in rings {
+        let n = ring.len();
+        for k in 0..n {
+            let (a, b) = (ring[k], ring[(k + 1) % n]);
+            if a.0 == b.0 && a.1.min(b.1) <= y && y < a.1.max(b.1) {
+                out.push(a.0);
+            }
+        }
+    }
+    out.sort_unstable();
+}
+
+/// Inside mask (1 = covered) of the window `[x0, x0 + w) x [y0, y0 + h)`.
+pub fn rasterize(polys: &[PixelPolygon], x0: i64, y0: i64, w: usize, h: usize) -> Vec<u8> {
+    let mut m = vec![0u8; w * h];
+    let mut xs = Vec::new();
+    for r in 0..h {
+        crossings(polys, y0 + r as i64, &mut xs);
+        for pair in xs.chunks_exact(2) {
+            let a = (pair[0] - x0).clamp(0, w as i64) as usize;
+            let b = (pair[1] - x0).clamp(0, w as i64) as usize;
+            m[r * w + a..r * w + b].fill(1);
+        }
+    }
+    m
+}
+
+/// Pixels within `r` (chessboard distance) of the inside but not inside: the ring where a
+/// building's shadow falls. Computed as a separable max filter of the mask.
+pub fn ring(inside: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
+    let mut rows = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
+            rows[y * w + x] = inside[y * w + a..=y * w + b]
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0);
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
+        for x in 0..w {
+            let near = (a..=b).any(|yy| rows[yy * w + x] == 1);
+            out[y * w + x] = u8::from(near && inside[y * w + x] == 0);
+        }
+    }
+    out
+}
+
+/// Chamfer (3, 4) distance from each inside pixel to the nearest outside pixel, in pixels (the
+/// window's border counts as outside).
+pub fn distance(inside: &[u8], w: usize, h: usize) -> Vec<f32> {
+    const BIG: u32 = u32::MAX / 4;
+    let mut d: Vec<u32> = inside
+        .iter()
+        .map(|&v| if v == 1 { BIG } else { 0 })
+        .collect();
+    let at = |d: &[u32], x: i64, y: i64| -> u32 {
+        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+            0
+        } else {
+            d[y as usize * w + x as usize]
+        }
+    };
+    for y in 0..h as i64 {
+        for x in 0..w as i64 {
+            let i = y as usize * w + x as usize;
+            if d[i] == 0 {
+                continue;
+            }
+            let v = (at(&d, x - 1, y) + 3)
+                .min(at(&d, x, y - 1) + 3)
+                .min(at(&d, x - 1, y - 1) + 4)
+                .min(at(&d, x + 1, y - 1) + 4);
+            d[i] = d[i].min(v);
+        }
+    }
+    for y in (0..h as i64).rev() {
+        for x in (0..w as i64).rev() {
+            let i = y as usize * w + x as usize;
+            if d[i] == 0 {
+                continue;
+            }
+            let v = (at(&d, x + 1, y) + 3)
+                .min(at(&d, x, y + 1) + 3)
+                .min(at(&d, x + 1, y + 1) + 4)
+                .min(at(&d, x - 1, y + 1) + 4);
+            d[i] = d[i].min(v);
+        }
+    }
+    d.into_iter().map(|v| v as f32 / 3.0).collect()
+}
+
+/// Mean width (pixels) from the distance transform: twice the mean distance on the ridge (the
+/// pixels not smaller than both neighbours across a row or a column, and larger than one: the
+/// medial axis). A ridge
+/// pixel at distance `d` from the nearest outside centre lies `d - 1/2` from the edge on that
+/// side and `d - 1/2` or `d + 1/2` on the other (odd or even widths): width `2d - 1/2` on
+/// average.
+pub fn ridge_width(dist: &[f32], w: usize, h: usize) -> Option<f64> {
+    let at = |x: i64, y: i64| -> f32 {
+        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+            0.0
+        } else {
+            dist[y as usize * w + x as usize]
+        }
+    };
+    let (mut sum, mut n) = (0.0f64, 0u64);
+    for y in 0..h as i64 {
+        for x in 0..w as i64 {
+            let v = at(x, y);
+            if v <= 0.0 {
+                continue;
+            }
+            // A maximum across a row or a column that is not flat there (a flat profile runs
+            // along the strip, not across it).
+            let peak = |a: f32, b: f32| v >= a && v >= b && (v > a || v > b);
+            let across_row = peak(at(x - 1, y), at(x + 1, y));
+            let across_col = peak(at(x, y - 1), at(x, y + 1));
+            if across_row || across_col {
+                sum += v as f64;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| (2.0 * sum / n as f64 - 0.5).max(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rect(x0: i64, y0: i64, x1: i64, y1: i64) -> PixelPolygon {
+        PixelPolygon {
+            exterior: vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1)],
+            holes: vec![],
+        }
+    }
+
+    #[test]
+    fn rasterize_ring_and_width_of_a_strip() {
+        let mut p = rect(2, 3, 42, 13);
+        p.holes.push(vec![(10, 5), (10, 8), (14, 8), (14, 5)]);
+        let polys = [p];
+        assert_eq!(bbox(&polys), Some((2, 3, 42, 13)));
+        let (w, h) = (50, 20);
+        let m = rasterize(&polys, 0, 0, w, h);
+        assert_eq!(m.iter().filter(|&&v| v == 1).count(), 40 * 10 - 12);
+        assert_eq!(m[4 * w + 2], 1);
+        assert_eq!(m[6 * w + 11], 0);
+        let r = ring(&m, w, h, 2);
+        // The ring: (44 x 14) - (40 x 10) outside, plus the 12-pixel hole.
+        assert_eq!(r.iter().filter(|&&v| v == 1).count(), 44 * 14 - 400 + 12);
+        // A long strip: the skeleton's branches into the corners (which lower the mean near
+        // the ends) weigh little, as on a road.
+        let (w, h) = (220, 20);
+        let full = rasterize(&[rect(2, 3, 202, 13)], 0, 0, w, h);
+        let d = distance(&full, w, h);
+        let width = ridge_width(&d, w, h).unwrap();
+        assert!((width - 10.0).abs() < 1.0, "{width}");
+    }
+}
