@@ -31,6 +31,9 @@ pub struct EvalArgs {
     /// Pixel size (CRS units) of the grid when both inputs are vector layers.
     #[arg(long)]
     pub pixel_size: Option<f64>,
+    /// Score some types as one: "DL1,DL2=DL" (repeatable); applied to both sides.
+    #[arg(long = "merge", value_name = "TYPES=NAME")]
+    pub merge: Vec<String>,
     /// Print the report as JSON (keys documented in the README).
     #[arg(long)]
     pub json: bool,
@@ -46,9 +49,26 @@ pub fn run(a: &EvalArgs) -> Result<()> {
             a.min_area_mu
         );
     }
+    let mut rename = std::collections::HashMap::new();
+    for m in &a.merge {
+        let (from, to) = m
+            .split_once('=')
+            .filter(|(f, t)| !f.trim().is_empty() && !t.trim().is_empty())
+            .with_context(|| format!("--merge {m:?}: expected TYPES=NAME, e.g. DL1,DL2=DL"))?;
+        for f in from.split(',') {
+            rename.insert(f.trim().to_string(), to.trim().to_string());
+        }
+    }
     let grid = grid_for(&a.pred, &a.truth, a.pixel_size)?;
-    let truth = load(&a.truth, &grid)?;
-    let pred = load(&a.pred, &grid)?;
+    let mut truth = load(&a.truth, &grid)?;
+    let mut pred = load(&a.pred, &grid)?;
+    for layer in [&mut truth.layer, &mut pred.layer] {
+        for k in layer.kinds.iter_mut() {
+            if let Some(to) = rename.get(k.as_str()) {
+                *k = to.clone();
+            }
+        }
+    }
     let mut scored: Vec<bool> = truth
         .nodata
         .iter()

@@ -72,6 +72,8 @@ pub struct Object {
     pub pixels: u64,
     /// Pixels of this object that the other side marks as change.
     pub covered: u64,
+    /// Pixels of this object that the other side marks as change of the same type.
+    pub covered_same: u64,
     /// Ground area in m².
     pub area_m2: f64,
     /// For a truth object: the type of the predicted object that covers most of it.
@@ -81,6 +83,10 @@ pub struct Object {
 impl Object {
     fn hit(&self, cover: f64) -> bool {
         self.pixels > 0 && self.covered as f64 >= cover * self.pixels as f64
+    }
+
+    fn hit_same(&self, cover: f64) -> bool {
+        self.pixels > 0 && self.covered_same as f64 >= cover * self.pixels as f64
     }
 }
 
@@ -102,8 +108,25 @@ pub struct ObjectScores {
 
 /// Object scores of `truth` vs `pred` with the coverage rule `cover`.
 pub fn object_scores(truth: &[&Object], pred: &[&Object], cover: f64) -> ObjectScores {
-    let found = truth.iter().filter(|o| o.hit(cover)).count() as u64;
-    let good = pred.iter().filter(|o| o.hit(cover)).count() as u64;
+    scores_with(truth, pred, cover, false)
+}
+
+/// Object scores where only change of the same type counts as coverage (a road found as a
+/// building is not found as a road; a polygon typed road over a building is a false road).
+pub fn typed_object_scores(truth: &[&Object], pred: &[&Object], cover: f64) -> ObjectScores {
+    scores_with(truth, pred, cover, true)
+}
+
+fn scores_with(truth: &[&Object], pred: &[&Object], cover: f64, same: bool) -> ObjectScores {
+    let hit = |o: &Object| {
+        if same {
+            o.hit_same(cover)
+        } else {
+            o.hit(cover)
+        }
+    };
+    let found = truth.iter().filter(|o| hit(o)).count() as u64;
+    let good = pred.iter().filter(|o| hit(o)).count() as u64;
     let area = |v: &[&Object], f: &dyn Fn(&Object) -> bool| -> f64 {
         v.iter().filter(|o| f(o)).map(|o| o.area_m2).sum()
     };
@@ -117,8 +140,8 @@ pub fn object_scores(truth: &[&Object], pred: &[&Object], cover: f64) -> ObjectS
         recall,
         precision,
         f1: ratio(2.0 * precision * recall, precision + recall),
-        recall_area: ratio(area(truth, &|o| o.hit(cover)), area(truth, &|_| true)),
-        precision_area: ratio(area(pred, &|o| o.hit(cover)), area(pred, &|_| true)),
+        recall_area: ratio(area(truth, &hit), area(truth, &|_| true)),
+        precision_area: ratio(area(pred, &hit), area(pred, &|_| true)),
     }
 }
 

@@ -12,7 +12,10 @@ pub mod io;
 pub mod metrics;
 pub mod objects;
 
-use metrics::{Object, ObjectScores, PixelCounts, PixelScores, object_scores, type_confusion};
+use metrics::{
+    Object, ObjectScores, PixelCounts, PixelScores, object_scores, type_confusion,
+    typed_object_scores,
+};
 use objects::ObjectLayer;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -39,7 +42,9 @@ impl Default for EvalOptions {
 }
 
 /// Per change type: recall over truth objects of the type; precision over predicted objects of
-/// the type (only when the prediction carries types).
+/// the type (only when the prediction carries types). With a typed prediction a truth object
+/// is found only by predicted change of its own type, and a predicted object is right only over
+/// truth of its own type.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TypeScores {
     pub truth_objects: u64,
@@ -61,6 +66,8 @@ pub struct Report {
     /// Objects of at least `min_area_mu` only (truth and predicted alike).
     pub objects_above_threshold: Option<ObjectScores>,
     pub per_type: BTreeMap<String, TypeScores>,
+    /// The same over objects of at least `min_area_mu` (None without it).
+    pub per_type_above_threshold: Option<BTreeMap<String, TypeScores>>,
     /// Found truth objects: truth type -> assigned type -> count.
     pub type_confusion: BTreeMap<String, BTreeMap<String, u64>>,
 }
@@ -84,6 +91,7 @@ pub fn evaluate(
                 kind: k.clone(),
                 pixels: 0,
                 covered: 0,
+                covered_same: 0,
                 area_m2: 0.0,
                 matched_kind: None,
             })
@@ -91,6 +99,16 @@ pub fn evaluate(
     };
     let (mut t_obj, mut p_obj) = (blank(truth), blank(pred));
     let mut overlap: FxHashMap<(u32, u32), u64> = FxHashMap::default();
+    // Same type on both sides, per (truth, pred) object pair.
+    let same: Vec<Vec<bool>> = if pred.typed() {
+        truth
+            .kinds
+            .iter()
+            .map(|t| pred.kinds.iter().map(|p| p == t).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
     for i in 0..n {
         if scored.is_some_and(|s| !s[i]) {
             continue;
@@ -114,6 +132,13 @@ pub fn evaluate(
         }
         if t != 0 && p != 0 {
             *overlap.entry((t, p)).or_default() += 1;
+            if same
+                .get(t as usize - 1)
+                .is_some_and(|row| row[p as usize - 1])
+            {
+                t_obj[t as usize - 1].covered_same += 1;
+                p_obj[p as usize - 1].covered_same += 1;
+            }
         }
     }
     // The predicted object overlapping each truth object most (ties: the lower id).
@@ -143,16 +168,60 @@ pub fn evaluate(
         object_scores(&t, &p, opts.cover)
     });
     let typed_pred = pred.typed();
+    let per_type = type_scores(&t_obj, &p_obj, typed_pred, opts.cover, 0.0);
+    let per_type_above_threshold = (opts.min_area_mu > 0.0).then(|| {
+        type_scores(
+            &t_obj,
+            &p_obj,
+            typed_pred,
+            opts.cover,
+            opts.min_area_mu * MU_M2,
+        )
+    });
+    Report {
+        options: opts,
+        pixel_area_m2,
+        pixel_counts: counts,
+        pixel: counts.scores(),
+        objects,
+        objects_above_threshold,
+        per_type,
+        per_type_above_threshold,
+        type_confusion: type_confusion(&t_obj, opts.cover),
+    }
+}
+
+/// Scores per type over the objects of at least `min_m2`. With a typed prediction, coverage
+/// counts only change of the same type ([`typed_object_scores`]).
+fn type_scores(
+    t_obj: &[Object],
+    p_obj: &[Object],
+    typed_pred: bool,
+    cover: f64,
+    min_m2: f64,
+) -> BTreeMap<String, TypeScores> {
     let mut per_type = BTreeMap::new();
+    let big = |o: &&Object| o.area_m2 >= min_m2;
     let kinds: std::collections::BTreeSet<&String> = t_obj
         .iter()
+        .filter(big)
         .map(|o| &o.kind)
-        .chain(p_obj.iter().map(|o| &o.kind).filter(|_| typed_pred))
+        .chain(
+            p_obj
+                .iter()
+                .filter(big)
+                .map(|o| &o.kind)
+                .filter(|_| typed_pred),
+        )
         .collect();
     for k in kinds {
-        let t: Vec<&Object> = t_obj.iter().filter(|o| &o.kind == k).collect();
-        let p: Vec<&Object> = p_obj.iter().filter(|o| &o.kind == k).collect();
-        let s = object_scores(&t, &p, opts.cover);
+        let t: Vec<&Object> = t_obj.iter().filter(big).filter(|o| &o.kind == k).collect();
+        let p: Vec<&Object> = p_obj.iter().filter(big).filter(|o| &o.kind == k).collect();
+        let s = if typed_pred {
+            typed_object_scores(&t, &p, cover)
+        } else {
+            object_scores(&t, &p, cover)
+        };
         per_type.insert(
             k.clone(),
             TypeScores {
@@ -165,16 +234,7 @@ pub fn evaluate(
             },
         );
     }
-    Report {
-        options: opts,
-        pixel_area_m2,
-        pixel_counts: counts,
-        pixel: counts.scores(),
-        objects,
-        objects_above_threshold,
-        per_type,
-        type_confusion: type_confusion(&t_obj, opts.cover),
-    }
+    per_type
 }
 
 /// The human-readable table of a report.
@@ -212,9 +272,14 @@ pub fn render(r: &Report) -> String {
     if let Some(o) = &r.objects_above_threshold {
         row(&mut s, &format!(">= {} mu", r.options.min_area_mu), o);
     }
-    if r.per_type.keys().any(|k| !k.is_empty()) {
-        let _ = writeln!(s, "per type");
-        for (k, t) in &r.per_type {
+    let tables = std::iter::once(("per type".to_string(), &r.per_type)).chain(
+        r.per_type_above_threshold
+            .iter()
+            .map(|t| (format!("per type, >= {} mu", r.options.min_area_mu), t)),
+    );
+    for (title, table) in tables.filter(|(_, t)| t.keys().any(|k| !k.is_empty())) {
+        let _ = writeln!(s, "{title}");
+        for (k, t) in table {
             let name = if k.is_empty() {
                 "(untyped)"
             } else {
