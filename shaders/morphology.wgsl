@@ -145,3 +145,42 @@ fn or_into(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
+
+// Majority of the change classes in the (2 * p.half + 1)^2 window of a change pixel (ties keep
+// the pixel's own class); 0 and nodata stay. Twin: cpu::morphology::class_majority_px.
+@compute @workgroup_size(16, 16)
+fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let w = i32(p.width);
+    let h = i32(p.height);
+    let x = i32(id.x);
+    let y = i32(id.y);
+    let i = id.y * p.width + id.x;
+    let own = src[i];
+    if (own == 0u || own == MASK_NODATA) {
+        dst[i] = own;
+        return;
+    }
+    let r = i32(p.half);
+    var n1 = 0u;
+    var n2 = 0u;
+    for (var yy = max(y - r, 0); yy <= min(y + r, h - 1); yy++) {
+        for (var xx = max(x - r, 0); xx <= min(x + r, w - 1); xx++) {
+            let v = src[u32(yy * w + xx)];
+            if (v == 1u) {
+                n1++;
+            } else if (v == 2u) {
+                n2++;
+            }
+        }
+    }
+    var c = own;
+    if (n2 > n1) {
+        c = 2u;
+    } else if (n1 > n2) {
+        c = 1u;
+    }
+    dst[i] = c;
+}

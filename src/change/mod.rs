@@ -322,6 +322,7 @@ impl Plan {
             + 2 * self.config.open_px as usize
             + 2 * self.config.close_px as usize
             + join
+            + cpu::morphology::CLASS_VOTE_PX as usize
     }
 
     /// Kernel parameters for a `width` x `height` tile.
@@ -535,6 +536,16 @@ pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: b
     driver.update(&mut mask, |i, m| {
         cpu::spectral::change_class_px(&p, &input.before, &after, m, i)
     });
+    if plan.config.evidence == EvidenceKind::Conversion {
+        let pv = KernelParams {
+            half: cpu::morphology::CLASS_VOTE_PX,
+            ..p
+        };
+        let raw = mask.clone();
+        driver.fill(&mut mask, input.width, |i| {
+            cpu::morphology::class_majority_px(&pv, &raw, i)
+        });
+    }
     TileResult {
         evidence,
         mask,

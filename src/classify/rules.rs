@@ -184,10 +184,47 @@ pub struct ClassifyConf {
     /// TBLX of polygons no type rule fits.
     #[serde(default = "default_other")]
     pub other: String,
+    /// A class or probability raster from a model, on the image grid, that types the polygons
+    /// instead of the rules (relative to the file that names it).
     #[serde(default)]
+    pub classes: Option<String>,
+    /// Pseudo-change rules (default: the built-in ones).
+    #[serde(default = "builtin_pseudo")]
     pub pseudo: Vec<Rule>,
-    #[serde(default)]
+    /// Type rules (default: the built-in ones).
+    #[serde(default = "builtin_types")]
     pub types: Vec<Rule>,
+}
+
+fn builtin() -> ClassifyConf {
+    #[derive(Deserialize)]
+    struct Builtin {
+        classify: BuiltinRules,
+    }
+    #[derive(Deserialize)]
+    struct BuiltinRules {
+        pseudo: Vec<Rule>,
+        types: Vec<Rule>,
+    }
+    let b: Builtin = toml::from_str::<toml::Value>(DEFAULT_RULES)
+        .and_then(|v| v.try_into())
+        .expect("the built-in rules parse (tested)");
+    ClassifyConf {
+        scale: None,
+        shadow_ring_m: default_ring_m(),
+        other: default_other(),
+        classes: None,
+        pseudo: b.classify.pseudo,
+        types: b.classify.types,
+    }
+}
+
+fn builtin_pseudo() -> Vec<Rule> {
+    builtin().pseudo
+}
+
+fn builtin_types() -> Vec<Rule> {
+    builtin().types
 }
 
 fn default_ring_m() -> f64 {
@@ -204,8 +241,9 @@ struct File {
 }
 
 impl Default for ClassifyConf {
+    /// The built-in rules ([`DEFAULT_RULES`]).
     fn default() -> Self {
-        ClassifyConf::parse(DEFAULT_RULES).unwrap_or_else(|e| panic!("built-in rules: {e}"))
+        builtin()
     }
 }
 
@@ -409,8 +447,12 @@ mod tests {
     }
 
     #[test]
-    fn built_in_rules_parse() {
+    fn built_in_rules_parse_and_fill_what_a_table_leaves_out() {
         let c = ClassifyConf::default();
         assert!(!c.types.is_empty() && !c.pseudo.is_empty());
+        assert_eq!(ClassifyConf::parse(DEFAULT_RULES).unwrap(), c);
+        // A table that only sets the scale keeps the built-in rules.
+        let s = ClassifyConf::parse("[classify]\nscale = 255").unwrap();
+        assert_eq!((s.scale, &s.types), (Some(255.0), &c.types));
     }
 }

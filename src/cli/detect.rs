@@ -164,7 +164,14 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
                 None => ClassifyConf::default(),
             })
         },
-        classes: a.classes.clone(),
+        classes: match (&a.classes, &a.rules) {
+            (Some(c), _) => Some(c.clone()),
+            // A rules file may name the model raster, relative to itself.
+            (None, Some(r)) => load_rules(r)?
+                .classes
+                .map(|c| r.parent().unwrap_or(std::path::Path::new(".")).join(c)),
+            (None, None) => None,
+        },
         vectorize: !a.no_polygons,
         min_area_m2: a.min_area_mu * 10_000.0 / 15.0,
         config,

@@ -153,12 +153,18 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
             .iter()
             .map(|&x| x.is_nan() || nd.is_some_and(|d| x == d))
             .collect();
+        // tuban's own change.tif: its classes are kinds of evidence, not change types.
+        let plain_mask =
+            gdal::Metadata::metadata_item(&band, crate::pipeline::detect::CHANGE_CLASSES_KEY, "")
+                .is_some();
         let codes: Vec<u32> = v
             .iter()
             .zip(&nodata)
             .map(|(&x, &bad)| {
                 if bad || x == 0.0 {
                     0
+                } else if plain_mask {
+                    1
                 } else {
                     x.abs().min(u32::MAX as f64).max(1.0) as u32
                 }

@@ -18,6 +18,7 @@ pub(super) struct Kernels {
     pub thin_seeds: wgpu::ComputePipeline,
     pub or_into: wgpu::ComputePipeline,
     pub change_class: wgpu::ComputePipeline,
+    pub class_majority: wgpu::ComputePipeline,
 }
 
 /// Declarations every shader shares (the `Params` struct, constants), prepended to each.
@@ -69,6 +70,7 @@ impl Kernels {
             thin_seeds: pipe(4, "thin_seeds"),
             or_into: pipe(4, "or_into"),
             change_class: pipe(1, "change_class"),
+            class_majority: pipe(4, "class_majority"),
         }
     }
 

@@ -273,6 +273,22 @@ impl GpuContext {
                 &[(0, &params), (1, &before), (2, &after), (7, &mask)],
                 g,
             );
+            if plan.config.evidence == crate::change::EvidenceKind::Conversion {
+                let pv = self.uniform(&KernelParams {
+                    half: crate::change::cpu::morphology::CLASS_VOTE_PX,
+                    ..p
+                });
+                let raw = self.scratch("raw_classes", n * 4);
+                enc.copy_buffer_to_buffer(&mask, 0, &raw, 0, Some((n * 4) as u64));
+                k.dispatch(
+                    &self.device,
+                    &mut enc,
+                    &k.class_majority,
+                    &[(0, &pv), (1, &raw), (2, &mask)],
+                    g,
+                );
+                keep.extend([pv, raw]);
+            }
         }
         let ev = self.read_back(enc, &evidence, &mask, &near, n, with_mask)?;
         drop(keep);

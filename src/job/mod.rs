@@ -29,6 +29,8 @@ pub struct JobFile {
     pub layers: LayersConf,
     #[serde(default)]
     pub rules: RulesConf,
+    /// Typing rules (`[classify]`, see [`crate::classify::rules`]); absent: the built-in ones.
+    pub classify: Option<Spanned<crate::classify::ClassifyConf>>,
 }
 
 /// The imagery of the two dates: one file (mosaic) per date, or lists of scenes with their
@@ -199,6 +201,10 @@ pub struct Job {
     pub approvals: Option<(Source, ApprovalsConf)>,
     pub counties: Option<(Source, CountiesConf)>,
     pub rules: RulesConf,
+    /// Typing rules for the change polygons.
+    pub classify: crate::classify::ClassifyConf,
+    /// A model's class or probability raster that types the polygons instead of the rules.
+    pub classes: Option<PathBuf>,
 }
 
 /// One image file of a date and its acquisition date.
@@ -397,6 +403,30 @@ impl Job {
             Some(o) => PathBuf::from(resolve(&base, o.get_ref())),
             None => base.join("out"),
         };
+        let (classify, classes) = match file.classify {
+            None => (crate::classify::ClassifyConf::default(), None),
+            Some(c) => {
+                let line = line_of(text, c.span().start);
+                let conf = c.into_inner();
+                conf.check().map_err(|r| fail(line, r))?;
+                let classes = conf
+                    .classes
+                    .as_ref()
+                    .map(|p| {
+                        let path = PathBuf::from(resolve(&base, p));
+                        if path.exists() {
+                            Ok(path)
+                        } else {
+                            Err(fail(
+                                line,
+                                format!("classify.classes: {} does not exist", path.display()),
+                            ))
+                        }
+                    })
+                    .transpose()?;
+                (conf, classes)
+            }
+        };
         let l = file.layers;
         macro_rules! layer {
             ($f:ident, $key:literal) => {
@@ -421,6 +451,8 @@ impl Job {
             approvals: layer!(approvals, "approvals"),
             counties: layer!(counties, "counties"),
             rules: file.rules,
+            classify,
+            classes,
         })
     }
 }

@@ -128,6 +128,10 @@ pub const JOIN_GAP_M: f64 = 50.0;
 /// railway embankments in the automatic profile.
 pub const JOIN_WIDE_M: f64 = 16.0;
 
+/// Band metadata key of `change.tif` that lists its change classes; readers that want a plain
+/// mask (`tuban eval`) take every class as change.
+pub const CHANGE_CLASSES_KEY: &str = "TUBAN_CHANGE_CLASSES";
+
 /// The automatic settings for a pixel size and band roles.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Profile {
@@ -282,7 +286,7 @@ pub fn detect(
                 "PREDICTOR=3",
                 block,
             )?;
-            let mask = OutputRaster::create_tiled::<u8>(
+            let mut mask = OutputRaster::create_tiled::<u8>(
                 &change_path,
                 size,
                 &georef,
@@ -290,6 +294,11 @@ pub fn detect(
                 "PREDICTOR=1",
                 block,
             )?;
+            let classes: Vec<String> = MASK_CLASSES
+                .iter()
+                .map(|(v, what)| format!("{v}: {what}"))
+                .collect();
+            mask.set_band_metadata(CHANGE_CLASSES_KEY, &classes.join("; "))?;
             if resumable {
                 checkpoint::start(&log, &key)?;
             } else {

@@ -61,6 +61,7 @@ fn fingerprint(job: &Job, extra: &str) -> Result<String> {
     if let Some(im) = &job.imagery {
         files.extend(im.before.iter().chain(&im.after).map(|s| s.path.clone()));
     }
+    files.extend(job.classes.clone());
     for src in [
         job.dltb.as_ref().map(|x| &x.0),
         job.basic_farmland.as_ref().map(|x| &x.0),
@@ -168,8 +169,8 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             min_area_m2: 0.0,
             open_px: None,
             join_m: None,
-            classify: Some(Default::default()),
-            classes: None,
+            classify: Some(j.classify.clone()),
+            classes: j.classes.clone(),
             config: PipelineConfig::default(),
         };
         let s = detect(&opts, backend, progress)?;

@@ -56,6 +56,20 @@ impl OutputRaster {
         Self::create_tiled::<T>(path, (width, height), georef, nodata, predictor, 512)
     }
 
+    /// Set a metadata item of band 1 (e.g. what the values of a class raster mean).
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn set_band_metadata(&mut self, key: &str, value: &str) -> Result<()> {
+        use gdal::Metadata;
+        let Some(ds) = &self.ds else {
+            return Ok(());
+        };
+        let mut band = ds.rasterband(1).map_err(|e| Error::write(&self.path, e))?;
+        band.set_metadata_item(key, value, "")
+            .map_err(|e| Error::write(&self.path, e))
+    }
+
     /// As [`OutputRaster::create`], with square GeoTIFF tiles of `tile_px` (a multiple of 16).
     ///
     /// # Errors

@@ -259,6 +259,38 @@ pub fn join_lines(driver: Driver, p: &KernelParams, mask: &mut [u32], half: u32,
     }
 }
 
+/// The class of change pixel `i` after a majority vote of the change classes 1 and 2 in the
+/// `(2 * p.half + 1)^2` window (ties keep its own): single pixels of the other class inside an
+/// object (a gap the closing filled inside a golf course, a speck of noise) join it instead of
+/// becoming polygons of their own. 0 and nodata stay.
+pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
+    let own = src[i];
+    if own == 0 || own == MASK_NODATA {
+        return own;
+    }
+    let (w, h) = (p.width as i64, p.height as i64);
+    let (x, y) = ((i as i64) % w, (i as i64) / w);
+    let r = p.half as i64;
+    let (mut n1, mut n2) = (0u32, 0u32);
+    for yy in (y - r).max(0)..=(y + r).min(h - 1) {
+        for xx in (x - r).max(0)..=(x + r).min(w - 1) {
+            match src[(yy * w + xx) as usize] {
+                1 => n1 += 1,
+                2 => n2 += 1,
+                _ => {}
+            }
+        }
+    }
+    match n2.cmp(&n1) {
+        std::cmp::Ordering::Greater => 2,
+        std::cmp::Ordering::Less => 1,
+        std::cmp::Ordering::Equal => own,
+    }
+}
+
+/// Radius of the class majority vote.
+pub const CLASS_VOTE_PX: u32 = 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
