@@ -235,8 +235,21 @@ pub fn write_county(
     let at = |n: &str| cols.iter().position(|(c, _)| c == n);
     let pick = |r: &Row, n: &str| at(n).map(|i| text_of(&r.values[i])).unwrap_or_default();
     let keys = [
-        "JCBH", "XZQDM", "XMC", "TBLX", "JCMJ", "JCMJ_MU", "GDMJ", "YJJBNTMJ", "STHXMJ", "SFYN",
-        "SFHX", "YXJ", "PDYJ",
+        "JCBH",
+        "XZQDM",
+        "XMC",
+        "TBLX",
+        "confidence",
+        "JCMJ",
+        "JCMJ_MU",
+        "GDMJ",
+        "YJJBNTMJ",
+        "STHXMJ",
+        "SFYN",
+        "SFHX",
+        "YXJ",
+        "PDYJ",
+        "LXYJ",
     ];
     let mut csv = String::from("\u{feff}");
     csv.push_str(&keys.join(","));
@@ -274,6 +287,8 @@ pub fn write_county(
                 geom: &r.geom,
                 jcbh: pick(r, "JCBH"),
                 tblx: pick(r, "TBLX"),
+                confidence: pick(r, "confidence").parse::<f64>().ok(),
+                type_reasons: pick(r, "LXYJ"),
                 area_m2: num("JCMJ"),
                 arable_m2: num("GDMJ"),
                 basic_farmland_m2: num("YJJBNTMJ"),

@@ -14,6 +14,10 @@ pub struct ReportLead<'a> {
     pub geom: &'a MultiPolygon<f64>,
     pub jcbh: String,
     pub tblx: String,
+    /// Confidence of the type, [0, 1] (None for layers typed elsewhere).
+    pub confidence: Option<f64>,
+    /// Why the type (the rule and its feature values).
+    pub type_reasons: String,
     pub area_m2: f64,
     pub arable_m2: f64,
     pub basic_farmland_m2: f64,
@@ -179,6 +183,7 @@ pub fn county_report(
     // The leads.
     html.push_str(
         "<h2>Leads</h2><table id=\"leads\"><thead><tr><th data-key=\"jcbh\">JCBH</th><th data-key=\"type\">TBLX</th>\
+         <th data-key=\"conf\" data-num=\"1\">confidence</th>\
          <th data-key=\"area\" data-num=\"1\">JCMJ (mu)</th><th data-key=\"arable\" data-num=\"1\">GDMJ (m²)</th>\
          <th data-key=\"pbf\" data-num=\"1\">YJJBNTMJ (m²)</th><th data-key=\"red\" data-num=\"1\">STHXMJ (m²)</th>\
          <th>SFYN</th><th>SFHX</th><th>reasons</th><th>before</th><th>after</th></tr></thead><tbody>\n",
@@ -191,10 +196,13 @@ pub fn county_report(
         };
         let _ = writeln!(
             html,
-            "<tr data-jcbh=\"{j}\" data-type=\"{t}\" data-area=\"{a}\" data-arable=\"{g}\" data-pbf=\"{p}\" data-red=\"{r}\">\
-             <td>{j}</td><td>{t}</td><td>{amu:.2}</td><td>{g:.2}</td><td>{p:.2}</td><td>{r:.2}</td><td>{yn}</td><td>{hx}</td><td>{why}</td><td>{b}</td><td>{af}</td></tr>",
+            "<tr data-jcbh=\"{j}\" data-type=\"{t}\" data-conf=\"{c}\" data-area=\"{a}\" data-arable=\"{g}\" data-pbf=\"{p}\" data-red=\"{r}\">\
+             <td>{j}</td><td title=\"{tw}\">{t}</td><td>{cs}</td><td>{amu:.2}</td><td>{g:.2}</td><td>{p:.2}</td><td>{r:.2}</td><td>{yn}</td><td>{hx}</td><td>{why}</td><td>{b}</td><td>{af}</td></tr>",
             j = esc(&l.jcbh),
             t = esc(&l.tblx),
+            tw = esc(&l.type_reasons),
+            c = l.confidence.unwrap_or(0.0),
+            cs = l.confidence.map(|c| format!("{c:.2}")).unwrap_or_default(),
             a = l.area_m2,
             amu = l.area_m2 / MU_M2,
             g = l.arable_m2,

@@ -105,11 +105,19 @@ fn open_dataset(path: &Path) -> Result<Dataset> {
 }
 
 fn band_role(ds: &Dataset, n: usize) -> Option<Role> {
-    match ds.rasterband(n).ok()?.color_interpretation() {
+    let band = ds.rasterband(n).ok()?;
+    match band.color_interpretation() {
         ColorInterpretation::RedBand => Some(Role::Red),
         ColorInterpretation::GreenBand => Some(Role::Green),
         ColorInterpretation::BlueBand => Some(Role::Blue),
-        _ => None,
+        // GeoTIFF has no colour interpretation for near infrared before GDAL 3.10: products
+        // name it in the band description.
+        _ => {
+            use gdal::Metadata;
+            let d = band.description().unwrap_or_default().to_ascii_lowercase();
+            (d == "nir" || d.contains("near infrared") || d.contains("near-infrared"))
+                .then_some(Role::Nir)
+        }
     }
 }
 
@@ -186,8 +194,24 @@ impl ScenePair {
                 want: choice_b.len(),
             });
         }
-        if roles_of(&choice_b) == BandRoles::NONE {
+        let known = roles_of(&choice_b);
+        if known == BandRoles::NONE {
             assume_roles(&mut choice_b, before, &mut notes);
+        } else if choice_b.len() == 4
+            && known.nir.is_none()
+            && [known.blue, known.green, known.red]
+                .iter()
+                .all(Option::is_some)
+        {
+            // Blue, green and red marked and one band left: the NIR of every 4-band product.
+            if let Some(c) = choice_b.iter_mut().find(|c| c.role.is_none()) {
+                c.role = Some(Role::Nir);
+                notes.push(format!(
+                    "{}: band {} has no colour interpretation beside blue, green and red; taken as NIR (override with --bands)",
+                    before.display(),
+                    c.number
+                ));
+            }
         }
         let roles = roles_of(&choice_b);
         let (width, height, off_b, off_a, gt) = overlap(&ds_b, &ds_a, before, after)?;

@@ -1,0 +1,205 @@
+//! Change types end to end: `tuban detect` types its polygons (TBLX, confidence, reasons) from
+//! the built-in rules, a rules file, or a model's class raster, and sets pseudo-changes aside.
+#![cfg(feature = "gdal")]
+
+mod common;
+
+use common::cli::{synth, tuban};
+use gdal::vector::LayerAccess;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn detect(dir: &Path, extra: &[&str]) -> (i32, String) {
+    let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let (before, after, out) = (d("before.tif"), d("after.tif"), d("det"));
+    let mut args = vec![
+        "detect",
+        "--before",
+        &before,
+        "--after",
+        &after,
+        "--out",
+        &out,
+        "--backend",
+        "cpu",
+    ];
+    args.extend_from_slice(extra);
+    let (code, _, stderr) = tuban(&args);
+    (code, stderr)
+}
+
+fn eval_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let (pred, truth) = (d("det/changes.gpkg"), d("truth.tif"));
+    let mut args = vec![
+        "eval",
+        "--pred",
+        &pred,
+        "--truth",
+        &truth,
+        "--merge",
+        "DL1,DL2=DL",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = tuban(&args);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// Every polygon of a typed layer: (TBLX, confidence, LXYJ).
+fn types(path: &Path, layer: &str) -> Vec<(String, f64, String)> {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let mut l = ds.layer_by_name(layer).unwrap();
+    l.features()
+        .map(|f| {
+            let s = |n: &str| {
+                f.field_as_string(f.field_index(n).unwrap())
+                    .unwrap()
+                    .unwrap_or_default()
+            };
+            let c = f
+                .field_as_double(f.field_index("confidence").unwrap())
+                .unwrap()
+                .unwrap_or(-1.0);
+            (s("TBLX"), c, s("LXYJ"))
+        })
+        .collect()
+}
+
+#[test]
+fn typed_polygons_meet_the_quality_bar_on_synthetic_counties() {
+    // Pooled over three scenes: the types the notice names, among objects of at least 5 mu,
+    // typed right (coverage by polygons of the same type only), and pseudo-changes.
+    let root = tempfile::tempdir().unwrap();
+    let mut pooled: BTreeMap<String, [f64; 4]> = BTreeMap::new();
+    let (mut fp, mut tp) = (0.0, 0.0);
+    for seed in [1, 3, 5] {
+        let dir = root.path().join(seed.to_string());
+        synth(&dir, 2048, seed);
+        let (code, stderr) = detect(&dir, &[]);
+        assert_eq!(code, 0, "{stderr}");
+        // Objects under clouds cannot be seen: their pixels are not scored for recall.
+        let clouds = dir.join("clouds.tif");
+        let r = eval_json(
+            &dir,
+            &["--min-area-mu", "5", "--ignore", clouds.to_str().unwrap()],
+        );
+        for (k, v) in r["per_type_above_threshold"].as_object().unwrap() {
+            let e = pooled.entry(k.clone()).or_default();
+            let n = |key: &str| v[key].as_f64().unwrap_or(0.0);
+            e[0] += n("truth_objects");
+            e[1] += n("found");
+            e[2] += n("predicted_objects");
+            e[3] += n("precision") * n("predicted_objects");
+        }
+        // Pseudo-changes: output area that is no truth change, clouds included.
+        let all = eval_json(&dir, &[]);
+        fp += all["pixel_counts"]["fp"].as_f64().unwrap();
+        tp += all["pixel_counts"]["tp"].as_f64().unwrap();
+        // Every polygon carries a type, a confidence in [0, 1] and its reasons.
+        for (t, c, why) in types(&dir.join("det/changes.gpkg"), "changes") {
+            assert!(
+                !t.is_empty() && (0.0..=1.0).contains(&c) && !why.is_empty(),
+                "{t} {c} {why}"
+            );
+        }
+        // Clouds went to rejected.gpkg with the reason.
+        let rejected = types(&dir.join("det/rejected.gpkg"), "rejected");
+        assert!(
+            rejected
+                .iter()
+                .all(|(_, _, why)| why.starts_with("pseudo-change"))
+        );
+    }
+    for k in ["20", "DL", "TL", "GEF"] {
+        let [truth, found, pred, good] = pooled[k];
+        let (recall, precision) = (found / truth, good / pred);
+        assert!(
+            truth >= 2.0 && recall >= 0.75 && precision >= 0.75,
+            "{k}: {found}/{truth} found, {good}/{pred} right ({pooled:?})"
+        );
+    }
+    let pseudo = fp / (fp + tp);
+    assert!(
+        pseudo < 0.05,
+        "pseudo-changes are {pseudo:.3} of the output area"
+    );
+}
+
+#[test]
+fn a_model_raster_types_the_polygons_and_rules_files_are_checked() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    synth(dir, 1024, 3);
+    // The truth classes as the "model": every kept polygon is typed as the truth says, the
+    // rest (clouds, water, phenology) is set aside as no change.
+    let truth = dir.join("truth.tif");
+    let (code, stderr) = detect(dir, &["--classes", truth.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let typed = types(&dir.join("det/changes.gpkg"), "changes");
+    assert!(typed.len() >= 5, "{typed:?}");
+    for (t, c, why) in &typed {
+        assert!(
+            ["20", "DL1", "DL2", "TL", "GEF", "GF", "DT", "TD"].contains(&t.as_str()),
+            "{t}"
+        );
+        assert!(
+            *c >= 0.5 && why.starts_with("model truth.tif: class"),
+            "{c} {why}"
+        );
+    }
+    let r = eval_json(dir, &[]);
+    assert!(
+        r["pixel"]["precision"].as_f64().unwrap() > 0.97,
+        "{}",
+        r["pixel"]
+    );
+
+    // A rules file: one rule that calls everything non-vegetated after a building.
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[classify]\nother = \"X\"\npseudo = []\n[[classify.types]]\ntblx = \"20\"\nwhen = { ndvi_after = [-inf, 0.3] }\n",
+    )
+    .unwrap();
+    let (code, stderr) = detect(dir, &["--rules", rules.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let typed = types(&dir.join("det/changes.gpkg"), "changes");
+    assert!(typed.iter().all(|(t, _, _)| t == "20" || t == "X"));
+    assert!(
+        typed.iter().any(|(t, _, _)| t == "X"),
+        "the gain polygons fit no rule"
+    );
+
+    // A misspelt feature is refused, naming the file and the known features.
+    std::fs::write(
+        &rules,
+        "[classify]\n[[classify.types]]\ntblx = \"20\"\nwhen = { ndvi_aftr = [0, 1] }\n",
+    )
+    .unwrap();
+    let (code, stderr) = detect(dir, &["--rules", rules.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("rules.toml")
+            && stderr.contains("ndvi_aftr")
+            && stderr.contains("ndvi_after"),
+        "{stderr}"
+    );
+    // A model raster on another grid is refused before any work.
+    let small = dir.join("small.tif");
+    let (code, _, stderr) = tuban(&[
+        "synth",
+        "--size",
+        "256",
+        "--seed",
+        "1",
+        "--out",
+        dir.join("s").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::copy(dir.join("s/truth.tif"), &small).unwrap();
+    let (code, stderr) = detect(dir, &["--classes", small.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("small.tif"), "{stderr}");
+}
