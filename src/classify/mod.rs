@@ -75,6 +75,8 @@ impl Measured {
             "shadow" => f.shadow,
             "blue_red" => f.blue_red,
             "evidence" => self.evidence,
+            "nir" => Some(if f.ndvi_after.is_some() { 1.0 } else { 0.0 }),
+            "pixel_m" => Some(self.pixel_m),
             _ => None,
         }
     }

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
 /// Every feature a rule may name, with what it is.
-pub const FEATURES: [(&str, &str); 22] = [
+pub const FEATURES: [(&str, &str); 24] = [
     ("area_m2", "ground area, m²"),
     (
         "elong",
@@ -75,6 +75,8 @@ pub const FEATURES: [(&str, &str); 22] = [
         "(B - R) / (B + R) after: > 0 for blue steel roofs, < 0 for soil",
     ),
     ("evidence", "mean change evidence"),
+    ("nir", "1 when the imagery has red and NIR bands (NDVI features exist), else 0"),
+    ("pixel_m", "ground size of a pixel, m (1 for imagery without georeference)"),
 ];
 
 /// The scale over which a range's membership goes from 0.5 to 1 (absolute, or for sizes a
@@ -82,7 +84,7 @@ pub const FEATURES: [(&str, &str); 22] = [
 pub fn soft_scale(feature: &str, bound: f64) -> f64 {
     match feature {
         "area_m2" | "length_m" | "width_m" | "skel_m" => 0.25 * bound.abs().max(1.0),
-        "elong" => 1.0,
+        "elong" | "nir" | "pixel_m" => 1.0,
         "slender" => 3.0,
         "rectfill" => 0.05,
         "bright_before" | "bright_after" | "bright_rise" => 0.03,
