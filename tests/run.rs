@@ -54,6 +54,14 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
                 .iter()
                 .all(|r| r["XZQDM"] == code && r["JCBH"].starts_with(code))
         );
+        // Every lead is typed, with a confidence and the reasons.
+        for r in &leads {
+            let conf: f64 = r["confidence"].parse().unwrap();
+            assert!(
+                !r["TBLX"].is_empty() && (0.0..=1.0).contains(&conf) && !r["LXYJ"].is_empty(),
+                "{r:?}"
+            );
+        }
         // The Shapefile holds the same leads, its text read back through the .cpg.
         let shp = rows(&c.join("tuban.shp"), "tuban");
         assert_eq!(shp.len(), leads.len());
@@ -62,6 +70,7 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
         }
         let csv = std::fs::read_to_string(c.join("leads.csv")).unwrap();
         assert_eq!(csv.lines().count(), leads.len() + 1);
+        assert!(csv.lines().next().unwrap().contains("TBLX,confidence,"));
         total += leads.len();
     }
     assert_eq!(total, overlay_leads.len());

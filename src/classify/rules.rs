@@ -75,8 +75,14 @@ pub const FEATURES: [(&str, &str); 24] = [
         "(B - R) / (B + R) after: > 0 for blue steel roofs, < 0 for soil",
     ),
     ("evidence", "mean change evidence"),
-    ("nir", "1 when the imagery has red and NIR bands (NDVI features exist), else 0"),
-    ("pixel_m", "ground size of a pixel, m (1 for imagery without georeference)"),
+    (
+        "nir",
+        "1 when the imagery has red and NIR bands (NDVI features exist), else 0",
+    ),
+    (
+        "pixel_m",
+        "ground size of a pixel, m (1 for imagery without georeference)",
+    ),
 ];
 
 /// The scale over which a range's membership goes from 0.5 to 1 (absolute, or for sizes a

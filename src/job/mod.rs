@@ -490,6 +490,29 @@ mod tests {
         assert!(m.contains("job.toml:3") && m.contains("majority"), "{m}");
         let m = message("quarter = 2024\n");
         assert!(m.contains("job.toml:1"), "{m}");
+        // The [classify] table: a misspelt feature and a missing model raster, with the line.
+        let m = message(
+            "quarter = \"2024Q1\"\n\n[classify]\n[[classify.types]]\ntblx = \"20\"\nwhen = { shadw = [0, 1] }\n",
+        );
+        assert!(
+            m.contains("job.toml:3") && m.contains("shadw") && m.contains("shadow"),
+            "{m}"
+        );
+        let m = message("quarter = \"2024Q1\"\n[classify]\nclasses = \"model.tif\"\n");
+        assert!(m.contains("job.toml:2") && m.contains("model.tif"), "{m}");
+        let m = message("quarter = \"2024Q1\"\n[classify]\nscael = 255\n");
+        assert!(m.contains("job.toml:3") && m.contains("scael"), "{m}");
+    }
+
+    #[test]
+    fn a_classify_table_keeps_the_built_in_rules_it_does_not_replace() {
+        let job = parse("quarter = \"2024Q3\"\n[classify]\nscale = 255\n").unwrap();
+        assert_eq!(job.classify.scale, Some(255.0));
+        assert_eq!(
+            job.classify.types,
+            crate::classify::ClassifyConf::default().types
+        );
+        assert!(parse("quarter = \"2024Q3\"\n").unwrap().classes.is_none());
     }
 
     #[test]
