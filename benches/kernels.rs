@@ -83,7 +83,12 @@ fn cpu_kernels(c: &mut Criterion) {
             let mut after = input.after.clone();
             b.iter(|| normalize::normalize(Driver::Rayon, &p, &coeffs, black_box(&mut after)))
         });
-        for kind in [EvidenceKind::Cva, EvidenceKind::Sam, EvidenceKind::Ndvi] {
+        for kind in [
+            EvidenceKind::Cva,
+            EvidenceKind::Sam,
+            EvidenceKind::Ndvi,
+            EvidenceKind::Conversion,
+        ] {
             let pk = plan(kind).params(size, size);
             let mut out = vec![0.0f32; n];
             g.bench_with_input(
@@ -125,6 +130,14 @@ fn cpu_kernels(c: &mut Criterion) {
                 m
             })
         });
+        // Line joining at the 0.8 m defaults (50 m gaps: 31 px each side; wide from 20 px).
+        g.bench_with_input(BenchmarkId::new("join_lines", size), &size, |b, _| {
+            b.iter(|| {
+                let mut m = mask.clone();
+                morphology::join_lines(Driver::Rayon, &p, black_box(&mut m), 31, 20);
+                m
+            })
+        });
         g.finish();
     }
 }
@@ -136,11 +149,22 @@ fn pipeline(c: &mut Criterion) {
     } else {
         eprintln!("no GPU adapter: pipeline bench runs on the CPU only");
     }
-    for kind in [EvidenceKind::Cva, EvidenceKind::Mbi] {
+    for kind in [
+        EvidenceKind::Cva,
+        EvidenceKind::Mbi,
+        EvidenceKind::Conversion,
+    ] {
         let mut g = c.benchmark_group(format!("tile_pipeline_{}", kind.name()));
         for size in [512, 1024] {
             let input = tile(size);
-            let p = plan(kind);
+            let mut p = plan(kind);
+            if kind == EvidenceKind::Conversion {
+                // The 0.8 m automatic profile: rule threshold, 1-px opening, joining.
+                p.threshold = 1.0;
+                p.config.open_px = 1;
+                p.config.join_half_px = 31;
+                p.config.join_wide_px = 20;
+            }
             g.throughput(Throughput::Elements(input.pixels() as u64));
             g.bench_with_input(BenchmarkId::new("cpu", size), &size, |b, _| {
                 b.iter(|| run_tile_cpu(Driver::Rayon, &p, black_box(&input), true))
