@@ -146,8 +146,9 @@ fn or_into(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 
-// Majority of the change classes in the (2 * p.half + 1)^2 window of a change pixel (ties keep
-// the pixel's own class); 0 and nodata stay. Twin: cpu::morphology::class_majority_px.
+// Majority of the change classes 1 and 2 in the (2 * p.half + 1)^2 window of a change pixel
+// (ties keep class 2, else 1, so filled pixels, class 3, always end as 1 or 2); 0 and nodata
+// stay. Twin: cpu::morphology::class_majority_px.
 @compute @workgroup_size(16, 16)
 fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
     if (id.x >= p.width || id.y >= p.height) {
@@ -176,11 +177,9 @@ fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
             }
         }
     }
-    var c = own;
-    if (n2 > n1) {
+    var c = 1u;
+    if (n2 > n1 || (n2 == n1 && own == 2u)) {
         c = 2u;
-    } else if (n1 > n2) {
-        c = 1u;
     }
     dst[i] = c;
 }

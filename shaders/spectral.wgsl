@@ -169,8 +169,8 @@ fn visible_max(@builtin(global_invocation_id) id: vec3<u32>) {
     base_after[i] = ma;
 }
 
-// Change class of the mask (twin: cpu::spectral::change_class_px): 2 where the NDVI of a change
-// pixel rose by GAIN_RISE (new green cover), else 1.
+// Change class of the mask (twin: cpu::spectral::change_class_px): 3 where closing or joining
+// filled the pixel, 2 where the NDVI of a detected pixel rose by GAIN_RISE, else 1.
 @compute @workgroup_size(16, 16)
 fn change_class(@builtin(global_invocation_id) id: vec3<u32>) {
     if (id.x >= p.width || id.y >= p.height) {
@@ -178,6 +178,11 @@ fn change_class(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let i = id.y * p.width + id.x;
     if (mask[i] != 1u || p.evidence != EV_CONVERSION) {
+        return;
+    }
+    // Filled by closing or joining: undecided (3), the vote gives it its neighbours' class.
+    if (!(evidence_out[i] > p.threshold)) {
+        mask[i] = 3u;
         return;
     }
     let n = p.width * p.height;

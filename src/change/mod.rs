@@ -534,7 +534,7 @@ pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: b
         plan.config.join_wide_px,
     );
     driver.update(&mut mask, |i, m| {
-        cpu::spectral::change_class_px(&p, &input.before, &after, m, i)
+        cpu::spectral::change_class_px(&p, &input.before, &after, &evidence, m, i)
     });
     if plan.config.evidence == EvidenceKind::Conversion {
         let pv = KernelParams {

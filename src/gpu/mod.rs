@@ -270,7 +270,13 @@ impl GpuContext {
                 &self.device,
                 &mut enc,
                 &k.change_class,
-                &[(0, &params), (1, &before), (2, &after), (7, &mask)],
+                &[
+                    (0, &params),
+                    (1, &before),
+                    (2, &after),
+                    (4, &evidence),
+                    (7, &mask),
+                ],
                 g,
             );
             if plan.config.evidence == crate::change::EvidenceKind::Conversion {

@@ -260,9 +260,10 @@ pub fn join_lines(driver: Driver, p: &KernelParams, mask: &mut [u32], half: u32,
 }
 
 /// The class of change pixel `i` after a majority vote of the change classes 1 and 2 in the
-/// `(2 * p.half + 1)^2` window (ties keep its own): single pixels of the other class inside an
-/// object (a gap the closing filled inside a golf course, a speck of noise) join it instead of
-/// becoming polygons of their own. 0 and nodata stay.
+/// `(2 * p.half + 1)^2` window (ties keep its own; a filled pixel, raw class 3, takes the
+/// majority, 1 on a tie): single pixels of the other class inside an object (a speck of noise)
+/// and the pixels closing or joining filled join their neighbours instead of becoming polygons
+/// of their own. 0 and nodata stay.
 pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     let own = src[i];
     if own == 0 || own == MASK_NODATA {
@@ -284,7 +285,8 @@ pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     match n2.cmp(&n1) {
         std::cmp::Ordering::Greater => 2,
         std::cmp::Ordering::Less => 1,
-        std::cmp::Ordering::Equal => own,
+        std::cmp::Ordering::Equal if own == 2 => 2,
+        std::cmp::Ordering::Equal => 1,
     }
 }
 

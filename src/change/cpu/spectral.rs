@@ -134,13 +134,28 @@ fn evidence_of(
     }
 }
 
+/// Raw class of a change pixel that closing or joining filled (its evidence is under the
+/// threshold): undecided until the majority vote gives it its neighbours' class.
+pub const CLASS_FILLED: u32 = 3;
+
 /// The change class of mask value `m` at pixel `i` ([`crate::change::MASK_CLASSES`]): with the
 /// conversion evidence a change pixel whose NDVI rose by the gain arm's `GAIN_RISE` is new
-/// green cover (2); every other change pixel, pixels filled by closing or joining included,
-/// stays 1.
-pub fn change_class_px(p: &KernelParams, before: &[f32], after: &[f32], m: u32, i: usize) -> u32 {
+/// green cover (2), any other detected pixel 1, and a pixel filled by closing or joining
+/// [`CLASS_FILLED`] (the vote decides it). A filled pixel is one whose evidence is not above
+/// the threshold: the same comparison as the threshold kernel, so both devices agree.
+pub fn change_class_px(
+    p: &KernelParams,
+    before: &[f32],
+    after: &[f32],
+    evidence: &[f32],
+    m: u32,
+    i: usize,
+) -> u32 {
     if m != 1 || p.evidence != EvidenceKind::Conversion.code() {
         return m;
+    }
+    if !(evidence[i] > p.threshold) {
+        return CLASS_FILLED;
     }
     let n = p.pixels();
     let nd = |img: &[f32]| norm_diff(band(img, n, p.nir, i), band(img, n, p.red, i));
