@@ -154,7 +154,8 @@ pub fn change_class_px(
     if m != 1 || p.evidence != EvidenceKind::Conversion.code() {
         return m;
     }
-    if !(evidence[i] > p.threshold) {
+    // NaN evidence is never above the threshold (the threshold kernel's comparison).
+    if evidence[i].partial_cmp(&p.threshold) != Some(std::cmp::Ordering::Greater) {
         return CLASS_FILLED;
     }
     let n = p.pixels();
