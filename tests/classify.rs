@@ -70,11 +70,13 @@ fn types(path: &Path, layer: &str) -> Vec<(String, f64, String)> {
 #[test]
 fn typed_polygons_meet_the_quality_bar_on_synthetic_counties() {
     // Pooled over three scenes: the types the notice names, among objects of at least 5 mu,
-    // typed right (coverage by polygons of the same type only), and pseudo-changes.
+    // typed right (coverage by polygons of the same type only), and pseudo-changes. A guard
+    // against regressions at 0.75 (seed 5 holds a road merged with the railway it crosses); the
+    // measured quality over 16 seeds is in the README (tools/type_table.py).
     let root = tempfile::tempdir().unwrap();
     let mut pooled: BTreeMap<String, [f64; 4]> = BTreeMap::new();
     let (mut fp, mut tp) = (0.0, 0.0);
-    for seed in [1, 3, 5] {
+    for seed in [3, 5, 7] {
         let dir = root.path().join(seed.to_string());
         synth(&dir, 2048, seed);
         let (code, stderr) = detect(&dir, &[]);
