@@ -205,3 +205,53 @@ fn a_model_raster_types_the_polygons_and_rules_files_are_checked() {
     assert_ne!(code, 0);
     assert!(stderr.contains("small.tif"), "{stderr}");
 }
+
+#[test]
+fn a_probability_raster_types_by_its_highest_mean() {
+    use gdal::Metadata;
+    use gdal::raster::Buffer;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    synth(dir, 512, 4);
+    // Two bands on the image grid, described "20" and "DL2": 0.9 / 0.1 on truth buildings,
+    // the reverse elsewhere.
+    let truth = gdal::Dataset::open(dir.join("truth.tif")).unwrap();
+    let (w, h) = truth.raster_size();
+    let codes = truth
+        .rasterband(1)
+        .unwrap()
+        .read_as::<u8>((0, 0), (w, h), (w, h), None)
+        .unwrap();
+    let building: Vec<f32> = codes
+        .data()
+        .iter()
+        .map(|&c| if c == 1 || c == 9 { 0.9 } else { 0.1 })
+        .collect();
+    let road: Vec<f32> = building.iter().map(|p| 1.0 - p).collect();
+    let path = dir.join("prob.tif");
+    let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = drv.create_with_band_type::<f32, _>(&path, w, h, 2).unwrap();
+    ds.set_geo_transform(&truth.geo_transform().unwrap())
+        .unwrap();
+    ds.set_projection(&truth.projection()).unwrap();
+    for (b, (name, v)) in [("20", building), ("DL2", road)].into_iter().enumerate() {
+        let mut band = ds.rasterband(b + 1).unwrap();
+        band.set_description(name).unwrap();
+        band.write((0, 0), (w, h), &mut Buffer::new((w, h), v))
+            .unwrap();
+    }
+    drop(ds);
+    let (code, stderr) = detect(dir, &["--classes", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let typed = types(&dir.join("det/changes.gpkg"), "changes");
+    assert!(!typed.is_empty());
+    for (t, c, why) in &typed {
+        assert!(t == "20" || t == "DL2", "{t}");
+        assert!((0.5..=0.9 + 1e-9).contains(c), "{c}");
+        assert!(
+            why.starts_with("model prob.tif: mean probability of"),
+            "{why}"
+        );
+    }
+    assert!(typed.iter().any(|(t, _, _)| t == "20") && typed.iter().any(|(t, _, _)| t == "DL2"));
+}
