@@ -199,7 +199,7 @@ impl External {
         let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
         let mut sums = vec![0.0f64; self.bands()];
         let mut n = 0u64;
-        for (y, rows, _) in super::features::strips(y0, y1, 0, height) {
+        for (y, rows, _) in super::features::strips(y0, y1, 0, height, w) {
             let inside = pixels::rasterize(polys, xa as i64, y as i64, w, rows);
             match &self.content {
                 Content::Codes(_) => {

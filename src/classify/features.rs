@@ -14,8 +14,10 @@ pub const WATER_NDVI: f64 = 0.0;
 pub const GREEN_NDVI: f64 = 0.6;
 /// A ring pixel is in shadow when its after brightness fell under this share of the before.
 pub const SHADOW_RATIO: f64 = 0.65;
-/// Rows per strip read from the images.
+/// Rows per strip read from the images, at most; fewer for wide polygons so that a strip holds
+/// at most [`STRIP_PX`] pixels (a railway across a county is 60 000 pixels wide).
 const STRIP_ROWS: usize = 256;
+const STRIP_PX: usize = 1 << 22;
 /// Largest bounding box (pixels) for which the distance transform is computed.
 const MAX_DT_PX: usize = 16 << 20;
 
@@ -178,13 +180,21 @@ pub fn dt_width(polys: &[PixelPolygon]) -> Option<f64> {
     pixels::ridge_width(&pixels::distance(&m, w, h), w, h)
 }
 
-/// Strips `(y, rows, halo_top)` covering `y0..y1` with a halo of `r` rows on each side, clipped
-/// to `0..height`: each strip reads `[y - halo_top, y + rows + halo_bottom)`.
-pub fn strips(y0: i64, y1: i64, r: usize, height: usize) -> Vec<(usize, usize, usize)> {
+/// Strips `(y, rows, halo_top)` covering `y0..y1` of a `width`-pixel-wide window with a halo
+/// of `r` rows on each side, clipped to `0..height`: each strip reads `[y - halo_top, y + rows
+/// + halo_bottom)`.
+pub fn strips(
+    y0: i64,
+    y1: i64,
+    r: usize,
+    height: usize,
+    width: usize,
+) -> Vec<(usize, usize, usize)> {
     let (y0, y1) = (y0.max(0) as usize, (y1.max(0) as usize).min(height));
+    let step = (STRIP_PX / width.max(1)).clamp(16, STRIP_ROWS);
     (y0..y1)
-        .step_by(STRIP_ROWS)
-        .map(|y| (y, STRIP_ROWS.min(y1 - y), r.min(y)))
+        .step_by(step)
+        .map(|y| (y, step.min(y1 - y), r.min(y)))
         .collect()
 }
 
@@ -256,7 +266,7 @@ mod measure {
                 if xb <= xa {
                     return Ok(());
                 }
-                for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height) {
+                for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height, xb - xa) {
                     let bottom = self.ring_px.min(self.height - (y + rows));
                     let win = Window {
                         x: xa,

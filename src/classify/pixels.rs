@@ -16,31 +16,47 @@ pub fn bbox(polys: &[PixelPolygon]) -> Option<(i64, i64, i64, i64)> {
     }))
 }
 
-/// Columns where the row of pixel centres `y + 0.5` crosses the rings, sorted: pixels between
-/// consecutive pairs are inside (even-odd over exteriors and holes).
-fn crossings(polys: &[PixelPolygon], y: i64, out: &mut Vec<i64>) {
-    out.clear();
+/// The vertical edges of the rings as `(y_min, y_max, x)`, sorted by `y_min`: the only edges a
+/// row of pixel centres can cross.
+fn vertical_edges(polys: &[PixelPolygon]) -> Vec<(i64, i64, i64)> {
     let rings = polys
         .iter()
         .flat_map(|p| std::iter::once(&p.exterior).chain(p.holes.iter()));
+    let mut edges = Vec::new();
     for ring in rings {
         let n = ring.len();
         for k in 0..n {
             let (a, b) = (ring[k], ring[(k + 1) % n]);
-            if a.0 == b.0 && a.1.min(b.1) <= y && y < a.1.max(b.1) {
-                out.push(a.0);
+            if a.0 == b.0 && a.1 != b.1 {
+                edges.push((a.1.min(b.1), a.1.max(b.1), a.0));
             }
         }
     }
-    out.sort_unstable();
+    edges.sort_unstable();
+    edges
 }
 
-/// Inside mask (1 = covered) of the window `[x0, x0 + w) x [y0, y0 + h)`.
+/// Inside mask (1 = covered) of the window `[x0, x0 + w) x [y0, y0 + h)`: a scanline sweep over
+/// the vertical edges (each row costs the edges it crosses, not every edge of a long railway).
+/// Pixels between consecutive crossings of a row are inside (even-odd over exteriors and holes).
 pub fn rasterize(polys: &[PixelPolygon], x0: i64, y0: i64, w: usize, h: usize) -> Vec<u8> {
     let mut m = vec![0u8; w * h];
+    let edges = vertical_edges(polys);
+    let mut next = edges.partition_point(|e| e.0 <= y0);
+    // Edges that start at or before the first row and still span it.
+    let mut active: Vec<(i64, i64, i64)> =
+        edges[..next].iter().filter(|e| e.1 > y0).copied().collect();
     let mut xs = Vec::new();
     for r in 0..h {
-        crossings(polys, y0 + r as i64, &mut xs);
+        let y = y0 + r as i64;
+        while next < edges.len() && edges[next].0 <= y {
+            active.push(edges[next]);
+            next += 1;
+        }
+        active.retain(|e| e.1 > y);
+        xs.clear();
+        xs.extend(active.iter().map(|e| e.2));
+        xs.sort_unstable();
         for pair in xs.chunks_exact(2) {
             let a = (pair[0] - x0).clamp(0, w as i64) as usize;
             let b = (pair[1] - x0).clamp(0, w as i64) as usize;
@@ -176,6 +192,9 @@ mod tests {
         assert_eq!(m.iter().filter(|&&v| v == 1).count(), 40 * 10 - 12);
         assert_eq!(m[4 * w + 2], 1);
         assert_eq!(m[6 * w + 11], 0);
+        // A window that starts inside the polygon (a strip) sees the same rows.
+        let strip = rasterize(&polys, 0, 5, w, 4);
+        assert_eq!(strip[..], m[5 * w..9 * w]);
         let r = ring(&m, w, h, 2);
         // The ring: (44 x 14) - (40 x 10) outside, plus the 12-pixel hole.
         assert_eq!(r.iter().filter(|&&v| v == 1).count(), 44 * 14 - 400 + 12);
