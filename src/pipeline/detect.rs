@@ -229,9 +229,11 @@ pub fn detect(
     };
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
     plan.check_roles(&opts.before)?;
-    if plan.config.evidence == EvidenceKind::Conversion && pair.value_scale() > 255.0 {
-        plan.cloud_value = (CLOUD_REFLECTANCE * pair.value_scale()) as f32;
-        plan.dark_value = (DARK_REFLECTANCE * pair.value_scale()) as f32;
+    // Reflectance products only (16-bit x 10000 or float): 8-bit images are display-stretched.
+    let scale = pair.value_scale();
+    if plan.config.evidence == EvidenceKind::Conversion && scale != 255.0 {
+        plan.cloud_value = (CLOUD_REFLECTANCE * scale) as f32;
+        plan.dark_value = (DARK_REFLECTANCE * scale) as f32;
     }
     let grid = TileGrid::new(pair.width, pair.height, opts.tile_px, plan.halo_px());
 
@@ -340,6 +342,13 @@ pub fn detect(
         progress,
     )?;
     let _ = std::fs::remove_file(&log);
+    if counts.cloud * 100 >= counts.valid.max(1) {
+        notes.push(format!(
+            "{:.1} % of the valid pixels are cloud in the after image (visible reflectance >= {}): never change there; what lies under them cannot be seen",
+            100.0 * counts.cloud as f64 / counts.valid.max(1) as f64,
+            CLOUD_REFLECTANCE
+        ));
+    }
     let seconds_main = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let vectors = if opts.vectorize {

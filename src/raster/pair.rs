@@ -104,19 +104,41 @@ fn open_dataset(path: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
+/// The role a band description names: "Red", "green band", "B4 NIR", "Near Infrared", ...
+fn role_of_description(d: &str) -> Option<Role> {
+    let d = d.to_ascii_lowercase();
+    if d.contains("near infrared") || d.contains("near-infrared") {
+        return Some(Role::Nir);
+    }
+    let words: Vec<&str> = d
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    // Sentinel-2's red-edge bands are not red.
+    if has("edge") {
+        return None;
+    }
+    match (has("nir"), has("red"), has("green"), has("blue")) {
+        (true, false, false, false) => Some(Role::Nir),
+        (false, true, false, false) => Some(Role::Red),
+        (false, false, true, false) => Some(Role::Green),
+        (false, false, false, true) => Some(Role::Blue),
+        _ => None,
+    }
+}
+
 fn band_role(ds: &Dataset, n: usize) -> Option<Role> {
     let band = ds.rasterband(n).ok()?;
     match band.color_interpretation() {
         ColorInterpretation::RedBand => Some(Role::Red),
         ColorInterpretation::GreenBand => Some(Role::Green),
         ColorInterpretation::BlueBand => Some(Role::Blue),
-        // GeoTIFF has no colour interpretation for near infrared before GDAL 3.10: products
-        // name it in the band description.
+        // GeoTIFF has no colour interpretation for near infrared before GDAL 3.10, and many
+        // products leave it undefined for every band: they name the band in its description.
         _ => {
             use gdal::Metadata;
-            let d = band.description().unwrap_or_default().to_ascii_lowercase();
-            (d == "nir" || d.contains("near infrared") || d.contains("near-infrared"))
-                .then_some(Role::Nir)
+            role_of_description(&band.description().unwrap_or_default())
         }
     }
 }
@@ -556,4 +578,27 @@ fn warp_onto(src: &Dataset, grid: &Dataset, path: &Path) -> std::result::Result<
     gdal::raster::reproject(src, &dst).map_err(|e| e.to_string())?;
     dst.flush_cache().map_err(|e| e.to_string())?;
     Ok(dst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_descriptions_name_roles() {
+        for (d, r) in [
+            ("NIR", Some(Role::Nir)),
+            ("Near Infrared", Some(Role::Nir)),
+            ("B4 (nir)", Some(Role::Nir)),
+            ("Red", Some(Role::Red)),
+            ("green band", Some(Role::Green)),
+            ("Blue", Some(Role::Blue)),
+            ("Red Edge 1", None),
+            ("", None),
+            ("Band 1", None),
+            ("red green", None),
+        ] {
+            assert_eq!(role_of_description(d), r, "{d:?}");
+        }
+    }
 }
