@@ -20,7 +20,8 @@ pub struct DetectArgs {
     /// The later image, on the same grid (or see --resample).
     #[arg(long)]
     pub after: PathBuf,
-    /// Output folder: evidence.tif, change.tif, detect.json.
+    /// Output folder: evidence.tif, change.tif, changes.gpkg (typed polygons), rejected.gpkg
+    /// (pseudo-changes), detect.json.
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
@@ -59,7 +60,8 @@ pub struct DetectArgs {
     /// Shortest and longest line of the building index, in pixels (odd): "5,45".
     #[arg(long, default_value = "5,45")]
     pub mbi_lines: String,
-    /// Skip the radiometric normalisation of the after image.
+    /// Skip the radiometric normalisation of the after image (the ratio kinds conversion, ndvi
+    /// and ndbi are never normalised).
     #[arg(long)]
     pub no_normalize: bool,
     /// Do not polygonize the mask into DIR/changes.gpkg.
