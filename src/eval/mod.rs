@@ -99,16 +99,21 @@ pub fn evaluate(
     };
     let (mut t_obj, mut p_obj) = (blank(truth), blank(pred));
     let mut overlap: FxHashMap<(u32, u32), u64> = FxHashMap::default();
-    // Same type on both sides, per (truth, pred) object pair.
-    let same: Vec<Vec<bool>> = if pred.typed() {
-        truth
-            .kinds
+    // Types as small integers shared by both sides, so the pixel loop compares numbers (one
+    // id per object, not a truth x prediction table).
+    let typed = pred.typed();
+    fn intern<'a>(kinds: &'a [String], ids: &mut FxHashMap<&'a str, u32>) -> Vec<u32> {
+        kinds
             .iter()
-            .map(|t| pred.kinds.iter().map(|p| p == t).collect())
+            .map(|k| {
+                let next = ids.len() as u32;
+                *ids.entry(k.as_str()).or_insert(next)
+            })
             .collect()
-    } else {
-        Vec::new()
-    };
+    }
+    let mut ids = FxHashMap::default();
+    let t_kind = intern(&truth.kinds, &mut ids);
+    let p_kind = intern(&pred.kinds, &mut ids);
     for i in 0..n {
         if scored.is_some_and(|s| !s[i]) {
             continue;
@@ -132,10 +137,7 @@ pub fn evaluate(
         }
         if t != 0 && p != 0 {
             *overlap.entry((t, p)).or_default() += 1;
-            if same
-                .get(t as usize - 1)
-                .is_some_and(|row| row[p as usize - 1])
-            {
+            if typed && t_kind[t as usize - 1] == p_kind[p as usize - 1] {
                 t_obj[t as usize - 1].covered_same += 1;
                 p_obj[p as usize - 1].covered_same += 1;
             }
