@@ -154,8 +154,8 @@ pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
             join_wide_px: 0,
         },
         gsd => {
-            let gsd = gsd.filter(|g| *g > 0.0).unwrap_or(0.8);
             let spectral = roles.red.is_some() && roles.nir.is_some();
+            let (join_half_px, join_wide_px) = join_px(JOIN_GAP_M, gsd);
             Profile {
                 evidence: if spectral {
                     EvidenceKind::Conversion
@@ -163,11 +163,21 @@ pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
                     EvidenceKind::Mbi
                 },
                 open_px: 1,
-                join_half_px: (JOIN_GAP_M / 2.0 / gsd).round().clamp(1.0, 200.0) as u32,
-                join_wide_px: (JOIN_WIDE_M / gsd).ceil().clamp(1.0, 200.0) as u32,
+                join_half_px,
+                join_wide_px,
             }
         }
     }
+}
+
+/// The joining line's half-length and the wide-part radius in pixels for gaps of `gap_m`
+/// metres (imagery without a pixel size is taken as 0.8 m).
+pub fn join_px(gap_m: f64, pixel_size_m: Option<f64>) -> (u32, u32) {
+    let gsd = pixel_size_m.filter(|g| *g > 0.0).unwrap_or(0.8);
+    (
+        (gap_m / 2.0 / gsd).round().clamp(1.0, 200.0) as u32,
+        (JOIN_WIDE_M / gsd).ceil().clamp(1.0, 200.0) as u32,
+    )
 }
 
 /// Run detection.
@@ -218,13 +228,7 @@ pub fn detect(
     config.open_px = opts.open_px.unwrap_or(auto.open_px);
     (config.join_half_px, config.join_wide_px) = match opts.join_m {
         None => (auto.join_half_px, auto.join_wide_px),
-        Some(m) if m > 0.0 => {
-            let gsd = pixel_size_m.filter(|g| *g > 0.0).unwrap_or(0.8);
-            (
-                (m / 2.0 / gsd).round().clamp(1.0, 200.0) as u32,
-                (JOIN_WIDE_M / gsd).ceil().clamp(1.0, 200.0) as u32,
-            )
-        }
+        Some(m) if m > 0.0 => join_px(m, pixel_size_m),
         Some(_) => (0, 0),
     };
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
