@@ -10,6 +10,12 @@
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(3) var<storage, read> aux: array<u32>;
 
+// The binary rule of every structuring element here: erosion ends at the first valid 0,
+// dilation at the first valid 1; nodata never counts (twin: cpu::morphology::binary_over).
+fn decides(v: u32, erode: bool) -> bool {
+    return (erode && v == 0u) || (!erode && v == 1u);
+}
+
 fn binary_px(x: i32, y: i32, erode: bool) -> u32 {
     let w = i32(p.width);
     let h = i32(p.height);
@@ -21,21 +27,12 @@ fn binary_px(x: i32, y: i32, erode: bool) -> u32 {
     for (var yy = max(y - r, 0); yy <= min(y + r, h - 1); yy++) {
         for (var xx = max(x - r, 0); xx <= min(x + r, w - 1); xx++) {
             let v = src[u32(yy * w + xx)];
-            if (v == MASK_NODATA) {
-                continue;
-            }
-            if (erode && v == 0u) {
-                return 0u;
-            }
-            if (!erode && v == 1u) {
-                return 1u;
+            if (decides(v, erode)) {
+                return v;
             }
         }
     }
-    if (erode) {
-        return 1u;
-    }
-    return 0u;
+    return select(0u, 1u, erode);
 }
 
 @compute @workgroup_size(16, 16)
@@ -85,20 +82,11 @@ fn line_binary_px(x: i32, y: i32, erode: bool) -> u32 {
             continue;
         }
         let v = src[u32(yy * w + xx)];
-        if (v == MASK_NODATA) {
-            continue;
-        }
-        if (erode && v == 0u) {
-            return 0u;
-        }
-        if (!erode && v == 1u) {
-            return 1u;
+        if (decides(v, erode)) {
+            return v;
         }
     }
-    if (erode) {
-        return 1u;
-    }
-    return 0u;
+    return select(0u, 1u, erode);
 }
 
 @compute @workgroup_size(16, 16)

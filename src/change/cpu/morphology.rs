@@ -7,31 +7,32 @@ use super::Driver;
 use crate::change::{KernelParams, MASK_NODATA};
 use rayon::prelude::*;
 
+/// The binary rule over the values of a window (structuring element): erosion is 0 at the
+/// first valid 0, dilation 1 at the first valid 1, else the other value; nodata never counts.
+/// Shared by the square and the line kernels (WGSL twin: `decides` in `morphology.wgsl`).
+#[inline]
+fn binary_over(mut window: impl Iterator<Item = u32>, erode: bool) -> u32 {
+    let decisive = u32::from(!erode);
+    if window.any(|v| v == decisive) {
+        decisive
+    } else {
+        u32::from(erode)
+    }
+}
+
 /// Erosion (`erode = true`: 1 only when every valid neighbour is 1) or dilation (1 when any
 /// valid neighbour is 1) at pixel `i`.
 pub fn binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u32 {
-    let centre = src[i];
-    if centre == MASK_NODATA {
+    if src[i] == MASK_NODATA {
         return MASK_NODATA;
     }
     let (w, h) = (p.width as i64, p.height as i64);
     let (x, y) = ((i as i64) % w, (i as i64) / w);
     let r = p.half as i64;
-    for yy in (y - r).max(0)..=(y + r).min(h - 1) {
-        for xx in (x - r).max(0)..=(x + r).min(w - 1) {
-            let v = src[(yy * w + xx) as usize];
-            if v == MASK_NODATA {
-                continue;
-            }
-            if erode && v == 0 {
-                return 0;
-            }
-            if !erode && v == 1 {
-                return 1;
-            }
-        }
-    }
-    if erode { 1 } else { 0 }
+    let window = ((y - r).max(0)..=(y + r).min(h - 1)).flat_map(|yy| {
+        ((x - r).max(0)..=(x + r).min(w - 1)).map(move |xx| src[(yy * w + xx) as usize])
+    });
+    binary_over(window, erode)
 }
 
 /// Erode or dilate a whole mask.
@@ -119,31 +120,18 @@ pub fn line_offset(dir: u32, k: i64) -> (i64, i64) {
 /// `2 * p.half + 1` steps along direction `p.dir`; nodata is skipped and stays nodata (the
 /// rules of [`binary_px`]).
 pub fn line_binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u32 {
-    let centre = src[i];
-    if centre == MASK_NODATA {
+    if src[i] == MASK_NODATA {
         return MASK_NODATA;
     }
     let (w, h) = (p.width as i64, p.height as i64);
     let (x, y) = ((i as i64) % w, (i as i64) / w);
     let half = p.half as i64;
-    for k in -half..=half {
+    let window = (-half..=half).filter_map(|k| {
         let (dx, dy) = line_offset(p.dir, k);
         let (xx, yy) = (x + dx, y + dy);
-        if xx < 0 || yy < 0 || xx >= w || yy >= h {
-            continue;
-        }
-        let v = src[(yy * w + xx) as usize];
-        if v == MASK_NODATA {
-            continue;
-        }
-        if erode && v == 0 {
-            return 0;
-        }
-        if !erode && v == 1 {
-            return 1;
-        }
-    }
-    if erode { 1 } else { 0 }
+        (xx >= 0 && yy >= 0 && xx < w && yy < h).then(|| src[(yy * w + xx) as usize])
+    });
+    binary_over(window, erode)
 }
 
 /// Line erosion or dilation of a whole mask. The sequential driver runs the per-pixel kernel
