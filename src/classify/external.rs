@@ -10,11 +10,11 @@
 use super::pixels;
 use super::{Decision, Measured};
 use crate::error::{Error, Result};
+use crate::raster::pool::Pool;
 use crate::vectorize::assemble::PixelPolygon;
 use gdal::{Dataset, Metadata};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// What the raster holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,16 +28,12 @@ pub enum Content {
 /// An external class or probability raster.
 pub struct External {
     path: PathBuf,
-    pool: Mutex<Vec<Dataset>>,
+    pool: Pool<Dataset>,
     pub content: Content,
     /// Offset of the change grid's origin in this raster, pixels.
     offset: (usize, usize),
     size: (usize, usize),
     nodata: Option<f64>,
-}
-
-fn open(path: &Path) -> Result<Dataset> {
-    Dataset::open(path).map_err(|e| Error::open(path, e))
 }
 
 impl External {
@@ -53,7 +49,7 @@ impl External {
         width: usize,
         height: usize,
     ) -> Result<Self> {
-        let ds = open(path)?;
+        let ds = crate::raster::open_dataset(path)?;
         let bad = |reason: String| Error::Open {
             path: path.into(),
             reason,
@@ -133,7 +129,7 @@ impl External {
         };
         Ok(External {
             path: path.into(),
-            pool: Mutex::new(vec![ds]),
+            pool: Pool::new(vec![ds]),
             content,
             offset,
             size,
@@ -169,15 +165,10 @@ impl External {
     /// # Errors
     /// [`Error::Open`] naming the raster when a read fails.
     pub fn decide(&self, polys: &[PixelPolygon], _m: &Measured) -> Result<Decision> {
-        let ds = match self.pool.lock().ok().and_then(|mut v| v.pop()) {
-            Some(d) => d,
-            None => open(&self.path)?,
-        };
-        let result = self.decide_with(&ds, polys);
-        if let Ok(mut v) = self.pool.lock() {
-            v.push(ds);
-        }
-        result
+        self.pool.with(
+            || crate::raster::open_dataset(&self.path),
+            |ds| self.decide_with(ds, polys),
+        )
     }
 
     fn decide_with(&self, ds: &Dataset, polys: &[PixelPolygon]) -> Result<Decision> {

@@ -207,12 +207,13 @@ mod measure {
     use crate::error::Result;
     use crate::raster::grid::Window;
     use crate::raster::pair::ScenePair;
+    use crate::raster::pool::Pool;
     use std::sync::Mutex;
 
     /// Reads the pixels of polygons from an image pair; safe to share between threads (each
-    /// call checks a dataset pair out of a pool).
+    /// call takes a dataset pair from a pool, cloned from the first when none is free).
     pub struct Measurer {
-        pool: Mutex<Vec<ScenePair>>,
+        pool: Pool<ScenePair>,
         template: Mutex<ScenePair>,
         pub spectra: Spectra,
         /// Ring radius for the shadow, pixels.
@@ -232,17 +233,14 @@ mod measure {
             Measurer {
                 width: pair.width,
                 height: pair.height,
-                pool: Mutex::new(Vec::new()),
+                pool: Pool::new(Vec::new()),
                 template: Mutex::new(pair),
                 spectra,
                 ring_px,
             }
         }
 
-        fn checkout(&self) -> Result<ScenePair> {
-            if let Some(p) = self.pool.lock().ok().and_then(|mut v| v.pop()) {
-                return Ok(p);
-            }
+        fn clone_template(&self) -> Result<ScenePair> {
             match self.template.lock() {
                 Ok(t) => t.try_clone(),
                 Err(e) => e.into_inner().try_clone(),
@@ -260,32 +258,37 @@ mod measure {
             let r = self.ring_px as i64;
             let xa = (x0 - r).max(0) as usize;
             let xb = ((x1 + r).max(0) as usize).min(self.width);
-            let pair = self.checkout()?;
             let mut acc = Accumulator::default();
-            let result = (|| {
-                if xb <= xa {
-                    return Ok(());
-                }
-                for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height, xb - xa) {
-                    let bottom = self.ring_px.min(self.height - (y + rows));
-                    let win = Window {
-                        x: xa,
-                        y: y - top,
-                        width: xb - xa,
-                        height: top + rows + bottom,
-                    };
-                    let t = pair.read(win)?;
-                    let inside =
-                        pixels::rasterize(polys, xa as i64, win.y as i64, win.width, win.height);
-                    let ring = pixels::ring(&inside, win.width, win.height, self.ring_px);
-                    acc.add(&self.spectra, &t, &inside, &ring, top..top + rows);
-                }
-                Ok(())
-            })();
-            if let Ok(mut v) = self.pool.lock() {
-                v.push(pair);
+            if xb <= xa {
+                return Ok(acc.finish(&self.spectra, dt_width(polys)));
             }
-            result.map(|()| acc.finish(&self.spectra, dt_width(polys)))
+            self.pool.with(
+                || self.clone_template(),
+                |pair| {
+                    for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height, xb - xa)
+                    {
+                        let bottom = self.ring_px.min(self.height - (y + rows));
+                        let win = Window {
+                            x: xa,
+                            y: y - top,
+                            width: xb - xa,
+                            height: top + rows + bottom,
+                        };
+                        let t = pair.read(win)?;
+                        let inside = pixels::rasterize(
+                            polys,
+                            xa as i64,
+                            win.y as i64,
+                            win.width,
+                            win.height,
+                        );
+                        let ring = pixels::ring(&inside, win.width, win.height, self.ring_px);
+                        acc.add(&self.spectra, &t, &inside, &ring, top..top + rows);
+                    }
+                    Ok(())
+                },
+            )?;
+            Ok(acc.finish(&self.spectra, dt_width(polys)))
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bands;
 pub mod grid;
+pub mod pool;
 
 #[cfg(feature = "gdal")]
 pub mod pair;
