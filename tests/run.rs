@@ -185,38 +185,34 @@ fn a_bad_job_is_refused_before_any_work() {
     let d = dir.path();
     synth(d, 1024, 5);
     let text = std::fs::read_to_string(d.join("job.toml")).unwrap();
-    std::fs::write(
-        d.join("bad.toml"),
-        text.replace("class_field = \"DLBM\"", "class_field = \"DLBMM\""),
-    )
-    .unwrap();
     let out = d.join("never");
-    let (code, _, e) = tuban(&[
-        "run",
-        d.join("bad.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1);
-    assert!(e.contains("DLBMM") && e.contains("DLBM, DLMC"), "{e}");
-    assert!(!out.exists(), "nothing was started");
-    let crs = text.replace(
-        "layer = \"STBHHX\"",
-        "layer = \"STBHHX\"\ncrs = \"EPSG:99999\"",
+    // Run a job `name` holding `job`: it must fail before any output folder exists; its stderr.
+    let refused = |name: &str, job: String| -> String {
+        std::fs::write(d.join(name), job).unwrap();
+        let (code, _, e) = tuban(&[
+            "run",
+            d.join(name).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{e}");
+        assert!(!out.exists(), "nothing was started");
+        e
+    };
+    let e = refused(
+        "bad.toml",
+        text.replace("class_field = \"DLBM\"", "class_field = \"DLBMM\""),
     );
-    std::fs::write(d.join("crs.toml"), crs).unwrap();
-    let (code, _, e) = tuban(&[
-        "run",
-        d.join("crs.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1);
+    assert!(e.contains("DLBMM") && e.contains("DLBM, DLMC"), "{e}");
+    let e = refused(
+        "crs.toml",
+        text.replace(
+            "layer = \"STBHHX\"",
+            "layer = \"STBHHX\"\ncrs = \"EPSG:99999\"",
+        ),
+    );
     assert!(e.contains("crs.toml:") && e.contains("EPSG:99999"), "{e}");
-    assert!(!out.exists(), "nothing was started");
-    std::fs::write(d.join("q.toml"), text.replace("2024Q2", "2024Q7")).unwrap();
-    let (code, _, e) = tuban(&["run", d.join("q.toml").to_str().unwrap()]);
-    assert_eq!(code, 1);
+    let e = refused("q.toml", text.replace("2024Q2", "2024Q7"));
     assert!(e.contains("q.toml:2") && e.contains("2024Q7"), "{e}");
 }
 
