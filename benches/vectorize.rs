@@ -1,5 +1,6 @@
-//! Criterion benches of the vectorizer: the per-tile work (labelling + boundary tracing) and the
-//! seam merge (the same mask in one tile vs in many tiles: the difference is the stitching).
+//! Criterion benches of the vectorizer: the per-tile work (labelling + boundary tracing), the
+//! seam merge (the same mask in one tile vs in many tiles: the difference is the stitching),
+//! and the split of a linear component into lines of different directions before typing.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -88,9 +89,38 @@ fn seam_merge(c: &mut Criterion) {
     g.finish();
 }
 
+/// A railway 30 px wide across a 2048 x 512 window, crossed by a road 16 px wide at 35°.
+fn crossing() -> (Vec<u8>, usize, usize) {
+    let (w, h) = (2048usize, 512usize);
+    let mut m = vec![0u8; w * h];
+    let (s, c) = 35f64.to_radians().sin_cos();
+    for y in 0..h {
+        for x in 0..w {
+            let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+            let rail = (py - 256.0 - 0.05 * px).abs() < 15.0;
+            // Distance to the road's centre line through (1024, 300).
+            let road = ((px - 1024.0) * s - (py - 300.0) * c).abs() < 8.0;
+            m[y * w + x] = u8::from(rail || road);
+        }
+    }
+    (m, w, h)
+}
+
+fn split_lines(c: &mut Criterion) {
+    let (m, w, h) = crossing();
+    let mut g = c.benchmark_group("classify_split");
+    g.throughput(Throughput::Elements((w * h) as u64));
+    g.bench_function("rail_and_road_2048x512", |b| {
+        b.iter(|| {
+            tuban::classify::branches::split(black_box(&m), w, h, 1600, 8.0, 20f64.to_radians())
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
-    targets = tile_work, seam_merge
+    targets = tile_work, seam_merge, split_lines
 }
 criterion_main!(benches);

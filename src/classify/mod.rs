@@ -3,6 +3,7 @@
 //! reasons ([`rules`]), or an external class / probability raster from a model instead
 //! ([`external`]).
 
+pub mod branches;
 #[cfg(feature = "gdal")]
 pub mod external;
 pub mod features;

@@ -202,6 +202,9 @@ pub struct ClassifyConf {
     /// Type rules (default: the built-in ones).
     #[serde(default = "builtin_types")]
     pub types: Vec<Rule>,
+    /// Where linear components are split into lines of different directions before typing.
+    #[serde(default)]
+    pub split: super::branches::SplitConf,
 }
 
 fn builtin() -> ClassifyConf {
@@ -213,6 +216,7 @@ fn builtin() -> ClassifyConf {
     struct BuiltinRules {
         pseudo: Vec<Rule>,
         types: Vec<Rule>,
+        split: super::branches::SplitConf,
     }
     let b: Builtin = toml::from_str::<toml::Value>(DEFAULT_RULES)
         .and_then(|v| v.try_into())
@@ -224,6 +228,7 @@ fn builtin() -> ClassifyConf {
         classes: None,
         pseudo: b.classify.pseudo,
         types: b.classify.types,
+        split: b.classify.split,
     }
 }
 
@@ -283,6 +288,7 @@ impl ClassifyConf {
                 self.shadow_ring_m
             ));
         }
+        self.split.check()?;
         for (kind, rules) in [("pseudo", &self.pseudo), ("types", &self.types)] {
             for r in rules {
                 if kind == "types" && r.tblx.is_none() {

@@ -4,11 +4,19 @@
 
 use crate::classify::external::External;
 use crate::classify::features::{Features, Measurer};
-use crate::classify::{ClassifyConf, Decision, Measured};
-use crate::error::Result;
+use crate::classify::{ClassifyConf, Decision, Measured, branches, pixels};
+use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value};
+use crate::raster::pool::Pool;
 use crate::vectorize::assemble::PixelPolygon;
+use crate::vectorize::stitch::{Component, PolygonizeOptions, polygonize_mask};
+use gdal::Dataset;
+use std::borrow::Cow;
 use std::path::PathBuf;
+
+/// Largest window (pixels) in which a component is split into lines; beyond it the component
+/// is typed whole (about 10 bytes a pixel while it is split).
+const MAX_SPLIT_PX: usize = 8 << 20;
 
 /// The type fields of a typed change layer, after the polygonizer's own.
 pub const CLASS_FIELDS: [(&str, FieldKind); 14] = [
@@ -39,7 +47,58 @@ pub struct Classifier {
     pub pixel_m: f64,
     /// Where pseudo-changes are written (GeoPackage, layer `rejected`).
     pub rejected: PathBuf,
+    /// The evidence raster, for the evidence of the pieces a split cuts.
+    pub evidence: Option<EvidenceRaster>,
+    /// Scene width, pixels (a piece's identity is its first pixel's raster index).
+    pub scene_width: usize,
 }
+
+/// The evidence raster, opened once per thread that reads it.
+pub struct EvidenceRaster {
+    path: PathBuf,
+    pool: Pool<Dataset>,
+}
+
+impl EvidenceRaster {
+    /// The raster at `path` (band 1), opened when first read: detect names it before it
+    /// writes it.
+    pub fn new(path: &std::path::Path) -> Self {
+        EvidenceRaster {
+            path: path.into(),
+            pool: Pool::new(Vec::new()),
+        }
+    }
+
+    /// The values of the window `(x, y, w, h)`.
+    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Vec<f32>> {
+        let err = |e: gdal::errors::GdalError| Error::Open {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        self.pool.with(
+            || crate::raster::open_dataset(&self.path),
+            |ds| {
+                let band = ds.rasterband(1).map_err(err)?;
+                let mut v = vec![0.0f32; w * h];
+                band.read_into_slice((x as isize, y as isize), (w, h), (w, h), &mut v, None)
+                    .map_err(err)?;
+                Ok(v)
+            },
+        )
+    }
+}
+
+/// One typed polygon: the traced component or a piece of it, with its attribute values (the
+/// polygonizer's, then [`CLASS_FIELDS`]).
+pub struct Typed<'a> {
+    pub component: Cow<'a, Component>,
+    pub measured: Measured,
+    pub decision: Decision,
+    pub values: Vec<Value>,
+}
+
+/// The polygonizer's measures and attribute values of a component.
+pub type BaseFn<'f> = dyn Fn(&Component) -> (Measured, Vec<Value>) + Sync + 'f;
 
 impl std::fmt::Debug for Classifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,6 +125,180 @@ impl Classifier {
             None => self.conf.decide(&m),
         };
         Ok((m, d))
+    }
+}
+
+impl Classifier {
+    /// Type a component: whole, or, when it is linear and lines of different directions meet
+    /// in it (a road across a railway), piece by piece ([`branches`]), touching pieces of the
+    /// same type put back together. `min_m2` is the smallest polygon written: no piece is cut
+    /// smaller.
+    ///
+    /// # Errors
+    /// An image or evidence read failure, naming the file.
+    pub fn type_component<'a>(
+        &self,
+        c: &'a Component,
+        base: &BaseFn,
+        min_m2: f64,
+    ) -> Result<Vec<Typed<'a>>> {
+        let typed = |comp: Cow<'a, Component>| -> Result<Typed<'a>> {
+            let (m, mut values) = base(&comp);
+            let (measured, decision) = self.decide(&comp.polygons, m)?;
+            values.extend(class_values(&measured, &decision));
+            Ok(Typed {
+                component: comp,
+                measured,
+                decision,
+                values,
+            })
+        };
+        let whole = typed(Cow::Borrowed(c))?;
+        let split = &self.conf.split;
+        let linear = whole
+            .measured
+            .value("slender")
+            .is_some_and(|s| s >= split.min_slender);
+        if !split.enabled || !linear || self.external.is_some() {
+            return Ok(vec![whole]);
+        }
+        let Some((x0, y0, x1, y1)) = pixels::bbox(&c.polygons) else {
+            return Ok(vec![whole]);
+        };
+        let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
+        if w * h > MAX_SPLIT_PX {
+            return Ok(vec![whole]);
+        }
+        let px_m2 = self.pixel_m * self.pixel_m;
+        let min_px = (split.part_m2.max(min_m2) / px_m2).ceil().max(1.0) as u64;
+        if c.pixels < 2 * min_px {
+            return Ok(vec![whole]); // no two pieces could stand alone
+        }
+        let mask = pixels::rasterize(&c.polygons, x0, y0, w, h);
+        let Some(pieces) = branches::split(
+            &mask,
+            w,
+            h,
+            min_px,
+            split.part_slender,
+            split.max_turn_deg.to_radians(),
+        ) else {
+            return Ok(vec![whole]);
+        };
+        drop(mask);
+        let window = Window {
+            x0,
+            y0,
+            w,
+            h,
+            evidence: match &self.evidence {
+                Some(e) => Some(e.read(x0 as usize, y0 as usize, w, h)?),
+                None => None,
+            },
+        };
+        let parts: Vec<Typed> = (1..=pieces.count)
+            .map(|l| {
+                typed(Cow::Owned(window.piece(
+                    &pieces.labels,
+                    |k| k == l,
+                    self.scene_width,
+                )))
+            })
+            .collect::<Result<_>>()?;
+        // Touching pieces of the same type (or the same pseudo-change) are one polygon again.
+        let key = |t: &Typed| (t.decision.tblx.clone(), t.decision.pseudo.clone());
+        let mut group: Vec<u32> = (0..=pieces.count).collect();
+        for (a, b) in pieces.touching(w) {
+            if key(&parts[a as usize - 1]) == key(&parts[b as usize - 1]) {
+                let (ra, rb) = (root(&group, a), root(&group, b));
+                group[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+        let roots: Vec<u32> = (1..=pieces.count).map(|l| root(&group, l)).collect();
+        let mut groups: Vec<u32> = roots.clone();
+        groups.sort_unstable();
+        groups.dedup();
+        if groups.len() < 2 {
+            return Ok(vec![whole]);
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        let mut parts: Vec<Option<Typed>> = parts.into_iter().map(Some).collect();
+        for g in groups {
+            let members = roots.iter().filter(|&&r| r == g).count();
+            if members == 1 {
+                if let Some(t) = parts[g as usize - 1].take() {
+                    out.push(t);
+                }
+            } else {
+                let comp = window.piece(
+                    &pieces.labels,
+                    |k| roots[k as usize - 1] == g,
+                    self.scene_width,
+                );
+                out.push(typed(Cow::Owned(comp))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn root(group: &[u32], mut l: u32) -> u32 {
+    while group[l as usize] != l {
+        l = group[l as usize];
+    }
+    l
+}
+
+/// The window a component was split in: where it lies in the scene and its evidence.
+struct Window {
+    x0: i64,
+    y0: i64,
+    w: usize,
+    h: usize,
+    evidence: Option<Vec<f32>>,
+}
+
+impl Window {
+    /// The component made of the pieces `keep` selects: its outline traced again, its pixels,
+    /// evidence and first pixel.
+    fn piece(&self, labels: &[u32], keep: impl Fn(u32) -> bool, scene_width: usize) -> Component {
+        let mask: Vec<u8> = labels
+            .iter()
+            .map(|&l| u8::from(l != 0 && keep(l)))
+            .collect();
+        let (mut pixels, mut sum, mut max, mut first) = (0u64, 0.0f64, f32::NEG_INFINITY, u64::MAX);
+        for (i, _) in mask.iter().enumerate().filter(|(_, v)| **v == 1) {
+            pixels += 1;
+            if let Some(ev) = &self.evidence {
+                sum += ev[i] as f64;
+                max = max.max(ev[i]);
+            }
+            let (x, y) = (
+                self.x0 as u64 + (i % self.w) as u64,
+                self.y0 as u64 + (i / self.w) as u64,
+            );
+            first = first.min(y * scene_width as u64 + x);
+        }
+        let shift = |ring: Vec<(i64, i64)>| -> Vec<(i64, i64)> {
+            ring.into_iter()
+                .map(|(x, y)| (x + self.x0, y + self.y0))
+                .collect()
+        };
+        let polygons = polygonize_mask(&mask, self.w, self.h, 1024, PolygonizeOptions::default())
+            .into_iter()
+            .flat_map(|c| c.polygons)
+            .map(|p| PixelPolygon {
+                exterior: shift(p.exterior),
+                holes: p.holes.into_iter().map(shift).collect(),
+            })
+            .collect();
+        Component {
+            polygons,
+            pixels,
+            evidence_sum: sum,
+            evidence_max: max,
+            first,
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::ProgressFn;
 use super::checkpoint;
-use super::classify::Classifier;
+use super::classify::{Classifier, EvidenceRaster};
 use super::polygonize::{PolygonizeJob, polygonize};
 use crate::change::cpu::threshold::is_near_px;
 use crate::change::{
@@ -333,6 +333,7 @@ pub fn detect(
             opts.classes.as_deref(),
             &pair,
             &opts.out_dir,
+            &evidence_path,
         )?)),
         _ => None,
     };
@@ -418,6 +419,7 @@ fn classifier(
     classes: Option<&Path>,
     pair: &ScenePair,
     out_dir: &Path,
+    evidence: &Path,
 ) -> Result<Classifier> {
     let pixel_m = pair.pixel_size_m().filter(|g| *g > 0.0).unwrap_or(1.0);
     let external = classes
@@ -433,6 +435,8 @@ fn classifier(
         external,
         pixel_m,
         rejected: out_dir.join("rejected.gpkg"),
+        evidence: Some(EvidenceRaster::new(evidence)),
+        scene_width: pair.width,
     })
 }
 

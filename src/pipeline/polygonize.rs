@@ -5,7 +5,7 @@
 //! ground attributes and written in batches.
 
 use super::ProgressFn;
-use super::classify::{CLASS_FIELDS, class_values};
+use super::classify::CLASS_FIELDS;
 use crate::classify::Measured;
 use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value, VectorWriter};
@@ -306,42 +306,61 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
             let writer_thread = s.spawn(move || -> Result<(u64, f64, u64, PathBuf)> {
                 let (mut pixels, mut area) = (0u64, 0.0f64);
                 for comps in out_rx {
-                    let features: Vec<Result<Option<Feature>>> = comps
+                    let features: Vec<Result<Vec<Feature>>> = comps
                         .par_iter()
                         .map(|c| {
                             let exact = to_world(&c.polygons, &gt);
-                            let (m, mut values) = attributes(c, &exact, &gt, g);
+                            let (m, values) = attributes(c, &exact, &gt, g);
                             if m.area_m2 < min_area_m2 {
-                                return Ok(None);
+                                return Ok(Vec::new());
                             }
-                            let mut pseudo = false;
-                            if let Some(k) = &classify {
-                                let (m, d) = k.decide(&c.polygons, m)?;
-                                pseudo = d.pseudo.is_some();
-                                values.extend(class_values(&m, &d));
-                            }
-                            let geom = if simplify_px2 > 0.0 {
-                                to_world_simplified(&c.polygons, &gt, simplify_px2)
-                            } else {
-                                exact
+                            let geom = |c: &Component, exact: MultiPolygon<f64>| {
+                                if simplify_px2 > 0.0 {
+                                    to_world_simplified(&c.polygons, &gt, simplify_px2)
+                                } else {
+                                    exact
+                                }
                             };
-                            Ok(Some(Feature {
-                                area: m.area_m2,
-                                pixels: c.pixels,
-                                geom,
-                                values,
-                                pseudo,
-                            }))
+                            let Some(k) = &classify else {
+                                return Ok(vec![Feature {
+                                    area: m.area_m2,
+                                    pixels: c.pixels,
+                                    geom: geom(c, exact),
+                                    values,
+                                    pseudo: false,
+                                }]);
+                            };
+                            // Pieces of a split component are measured afresh.
+                            let base =
+                                |p: &Component| attributes(p, &to_world(&p.polygons, &gt), &gt, g);
+                            let typed = k.type_component(c, &base, min_area_m2)?;
+                            Ok(typed
+                                .into_iter()
+                                .map(|t| {
+                                    let exact = match &t.component {
+                                        std::borrow::Cow::Borrowed(_) => exact.clone(),
+                                        std::borrow::Cow::Owned(p) => to_world(&p.polygons, &gt),
+                                    };
+                                    Feature {
+                                        area: t.measured.area_m2,
+                                        pixels: t.component.pixels,
+                                        geom: geom(&t.component, exact),
+                                        values: t.values,
+                                        pseudo: t.decision.pseudo.is_some(),
+                                    }
+                                })
+                                .collect())
                         })
                         .collect();
                     for f in features {
-                        let Some(f) = f? else { continue };
-                        match (&mut rejected, f.pseudo) {
-                            (Some(r), true) => r.push(f.geom, f.values)?,
-                            _ => {
-                                pixels += f.pixels;
-                                area += f.area;
-                                writer.push(f.geom, f.values)?;
+                        for f in f? {
+                            match (&mut rejected, f.pseudo) {
+                                (Some(r), true) => r.push(f.geom, f.values)?,
+                                _ => {
+                                    pixels += f.pixels;
+                                    area += f.area;
+                                    writer.push(f.geom, f.values)?;
+                                }
                             }
                         }
                     }
