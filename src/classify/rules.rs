@@ -458,6 +458,9 @@ mod tests {
             bad("[classify]\n[[classify.types]]\nwhen = { area_m2 = [1, 5] }").contains("no tblx")
         );
         assert!(bad("[classify]\nscael = 3").contains("unknown field"));
+        assert!(bad("[classify.split]\nmax_turn_deg = 100").contains("at most 90"));
+        assert!(bad("[classify.split]\npart_m2 = -1").contains("part_m2"));
+        assert!(bad("[classify.split]\nmin_slendr = 3").contains("unknown field"));
     }
 
     #[test]
@@ -468,5 +471,8 @@ mod tests {
         // A table that only sets the scale keeps the built-in rules.
         let s = ClassifyConf::parse("[classify]\nscale = 255").unwrap();
         assert_eq!((s.scale, &s.types), (Some(255.0), &c.types));
+        assert_eq!(s.split, super::super::branches::SplitConf::default());
+        let off = ClassifyConf::parse("[classify.split]\nenabled = false").unwrap();
+        assert!(!off.split.enabled && off.split.min_slender == c.split.min_slender);
     }
 }
