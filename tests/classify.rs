@@ -264,3 +264,97 @@ fn a_probability_raster_types_by_its_highest_mean() {
     }
     assert!(typed.iter().any(|(t, _, _)| t == "20") && typed.iter().any(|(t, _, _)| t == "DL2"));
 }
+
+/// `road_m` and `village_m` of every polygon of `det/changes.gpkg`, with its geometry.
+fn context_values(dir: &Path) -> Vec<(Option<f64>, Option<f64>, gdal::vector::Geometry)> {
+    let ds = gdal::Dataset::open(dir.join("det/changes.gpkg")).unwrap();
+    let mut l = ds.layer_by_name("changes").unwrap();
+    l.features()
+        .map(|f| {
+            let v = |n: &str| f.field_as_double(f.field_index(n).unwrap()).unwrap();
+            (v("road_m"), v("village_m"), f.geometry().unwrap().clone())
+        })
+        .collect()
+}
+
+#[test]
+fn the_land_use_survey_gives_distances_to_roads_and_villages() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    synth(dir, 512, 2);
+    let refs = dir.join("refs.gpkg");
+    let refs = refs.to_str().unwrap();
+    // Without a survey the context features are empty.
+    let (code, stderr) = detect(dir, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        context_values(dir)
+            .iter()
+            .all(|(r, v, _)| r.is_none() && v.is_none())
+    );
+    let (code, stderr) = detect(dir, &["--context", refs, "--context-layer", "DLTB"]);
+    assert_eq!(code, 0, "{stderr}");
+    // The survey's roads and villages, as GEOS sees them.
+    let ds = gdal::Dataset::open(refs).unwrap();
+    let mut dltb = ds.layer_by_name("DLTB").unwrap();
+    let (mut roads, mut villages) = (vec![], vec![]);
+    for f in dltb.features() {
+        let code = f
+            .field_as_string(f.field_index("DLBM").unwrap())
+            .unwrap()
+            .unwrap_or_default();
+        let g = f.geometry().unwrap().clone();
+        match code.as_str() {
+            "1001" | "1003" | "1004" | "1006" => roads.push(g),
+            "0702" => villages.push(g),
+            _ => {}
+        }
+    }
+    assert!(!roads.is_empty() && !villages.is_empty());
+    // Each distance d (under the 500 m search) is exact: the polygon grown by a hair more than d
+    // reaches a survey polygon, grown by a hair less it does not (GEOS buffers, 16 segments a
+    // quarter circle: within 0.2 %).
+    let reaches = |g: &gdal::vector::Geometry, d: f64, layer: &[gdal::vector::Geometry]| {
+        let grown = g.buffer(d, 16).unwrap();
+        layer.iter().any(|r| grown.intersects(r))
+    };
+    let polygons = context_values(dir);
+    assert!(polygons.len() >= 5, "{} polygons", polygons.len());
+    let mut near = 0;
+    for (road, village, g) in &polygons {
+        for (d, layer) in [(road.unwrap(), &roads), (village.unwrap(), &villages)] {
+            assert!((0.0..=500.0).contains(&d), "{d}");
+            if d >= 500.0 {
+                assert!(!reaches(g, 499.0, layer), "a survey polygon within 500 m");
+                continue;
+            }
+            near += 1;
+            assert!(reaches(g, d * 1.002 + 0.05, layer), "nothing within {d} m");
+            if d > 0.1 {
+                assert!(!reaches(g, d * 0.998 - 0.05, layer), "closer than {d} m");
+            }
+        }
+    }
+    assert!(near >= 3, "{near} distances under the search");
+    // A survey that cannot be read, or a class field it lacks, is refused with the reason.
+    let (code, stderr) = detect(dir, &["--context", "/nonexistent/dltb.gpkg"]);
+    assert!(
+        code != 0 && stderr.contains("/nonexistent/dltb.gpkg"),
+        "{stderr}"
+    );
+    let (code, stderr) = detect(
+        dir,
+        &[
+            "--context",
+            refs,
+            "--context-layer",
+            "DLTB",
+            "--context-field",
+            "DLBMX",
+        ],
+    );
+    assert!(
+        code != 0 && stderr.contains("DLBMX") && stderr.contains("DLMC"),
+        "{stderr}"
+    );
+}

@@ -51,6 +51,7 @@ fn opts(
         join_m: None,
         classify: Some(Default::default()),
         classes: None,
+        context: None,
         vectorize: true,
         min_area_m2: 0.0,
         config: PipelineConfig::default(),

@@ -30,6 +30,7 @@ fn run(
         join_m: None,
         classify: None,
         classes: None,
+        context: None,
         vectorize: false,
         min_area_m2: 0.0,
         config,

@@ -54,13 +54,18 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
                 .iter()
                 .all(|r| r["XZQDM"] == code && r["JCBH"].starts_with(code))
         );
-        // Every lead is typed, with a confidence and the reasons.
+        // Every lead is typed, with a confidence and the reasons, and measured against the
+        // job's land-use survey (distances to existing roads and villages).
         for r in &leads {
             let conf: f64 = r["confidence"].parse().unwrap();
             assert!(
                 !r["TBLX"].is_empty() && (0.0..=1.0).contains(&conf) && !r["LXYJ"].is_empty(),
                 "{r:?}"
             );
+            for k in ["road_m", "village_m"] {
+                let d: f64 = r[k].parse().unwrap();
+                assert!((0.0..=500.0).contains(&d), "{k} {r:?}");
+            }
         }
         // The Shapefile holds the same leads, its text read back through the .cpg.
         let shp = rows(&c.join("tuban.shp"), "tuban");

@@ -13,7 +13,7 @@ Real pairs (shared/data/realcd): object-level recall and precision of the typed 
 (changes.gpkg) against the change labels, which carry no types, and the types the polygons got.
 
 usage: tools/type_table.py [--tuban PATH] [--seeds 1,...,16] [--size 2048] [--data DIR]
-                           [--no-real] [-- extra detect flags]
+                           [--no-real] [--context] [-- extra detect flags]
 """
 import argparse, collections, glob, json, os, subprocess, sys, tempfile
 
@@ -63,8 +63,9 @@ def synthetic(args):
             d = os.path.join(tmp, "scene")
             run([args.tuban, "synth", "--size", str(args.size), "--seed", seed, "--out", d])
             out = os.path.join(d, "det")
+            context = ["--context", f"{d}/refs.gpkg", "--context-layer", "DLTB"] if args.context else []
             run([args.tuban, "detect", "--before", f"{d}/before.tif", "--after", f"{d}/after.tif",
-                 "--out", out, "--backend", args.backend] + args.extra)
+                 "--out", out, "--backend", args.backend] + context + args.extra)
             base = [args.tuban, "eval", "--pred", f"{out}/changes.gpkg", "--truth", f"{d}/truth.tif",
                     "--merge", "DL1,DL2=DL", "--json"]
             r = json.loads(run(base + ["--min-area-mu", "5", "--ignore", f"{d}/clouds.tif"]))
@@ -141,6 +142,8 @@ def main():
     ap.add_argument("--backend", default="cpu")
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "realcd"))
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--context", action="store_true",
+                    help="give detect each county's land-use survey (refs.gpkg, layer DLTB)")
     ap.add_argument("extra", nargs="*", help="extra flags for tuban detect")
     args = ap.parse_args()
     synthetic(args)

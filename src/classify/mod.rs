@@ -4,6 +4,7 @@
 //! ([`external`]).
 
 pub mod branches;
+pub mod context;
 #[cfg(feature = "gdal")]
 pub mod external;
 pub mod features;
@@ -29,6 +30,10 @@ pub struct Measured {
     pub pixel_m: f64,
     /// Mean change evidence.
     pub evidence: Option<f64>,
+    /// Distance to the nearest existing road or railway and to the nearest village in the
+    /// land-use survey, m (None without a survey layer; see [`context`]).
+    pub road_m: Option<f64>,
+    pub village_m: Option<f64>,
 }
 
 impl Measured {
@@ -76,6 +81,8 @@ impl Measured {
             "shadow" => f.shadow,
             "blue_red" => f.blue_red,
             "evidence" => self.evidence,
+            "road_m" => self.road_m,
+            "village_m" => self.village_m,
             "nir" => Some(if f.ndvi_after.is_some() { 1.0 } else { 0.0 }),
             "pixel_m" => Some(self.pixel_m),
             _ => None,

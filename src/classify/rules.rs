@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
 /// Every feature a rule may name, with what it is.
-pub const FEATURES: [(&str, &str); 24] = [
+pub const FEATURES: [(&str, &str); 26] = [
     ("area_m2", "ground area, m²"),
     (
         "elong",
@@ -76,6 +76,14 @@ pub const FEATURES: [(&str, &str); 24] = [
     ),
     ("evidence", "mean change evidence"),
     (
+        "road_m",
+        "distance to the nearest existing road or railway in the land-use survey, m (needs --context)",
+    ),
+    (
+        "village_m",
+        "distance to the nearest village or rural homestead in the land-use survey, m (needs --context)",
+    ),
+    (
         "nir",
         "1 when the imagery has red and NIR bands (NDVI features exist), else 0",
     ),
@@ -90,6 +98,7 @@ pub const FEATURES: [(&str, &str); 24] = [
 pub fn soft_scale(feature: &str, bound: f64) -> f64 {
     match feature {
         "area_m2" | "length_m" | "width_m" | "skel_m" => 0.25 * bound.abs().max(1.0),
+        "road_m" | "village_m" => 0.25 * bound.abs().max(4.0),
         "elong" | "nir" | "pixel_m" => 1.0,
         "slender" => 3.0,
         "rectfill" => 0.05,
@@ -205,6 +214,9 @@ pub struct ClassifyConf {
     /// Where linear components are split into lines of different directions before typing.
     #[serde(default)]
     pub split: super::branches::SplitConf,
+    /// Which land-use survey classes give the context features `road_m` and `village_m`.
+    #[serde(default)]
+    pub context: super::context::ContextConf,
 }
 
 fn builtin() -> ClassifyConf {
@@ -217,6 +229,7 @@ fn builtin() -> ClassifyConf {
         pseudo: Vec<Rule>,
         types: Vec<Rule>,
         split: super::branches::SplitConf,
+        context: super::context::ContextConf,
     }
     let b: Builtin = toml::from_str::<toml::Value>(DEFAULT_RULES)
         .and_then(|v| v.try_into())
@@ -229,6 +242,7 @@ fn builtin() -> ClassifyConf {
         pseudo: b.classify.pseudo,
         types: b.classify.types,
         split: b.classify.split,
+        context: b.classify.context,
     }
 }
 
@@ -289,6 +303,7 @@ impl ClassifyConf {
             ));
         }
         self.split.check()?;
+        self.context.check()?;
         for (kind, rules) in [("pseudo", &self.pseudo), ("types", &self.types)] {
             for r in rules {
                 if kind == "types" && r.tblx.is_none() {

@@ -8,7 +8,7 @@ use tuban::change::cpu::Driver;
 use tuban::change::{Backend, EvidenceKind, PipelineConfig, Threshold};
 use tuban::classify::ClassifyConf;
 use tuban::gpu::{AdapterChoice, GpuContext};
-use tuban::pipeline::detect::{DetectOptions, DetectSummary, detect};
+use tuban::pipeline::detect::{ContextSource, DetectOptions, DetectSummary, detect};
 use tuban::raster::pair::PairOptions;
 
 /// Raw flags of `tuban detect`.
@@ -76,8 +76,18 @@ pub struct DetectArgs {
     #[arg(long)]
     pub classes: Option<PathBuf>,
     /// Leave the polygons untyped (no TBLX, no rejected.gpkg).
-    #[arg(long, conflicts_with_all = ["rules", "classes"])]
+    #[arg(long, conflicts_with_all = ["rules", "classes", "context"])]
     pub no_classify: bool,
+    /// The land-use survey (DLTB, any OGR source): its roads and villages give each polygon
+    /// the context features road_m and village_m (classes in the rules' [classify.context]).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Layer of --context (default: the source's only layer, or DLTB).
+    #[arg(long, requires = "context")]
+    pub context_layer: Option<String>,
+    /// Land-class field of --context (default: DLBM).
+    #[arg(long, requires = "context")]
+    pub context_field: Option<String>,
     /// Leave polygons smaller than this many mu (1 mu = 666.67 m²) out of changes.gpkg.
     #[arg(long, default_value_t = 0.0)]
     pub min_area_mu: f64,
@@ -174,6 +184,17 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
                 .map(|c| r.parent().unwrap_or(std::path::Path::new(".")).join(c)),
             (None, None) => None,
         },
+        context: a.context.as_ref().map(|path| ContextSource {
+            source: tuban::job::Source {
+                path: path.clone(),
+                layer: a.context_layer.clone(),
+                crs: None,
+                encoding: None,
+                filter: None,
+                line: 0,
+            },
+            class_field: a.context_field.clone(),
+        }),
         vectorize: !a.no_polygons,
         min_area_m2: a.min_area_mu * 10_000.0 / 15.0,
         config,

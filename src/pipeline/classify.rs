@@ -2,6 +2,7 @@
 //! [`Classifier`], which measures it on the image pair and decides its TBLX with the rules or
 //! an external class raster; pseudo-changes go to a separate layer.
 
+use crate::classify::context::Context;
 use crate::classify::external::External;
 use crate::classify::features::{Features, Measurer};
 use crate::classify::{ClassifyConf, Decision, Measured, branches, pixels};
@@ -9,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value};
 use crate::raster::pool::Pool;
 use crate::vectorize::assemble::PixelPolygon;
+use crate::vectorize::geometry::{GeoTransform, to_world};
 use crate::vectorize::stitch::{Component, PolygonizeOptions, polygonize_mask};
 use gdal::Dataset;
 use std::borrow::Cow;
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 const MAX_SPLIT_PX: usize = 8 << 20;
 
 /// The type fields of a typed change layer, after the polygonizer's own.
-pub const CLASS_FIELDS: [(&str, FieldKind); 14] = [
+pub const CLASS_FIELDS: [(&str, FieldKind); 16] = [
     ("TBLX", FieldKind::Text),
     ("confidence", FieldKind::Real),
     // 类型依据: the rule and the feature values behind the type.
@@ -35,6 +37,8 @@ pub const CLASS_FIELDS: [(&str, FieldKind); 14] = [
     ("blue_red", FieldKind::Real),
     ("width_dt", FieldKind::Real),
     ("skel_m", FieldKind::Real),
+    ("road_m", FieldKind::Real),
+    ("village_m", FieldKind::Real),
 ];
 
 /// Measures and types polygons; shared by the polygonizer's worker threads.
@@ -51,6 +55,11 @@ pub struct Classifier {
     pub evidence: Option<EvidenceRaster>,
     /// Scene width, pixels (a piece's identity is its first pixel's raster index).
     pub scene_width: usize,
+    /// The land-use survey's roads and villages around the scene (features `road_m`,
+    /// `village_m`), in the scene's CRS.
+    pub context: Option<Context>,
+    /// Pixel corners to the scene's CRS.
+    pub geo_transform: GeoTransform,
 }
 
 /// The evidence raster, opened once per thread that reads it.
@@ -115,9 +124,24 @@ impl Classifier {
     /// # Errors
     /// An image read failure, naming the file.
     pub fn decide(&self, polys: &[PixelPolygon], base: Measured) -> Result<(Measured, Decision)> {
+        let (road_m, village_m) = match &self.context {
+            Some(ctx) => {
+                use geo::Area;
+                let g = to_world(polys, &self.geo_transform);
+                // Metres per CRS unit from the polygon's own ground / planar area ratio (as
+                // for the shape measures): exact for projected CRSs, the local mean scale for
+                // geographic ones.
+                let m_per_unit = (base.area_m2 / g.unsigned_area()).sqrt();
+                let (r, v) = ctx.distances(&g, m_per_unit);
+                (Some(r), Some(v))
+            }
+            None => (None, None),
+        };
         let m = Measured {
             features: self.measurer.measure(polys)?,
             pixel_m: self.pixel_m,
+            road_m,
+            village_m,
             ..base
         };
         let d = match &self.external {
@@ -328,5 +352,7 @@ pub fn class_values(m: &Measured, d: &Decision) -> Vec<Value> {
         real(f.blue_red),
         real(m.value("width_m")),
         real(m.value("skel_m")),
+        real(m.road_m),
+        real(m.village_m),
     ]
 }

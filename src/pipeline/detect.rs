@@ -16,12 +16,15 @@ use crate::change::{
     MASK_CLASSES, PipelineConfig, Plan, Threshold, is_change, otsu, radiometry,
 };
 use crate::classify::ClassifyConf;
+use crate::classify::context::{Context, ContextConf};
 use crate::classify::external::External;
 use crate::classify::features::Measurer;
 use crate::error::{Error, Result};
+use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{PairOptions, ScenePair};
 use crate::raster::writer::{Georef, OutputRaster};
+use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::source::Foreground;
 use crate::vectorize::stitch::PolygonizeOptions;
 use serde::Serialize;
@@ -67,6 +70,17 @@ pub struct DetectOptions {
     /// A class or probability raster on the image grid that types the polygons instead of the
     /// rules ([`crate::classify::external`]).
     pub classes: Option<PathBuf>,
+    /// The land-use survey (DLTB) around the scene: context features for the typing.
+    pub context: Option<ContextSource>,
+}
+
+/// A land-use survey layer whose roads and villages give the typing its context
+/// ([`crate::classify::context`]).
+#[derive(Clone, Debug)]
+pub struct ContextSource {
+    pub source: crate::job::Source,
+    /// Land-class code field; None: `DLBM` (then optional: without it no polygon is context).
+    pub class_field: Option<String>,
 }
 
 /// What `detect` did, also written to `DIR/detect.json`.
@@ -201,6 +215,7 @@ pub fn join_px(gap_m: f64, pixel_size_m: Option<f64>) -> (u32, u32) {
 ///     join_m: None,
 ///     classify: Some(Default::default()),
 ///     classes: None,
+///     context: None,
 ///     vectorize: true,
 ///     min_area_m2: 0.0,
 ///     config: PipelineConfig::default(),
@@ -328,13 +343,27 @@ pub fn detect(
         log: resumable.then(|| log.clone()),
     };
     let classifier = match (&opts.classify, opts.vectorize) {
-        (Some(conf), true) => Some(std::sync::Arc::new(classifier(
-            conf,
-            opts.classes.as_deref(),
-            &pair,
-            &opts.out_dir,
-            &evidence_path,
-        )?)),
+        (Some(conf), true) => {
+            let context = match &opts.context {
+                Some(c) => {
+                    let ctx = read_context(c, &conf.context, &pair, progress)?;
+                    notes.push(format!(
+                        "context from {}: {} road and {} village polygons within {} m of the scene",
+                        c.source.path, ctx.counts.0, ctx.counts.1, conf.context.search_m
+                    ));
+                    Some(ctx)
+                }
+                None => None,
+            };
+            Some(std::sync::Arc::new(classifier(
+                conf,
+                opts.classes.as_deref(),
+                &pair,
+                &opts.out_dir,
+                &evidence_path,
+                context,
+            )?))
+        }
         _ => None,
     };
     let counts = stream(
@@ -420,6 +449,7 @@ fn classifier(
     pair: &ScenePair,
     out_dir: &Path,
     evidence: &Path,
+    context: Option<Context>,
 ) -> Result<Classifier> {
     let pixel_m = pair.pixel_size_m().filter(|g| *g > 0.0).unwrap_or(1.0);
     let external = classes
@@ -437,7 +467,59 @@ fn classifier(
         rejected: out_dir.join("rejected.gpkg"),
         evidence: Some(EvidenceRaster::new(evidence)),
         scene_width: pair.width,
+        context,
+        geo_transform: GeoTransform(pair.geo_transform.unwrap_or(GeoTransform::IDENTITY.0)),
     })
+}
+
+/// The roads and villages of the land-use survey around the scene (its extent grown by the
+/// search distance), reprojected into the scene's CRS.
+///
+/// # Errors
+/// [`Error::Param`] for imagery without georeference; the layer's errors naming the source.
+fn read_context(
+    c: &ContextSource,
+    conf: &ContextConf,
+    pair: &ScenePair,
+    progress: ProgressFn,
+) -> Result<Context> {
+    let (Some(gt), Some(pixel_m)) = (pair.geo_transform, pair.pixel_size_m()) else {
+        return Err(Error::Param {
+            name: "context",
+            reason: format!(
+                "{}: the imagery has no georeference, so the land-use survey cannot be placed on it",
+                pair.paths().0.display()
+            ),
+        });
+    };
+    let work = WorkCrs::from_wkt(&pair.projection, &pair.paths().0.display().to_string())?;
+    // The scene's corners in its CRS, grown by the search distance.
+    let units = conf.search_m / pixel_m * gt[1].abs().max(gt[5].abs());
+    let corners = [(0.0, 0.0), (pair.width as f64, pair.height as f64)]
+        .map(|(x, y)| (gt[0] + x * gt[1] + y * gt[2], gt[3] + x * gt[4] + y * gt[5]));
+    let extent = geo::Rect::new(
+        geo::coord! { x: corners[0].0.min(corners[1].0) - units, y: corners[0].1.min(corners[1].1) - units },
+        geo::coord! { x: corners[0].0.max(corners[1].0) + units, y: corners[0].1.max(corners[1].1) + units },
+    );
+    let field = [FieldSpec::mapped("class", &c.class_field, "DLBM")];
+    let mut kept = Vec::new();
+    read_layer(
+        &c.source,
+        "DLTB",
+        Fields::Named(&field),
+        Some(&work),
+        Some(extent),
+        &|d, t| progress("context", d, t),
+        |batch| {
+            for f in batch {
+                if let Some(kind) = f.attrs[0].as_deref().and_then(|code| conf.kind(code)) {
+                    kept.push((kind, f.geom));
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(Context::new(kept, conf.search_m))
 }
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that

@@ -9,7 +9,7 @@
 //! the same result. The overlay, seconds long and deterministic, always reruns.
 
 use super::ProgressFn;
-use super::detect::{DetectOptions, DetectSummary, detect};
+use super::detect::{ContextSource, DetectOptions, DetectSummary, detect};
 use super::scenes::{annotate, footprints, mosaic};
 use crate::change::{Backend, PipelineConfig};
 use crate::error::{Error, Result};
@@ -171,6 +171,11 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             join_m: None,
             classify: Some(j.classify.clone()),
             classes: j.classes.clone(),
+            // The survey's roads and villages give the typing its context.
+            context: j.dltb.as_ref().map(|(src, conf)| ContextSource {
+                source: src.clone(),
+                class_field: conf.class_field.clone(),
+            }),
             config: PipelineConfig::default(),
         };
         let s = detect(&opts, backend, progress)?;
