@@ -18,6 +18,9 @@ pub const SHADOW_RATIO: f64 = 0.65;
 /// at most [`STRIP_PX`] pixels (a railway across a county is 60 000 pixels wide).
 const STRIP_ROWS: usize = 256;
 const STRIP_PX: usize = 1 << 22;
+/// The after brightness histogram behind `spread`: bins of reflectance over [0, 1) (brighter
+/// pixels count in the last bin), fine enough that sensor noise on dark asphalt spans bins.
+const SPREAD_BINS: usize = 2048;
 /// Largest bounding box (pixels) for which the distance transform is computed.
 const MAX_DT_PX: usize = 16 << 20;
 
@@ -34,6 +37,9 @@ pub struct Features {
     pub bright_after: Option<f64>,
     /// Coefficient of variation of the after brightness inside the polygon.
     pub texture_after: Option<f64>,
+    /// Interquartile range over the median of the after brightness: a texture that a shadow
+    /// or a bright patch over less than a quarter of the polygon does not move.
+    pub spread_after: Option<f64>,
     /// Share of pixels that are water after / before (NDVI < [`WATER_NDVI`]).
     pub water_after: Option<f64>,
     pub water_before: Option<f64>,
@@ -50,8 +56,10 @@ pub struct Features {
 }
 
 /// Running sums of one polygon.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Accumulator {
+    /// After brightness histogram ([`SPREAD_BINS`] bins; empty until the first pixel).
+    hist: Vec<u32>,
     n: u64,
     ndvi_b: f64,
     ndvi_a: f64,
@@ -96,6 +104,29 @@ impl Spectra {
 }
 
 impl Accumulator {
+    /// The after brightness at quantile `q` (linear within a histogram bin).
+    fn quantile(&self, q: f64) -> f64 {
+        let target = q * self.n as f64;
+        let mut below = 0.0;
+        for (b, &c) in self.hist.iter().enumerate() {
+            let c = c as f64;
+            if c > 0.0 && below + c >= target {
+                return (b as f64 + (target - below) / c) / SPREAD_BINS as f64;
+            }
+            below += c;
+        }
+        1.0
+    }
+
+    /// (q75 - q25) / q50 of the after brightness.
+    fn spread(&self) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let median = self.quantile(0.5);
+        (median > 0.0).then(|| (self.quantile(0.75) - self.quantile(0.25)) / median)
+    }
+
     /// Add the rows `rows` of a window: `inside` and `ring` are masks of the window.
     pub fn add(
         &mut self,
@@ -126,6 +157,10 @@ impl Accumulator {
                     self.blue_a += t.after[b * n + i] as f64;
                     self.red_a += t.after[r * n + i] as f64;
                 }
+                if self.hist.is_empty() {
+                    self.hist = vec![0; SPREAD_BINS];
+                }
+                self.hist[((ba.max(0.0) * SPREAD_BINS as f64) as usize).min(SPREAD_BINS - 1)] += 1;
                 self.br_b += bb;
                 self.br_a += ba;
                 self.br_a2 += ba * ba;
@@ -155,6 +190,7 @@ impl Accumulator {
             bright_before: some(self.br_b),
             bright_after: some(self.br_a),
             texture_after: (self.n > 0 && mean_a > 0.0).then(|| var.sqrt() / mean_a),
+            spread_after: self.spread(),
             water_after: ndvi(self.water_a as f64),
             water_before: ndvi(self.water_b as f64),
             green_after: ndvi(self.green_a as f64),
@@ -296,6 +332,51 @@ mod measure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The spread of a 10 x 10 polygon whose after brightness is `bright` except for the first
+    /// `dark` pixels, which are `dim` (reflectance, grey).
+    fn spread_of(bright: f32, dim: f32, dark: usize) -> (f64, f64) {
+        let n = 100;
+        let after: Vec<f32> = (0..3 * n)
+            .map(|i| if i % n < dark { dim } else { bright } * 10_000.0)
+            .collect();
+        let t = TileInput {
+            width: 10,
+            height: 10,
+            bands: 3,
+            before: vec![500.0; 3 * n],
+            after,
+            valid: vec![1; n],
+        };
+        let s = Spectra {
+            roles: BandRoles {
+                blue: Some(0),
+                green: Some(1),
+                red: Some(2),
+                nir: None,
+                swir: None,
+            },
+            scale: 10_000.0,
+        };
+        let mut acc = Accumulator::default();
+        acc.add(&s, &t, &[1; 100], &[0; 100], 0..10);
+        let f = acc.finish(&s, None);
+        (f.spread_after.unwrap(), f.texture_after.unwrap())
+    }
+
+    #[test]
+    fn spread_ignores_a_shadow_over_a_fifth_and_sees_two_surfaces() {
+        // A uniform road: no spread, no texture.
+        let (s, t) = spread_of(0.15, 0.15, 0);
+        assert!(s < 0.01 && t < 0.01, "{s} {t}");
+        // A fifth of it under a cloud shadow: the coefficient of variation jumps, the
+        // interquartile spread does not.
+        let (s, t) = spread_of(0.15, 0.05, 20);
+        assert!(s < 0.01 && t > 0.25, "{s} {t}");
+        // Ballast (40 %) beside an embankment: both see it.
+        let (s, t) = spread_of(0.135, 0.072, 40);
+        assert!(s > 0.4 && t > 0.2, "{s} {t}");
+    }
 
     #[test]
     fn accumulates_ndvi_brightness_shadow_and_water() {

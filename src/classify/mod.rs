@@ -75,6 +75,7 @@ impl Measured {
             "bright_after" => f.bright_after,
             "bright_rise" => diff(f.bright_after, f.bright_before),
             "texture" => f.texture_after,
+            "spread" => f.spread_after,
             "water_after" => f.water_after,
             "water_before" => f.water_before,
             "green_after" => f.green_after,

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
 /// Every feature a rule may name, with what it is.
-pub const FEATURES: [(&str, &str); 26] = [
+pub const FEATURES: [(&str, &str); 27] = [
     ("area_m2", "ground area, m²"),
     (
         "elong",
@@ -59,6 +59,10 @@ pub const FEATURES: [(&str, &str); 26] = [
     (
         "texture",
         "coefficient of variation of the after brightness",
+    ),
+    (
+        "spread",
+        "interquartile range / median of the after brightness: a texture a shadow over under a quarter of the polygon does not move",
     ),
     ("water_after", "share of water pixels after (NDVI < 0)"),
     ("water_before", "share of water pixels before"),
@@ -103,7 +107,7 @@ pub fn soft_scale(feature: &str, bound: f64) -> f64 {
         "slender" => 3.0,
         "rectfill" => 0.05,
         "bright_before" | "bright_after" | "bright_rise" => 0.03,
-        "texture" => 0.05,
+        "texture" | "spread" => 0.05,
         "evidence" => 0.25 * bound.abs().max(1e-6),
         _ => 0.1,
     }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 const MAX_SPLIT_PX: usize = 8 << 20;
 
 /// The type fields of a typed change layer, after the polygonizer's own.
-pub const CLASS_FIELDS: [(&str, FieldKind); 16] = [
+pub const CLASS_FIELDS: [(&str, FieldKind); 17] = [
     ("TBLX", FieldKind::Text),
     ("confidence", FieldKind::Real),
     // 类型依据: the rule and the feature values behind the type.
@@ -31,6 +31,7 @@ pub const CLASS_FIELDS: [(&str, FieldKind); 16] = [
     ("bright_b", FieldKind::Real),
     ("bright_a", FieldKind::Real),
     ("texture", FieldKind::Real),
+    ("spread", FieldKind::Real),
     ("water_a", FieldKind::Real),
     ("green_a", FieldKind::Real),
     ("shadow", FieldKind::Real),
@@ -346,6 +347,7 @@ pub fn class_values(m: &Measured, d: &Decision) -> Vec<Value> {
         real(f.bright_before),
         real(f.bright_after),
         real(f.texture_after),
+        real(f.spread_after),
         real(f.water_after),
         real(f.green_after),
         real(f.shadow),
