@@ -33,6 +33,9 @@ pub struct Features {
     pub pixels: u64,
     pub ndvi_before: Option<f64>,
     pub ndvi_after: Option<f64>,
+    /// Mean NDBI, (SWIR - NIR) / (SWIR + NIR), before and after: None without SWIR and NIR.
+    pub ndbi_before: Option<f64>,
+    pub ndbi_after: Option<f64>,
     pub bright_before: Option<f64>,
     pub bright_after: Option<f64>,
     /// Coefficient of variation of the after brightness inside the polygon.
@@ -63,6 +66,8 @@ pub struct Accumulator {
     n: u64,
     ndvi_b: f64,
     ndvi_a: f64,
+    ndbi_b: f64,
+    ndbi_a: f64,
     br_b: f64,
     br_a: f64,
     br_a2: f64,
@@ -83,11 +88,26 @@ pub struct Spectra {
 }
 
 impl Spectra {
+    /// (b - a) / (b + a) of two bands of pixel `i`, 0 where both are 0.
+    fn norm_diff(img: &[f32], n: usize, i: usize, a: usize, b: usize) -> f64 {
+        let (a, b) = (img[a * n + i] as f64, img[b * n + i] as f64);
+        let s = a + b;
+        if s == 0.0 { 0.0 } else { (b - a) / s }
+    }
+
     fn ndvi(&self, img: &[f32], n: usize, i: usize) -> Option<f64> {
-        let (r, nir) = (self.roles.red?, self.roles.nir?);
-        let (r, nir) = (img[r * n + i] as f64, img[nir * n + i] as f64);
-        let s = r + nir;
-        Some(if s == 0.0 { 0.0 } else { (nir - r) / s })
+        Some(Self::norm_diff(img, n, i, self.roles.red?, self.roles.nir?))
+    }
+
+    /// The built-up index (SWIR - NIR) / (SWIR + NIR).
+    fn ndbi(&self, img: &[f32], n: usize, i: usize) -> Option<f64> {
+        Some(Self::norm_diff(
+            img,
+            n,
+            i,
+            self.roles.nir?,
+            self.roles.swir?,
+        ))
     }
 
     fn brightness(&self, img: &[f32], bands: usize, n: usize, i: usize) -> f64 {
@@ -167,6 +187,11 @@ impl Accumulator {
                 if let (Some(nb), Some(na)) = (s.ndvi(&t.before, n, i), s.ndvi(&t.after, n, i)) {
                     self.ndvi_b += nb;
                     self.ndvi_a += na;
+                    if let (Some(bb), Some(ba)) = (s.ndbi(&t.before, n, i), s.ndbi(&t.after, n, i))
+                    {
+                        self.ndbi_b += bb;
+                        self.ndbi_a += ba;
+                    }
                     self.water_a += u64::from(na < WATER_NDVI);
                     self.water_b += u64::from(nb < WATER_NDVI);
                     self.green_a += u64::from(na >= GREEN_NDVI);
@@ -187,6 +212,16 @@ impl Accumulator {
             pixels: self.n,
             ndvi_before: ndvi(self.ndvi_b),
             ndvi_after: ndvi(self.ndvi_a),
+            ndbi_before: if spectral && s.roles.swir.is_some() {
+                some(self.ndbi_b)
+            } else {
+                None
+            },
+            ndbi_after: if spectral && s.roles.swir.is_some() {
+                some(self.ndbi_a)
+            } else {
+                None
+            },
             bright_before: some(self.br_b),
             bright_after: some(self.br_a),
             texture_after: (self.n > 0 && mean_a > 0.0).then(|| var.sqrt() / mean_a),
@@ -362,6 +397,54 @@ mod tests {
         acc.add(&s, &t, &[1; 100], &[0; 100], 0..10);
         let f = acc.finish(&s, None);
         (f.spread_after.unwrap(), f.texture_after.unwrap())
+    }
+
+    #[test]
+    fn ndbi_needs_a_swir_band() {
+        // B, G, R, NIR, SWIR: vegetation before, a built surface after.
+        let plane = |v: [f32; 5]| v.iter().flat_map(|&x| [x; 4]).collect::<Vec<f32>>();
+        let t = TileInput {
+            width: 2,
+            height: 2,
+            bands: 5,
+            before: plane([400.0, 700.0, 500.0, 3000.0, 1500.0]),
+            after: plane([1200.0, 1200.0, 1200.0, 1500.0, 2500.0]),
+            valid: vec![1; 4],
+        };
+        let roles = BandRoles {
+            blue: Some(0),
+            green: Some(1),
+            red: Some(2),
+            nir: Some(3),
+            swir: Some(4),
+        };
+        let s = Spectra {
+            roles,
+            scale: 10_000.0,
+        };
+        let mut acc = Accumulator::default();
+        acc.add(&s, &t, &[1; 4], &[0; 4], 0..2);
+        let f = acc.finish(&s, None);
+        assert!((f.ndbi_before.unwrap() + 1.0 / 3.0).abs() < 1e-9);
+        assert!((f.ndbi_after.unwrap() - 0.25).abs() < 1e-9);
+        let m = crate::classify::Measured {
+            features: f,
+            ..Default::default()
+        };
+        assert!((m.value("ndbi_rise").unwrap() - (0.25 + 1.0 / 3.0)).abs() < 1e-9);
+        // Without SWIR there is no NDBI (NDVI stays).
+        let s = Spectra {
+            roles: BandRoles {
+                swir: None,
+                ..roles
+            },
+            ..s
+        };
+        let mut acc = Accumulator::default();
+        acc.add(&s, &t, &[1; 4], &[0; 4], 0..2);
+        let f = acc.finish(&s, None);
+        assert_eq!((f.ndbi_before, f.ndbi_after), (None, None));
+        assert!(f.ndvi_after.is_some());
     }
 
     #[test]

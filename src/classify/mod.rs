@@ -71,6 +71,8 @@ impl Measured {
             "ndvi_before" => f.ndvi_before,
             "ndvi_after" => f.ndvi_after,
             "ndvi_drop" => diff(f.ndvi_before, f.ndvi_after),
+            "ndbi_after" => f.ndbi_after,
+            "ndbi_rise" => diff(f.ndbi_after, f.ndbi_before),
             "bright_before" => f.bright_before,
             "bright_after" => f.bright_after,
             "bright_rise" => diff(f.bright_after, f.bright_before),

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
 /// Every feature a rule may name, with what it is.
-pub const FEATURES: [(&str, &str); 27] = [
+pub const FEATURES: [(&str, &str); 29] = [
     ("area_m2", "ground area, m²"),
     (
         "elong",
@@ -53,6 +53,11 @@ pub const FEATURES: [(&str, &str); 27] = [
     ("ndvi_before", "mean NDVI, before"),
     ("ndvi_after", "mean NDVI, after"),
     ("ndvi_drop", "ndvi_before - ndvi_after"),
+    (
+        "ndbi_after",
+        "mean NDBI after, (SWIR - NIR) / (SWIR + NIR) (imagery with a SWIR band only)",
+    ),
+    ("ndbi_rise", "ndbi_after - ndbi_before: built-up land rises"),
     ("bright_before", "mean visible reflectance, before"),
     ("bright_after", "mean visible reflectance, after"),
     ("bright_rise", "bright_after - bright_before"),

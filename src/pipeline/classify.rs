@@ -21,13 +21,15 @@ use std::path::PathBuf;
 const MAX_SPLIT_PX: usize = 8 << 20;
 
 /// The type fields of a typed change layer, after the polygonizer's own.
-pub const CLASS_FIELDS: [(&str, FieldKind); 17] = [
+pub const CLASS_FIELDS: [(&str, FieldKind); 19] = [
     ("TBLX", FieldKind::Text),
     ("confidence", FieldKind::Real),
     // 类型依据: the rule and the feature values behind the type.
     ("LXYJ", FieldKind::Text),
     ("ndvi_b", FieldKind::Real),
     ("ndvi_a", FieldKind::Real),
+    ("ndbi_b", FieldKind::Real),
+    ("ndbi_a", FieldKind::Real),
     ("bright_b", FieldKind::Real),
     ("bright_a", FieldKind::Real),
     ("texture", FieldKind::Real),
@@ -344,6 +346,8 @@ pub fn class_values(m: &Measured, d: &Decision) -> Vec<Value> {
         Value::Text(reasons),
         real(f.ndvi_before),
         real(f.ndvi_after),
+        real(f.ndbi_before),
+        real(f.ndbi_after),
         real(f.bright_before),
         real(f.bright_after),
         real(f.texture_after),

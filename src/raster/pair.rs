@@ -104,7 +104,8 @@ fn open_dataset(path: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// The role a band description names: "Red", "green band", "B4 NIR", "Near Infrared", ...
+/// The role a band description names: "Red", "green band", "B4 NIR", "Near Infrared", "SWIR1",
+/// ...
 fn role_of_description(d: &str) -> Option<Role> {
     let d = d.to_ascii_lowercase();
     if d.contains("near infrared") || d.contains("near-infrared") {
@@ -115,6 +116,11 @@ fn role_of_description(d: &str) -> Option<Role> {
         .filter(|w| !w.is_empty())
         .collect();
     let has = |w: &str| words.contains(&w);
+    // Short-wave infrared: the 1.6 µm band (SWIR 1) is the built-up index's; SWIR 2 is not.
+    let short_wave = d.contains("short-wave infrared") || d.contains("shortwave infrared");
+    if short_wave || has("swir") || has("swir1") {
+        return (!has("2") && !has("swir2")).then_some(Role::Swir);
+    }
     // Sentinel-2's red-edge bands are not red.
     if has("edge") {
         return None;
@@ -597,6 +603,11 @@ mod tests {
             ("", None),
             ("Band 1", None),
             ("red green", None),
+            ("SWIR1", Some(Role::Swir)),
+            ("SWIR 1", Some(Role::Swir)),
+            ("Short-wave infrared 1", Some(Role::Swir)),
+            ("SWIR 2", None),
+            ("swir2", None),
         ] {
             assert_eq!(role_of_description(d), r, "{d:?}");
         }
