@@ -171,3 +171,71 @@ fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     dst[i] = c;
 }
+
+// Arrays of rows: a pixel becomes class 3 when, along its row or its column, a window of
+// 2 * p.half + 1 pixels centred on it, ending at it or starting at it alternates between built
+// change (class 1) and anything else at least 6 times (built 20-80 % of it), and the pixel is
+// built or lies between built pixels (each side within p.half). Nodata stays; elsewhere the
+// class stays. Twin: cpu::morphology::rows_px.
+fn striped(lo: i32, hi: i32, base: i32, step: i32) -> bool {
+    var built = 0u;
+    var turns = 0u;
+    var prev = src[u32(base + lo * step)] == 1u;
+    for (var k = lo; k <= hi; k++) {
+        let b = src[u32(base + k * step)] == 1u;
+        if (b) {
+            built++;
+        }
+        if (b != prev) {
+            turns++;
+        }
+        prev = b;
+    }
+    let n = u32(hi - lo + 1);
+    return turns >= 6u && 5u * built >= n && 5u * built <= 4u * n;
+}
+
+fn any_built(lo: i32, hi: i32, base: i32, step: i32) -> bool {
+    for (var k = lo; k <= hi; k++) {
+        if (src[u32(base + k * step)] == 1u) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Along one axis: pos the pixel's coordinate, len the axis length, base + k * step the index.
+fn in_rows(own: u32, pos: i32, len: i32, base: i32, step: i32, r: i32) -> bool {
+    let between = own == 1u
+        || (any_built(max(pos - r, 0), pos - 1, base, step)
+            && any_built(pos + 1, min(pos + r, len - 1), base, step));
+    if (!between) {
+        return false;
+    }
+    return striped(max(pos - r, 0), min(pos + r, len - 1), base, step)
+        || striped(max(pos - 2 * r, 0), pos, base, step)
+        || striped(pos, min(pos + 2 * r, len - 1), base, step);
+}
+
+@compute @workgroup_size(16, 16)
+fn rows(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x >= p.width || id.y >= p.height) {
+        return;
+    }
+    let w = i32(p.width);
+    let h = i32(p.height);
+    let x = i32(id.x);
+    let y = i32(id.y);
+    let i = id.y * p.width + id.x;
+    let own = src[i];
+    if (own == MASK_NODATA) {
+        dst[i] = own;
+        return;
+    }
+    let r = i32(p.half);
+    if (in_rows(own, x, w, y * w, 1, r) || in_rows(own, y, h, x, w, r)) {
+        dst[i] = 3u;
+    } else {
+        dst[i] = own;
+    }
+}

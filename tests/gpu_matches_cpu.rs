@@ -107,6 +107,52 @@ fn every_kernel_gpu_matches_cpu() {
 }
 
 #[test]
+fn rows_of_panels_gpu_matches_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let backend = tuban::change::Backend::Gpu(&gpu);
+    // Green fields before; after, a 40 x 30 array of 3-px panel rows (grey, no NIR lift) with
+    // 3-px strips of the field between, and a lone panel block elsewhere.
+    let (w, h, bands) = (90usize, 70usize, 5usize);
+    let mut input = common::scene(w, h, bands, 11);
+    let n = w * h;
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            for (b, v) in [300.0, 500.0, 400.0, 3500.0, 1800.0]
+                .into_iter()
+                .enumerate()
+            {
+                input.before[b * n + i] = v;
+                input.after[b * n + i] = v;
+            }
+            let array = (20..60).contains(&x) && (15..45).contains(&y) && (x / 3) % 2 == 0;
+            let block = (70..80).contains(&x) && (55..65).contains(&y);
+            if array || block {
+                for (b, v) in [900.0, 800.0, 700.0, 900.0, 1500.0].into_iter().enumerate() {
+                    input.after[b * n + i] = v;
+                }
+            }
+            input.valid[i] = 1;
+        }
+    }
+    let mut plan = plan_for(EvidenceKind::Conversion, bands, 1.0);
+    plan.config.rows_half_px = 12;
+    let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
+    let seq = run_tile_cpu(Driver::Sequential, &plan, &input, true);
+    assert!(
+        common::same_result(&cpu, &seq),
+        "rayon and sequential differ"
+    );
+    let g = backend.run_tile(&plan, &input, true).expect("gpu run");
+    assert_eq!(cpu.mask, g.mask, "rows: masks differ");
+    // The array is one class-3 region, gaps included; the lone block stays class 1.
+    let at = |x: usize, y: usize| cpu.mask[y * w + x];
+    assert_eq!((at(40, 30), at(41, 30), at(28, 16)), (3, 3, 3));
+    assert_eq!(at(75, 60), 1);
+    assert_eq!(at(10, 30), 0);
+}
+
+#[test]
 fn kernel_params_match_wgsl_struct_size() {
     // shaders/common.wgsl declares `struct Params` with 16 four-byte fields; no other shader
     // may declare its own.

@@ -25,7 +25,7 @@ pub const MASK_NODATA: u32 = 255;
 /// classes become separate polygons, so a railway through a new golf course, or a building
 /// beside one, are typed apart. (Splitting by width too, wide parts from thin ones, was
 /// measured and dropped: it cut round objects into a core and a rim.)
-pub const MASK_CLASSES: [(u32, &str); 2] = [
+pub const MASK_CLASSES: [(u32, &str); 3] = [
     (
         1,
         "change (cover lost to built or bare ground, or any change of other evidence)",
@@ -34,7 +34,14 @@ pub const MASK_CLASSES: [(u32, &str); 2] = [
         2,
         "new green cover (the gain arm of the conversion evidence)",
     ),
+    (
+        ROWS_CLASS,
+        "an array of rows: built change alternating with anything else, gaps included (solar panels, rows of greenhouses)",
+    ),
 ];
+
+/// The mask class of arrays of rows ([`cpu::morphology::rows_px`]).
+pub const ROWS_CLASS: u32 = 3;
 
 /// True for a change pixel of the mask (any class).
 #[inline]
@@ -249,6 +256,9 @@ pub struct PipelineConfig {
     /// square whose opening marks the wide parts that are never joined.
     pub join_half_px: u32,
     pub join_wide_px: u32,
+    /// Half-length in pixels of the row and column windows of the rows test
+    /// ([`cpu::morphology::rows_px`]; 0 = off; conversion evidence only).
+    pub rows_half_px: u32,
 }
 
 impl Default for PipelineConfig {
@@ -264,6 +274,7 @@ impl Default for PipelineConfig {
             mbi_half_px: (2, 22),
             join_half_px: 0,
             join_wide_px: 0,
+            rows_half_px: 0,
         }
     }
 }
@@ -323,6 +334,7 @@ impl Plan {
             + 2 * self.config.close_px as usize
             + join
             + cpu::morphology::CLASS_VOTE_PX as usize
+            + 2 * self.config.rows_half_px as usize
     }
 
     /// Kernel parameters for a `width` x `height` tile.
@@ -545,6 +557,14 @@ pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: b
         driver.fill(&mut mask, input.width, |i| {
             cpu::morphology::class_majority_px(&pv, &raw, i)
         });
+        if plan.config.rows_half_px > 0 {
+            let pr = KernelParams {
+                half: plan.config.rows_half_px,
+                ..p
+            };
+            let voted = mask.clone();
+            cpu::morphology::rows(&pr, &voted, &mut mask);
+        }
     }
     TileResult {
         evidence,

@@ -34,6 +34,9 @@ pub struct Measured {
     /// land-use survey, m (None without a survey layer; see [`context`]).
     pub road_m: Option<f64>,
     pub village_m: Option<f64>,
+    /// The mask class the polygon was traced from, when the mask has classes
+    /// ([`crate::change::MASK_CLASSES`]).
+    pub mask_class: Option<u32>,
 }
 
 impl Measured {
@@ -85,6 +88,9 @@ impl Measured {
             "blue_red" => f.blue_red,
             "evidence" => self.evidence,
             "road_m" => self.road_m,
+            "rows" => self
+                .mask_class
+                .map(|c| f64::from(u8::from(c == crate::change::ROWS_CLASS))),
             "village_m" => self.village_m,
             "nir" => Some(if f.ndvi_after.is_some() { 1.0 } else { 0.0 }),
             "pixel_m" => Some(self.pixel_m),

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
 /// Every feature a rule may name, with what it is.
-pub const FEATURES: [(&str, &str); 29] = [
+pub const FEATURES: [(&str, &str); 30] = [
     ("area_m2", "ground area, m²"),
     (
         "elong",
@@ -85,6 +85,10 @@ pub const FEATURES: [(&str, &str); 29] = [
     ),
     ("evidence", "mean change evidence"),
     (
+        "rows",
+        "1 for an array of rows (built change alternating with gaps: solar panels, greenhouse rows), else 0",
+    ),
+    (
         "road_m",
         "distance to the nearest existing road or railway in the land-use survey, m (needs --context)",
     ),
@@ -108,7 +112,7 @@ pub fn soft_scale(feature: &str, bound: f64) -> f64 {
     match feature {
         "area_m2" | "length_m" | "width_m" | "skel_m" => 0.25 * bound.abs().max(1.0),
         "road_m" | "village_m" => 0.25 * bound.abs().max(4.0),
-        "elong" | "nir" | "pixel_m" => 1.0,
+        "elong" | "nir" | "pixel_m" | "rows" => 1.0,
         "slender" => 3.0,
         "rectfill" => 0.05,
         "bright_before" | "bright_after" | "bright_rise" => 0.03,

@@ -19,6 +19,7 @@ pub(super) struct Kernels {
     pub or_into: wgpu::ComputePipeline,
     pub change_class: wgpu::ComputePipeline,
     pub class_majority: wgpu::ComputePipeline,
+    pub rows: wgpu::ComputePipeline,
 }
 
 /// Declarations every shader shares (the `Params` struct, constants), prepended to each.
@@ -71,6 +72,7 @@ impl Kernels {
             or_into: pipe(4, "or_into"),
             change_class: pipe(1, "change_class"),
             class_majority: pipe(4, "class_majority"),
+            rows: pipe(4, "rows"),
         }
     }
 

@@ -294,6 +294,22 @@ impl GpuContext {
                     g,
                 );
                 keep.extend([pv, raw]);
+                if plan.config.rows_half_px > 0 {
+                    let pr = self.uniform(&KernelParams {
+                        half: plan.config.rows_half_px,
+                        ..p
+                    });
+                    let voted = self.scratch("voted_classes", n * 4);
+                    enc.copy_buffer_to_buffer(&mask, 0, &voted, 0, Some((n * 4) as u64));
+                    k.dispatch(
+                        &self.device,
+                        &mut enc,
+                        &k.rows,
+                        &[(0, &pr), (1, &voted), (2, &mask)],
+                        g,
+                    );
+                    keep.extend([pr, voted]);
+                }
             }
         }
         let ev = self.read_back(enc, &evidence, &mask, &near, n, with_mask)?;

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 const MAX_SPLIT_PX: usize = 8 << 20;
 
 /// The type fields of a typed change layer, after the polygonizer's own.
-pub const CLASS_FIELDS: [(&str, FieldKind); 19] = [
+pub const CLASS_FIELDS: [(&str, FieldKind); 20] = [
     ("TBLX", FieldKind::Text),
     ("confidence", FieldKind::Real),
     // 类型依据: the rule and the feature values behind the type.
@@ -40,6 +40,7 @@ pub const CLASS_FIELDS: [(&str, FieldKind); 19] = [
     ("blue_red", FieldKind::Real),
     ("width_dt", FieldKind::Real),
     ("skel_m", FieldKind::Real),
+    ("rows", FieldKind::Integer),
     ("road_m", FieldKind::Real),
     ("village_m", FieldKind::Real),
 ];
@@ -358,6 +359,8 @@ pub fn class_values(m: &Measured, d: &Decision) -> Vec<Value> {
         real(f.blue_red),
         real(m.value("width_m")),
         real(m.value("skel_m")),
+        m.value("rows")
+            .map_or(Value::Null, |v| Value::Integer(v as i64)),
         real(m.road_m),
         real(m.village_m),
     ]

@@ -153,7 +153,13 @@ pub struct Profile {
     pub open_px: u32,
     pub join_half_px: u32,
     pub join_wide_px: u32,
+    /// Half-length of the rows test's windows (conversion evidence only; 0 = off).
+    pub rows_half_px: u32,
 }
+
+/// Length of the row and column windows of the rows test: three periods of a wide panel-row
+/// pitch (about 13 m; rows stand farther apart the farther north).
+pub const ROWS_WINDOW_M: f64 = 40.0;
 
 /// The automatic profile. Sub-5 m imagery (or imagery without georeference, taken as 0.8 m):
 /// vegetation conversion when red and NIR are mapped, else the building index; a 1-px opening
@@ -166,6 +172,7 @@ pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
             open_px: 0,
             join_half_px: 0,
             join_wide_px: 0,
+            rows_half_px: 0,
         },
         gsd => {
             let spectral = roles.red.is_some() && roles.nir.is_some();
@@ -179,6 +186,12 @@ pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
                 open_px: 1,
                 join_half_px,
                 join_wide_px,
+                rows_half_px: if spectral {
+                    let g = gsd.filter(|g| *g > 0.0).unwrap_or(0.8);
+                    (ROWS_WINDOW_M / 2.0 / g).round().clamp(3.0, 64.0) as u32
+                } else {
+                    0
+                },
             }
         }
     }
@@ -246,6 +259,9 @@ pub fn detect(
         Some(m) if m > 0.0 => join_px(m, pixel_size_m),
         Some(_) => (0, 0),
     };
+    if config.evidence == EvidenceKind::Conversion {
+        config.rows_half_px = auto.rows_half_px;
+    }
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
     plan.check_roles(&opts.before)?;
     // Reflectance products only (16-bit x 10000 or float): 8-bit images are display-stretched.

@@ -292,7 +292,15 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
         None => None,
     };
     let classify = job.classify.clone();
-    let (out_tx, out_rx) = crossbeam_channel::bounded::<Vec<Component>>(4);
+    // The mask class each pass traces (None for a plain mask).
+    let pass_class: Vec<Option<u32>> = passes
+        .iter()
+        .map(|r| match (job.foreground, r) {
+            (Foreground::Classes(_), Foreground::Value(v)) => Some(*v as u32),
+            _ => None,
+        })
+        .collect();
+    let (out_tx, out_rx) = crossbeam_channel::bounded::<(Option<u32>, Vec<Component>)>(4);
     let min_area_m2 = job.min_area_m2;
     let simplify_px2 = job.simplify_m2 / px_m2;
     let mut sources = vec![src];
@@ -305,12 +313,13 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
             // Geometry, attributes and the layer are done by a writer thread, overlapping tracing.
             let writer_thread = s.spawn(move || -> Result<(u64, f64, u64, PathBuf)> {
                 let (mut pixels, mut area) = (0u64, 0.0f64);
-                for comps in out_rx {
+                for (class, comps) in out_rx {
                     let features: Vec<Result<Vec<Feature>>> = comps
                         .par_iter()
                         .map(|c| {
                             let exact = to_world(&c.polygons, &gt);
-                            let (m, values) = attributes(c, &exact, &gt, g);
+                            let (mut m, values) = attributes(c, &exact, &gt, g);
+                            m.mask_class = class;
                             if m.area_m2 < min_area_m2 {
                                 return Ok(Vec::new());
                             }
@@ -331,8 +340,11 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                                 }]);
                             };
                             // Pieces of a split component are measured afresh.
-                            let base =
-                                |p: &Component| attributes(p, &to_world(&p.polygons, &gt), &gt, g);
+                            let base = |p: &Component| {
+                                let (mut m, v) = attributes(p, &to_world(&p.polygons, &gt), &gt, g);
+                                m.mask_class = class;
+                                (m, v)
+                            };
                             let typed = k.type_component(c, &base, min_area_m2)?;
                             Ok(typed
                                 .into_iter()
@@ -395,7 +407,10 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                         }
                         Err(_) => break 'passes,
                     };
-                    if out_tx.send(poly.push_row(&tiles, r + 1 == rows)).is_err() {
+                    if out_tx
+                        .send((pass_class[k], poly.push_row(&tiles, r + 1 == rows)))
+                        .is_err()
+                    {
                         break 'passes;
                     }
                     progress("polygonize", (k * rows + r) as u64 + 1, total);

@@ -281,6 +281,141 @@ pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
 /// Radius of the class majority vote.
 pub const CLASS_VOTE_PX: u32 = 2;
 
+/// Built / not-built alternations a row or column window must hold for its centre to lie in an
+/// array of rows: three periods, more than two parallel roads or a house between fields give.
+pub const ROWS_TRANSITIONS: u32 = 6;
+
+/// The rows test: pixel `i` lies in an array of rows (solar panels with grass or soil between,
+/// rows of greenhouses) when, along its row or its column,
+/// - a window of `2 * p.half + 1` pixels centred on it, ending at it or starting at it
+///   alternates between built change (class 1) and anything else at least
+///   [`ROWS_TRANSITIONS`] times, built pixels making 20-80 % of it, and
+/// - it is built itself, or lies between built pixels (each side within `p.half`): the gaps
+///   between the rows join the array, the ground beyond its outer rows does not.
+///
+/// Such a pixel becomes [`crate::change::ROWS_CLASS`], whatever it was, so an array is one
+/// polygon, not a polygon per row. Nodata stays; elsewhere the class stays.
+pub fn rows_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
+    let own = src[i];
+    if own == MASK_NODATA {
+        return own;
+    }
+    let (w, h) = (p.width as usize, p.height as usize);
+    let (x, y) = (i % w, i / w);
+    let r = p.half as usize;
+    let built = |k: usize| src[k] == 1;
+    // Along one axis: `pos` is the pixel's coordinate, `len` the axis length, `at` the index.
+    let along = |pos: usize, len: usize, at: &dyn Fn(usize) -> usize| {
+        let striped = |lo: usize, hi: usize| {
+            let (mut n_built, mut turns) = (0u32, 0u32);
+            let mut prev = built(at(lo));
+            for k in lo..=hi {
+                let b = built(at(k));
+                n_built += u32::from(b);
+                turns += u32::from(b != prev);
+                prev = b;
+            }
+            let n = (hi - lo + 1) as u32;
+            turns >= ROWS_TRANSITIONS && 5 * n_built >= n && 5 * n_built <= 4 * n
+        };
+        let between = own == 1
+            || ((pos.saturating_sub(r)..pos).any(|k| built(at(k)))
+                && (pos + 1..=(pos + r).min(len - 1)).any(|k| built(at(k))));
+        between
+            && (striped(pos.saturating_sub(r), (pos + r).min(len - 1))
+                || striped(pos.saturating_sub(2 * r), pos)
+                || striped(pos, (pos + 2 * r).min(len - 1)))
+    };
+    if along(x, w, &|k| y * w + k) || along(y, h, &|k| k * w + x) {
+        crate::change::ROWS_CLASS
+    } else {
+        own
+    }
+}
+
+/// [`rows_px`] over a whole tile, in time linear in its pixels (prefix counts of built
+/// pixels and of alternations along each row and column instead of rescanning every window):
+/// the same classes, pixel for pixel (tested against [`rows_px`]).
+pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
+    use rayon::prelude::*;
+    let (w, h) = (p.width as usize, p.height as usize);
+    let r = p.half as usize;
+    // Along rows, row by row; along columns, into a column-major buffer.
+    let mut hit = vec![false; w * h];
+    hit.par_chunks_mut(w.max(1))
+        .enumerate()
+        .for_each(|(y, out)| {
+            let line: Vec<bool> = (0..w).map(|x| src[y * w + x] == 1).collect();
+            let mut o = Vec::new();
+            rows_line(&line, r, &mut o);
+            out.copy_from_slice(&o);
+        });
+    let mut across = vec![false; w * h];
+    across
+        .par_chunks_mut(h.max(1))
+        .enumerate()
+        .for_each(|(x, out)| {
+            let line: Vec<bool> = (0..h).map(|y| src[y * w + x] == 1).collect();
+            let mut o = Vec::new();
+            rows_line(&line, r, &mut o);
+            out.copy_from_slice(&o);
+        });
+    for (i, d) in dst.iter_mut().enumerate() {
+        let hit = hit[i] || across[(i % w) * h + i / w];
+        let own = src[i];
+        *d = if own != MASK_NODATA && hit {
+            crate::change::ROWS_CLASS
+        } else {
+            own
+        };
+    }
+}
+
+/// The rows test along one line of built flags: `out[k]` when position `k` lies in an array.
+fn rows_line(b: &[bool], r: usize, out: &mut Vec<bool>) {
+    let len = b.len();
+    out.clear();
+    out.resize(len, false);
+    if len == 0 {
+        return;
+    }
+    // built[k]: built pixels in [0, k); turns[k]: alternations between j - 1 and j, j in 1..=k.
+    let mut built = vec![0u32; len + 1];
+    let mut turns = vec![0u32; len];
+    for k in 0..len {
+        built[k + 1] = built[k] + u32::from(b[k]);
+        if k > 0 {
+            turns[k] = turns[k - 1] + u32::from(b[k] != b[k - 1]);
+        }
+    }
+    let striped = |lo: usize, hi: usize| {
+        let n = (hi - lo + 1) as u32;
+        let nb = built[hi + 1] - built[lo];
+        turns[hi] - turns[lo] >= ROWS_TRANSITIONS && 5 * nb >= n && 5 * nb <= 4 * n
+    };
+    // The nearest built pixel before and after each position.
+    let mut before = vec![None; len];
+    let mut last = None;
+    for k in 0..len {
+        before[k] = last;
+        if b[k] {
+            last = Some(k);
+        }
+    }
+    let mut next = None;
+    for k in (0..len).rev() {
+        let between = b[k]
+            || (before[k].is_some_and(|j| k - j <= r) && next.is_some_and(|j: usize| j - k <= r));
+        out[k] = between
+            && (striped(k.saturating_sub(r), (k + r).min(len - 1))
+                || striped(k.saturating_sub(2 * r), k)
+                || striped(k, (k + 2 * r).min(len - 1)));
+        if b[k] {
+            next = Some(k);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +425,90 @@ mod tests {
             width: w,
             height: h,
             ..KernelParams::default()
+        }
+    }
+
+    #[test]
+    fn an_array_of_rows_becomes_one_region_and_nothing_else_does() {
+        // 80 x 60: vertical panel rows (class 1, 4 px) with 4-px gaps (0 or green 2) over
+        // x 10..58 (a row first and last), y 10..40; two parallel roads (5 px, 5 px apart) and a building elsewhere.
+        let (w, h) = (80usize, 60usize);
+        let mut m = vec![0u32; w * h];
+        for y in 10..40 {
+            for x in 10..58 {
+                m[y * w + x] = if (x / 4) % 2 == 0 {
+                    1
+                } else {
+                    2 * (y % 2) as u32
+                };
+            }
+        }
+        for y in (44..49).chain(54..59) {
+            m[y * w + 5..y * w + 75].fill(1);
+        }
+        for y in 12..22 {
+            m[y * w + 65..y * w + 75].fill(1);
+        }
+        let params = KernelParams {
+            width: w as u32,
+            height: h as u32,
+            half: 12,
+            ..KernelParams::default()
+        };
+        let out: Vec<u32> = (0..w * h).map(|i| rows_px(&params, &m, i)).collect();
+        let at = |x: usize, y: usize| out[y * w + x];
+        // Every pixel of the array, rows and gaps, edges included, is class 3 ...
+        for y in 10..40 {
+            for x in 10..58 {
+                assert_eq!(at(x, y), 3, "({x}, {y})");
+            }
+        }
+        // ... and nothing beyond its outer rows or past their ends.
+        let row: String = (0..w).map(|x| char::from(b'0' + at(x, 25) as u8)).collect();
+        assert_eq!((0..w).filter(|&x| at(x, 25) == 3).count(), 48, "{row}");
+        assert_eq!(at(30, 9), 0);
+        assert_eq!(at(30, 40), 0);
+        // The roads and the building keep their class.
+        assert_eq!(
+            (at(40, 46), at(40, 51), at(40, 56), at(70, 15)),
+            (1, 0, 1, 1)
+        );
+    }
+
+    #[test]
+    fn the_linear_rows_pass_matches_the_per_pixel_rule() {
+        // Random masks of stripes, blocks and noise with nodata, several window sizes.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (w, h, half) in [(37usize, 29usize, 3u32), (64, 48, 6), (50, 70, 12)] {
+            let m: Vec<u32> = (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    match rnd() % 23 {
+                        0 => MASK_NODATA,
+                        1 => 2,
+                        2 => 1,
+                        _ if (x / 3 + y / 17) % 2 == 0 && y % 11 < 8 => 1,
+                        _ => 0,
+                    }
+                })
+                .collect();
+            let params = KernelParams {
+                width: w as u32,
+                height: h as u32,
+                half,
+                ..KernelParams::default()
+            };
+            let naive: Vec<u32> = (0..w * h).map(|i| rows_px(&params, &m, i)).collect();
+            let mut fast = vec![0u32; w * h];
+            rows(&params, &m, &mut fast);
+            assert_eq!(naive, fast, "{w} x {h}, half {half}");
+            assert!(naive.contains(&3), "{w} x {h}: no rows found");
         }
     }
 
