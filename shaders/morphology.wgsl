@@ -172,51 +172,70 @@ fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
     dst[i] = c;
 }
 
-// Arrays of rows: a pixel becomes class 3 when, along its row or its column, a window of
-// 2 * p.half + 1 pixels centred on it, ending at it or starting at it alternates between built
-// change (class 1) and anything else at least 6 times (built 20-80 % of it), and the pixel is
-// built or lies between built pixels (each side within p.half). Nodata stays; elsewhere the
-// class stays. Twin: cpu::morphology::rows_px.
-fn striped(lo: i32, hi: i32, base: i32, step: i32) -> bool {
+// Arrays of rows (twin: cpu::morphology::rows_px / rows_at). Along a line of the mask,
+// position k is built when its class is 1; a row is a built run of at most p.half positions.
+fn line_built(base: i32, step: i32, k: i32) -> bool {
+    return src[u32(base + k * step)] == 1u;
+}
+
+// Whether the built run holding k is at most r long.
+fn short_run(base: i32, step: i32, len: i32, r: i32, k: i32) -> bool {
+    var start = k;
+    var end = k;
+    while (start > 0 && end - start < r && line_built(base, step, start - 1)) {
+        start--;
+    }
+    while (end + 1 < len && end - start < r && line_built(base, step, end + 1)) {
+        end++;
+    }
+    return end - start < r;
+}
+
+// A window [lo, hi] looks like rows: it touches at least 3 rows and is 20-80 % built.
+fn rows_window(base: i32, step: i32, len: i32, r: i32, lo: i32, hi: i32) -> bool {
+    var runs = 0u;
     var built = 0u;
-    var turns = 0u;
-    var prev = src[u32(base + lo * step)] == 1u;
     for (var k = lo; k <= hi; k++) {
-        let b = src[u32(base + k * step)] == 1u;
+        let b = line_built(base, step, k);
         if (b) {
             built++;
+            if ((k == lo || !line_built(base, step, k - 1)) && short_run(base, step, len, r, k)) {
+                runs++;
+            }
         }
-        if (b != prev) {
-            turns++;
-        }
-        prev = b;
     }
     let n = u32(hi - lo + 1);
-    return turns >= 6u && 5u * built >= n && 5u * built <= 4u * n;
+    return runs >= 3u && 5u * built >= n && 5u * built <= 4u * n;
 }
 
-fn any_built(lo: i32, hi: i32, base: i32, step: i32) -> bool {
-    for (var k = lo; k <= hi; k++) {
-        if (src[u32(base + k * step)] == 1u) {
-            return true;
-        }
+// The run of equal flags holding k decides as one: a run of at most r at its middle (built, or
+// a gap between built runs), a longer built run position by position; a longer gap never.
+fn rows_at(base: i32, step: i32, len: i32, r: i32, k: i32) -> bool {
+    let b = line_built(base, step, k);
+    var start = k;
+    while (start > 0 && k - start <= r && line_built(base, step, start - 1) == b) {
+        start--;
     }
-    return false;
-}
-
-// Along one axis: pos the pixel's coordinate, len the axis length, base + k * step the index.
-fn in_rows(own: u32, pos: i32, len: i32, base: i32, step: i32, r: i32) -> bool {
-    let between = own == 1u
-        || (any_built(max(pos - r, 0), pos - 1, base, step)
-            && any_built(pos + 1, min(pos + r, len - 1), base, step));
-    if (!between) {
+    var end = k;
+    while (end + 1 < len && end - k <= r && line_built(base, step, end + 1) == b) {
+        end++;
+    }
+    let is_short = end - start < r;
+    var at = k;
+    if (is_short) {
+        at = (start + end) / 2;
+    }
+    let inside = b || (is_short && start > 0 && end + 1 < len);
+    if (!inside) {
         return false;
     }
-    return striped(max(pos - r, 0), min(pos + r, len - 1), base, step)
-        || striped(max(pos - 2 * r, 0), pos, base, step)
-        || striped(pos, min(pos + 2 * r, len - 1), base, step);
+    return rows_window(base, step, len, r, max(at - r, 0), min(at + r, len - 1))
+        || rows_window(base, step, len, r, max(at - 2 * r, 0), at)
+        || rows_window(base, step, len, r, at, min(at + 2 * r, len - 1));
 }
 
+// A pixel in an array of rows along its row or its column becomes class 3 (solar panels with
+// grass between, greenhouse rows), gaps included; nodata stays, elsewhere the class stays.
 @compute @workgroup_size(16, 16)
 fn rows(@builtin(global_invocation_id) id: vec3<u32>) {
     if (id.x >= p.width || id.y >= p.height) {
@@ -233,7 +252,7 @@ fn rows(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let r = i32(p.half);
-    if (in_rows(own, x, w, y * w, 1, r) || in_rows(own, y, h, x, w, r)) {
+    if (rows_at(y * w, 1, w, r, x) || rows_at(x, w, h, r, y)) {
         dst[i] = 3u;
     } else {
         dst[i] = own;

@@ -281,20 +281,72 @@ pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
 /// Radius of the class majority vote.
 pub const CLASS_VOTE_PX: u32 = 2;
 
-/// Built / not-built alternations a row or column window must hold for its centre to lie in an
-/// array of rows: three periods, more than two parallel roads or a house between fields give.
-pub const ROWS_TRANSITIONS: u32 = 6;
+/// Rows a window must touch for its centre to lie in an array of rows: three, more than two
+/// parallel roads beside a field or a house between fields give.
+pub const ROWS_MIN_RUNS: u32 = 3;
+
+/// Whether the built run holding position `k` of a line is at most `r` long (a row, not a
+/// block or a road along the line).
+fn short_run(built: &dyn Fn(usize) -> bool, len: usize, r: usize, k: usize) -> bool {
+    let (mut start, mut end) = (k, k);
+    while start > 0 && end - start < r && built(start - 1) {
+        start -= 1;
+    }
+    while end + 1 < len && end - start < r && built(end + 1) {
+        end += 1;
+    }
+    end - start < r
+}
+
+/// Whether the window `[lo, hi]` of a line (`len` positions, built flags from `built`) looks
+/// like rows: it touches at least [`ROWS_MIN_RUNS`] built runs of at most `r` positions
+/// (rows), and 20-80 % of it is built.
+fn rows_window(built: &dyn Fn(usize) -> bool, len: usize, r: usize, lo: usize, hi: usize) -> bool {
+    let (mut runs, mut n_built) = (0u32, 0u32);
+    for k in lo..=hi {
+        let b = built(k);
+        n_built += u32::from(b);
+        if b && (k == lo || !built(k - 1)) && short_run(built, len, r, k) {
+            runs += 1;
+        }
+    }
+    let n = (hi - lo + 1) as u32;
+    runs >= ROWS_MIN_RUNS && 5 * n_built >= n && 5 * n_built <= 4 * n
+}
+
+/// The rows test along one line (`len` positions, built flags from `built`) at position `k`,
+/// with windows of `2 * r + 1`: the run of equal flags holding `k` decides as one, so a row or a
+/// gap is marked whole or not at all.
+/// - A run of at most `r` positions decides at its middle: it is in an array when it is built
+///   or lies between built runs (a gap inside the line), and a window centred on the middle,
+///   ending at it or starting at it looks like rows ([`rows_window`]).
+/// - A longer built run decides pixel by pixel with the same windows; a longer gap never joins.
+pub fn rows_at(built: &dyn Fn(usize) -> bool, len: usize, r: usize, k: usize) -> bool {
+    let b = built(k);
+    // The run's ends, looked for at most r + 1 positions away.
+    let mut start = k;
+    while start > 0 && k - start <= r && built(start - 1) == b {
+        start -= 1;
+    }
+    let mut end = k;
+    while end + 1 < len && end - k <= r && built(end + 1) == b {
+        end += 1;
+    }
+    let short = end - start < r;
+    let at = if short { (start + end) / 2 } else { k };
+    let inside = b || (short && start > 0 && end + 1 < len);
+    inside
+        && (rows_window(built, len, r, at.saturating_sub(r), (at + r).min(len - 1))
+            || rows_window(built, len, r, at.saturating_sub(2 * r), at)
+            || rows_window(built, len, r, at, (at + 2 * r).min(len - 1)))
+}
 
 /// The rows test: pixel `i` lies in an array of rows (solar panels with grass or soil between,
-/// rows of greenhouses) when, along its row or its column,
-/// - a window of `2 * p.half + 1` pixels centred on it, ending at it or starting at it
-///   alternates between built change (class 1) and anything else at least
-///   [`ROWS_TRANSITIONS`] times, built pixels making 20-80 % of it, and
-/// - it is built itself, or lies between built pixels (each side within `p.half`): the gaps
-///   between the rows join the array, the ground beyond its outer rows does not.
-///
-/// Such a pixel becomes [`crate::change::ROWS_CLASS`], whatever it was, so an array is one
-/// polygon, not a polygon per row. Nodata stays; elsewhere the class stays.
+/// rows of greenhouses) when it does along its row or its column ([`rows_at`], half-window
+/// `p.half`, built = change class 1). Such a pixel becomes [`crate::change::ROWS_CLASS`],
+/// whatever it was, so an array is one polygon, gaps included, not a polygon per row; the
+/// ground beyond its outer rows and past the ends of its rows stays. Nodata stays; elsewhere
+/// the class stays.
 pub fn rows_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     let own = src[i];
     if own == MASK_NODATA {
@@ -303,39 +355,17 @@ pub fn rows_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     let (w, h) = (p.width as usize, p.height as usize);
     let (x, y) = (i % w, i / w);
     let r = p.half as usize;
-    let built = |k: usize| src[k] == 1;
-    // Along one axis: `pos` is the pixel's coordinate, `len` the axis length, `at` the index.
-    let along = |pos: usize, len: usize, at: &dyn Fn(usize) -> usize| {
-        let striped = |lo: usize, hi: usize| {
-            let (mut n_built, mut turns) = (0u32, 0u32);
-            let mut prev = built(at(lo));
-            for k in lo..=hi {
-                let b = built(at(k));
-                n_built += u32::from(b);
-                turns += u32::from(b != prev);
-                prev = b;
-            }
-            let n = (hi - lo + 1) as u32;
-            turns >= ROWS_TRANSITIONS && 5 * n_built >= n && 5 * n_built <= 4 * n
-        };
-        let between = own == 1
-            || ((pos.saturating_sub(r)..pos).any(|k| built(at(k)))
-                && (pos + 1..=(pos + r).min(len - 1)).any(|k| built(at(k))));
-        between
-            && (striped(pos.saturating_sub(r), (pos + r).min(len - 1))
-                || striped(pos.saturating_sub(2 * r), pos)
-                || striped(pos, (pos + 2 * r).min(len - 1)))
-    };
-    if along(x, w, &|k| y * w + k) || along(y, h, &|k| k * w + x) {
+    let along_row = rows_at(&|k| src[y * w + k] == 1, w, r, x);
+    if along_row || rows_at(&|k| src[k * w + x] == 1, h, r, y) {
         crate::change::ROWS_CLASS
     } else {
         own
     }
 }
 
-/// [`rows_px`] over a whole tile, in time linear in its pixels (prefix counts of built
-/// pixels and of alternations along each row and column instead of rescanning every window):
-/// the same classes, pixel for pixel (tested against [`rows_px`]).
+/// [`rows_px`] over a whole tile, in time linear in its pixels (runs found once per line,
+/// windows counted from prefix sums): the same classes, pixel for pixel (tested against
+/// [`rows_px`]).
 pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
     use rayon::prelude::*;
     let (w, h) = (p.width as usize, p.height as usize);
@@ -346,9 +376,7 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
         .enumerate()
         .for_each(|(y, out)| {
             let line: Vec<bool> = (0..w).map(|x| src[y * w + x] == 1).collect();
-            let mut o = Vec::new();
-            rows_line(&line, r, &mut o);
-            out.copy_from_slice(&o);
+            rows_line(&line, r, out);
         });
     let mut across = vec![false; w * h];
     across
@@ -356,13 +384,11 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
         .enumerate()
         .for_each(|(x, out)| {
             let line: Vec<bool> = (0..h).map(|y| src[y * w + x] == 1).collect();
-            let mut o = Vec::new();
-            rows_line(&line, r, &mut o);
-            out.copy_from_slice(&o);
+            rows_line(&line, r, out);
         });
     for (i, d) in dst.iter_mut().enumerate() {
-        let hit = hit[i] || across[(i % w) * h + i / w];
         let own = src[i];
+        let hit = hit[i] || across[(i % w) * h + i / w];
         *d = if own != MASK_NODATA && hit {
             crate::change::ROWS_CLASS
         } else {
@@ -371,48 +397,61 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
     }
 }
 
-/// The rows test along one line of built flags: `out[k]` when position `k` lies in an array.
-fn rows_line(b: &[bool], r: usize, out: &mut Vec<bool>) {
+/// [`rows_at`] for every position of a line of built flags, into `out`.
+fn rows_line(b: &[bool], r: usize, out: &mut [bool]) {
     let len = b.len();
-    out.clear();
-    out.resize(len, false);
     if len == 0 {
         return;
     }
-    // built[k]: built pixels in [0, k); turns[k]: alternations between j - 1 and j, j in 1..=k.
+    // short[k]: k is in a built run of at most r positions (a row).
+    let mut short = vec![false; len];
+    let mut start = 0;
+    while start < len {
+        let mut end = start;
+        while end + 1 < len && b[end + 1] == b[start] {
+            end += 1;
+        }
+        short[start..=end].fill(b[start] && end - start < r);
+        start = end + 1;
+    }
+    // built[k]: built positions in [0, k); ups[k]: starts of rows in 1..=k.
     let mut built = vec![0u32; len + 1];
-    let mut turns = vec![0u32; len];
+    let mut ups = vec![0u32; len];
     for k in 0..len {
         built[k + 1] = built[k] + u32::from(b[k]);
         if k > 0 {
-            turns[k] = turns[k - 1] + u32::from(b[k] != b[k - 1]);
+            ups[k] = ups[k - 1] + u32::from(short[k] && !b[k - 1]);
         }
     }
-    let striped = |lo: usize, hi: usize| {
+    let window = |lo: usize, hi: usize| {
         let n = (hi - lo + 1) as u32;
         let nb = built[hi + 1] - built[lo];
-        turns[hi] - turns[lo] >= ROWS_TRANSITIONS && 5 * nb >= n && 5 * nb <= 4 * n
+        let runs = u32::from(short[lo]) + ups[hi] - ups[lo];
+        runs >= ROWS_MIN_RUNS && 5 * nb >= n && 5 * nb <= 4 * n
     };
-    // The nearest built pixel before and after each position.
-    let mut before = vec![None; len];
-    let mut last = None;
-    for k in 0..len {
-        before[k] = last;
-        if b[k] {
-            last = Some(k);
+    let rows = |at: usize| {
+        window(at.saturating_sub(r), (at + r).min(len - 1))
+            || window(at.saturating_sub(2 * r), at)
+            || window(at, (at + 2 * r).min(len - 1))
+    };
+    let mut start = 0;
+    while start < len {
+        let mut end = start;
+        while end + 1 < len && b[end + 1] == b[start] {
+            end += 1;
         }
-    }
-    let mut next = None;
-    for k in (0..len).rev() {
-        let between = b[k]
-            || (before[k].is_some_and(|j| k - j <= r) && next.is_some_and(|j: usize| j - k <= r));
-        out[k] = between
-            && (striped(k.saturating_sub(r), (k + r).min(len - 1))
-                || striped(k.saturating_sub(2 * r), k)
-                || striped(k, (k + 2 * r).min(len - 1)));
-        if b[k] {
-            next = Some(k);
+        // rows_at looks at most r + 1 positions each way for the run's ends: a run longer
+        // than that is "long" for every position in it, as here.
+        if end - start < r {
+            let inside = b[start] || (start > 0 && end + 1 < len);
+            let v = inside && rows((start + end) / 2);
+            out[start..=end].fill(v);
+        } else {
+            for k in start..=end {
+                out[k] = b[k] && rows(k);
+            }
         }
+        start = end + 1;
     }
 }
 
@@ -446,7 +485,7 @@ mod tests {
         for y in (44..49).chain(54..59) {
             m[y * w + 5..y * w + 75].fill(1);
         }
-        for y in 12..22 {
+        for y in 0..8 {
             m[y * w + 65..y * w + 75].fill(1);
         }
         let params = KernelParams {
@@ -470,7 +509,7 @@ mod tests {
         assert_eq!(at(30, 40), 0);
         // The roads and the building keep their class.
         assert_eq!(
-            (at(40, 46), at(40, 51), at(40, 56), at(70, 15)),
+            (at(40, 46), at(40, 51), at(40, 56), at(70, 4)),
             (1, 0, 1, 1)
         );
     }
