@@ -138,6 +138,22 @@ fn cpu_kernels(c: &mut Criterion) {
                 m
             })
         });
+        // Arrays of rows at the 0.8 m default (25-px half windows) on the same mask with a
+        // panel array (4-px rows every 16 px) over a quarter of the tile.
+        let mut arrays = mask.clone();
+        for y in 0..size / 2 {
+            for x in 0..size / 2 {
+                arrays[y * size + x] = u32::from(x % 16 < 4);
+            }
+        }
+        let pr = tuban::change::KernelParams { half: 25, ..p };
+        g.bench_with_input(BenchmarkId::new("rows", size), &size, |b, _| {
+            b.iter(|| {
+                let mut m = arrays.clone();
+                morphology::rows(&pr, black_box(&arrays), &mut m);
+                m
+            })
+        });
         g.finish();
     }
 }
