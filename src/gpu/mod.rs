@@ -135,6 +135,33 @@ impl GpuContext {
             })
     }
 
+    /// Record `pipeline` (a mask kernel: params at binding 0, source at 1, result at 2) over a
+    /// copy of `mask`, writing `mask`, with half-width `half`; the buffers it needs until the
+    /// submission go to `keep`.
+    fn over_mask_copy(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        p: &KernelParams,
+        half: u32,
+        mask: &wgpu::Buffer,
+        keep: &mut Vec<wgpu::Buffer>,
+    ) {
+        let bytes = p.pixels() * 4;
+        let params = self.uniform(&KernelParams { half, ..*p });
+        let src = self.scratch("mask_copy", bytes);
+        enc.copy_buffer_to_buffer(mask, 0, &src, 0, Some(bytes as u64));
+        let g = groups(p.width as usize, p.height as usize);
+        self.kernels.dispatch(
+            &self.device,
+            enc,
+            pipeline,
+            &[(0, &params), (1, &src), (2, mask)],
+            g,
+        );
+        keep.extend([params, src]);
+    }
+
     /// Run the kernels on one tile (the GPU twin of [`crate::change::run_tile_cpu`]).
     ///
     /// # Errors
@@ -280,35 +307,11 @@ impl GpuContext {
                 g,
             );
             if plan.config.evidence == crate::change::EvidenceKind::Conversion {
-                let pv = self.uniform(&KernelParams {
-                    half: crate::change::cpu::morphology::CLASS_VOTE_PX,
-                    ..p
-                });
-                let raw = self.scratch("raw_classes", n * 4);
-                enc.copy_buffer_to_buffer(&mask, 0, &raw, 0, Some((n * 4) as u64));
-                k.dispatch(
-                    &self.device,
-                    &mut enc,
-                    &k.class_majority,
-                    &[(0, &pv), (1, &raw), (2, &mask)],
-                    g,
-                );
-                keep.extend([pv, raw]);
+                let vote = crate::change::cpu::morphology::CLASS_VOTE_PX;
+                self.over_mask_copy(&mut enc, &k.class_majority, &p, vote, &mask, &mut keep);
                 if plan.config.rows_half_px > 0 {
-                    let pr = self.uniform(&KernelParams {
-                        half: plan.config.rows_half_px,
-                        ..p
-                    });
-                    let voted = self.scratch("voted_classes", n * 4);
-                    enc.copy_buffer_to_buffer(&mask, 0, &voted, 0, Some((n * 4) as u64));
-                    k.dispatch(
-                        &self.device,
-                        &mut enc,
-                        &k.rows,
-                        &[(0, &pr), (1, &voted), (2, &mask)],
-                        g,
-                    );
-                    keep.extend([pr, voted]);
+                    let half = plan.config.rows_half_px;
+                    self.over_mask_copy(&mut enc, &k.rows, &p, half, &mask, &mut keep);
                 }
             }
         }
