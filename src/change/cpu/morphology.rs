@@ -517,18 +517,12 @@ mod tests {
     #[test]
     fn the_linear_rows_pass_matches_the_per_pixel_rule() {
         // Random masks of stripes, blocks and noise with nodata, several window sizes.
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::synth::world::Rng::new(7);
         for (w, h, half) in [(37usize, 29usize, 3u32), (64, 48, 6), (50, 70, 12)] {
             let m: Vec<u32> = (0..w * h)
                 .map(|i| {
                     let (x, y) = (i % w, i / w);
-                    match rnd() % 23 {
+                    match rng.below(23) {
                         0 => MASK_NODATA,
                         1 => 2,
                         2 => 1,
