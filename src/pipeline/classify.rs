@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value};
 use crate::raster::pool::Pool;
 use crate::vectorize::assemble::PixelPolygon;
-use crate::vectorize::geometry::{GeoTransform, to_world};
+
 use crate::vectorize::stitch::{Component, PolygonizeOptions, polygonize_mask};
 use gdal::Dataset;
+use geo::MultiPolygon;
 use std::borrow::Cow;
 use std::path::PathBuf;
 
@@ -62,8 +63,6 @@ pub struct Classifier {
     /// The land-use survey's roads and villages around the scene (features `road_m`,
     /// `village_m`), in the scene's CRS.
     pub context: Option<Context>,
-    /// Pixel corners to the scene's CRS.
-    pub geo_transform: GeoTransform,
 }
 
 /// The evidence raster, opened once per thread that reads it.
@@ -101,17 +100,26 @@ impl EvidenceRaster {
     }
 }
 
-/// One typed polygon: the traced component or a piece of it, with its attribute values (the
-/// polygonizer's, then [`CLASS_FIELDS`]).
+/// What the polygonizer knows of a component before typing: its exact world geometry, its
+/// measures (area, shape, evidence, mask class) and its attribute values.
+pub struct Base {
+    pub geom: MultiPolygon<f64>,
+    pub measured: Measured,
+    pub values: Vec<Value>,
+}
+
+/// One typed polygon: the traced component or a piece of it, its exact world geometry, and its
+/// attribute values (the polygonizer's, then [`CLASS_FIELDS`]).
 pub struct Typed<'a> {
     pub component: Cow<'a, Component>,
+    pub geom: MultiPolygon<f64>,
     pub measured: Measured,
     pub decision: Decision,
     pub values: Vec<Value>,
 }
 
-/// The polygonizer's measures and attribute values of a component.
-pub type BaseFn<'f> = dyn Fn(&Component) -> (Measured, Vec<Value>) + Sync + 'f;
+/// The polygonizer's [`Base`] of a component (for the pieces a split cuts).
+pub type BaseFn<'f> = dyn Fn(&Component) -> Base + Sync + 'f;
 
 impl std::fmt::Debug for Classifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,20 +131,25 @@ impl std::fmt::Debug for Classifier {
 }
 
 impl Classifier {
-    /// Measure and decide one component; `base` carries area, shape and evidence already known.
+    /// Measure and decide one component (`polys` in pixels, `g` the same in world
+    /// coordinates); `base` carries area, shape and evidence already known.
     ///
     /// # Errors
     /// An image read failure, naming the file.
-    pub fn decide(&self, polys: &[PixelPolygon], base: Measured) -> Result<(Measured, Decision)> {
+    pub fn decide(
+        &self,
+        polys: &[PixelPolygon],
+        g: &MultiPolygon<f64>,
+        base: Measured,
+    ) -> Result<(Measured, Decision)> {
         let (road_m, village_m) = match &self.context {
             Some(ctx) => {
                 use geo::Area;
-                let g = to_world(polys, &self.geo_transform);
                 // Metres per CRS unit from the polygon's own ground / planar area ratio (as
                 // for the shape measures): exact for projected CRSs, the local mean scale for
                 // geographic ones.
                 let m_per_unit = (base.area_m2 / g.unsigned_area()).sqrt();
-                let (r, v) = ctx.distances(&g, m_per_unit);
+                let (r, v) = ctx.distances(g, m_per_unit);
                 (Some(r), Some(v))
             }
             None => (None, None),
@@ -159,29 +172,31 @@ impl Classifier {
 impl Classifier {
     /// Type a component: whole, or, when it is linear and lines of different directions meet
     /// in it (a road across a railway), piece by piece ([`branches`]), touching pieces of the
-    /// same type put back together. `min_m2` is the smallest polygon written: no piece is cut
-    /// smaller.
+    /// same type put back together. `whole` is the component's own [`Base`], `base` makes one
+    /// for a piece; `min_m2` is the smallest polygon written: no piece is cut smaller.
     ///
     /// # Errors
     /// An image or evidence read failure, naming the file.
     pub fn type_component<'a>(
         &self,
         c: &'a Component,
+        whole: Base,
         base: &BaseFn,
         min_m2: f64,
     ) -> Result<Vec<Typed<'a>>> {
-        let typed = |comp: Cow<'a, Component>| -> Result<Typed<'a>> {
-            let (m, mut values) = base(&comp);
-            let (measured, decision) = self.decide(&comp.polygons, m)?;
+        let typed = |comp: Cow<'a, Component>, b: Base| -> Result<Typed<'a>> {
+            let (measured, decision) = self.decide(&comp.polygons, &b.geom, b.measured)?;
+            let mut values = b.values;
             values.extend(class_values(&measured, &decision));
             Ok(Typed {
                 component: comp,
+                geom: b.geom,
                 measured,
                 decision,
                 values,
             })
         };
-        let whole = typed(Cow::Borrowed(c))?;
+        let whole = typed(Cow::Borrowed(c), whole)?;
         let split = &self.conf.split;
         let linear = whole
             .measured
@@ -226,11 +241,9 @@ impl Classifier {
         };
         let parts: Vec<Typed> = (1..=pieces.count)
             .map(|l| {
-                typed(Cow::Owned(window.piece(
-                    &pieces.labels,
-                    |k| k == l,
-                    self.scene_width,
-                )))
+                let piece = window.piece(&pieces.labels, |k| k == l, self.scene_width);
+                let b = base(&piece);
+                typed(Cow::Owned(piece), b)
             })
             .collect::<Result<_>>()?;
         // Touching pieces of the same type (or the same pseudo-change) are one polygon again.
@@ -263,7 +276,8 @@ impl Classifier {
                     |k| roots[k as usize - 1] == g,
                     self.scene_width,
                 );
-                out.push(typed(Cow::Owned(comp))?);
+                let b = base(&comp);
+                out.push(typed(Cow::Owned(comp), b)?);
             }
         }
         Ok(out)

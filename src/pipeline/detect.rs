@@ -24,7 +24,6 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{PairOptions, ScenePair};
 use crate::raster::writer::{Georef, OutputRaster};
-use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::source::Foreground;
 use crate::vectorize::stitch::PolygonizeOptions;
 use serde::Serialize;
@@ -484,7 +483,6 @@ fn classifier(
         evidence: Some(EvidenceRaster::new(evidence)),
         scene_width: pair.width,
         context,
-        geo_transform: GeoTransform(pair.geo_transform.unwrap_or(GeoTransform::IDENTITY.0)),
     })
 }
 

@@ -5,7 +5,7 @@
 //! ground attributes and written in batches.
 
 use super::ProgressFn;
-use super::classify::CLASS_FIELDS;
+use super::classify::{Base, CLASS_FIELDS};
 use crate::classify::Measured;
 use crate::error::{Error, Result};
 use crate::output::vector::{FieldKind, Value, VectorWriter};
@@ -341,25 +341,29 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                             };
                             // Pieces of a split component are measured afresh.
                             let base = |p: &Component| {
-                                let (mut m, v) = attributes(p, &to_world(&p.polygons, &gt), &gt, g);
-                                m.mask_class = class;
-                                (m, v)
+                                let geom = to_world(&p.polygons, &gt);
+                                let (mut measured, values) = attributes(p, &geom, &gt, g);
+                                measured.mask_class = class;
+                                Base {
+                                    geom,
+                                    measured,
+                                    values,
+                                }
                             };
-                            let typed = k.type_component(c, &base, min_area_m2)?;
+                            let whole = Base {
+                                geom: exact,
+                                measured: m,
+                                values,
+                            };
+                            let typed = k.type_component(c, whole, &base, min_area_m2)?;
                             Ok(typed
                                 .into_iter()
-                                .map(|t| {
-                                    let exact = match &t.component {
-                                        std::borrow::Cow::Borrowed(_) => exact.clone(),
-                                        std::borrow::Cow::Owned(p) => to_world(&p.polygons, &gt),
-                                    };
-                                    Feature {
-                                        area: t.measured.area_m2,
-                                        pixels: t.component.pixels,
-                                        geom: geom(&t.component, exact),
-                                        values: t.values,
-                                        pseudo: t.decision.pseudo.is_some(),
-                                    }
+                                .map(|t| Feature {
+                                    area: t.measured.area_m2,
+                                    pixels: t.component.pixels,
+                                    pseudo: t.decision.pseudo.is_some(),
+                                    geom: geom(&t.component, t.geom),
+                                    values: t.values,
                                 })
                                 .collect())
                         })
