@@ -24,6 +24,7 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{PairOptions, ScenePair};
 use crate::raster::writer::{Georef, OutputRaster};
+use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::source::Foreground;
 use crate::vectorize::stitch::PolygonizeOptions;
 use serde::Serialize;
@@ -507,13 +508,12 @@ fn read_context(
         });
     };
     let work = WorkCrs::from_wkt(&pair.projection, &pair.paths().0.display().to_string())?;
-    // The scene's corners in its CRS, grown by the search distance.
+    // The scene's extent in its CRS, grown by the search distance.
     let units = conf.search_m / pixel_m * gt[1].abs().max(gt[5].abs());
-    let corners = [(0.0, 0.0), (pair.width as f64, pair.height as f64)]
-        .map(|(x, y)| (gt[0] + x * gt[1] + y * gt[2], gt[3] + x * gt[4] + y * gt[5]));
+    let scene = GeoTransform(gt).extent(pair.width, pair.height);
     let extent = geo::Rect::new(
-        geo::coord! { x: corners[0].0.min(corners[1].0) - units, y: corners[0].1.min(corners[1].1) - units },
-        geo::coord! { x: corners[0].0.max(corners[1].0) + units, y: corners[0].1.max(corners[1].1) + units },
+        geo::coord! { x: scene.min().x - units, y: scene.min().y - units },
+        geo::coord! { x: scene.max().x + units, y: scene.max().y + units },
     );
     let field = [FieldSpec::mapped("class", &c.class_field, "DLBM")];
     let mut kept = Vec::new();

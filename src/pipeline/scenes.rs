@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::job::{Date, Scene};
 use crate::output::gpkg::{Column, GpkgWriter};
 use crate::output::package::{read, text_column};
+use crate::vectorize::geometry::GeoTransform;
 use gdal::programs::raster::{BuildVRTOptions, build_vrt};
-use geo::{BoundingRect, Coord, Intersects, Rect};
+use geo::{BoundingRect, Intersects, Rect};
 use rusqlite::types::Value as Sql;
 use std::path::{Path, PathBuf};
 
@@ -72,17 +73,6 @@ pub fn footprints(scenes: &[Scene]) -> Result<Vec<Footprint>> {
             let ds = crate::raster::open_dataset(&s.path)?;
             let g = ds.geo_transform().map_err(|e| Error::open(&s.path, e))?;
             let (w, h) = ds.raster_size();
-            let corners = [
-                (0.0, 0.0),
-                (w as f64, 0.0),
-                (0.0, h as f64),
-                (w as f64, h as f64),
-            ]
-            .map(|(c, r)| (g[0] + c * g[1] + r * g[2], g[3] + c * g[4] + r * g[5]));
-            let xs = corners.map(|p| p.0);
-            let ys = corners.map(|p| p.1);
-            let min = |v: [f64; 4]| v.into_iter().fold(f64::INFINITY, f64::min);
-            let max = |v: [f64; 4]| v.into_iter().fold(f64::NEG_INFINITY, f64::max);
             Ok(Footprint {
                 name: s
                     .path
@@ -90,16 +80,7 @@ pub fn footprints(scenes: &[Scene]) -> Result<Vec<Footprint>> {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 date: s.date,
-                extent: Rect::new(
-                    Coord {
-                        x: min(xs),
-                        y: min(ys),
-                    },
-                    Coord {
-                        x: max(xs),
-                        y: max(ys),
-                    },
-                ),
+                extent: GeoTransform(g).extent(w, h),
             })
         })
         .collect()

@@ -5,7 +5,7 @@
 //! through geographiclib) area of each polygon.
 
 use super::assemble::{PixelPolygon, Vertex};
-use geo::{Coord, LineString, MultiPolygon, Polygon};
+use geo::{Coord, LineString, MultiPolygon, Polygon, Rect};
 
 /// Affine pixel-to-world transform (GDAL geotransform order).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,6 +29,19 @@ impl GeoTransform {
             x: g[0] + x * g[1] + y * g[2],
             y: g[3] + x * g[4] + y * g[5],
         }
+    }
+
+    /// The world extent of a `width` x `height` pixel grid (all four corners, so a rotated grid
+    /// is covered too).
+    pub fn extent(&self, width: usize, height: usize) -> Rect<f64> {
+        let (w, h) = (width as f64, height as f64);
+        let corners = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)].map(|(x, y)| self.apply_f64(x, y));
+        let (mut lo, mut hi) = (corners[0], corners[0]);
+        for c in &corners[1..] {
+            (lo.x, lo.y) = (lo.x.min(c.x), lo.y.min(c.y));
+            (hi.x, hi.y) = (hi.x.max(c.x), hi.y.max(c.y));
+        }
+        Rect::new(lo, hi)
     }
 
     /// Area of one pixel in squared CRS units.
