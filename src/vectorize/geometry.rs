@@ -133,3 +133,23 @@ pub fn area_px(polys: &[PixelPolygon]) -> i64 {
         .sum::<i64>()
         / 2
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extent_covers_every_corner_of_a_rotated_grid() {
+        // North-up, 2 m pixels, y down.
+        let north_up = GeoTransform([100.0, 2.0, 0.0, 500.0, 0.0, -2.0]);
+        let e = north_up.extent(10, 5);
+        assert_eq!(
+            (e.min(), e.max()),
+            ((100.0, 490.0).into(), (120.0, 500.0).into())
+        );
+        // Rotated: the x extent comes from the bottom-left and top-right corners.
+        let rotated = GeoTransform([0.0, 1.0, -1.0, 0.0, 1.0, 1.0]);
+        let e = rotated.extent(4, 2);
+        assert_eq!((e.min(), e.max()), ((-2.0, 0.0).into(), (4.0, 6.0).into()));
+    }
+}
