@@ -4,6 +4,7 @@
 //! Each per-pixel kernel is a plain `fn`; [`Driver`] runs it over a buffer either sequentially
 //! or on the rayon pool, and tests check that both give the same bytes.
 
+pub mod chains;
 pub mod mbi;
 pub mod morphology;
 pub mod normalize;

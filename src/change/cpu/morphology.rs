@@ -135,55 +135,21 @@ pub fn line_binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u
 }
 
 /// Line erosion or dilation of a whole mask. The sequential driver runs the per-pixel kernel
-/// (the shader's mirror). The rayon driver erodes per pixel too (the early exit at the first 0
-/// makes that cheap on the sparse masks this runs on) but dilates by scattering each change
-/// pixel along its line, which costs in proportion to the change, not to the window: the line
-/// is symmetric (`line_offset(dir, -k) == -line_offset(dir, k)`), so the pixels a change pixel
-/// reaches are exactly those whose window holds it, and both drivers agree (tested).
+/// (the shader's mirror); the rayon driver runs the distance sweeps of [`super::chains`], whose
+/// cost does not grow with the line, and gives the same bytes (tested).
 pub fn line_binary(driver: Driver, p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
-    match (driver, erode) {
-        (Driver::Rayon, false) => line_dilate_scatter(p, src, out),
+    match driver {
+        Driver::Rayon if p.half <= super::chains::MAX_HALF => {
+            let dims = (p.width as usize, p.height as usize);
+            let plane: Vec<u8> = src.par_iter().map(|&v| v.min(255) as u8).collect();
+            let mut swept = vec![0u8; plane.len()];
+            super::chains::line_pass_par(dims, (p.dir, p.half), &plane, &mut swept, erode);
+            out.par_iter_mut()
+                .zip(&swept)
+                .for_each(|(o, &v)| *o = u32::from(v));
+        }
         _ => driver.fill(out, p.width as usize, |i| line_binary_px(p, src, i, erode)),
     }
-}
-
-/// Rows per band of the parallel scatter.
-const SCATTER_ROWS: usize = 32;
-
-/// Line dilation by scattering: each band of output rows gathers the change pixels of the
-/// source rows that can reach it and marks their line neighbours inside the band.
-fn line_dilate_scatter(p: &KernelParams, src: &[u32], out: &mut [u32]) {
-    let (w, h) = (p.width as i64, p.height as i64);
-    let half = p.half as i64;
-    let reach = line_offset(p.dir, half).1.abs();
-    out.par_chunks_mut(SCATTER_ROWS * w as usize)
-        .enumerate()
-        .for_each(|(band, rows)| {
-            let y0 = (band * SCATTER_ROWS) as i64;
-            let y1 = y0 + (rows.len() as i64) / w;
-            for (o, &v) in rows
-                .iter_mut()
-                .zip(&src[(y0 * w) as usize..(y1 * w) as usize])
-            {
-                *o = if v == MASK_NODATA { MASK_NODATA } else { 0 };
-            }
-            for qy in (y0 - reach).max(0)..(y1 + reach).min(h) {
-                let line = &src[(qy * w) as usize..((qy + 1) * w) as usize];
-                for (qx, _) in line.iter().enumerate().filter(|(_, v)| **v == 1) {
-                    for k in -half..=half {
-                        let (dx, dy) = line_offset(p.dir, k);
-                        let (x, y) = (qx as i64 + dx, qy + dy);
-                        if x < 0 || x >= w || y < y0 || y >= y1 {
-                            continue;
-                        }
-                        let o = &mut rows[((y - y0) * w + x) as usize];
-                        if *o != MASK_NODATA {
-                            *o = 1;
-                        }
-                    }
-                }
-            }
-        });
 }
 
 /// The thin parts of the mask: change pixels outside the opened (`wide`) mask.
@@ -220,8 +186,15 @@ pub fn or_into_px(src: &[u32], dst: u32, i: usize) -> u32 {
 /// A gap is bridged only between two fragments that both run along the same direction, so
 /// compact objects side by side are never merged. Reach: `2 * wide + 4 * half` pixels
 /// ([`crate::change::Plan::halo_px`]).
+///
+/// The rayon driver runs [`super::chains::join_lines`], the same bytes in time independent of
+/// the line lengths; the sequential driver runs the per-pixel passes below (the shader's steps).
 pub fn join_lines(driver: Driver, p: &KernelParams, mask: &mut [u32], half: u32, wide: u32) {
     if half == 0 {
+        return;
+    }
+    if driver == Driver::Rayon && half.max(wide) <= super::chains::MAX_HALF {
+        super::chains::join_lines(p, mask, half, wide);
         return;
     }
     let n = mask.len();

@@ -1,0 +1,372 @@
+//! Binary erosion and dilation with the digital lines of
+//! [`super::morphology::line_offset`], in time independent of the line's length: the fast CPU
+//! path of `erode_line_mask` / `dilate_line_mask` (`shaders/morphology.wgsl`), the same bytes
+//! as the per-pixel rule (tested).
+//!
+//! Step `k` of a line is `k * u + trunc(k / 2) * v` ([`steps`]). From a centre `p`, the steps
+//! `k >= 0` follow the chain `p, p + u, p + 2u + v, p + 3u + v, ..`: a walk that adds `u` and,
+//! on every second step, `v`. Tag each pixel with the parity of its step (even, odd) and the
+//! walks become disjoint chains: the successor of `(q, even)` is `(q + u, odd)`, that of
+//! `(q, odd)` is `(q + u + v, even)`. The steps `k < 0` are the same chains walked backwards
+//! from `(p, odd)`. So one sweep in each direction gives every pixel, for both parities, the
+//! number of steps to the nearest *decisive* pixel (a valid 0 for erosion, a valid 1 for
+//! dilation), capped at `half + 1`; the window of `p` holds one when its forward distance from
+//! `(p, even)` or its backward distance from `(p, odd)` is at most `half`. Lines leave the
+//! raster monotonically, so truncating a chain at the edge is exactly "skip pixels outside".
+//!
+//! Masks here are `u8` planes: 0, 1 and [`NODATA`] (nodata never decides and stays nodata).
+
+use crate::change::{KernelParams, MASK_NODATA};
+use rayon::prelude::*;
+
+/// Nodata in the `u8` planes of this module.
+pub const NODATA: u8 = 255;
+
+/// Longest half-line the sweeps take (distances are kept in a byte, capped at `half + 1`).
+pub const MAX_HALF: u32 = 254;
+
+/// The per-step vector `u` and the every-second-step vector `v` of direction `dir` (0..8), as
+/// `(ux, uy, vx, vy)`: step `k` is `k * u + trunc(k / 2) * v`.
+pub fn steps(dir: u32) -> (i64, i64, i64, i64) {
+    match dir % 8 {
+        0 => (1, 0, 0, 0),
+        1 => (1, 0, 0, 1),
+        2 => (1, 1, 0, 0),
+        3 => (0, 1, 1, 0),
+        4 => (0, 1, 0, 0),
+        5 => (0, 1, -1, 0),
+        6 => (-1, 1, 0, 0),
+        _ => (-1, 0, 0, 1),
+    }
+}
+
+/// Reusable rows for [`line_pass`]: the distances of the current and the previous row, for
+/// both parities.
+#[derive(Default)]
+pub struct Scratch {
+    rows: [Vec<u8>; 4],
+}
+
+/// One row of a sweep: `out[x]` is 0 where `row[x]` decides, else one more than the distance
+/// `dep[x + shift]` of the chain's neighbour (capped; `cap` beyond the row's ends).
+#[inline]
+fn step_row(row: &[u8], dep: &[u8], shift: i64, (decisive, cap): (u8, u8), out: &mut [u8]) {
+    let w = row.len();
+    if w == 0 {
+        return;
+    }
+    // Branch-free, so that it compiles to vector instructions.
+    let f = |s: u8, d: u8| d.saturating_add(1).min(cap) & u8::from(s != decisive).wrapping_neg();
+    let zip = |out: &mut [u8], row: &[u8], dep: &[u8]| {
+        let n = out.len();
+        let (row, dep) = (&row[..n], &dep[..n]);
+        for x in 0..n {
+            out[x] = f(row[x], dep[x]);
+        }
+    };
+    match shift {
+        0 => zip(out, row, dep),
+        1 => {
+            zip(&mut out[..w - 1], &row[..w - 1], &dep[1..]);
+            out[w - 1] = f(row[w - 1], cap);
+        }
+        _ => {
+            out[0] = f(row[0], cap);
+            zip(&mut out[1..], &row[1..], &dep[..w - 1]);
+        }
+    }
+}
+
+/// The decision of a pixel from the forward flag (window hit ahead) and the backward distance.
+#[inline]
+fn decide(s: u8, ahead: u8, behind: u8, half: u8, (hit, miss): (u8, u8)) -> u8 {
+    let found = (u8::from(ahead != 0) | u8::from(behind <= half)).wrapping_neg();
+    let verdict = (hit & found) | (miss & !found);
+    let nodata = u8::from(s == NODATA).wrapping_neg();
+    (NODATA & nodata) | (verdict & !nodata)
+}
+
+/// One line erosion (`erode`) or dilation of a `w` x `h` plane along direction `dir` with the
+/// line of `2 * half + 1` steps, sequentially. `half` must be at most [`MAX_HALF`].
+pub fn line_pass(
+    (w, h): (usize, usize),
+    (dir, half): (u32, u32),
+    src: &[u8],
+    out: &mut [u8],
+    erode: bool,
+    s: &mut Scratch,
+) {
+    assert!(half <= MAX_HALF && src.len() == w * h && out.len() == w * h);
+    let decisive = u8::from(!erode);
+    let rule = (decisive, (half + 1) as u8);
+    let verdicts = (decisive, 1 - decisive);
+    let half = half as u8;
+    let (ux, uy, vx, vy) = steps(dir);
+    if uy + vy == 0 {
+        return horizontal(w, src, out, half, rule, verdicts);
+    }
+    // Every chain step but the horizontal one moves one row: (u + v) always, u when uy = 1.
+    for r in &mut s.rows {
+        r.clear();
+        r.resize(w, rule.1);
+    }
+    let [even, odd, even_prev, odd_prev] = &mut s.rows;
+    // Forward, rows bottom-up: odd from the even row below, even from odd (below, or this row
+    // when u is horizontal). `out` keeps the flag "a decisive pixel ahead within the window".
+    for y in (0..h).rev() {
+        let row = &src[y * w..(y + 1) * w];
+        step_row(row, even_prev, ux + vx, rule, odd);
+        let dep = if uy == 1 { &odd_prev[..] } else { &odd[..] };
+        step_row(row, dep, ux, rule, even);
+        let flags = &mut out[y * w..(y + 1) * w];
+        for x in 0..w {
+            flags[x] = u8::from(even[x] <= half);
+        }
+        std::mem::swap(even, even_prev);
+        std::mem::swap(odd, odd_prev);
+    }
+    // Backward, rows top-down: even from the odd row above, odd from even (above, or this row).
+    even_prev.fill(rule.1);
+    odd_prev.fill(rule.1);
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        step_row(row, odd_prev, -(ux + vx), rule, even);
+        let dep = if uy == 1 { &even_prev[..] } else { &even[..] };
+        step_row(row, dep, -ux, rule, odd);
+        let line = &mut out[y * w..(y + 1) * w];
+        for x in 0..w {
+            line[x] = decide(row[x], line[x], odd[x], half, verdicts);
+        }
+        std::mem::swap(even, even_prev);
+        std::mem::swap(odd, odd_prev);
+    }
+}
+
+/// Direction 0: each row is one chain, swept right to left and left to right.
+fn horizontal(
+    w: usize,
+    src: &[u8],
+    out: &mut [u8],
+    half: u8,
+    (decisive, cap): (u8, u8),
+    verdicts: (u8, u8),
+) {
+    let next = |s: u8, d: u8| {
+        if s == decisive {
+            0
+        } else {
+            d.saturating_add(1).min(cap)
+        }
+    };
+    for (row, line) in src
+        .chunks_exact(w.max(1))
+        .zip(out.chunks_exact_mut(w.max(1)))
+    {
+        let mut d = cap;
+        for (o, &sv) in line.iter_mut().zip(row).rev() {
+            d = next(sv, d);
+            *o = u8::from(d <= half);
+        }
+        d = cap;
+        for (o, &sv) in line.iter_mut().zip(row) {
+            d = next(sv, d);
+            *o = decide(sv, *o, d, half, verdicts);
+        }
+    }
+}
+
+/// [`line_pass`] on the rayon pool: bands of rows, each swept with `half + 1` extra rows on
+/// either side (a window reaches at most `half` rows), of which only its own rows are kept.
+pub fn line_pass_par(
+    (w, h): (usize, usize),
+    (dir, half): (u32, u32),
+    src: &[u8],
+    out: &mut [u8],
+    erode: bool,
+) {
+    let margin = half as usize + 1;
+    // Bands several times the margin keep the recomputed rows a small share.
+    let threads = rayon::current_num_threads().max(1);
+    let band = h.div_ceil(threads).max(8 * margin).max(1);
+    out.par_chunks_mut(band * w.max(1))
+        .enumerate()
+        .for_each_init(Scratch::default, |s, (k, rows)| {
+            let y0 = k * band;
+            let y1 = y0 + rows.len() / w.max(1);
+            let (e0, e1) = (y0.saturating_sub(margin), (y1 + margin).min(h));
+            let mut tmp = vec![0u8; (e1 - e0) * w];
+            line_pass(
+                (w, e1 - e0),
+                (dir, half),
+                &src[e0 * w..e1 * w],
+                &mut tmp,
+                erode,
+                s,
+            );
+            rows.copy_from_slice(&tmp[(y0 - e0) * w..(y1 - e0) * w]);
+        });
+}
+
+/// The joining of linear fragments ([`super::morphology::join_lines`]) with the sweeps: the
+/// same bytes as the per-pixel passes (tested), in time independent of the line lengths. The
+/// wide-part opening runs banded on the pool; the eight directions run in parallel, each
+/// sequentially, and their closings are or-ed into the mask.
+pub fn join_lines(p: &KernelParams, mask: &mut [u32], half: u32, wide: u32) {
+    debug_assert!(half <= MAX_HALF && wide <= MAX_HALF);
+    let dims = (p.width as usize, p.height as usize);
+    let n = mask.len();
+    let plane: Vec<u8> = mask.par_iter().map(|&v| v.min(255) as u8).collect();
+    let (mut a, mut b) = (vec![0u8; n], vec![0u8; n]);
+    line_pass_par(dims, (0, wide), &plane, &mut a, true);
+    line_pass_par(dims, (4, wide), &a, &mut b, true);
+    line_pass_par(dims, (0, wide), &b, &mut a, false);
+    line_pass_par(dims, (4, wide), &a, &mut b, false);
+    // The thin parts (twin of `thin_seed_px`).
+    let seeds: Vec<u8> = plane
+        .par_iter()
+        .zip(&b)
+        .map(|(&m, &wide)| match m {
+            NODATA => NODATA,
+            1 if wide != 1 => 1,
+            _ => 0,
+        })
+        .collect();
+    drop((a, b, plane));
+    let joined = (0..8u32)
+        .into_par_iter()
+        .map_init(Scratch::default, |s, dir| {
+            let (mut x, mut y) = (vec![0u8; n], vec![0u8; n]);
+            line_pass(dims, (dir, half), &seeds, &mut x, true, s);
+            line_pass(dims, (dir, half), &x, &mut y, false, s);
+            line_pass(dims, (dir, half), &y, &mut x, false, s);
+            line_pass(dims, (dir, half), &x, &mut y, true, s);
+            y.iter_mut().for_each(|v| *v = u8::from(*v == 1));
+            y
+        })
+        .reduce(
+            || vec![0u8; n],
+            |mut acc, y| {
+                acc.iter_mut().zip(&y).for_each(|(a, b)| *a |= b);
+                acc
+            },
+        );
+    mask.par_iter_mut().zip(&joined).for_each(|(m, &j)| {
+        if *m != MASK_NODATA && j == 1 {
+            *m = 1;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::cpu::morphology::{line_binary_px, line_offset};
+
+    #[test]
+    fn steps_give_the_line_offsets() {
+        for dir in 0..8 {
+            let (ux, uy, vx, vy) = steps(dir);
+            for k in -40i64..=40 {
+                let m = k / 2;
+                assert_eq!(
+                    line_offset(dir, k),
+                    (k * ux + m * vx, k * uy + m * vy),
+                    "{dir} {k}"
+                );
+            }
+        }
+    }
+
+    fn plane(w: usize, h: usize, seed: u32) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| {
+                let r = (i as u32 ^ seed).wrapping_mul(2_654_435_761) >> 9;
+                match r % 17 {
+                    0 => NODATA,
+                    1..=4 => 1,
+                    // Runs along rows and diagonals, so windows see long stretches of 1.
+                    _ if (i % w + (i / w) / 2) % 11 < 5 => 1,
+                    _ => 0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sweeps_match_the_per_pixel_rule_in_every_direction() {
+        for (w, h, seed) in [(37usize, 29usize, 1u32), (8, 61, 2), (64, 5, 3), (1, 9, 4)] {
+            let src = plane(w, h, seed);
+            let src32: Vec<u32> = src.iter().map(|&v| u32::from(v)).collect();
+            let mut s = Scratch::default();
+            for dir in 0..8 {
+                for half in [0u32, 1, 2, 3, 7, 20] {
+                    for erode in [true, false] {
+                        let p = KernelParams {
+                            width: w as u32,
+                            height: h as u32,
+                            dir,
+                            half,
+                            ..KernelParams::default()
+                        };
+                        let want: Vec<u8> = (0..w * h)
+                            .map(|i| line_binary_px(&p, &src32, i, erode) as u8)
+                            .collect();
+                        let mut got = vec![0u8; w * h];
+                        line_pass((w, h), (dir, half), &src, &mut got, erode, &mut s);
+                        assert_eq!(got, want, "{w}x{h} dir {dir} half {half} erode {erode}");
+                        let mut par = vec![0u8; w * h];
+                        line_pass_par((w, h), (dir, half), &src, &mut par, erode);
+                        assert_eq!(par, want, "banded {w}x{h} dir {dir} half {half}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn joining_by_sweeps_matches_the_per_pixel_passes() {
+        // Broken lines at several angles, blocks and nodata.
+        let (w, h) = (150usize, 110usize);
+        let mut m: Vec<u32> = plane(w, h, 9)
+            .iter()
+            .map(|&v| match v {
+                NODATA => MASK_NODATA,
+                _ => 0,
+            })
+            .collect();
+        for (x0, y0, dx, dy) in [(0i64, 10i64, 2i64, 1i64), (5, 100, 1, -1), (70, 0, 1, 3)] {
+            let len = dx.abs().max(dy.abs());
+            for t in 0..140 * len {
+                let (x, y) = (x0 + t * dx / len, y0 + t * dy / len);
+                let inside = (0..w as i64 - 1).contains(&x) && (0..h as i64).contains(&y);
+                // Every 37 steps a gap of 6 for the joining to bridge.
+                if inside && (t / len) % 37 <= 30 {
+                    let i = y as usize * w + x as usize;
+                    m[i..i + 2].fill(1);
+                }
+            }
+        }
+        for y in 60..80 {
+            m[y * w + 100..y * w + 125].fill(1);
+        }
+        let p = KernelParams {
+            width: w as u32,
+            height: h as u32,
+            ..KernelParams::default()
+        };
+        for (half, wide) in [(6u32, 3u32), (12, 4), (1, 1)] {
+            let mut want = m.clone();
+            crate::change::cpu::morphology::join_lines(
+                crate::change::cpu::Driver::Sequential,
+                &p,
+                &mut want,
+                half,
+                wide,
+            );
+            let mut got = m.clone();
+            join_lines(&p, &mut got, half, wide);
+            assert_eq!(got, want, "half {half} wide {wide}");
+            assert!(want.iter().zip(&m).filter(|(a, b)| a != b).count() > 0);
+        }
+    }
+}
