@@ -48,6 +48,7 @@ pub mod overlay;
 pub mod pipeline;
 pub mod raster;
 pub mod synth;
+pub mod timing;
 pub mod vectorize;
 
 pub use error::{Error, Result};

@@ -460,6 +460,8 @@ pub struct TileResult {
     /// Pixels whose evidence is within [`EvidenceKind::rounding_rel`] of the threshold: the only ones whose
     /// decision could differ between devices.
     pub near_threshold: u64,
+    /// Seconds per kernel step (CPU), or of the whole dispatch and readback (GPU).
+    pub timings: crate::timing::Timings,
 }
 
 /// Where the kernels run.
@@ -490,85 +492,106 @@ impl Backend<'_> {
     pub fn run_tile(&self, plan: &Plan, input: &TileInput, with_mask: bool) -> Result<TileResult> {
         match self {
             Backend::Cpu(driver) => Ok(run_tile_cpu(*driver, plan, input, with_mask)),
-            Backend::Gpu(ctx) => ctx.run_tile(plan, input, with_mask),
+            Backend::Gpu(ctx) => {
+                let t = std::time::Instant::now();
+                let mut r = ctx.run_tile(plan, input, with_mask)?;
+                r.timings.add("gpu", t.elapsed().as_secs_f64());
+                Ok(r)
+            }
         }
     }
 }
 
 /// The CPU pipeline for one tile (the twin of [`crate::gpu::GpuContext::run_tile`]).
 pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: bool) -> TileResult {
+    let mut t = crate::timing::Timings::default();
     let p = plan.params(input.width, input.height);
     let mut after = input.after.clone();
-    if plan.config.normalize {
-        cpu::normalize::normalize(driver, &p, &plan.coeffs, &mut after);
+    // Gain 1 and offset 0 change no value (NaN stays NaN): the ratio indices skip the pass.
+    let identity = plan.coeffs.chunks(2).all(|c| c == [1.0, 0.0]);
+    if plan.config.normalize && !identity {
+        t.time("normalize", || {
+            cpu::normalize::normalize(driver, &p, &plan.coeffs, &mut after)
+        });
     }
     let n = input.pixels();
     let mut evidence = vec![0.0f32; n];
-    if plan.config.evidence.is_morphological() {
-        let (mut base_b, mut base_a) = (vec![0.0; n], vec![0.0; n]);
-        cpu::spectral::visible_max(driver, &p, &input.before, &after, &mut base_b, &mut base_a);
-        let acc_b = cpu::mbi::mbi_sum(driver, &p, &base_b, &input.valid, plan.config.mbi_half_px);
-        let acc_a = cpu::mbi::mbi_sum(driver, &p, &base_a, &input.valid, plan.config.mbi_half_px);
-        driver.fill(&mut evidence, input.width, |i| {
-            cpu::mbi::mbi_change_px(&input.valid, &acc_b, &acc_a, i)
-        });
-    } else {
-        cpu::spectral::evidence(
-            driver,
-            &p,
-            &input.before,
-            &after,
-            &input.valid,
-            &mut evidence,
-        );
-    }
+    t.time("evidence", || {
+        tile_evidence(driver, plan, &p, input, &after, &mut evidence)
+    });
     if !with_mask {
         return TileResult {
             evidence,
             mask: Vec::new(),
             near_threshold: 0,
+            timings: t,
         };
     }
     let mut mask = vec![0u32; n];
-    let near = cpu::threshold::threshold(driver, &p, &evidence, &input.valid, &mut mask);
-    cpu::morphology::open_close(
-        driver,
-        &p,
-        &mut mask,
-        plan.config.open_px,
-        plan.config.close_px,
-    );
-    cpu::morphology::join_lines(
-        driver,
-        &p,
-        &mut mask,
-        plan.config.join_half_px,
-        plan.config.join_wide_px,
-    );
-    driver.update(&mut mask, |i, m| {
-        cpu::spectral::change_class_px(&p, &input.before, &after, &evidence, m, i)
+    let near = t.time("threshold", || {
+        cpu::threshold::threshold(driver, &p, &evidence, &input.valid, &mut mask)
     });
-    if plan.config.evidence == EvidenceKind::Conversion {
+    let c = &plan.config;
+    t.time("open_close", || {
+        cpu::morphology::open_close(driver, &p, &mut mask, c.open_px, c.close_px)
+    });
+    t.time("join", || {
+        cpu::morphology::join_lines(driver, &p, &mut mask, c.join_half_px, c.join_wide_px)
+    });
+    t.time("classes", || {
+        driver.update(&mut mask, |i, m| {
+            cpu::spectral::change_class_px(&p, &input.before, &after, &evidence, m, i)
+        })
+    });
+    if c.evidence == EvidenceKind::Conversion {
         let pv = KernelParams {
             half: cpu::morphology::CLASS_VOTE_PX,
             ..p
         };
-        let raw = mask.clone();
-        driver.fill(&mut mask, input.width, |i| {
-            cpu::morphology::class_majority_px(&pv, &raw, i)
+        t.time("class_vote", || {
+            let raw = mask.clone();
+            driver.fill(&mut mask, input.width, |i| {
+                cpu::morphology::class_majority_px(&pv, &raw, i)
+            })
         });
-        if plan.config.rows_half_px > 0 {
+        if c.rows_half_px > 0 {
             let pr = KernelParams {
-                half: plan.config.rows_half_px,
+                half: c.rows_half_px,
                 ..p
             };
-            let voted = mask.clone();
-            cpu::morphology::rows(&pr, &voted, &mut mask);
+            t.time("rows", || {
+                let voted = mask.clone();
+                cpu::morphology::rows(&pr, &voted, &mut mask)
+            });
         }
     }
     TileResult {
         evidence,
         mask,
         near_threshold: near,
+        timings: t,
+    }
+}
+
+/// The evidence of a tile: the building or shadow index change, or a spectral kind.
+fn tile_evidence(
+    driver: Driver,
+    plan: &Plan,
+    p: &KernelParams,
+    input: &TileInput,
+    after: &[f32],
+    evidence: &mut [f32],
+) {
+    if plan.config.evidence.is_morphological() {
+        let n = input.pixels();
+        let (mut base_b, mut base_a) = (vec![0.0; n], vec![0.0; n]);
+        cpu::spectral::visible_max(driver, p, &input.before, after, &mut base_b, &mut base_a);
+        let acc_b = cpu::mbi::mbi_sum(driver, p, &base_b, &input.valid, plan.config.mbi_half_px);
+        let acc_a = cpu::mbi::mbi_sum(driver, p, &base_a, &input.valid, plan.config.mbi_half_px);
+        driver.fill(evidence, input.width, |i| {
+            cpu::mbi::mbi_change_px(&input.valid, &acc_b, &acc_a, i)
+        });
+    } else {
+        cpu::spectral::evidence(driver, p, &input.before, after, &input.valid, evidence);
     }
 }

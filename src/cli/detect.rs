@@ -278,9 +278,15 @@ fn print_summary(s: &DetectSummary) {
         s.halo_px
     );
     println!(
-        "time: statistics {:.2} s, detect {:.2} s, polygons {:.2} s",
-        s.seconds_statistics, s.seconds_main, s.seconds_vectorize
+        "time: statistics {:.2} s, detect {:.2} s, polygons {:.2} s ({:.1} Mpx/s)",
+        s.seconds_statistics, s.seconds_main, s.seconds_vectorize, s.mpx_per_s
     );
+    let busy: Vec<String> = s
+        .stages
+        .iter()
+        .map(|t| format!("{} {:.2}", t.stage, t.seconds))
+        .collect();
+    println!("busy seconds per stage: {}", busy.join(", "));
     println!(
         "wrote {} and {}",
         s.evidence_path.display(),

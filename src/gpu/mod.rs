@@ -526,6 +526,7 @@ impl GpuContext {
             evidence,
             mask,
             near_threshold,
+            timings: Default::default(),
         })
     }
 }

@@ -116,6 +116,12 @@ pub struct DetectSummary {
     pub changes_path: Option<PathBuf>,
     pub polygons: Option<u64>,
     pub seconds_vectorize: f64,
+    /// Busy seconds and megapixels (of the scene) per second of every stage: the statistics,
+    /// the main pass's reading, kernel steps and writing (which overlap in time), and the
+    /// polygons.
+    pub stages: Vec<crate::timing::StageTime>,
+    /// Scene megapixels per second of the whole run.
+    pub mpx_per_s: f64,
 }
 
 /// Prepare the output folder: create it, or refuse when the path is a file.
@@ -382,7 +388,10 @@ pub fn detect(
         }
         _ => None,
     };
-    let counts = stream(
+    let Streamed {
+        counts,
+        timings: stages,
+    } = stream(
         &pair,
         &grid,
         &plan,
@@ -420,6 +429,14 @@ pub fn detect(
         None
     };
     let seconds_vectorize = t2.elapsed().as_secs_f64();
+    let mut timings = crate::timing::Timings::default();
+    timings.add("statistics", seconds_statistics);
+    timings.merge(&stages);
+    if opts.vectorize {
+        timings.add("polygons", seconds_vectorize);
+    }
+    let scene_px = (width * height) as u64;
+    let seconds_total = seconds_statistics + seconds_main + seconds_vectorize;
 
     let summary = DetectSummary {
         before: opts.before.clone(),
@@ -452,6 +469,8 @@ pub fn detect(
         changes_path: vectors.as_ref().map(|v| v.path.clone()),
         polygons: vectors.as_ref().map(|v| v.polygons),
         seconds_vectorize,
+        stages: timings.report(scene_px),
+        mpx_per_s: scene_px as f64 / seconds_total.max(1e-9) / 1e6,
     };
     crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)
@@ -624,6 +643,12 @@ pub struct Counts {
     pub cloud: u64,
 }
 
+/// What the main pass measured: its counts and the busy seconds of each stage.
+struct Streamed {
+    counts: Counts,
+    timings: crate::timing::Timings,
+}
+
 /// The main pass: reader thread -> kernels (this thread) -> writer thread.
 fn stream(
     pair: &ScenePair,
@@ -633,7 +658,7 @@ fn stream(
     outputs: (OutputRaster, OutputRaster),
     resume: checkpoint::Resume,
     progress: ProgressFn,
-) -> Result<Counts> {
+) -> Result<Streamed> {
     let (mut ev_out, mut mask_out) = outputs;
     let total = grid.len() as u64;
     // Tiles a previous, interrupted run already wrote are skipped.
@@ -654,7 +679,7 @@ fn stream(
     let n_readers = handles.len();
     let (write_tx, write_rx) =
         crossbeam_channel::bounded::<(usize, Counts, Window, Vec<f32>, Vec<u8>)>(2);
-    std::thread::scope(|s| -> Result<Counts> {
+    std::thread::scope(|s| -> Result<Streamed> {
         let mut queues = Vec::new();
         for (k, handle) in handles.into_iter().enumerate() {
             let (tx, rx) = crossbeam_channel::bounded(2);
@@ -662,7 +687,10 @@ fn stream(
             let mine: Vec<Tile> = tiles.iter().copied().skip(k).step_by(n_readers).collect();
             s.spawn(move || {
                 for t in mine {
-                    let r = handle.read(t.read).map(|input| (t, input));
+                    let clock = Instant::now();
+                    let r = handle
+                        .read(t.read)
+                        .map(|input| (t, input, clock.elapsed().as_secs_f64()));
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         break;
@@ -670,10 +698,13 @@ fn stream(
                 }
             });
         }
-        let writer = s.spawn(move || -> Result<(OutputRaster, OutputRaster)> {
+        let writer = s.spawn(move || -> Result<(OutputRaster, OutputRaster, f64)> {
+            let mut busy = 0.0;
             for (id, c, w, ev, mask) in write_rx {
+                let clock = Instant::now();
                 ev_out.write(w, ev)?;
                 mask_out.write(w, mask)?;
+                busy += clock.elapsed().as_secs_f64();
                 // On disk first, then in the checkpoint: a tile listed there is whole.
                 if let Some(log) = &log {
                     ev_out.flush()?;
@@ -681,9 +712,10 @@ fn stream(
                     checkpoint::append(log, id, &c)?;
                 }
             }
-            Ok((ev_out, mask_out))
+            Ok((ev_out, mask_out, busy))
         });
         let mut counts = resume.counts;
+        let mut timings = crate::timing::Timings::default();
         let rel = plan.config.evidence.rounding_rel();
         let mut done = resume.done.len() as u64;
         let mut failure = None;
@@ -692,8 +724,11 @@ fn stream(
                 break;
             };
             let id = ids[k];
-            let step = msg.and_then(|(t, input)| {
+            let step = msg.and_then(|(t, input, read_s)| {
+                timings.add("read", read_s);
                 let r = backend.run_tile(plan, &input, true)?;
+                timings.merge(&r.timings);
+                let clock = Instant::now();
                 let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
                     .into_iter()
                     .map(|m| m as u8)
@@ -714,6 +749,7 @@ fn stream(
                 counts.changed += c.changed;
                 counts.near += c.near;
                 counts.cloud += c.cloud;
+                timings.add("crop_count", clock.elapsed().as_secs_f64());
                 Ok((id, c, t.core, evidence, mask))
             });
             match step {
@@ -739,9 +775,11 @@ fn stream(
         if let Some(e) = failure {
             return Err(e);
         }
-        let (ev_out, mask_out) = written?;
+        let (ev_out, mask_out, write_s) = written?;
+        let clock = Instant::now();
         ev_out.finish()?;
         mask_out.finish()?;
-        Ok(counts)
+        timings.add("write", write_s + clock.elapsed().as_secs_f64());
+        Ok(Streamed { counts, timings })
     })
 }

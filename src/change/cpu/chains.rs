@@ -40,6 +40,39 @@ pub fn steps(dir: u32) -> (i64, i64, i64, i64) {
     }
 }
 
+/// One pass of a line: its direction (0..8) and half-length, erosion or dilation, and what
+/// nodata pixels become.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pass {
+    pub dir: u32,
+    pub half: u32,
+    pub erode: bool,
+    /// True: nodata stays nodata (the rule of the line kernels). False: nodata pixels take the
+    /// window's verdict too (the first pass of a separable square, whose second pass must see
+    /// what lies beyond them).
+    pub keep_nodata: bool,
+}
+
+impl Pass {
+    /// Erosion along `dir`, nodata kept.
+    pub fn erode(dir: u32, half: u32) -> Self {
+        Pass {
+            dir,
+            half,
+            erode: true,
+            keep_nodata: true,
+        }
+    }
+
+    /// Dilation along `dir`, nodata kept.
+    pub fn dilate(dir: u32, half: u32) -> Self {
+        Pass {
+            erode: false,
+            ..Pass::erode(dir, half)
+        }
+    }
+}
+
 /// Reusable rows for [`line_pass`]: the distances of the current and the previous row, for
 /// both parities.
 #[derive(Default)]
@@ -79,27 +112,21 @@ fn step_row(row: &[u8], dep: &[u8], shift: i64, (decisive, cap): (u8, u8), out: 
 
 /// The decision of a pixel from the forward flag (window hit ahead) and the backward distance.
 #[inline]
-fn decide(s: u8, ahead: u8, behind: u8, half: u8, (hit, miss): (u8, u8)) -> u8 {
+fn decide(s: u8, ahead: u8, behind: u8, half: u8, (hit, miss, keep): (u8, u8, u8)) -> u8 {
     let found = (u8::from(ahead != 0) | u8::from(behind <= half)).wrapping_neg();
     let verdict = (hit & found) | (miss & !found);
-    let nodata = u8::from(s == NODATA).wrapping_neg();
+    let nodata = (u8::from(s == NODATA) & keep).wrapping_neg();
     (NODATA & nodata) | (verdict & !nodata)
 }
 
-/// One line erosion (`erode`) or dilation of a `w` x `h` plane along direction `dir` with the
-/// line of `2 * half + 1` steps, sequentially. `half` must be at most [`MAX_HALF`].
-pub fn line_pass(
-    (w, h): (usize, usize),
-    (dir, half): (u32, u32),
-    src: &[u8],
-    out: &mut [u8],
-    erode: bool,
-    s: &mut Scratch,
-) {
+/// One line erosion or dilation of a `w` x `h` plane with the line of `2 * half + 1` steps,
+/// sequentially. `half` must be at most [`MAX_HALF`].
+pub fn line_pass((w, h): (usize, usize), pass: Pass, src: &[u8], out: &mut [u8], s: &mut Scratch) {
+    let Pass { dir, half, .. } = pass;
     assert!(half <= MAX_HALF && src.len() == w * h && out.len() == w * h);
-    let decisive = u8::from(!erode);
+    let decisive = u8::from(!pass.erode);
     let rule = (decisive, (half + 1) as u8);
-    let verdicts = (decisive, 1 - decisive);
+    let verdicts = (decisive, 1 - decisive, u8::from(pass.keep_nodata));
     let half = half as u8;
     let (ux, uy, vx, vy) = steps(dir);
     if uy + vy == 0 {
@@ -149,7 +176,7 @@ fn horizontal(
     out: &mut [u8],
     half: u8,
     (decisive, cap): (u8, u8),
-    verdicts: (u8, u8),
+    verdicts: (u8, u8, u8),
 ) {
     let next = |s: u8, d: u8| {
         if s == decisive {
@@ -177,14 +204,8 @@ fn horizontal(
 
 /// [`line_pass`] on the rayon pool: bands of rows, each swept with `half + 1` extra rows on
 /// either side (a window reaches at most `half` rows), of which only its own rows are kept.
-pub fn line_pass_par(
-    (w, h): (usize, usize),
-    (dir, half): (u32, u32),
-    src: &[u8],
-    out: &mut [u8],
-    erode: bool,
-) {
-    let margin = half as usize + 1;
+pub fn line_pass_par((w, h): (usize, usize), pass: Pass, src: &[u8], out: &mut [u8]) {
+    let margin = pass.half as usize + 1;
     // Bands several times the margin keep the recomputed rows a small share.
     let threads = rayon::current_num_threads().max(1);
     let band = h.div_ceil(threads).max(8 * margin).max(1);
@@ -195,16 +216,83 @@ pub fn line_pass_par(
             let y1 = y0 + rows.len() / w.max(1);
             let (e0, e1) = (y0.saturating_sub(margin), (y1 + margin).min(h));
             let mut tmp = vec![0u8; (e1 - e0) * w];
-            line_pass(
-                (w, e1 - e0),
-                (dir, half),
-                &src[e0 * w..e1 * w],
-                &mut tmp,
-                erode,
-                s,
-            );
+            line_pass((w, e1 - e0), pass, &src[e0 * w..e1 * w], &mut tmp, s);
             rows.copy_from_slice(&tmp[(y0 - e0) * w..(y1 - e0) * w]);
         });
+}
+
+/// A mask as a byte plane (its values are 0, 1, the change classes and nodata, all below 256).
+pub fn plane(mask: &[u32]) -> Vec<u8> {
+    mask.par_iter().map(|&v| v.min(255) as u8).collect()
+}
+
+/// A byte plane back into a mask.
+pub fn unplane(plane: &[u8], mask: &mut [u32]) {
+    mask.par_iter_mut()
+        .zip(plane)
+        .for_each(|(m, &v)| *m = u32::from(v));
+}
+
+/// Radius up to which [`square_par`] ors shifted rows (vector instructions, `2 * half + 1` per
+/// pixel) instead of sweeping.
+const SHIFT_MAX_HALF: u32 = 32;
+
+/// Erosion or dilation of a plane with the square of radius `half`, on the pool: nodata is
+/// skipped inside the square and stays nodata, the rule of `binary_px` in
+/// `shaders/morphology.wgsl` (the same bytes, tested). The window holds a decisive pixel (a valid
+/// 0 for erosion, a valid 1 for dilation) when its rows do: flags or-ed along each row, then
+/// over the rows of the window.
+pub fn square_par(dims: (usize, usize), half: u32, erode: bool, src: &[u8], out: &mut [u8]) {
+    let (w, h) = dims;
+    if half > SHIFT_MAX_HALF || w == 0 {
+        let rows = Pass {
+            dir: 0,
+            half,
+            erode,
+            keep_nodata: false,
+        };
+        let mut tmp = vec![0u8; src.len()];
+        line_pass_par(dims, rows, src, &mut tmp);
+        line_pass_par(dims, Pass { dir: 4, ..rows }, &tmp, out);
+        out.par_iter_mut().zip(src).for_each(|(o, &s)| {
+            if s == NODATA {
+                *o = NODATA;
+            }
+        });
+        return;
+    }
+    let r = half as usize;
+    let decisive = u8::from(!erode);
+    let mut rows = vec![0u8; src.len()];
+    rows.par_chunks_mut(w)
+        .zip(src.par_chunks(w))
+        .for_each(|(o, s)| {
+            for x in 0..w {
+                o[x] = u8::from(s[x] == decisive);
+            }
+            let flags = o.to_vec();
+            for k in 1..=r.min(w - 1) {
+                for (a, b) in o[..w - k].iter_mut().zip(&flags[k..]) {
+                    *a |= b;
+                }
+                for (a, b) in o[k..].iter_mut().zip(&flags[..w - k]) {
+                    *a |= b;
+                }
+            }
+        });
+    out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
+        o.fill(0);
+        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+            let row = &rows[yy * w..(yy + 1) * w];
+            for x in 0..w {
+                o[x] |= row[x];
+            }
+        }
+        let s = &src[y * w..(y + 1) * w];
+        for x in 0..w {
+            o[x] = decide(s[x], o[x], u8::MAX, 0, (decisive, 1 - decisive, 1));
+        }
+    });
 }
 
 /// The joining of linear fragments ([`super::morphology::join_lines`]) with the sweeps: the
@@ -215,12 +303,12 @@ pub fn join_lines(p: &KernelParams, mask: &mut [u32], half: u32, wide: u32) {
     debug_assert!(half <= MAX_HALF && wide <= MAX_HALF);
     let dims = (p.width as usize, p.height as usize);
     let n = mask.len();
-    let plane: Vec<u8> = mask.par_iter().map(|&v| v.min(255) as u8).collect();
+    let plane = plane(mask);
     let (mut a, mut b) = (vec![0u8; n], vec![0u8; n]);
-    line_pass_par(dims, (0, wide), &plane, &mut a, true);
-    line_pass_par(dims, (4, wide), &a, &mut b, true);
-    line_pass_par(dims, (0, wide), &b, &mut a, false);
-    line_pass_par(dims, (4, wide), &a, &mut b, false);
+    line_pass_par(dims, Pass::erode(0, wide), &plane, &mut a);
+    line_pass_par(dims, Pass::erode(4, wide), &a, &mut b);
+    line_pass_par(dims, Pass::dilate(0, wide), &b, &mut a);
+    line_pass_par(dims, Pass::dilate(4, wide), &a, &mut b);
     // The thin parts (twin of `thin_seed_px`).
     let seeds: Vec<u8> = plane
         .par_iter()
@@ -236,10 +324,10 @@ pub fn join_lines(p: &KernelParams, mask: &mut [u32], half: u32, wide: u32) {
         .into_par_iter()
         .map_init(Scratch::default, |s, dir| {
             let (mut x, mut y) = (vec![0u8; n], vec![0u8; n]);
-            line_pass(dims, (dir, half), &seeds, &mut x, true, s);
-            line_pass(dims, (dir, half), &x, &mut y, false, s);
-            line_pass(dims, (dir, half), &y, &mut x, false, s);
-            line_pass(dims, (dir, half), &x, &mut y, true, s);
+            line_pass(dims, Pass::erode(dir, half), &seeds, &mut x, s);
+            line_pass(dims, Pass::dilate(dir, half), &x, &mut y, s);
+            line_pass(dims, Pass::dilate(dir, half), &y, &mut x, s);
+            line_pass(dims, Pass::erode(dir, half), &x, &mut y, s);
             y.iter_mut().for_each(|v| *v = u8::from(*v == 1));
             y
         })
@@ -312,10 +400,14 @@ mod tests {
                             .map(|i| line_binary_px(&p, &src32, i, erode) as u8)
                             .collect();
                         let mut got = vec![0u8; w * h];
-                        line_pass((w, h), (dir, half), &src, &mut got, erode, &mut s);
+                        let pass = Pass {
+                            erode,
+                            ..Pass::erode(dir, half)
+                        };
+                        line_pass((w, h), pass, &src, &mut got, &mut s);
                         assert_eq!(got, want, "{w}x{h} dir {dir} half {half} erode {erode}");
                         let mut par = vec![0u8; w * h];
-                        line_pass_par((w, h), (dir, half), &src, &mut par, erode);
+                        line_pass_par((w, h), pass, &src, &mut par);
                         assert_eq!(par, want, "banded {w}x{h} dir {dir} half {half}");
                     }
                 }
@@ -367,6 +459,26 @@ mod tests {
             join_lines(&p, &mut got, half, wide);
             assert_eq!(got, want, "half {half} wide {wide}");
             assert!(want.iter().zip(&m).filter(|(a, b)| a != b).count() > 0);
+        }
+    }
+
+    #[test]
+    fn opening_and_closing_by_sweeps_match_the_per_pixel_squares() {
+        use crate::change::cpu::{Driver, morphology::open_close};
+        let (w, h) = (53usize, 41usize);
+        let m: Vec<u32> = plane(w, h, 5).iter().map(|&v| u32::from(v)).collect();
+        let p = KernelParams {
+            width: w as u32,
+            height: h as u32,
+            ..KernelParams::default()
+        };
+        // 40: past the shifted rows, the sweeps.
+        for (open_r, close_r) in [(1u32, 1u32), (0, 2), (3, 0), (2, 5), (1, 40)] {
+            let (mut seq, mut par) = (m.clone(), m.clone());
+            open_close(Driver::Sequential, &p, &mut seq, open_r, close_r);
+            open_close(Driver::Rayon, &p, &mut par, open_r, close_r);
+            assert_eq!(seq, par, "open {open_r} close {close_r}");
+            assert_ne!(seq, m);
         }
     }
 }

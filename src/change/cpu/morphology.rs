@@ -3,9 +3,8 @@
 //! window and stay nodata, so opening and closing never grow change into nodata or across a
 //! tile edge differently from the scene edge.
 
-use super::Driver;
+use super::{Driver, chains};
 use crate::change::{KernelParams, MASK_NODATA};
-use rayon::prelude::*;
 
 /// The binary rule over the values of a window (structuring element): erosion is 0 at the
 /// first valid 0, dilation 1 at the first valid 1, else the other value; nodata never counts.
@@ -38,60 +37,43 @@ pub fn binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u32 {
 /// Erode or dilate a whole mask.
 ///
 /// The sequential driver runs the per-pixel kernel (the shader's mirror); the rayon driver runs
-/// the square as two 1-D passes (rows, then columns) with nodata mapped to the neutral value,
-/// which takes the same min/max over the same pixels, so both agree exactly (tested).
+/// the square as a row and a column sweep of [`super::chains`] (nodata skipped, as in the
+/// kernel), so both agree exactly (tested).
 pub fn binary(driver: Driver, p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
     match driver {
-        Driver::Sequential => driver.fill(out, p.width as usize, |i| binary_px(p, src, i, erode)),
-        Driver::Rayon => binary_separable(p, src, out, erode),
+        Driver::Rayon if p.half <= chains::MAX_HALF => {
+            let dims = (p.width as usize, p.height as usize);
+            let mut swept = vec![0u8; src.len()];
+            chains::square_par(dims, p.half, erode, &chains::plane(src), &mut swept);
+            chains::unplane(&swept, out);
+        }
+        _ => driver.fill(out, p.width as usize, |i| binary_px(p, src, i, erode)),
     }
-}
-
-/// Separable erosion/dilation: a row pass into a scratch plane, then a column pass.
-fn binary_separable(p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
-    let (w, h, r) = (p.width as usize, p.height as usize, p.half as usize);
-    // Nodata must not decide anything: 1 is neutral for erosion (min), 0 for dilation (max).
-    let neutral = u32::from(erode);
-    let pick = |a: u32, b: u32| if erode { a.min(b) } else { a.max(b) };
-    let mut rows = vec![0u32; w * h];
-    rows.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let line = &src[y * w..(y + 1) * w];
-        for (x, o) in row.iter_mut().enumerate() {
-            let lo = x.saturating_sub(r);
-            let hi = (x + r).min(w - 1);
-            *o = line[lo..=hi]
-                .iter()
-                .map(|&v| if v == MASK_NODATA { neutral } else { v })
-                .fold(neutral, pick);
-        }
-    });
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let lo = y.saturating_sub(r);
-        let hi = (y + r).min(h - 1);
-        for (x, o) in row.iter_mut().enumerate() {
-            *o = if src[y * w + x] == MASK_NODATA {
-                MASK_NODATA
-            } else {
-                (lo..=hi).map(|yy| rows[yy * w + x]).fold(neutral, pick)
-            };
-        }
-    });
 }
 
 /// Opening (erode, dilate) with radius `open_r`, then closing (dilate, erode) with `close_r`,
 /// in place. A radius of 0 skips that step.
 pub fn open_close(driver: Driver, p: &KernelParams, mask: &mut [u32], open_r: u32, close_r: u32) {
-    let mut tmp = vec![0u32; mask.len()];
     let steps = [
         (open_r, true),
         (open_r, false),
         (close_r, false),
         (close_r, true),
     ];
-    for (r, erode) in steps {
-        if r == 0 {
-            continue;
+    let steps = steps.into_iter().filter(|(r, _)| *r > 0);
+    if driver == Driver::Rayon && open_r.max(close_r) <= chains::MAX_HALF {
+        // On byte planes, converted once.
+        let dims = (p.width as usize, p.height as usize);
+        let (mut a, mut b) = (chains::plane(mask), vec![0u8; mask.len()]);
+        for (r, erode) in steps {
+            chains::square_par(dims, r, erode, &a, &mut b);
+            std::mem::swap(&mut a, &mut b);
         }
+        chains::unplane(&a, mask);
+        return;
+    }
+    let mut tmp = vec![0u32; mask.len()];
+    for (r, erode) in steps {
         let pr = KernelParams { half: r, ..*p };
         binary(driver, &pr, mask, &mut tmp, erode);
         mask.copy_from_slice(&tmp);
@@ -139,14 +121,15 @@ pub fn line_binary_px(p: &KernelParams, src: &[u32], i: usize, erode: bool) -> u
 /// cost does not grow with the line, and gives the same bytes (tested).
 pub fn line_binary(driver: Driver, p: &KernelParams, src: &[u32], out: &mut [u32], erode: bool) {
     match driver {
-        Driver::Rayon if p.half <= super::chains::MAX_HALF => {
+        Driver::Rayon if p.half <= chains::MAX_HALF => {
             let dims = (p.width as usize, p.height as usize);
-            let plane: Vec<u8> = src.par_iter().map(|&v| v.min(255) as u8).collect();
-            let mut swept = vec![0u8; plane.len()];
-            super::chains::line_pass_par(dims, (p.dir, p.half), &plane, &mut swept, erode);
-            out.par_iter_mut()
-                .zip(&swept)
-                .for_each(|(o, &v)| *o = u32::from(v));
+            let mut swept = vec![0u8; src.len()];
+            let pass = chains::Pass {
+                erode,
+                ..chains::Pass::erode(p.dir, p.half)
+            };
+            chains::line_pass_par(dims, pass, &chains::plane(src), &mut swept);
+            chains::unplane(&swept, out);
         }
         _ => driver.fill(out, p.width as usize, |i| line_binary_px(p, src, i, erode)),
     }
@@ -193,8 +176,8 @@ pub fn join_lines(driver: Driver, p: &KernelParams, mask: &mut [u32], half: u32,
     if half == 0 {
         return;
     }
-    if driver == Driver::Rayon && half.max(wide) <= super::chains::MAX_HALF {
-        super::chains::join_lines(p, mask, half, wide);
+    if driver == Driver::Rayon && half.max(wide) <= chains::MAX_HALF {
+        chains::join_lines(p, mask, half, wide);
         return;
     }
     let n = mask.len();
