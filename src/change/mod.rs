@@ -506,14 +506,18 @@ impl Backend<'_> {
 pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: bool) -> TileResult {
     let mut t = crate::timing::Timings::default();
     let p = plan.params(input.width, input.height);
-    let mut after = input.after.clone();
-    // Gain 1 and offset 0 change no value (NaN stays NaN): the ratio indices skip the pass.
+    // Gain 1 and offset 0 change no value (NaN stays NaN): the ratio indices skip the pass
+    // and its copy of the after image.
     let identity = plan.coeffs.chunks(2).all(|c| c == [1.0, 0.0]);
-    if plan.config.normalize && !identity {
+    let after: std::borrow::Cow<[f32]> = if plan.config.normalize && !identity {
+        let mut after = input.after.clone();
         t.time("normalize", || {
             cpu::normalize::normalize(driver, &p, &plan.coeffs, &mut after)
         });
-    }
+        after.into()
+    } else {
+        input.after.as_slice().into()
+    };
     let n = input.pixels();
     let mut evidence = vec![0.0f32; n];
     t.time("evidence", || {

@@ -677,6 +677,7 @@ fn stream(
         handles.push(pair.try_clone()?);
     }
     let n_readers = handles.len();
+    let pool = crate::raster::pair::BufferPool::default();
     let (write_tx, write_rx) =
         crossbeam_channel::bounded::<(usize, Counts, Window, Vec<f32>, Vec<u8>)>(2);
     std::thread::scope(|s| -> Result<Streamed> {
@@ -685,11 +686,12 @@ fn stream(
             let (tx, rx) = crossbeam_channel::bounded(2);
             queues.push(rx);
             let mine: Vec<Tile> = tiles.iter().copied().skip(k).step_by(n_readers).collect();
+            let pool = pool.clone();
             s.spawn(move || {
                 for t in mine {
                     let clock = Instant::now();
                     let r = handle
-                        .read(t.read)
+                        .read_pooled(t.read, &pool)
                         .map(|input| (t, input, clock.elapsed().as_secs_f64()));
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
@@ -727,6 +729,8 @@ fn stream(
             let step = msg.and_then(|(t, input, read_s)| {
                 timings.add("read", read_s);
                 let r = backend.run_tile(plan, &input, true)?;
+                pool.give(input.before);
+                pool.give(input.after);
                 timings.merge(&r.timings);
                 let clock = Instant::now();
                 let mask: Vec<u8> = crop(&r.mask, t.read, t.core)

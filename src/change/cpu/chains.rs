@@ -175,29 +175,28 @@ fn horizontal(
     src: &[u8],
     out: &mut [u8],
     half: u8,
-    (decisive, cap): (u8, u8),
+    (decisive, _): (u8, u8),
     verdicts: (u8, u8, u8),
 ) {
-    let next = |s: u8, d: u8| {
-        if s == decisive {
-            0
-        } else {
-            d.saturating_add(1).min(cap)
-        }
-    };
+    // The position of the nearest decisive pixel ahead and behind (one conditional move per
+    // pixel on the dependency chain, not a branch).
+    let (half, far) = (i64::from(half), i64::from(half) + 1);
     for (row, line) in src
         .chunks_exact(w.max(1))
         .zip(out.chunks_exact_mut(w.max(1)))
     {
-        let mut d = cap;
-        for (o, &sv) in line.iter_mut().zip(row).rev() {
-            d = next(sv, d);
-            *o = u8::from(d <= half);
+        let mut ahead = w as i64 + far;
+        for (x, (o, &sv)) in line.iter_mut().zip(row).enumerate().rev() {
+            let x = x as i64;
+            ahead = if sv == decisive { x } else { ahead };
+            *o = u8::from(ahead - x <= half);
         }
-        d = cap;
-        for (o, &sv) in line.iter_mut().zip(row) {
-            d = next(sv, d);
-            *o = decide(sv, *o, d, half, verdicts);
+        let mut behind = -far;
+        for (x, (o, &sv)) in line.iter_mut().zip(row).enumerate() {
+            let x = x as i64;
+            behind = if sv == decisive { x } else { behind };
+            let d = u8::from(x - behind > half);
+            *o = decide(sv, *o, d, 0, verdicts);
         }
     }
 }
