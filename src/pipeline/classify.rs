@@ -309,11 +309,15 @@ impl Window {
             .map(|&l| u8::from(l != 0 && keep(l)))
             .collect();
         let (mut pixels, mut sum, mut max, mut first) = (0u64, 0.0f64, f32::NEG_INFINITY, u64::MAX);
+        let mut evidence_px = 0u64;
         for (i, _) in mask.iter().enumerate().filter(|(_, v)| **v == 1) {
             pixels += 1;
-            if let Some(ev) = &self.evidence {
-                sum += ev[i] as f64;
-                max = max.max(ev[i]);
+            if let Some(v) = self.evidence.as_ref().map(|ev| ev[i]) {
+                if crate::vectorize::label::usable_evidence(v) {
+                    sum += v as f64;
+                    evidence_px += 1;
+                    max = max.max(v);
+                }
             }
             let (x, y) = (
                 self.x0 as u64 + (i % self.w) as u64,
@@ -338,6 +342,7 @@ impl Window {
             polygons,
             pixels,
             evidence_sum: sum,
+            evidence_px,
             evidence_max: max,
             first,
         }

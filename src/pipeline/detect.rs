@@ -326,7 +326,9 @@ pub fn detect(
                 size,
                 &georef,
                 f64::NAN,
-                "PREDICTOR=3",
+                // No predictor: the floating-point predictor saved 3 % of the file and tripled
+                // the time to decode it (268 Mpx: 4.2 s against 1.4 s).
+                "PREDICTOR=1",
                 block,
             )?;
             let mut mask = OutputRaster::create_tiled::<u8>(
@@ -683,7 +685,9 @@ fn stream(
     std::thread::scope(|s| -> Result<Streamed> {
         let mut queues = Vec::new();
         for (k, handle) in handles.into_iter().enumerate() {
-            let (tx, rx) = crossbeam_channel::bounded(2);
+            // One tile waiting per reader beside the one it reads: enough to keep the kernels
+            // fed, and each held tile is both dates of the tile and its halo in f32.
+            let (tx, rx) = crossbeam_channel::bounded(1);
             queues.push(rx);
             let mine: Vec<Tile> = tiles.iter().copied().skip(k).step_by(n_readers).collect();
             let pool = pool.clone();

@@ -177,8 +177,8 @@ fn attributes(
     let (xmin, ymin, xmax, ymax) = b.map_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN), |r| {
         (r.min().x, r.min().y, r.max().x, r.max().y)
     });
-    let ev_mean = if c.evidence_max.is_finite() {
-        Value::Real(c.evidence_sum / c.pixels as f64)
+    let ev_mean = if c.evidence_px > 0 {
+        Value::Real(c.evidence_sum / c.evidence_px as f64)
     } else {
         Value::Null
     };
@@ -200,10 +200,7 @@ fn attributes(
         ev_max,
         Value::Integer(c.first as i64),
     ];
-    let mean = c
-        .evidence_max
-        .is_finite()
-        .then(|| c.evidence_sum / c.pixels as f64);
+    let mean = (c.evidence_px > 0).then(|| c.evidence_sum / c.evidence_px as f64);
     let m = shape_measures(geom, area_m2, mean);
     let mut values = values;
     values.extend(shape_values(&m));

@@ -401,9 +401,10 @@ pub struct BufferPool {
 }
 
 impl Default for BufferPool {
-    /// A pool keeping up to eight buffers (two dates of the tiles in flight).
+    /// A pool keeping up to four buffers (both dates of two tiles): the tiles in flight hold
+    /// the rest, so memory stays at what the pipeline needs.
     fn default() -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(8);
+        let (tx, rx) = crossbeam_channel::bounded(4);
         BufferPool { tx, rx }
     }
 }

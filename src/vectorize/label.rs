@@ -7,7 +7,10 @@ use super::tile::MaskTile;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LabelStats {
     pub pixels: u64,
+    /// Sum, count and maximum of the evidence over the pixels that have one
+    /// ([`usable_evidence`]).
     pub evidence_sum: f64,
+    pub evidence_px: u64,
     pub evidence_max: f32,
     /// Smallest scene raster index (y * width + x) of its pixels: a stable key for ordering.
     pub first: u64,
@@ -19,6 +22,15 @@ pub struct Labels {
     pub labels: Vec<u32>,
     /// `stats[l - 1]` for label `l`.
     pub stats: Vec<LabelStats>,
+}
+
+/// Whether an evidence value enters a polygon's statistics: not NaN (nodata), not infinite, and
+/// not [`crate::change::CLOUD_EVIDENCE`], the value the cloud test gives (a cloud pixel that
+/// closing or joining brought into a polygon has no evidence of its own; counted, it made a
+/// road's mean evidence -1.5e36).
+#[inline]
+pub fn usable_evidence(v: f32) -> bool {
+    v.is_finite() && v > crate::change::CLOUD_EVIDENCE
 }
 
 /// Root of `a` in a union-find forest stored as parent indices (path halving).
@@ -76,6 +88,7 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
                 stats.push(LabelStats {
                     pixels: 0,
                     evidence_sum: 0.0,
+                    evidence_px: 0,
                     evidence_max: f32::NEG_INFINITY,
                     first: ((tile.core.y + y) * scene_width + tile.core.x + i % w) as u64,
                 });
@@ -87,8 +100,9 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
             s.pixels += 1;
             if let Some(ev) = &tile.evidence {
                 let v = ev[i];
-                if v.is_finite() {
+                if usable_evidence(v) {
                     s.evidence_sum += v as f64;
+                    s.evidence_px += 1;
                     s.evidence_max = s.evidence_max.max(v);
                 }
             }
@@ -127,5 +141,22 @@ mod tests {
         assert_eq!(l.stats[0].pixels, 7);
         assert_eq!(l.labels[15], 2);
         assert_eq!(l.stats[1].first, 15);
+    }
+
+    #[test]
+    fn issue_17_cloud_pixels_stay_out_of_the_evidence_statistics() {
+        // One component of 4 pixels: evidence 2, 4, the cloud test's value, NaN.
+        let w = Window {
+            x: 0,
+            y: 0,
+            width: 4,
+            height: 1,
+        };
+        let mut t = MaskTile::from_mask(&[1, 1, 1, 1], 4, 1, w);
+        t.evidence = Some(vec![2.0, 4.0, crate::change::CLOUD_EVIDENCE, f32::NAN]);
+        let s = label_tile(&t, 4).stats[0];
+        assert_eq!((s.pixels, s.evidence_px), (4, 2));
+        assert_eq!((s.evidence_sum, s.evidence_max), (6.0, 4.0));
+        assert!(!usable_evidence(f32::NEG_INFINITY) && usable_evidence(-1e30));
     }
 }

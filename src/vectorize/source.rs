@@ -22,6 +22,45 @@ pub enum Foreground {
     Classes(u8),
 }
 
+/// The evidence of a tile where it is needed: in the blocks of the evidence raster that hold a
+/// foreground pixel of `fg` (the tile's halo raster); elsewhere 0, which nothing reads. Changes
+/// are sparse, and each class pass of a class raster reads the evidence again: decoding all of
+/// it (float32, hard to compress) took longer than tracing.
+fn read_evidence(
+    e: &Dataset,
+    core: Window,
+    fg: &[u8],
+) -> std::result::Result<Vec<f32>, gdal::errors::GdalError> {
+    let band = e.rasterband(1)?;
+    let (bw, bh) = band.block_size();
+    let (bw, bh) = (bw.max(1), bh.max(1));
+    let stride = core.width + 2;
+    let mut ev = vec![0.0f32; core.pixels()];
+    let mut buf = Vec::new();
+    let (cx1, cy1) = (core.x + core.width, core.y + core.height);
+    for by in (core.y / bh * bh..cy1).step_by(bh) {
+        for bx in (core.x / bw * bw..cx1).step_by(bw) {
+            let (x0, y0) = (bx.max(core.x), by.max(core.y));
+            let (x1, y1) = ((bx + bw).min(cx1), (by + bh).min(cy1));
+            let row = |y: usize| {
+                let start = (y - core.y + 1) * stride + (x0 - core.x + 1);
+                &fg[start..start + (x1 - x0)]
+            };
+            if !(y0..y1).any(|y| row(y).contains(&1)) {
+                continue;
+            }
+            let size = (x1 - x0, y1 - y0);
+            buf.resize(size.0 * size.1, 0.0f32);
+            band.read_into_slice((x0 as isize, y0 as isize), size, size, &mut buf, None)?;
+            for (y, src) in (y0..y1).zip(buf.chunks_exact(size.0)) {
+                let start = (y - core.y) * core.width + (x0 - core.x);
+                ev[start..start + size.0].copy_from_slice(src);
+            }
+        }
+    }
+    Ok(ev)
+}
+
 impl Foreground {
     #[inline]
     fn test(self, v: f64) -> bool {
@@ -184,20 +223,7 @@ impl MaskSource {
             }
         }
         let evidence = match &self.evidence {
-            Some((p, e)) => {
-                let b = e.rasterband(1).map_err(|x| err(p, x))?;
-                let size = (core.width, core.height);
-                let mut ev = vec![0.0f32; core.pixels()];
-                b.read_into_slice(
-                    (core.x as isize, core.y as isize),
-                    size,
-                    size,
-                    &mut ev,
-                    None,
-                )
-                .map_err(|x| err(p, x))?;
-                Some(ev)
-            }
+            Some((p, e)) => Some(read_evidence(e, core, &fg).map_err(|x| err(p, x))?),
             None => None,
         };
         Ok(MaskTile { core, fg, evidence })

@@ -42,7 +42,9 @@ pub struct Component {
     /// Simple polygons in pixel-corner coordinates (more than one when parts touch at corners).
     pub polygons: Vec<PixelPolygon>,
     pub pixels: u64,
+    /// Sum, count and maximum of the evidence over the pixels that have one.
     pub evidence_sum: f64,
+    pub evidence_px: u64,
     pub evidence_max: f32,
     /// Smallest raster index of its pixels: a stable identity.
     pub first: u64,
@@ -359,13 +361,14 @@ impl Polygonizer {
         for (_, mut members) in groups {
             members.sort_unstable();
             let mut rings = Vec::new();
-            let (mut pixels, mut sum, mut max, mut first) =
-                (0u64, 0.0f64, f32::NEG_INFINITY, u64::MAX);
+            let (mut pixels, mut ev, mut max, mut first) =
+                (0u64, (0.0f64, 0u64), f32::NEG_INFINITY, u64::MAX);
             for &l in &members {
                 let p = self.pending.remove(&l).unwrap_or_default();
                 if let Some(s) = p.stats {
                     pixels += s.pixels;
-                    sum += s.evidence_sum;
+                    ev.0 += s.evidence_sum;
+                    ev.1 += s.evidence_px;
                     max = max.max(s.evidence_max);
                     first = first.min(s.first);
                 }
@@ -379,16 +382,17 @@ impl Polygonizer {
             if pixels == 0 || pixels < self.opts.min_pixels {
                 continue;
             }
-            finished.push((rings, pixels, sum, max, first));
+            finished.push((rings, pixels, ev, max, first));
         }
         let min_hole_px = self.opts.min_hole_px;
         let mut out: Vec<Component> = finished
             .into_par_iter()
             .map(
-                |(rings, pixels, evidence_sum, evidence_max, first)| Component {
+                |(rings, pixels, (evidence_sum, evidence_px), evidence_max, first)| Component {
                     polygons: assemble(rings, min_hole_px),
                     pixels,
                     evidence_sum,
+                    evidence_px,
                     evidence_max,
                     first,
                 },

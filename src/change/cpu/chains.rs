@@ -220,6 +220,28 @@ pub fn line_pass_par((w, h): (usize, usize), pass: Pass, src: &[u8], out: &mut [
         });
 }
 
+/// The `h` x `w` transpose of a `w` x `h` plane, in cache-sized blocks.
+pub fn transpose<T: Copy + Default + Send + Sync>(src: &[T], w: usize, h: usize) -> Vec<T> {
+    const BLOCK: usize = 64;
+    let mut out = vec![T::default(); w * h];
+    // Bands of BLOCK output rows (source columns), each filled block by block.
+    out.par_chunks_mut((BLOCK * h).max(1))
+        .enumerate()
+        .for_each(|(k, band)| {
+            let x0 = k * BLOCK;
+            let x1 = (x0 + BLOCK).min(w);
+            for y0 in (0..h).step_by(BLOCK) {
+                for y in y0..(y0 + BLOCK).min(h) {
+                    let row = &src[y * w..(y + 1) * w];
+                    for x in x0..x1 {
+                        band[(x - x0) * h + y] = row[x];
+                    }
+                }
+            }
+        });
+    out
+}
+
 /// A mask as a byte plane (its values are 0, 1, the change classes and nodata, all below 256).
 pub fn plane(mask: &[u32]) -> Vec<u8> {
     mask.par_iter().map(|&v| v.min(255) as u8).collect()
@@ -479,5 +501,18 @@ mod tests {
             assert_eq!(seq, par, "open {open_r} close {close_r}");
             assert_ne!(seq, m);
         }
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        let (w, h) = (131usize, 70usize);
+        let src: Vec<u32> = (0..(w * h) as u32).collect();
+        let t = transpose(&src, w, h);
+        for y in 0..h {
+            for x in 0..w {
+                assert_eq!(t[x * h + y], src[y * w + x]);
+            }
+        }
+        assert_eq!(transpose(&t, h, w), src);
     }
 }
