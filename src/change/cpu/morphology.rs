@@ -326,28 +326,31 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
     use rayon::prelude::*;
     let (w, h) = (p.width as usize, p.height as usize);
     let r = p.half as usize;
-    let built: Vec<bool> = src.par_iter().map(|&v| v == 1).collect();
-    // Along rows, row by row; along columns, row by row of the transposed flags (a column walk
-    // of the raster misses the cache at every pixel).
+    // Along rows, row by row; along columns, into a column-major buffer.
     let mut hit = vec![false; w * h];
     hit.par_chunks_mut(w.max(1))
-        .zip(built.par_chunks(w.max(1)))
-        .for_each(|(out, line)| rows_line(line, r, out));
-    let columns = chains::transpose(&built, w, h);
+        .enumerate()
+        .for_each(|(y, out)| {
+            let line: Vec<bool> = (0..w).map(|x| src[y * w + x] == 1).collect();
+            rows_line(&line, r, out);
+        });
     let mut across = vec![false; w * h];
     across
         .par_chunks_mut(h.max(1))
-        .zip(columns.par_chunks(h.max(1)))
-        .for_each(|(out, line)| rows_line(line, r, out));
-    let across = chains::transpose(&across, h, w);
-    dst.par_iter_mut().enumerate().for_each(|(i, d)| {
+        .enumerate()
+        .for_each(|(x, out)| {
+            let line: Vec<bool> = (0..h).map(|y| src[y * w + x] == 1).collect();
+            rows_line(&line, r, out);
+        });
+    for (i, d) in dst.iter_mut().enumerate() {
         let own = src[i];
-        *d = if own != MASK_NODATA && (hit[i] || across[i]) {
+        let hit = hit[i] || across[(i % w) * h + i / w];
+        *d = if own != MASK_NODATA && hit {
             crate::change::ROWS_CLASS
         } else {
             own
         };
-    });
+    }
 }
 
 /// [`rows_at`] for every position of a line of built flags, into `out`.
