@@ -674,11 +674,14 @@ fn stream(
     // pull from them in the same order, so tiles arrive in order with bounded queues.
     // The caller keeps `pair` (and any warped copy it owns) alive until the polygons, which
     // read the images again for typing, are written.
-    let mut handles = Vec::new();
-    for _ in 0..READERS.min(tiles.len().max(1)) {
-        handles.push(pair.try_clone()?);
-    }
-    let n_readers = handles.len();
+    let n_readers = READERS.min(tiles.len().max(1));
+    // Several readers decode side by side already: GDAL's own decoding threads on top (set when
+    // a dataset opens) only add switching (measured: 8 % more CPU time, 5 % longer runs).
+    let threads = if n_readers > 1 { "1" } else { "ALL_CPUS" };
+    let _ = gdal::config::set_thread_local_config_option("GDAL_NUM_THREADS", threads);
+    let handles: Result<Vec<ScenePair>> = (0..n_readers).map(|_| pair.try_clone()).collect();
+    let _ = gdal::config::clear_thread_local_config_option("GDAL_NUM_THREADS");
+    let handles = handles?;
     let pool = crate::raster::pair::BufferPool::default();
     let (write_tx, write_rx) =
         crossbeam_channel::bounded::<(usize, Counts, Window, Vec<f32>, Vec<u8>)>(2);
