@@ -231,3 +231,58 @@ fn partial_overlap_uses_the_intersection() {
     let gt = ds.geo_transform().unwrap();
     assert_eq!((gt[0], gt[3]), (gt2[0], gt2[3]));
 }
+
+#[test]
+fn issue_17_an_8_bit_after_image_is_read_on_its_own_scale() {
+    // A 16-bit before image and the same after image as 8-bit display values. Read on the
+    // before image's scale every after pixel was darker than the shadow screen: no change at
+    // all, and no word about it.
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (300, 200);
+    let (b, a16) = write_pair(dir.path(), w, h, 5);
+    let a8 = dir.path().join("after8.tif");
+    let s = common::scene(w, h, 4, 5);
+    write_tif::<u8>(&a8, Spec::gk(w, h, 4), &s.after, |v| {
+        (v / 10.0).clamp(1.0, 255.0) as u8
+    });
+    {
+        // GTiff takes the fourth band of a 4-band byte image for alpha: it is the NIR here.
+        use gdal::raster::ColorInterpretation as C;
+        let ds = gdal::Dataset::open_ex(
+            &a8,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for (k, c) in [C::BlueBand, C::GreenBand, C::RedBand, C::Undefined]
+            .into_iter()
+            .enumerate()
+        {
+            ds.rasterband(k + 1)
+                .unwrap()
+                .set_color_interpretation(c)
+                .unwrap();
+        }
+    }
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let same = run(&opts(&b, &a16, &dir.path().join("o16"), 128, None), &cpu);
+    let mixed = run(&opts(&b, &a8, &dir.path().join("o8"), 128, None), &cpu);
+    assert!(same.changed_px > 1000, "{}", same.changed_px);
+    assert!(
+        mixed.changed_px * 2 > same.changed_px,
+        "8-bit after: {} changed, 16-bit: {}",
+        mixed.changed_px,
+        same.changed_px
+    );
+    assert!(
+        mixed
+            .notes
+            .iter()
+            .any(|n| n.contains("after8.tif is 8-bit (display values)")),
+        "{:?}",
+        mixed.notes
+    );
+    assert!(!same.notes.iter().any(|n| n.contains("display values")));
+}

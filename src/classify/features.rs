@@ -84,7 +84,10 @@ pub struct Accumulator {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spectra {
     pub roles: BandRoles,
+    /// The value of reflectance 1.0 in the before and in the after image (they differ when one
+    /// date is an 8-bit product and the other 16-bit reflectance).
     pub scale: f64,
+    pub after_scale: f64,
 }
 
 impl Spectra {
@@ -110,7 +113,7 @@ impl Spectra {
         ))
     }
 
-    fn brightness(&self, img: &[f32], bands: usize, n: usize, i: usize) -> f64 {
+    fn brightness(&self, img: &[f32], bands: usize, n: usize, i: usize, scale: f64) -> f64 {
         let visible = self.roles.visible_mask();
         let (mut sum, mut k) = (0.0f64, 0u32);
         for b in 0..bands {
@@ -119,7 +122,7 @@ impl Spectra {
                 k += 1;
             }
         }
-        sum / k.max(1) as f64 / self.scale
+        sum / k.max(1) as f64 / scale
     }
 }
 
@@ -164,8 +167,8 @@ impl Accumulator {
                     continue;
                 }
                 let (bb, ba) = (
-                    s.brightness(&t.before, t.bands, n, i),
-                    s.brightness(&t.after, t.bands, n, i),
+                    s.brightness(&t.before, t.bands, n, i, s.scale),
+                    s.brightness(&t.after, t.bands, n, i, s.after_scale),
                 );
                 if ring[i] == 1 {
                     self.ring += 1;
@@ -300,6 +303,7 @@ mod measure {
             let spectra = Spectra {
                 roles: pair.roles,
                 scale: scale.unwrap_or_else(|| pair.value_scale()),
+                after_scale: scale.unwrap_or_else(|| pair.after_value_scale()),
             };
             Measurer {
                 width: pair.width,
@@ -392,6 +396,7 @@ mod tests {
                 swir: None,
             },
             scale: 10_000.0,
+            after_scale: 10_000.0,
         };
         let mut acc = Accumulator::default();
         acc.add(&s, &t, &[1; 100], &[0; 100], 0..10);
@@ -421,6 +426,7 @@ mod tests {
         let s = Spectra {
             roles,
             scale: 10_000.0,
+            after_scale: 10_000.0,
         };
         let mut acc = Accumulator::default();
         acc.add(&s, &t, &[1; 4], &[0; 4], 0..2);
@@ -497,6 +503,7 @@ mod tests {
         let s = Spectra {
             roles,
             scale: 10_000.0,
+            after_scale: 10_000.0,
         };
         let mut acc = Accumulator::default();
         acc.add(&s, &t, &inside, &ring, 0..h);

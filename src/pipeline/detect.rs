@@ -271,7 +271,13 @@ pub fn detect(
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
     plan.check_roles(&opts.before)?;
     // Reflectance products only (16-bit x 10000 or float): 8-bit images are display-stretched.
-    let scale = pair.value_scale();
+    // The screens read the after image, on its own scale (with a 16-bit before image and an
+    // 8-bit after one, every after pixel was under the shadow value: no change at all).
+    let scale = pair.after_value_scale();
+    let mut notes = pair.notes.clone();
+    if scale != pair.value_scale() {
+        notes.push(mixed_scales_note(&pair, &plan));
+    }
     if plan.config.evidence == EvidenceKind::Conversion && scale != 255.0 {
         plan.cloud_value = (CLOUD_REFLECTANCE * scale) as f32;
         plan.dark_value = (DARK_REFLECTANCE * scale) as f32;
@@ -352,7 +358,6 @@ pub fn detect(
             (ev, mask, Default::default(), Counts::default())
         }
     };
-    let mut notes = pair.notes.clone();
     if !done.is_empty() {
         notes.push(format!(
             "resumed an interrupted run: {} of {} tiles were already written",
@@ -476,6 +481,31 @@ pub fn detect(
     };
     crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
     Ok(summary)
+}
+
+/// What detection does with dates of different value conventions (an 8-bit display product and
+/// 16-bit or float reflectance).
+fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
+    let kind = |s: f64| match s {
+        255.0 => "8-bit (display values)",
+        1.0 => "floating-point reflectance",
+        _ => "integer reflectance x 10000",
+    };
+    let (b, a) = pair.paths();
+    let how = if plan.config.evidence.is_ratio_index() {
+        "the evidence compares band ratios (NDVI), which do not depend on the scale, but a display stretch moves them: check the result"
+    } else if plan.config.normalize {
+        "the radiometric normalisation fits the after image onto the before one"
+    } else {
+        "without normalisation (--no-normalize) the evidence compares values on different scales: expect change everywhere or nowhere"
+    };
+    format!(
+        "{} is {} and {} is {}: {how}; the cloud and shadow screens and the typing read each date on its own scale",
+        b.display(),
+        kind(pair.value_scale()),
+        a.display(),
+        kind(pair.after_value_scale())
+    )
 }
 
 /// The classifier of a pair: the rules, the shadow ring in pixels, and the external raster

@@ -329,13 +329,12 @@ impl ScenePair {
     /// reflectance x 10000 convention of GF, ZY, Sentinel-2 and Landsat surface products), 1 for
     /// floating point (reflectance as is).
     pub fn value_scale(&self) -> f64 {
-        use gdal::raster::GdalDataType as T;
-        let band = self.before.bands.first().copied().unwrap_or(1);
-        match self.before.ds.rasterband(band).map(|b| b.band_type()) {
-            Ok(T::UInt8) => 255.0,
-            Ok(T::Float32 | T::Float64) => 1.0,
-            _ => 10_000.0,
-        }
+        self.before.value_scale()
+    }
+
+    /// [`ScenePair::value_scale`] of the after image (the cloud and shadow screens read it).
+    pub fn after_value_scale(&self) -> f64 {
+        self.after.value_scale()
     }
 
     /// Read `w` (in overlap pixel coordinates) from both dates.
@@ -418,6 +417,19 @@ impl BufferPool {
     /// Keep `buf` for a later tile (dropped when the pool is full).
     pub fn give(&self, buf: Vec<f32>) {
         let _ = self.tx.try_send(buf);
+    }
+}
+
+impl Date {
+    /// The value of reflectance 1.0 by the data type of the first selected band.
+    fn value_scale(&self) -> f64 {
+        use gdal::raster::GdalDataType as T;
+        let band = self.bands.first().copied().unwrap_or(1);
+        match self.ds.rasterband(band).map(|b| b.band_type()) {
+            Ok(T::UInt8) => 255.0,
+            Ok(T::Float32 | T::Float64) => 1.0,
+            _ => 10_000.0,
+        }
     }
 }
 
