@@ -445,10 +445,11 @@ fn read_date(d: &Date, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Result<Ve
         path: d.path.clone(),
         reason,
     })?;
-    let mut mask = vec![0u8; n];
+    let mut mask = Vec::new();
     for (k, (&b, &masked)) in d.bands.iter().zip(&d.masked).enumerate() {
+        let band = d.ds.rasterband(b).map_err(err)?;
         if masked {
-            let band = d.ds.rasterband(b).map_err(err)?;
+            mask.resize(n, 0u8);
             band.open_mask_band()
                 .map_err(err)?
                 .read_into_slice(origin, size, size, &mut mask, None)
@@ -459,9 +460,12 @@ fn read_date(d: &Date, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Result<Ve
                 }
             }
         }
-        for (v, x) in valid.iter_mut().zip(&data[k * n..(k + 1) * n]) {
-            if !x.is_finite() {
-                *v = 0;
+        // Integer values are always finite: the test is for floating-point images.
+        if !band.band_type().is_integer() {
+            for (v, x) in valid.iter_mut().zip(&data[k * n..(k + 1) * n]) {
+                if !x.is_finite() {
+                    *v = 0;
+                }
             }
         }
     }
