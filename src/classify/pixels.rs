@@ -67,8 +67,27 @@ pub fn rasterize(polys: &[PixelPolygon], x0: i64, y0: i64, w: usize, h: usize) -
 }
 
 /// Pixels within `r` (chessboard distance) of the inside but not inside: the ring where a
-/// building's shadow falls. Computed as a separable max filter of the mask.
+/// building's shadow falls. The square dilation of the mask by or-ed shifted rows
+/// ([`crate::change::cpu::chains::square_par`]: a window as large as a county-long road's took
+/// `r` reads per pixel before), or per pixel beyond the sweeps' reach.
 pub fn ring(inside: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
+    use crate::change::cpu::chains::{MAX_HALF, square_par};
+    let near = match u32::try_from(r) {
+        Ok(r) if r <= MAX_HALF => {
+            let mut near = vec![0u8; w * h];
+            square_par((w, h), r, false, inside, &mut near);
+            near
+        }
+        _ => dilate_direct(inside, w, h, r),
+    };
+    near.iter()
+        .zip(inside)
+        .map(|(&n, &i)| u8::from(n == 1 && i == 0))
+        .collect()
+}
+
+/// The square dilation of a 0/1 mask, pixel by pixel (rows, then columns).
+fn dilate_direct(inside: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
     let mut rows = vec![0u8; w * h];
     for y in 0..h {
         for x in 0..w {
@@ -84,8 +103,7 @@ pub fn ring(inside: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
     for y in 0..h {
         let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
         for x in 0..w {
-            let near = (a..=b).any(|yy| rows[yy * w + x] == 1);
-            out[y * w + x] = u8::from(near && inside[y * w + x] == 0);
+            out[y * w + x] = u8::from((a..=b).any(|yy| rows[yy * w + x] == 1));
         }
     }
     out
@@ -198,6 +216,15 @@ mod tests {
         let r = ring(&m, w, h, 2);
         // The ring: (44 x 14) - (40 x 10) outside, plus the 12-pixel hole.
         assert_eq!(r.iter().filter(|&&v| v == 1).count(), 44 * 14 - 400 + 12);
+        // The sweeps and the direct dilation agree, the ring clipped by the window too.
+        for k in [1, 2, 7, 30] {
+            let direct: Vec<u8> = dilate_direct(&m, w, h, k)
+                .iter()
+                .zip(&m)
+                .map(|(&n, &i)| u8::from(n == 1 && i == 0))
+                .collect();
+            assert_eq!(ring(&m, w, h, k), direct, "radius {k}");
+        }
         // A long strip: the skeleton's branches into the corners (which lower the mean near
         // the ends) weigh little, as on a road.
         let (w, h) = (220, 20);
