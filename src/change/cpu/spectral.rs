@@ -51,12 +51,8 @@ fn evidence_of(
     }
     let n = p.pixels();
     if p.cloud > 0.0 || p.dark > 0.0 {
-        let v = visible_mean_px(p, after, i);
-        if p.cloud > 0.0 && v >= p.cloud {
-            return crate::change::CLOUD_EVIDENCE;
-        }
-        if v < p.dark {
-            return 0.0;
+        if let Some(e) = screened(p, visible_mean_px(p, after, i)) {
+            return e;
         }
     }
     match kind {
@@ -113,25 +109,96 @@ fn evidence_of(
             let nd = |img: &[f32]| norm_diff(band(img, n, p.swir, i), band(img, n, p.nir, i));
             nd(after) - nd(before)
         }
-        EvidenceKind::Conversion => {
-            use crate::change::conversion::*;
-            let nd = |img: &[f32]| norm_diff(band(img, n, p.nir, i), band(img, n, p.red, i));
-            let (nd_b, nd_a) = (nd(before), nd(after));
-            let loss = ((nd_b - nd_a) / LOSS_DROP).min((BARE_NDVI - nd_a) / BARE_SOFT);
-            let (nir_b, nir_a) = (band(before, n, p.nir, i), band(after, n, p.nir, i));
-            let nir_rise = if nir_b > 0.0 {
-                nir_a / nir_b - 1.0
-            } else {
-                0.0
-            };
-            let gain = ((nd_a - nd_b) / GAIN_RISE)
-                .min(nir_rise / GAIN_NIR)
-                .min((nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
-            loss.max(gain)
-        }
+        EvidenceKind::Conversion => conversion_score(
+            (band(before, n, p.red, i), band(before, n, p.nir, i)),
+            (band(after, n, p.red, i), band(after, n, p.nir, i)),
+        ),
         // Produced by the line-opening kernels, never by this one.
         EvidenceKind::Mbi | EvidenceKind::Msi => f32::NAN,
     }
+}
+
+/// The evidence the cloud and shadow screens give a pixel whose after visible mean is `v`, or
+/// None when it passes them.
+#[inline(always)]
+fn screened(p: &KernelParams, v: f32) -> Option<f32> {
+    if p.cloud > 0.0 && v >= p.cloud {
+        Some(crate::change::CLOUD_EVIDENCE)
+    } else if v < p.dark {
+        Some(0.0)
+    } else {
+        None
+    }
+}
+
+/// The conversion score of a pixel from its (red, NIR) before and after
+/// ([`EvidenceKind::Conversion`]; WGSL twin in `shaders/spectral.wgsl`).
+#[inline(always)]
+fn conversion_score((red_b, nir_b): (f32, f32), (red_a, nir_a): (f32, f32)) -> f32 {
+    use crate::change::conversion::*;
+    let (nd_b, nd_a) = (norm_diff(nir_b, red_b), norm_diff(nir_a, red_a));
+    let loss = ((nd_b - nd_a) / LOSS_DROP).min((BARE_NDVI - nd_a) / BARE_SOFT);
+    let nir_rise = if nir_b > 0.0 {
+        nir_a / nir_b - 1.0
+    } else {
+        0.0
+    };
+    let gain = ((nd_a - nd_b) / GAIN_RISE)
+        .min(nir_rise / GAIN_NIR)
+        .min((nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
+    loss.max(gain)
+}
+
+/// [`evidence_px`] for the conversion kind, row by row on band slices: the same arithmetic in
+/// the same order, without the index arithmetic and bounds checks of every band read.
+fn conversion_rows(
+    p: &KernelParams,
+    before: &[f32],
+    after: &[f32],
+    valid: &[u32],
+    out: &mut [f32],
+) {
+    use rayon::prelude::*;
+    let (n, w) = (p.pixels(), (p.width as usize).max(1));
+    let plane = |b: u32| b as usize * n..(b as usize + 1) * n;
+    let (rb, nb) = (&before[plane(p.red)], &before[plane(p.nir)]);
+    let (ra, na) = (&after[plane(p.red)], &after[plane(p.nir)]);
+    let visible: Vec<&[f32]> = (0..p.bands)
+        .filter(|b| p.visible == 0 || (p.visible >> b) & 1 == 1)
+        .map(|b| &after[plane(b)])
+        .collect();
+    let screens = p.cloud > 0.0 || p.dark > 0.0;
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let r = y * w..y * w + row.len();
+        let (rb, nb, ra, na, valid) = (
+            &rb[r.clone()],
+            &nb[r.clone()],
+            &ra[r.clone()],
+            &na[r.clone()],
+            &valid[r.clone()],
+        );
+        let vis: Vec<&[f32]> = visible.iter().map(|v| &v[r.clone()]).collect();
+        for x in 0..row.len() {
+            row[x] = if valid[x] == 0 {
+                f32::NAN
+            } else if let Some(e) = screens
+                .then(|| {
+                    // visible_mean_px, band by band in the same order.
+                    let (mut s, mut k) = (0.0f32, 0.0f32);
+                    for v in &vis {
+                        s += v[x];
+                        k += 1.0;
+                    }
+                    screened(p, s / k.max(1.0))
+                })
+                .flatten()
+            {
+                e
+            } else {
+                conversion_score((rb[x], nb[x]), (ra[x], na[x]))
+            };
+        }
+    });
 }
 
 /// Raw class of a change pixel that closing or joining filled (its evidence is under the
@@ -204,6 +271,9 @@ pub fn evidence(
     out: &mut [f32],
 ) {
     let w = p.width as usize;
+    if driver == Driver::Rayon && p.evidence == EvidenceKind::Conversion.code() {
+        return conversion_rows(p, before, after, valid, out);
+    }
     // One loop per kind, the kind a constant inside it, so the per-pixel branch folds away.
     macro_rules! each {
         ($($k:ident),*) => {
@@ -257,5 +327,43 @@ mod tests {
         // Only band 0 visible.
         let vis = KernelParams { visible: 1, ..p };
         assert_eq!(visible_max_px(&vis, &img, 0), 10.0);
+    }
+
+    #[test]
+    fn conversion_rows_match_the_per_pixel_kernel() {
+        // 4 bands (B, G, R, NIR) of random reflectance x 10000, nodata, screens on.
+        let (w, h, n) = (37usize, 23usize, 37 * 23);
+        let mut rng = crate::synth::world::Rng::new(3);
+        let mut img = || -> Vec<f32> { (0..4 * n).map(|_| (rng.unit() * 6000.0) as f32).collect() };
+        let (before, after) = (img(), img());
+        let valid: Vec<u32> = (0..n).map(|i| u32::from(i % 11 != 4)).collect();
+        let p = KernelParams {
+            width: w as u32,
+            height: h as u32,
+            bands: 4,
+            evidence: EvidenceKind::Conversion.code(),
+            red: 2,
+            nir: 3,
+            visible: 0b111,
+            cloud: 4000.0,
+            dark: 450.0,
+            ..KernelParams::default()
+        };
+        for p in [
+            p,
+            KernelParams {
+                cloud: 0.0,
+                dark: 0.0,
+                visible: 0,
+                ..p
+            },
+        ] {
+            let (mut seq, mut rows) = (vec![0.0f32; n], vec![0.0f32; n]);
+            evidence(Driver::Sequential, &p, &before, &after, &valid, &mut seq);
+            evidence(Driver::Rayon, &p, &before, &after, &valid, &mut rows);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&seq), bits(&rows));
+            assert!(seq.contains(&crate::change::CLOUD_EVIDENCE) || p.cloud == 0.0);
+        }
     }
 }
