@@ -27,7 +27,7 @@ pub struct DetectArgs {
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
     /// Tile side in pixels (the halo is added on top).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = tuban::pipeline::detect::DEFAULT_TILE_PX)]
     pub tile: usize,
     /// Bands of the before image, 1-based, optionally with roles: "3,2,1" or "R=3,G=2,B=1,NIR=4".
     #[arg(long)]

@@ -20,7 +20,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
     /// Tile side in pixels for detection.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = tuban::pipeline::detect::DEFAULT_TILE_PX)]
     pub tile: usize,
     /// Attribute encoding of the county Shapefiles: GBK (default, what most county GIS
     /// installations expect) or UTF-8.
