@@ -248,6 +248,18 @@ fn bad_reference_input_gets_one_clear_message_or_a_counted_repair() {
     assert_eq!(code, 1);
     assert!(e.contains("garbage.gpkg") && !e.contains("panicked"), "{e}");
 
+    // A filter the driver cannot run (issue 17 item 3: GDAL printed an error, the farmland layer
+    // read as empty and the run ended with exit 0 and fewer leads).
+    let (code, e) = run_with(
+        d,
+        "[layers.dltb]\npath = \"refs.gpkg\"\n[layers.basic_farmland]\npath = \"refs.gpkg\"\nfilter = \"NOT VALID (((\"\n",
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(
+        e.contains("YJJBNTTB") && e.contains("filter \"NOT VALID (((\"") && e.contains("failed"),
+        "{e}"
+    );
+
     // The invalid farmland polygon is repaired (counted), the empty red line measures nothing,
     // the undated approval is not applied (and said so).
     let (code, e) = run_with(

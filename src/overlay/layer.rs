@@ -333,6 +333,25 @@ fn restrict(
     Ok(())
 }
 
+/// Clear this thread's last GDAL error.
+fn reset_gdal_error() {
+    // SAFETY: resets thread-local error state; no pointers involved.
+    unsafe { gdal_sys::CPLErrorReset() }
+}
+
+/// The message of the last GDAL failure on this thread since [`reset_gdal_error`], if any.
+fn gdal_failure() -> Option<String> {
+    // SAFETY: both read thread-local error state; the message is a NUL-terminated string owned
+    // by GDAL, copied before any other GDAL call.
+    unsafe {
+        if gdal_sys::CPLGetLastErrorType() < gdal_sys::CPLErr::CE_Failure {
+            return None;
+        }
+        let msg = std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg());
+        Some(msg.to_string_lossy().into_owned())
+    }
+}
+
 /// Read a layer in batches of [`BATCH`] features, reprojected into `work`, restricted to
 /// `extent` (in the working CRS) when given. `sink` gets each batch; the schema (name, OGR
 /// field type) of the read fields is returned with the statistics.
@@ -397,7 +416,23 @@ pub fn read_layer(
             .set_attribute_filter(f)
             .map_err(|e| lerr(format!("filter {f:?}: {e}")))?;
     }
+    // SQL drivers (GeoPackage, PostGIS) take any filter text and fail only when they run it:
+    // GDAL then prints an error and the layer reads as empty, so every GDAL failure while
+    // counting and reading is an error here.
+    let failed = |when: &str| {
+        gdal_failure().map(|msg| {
+            let filter = src
+                .filter
+                .as_ref()
+                .map_or(String::new(), |f| format!(" (filter {f:?})"));
+            lerr(format!("{when} failed{filter}: {msg}"))
+        })
+    };
+    reset_gdal_error();
     let total = layer.try_feature_count().unwrap_or(0);
+    if let Some(e) = failed("counting the features") {
+        return Err(e);
+    }
     let mut batch = Vec::with_capacity(BATCH);
     let mut seen = 0u64;
     for feature in layer.features() {
@@ -441,6 +476,9 @@ pub fn read_layer(
             sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))?;
             progress(seen, total.max(seen));
         }
+    }
+    if let Some(e) = failed("reading the features") {
+        return Err(e);
     }
     if !batch.is_empty() {
         sink(batch)?;
