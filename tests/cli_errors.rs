@@ -77,6 +77,26 @@ fn missing_file() {
     let (b, _) = pair(d.path(), 4, 4527, GT);
     let (code, err) = detect(&b, &d.path().join("nope.tif"), &d.path().join("o"), &[]);
     assert_clear(code, &err, &["nope.tif", "no such file"]);
+    // Issue 17 item 14: the folder the failed run made is not left behind empty ...
+    assert!(!d.path().join("o").exists());
+    // ... but a folder that was there stays, with what it held.
+    std::fs::create_dir(d.path().join("mine")).unwrap();
+    std::fs::write(d.path().join("mine/notes.txt"), "keep").unwrap();
+    let (code, _) = detect(&b, &d.path().join("nope.tif"), &d.path().join("mine"), &[]);
+    assert_eq!(code, 1);
+    assert!(d.path().join("mine/notes.txt").exists());
+}
+
+#[test]
+fn issue_17_an_unknown_evidence_lists_auto_too() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 4, 4527, GT);
+    let (code, err) = detect(&b, &a, &d.path().join("o"), &["--evidence", "foo"]);
+    assert_clear(
+        code,
+        &err,
+        &["--evidence \"foo\"", "auto, brightness", "conversion"],
+    );
 }
 
 #[test]

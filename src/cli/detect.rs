@@ -113,7 +113,12 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
     }
     let evidence = match a.evidence.as_str() {
         "auto" => None,
-        s => Some(EvidenceKind::parse(s)?),
+        s => Some(EvidenceKind::parse(s).map_err(|_| {
+            anyhow::anyhow!(
+                "--evidence {s:?}: not one of auto, {}",
+                EvidenceKind::ALL.map(|k| k.name()).join(", ")
+            )
+        })?),
     };
     if let Some(j) = a.join
         && !(j.is_finite() && (0.0..=1000.0).contains(&j))

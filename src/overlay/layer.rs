@@ -417,8 +417,8 @@ pub fn read_layer(
             .map_err(|e| lerr(format!("filter {f:?}: {e}")))?;
     }
     // SQL drivers (GeoPackage, PostGIS) take any filter text and fail only when they run it:
-    // GDAL then prints an error and the layer reads as empty, so every GDAL failure while
-    // counting and reading is an error here.
+    // GDAL then prints an error and the layer reads as empty. A failure while counting, or a
+    // read that ends short of the count with one, is an error here.
     let failed = |when: &str| {
         gdal_failure().map(|msg| {
             let filter = src
@@ -477,7 +477,11 @@ pub fn read_layer(
             progress(seen, total.max(seen));
         }
     }
-    if let Some(e) = failed("reading the features") {
+    // A reader that stopped short of the count with a GDAL failure (other failures while
+    // reading, such as a driver's complaint about a null geometry, cost nothing).
+    if seen < total
+        && let Some(e) = failed("reading the features")
+    {
         return Err(e);
     }
     if !batch.is_empty() {

@@ -253,6 +253,21 @@ pub fn detect(
     backend: &Backend,
     progress: ProgressFn,
 ) -> Result<DetectSummary> {
+    let existed = opts.out_dir.exists();
+    let result = detect_into(opts, backend, progress);
+    if result.is_err() && !existed {
+        // A folder this run made and left empty (a missing input, say) is no output: remove
+        // it. `remove_dir` fails on a folder that holds anything, which then stays.
+        let _ = std::fs::remove_dir(&opts.out_dir);
+    }
+    result
+}
+
+fn detect_into(
+    opts: &DetectOptions,
+    backend: &Backend,
+    progress: ProgressFn,
+) -> Result<DetectSummary> {
     prepare_out_dir(&opts.out_dir)?;
     crate::raster::tune_gdal();
     let pair_opts = PairOptions {
