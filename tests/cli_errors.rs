@@ -212,3 +212,25 @@ fn bad_flag_values() {
     let (code, err) = detect(&b, &a, &d.path().join("o"), &["--threshold", "high"]);
     assert_clear(code, &err, &["--threshold", "high"]);
 }
+
+#[test]
+fn issue_17_a_second_run_on_a_folder_in_use_is_refused() {
+    // Two runs on one folder interleaved their tiles and checkpoints (wrong outputs that a
+    // rerun then kept as done). Here the test holds the folder as a running detect would.
+    let d = tempfile::tempdir().unwrap();
+    let (b, a) = pair(d.path(), 4, 4527, GT);
+    let out = d.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    let held = tuban::pipeline::lock::FolderLock::acquire(&out).unwrap();
+    let (code, err) = detect(&b, &a, &out, &[]);
+    assert_clear(
+        code,
+        &err,
+        &["another tuban run", &format!("pid {}", std::process::id())],
+    );
+    assert_no_outputs(&out);
+    // Once the holder is gone (a killed run's lock goes with it), the folder is free.
+    drop(held);
+    let (code, err) = detect(&b, &a, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+}

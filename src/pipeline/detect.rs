@@ -256,8 +256,9 @@ pub fn detect(
     let existed = opts.out_dir.exists();
     let result = detect_into(opts, backend, progress);
     if result.is_err() && !existed {
-        // A folder this run made and left empty (a missing input, say) is no output: remove
-        // it. `remove_dir` fails on a folder that holds anything, which then stays.
+        // A folder this run made and left empty but for its lock (a missing input, say) is no
+        // output: remove it. `remove_dir` fails on a folder that holds anything else.
+        let _ = std::fs::remove_file(opts.out_dir.join(super::lock::LOCK_FILE));
         let _ = std::fs::remove_dir(&opts.out_dir);
     }
     result
@@ -269,6 +270,7 @@ fn detect_into(
     progress: ProgressFn,
 ) -> Result<DetectSummary> {
     prepare_out_dir(&opts.out_dir)?;
+    let _lock = super::lock::FolderLock::acquire(&opts.out_dir)?;
     crate::raster::tune_gdal();
     let pair_opts = PairOptions {
         scratch_dir: Some(opts.out_dir.clone()),

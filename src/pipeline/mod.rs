@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod classify;
 #[cfg(feature = "gdal")]
 pub mod detect;
+pub mod lock;
 #[cfg(feature = "gdal")]
 pub mod polygonize;
 #[cfg(feature = "gdal")]

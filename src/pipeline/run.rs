@@ -139,6 +139,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     };
     preflight(j)?;
     std::fs::create_dir_all(&job.out).map_err(|e| Error::write(&job.out, e))?;
+    let _lock = super::lock::FolderLock::acquire(&job.out)?;
     let mut seconds = BTreeMap::new();
     let mut skipped = vec![];
     let fp = fingerprint(j, &format!("tile {}", job.tile_px))?;
