@@ -38,7 +38,8 @@ impl FolderLock {
             .map_err(|e| Error::write(&path, e))?;
         if !try_lock(&file) {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            let holder = holder.trim();
+            let holder = describe(holder.trim(), unix_now());
+            let holder = holder.as_str();
             return Err(Error::write(
                 dir,
                 format!(
@@ -51,18 +52,34 @@ impl FolderLock {
                 ),
             ));
         }
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let holder = format!(
-            "pid {} on {}, since {since} (Unix time)\n",
+            "pid {} on {}, started at Unix time {}\n",
             std::process::id(),
-            host_name()
+            host_name(),
+            unix_now()
         );
         file.set_len(0)
             .and_then(|()| file.write_all(holder.as_bytes()))
             .map_err(|e| Error::write(&path, e))?;
         Ok(FolderLock { _file: file, path })
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The holder line with how long ago it started, when the line says.
+fn describe(holder: &str, now: u64) -> String {
+    let started = holder
+        .rsplit_once("Unix time ")
+        .and_then(|(_, t)| t.trim().parse::<u64>().ok());
+    match started {
+        Some(t) => format!("{holder}, {} s ago", now.saturating_sub(t)),
+        None => holder.to_string(),
     }
 }
 
@@ -108,6 +125,12 @@ mod tests {
             e.contains(&format!("pid {}", std::process::id())) && e.contains("another tuban run"),
             "{e}"
         );
+        assert!(e.contains("s ago"), "{e}");
+        assert_eq!(
+            describe("pid 1 on h, started at Unix time 100", 160),
+            "pid 1 on h, started at Unix time 100, 60 s ago"
+        );
+        assert_eq!(describe("garbled", 160), "garbled");
         drop(first);
         let again = FolderLock::acquire(d.path()).unwrap();
         assert!(again.path.ends_with(LOCK_FILE));
