@@ -414,31 +414,31 @@ mod tests {
             let src = plane(w, h, seed);
             let src32: Vec<u32> = src.iter().map(|&v| u32::from(v)).collect();
             let mut s = Scratch::default();
-            for dir in 0..8 {
-                for half in [0u32, 1, 2, 3, 7, 20] {
-                    for erode in [true, false] {
-                        let p = KernelParams {
-                            width: w as u32,
-                            height: h as u32,
-                            dir,
-                            half,
-                            ..KernelParams::default()
-                        };
-                        let want: Vec<u8> = (0..w * h)
-                            .map(|i| line_binary_px(&p, &src32, i, erode) as u8)
-                            .collect();
-                        let mut got = vec![0u8; w * h];
-                        let pass = Pass {
-                            erode,
-                            ..Pass::erode(dir, half)
-                        };
-                        line_pass((w, h), pass, &src, &mut got, &mut s);
-                        assert_eq!(got, want, "{w}x{h} dir {dir} half {half} erode {erode}");
-                        let mut par = vec![0u8; w * h];
-                        line_pass_par((w, h), pass, &src, &mut par);
-                        assert_eq!(par, want, "banded {w}x{h} dir {dir} half {half}");
-                    }
-                }
+            let cases = (0..8u32).flat_map(|dir| {
+                [0u32, 1, 2, 3, 7, 20].into_iter().flat_map(move |half| {
+                    [true, false].map(|erode| Pass {
+                        erode,
+                        ..Pass::erode(dir, half)
+                    })
+                })
+            });
+            for pass in cases {
+                let p = KernelParams {
+                    width: w as u32,
+                    height: h as u32,
+                    dir: pass.dir,
+                    half: pass.half,
+                    ..KernelParams::default()
+                };
+                let want: Vec<u8> = (0..w * h)
+                    .map(|i| line_binary_px(&p, &src32, i, pass.erode) as u8)
+                    .collect();
+                let mut got = vec![0u8; w * h];
+                line_pass((w, h), pass, &src, &mut got, &mut s);
+                assert_eq!(got, want, "{w}x{h} {pass:?}");
+                let mut par = vec![0u8; w * h];
+                line_pass_par((w, h), pass, &src, &mut par);
+                assert_eq!(par, want, "banded {w}x{h} {pass:?}");
             }
         }
     }
