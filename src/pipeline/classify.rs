@@ -308,16 +308,12 @@ impl Window {
             .iter()
             .map(|&l| u8::from(l != 0 && keep(l)))
             .collect();
-        let (mut pixels, mut sum, mut max, mut first) = (0u64, 0.0f64, f32::NEG_INFINITY, u64::MAX);
-        let mut evidence_px = 0u64;
+        let (mut pixels, mut first) = (0u64, u64::MAX);
+        let mut evidence = crate::vectorize::label::EvidenceStats::default();
         for (i, _) in mask.iter().enumerate().filter(|(_, v)| **v == 1) {
             pixels += 1;
-            if let Some(v) = self.evidence.as_ref().map(|ev| ev[i]) {
-                if crate::vectorize::label::usable_evidence(v) {
-                    sum += v as f64;
-                    evidence_px += 1;
-                    max = max.max(v);
-                }
+            if let Some(ev) = &self.evidence {
+                evidence.add(ev[i]);
             }
             let (x, y) = (
                 self.x0 as u64 + (i % self.w) as u64,
@@ -341,9 +337,7 @@ impl Window {
         Component {
             polygons,
             pixels,
-            evidence_sum: sum,
-            evidence_px,
-            evidence_max: max,
+            evidence,
             first,
         }
     }

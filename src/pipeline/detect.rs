@@ -508,11 +508,6 @@ fn detect_into(
 /// What detection does with dates of different value conventions (an 8-bit display product and
 /// 16-bit or float reflectance).
 fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
-    let kind = |s: f64| match s {
-        255.0 => "8-bit (display values)",
-        1.0 => "floating-point reflectance",
-        _ => "integer reflectance x 10000",
-    };
     let (b, a) = pair.paths();
     let how = if plan.config.evidence.is_ratio_index() {
         "the evidence compares band ratios (NDVI), which do not depend on the scale, but a display stretch moves them: check the result"
@@ -524,9 +519,9 @@ fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
     format!(
         "{} is {} and {} is {}: {how}; the cloud and shadow screens and the typing read each date on its own scale",
         b.display(),
-        kind(pair.value_scale()),
+        ScenePair::scale_name(pair.value_scale()),
         a.display(),
-        kind(pair.after_value_scale())
+        ScenePair::scale_name(pair.after_value_scale())
     )
 }
 

@@ -177,13 +177,10 @@ fn attributes(
     let (xmin, ymin, xmax, ymax) = b.map_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN), |r| {
         (r.min().x, r.min().y, r.max().x, r.max().y)
     });
-    let ev_mean = if c.evidence_px > 0 {
-        Value::Real(c.evidence_sum / c.evidence_px as f64)
-    } else {
-        Value::Null
-    };
-    let ev_max = if c.evidence_max.is_finite() {
-        Value::Real(c.evidence_max as f64)
+    let mean = c.evidence.mean();
+    let ev_mean = mean.map_or(Value::Null, Value::Real);
+    let ev_max = if c.evidence.max.is_finite() {
+        Value::Real(c.evidence.max as f64)
     } else {
         Value::Null
     };
@@ -200,7 +197,6 @@ fn attributes(
         ev_max,
         Value::Integer(c.first as i64),
     ];
-    let mean = (c.evidence_px > 0).then(|| c.evidence_sum / c.evidence_px as f64);
     let m = shape_measures(geom, area_m2, mean);
     let mut values = values;
     values.extend(shape_values(&m));

@@ -337,12 +337,21 @@ impl ScenePair {
         self.after.value_scale()
     }
 
+    /// The convention a [`ScenePair::value_scale`] stands for, in words.
+    pub fn scale_name(scale: f64) -> &'static str {
+        match scale {
+            255.0 => "8-bit (display values)",
+            1.0 => "floating-point reflectance",
+            _ => "integer reflectance x 10000",
+        }
+    }
+
     /// Read `w` (in overlap pixel coordinates) from both dates.
     ///
     /// # Errors
     /// [`Error::Open`] naming the file when GDAL fails to read.
     pub fn read(&self, w: Window) -> Result<TileInput> {
-        self.read_pooled(w, &BufferPool::default())
+        self.read_into(w, [Vec::new(), Vec::new()])
     }
 
     /// [`ScenePair::read`] into image buffers taken from `pool` (hand them back with
@@ -351,11 +360,16 @@ impl ScenePair {
     /// # Errors
     /// As [`ScenePair::read`].
     pub fn read_pooled(&self, w: Window, pool: &BufferPool) -> Result<TileInput> {
+        self.read_into(w, [pool.take(), pool.take()])
+    }
+
+    /// [`ScenePair::read`] into the buffers `[before, after]` (whatever they held is replaced).
+    fn read_into(&self, w: Window, [before, after]: [Vec<f32>; 2]) -> Result<TileInput> {
         let n = w.pixels();
         let bands = self.bands();
         let mut valid = vec![1u32; n];
-        let before = read_date(&self.before, w, &mut valid, pool.take())?;
-        let after = read_date(&self.after, w, &mut valid, pool.take())?;
+        let before = read_date(&self.before, w, &mut valid, before)?;
+        let after = read_date(&self.after, w, &mut valid, after)?;
         Ok(TileInput {
             width: w.width,
             height: w.height,

@@ -71,7 +71,7 @@ pub fn write_vectors(
         )? {
             // The component's object: the largest id it holds (components of one object are the
             // rule; two touching objects of one class share a polygon).
-            let id = comp.evidence_max as u32;
+            let id = comp.evidence.max as u32;
             let o = objects.iter().find(|o| o.id == id);
             let geom = to_world(&comp.polygons, &gt);
             let num = |f: fn(&ObjectStats) -> f64| o.map_or(Sql::Null, |o| Sql::Real(f(o)));

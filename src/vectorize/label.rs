@@ -7,11 +7,7 @@ use super::tile::MaskTile;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LabelStats {
     pub pixels: u64,
-    /// Sum, count and maximum of the evidence over the pixels that have one
-    /// ([`usable_evidence`]).
-    pub evidence_sum: f64,
-    pub evidence_px: u64,
-    pub evidence_max: f32,
+    pub evidence: EvidenceStats,
     /// Smallest scene raster index (y * width + x) of its pixels: a stable key for ordering.
     pub first: u64,
 }
@@ -31,6 +27,50 @@ pub struct Labels {
 #[inline]
 pub fn usable_evidence(v: f32) -> bool {
     v.is_finite() && v > crate::change::CLOUD_EVIDENCE
+}
+
+/// The evidence over a component's pixels that have one ([`usable_evidence`]): sum, count and
+/// maximum. One accumulator for the labeller, the seam merge and the split pieces.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EvidenceStats {
+    pub sum: f64,
+    pub px: u64,
+    /// `-inf` while no pixel has evidence.
+    pub max: f32,
+}
+
+impl Default for EvidenceStats {
+    fn default() -> Self {
+        EvidenceStats {
+            sum: 0.0,
+            px: 0,
+            max: f32::NEG_INFINITY,
+        }
+    }
+}
+
+impl EvidenceStats {
+    /// Count `v` when it is usable evidence.
+    #[inline]
+    pub fn add(&mut self, v: f32) {
+        if usable_evidence(v) {
+            self.sum += v as f64;
+            self.px += 1;
+            self.max = self.max.max(v);
+        }
+    }
+
+    /// Add the pixels of another part of the same component.
+    pub fn merge(&mut self, other: &EvidenceStats) {
+        self.sum += other.sum;
+        self.px += other.px;
+        self.max = self.max.max(other.max);
+    }
+
+    /// The mean over the pixels with evidence, None without any.
+    pub fn mean(&self) -> Option<f64> {
+        (self.px > 0).then(|| self.sum / self.px as f64)
+    }
 }
 
 /// Root of `a` in a union-find forest stored as parent indices (path halving).
@@ -87,9 +127,7 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
             if compact[root] == 0 {
                 stats.push(LabelStats {
                     pixels: 0,
-                    evidence_sum: 0.0,
-                    evidence_px: 0,
-                    evidence_max: f32::NEG_INFINITY,
+                    evidence: EvidenceStats::default(),
                     first: ((tile.core.y + y) * scene_width + tile.core.x + i % w) as u64,
                 });
                 compact[root] = stats.len() as u32;
@@ -99,12 +137,7 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
             let s = &mut stats[l as usize - 1];
             s.pixels += 1;
             if let Some(ev) = &tile.evidence {
-                let v = ev[i];
-                if usable_evidence(v) {
-                    s.evidence_sum += v as f64;
-                    s.evidence_px += 1;
-                    s.evidence_max = s.evidence_max.max(v);
-                }
+                s.evidence.add(ev[i]);
             }
         }
     }
@@ -155,8 +188,9 @@ mod tests {
         let mut t = MaskTile::from_mask(&[1, 1, 1, 1], 4, 1, w);
         t.evidence = Some(vec![2.0, 4.0, crate::change::CLOUD_EVIDENCE, f32::NAN]);
         let s = label_tile(&t, 4).stats[0];
-        assert_eq!((s.pixels, s.evidence_px), (4, 2));
-        assert_eq!((s.evidence_sum, s.evidence_max), (6.0, 4.0));
+        assert_eq!((s.pixels, s.evidence.px), (4, 2));
+        assert_eq!((s.evidence.sum, s.evidence.max), (6.0, 4.0));
+        assert_eq!(s.evidence.mean(), Some(3.0));
         assert!(!usable_evidence(f32::NEG_INFINITY) && usable_evidence(-1e30));
     }
 }

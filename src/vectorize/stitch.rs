@@ -9,7 +9,7 @@
 //! current seam.
 
 use super::assemble::{PixelPolygon, Vertex, assemble};
-use super::label::{LabelStats, label_tile};
+use super::label::{EvidenceStats, LabelStats, label_tile};
 use super::tile::MaskTile;
 use super::trace::{Edge, trace_tile};
 use rayon::prelude::*;
@@ -42,10 +42,7 @@ pub struct Component {
     /// Simple polygons in pixel-corner coordinates (more than one when parts touch at corners).
     pub polygons: Vec<PixelPolygon>,
     pub pixels: u64,
-    /// Sum, count and maximum of the evidence over the pixels that have one.
-    pub evidence_sum: f64,
-    pub evidence_px: u64,
-    pub evidence_max: f32,
+    pub evidence: EvidenceStats,
     /// Smallest raster index of its pixels: a stable identity.
     pub first: u64,
 }
@@ -361,15 +358,12 @@ impl Polygonizer {
         for (_, mut members) in groups {
             members.sort_unstable();
             let mut rings = Vec::new();
-            let (mut pixels, mut ev, mut max, mut first) =
-                (0u64, (0.0f64, 0u64), f32::NEG_INFINITY, u64::MAX);
+            let (mut pixels, mut evidence, mut first) = (0u64, EvidenceStats::default(), u64::MAX);
             for &l in &members {
                 let p = self.pending.remove(&l).unwrap_or_default();
                 if let Some(s) = p.stats {
                     pixels += s.pixels;
-                    ev.0 += s.evidence_sum;
-                    ev.1 += s.evidence_px;
-                    max = max.max(s.evidence_max);
+                    evidence.merge(&s.evidence);
                     first = first.min(s.first);
                 }
                 let part = self.uf4.find(l);
@@ -382,21 +376,17 @@ impl Polygonizer {
             if pixels == 0 || pixels < self.opts.min_pixels {
                 continue;
             }
-            finished.push((rings, pixels, ev, max, first));
+            finished.push((rings, pixels, evidence, first));
         }
         let min_hole_px = self.opts.min_hole_px;
         let mut out: Vec<Component> = finished
             .into_par_iter()
-            .map(
-                |(rings, pixels, (evidence_sum, evidence_px), evidence_max, first)| Component {
-                    polygons: assemble(rings, min_hole_px),
-                    pixels,
-                    evidence_sum,
-                    evidence_px,
-                    evidence_max,
-                    first,
-                },
-            )
+            .map(|(rings, pixels, evidence, first)| Component {
+                polygons: assemble(rings, min_hole_px),
+                pixels,
+                evidence,
+                first,
+            })
             .collect();
         out.sort_by_key(|c| c.first);
         out

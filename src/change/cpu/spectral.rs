@@ -163,10 +163,7 @@ fn conversion_rows(
     let plane = |b: u32| b as usize * n..(b as usize + 1) * n;
     let (rb, nb) = (&before[plane(p.red)], &before[plane(p.nir)]);
     let (ra, na) = (&after[plane(p.red)], &after[plane(p.nir)]);
-    let visible: Vec<&[f32]> = (0..p.bands)
-        .filter(|b| p.visible == 0 || (p.visible >> b) & 1 == 1)
-        .map(|b| &after[plane(b)])
-        .collect();
+    let visible: Vec<&[f32]> = visible_bands(p).map(|b| &after[plane(b)]).collect();
     let screens = p.cloud > 0.0 || p.dark > 0.0;
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         let r = y * w..y * w + row.len();
@@ -181,21 +178,13 @@ fn conversion_rows(
         for x in 0..row.len() {
             row[x] = if valid[x] == 0 {
                 f32::NAN
-            } else if let Some(e) = screens
-                .then(|| {
-                    // visible_mean_px, band by band in the same order.
-                    let (mut s, mut k) = (0.0f32, 0.0f32);
-                    for v in &vis {
-                        s += v[x];
-                        k += 1.0;
-                    }
-                    screened(p, s / k.max(1.0))
-                })
-                .flatten()
-            {
-                e
             } else {
-                conversion_score((rb[x], nb[x]), (ra[x], na[x]))
+                let screen = if screens {
+                    screened(p, mean_of(vis.iter().map(|v| v[x])))
+                } else {
+                    None
+                };
+                screen.unwrap_or_else(|| conversion_score((rb[x], nb[x]), (ra[x], na[x])))
             };
         }
     });
@@ -233,12 +222,21 @@ pub fn change_class_px(
 /// Mean of the visible bands (all bands when none is known) at pixel `i`: the cloud test.
 pub fn visible_mean_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
     let n = p.pixels();
+    mean_of(visible_bands(p).map(|b| band(img, n, b, i)))
+}
+
+/// The visible bands (all bands when none is known), in band order.
+fn visible_bands(p: &KernelParams) -> impl Iterator<Item = u32> + '_ {
+    (0..p.bands).filter(|b| p.visible == 0 || (p.visible >> b) & 1 == 1)
+}
+
+/// The mean of `values`, summed in their order (the shader's order), 0 for none.
+#[inline(always)]
+fn mean_of(values: impl Iterator<Item = f32>) -> f32 {
     let (mut s, mut k) = (0.0f32, 0.0f32);
-    for b in 0..p.bands {
-        if p.visible == 0 || (p.visible >> b) & 1 == 1 {
-            s += band(img, n, b, i);
-            k += 1.0;
-        }
+    for v in values {
+        s += v;
+        k += 1.0;
     }
     s / k.max(1.0)
 }
@@ -248,12 +246,7 @@ pub fn visible_mean_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
 /// whose black top-hats are the white top-hats of the inverted brightness.
 pub fn visible_max_px(p: &KernelParams, img: &[f32], i: usize) -> f32 {
     let n = p.pixels();
-    let mut m = -super::BIG;
-    for b in 0..p.bands {
-        if p.visible == 0 || (p.visible >> b) & 1 == 1 {
-            m = m.max(band(img, n, b, i));
-        }
-    }
+    let m = visible_bands(p).fold(-super::BIG, |m, b| m.max(band(img, n, b, i)));
     if p.evidence == EvidenceKind::Msi.code() {
         -m
     } else {
