@@ -77,6 +77,9 @@ pub enum Error {
         role: &'static str,
         available: Vec<String>,
     },
+    /// A change model (ONNX) could not be loaded or run: the file and the node or input.
+    #[error("{path}: {reason}")]
+    Model { path: PathBuf, reason: String },
     /// The GPU backend failed (no adapter, a device error, a shader that did not compile).
     #[error("GPU: {0}")]
     Gpu(String),

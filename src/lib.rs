@@ -43,6 +43,7 @@ pub mod error;
 pub mod eval;
 pub mod gpu;
 pub mod job;
+pub mod model;
 pub mod output;
 pub mod overlay;
 pub mod pipeline;

@@ -32,6 +32,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Overlay(a) => cli::overlay::run(a),
         cli::Command::Run(a) => cli::run::run(a),
         cli::Command::Synth(a) => cli::synth::run(a),
+        cli::Command::Train(a) => cli::train::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

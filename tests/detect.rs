@@ -52,6 +52,7 @@ fn opts(
         classify: Some(Default::default()),
         classes: None,
         context: None,
+        model: None,
         vectorize: true,
         min_area_m2: 0.0,
         config: PipelineConfig::default(),

@@ -31,6 +31,7 @@ fn run(
         classify: None,
         classes: None,
         context: None,
+        model: None,
         vectorize: false,
         min_area_m2: 0.0,
         config,

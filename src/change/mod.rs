@@ -79,6 +79,10 @@ pub enum EvidenceKind {
     /// threshold is fixed at 1.0, not fitted; harvest and flooding (after NDVI above the bare
     /// limit) and seasonal drift stay below it. See [`conversion`] for the constants.
     Conversion,
+    /// The change probability of a learned model ([`crate::model`]), computed on the CPU before
+    /// the kernels; the threshold, morphology and classes then run as for any other kind.
+    /// Not in [`EvidenceKind::ALL`]: it needs a model file.
+    Model,
 }
 
 /// The rules behind [`EvidenceKind::Conversion`] (NDVI units); the WGSL twin repeats them in
@@ -125,7 +129,8 @@ impl EvidenceKind {
         self as u32
     }
 
-    /// The kind for a shader code (unknown codes map to brightness).
+    /// The kind for a shader code (unknown codes and [`EvidenceKind::Model`], which no shader
+    /// computes, map to brightness).
     pub fn from_code(code: u32) -> Self {
         Self::ALL
             .get(code as usize)
@@ -145,6 +150,7 @@ impl EvidenceKind {
             EvidenceKind::Mbi => "mbi",
             EvidenceKind::Msi => "msi",
             EvidenceKind::Conversion => "conversion",
+            EvidenceKind::Model => "model",
         }
     }
 
@@ -162,12 +168,12 @@ impl EvidenceKind {
     /// ratio cancels the sensor gain between dates, and the linear radiometric fit, which
     /// matches band distributions, would remove the very seasonal vegetation signal these rules
     /// read (a county where a third of the fields were harvested moves the NIR distribution).
-    /// Detection leaves their after image as it is.
+    /// Detection leaves their after image as it is. A model scales each date itself.
     pub fn is_ratio_index(self) -> bool {
         matches!(
             self,
             EvidenceKind::Ndvi | EvidenceKind::Ndbi | EvidenceKind::Conversion
-        )
+        ) || self == EvidenceKind::Model
     }
 
     /// The fixed threshold of a kind whose evidence is a rule score (1.0 at the rule's edge);
@@ -259,6 +265,9 @@ pub struct PipelineConfig {
     /// Half-length in pixels of the row and column windows of the rows test
     /// ([`cpu::morphology::rows_px`]; 0 = off; conversion evidence only).
     pub rows_half_px: u32,
+    /// How far (pixels) a learned model's evidence of one pixel reaches (its tile overlap):
+    /// part of the halo, so that the evidence does not depend on the detection tile.
+    pub model_reach_px: u32,
 }
 
 impl Default for PipelineConfig {
@@ -275,6 +284,7 @@ impl Default for PipelineConfig {
             join_half_px: 0,
             join_wide_px: 0,
             rows_half_px: 0,
+            model_reach_px: 0,
         }
     }
 }
@@ -318,6 +328,7 @@ impl Plan {
             k if k.is_morphological() => {
                 2 * self.config.mbi_half_px.1.max(self.config.mbi_half_px.0) as usize
             }
+            EvidenceKind::Model => self.config.model_reach_px as usize,
             _ => 0,
         }
     }
@@ -490,11 +501,26 @@ impl Backend<'_> {
     /// # Errors
     /// [`Error::Gpu`] when the device fails; the CPU never fails.
     pub fn run_tile(&self, plan: &Plan, input: &TileInput, with_mask: bool) -> Result<TileResult> {
+        self.run_tile_on(plan, input, None, with_mask)
+    }
+
+    /// [`Backend::run_tile`] with the evidence given (a model's, computed beforehand) instead
+    /// of computed by the evidence kernels.
+    ///
+    /// # Errors
+    /// As [`Backend::run_tile`].
+    pub fn run_tile_on(
+        &self,
+        plan: &Plan,
+        input: &TileInput,
+        evidence: Option<Vec<f32>>,
+        with_mask: bool,
+    ) -> Result<TileResult> {
         match self {
-            Backend::Cpu(driver) => Ok(run_tile_cpu(*driver, plan, input, with_mask)),
+            Backend::Cpu(driver) => Ok(run_tile_cpu_on(*driver, plan, input, evidence, with_mask)),
             Backend::Gpu(ctx) => {
                 let t = std::time::Instant::now();
-                let mut r = ctx.run_tile(plan, input, with_mask)?;
+                let mut r = ctx.run_tile_on(plan, input, evidence.as_deref(), with_mask)?;
                 r.timings.add("gpu", t.elapsed().as_secs_f64());
                 Ok(r)
             }
@@ -504,6 +530,17 @@ impl Backend<'_> {
 
 /// The CPU pipeline for one tile (the twin of [`crate::gpu::GpuContext::run_tile`]).
 pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: bool) -> TileResult {
+    run_tile_cpu_on(driver, plan, input, None, with_mask)
+}
+
+/// [`run_tile_cpu`] with the evidence given instead of computed (a model's; NaN where nodata).
+pub fn run_tile_cpu_on(
+    driver: Driver,
+    plan: &Plan,
+    input: &TileInput,
+    given: Option<Vec<f32>>,
+    with_mask: bool,
+) -> TileResult {
     let mut t = crate::timing::Timings::default();
     let p = plan.params(input.width, input.height);
     // Gain 1 and offset 0 change no value (NaN stays NaN): the ratio indices skip the pass
@@ -519,10 +556,16 @@ pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: b
         input.after.as_slice().into()
     };
     let n = input.pixels();
-    let mut evidence = vec![0.0f32; n];
-    t.time("evidence", || {
-        tile_evidence(driver, plan, &p, input, &after, &mut evidence)
-    });
+    let evidence = match given {
+        Some(e) => e,
+        None => {
+            let mut evidence = vec![0.0f32; n];
+            t.time("evidence", || {
+                tile_evidence(driver, plan, &p, input, &after, &mut evidence)
+            });
+            evidence
+        }
+    };
     if !with_mask {
         return TileResult {
             evidence,

@@ -91,6 +91,17 @@ pub struct DetectArgs {
     /// Leave polygons smaller than this many mu (1 mu = 666.67 m²) out of changes.gpkg.
     #[arg(long, default_value_t = 0.0)]
     pub min_area_mu: f64,
+    /// A change model (ONNX: tuban's own from `tuban train`, or an exported network whose
+    /// bands, scaling, tile and output a --model-config file describes). Its change
+    /// probability is the evidence; --evidence is then ignored.
+    #[arg(long, conflicts_with = "evidence")]
+    pub model: Option<PathBuf>,
+    /// The model's configuration (TOML; default: inside the model, or MODEL.toml beside it).
+    #[arg(long, requires = "model")]
+    pub model_config: Option<PathBuf>,
+    /// Model tile side in pixels (default: the model configuration's).
+    #[arg(long, requires = "model")]
+    pub model_tile: Option<usize>,
 }
 
 /// The `[classify]` table of a rules file.
@@ -110,6 +121,11 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             "--min-area-mu {}: must be a non-negative number",
             a.min_area_mu
         );
+    }
+    if let Some(t) = a.model_tile
+        && !(16..=8192).contains(&t)
+    {
+        bail!("--model-tile {t}: from 16 to 8192 pixels");
     }
     let evidence = match a.evidence.as_str() {
         "auto" => None,
@@ -203,6 +219,14 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         vectorize: !a.no_polygons,
         min_area_m2: a.min_area_mu * 10_000.0 / 15.0,
         config,
+        model: a
+            .model
+            .as_ref()
+            .map(|path| tuban::pipeline::detect::ModelSource {
+                path: path.clone(),
+                config: a.model_config.clone(),
+                tile_px: a.model_tile,
+            }),
     })
 }
 

@@ -7,6 +7,7 @@ pub mod overlay;
 pub mod polygonize;
 pub mod run;
 pub mod synth;
+pub mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Change evidence, a change mask and change polygons from two co-registered images.
-    Detect(detect::DetectArgs),
+    Detect(Box<detect::DetectArgs>),
     /// Polygons from any single-band mask (seamless across tiles, valid OGC geometry).
     Polygonize(polygonize::PolygonizeArgs),
     /// Score a prediction against truth: pixel and object metrics, per change type.
@@ -37,6 +38,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// A synthetic bi-temporal scene with known changes, pseudo-changes and truth.
     Synth(synth::SynthArgs),
+    /// Train tuban's Siamese change network on labelled pairs (an ONNX model for --model).
+    Train(train::TrainArgs),
 }
 
 /// Where kernels run.

@@ -167,6 +167,20 @@ impl GpuContext {
     /// # Errors
     /// [`Error::Gpu`] when the tile does not fit the device or the device fails.
     pub fn run_tile(&self, plan: &Plan, input: &TileInput, with_mask: bool) -> Result<TileResult> {
+        self.run_tile_on(plan, input, None, with_mask)
+    }
+
+    /// [`GpuContext::run_tile`] with the evidence given (a model's) instead of computed.
+    ///
+    /// # Errors
+    /// As [`GpuContext::run_tile`].
+    pub fn run_tile_on(
+        &self,
+        plan: &Plan,
+        input: &TileInput,
+        evidence: Option<&[f32]>,
+        with_mask: bool,
+    ) -> Result<TileResult> {
         let n = input.pixels();
         let band_bytes = (n * input.bands * 4) as u64;
         let max = self
@@ -181,7 +195,7 @@ impl GpuContext {
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let result = self.run_tile_inner(plan, input, with_mask);
+        let result = self.run_tile_inner(plan, input, evidence, with_mask);
         let oom_err = pollster::block_on(oom.pop());
         let val_err = pollster::block_on(scope.pop());
         if let Some(e) = oom_err.or(val_err) {
@@ -194,6 +208,7 @@ impl GpuContext {
         &self,
         plan: &Plan,
         input: &TileInput,
+        given: Option<&[f32]>,
         with_mask: bool,
     ) -> Result<TileResult> {
         let (w, h, n) = (input.width, input.height, input.pixels());
@@ -204,7 +219,10 @@ impl GpuContext {
         let before = self.storage("before", bytemuck::cast_slice(&input.before));
         let after = self.storage("after", bytemuck::cast_slice(&input.after));
         let valid = self.storage("valid", bytemuck::cast_slice(&input.valid));
-        let evidence = self.scratch("evidence", n * 4);
+        let evidence = match given {
+            Some(e) => self.storage("evidence", bytemuck::cast_slice(e)),
+            None => self.scratch("evidence", n * 4),
+        };
         let mut enc = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -222,7 +240,9 @@ impl GpuContext {
         }
         // Kept alive until the submission below.
         let mut keep = Vec::new();
-        if plan.config.evidence.is_morphological() {
+        if given.is_some() {
+            // The evidence is already in its buffer.
+        } else if plan.config.evidence.is_morphological() {
             let base_b = self.scratch("base_before", n * 4);
             let base_a = self.scratch("base_after", n * 4);
             k.dispatch(

@@ -29,12 +29,20 @@ pub fn partial_path(path: &Path) -> PathBuf {
 /// # Errors
 /// [`Error::Write`] naming `path`.
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, text.as_bytes())
+}
+
+/// Write `bytes` to `path` through its partial name.
+///
+/// # Errors
+/// [`Error::Write`] naming `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |e: std::io::Error| Error::Write {
         path: path.into(),
         reason: e.to_string(),
     };
     let tmp = partial_path(path);
-    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 

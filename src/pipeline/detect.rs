@@ -72,6 +72,26 @@ pub struct DetectOptions {
     pub classes: Option<PathBuf>,
     /// The land-use survey (DLTB) around the scene: context features for the typing.
     pub context: Option<ContextSource>,
+    /// A learned model whose change probability is the evidence ([`crate::model`]).
+    pub model: Option<ModelSource>,
+}
+
+/// A change model to run (`--model`, `--model-config`, `--model-tile`).
+#[derive(Clone, Debug)]
+pub struct ModelSource {
+    pub path: PathBuf,
+    /// The sidecar configuration (None: inside the model, or `MODEL.toml` beside it).
+    pub config: Option<PathBuf>,
+    /// Model tile side (None: the configuration's).
+    pub tile_px: Option<usize>,
+}
+
+/// A model ready for the tiles: its bands in the scene and each date's scaling.
+struct ModelRun {
+    model: crate::model::infer::ChangeModel,
+    bands: Vec<usize>,
+    scaling: crate::model::infer::Scaling,
+    tile_px: Option<usize>,
 }
 
 /// A land-use survey layer whose roads and villages give the typing its context
@@ -240,6 +260,7 @@ pub fn join_px(gap_m: f64, pixel_size_m: Option<f64>) -> (u32, u32) {
 ///     classify: Some(Default::default()),
 ///     classes: None,
 ///     context: None,
+///     model: None,
 ///     vectorize: true,
 ///     min_area_m2: 0.0,
 ///     config: PipelineConfig::default(),
@@ -281,6 +302,16 @@ fn detect_into(
     let mut config = opts.config.clone();
     let auto = auto_profile(pixel_size_m, &pair.roles);
     config.evidence = opts.evidence.unwrap_or(auto.evidence);
+    let model = match &opts.model {
+        Some(m) => {
+            let model = crate::model::infer::ChangeModel::load(&m.path, m.config.as_deref())?;
+            let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
+            config.evidence = EvidenceKind::Model;
+            config.model_reach_px = model.config.tile.overlap as u32;
+            Some((model, bands))
+        }
+        None => None,
+    };
     config.open_px = opts.open_px.unwrap_or(auto.open_px);
     (config.join_half_px, config.join_wide_px) = match opts.join_m {
         None => (auto.join_half_px, auto.join_wide_px),
@@ -311,7 +342,24 @@ fn detect_into(
     if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(&pair, &samples)?;
     }
-    let rule = plan.config.evidence.rule_threshold();
+    let model = match model {
+        Some((model, bands)) => {
+            let stats = band_stats(&pair, &samples)?;
+            let scaling = model.scaling(&bands, &stats);
+            let tile_px = opts.model.as_ref().and_then(|m| m.tile_px);
+            Some(ModelRun {
+                model,
+                bands,
+                scaling,
+                tile_px,
+            })
+        }
+        None => None,
+    };
+    let rule = match &model {
+        Some(m) => Some(m.model.config.output.threshold),
+        None => plan.config.evidence.rule_threshold(),
+    };
     plan.threshold = match (plan.config.threshold, rule) {
         (Threshold::Value(t), _) => t,
         (Threshold::Auto, Some(t)) => t,
@@ -424,7 +472,7 @@ fn detect_into(
         &pair,
         &grid,
         &plan,
-        backend,
+        (backend, model.as_ref()),
         (ev_out, mask_out),
         resume,
         progress,
@@ -626,6 +674,36 @@ fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
     })
 }
 
+/// Per date and band, the mean and standard deviation of the valid pixels of the sample cells
+/// (a model's `scale = "scene"`).
+fn band_stats(pair: &ScenePair, cells: &[Tile]) -> Result<[Vec<(f64, f64)>; 2]> {
+    let bands = pair.bands();
+    // Per date and band: count, sum, sum of squares.
+    let mut acc = [vec![[0f64; 3]; bands], vec![[0f64; 3]; bands]];
+    for t in cells {
+        let input = pair.read(t.core)?;
+        let n = input.pixels();
+        for (date, img) in [&input.before, &input.after].into_iter().enumerate() {
+            for (b, a) in acc[date].iter_mut().enumerate() {
+                for (&v, &ok) in img[b * n..(b + 1) * n].iter().zip(&input.valid) {
+                    if ok != 0 && v.is_finite() {
+                        let v = f64::from(v);
+                        *a = [a[0] + 1.0, a[1] + v, a[2] + v * v];
+                    }
+                }
+            }
+        }
+    }
+    Ok(acc.map(|date| {
+        date.iter()
+            .map(|[n, s, s2]| {
+                let m = s / n.max(1.0);
+                (m, (s2 / n.max(1.0) - m * m).max(0.0).sqrt())
+            })
+            .collect()
+    }))
+}
+
 fn fit_radiometry(pair: &ScenePair, cells: &[Tile]) -> Result<Vec<f32>> {
     let total: usize = cells.iter().map(|t| t.core.pixels()).sum();
     let stride = total.div_ceil(RADIOMETRY_SAMPLES).max(1);
@@ -703,7 +781,7 @@ fn stream(
     pair: &ScenePair,
     grid: &TileGrid,
     plan: &Plan,
-    backend: &Backend,
+    (backend, model): (&Backend, Option<&ModelRun>),
     outputs: (OutputRaster, OutputRaster),
     resume: checkpoint::Resume,
     progress: ProgressFn,
@@ -782,7 +860,16 @@ fn stream(
             let id = ids[k];
             let step = msg.and_then(|(t, input, read_s)| {
                 timings.add("read", read_s);
-                let r = backend.run_tile(plan, &input, true)?;
+                let evidence = match model {
+                    Some(m) => {
+                        let clock = Instant::now();
+                        let e = m.model.evidence(&input, &m.bands, &m.scaling, m.tile_px)?;
+                        timings.add("model", clock.elapsed().as_secs_f64());
+                        Some(e)
+                    }
+                    None => None,
+                };
+                let r = backend.run_tile_on(plan, &input, evidence, true)?;
                 pool.give(input.before);
                 pool.give(input.after);
                 timings.merge(&r.timings);

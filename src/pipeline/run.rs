@@ -178,6 +178,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
                 class_field: conf.class_field.clone(),
             }),
             config: PipelineConfig::default(),
+            model: None,
         };
         let s = detect(&opts, backend, progress)?;
         stamp(&ddir, &fp)?;

@@ -113,8 +113,8 @@ fn evidence_of(
             (band(before, n, p.red, i), band(before, n, p.nir, i)),
             (band(after, n, p.red, i), band(after, n, p.nir, i)),
         ),
-        // Produced by the line-opening kernels, never by this one.
-        EvidenceKind::Mbi | EvidenceKind::Msi => f32::NAN,
+        // Produced by the line-opening kernels or a model, never by this one.
+        EvidenceKind::Mbi | EvidenceKind::Msi | EvidenceKind::Model => f32::NAN,
     }
 }
 
@@ -278,7 +278,7 @@ pub fn evidence(
         };
     }
     each!(
-        Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi, Msi, Conversion
+        Brightness, Cva, Sam, Ndvi, Ndbi, LogRatio, Mbi, Msi, Conversion, Model
     );
 }
 

@@ -1,0 +1,229 @@
+//! A change model's sidecar configuration (TOML): which bands in which order, how values are
+//! scaled, the model tile and overlap, and what the output means. tuban's own models carry it
+//! inside the ONNX file (metadata key [`METADATA_KEY`]); a user's model has it in
+//! `--model-config FILE.toml` or `MODEL.toml` beside `MODEL.onnx`.
+//!
+//! ```toml
+//! [input]
+//! layout = "pair"          # two inputs (before, after) or "stacked" (one input, before bands then after)
+//! bands = ["R", "G", "B"]  # roles (R, G, B, NIR, SWIR) or 1-based numbers of the scene's selected bands
+//! scale = "meanstd"        # "scene" (each date by its own mean and std), "meanstd", "minmax" or "none"
+//! mean = [123.7, 116.3, 103.5]
+//! std = [58.4, 57.1, 57.4]
+//! [tile]
+//! size = 256               # model tile (px); the model sees size x size
+//! overlap = 32             # px shared by neighbouring tiles, blended
+//! multiple = 32            # model input sides must be a multiple of this (tiles are padded)
+//! [output]
+//! kind = "probability"     # "probability", "logit" or "softmax" (per-class scores)
+//! channel = 1              # the change channel of a multi-channel output
+//! threshold = 0.5          # probability from which a pixel is change
+//! ```
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Metadata key of the configuration inside tuban's own ONNX files.
+pub const METADATA_KEY: &str = "tuban.model_config";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub input: InputConf,
+    #[serde(default)]
+    pub tile: TileConf,
+    #[serde(default)]
+    pub output: OutputConf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Pair,
+    Stacked,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Each date by its own per-band mean and standard deviation over the scene.
+    Scene,
+    MeanStd,
+    MinMax,
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConf {
+    #[serde(default = "pair")]
+    pub layout: Layout,
+    /// Roles or 1-based band numbers, as strings (`"R"`, `"3"`).
+    pub bands: Vec<String>,
+    #[serde(default = "scene")]
+    pub scale: Scale,
+    #[serde(default)]
+    pub mean: Vec<f32>,
+    #[serde(default)]
+    pub std: Vec<f32>,
+    #[serde(default)]
+    pub min: Vec<f32>,
+    #[serde(default)]
+    pub max: Vec<f32>,
+}
+
+fn pair() -> Layout {
+    Layout::Pair
+}
+fn scene() -> Scale {
+    Scale::Scene
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileConf {
+    pub size: usize,
+    pub overlap: usize,
+    pub multiple: usize,
+}
+
+impl Default for TileConf {
+    fn default() -> Self {
+        TileConf {
+            size: 256,
+            overlap: 32,
+            multiple: 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    Probability,
+    Logit,
+    Softmax,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConf {
+    pub kind: OutputKind,
+    pub channel: usize,
+    pub threshold: f32,
+}
+
+impl Default for OutputConf {
+    fn default() -> Self {
+        OutputConf {
+            kind: OutputKind::Probability,
+            channel: 0,
+            threshold: 0.5,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Parse and check a configuration; `path` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming `path` and the line or the problem.
+    pub fn parse(text: &str, path: &Path) -> Result<ModelConfig> {
+        let conf: ModelConfig = toml::from_str(text).map_err(|e| Error::Model {
+            path: path.to_path_buf(),
+            reason: format!("model configuration: {e}"),
+        })?;
+        conf.check().map_err(|reason| Error::Model {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Ok(conf)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let n = self.input.bands.len();
+        if n == 0 {
+            return Err("input.bands is empty".into());
+        }
+        let fits = |v: &[f32], name: &str| {
+            if v.len() == n || v.len() == 2 * n && self.input.layout == Layout::Stacked {
+                Ok(())
+            } else {
+                Err(format!("input.{name} has {} values for {n} bands", v.len()))
+            }
+        };
+        match self.input.scale {
+            Scale::MeanStd => {
+                fits(&self.input.mean, "mean")?;
+                fits(&self.input.std, "std")?;
+                if self.input.std.iter().any(|&s| s <= 0.0) {
+                    return Err("input.std must be positive".into());
+                }
+            }
+            Scale::MinMax => {
+                fits(&self.input.min, "min")?;
+                fits(&self.input.max, "max")?;
+            }
+            Scale::Scene | Scale::None => {}
+        }
+        let t = &self.tile;
+        if t.size < 8 || t.multiple == 0 || t.size % t.multiple != 0 || 2 * t.overlap >= t.size {
+            return Err(format!(
+                "tile: size {} must be >= 8, a multiple of `multiple` ({}), and more than twice the overlap ({})",
+                t.size, t.multiple, t.overlap
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.output.threshold) && self.output.kind != OutputKind::Logit {
+            return Err(format!(
+                "output.threshold {} is not a probability",
+                self.output.threshold
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a model configuration serialises")
+    }
+}
+
+/// The scene's band (0-based, into its selected bands) of each model band named by role or
+/// 1-based number.
+///
+/// # Errors
+/// A message naming `scene` when a role is unknown for it or a number is out of range.
+pub fn resolve_bands(
+    spec: &[String],
+    roles: &crate::change::BandRoles,
+    bands: usize,
+    scene: &Path,
+) -> std::result::Result<Vec<usize>, String> {
+    spec.iter()
+        .map(|b| {
+            let role = match b.trim().to_ascii_uppercase().as_str() {
+                "R" | "RED" => Some(roles.red),
+                "G" | "GREEN" => Some(roles.green),
+                "B" | "BLUE" => Some(roles.blue),
+                "NIR" | "N" => Some(roles.nir),
+                "SWIR" | "SWIR1" => Some(roles.swir),
+                _ => None,
+            };
+            match role {
+                Some(Some(i)) => Ok(i),
+                Some(None) => Err(format!(
+                    "the model needs band {b}, and {} has no band with that role: name it with --bands (e.g. R=3,G=2,B=1)",
+                    scene.display()
+                )),
+                None => match b.trim().parse::<usize>() {
+                    Ok(n) if n >= 1 && n <= bands => Ok(n - 1),
+                    _ => Err(format!(
+                        "model band {b:?} is neither a role (R, G, B, NIR, SWIR) nor a band number of the {bands} selected bands of {}",
+                        scene.display()
+                    )),
+                },
+            }
+        })
+        .collect()
+}

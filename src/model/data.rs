@@ -1,0 +1,297 @@
+//! Training pairs from folders: a change-detection dataset (`A/`, `B/`, `label/` with matching
+//! file names, the layout of LEVIR-CD, WHU-CD, DSIFN-CD) or a tuban job/synth folder
+//! (`before.tif`, `after.tif`, `truth.tif`, optional `clouds.tif` whose pixels are not scored).
+//! Images are read through the same [`ScenePair`] as `detect` (band roles, nodata, value scale),
+//! so a model sees at training what it will see at detection.
+
+use super::config::{
+    InputConf, Layout, METADATA_KEY, ModelConfig, OutputConf, OutputKind, Scale, TileConf,
+};
+use super::train::{TrainOptions, TrainPair, Trained, train};
+use crate::raster::grid::Window;
+use crate::raster::pair::{PairOptions, ScenePair};
+use crate::{Error, Result};
+use gdal::Dataset;
+use std::path::{Path, PathBuf};
+
+/// Label value of a pixel that is not scored.
+pub const IGNORE: u8 = 255;
+
+/// The files of one training pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairFiles {
+    pub name: String,
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub label: PathBuf,
+    /// Pixels > 0 here are not scored (clouds of a synth scene).
+    pub not_scored: Option<PathBuf>,
+    /// Labels are class codes (> 0 is change: `truth.tif`), not 0/255 or 0/1 images.
+    pub codes: bool,
+}
+
+/// The pairs of one folder.
+///
+/// # Errors
+/// [`Error::Param`] naming the folder when it has neither layout or a file has no match.
+pub fn list_pairs(dir: &Path) -> Result<Vec<PairFiles>> {
+    let bad = |reason: String| Error::Param {
+        name: "--pairs",
+        reason: format!("{}: {reason}", dir.display()),
+    };
+    if dir.join("before.tif").exists() {
+        let truth = dir.join("truth.tif");
+        if !truth.exists() {
+            return Err(bad(
+                "has before.tif but no truth.tif (the change labels)".into()
+            ));
+        }
+        let clouds = Some(dir.join("clouds.tif")).filter(|p| p.exists());
+        let name = dir
+            .file_name()
+            .map_or("pair".into(), |n| n.to_string_lossy().into_owned());
+        return Ok(vec![PairFiles {
+            name,
+            before: dir.join("before.tif"),
+            after: dir.join("after.tif"),
+            label: truth,
+            not_scored: clouds,
+            codes: true,
+        }]);
+    }
+    let (a, b, l) = (dir.join("A"), dir.join("B"), dir.join("label"));
+    if !(a.is_dir() && b.is_dir() && l.is_dir()) {
+        return Err(bad("expected A/, B/ and label/ (a change-detection dataset) or before.tif, after.tif and truth.tif".into()));
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&a)
+        .map_err(|e| bad(e.to_string()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".aux.xml"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        let (pb, pl) = (b.join(&n), l.join(&n));
+        if !pb.exists() || !pl.exists() {
+            return Err(bad(format!("A/{n} has no matching B/{n} and label/{n}")));
+        }
+        out.push(PairFiles {
+            name: n.clone(),
+            before: a.join(&n),
+            after: pb,
+            label: pl,
+            not_scored: None,
+            codes: false,
+        });
+    }
+    if out.is_empty() {
+        return Err(bad("A/ holds no image".into()));
+    }
+    Ok(out)
+}
+
+/// Read one pair: the model bands of both dates (scaled by each date's own mean and standard
+/// deviation, as `scale = "scene"` does at detection) and the labels (0, 1, [`IGNORE`]).
+///
+/// # Errors
+/// The reader's errors naming the file (unreadable, grids that differ, labels of another size).
+pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) -> Result<TrainPair> {
+    let PairFiles {
+        name,
+        before,
+        after,
+        label,
+        not_scored,
+        codes,
+    } = files;
+    let pair = ScenePair::open(before, after, pair_opts)?;
+    let (w, h) = (pair.width, pair.height);
+    let bands = super::config::resolve_bands(spec, &pair.roles, pair.bands(), before).map_err(
+        |reason| Error::Param {
+            name: "--bands",
+            reason,
+        },
+    )?;
+    let input = pair.read(Window {
+        x: 0,
+        y: 0,
+        width: w,
+        height: h,
+    })?;
+    let labels = read_band(label, (w, h))?;
+    let not_scored = not_scored
+        .as_ref()
+        .map(|c| read_band(c, (w, h)))
+        .transpose()?;
+    // Class codes: any code is change. Label images: 0/255 (255 is change) or 0/1.
+    let max = labels.iter().copied().fold(0.0f32, f32::max);
+    let cut = if *codes {
+        0.0
+    } else if max > 1.0 {
+        127.0
+    } else {
+        0.5
+    };
+    let mut lab: Vec<u8> = labels
+        .iter()
+        .zip(&input.valid)
+        .map(|(&v, &ok)| if ok == 0 { IGNORE } else { u8::from(v > cut) })
+        .collect();
+    if let Some(nc) = not_scored {
+        for (l, &c) in lab.iter_mut().zip(&nc) {
+            if c > 0.0 {
+                *l = IGNORE;
+            }
+        }
+    }
+    let plane = w * h;
+    let scale = |src: &[f32]| -> Vec<f32> {
+        let mut out = Vec::with_capacity(bands.len() * plane);
+        for &b in &bands {
+            let p = &src[b * plane..(b + 1) * plane];
+            let (m, s) = mean_std(p, &input.valid);
+            out.extend(p.iter().zip(&input.valid).map(|(&v, &ok)| {
+                if ok != 0 && v.is_finite() {
+                    ((f64::from(v) - m) / s) as f32
+                } else {
+                    0.0
+                }
+            }));
+        }
+        out
+    };
+    Ok(TrainPair {
+        name: name.clone(),
+        source: before
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""))
+            .display()
+            .to_string(),
+        width: w,
+        height: h,
+        bands: bands.len(),
+        before: scale(&input.before),
+        after: scale(&input.after),
+        label: lab,
+    })
+}
+
+/// Mean and standard deviation of the valid, finite values (std at least 1e-6).
+pub fn mean_std(p: &[f32], valid: &[u32]) -> (f64, f64) {
+    let (mut n, mut s, mut s2) = (0f64, 0f64, 0f64);
+    for (&v, &ok) in p.iter().zip(valid) {
+        if ok != 0 && v.is_finite() {
+            let v = f64::from(v);
+            n += 1.0;
+            s += v;
+            s2 += v * v;
+        }
+    }
+    let m = s / n.max(1.0);
+    (m, (s2 / n.max(1.0) - m * m).max(0.0).sqrt().max(1e-6))
+}
+
+/// The first band of a label raster on the image grid.
+fn read_band(path: &Path, (w, h): (usize, usize)) -> Result<Vec<f32>> {
+    let open = |e: gdal::errors::GdalError| Error::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let ds = Dataset::open(path).map_err(open)?;
+    let (lw, lh) = ds.raster_size();
+    if (lw, lh) != (w, h) {
+        return Err(Error::Open {
+            path: path.to_path_buf(),
+            reason: format!("labels are {lw} x {lh}, the images {w} x {h}"),
+        });
+    }
+    let band = ds.rasterband(1).map_err(open)?;
+    let buf = band
+        .read_as::<f32>((0, 0), (w, h), (w, h), None)
+        .map_err(open)?;
+    Ok(buf.data().to_vec())
+}
+
+/// What `tuban train` does.
+#[derive(Clone, Debug)]
+pub struct TrainJob {
+    /// Folders of pairs ([`list_pairs`]).
+    pub pairs: Vec<PathBuf>,
+    /// The model file to write (ONNX, configuration inside).
+    pub out: PathBuf,
+    /// Model bands by role or number (default R, G, B).
+    pub bands: Vec<String>,
+    pub pair: PairOptions,
+    pub options: TrainOptions,
+}
+
+/// What `tuban train` did; also written beside the model as `MODEL.json`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrainReport {
+    pub model: PathBuf,
+    pub config: ModelConfig,
+    pub trained: Trained,
+    pub seconds: f64,
+}
+
+/// Load every pair, train, write the model (temp file, then rename) and its report.
+///
+/// # Errors
+/// A folder or file that cannot be read (named), pairs with different band counts, an output
+/// that cannot be written.
+pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Result<TrainReport> {
+    let clock = std::time::Instant::now();
+    let mut files = Vec::new();
+    for dir in &job.pairs {
+        files.extend(list_pairs(dir)?);
+    }
+    let mut pairs = Vec::with_capacity(files.len());
+    for (k, f) in files.iter().enumerate() {
+        pairs.push(load_pair(f, &job.pair, &job.bands)?);
+        progress("reading pairs", k as u64 + 1, files.len() as u64);
+    }
+    if pairs.iter().all(|p| p.label.iter().all(|&l| l != 1)) {
+        return Err(Error::Param {
+            name: "--pairs",
+            reason: "no pair has a single change pixel to learn from".into(),
+        });
+    }
+    let trained = train(&pairs, &job.options, progress);
+    let config = ModelConfig {
+        input: InputConf {
+            layout: Layout::Pair,
+            bands: job.bands.clone(),
+            scale: Scale::Scene,
+            mean: Vec::new(),
+            std: Vec::new(),
+            min: Vec::new(),
+            max: Vec::new(),
+        },
+        tile: TileConf {
+            size: 256,
+            overlap: 48,
+            multiple: 4,
+        },
+        output: OutputConf {
+            kind: OutputKind::Probability,
+            channel: 0,
+            threshold: 0.5,
+        },
+    };
+    let report = TrainReport {
+        model: job.out.clone(),
+        config: config.clone(),
+        trained,
+        seconds: clock.elapsed().as_secs_f64(),
+    };
+    let summary = serde_json::to_string(&report).expect("a report serialises");
+    let proto = report.trained.net.to_onnx(&[
+        (METADATA_KEY.to_string(), config.to_toml()),
+        ("tuban.training".to_string(), summary),
+    ]);
+    crate::output::write_atomic(&job.out, &super::onnx::encode(&proto))?;
+    crate::output::write_json(&job.out.with_extension("json"), &report)?;
+    Ok(report)
+}

@@ -1,0 +1,371 @@
+//! Running a change model over a tile of the scene: the selected bands of both dates scaled as
+//! the model's configuration says, cut into model tiles that overlap, each run through the
+//! graph, and blended back with weights that fall off linearly across the overlap (1 at a
+//! scene-side edge), so that no seam shows where model tiles meet. Nodata pixels read as the
+//! scaled zero (the band mean under scene scaling) and come out as NaN evidence.
+
+use super::config::{Layout, ModelConfig, OutputKind, Scale};
+use super::graph::Graph;
+use super::tensor::Tensor;
+use crate::change::{BandRoles, TileInput};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A loaded change model and its configuration.
+#[derive(Clone, Debug)]
+pub struct ChangeModel {
+    pub graph: Graph,
+    pub config: ModelConfig,
+    pub path: PathBuf,
+}
+
+/// Per date, per selected model band: `(offset, factor)` with `scaled = (v - offset) · factor`.
+pub type Scaling = [Vec<(f32, f32)>; 2];
+
+impl ChangeModel {
+    /// Load `path` with the configuration from `config` (a TOML file), else from the model's
+    /// own metadata, else from `path` with the extension `.toml`.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming the file: unreadable, not ONNX, an unsupported operator, no or a
+    /// bad configuration, inputs that do not fit the layout.
+    pub fn load(path: &Path, config: Option<&Path>) -> Result<ChangeModel> {
+        let graph = Graph::load(path)?;
+        let beside = path.with_extension("toml");
+        let config = match (config, graph.metadata.get(super::config::METADATA_KEY)) {
+            (Some(c), _) => ModelConfig::parse(&read(c)?, c)?,
+            (None, Some(text)) => ModelConfig::parse(text, path)?,
+            (None, None) if beside.exists() => ModelConfig::parse(&read(&beside)?, &beside)?,
+            (None, None) => {
+                return Err(Error::Model {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "no model configuration: give --model-config FILE.toml or put {} beside the model",
+                        beside.display()
+                    ),
+                });
+            }
+        };
+        let model = ChangeModel {
+            graph,
+            config,
+            path: path.to_path_buf(),
+        };
+        model.check_inputs()?;
+        Ok(model)
+    }
+
+    fn err(&self, reason: String) -> Error {
+        Error::Model {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn check_inputs(&self) -> Result<()> {
+        let want = match self.config.input.layout {
+            Layout::Pair => 2,
+            Layout::Stacked => 1,
+        };
+        let n = self.config.input.bands.len();
+        if self.graph.inputs.len() != want {
+            return Err(self.err(format!(
+                "the configuration's layout {:?} needs {want} model input(s), the model has {} ({})",
+                self.config.input.layout,
+                self.graph.inputs.len(),
+                self.graph.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let channels = n * if want == 1 { 2 } else { 1 };
+        for i in &self.graph.inputs {
+            if i.dims.len() != 4 && !i.dims.is_empty() {
+                return Err(self.err(format!(
+                    "input {:?} has {} dimensions; an NCHW image input has 4",
+                    i.name,
+                    i.dims.len()
+                )));
+            }
+            if let Some(Some(c)) = i.dims.get(1)
+                && *c != channels
+            {
+                return Err(self.err(format!(
+                    "input {:?} takes {c} channels; the configuration gives {channels} ({} bands{})",
+                    i.name,
+                    n,
+                    if want == 1 { " of each date, stacked" } else { "" }
+                )));
+            }
+            for d in i.dims.iter().skip(2).flatten() {
+                if *d != self.config.tile.size {
+                    return Err(self.err(format!(
+                        "input {:?} is fixed at {d} px; set tile.size = {d}",
+                        i.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The scene's band (0-based, into the selected bands) of each model band.
+    ///
+    /// # Errors
+    /// [`Error::Model`] when a role is not known for the scene or a number is out of range.
+    pub fn band_indices(
+        &self,
+        roles: &BandRoles,
+        bands: usize,
+        scene: &Path,
+    ) -> Result<Vec<usize>> {
+        super::config::resolve_bands(&self.config.input.bands, roles, bands, scene)
+            .map_err(|m| self.err(m))
+    }
+
+    /// The scaling of each date's model bands; `scene_stats` gives per date and selected band
+    /// `(mean, std)` (used by `scale = "scene"`).
+    pub fn scaling(&self, bands: &[usize], scene_stats: &[Vec<(f64, f64)>; 2]) -> Scaling {
+        let c = &self.config.input;
+        let n = bands.len();
+        let pick =
+            |v: &[f32], date: usize, k: usize| v[if v.len() == 2 * n { date * n + k } else { k }];
+        std::array::from_fn(|date| {
+            (0..n)
+                .map(|k| match c.scale {
+                    Scale::Scene => {
+                        let (m, s) = scene_stats[date]
+                            .get(bands[k])
+                            .copied()
+                            .unwrap_or((0.0, 1.0));
+                        (m as f32, 1.0 / (s as f32).max(1e-6))
+                    }
+                    Scale::MeanStd => (pick(&c.mean, date, k), 1.0 / pick(&c.std, date, k)),
+                    Scale::MinMax => {
+                        let (lo, hi) = (pick(&c.min, date, k), pick(&c.max, date, k));
+                        (lo, 1.0 / (hi - lo).max(1e-6))
+                    }
+                    Scale::None => (0.0, 1.0),
+                })
+                .collect()
+        })
+    }
+
+    /// The change probability of every pixel of `input` (NaN where not valid), with model
+    /// tiles of `tile` px (None: the configuration's).
+    ///
+    /// # Errors
+    /// [`Error::Model`] when the graph refuses the tile (a wrong shape).
+    pub fn evidence(
+        &self,
+        input: &TileInput,
+        bands: &[usize],
+        scaling: &Scaling,
+        tile: Option<usize>,
+    ) -> Result<Vec<f32>> {
+        let (w, h) = (input.width, input.height);
+        let conf = &self.config.tile;
+        let size = tile.unwrap_or(conf.size);
+        let multiple = conf.multiple.max(1);
+        let fixed = self
+            .graph
+            .inputs
+            .iter()
+            .any(|i| i.dims.iter().skip(2).any(Option::is_some));
+        // A scene side shorter than the tile runs as one tile of that side rounded up to the
+        // model's multiple (a fixed-size model is padded to its size).
+        let side = |len: usize| {
+            if fixed {
+                size
+            } else {
+                size.min(len.div_ceil(multiple) * multiple)
+            }
+        };
+        let (th, tw) = (side(h), side(w));
+        let ys = starts(h, th, conf.overlap);
+        let xs = starts(w, tw, conf.overlap);
+        let mut acc = vec![0.0f32; w * h];
+        let mut weight = vec![0.0f32; w * h];
+        for &y0 in &ys {
+            for &x0 in &xs {
+                let prob = self.run_tile(input, bands, scaling, (x0, y0), (tw, th))?;
+                let ramp_y = ramp(th, conf.overlap, y0 == 0, y0 + th >= h);
+                let ramp_x = ramp(tw, conf.overlap, x0 == 0, x0 + tw >= w);
+                for ty in 0..th.min(h - y0) {
+                    for tx in 0..tw.min(w - x0) {
+                        let wt = ramp_y[ty] * ramp_x[tx];
+                        let i = (y0 + ty) * w + x0 + tx;
+                        acc[i] += wt * prob[ty * tw + tx];
+                        weight[i] += wt;
+                    }
+                }
+            }
+        }
+        Ok(acc
+            .iter()
+            .zip(&weight)
+            .zip(&input.valid)
+            .map(|((a, wt), &v)| {
+                if v != 0 && *wt > 0.0 {
+                    a / wt
+                } else {
+                    f32::NAN
+                }
+            })
+            .collect())
+    }
+
+    /// One model tile at `(x0, y0)` of `(tw, th)` px, padded past the input's edge by
+    /// mirroring; returns the change probability (th x tw).
+    fn run_tile(
+        &self,
+        input: &TileInput,
+        bands: &[usize],
+        scaling: &Scaling,
+        (x0, y0): (usize, usize),
+        (tw, th): (usize, usize),
+    ) -> Result<Vec<f32>> {
+        let (w, h) = (input.width, input.height);
+        let n = bands.len();
+        let plane = w * h;
+        let mirror = |v: usize, len: usize| -> usize {
+            if v < len {
+                v
+            } else {
+                (2 * len).saturating_sub(v + 2).min(len - 1)
+            }
+        };
+        let date = |d: usize, src: &[f32]| -> Vec<f32> {
+            let mut out = vec![0.0f32; n * th * tw];
+            for (k, &b) in bands.iter().enumerate() {
+                let (off, f) = scaling[d][k];
+                for ty in 0..th {
+                    let y = mirror(y0 + ty, h);
+                    for tx in 0..tw {
+                        let i = y * w + mirror(x0 + tx, w);
+                        let v = src[b * plane + i];
+                        out[(k * th + ty) * tw + tx] = if input.valid[i] != 0 && v.is_finite() {
+                            (v - off) * f
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            }
+            out
+        };
+        let (before, after) = (date(0, &input.before), date(1, &input.after));
+        let inputs = match self.config.input.layout {
+            Layout::Pair => vec![
+                Tensor::new(vec![1, n, th, tw], before),
+                Tensor::new(vec![1, n, th, tw], after),
+            ],
+            Layout::Stacked => {
+                let mut both = before;
+                both.extend(after);
+                vec![Tensor::new(vec![1, 2 * n, th, tw], both)]
+            }
+        };
+        let out = self.graph.run(inputs)?;
+        let t = &out[0];
+        let o = &self.config.output;
+        let (c, oh, ow) = match t.shape[..] {
+            [1, c, oh, ow] => (c, oh, ow),
+            [1, oh, ow] => (1, oh, ow),
+            _ => {
+                return Err(self.err(format!(
+                    "output {:?} has shape {:?}; expected 1 x C x H x W",
+                    self.graph.outputs[0], t.shape
+                )));
+            }
+        };
+        if (oh, ow) != (th, tw) || o.channel >= c {
+            return Err(self.err(format!(
+                "output {:?} is {c} x {oh} x {ow} for a {th} x {tw} input; expected the input size and a channel {}",
+                self.graph.outputs[0], o.channel
+            )));
+        }
+        let px = th * tw;
+        let ch = |k: usize| &t.data[k * px..(k + 1) * px];
+        Ok(match o.kind {
+            OutputKind::Probability => ch(o.channel).to_vec(),
+            OutputKind::Logit => ch(o.channel)
+                .iter()
+                .map(|&z| super::net::sigmoid(z))
+                .collect(),
+            OutputKind::Softmax => (0..px)
+                .map(|i| {
+                    let m = (0..c).map(|k| ch(k)[i]).fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f32 = (0..c).map(|k| (ch(k)[i] - m).exp()).sum();
+                    (ch(o.channel)[i] - m).exp() / sum
+                })
+                .collect(),
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        reason: format!("cannot read: {e}"),
+    })
+}
+
+/// Tile starts along an axis of `len` with tiles of `size` overlapping by `overlap`: the last
+/// tile ends at the edge.
+fn starts(len: usize, size: usize, overlap: usize) -> Vec<usize> {
+    if len <= size {
+        return vec![0];
+    }
+    let step = (size - overlap).max(1);
+    let mut v: Vec<usize> = (0..)
+        .map(|k| k * step)
+        .take_while(|&s| s + size < len)
+        .collect();
+    v.push(len - size);
+    v
+}
+
+/// Blend weights across a tile: rising linearly over `overlap` px from an inner edge, 1 at a
+/// scene edge (nothing to blend with there).
+fn ramp(size: usize, overlap: usize, first: bool, last: bool) -> Vec<f32> {
+    (0..size)
+        .map(|i| {
+            let up = if first || overlap == 0 {
+                1.0
+            } else {
+                ((i as f32 + 0.5) / overlap as f32).min(1.0)
+            };
+            let down = if last || overlap == 0 {
+                1.0
+            } else {
+                ((size - i) as f32 - 0.5) / overlap as f32
+            };
+            up.min(down.min(1.0))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_the_axis_and_weights_never_vanish() {
+        for (len, size, ov) in [
+            (100, 32, 8),
+            (64, 64, 8),
+            (65, 64, 8),
+            (10, 32, 4),
+            (1000, 256, 32),
+        ] {
+            let s = starts(len, size, ov);
+            let mut w = vec![0.0f32; len];
+            for (k, &x0) in s.iter().enumerate() {
+                let r = ramp(size, ov, k == 0, k + 1 == s.len());
+                for i in 0..size.min(len - x0) {
+                    w[x0 + i] += r[i];
+                }
+            }
+            assert!(w.iter().all(|&v| v > 0.0), "{len} {size} {ov}");
+        }
+    }
+}

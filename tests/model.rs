@@ -1,0 +1,440 @@
+//! Learned evidence: the ONNX engine against onnxruntime and against a reference computed in
+//! the test, `detect --model` on CPU and GPU, seams between model tiles, clear errors for bad
+//! models, and `train` end to end (deterministic for a seed).
+#![cfg(feature = "gdal")]
+
+mod common;
+
+use common::raster::read_u8;
+use std::path::{Path, PathBuf};
+use tuban::change::cpu::Driver;
+use tuban::change::{Backend, PipelineConfig};
+use tuban::model::graph::Graph;
+use tuban::model::onnx::{
+    self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    ValueInfoProto,
+};
+use tuban::model::tensor::Tensor;
+use tuban::pipeline::detect::{DetectOptions, ModelSource, detect};
+
+fn testdata(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(p)
+}
+
+fn read_f32s(p: &Path) -> Vec<f32> {
+    std::fs::read(p)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// A network in the shape PyTorch exports (tools/make_onnx_fixture.py: stacked dates, Slice,
+/// Conv + BatchNorm, dilated Conv, ConvTranspose, Resize sized by Shape ops, reflect Pad,
+/// AveragePool, Softmax), run by onnxruntime 1.32 when the fixture was made.
+#[test]
+fn engine_matches_onnxruntime_on_an_exported_network() {
+    let g = Graph::load(&testdata("model/stacked_softmax.onnx")).unwrap();
+    let x = Tensor::new(
+        vec![1, 6, 24, 32],
+        read_f32s(&testdata("model/stacked_softmax.input.f32")),
+    );
+    let want = read_f32s(&testdata("model/stacked_softmax.ort.f32"));
+    let out = g.run(vec![x]).unwrap();
+    assert_eq!(out[0].shape, vec![1, 2, 24, 32]);
+    let worst = out[0]
+        .data
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference from onnxruntime {worst}");
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name: output.into(),
+        op_type: op.into(),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+fn model(
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    inputs: Vec<ValueInfoProto>,
+    output: &str,
+) -> ModelProto {
+    ModelProto {
+        ir_version: 8,
+        graph: Some(GraphProto {
+            node: nodes,
+            name: "test".into(),
+            initializer: inits,
+            input: inputs,
+            output: vec![ValueInfoProto::tensor(
+                output,
+                &[Some(1), Some(1), None, None],
+            )],
+        }),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        ..Default::default()
+    }
+}
+
+/// A Siamese change model built here: a shared 3x3 convolution (stride 1, pad 1) with ReLU
+/// on both dates, |difference|, a 1x1 convolution to one channel and a sigmoid.
+fn siamese(bands: usize, feat: usize) -> (ModelProto, Vec<f32>, Vec<f32>, Vec<f32>, f32) {
+    let w1: Vec<f32> = (0..feat * bands * 9)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 20.0)
+        .collect();
+    let b1: Vec<f32> = (0..feat).map(|i| i as f32 * 0.05 - 0.1).collect();
+    let w2: Vec<f32> = (0..feat).map(|i| 0.8 - i as f32 * 0.1).collect();
+    let b2 = -1.5;
+    let conv = |x: &str, out: &str| {
+        node(
+            "Conv",
+            &[x, "w1", "b1"],
+            out,
+            vec![
+                AttributeProto::ints("kernel_shape", &[3, 3]),
+                AttributeProto::ints("pads", &[1, 1, 1, 1]),
+            ],
+        )
+    };
+    let nodes = vec![
+        conv("before", "cb"),
+        node("Relu", &["cb"], "fb", vec![]),
+        conv("after", "ca"),
+        node("Relu", &["ca"], "fa", vec![]),
+        node("Sub", &["fb", "fa"], "d", vec![]),
+        node("Abs", &["d"], "ad", vec![]),
+        node("Conv", &["ad", "w2", "b2"], "z", vec![]),
+        node("Sigmoid", &["z"], "change", vec![]),
+    ];
+    let inits = vec![
+        TensorProto::floats("w1", &[feat, bands, 3, 3], &w1),
+        TensorProto::floats("b1", &[feat], &b1),
+        TensorProto::floats("w2", &[1, feat, 1, 1], &w2),
+        TensorProto::floats("b2", &[1], &[b2]),
+    ];
+    let io = |n: &str| ValueInfoProto::tensor(n, &[Some(1), Some(bands), None, None]);
+    (
+        model(nodes, inits, vec![io("before"), io("after")], "change"),
+        w1,
+        b1,
+        w2,
+        b2,
+    )
+}
+
+#[test]
+fn a_model_built_here_matches_its_definition() {
+    let (bands, feat, h, w) = (3, 4, 9, 11);
+    let (m, w1, b1, w2, b2) = siamese(bands, feat);
+    let g = Graph::from_proto(
+        &onnx::decode(&onnx::encode(&m)).unwrap(),
+        Path::new("siamese.onnx"),
+    )
+    .unwrap();
+    let img = |seed: usize| -> Vec<f32> {
+        (0..bands * h * w)
+            .map(|i| (((i + seed) * 7919 % 101) as f32) / 50.0 - 1.0)
+            .collect()
+    };
+    let (xb, xa) = (img(1), img(5));
+    let out = g
+        .run(vec![
+            Tensor::new(vec![1, bands, h, w], xb.clone()),
+            Tensor::new(vec![1, bands, h, w], xa.clone()),
+        ])
+        .unwrap();
+    // The reference: the same arithmetic written as loops over the definition.
+    let feature = |x: &[f32], f: usize, y: usize, xx: usize| -> f32 {
+        let mut s = b1[f];
+        for c in 0..bands {
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let (sy, sx) = (y as isize + ky as isize - 1, xx as isize + kx as isize - 1);
+                    if sy >= 0 && sx >= 0 && (sy as usize) < h && (sx as usize) < w {
+                        s += x[(c * h + sy as usize) * w + sx as usize]
+                            * w1[((f * bands + c) * 3 + ky) * 3 + kx];
+                    }
+                }
+            }
+        }
+        s.max(0.0)
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let z: f32 = b2
+                + (0..feat)
+                    .map(|f| w2[f] * (feature(&xb, f, y, x) - feature(&xa, f, y, x)).abs())
+                    .sum::<f32>();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let got = out[0].data[y * w + x];
+            assert!((got - p).abs() < 1e-5, "({x}, {y}): {got} vs {p}");
+        }
+    }
+}
+
+fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
+    DetectOptions {
+        before: testdata("levir/before.png"),
+        after: testdata("levir/after.png"),
+        out_dir: out.into(),
+        pair: Default::default(),
+        tile_px: 1024,
+        evidence: None,
+        open_px: Some(0),
+        join_m: Some(0.0),
+        classify: None,
+        classes: None,
+        context: None,
+        vectorize: false,
+        min_area_m2: 0.0,
+        config: PipelineConfig {
+            close_px: 0,
+            ..Default::default()
+        },
+        model: Some(ModelSource {
+            path: model.into(),
+            config: None,
+            tile_px: tile,
+        }),
+    }
+}
+
+/// The stacked fixture on a real LEVIR-CD pair: the GPU backend (the model's evidence, then
+/// the threshold and masks as WGSL kernels) gives the CPU's mask.
+#[test]
+fn detect_with_a_model_gives_the_same_mask_on_gpu_and_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("model/stacked_softmax.onnx");
+    let (oc, og) = (dir.path().join("cpu"), dir.path().join("gpu"));
+    let sc = detect(
+        &detect_opts(&oc, &model, None),
+        &Backend::Cpu(Driver::Rayon),
+        &|_, _, _| {},
+    )
+    .unwrap();
+    let sg = detect(
+        &detect_opts(&og, &model, None),
+        &Backend::Gpu(&gpu),
+        &|_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(sc.evidence, "model");
+    assert!(
+        sc.changed_px > 100 && sc.changed_px < 60_000,
+        "{} changed",
+        sc.changed_px
+    );
+    let (mc, mg) = (
+        read_u8(&oc.join("change.tif")).2,
+        read_u8(&og.join("change.tif")).2,
+    );
+    let differ = mc.iter().zip(&mg).filter(|(a, b)| a != b).count() as u64;
+    assert!(
+        differ <= sg.near_threshold_px,
+        "{differ} pixels differ, {} near the threshold",
+        sg.near_threshold_px
+    );
+}
+
+/// Model tiles of 64 and 256 px blend to the same mask away from the scene edge: at most 1 %
+/// of the pixels differ (the blending weights fall to zero at a tile's inner edges, where a
+/// network sees zero padding).
+#[test]
+fn model_tiles_leave_no_seams() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("model/stacked_softmax.onnx");
+    let mut masks = Vec::new();
+    for tile in [64, 256] {
+        let out = dir.path().join(format!("t{tile}"));
+        detect(
+            &detect_opts(&out, &model, Some(tile)),
+            &Backend::Cpu(Driver::Rayon),
+            &|_, _, _| {},
+        )
+        .unwrap();
+        masks.push(read_u8(&out.join("change.tif")).2);
+    }
+    let (w, margin) = (256usize, 16usize);
+    let (mut differ, mut inner) = (0, 0);
+    for y in margin..w - margin {
+        for x in margin..w - margin {
+            inner += 1;
+            differ += usize::from(masks[0][y * w + x] != masks[1][y * w + x]);
+        }
+    }
+    eprintln!("{differ} of {inner} inner pixels differ");
+    assert!(
+        differ * 100 <= inner,
+        "{differ} of {inner} inner pixels differ between model tiles of 64 and 256 px"
+    );
+}
+
+fn write_model(dir: &Path, name: &str, m: &ModelProto, config: Option<&str>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, onnx::encode(m)).unwrap();
+    if let Some(c) = config {
+        std::fs::write(p.with_extension("toml"), c).unwrap();
+    }
+    p
+}
+
+const PAIR_RGB: &str =
+    "[input]\nbands = [\"R\", \"G\", \"B\"]\n[tile]\nsize = 64\noverlap = 8\nmultiple = 1\n";
+
+#[test]
+fn bad_models_are_refused_naming_the_model_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |model: &Path| -> String {
+        let out = dir.path().join("o");
+        detect(
+            &detect_opts(&out, model, None),
+            &Backend::Cpu(Driver::Rayon),
+            &|_, _, _| {},
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    // An operator the engine does not have.
+    let (mut m, ..) = siamese(3, 2);
+    m.graph.as_mut().unwrap().node[1].op_type = "GridSample".into();
+    let p = write_model(dir.path(), "grid.onnx", &m, Some(PAIR_RGB));
+    let e = run(&p);
+    assert!(
+        e.contains("grid.onnx") && e.contains("GridSample") && e.contains("not supported"),
+        "{e}"
+    );
+    // A model for 4 bands given three.
+    let (m, ..) = siamese(4, 2);
+    let p = write_model(dir.path(), "four.onnx", &m, Some(PAIR_RGB));
+    let e = run(&p);
+    assert!(
+        e.contains("four.onnx") && e.contains("4 channels") && e.contains("3"),
+        "{e}"
+    );
+    // A role the scene does not have.
+    let (m, ..) = siamese(3, 2);
+    let p = write_model(
+        dir.path(),
+        "nir.onnx",
+        &m,
+        Some(&PAIR_RGB.replace("\"B\"", "\"NIR\"")),
+    );
+    let e = run(&p);
+    assert!(
+        e.contains("nir.onnx") && e.contains("NIR") && e.contains("--bands"),
+        "{e}"
+    );
+    // No configuration at all.
+    let p = write_model(dir.path(), "bare.onnx", &m, None);
+    let e = run(&p);
+    assert!(
+        e.contains("bare.onnx") && e.contains("--model-config"),
+        "{e}"
+    );
+    // Not a model.
+    let p = dir.path().join("junk.onnx");
+    std::fs::write(&p, b"not a protobuf \xff\xff\xff").unwrap();
+    let e = run(&p);
+    assert!(
+        e.contains("junk.onnx") && e.contains("not an ONNX model"),
+        "{e}"
+    );
+    // A layout that does not fit the inputs.
+    let p = write_model(
+        dir.path(),
+        "layout.onnx",
+        &m,
+        Some(&PAIR_RGB.replace("[input]\n", "[input]\nlayout = \"stacked\"\n")),
+    );
+    let e = run(&p);
+    assert!(
+        e.contains("layout.onnx") && e.contains("needs 1 model input"),
+        "{e}"
+    );
+}
+
+/// `tuban train` on the bundled LEVIR-CD pair (laid out as a dataset) for a few steps: the
+/// model file carries its configuration, runs through `detect --model`, and the same seed
+/// gives the same bytes.
+#[test]
+fn train_writes_a_model_that_detect_runs_and_the_seed_fixes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("levir");
+    for (sub, file) in [
+        ("A", "before.png"),
+        ("B", "after.png"),
+        ("label", "label.png"),
+    ] {
+        std::fs::create_dir_all(data.join(sub)).unwrap();
+        std::fs::copy(
+            testdata("levir").join(file),
+            data.join(sub).join("tile.png"),
+        )
+        .unwrap();
+    }
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--pairs",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch",
+            "2",
+            "--patch",
+            "32",
+            "--widths",
+            "4,6,8",
+            "--validation",
+            "0",
+            "--seed",
+            "5",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (m1, m2) = (dir.path().join("m1.onnx"), dir.path().join("m2.onnx"));
+    for m in [&m1, &m2] {
+        let (code, _, err) =
+            common::cli::tuban(&args(m).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{err}");
+    }
+    let strip = |p: &Path| {
+        // The report inside carries the run time; compare the weights.
+        let m = onnx::decode(&std::fs::read(p).unwrap()).unwrap();
+        m.graph.unwrap().initializer
+    };
+    assert_eq!(
+        strip(&m1),
+        strip(&m2),
+        "the same seed gave different weights"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m1.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(report["trained"]["epochs"].as_array().unwrap().len(), 2);
+    let out = dir.path().join("o");
+    let s = detect(
+        &detect_opts(&out, &m1, None),
+        &Backend::Cpu(Driver::Rayon),
+        &|_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!((s.evidence, s.threshold), ("model", 0.5));
+}
