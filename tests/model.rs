@@ -186,6 +186,42 @@ fn a_model_built_here_matches_its_definition() {
     }
 }
 
+/// `shaders/conv.wgsl` against its CPU twin `conv_px` (and so against the sgemm path the
+/// unit tests hold to it): strides, padding, dilation, groups, no bias.
+#[test]
+fn conv_gpu_matches_cpu() {
+    use tuban::model::conv::{ConvGeom, conv_px};
+    let Some(gpu) = common::gpu() else { return };
+    for (c, o, group, k, stride, pads, dil, bias) in [
+        (3, 8, 1, 3, (1, 1), [1, 1, 1, 1], (1, 1), true),
+        (4, 6, 2, 3, (2, 2), [1, 0, 1, 2], (1, 1), true),
+        (6, 6, 6, 3, (1, 1), [2, 2, 2, 2], (2, 2), false),
+        (5, 2, 1, 1, (1, 1), [0, 0, 0, 0], (1, 1), true),
+    ] {
+        let g = ConvGeom::new((c, 37, 29), (k, k), stride, pads, dil).unwrap();
+        let x: Vec<f32> = (0..c * 37 * 29)
+            .map(|i| ((i * 7919 % 211) as f32) / 100.0 - 1.0)
+            .collect();
+        let w: Vec<f32> = (0..o * (c / group) * k * k)
+            .map(|i| ((i * 31 % 17) as f32 - 8.0) / 10.0)
+            .collect();
+        let b: Vec<f32> = if bias {
+            (0..o).map(|i| i as f32 * 0.1).collect()
+        } else {
+            Vec::new()
+        };
+        let got = gpu.conv2d(&g, (o, group), &x, &w, &b).unwrap();
+        assert_eq!(got.len(), o * g.oh * g.ow);
+        for (i, v) in got.iter().enumerate() {
+            let want = conv_px(&g, (o, group), &x, &w, &b, i);
+            assert!(
+                (v - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{g:?} group {group}: [{i}] {v} vs {want}"
+            );
+        }
+    }
+}
+
 fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
     DetectOptions {
         before: testdata("levir/before.png"),
@@ -213,8 +249,9 @@ fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
     }
 }
 
-/// The stacked fixture on a real LEVIR-CD pair: the GPU backend (the model's evidence, then
-/// the threshold and masks as WGSL kernels) gives the CPU's mask.
+/// The stacked fixture on a real LEVIR-CD pair: the GPU backend (the model's convolutions,
+/// then the threshold and masks, as WGSL kernels) gives the CPU's mask but for pixels whose
+/// probability is within rounding of the threshold.
 #[test]
 fn detect_with_a_model_gives_the_same_mask_on_gpu_and_cpu() {
     let Some(gpu) = common::gpu() else { return };

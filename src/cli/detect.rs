@@ -294,7 +294,16 @@ fn print_summary(s: &DetectSummary) {
     let pct = |x: u64| 100.0 * x as f64 / s.valid_px.max(1) as f64;
     println!(
         "{}x{} px, {} bands, evidence {}, threshold {:.6} ({}), backend {}",
-        s.width, s.height, s.bands, s.evidence, s.threshold, s.threshold_method, s.backend
+        s.width,
+        s.height,
+        s.bands,
+        match &s.model {
+            Some(m) => format!("model {}", m.display()),
+            None => s.evidence.to_string(),
+        },
+        s.threshold,
+        s.threshold_method,
+        s.backend
     );
     println!(
         "changed {} of {} valid px ({:.2} %); {} near the threshold; {} tiles of {} px (+{} halo)",

@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// The model's bands, by role or 1-based number, in order.
     #[arg(long, default_value = "R,G,B", value_delimiter = ',')]
     pub model_bands: Vec<String>,
+    /// Probability from which `detect --model` calls a pixel change (kept in the model;
+    /// `detect --threshold` overrides it).
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
     /// `--bands` mapping of the images (as for detect).
     #[arg(long)]
     pub bands: Option<String>,
@@ -57,6 +61,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     }
     if !(0.0..=0.5).contains(&a.validation) {
         bail!("--validation {}: a share from 0 to 0.5", a.validation);
+    }
+    if !(a.threshold > 0.0 && a.threshold < 1.0) {
+        bail!("--threshold {}: a probability between 0 and 1", a.threshold);
     }
     if a.epochs == 0 || a.batch == 0 {
         bail!("--epochs and --batch must be at least 1");
@@ -79,6 +86,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             seed: a.seed,
             ..Default::default()
         },
+        threshold: a.threshold,
     };
     let progress = Progress::new();
     let r = train_job(&job, &|st, d, t| progress.report(st, d, t));

@@ -20,18 +20,20 @@ pub(super) struct Kernels {
     pub change_class: wgpu::ComputePipeline,
     pub class_majority: wgpu::ComputePipeline,
     pub rows: wgpu::ComputePipeline,
+    pub conv2d: wgpu::ComputePipeline,
 }
 
 /// Declarations every shader shares (the `Params` struct, constants), prepended to each.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// The WGSL sources, compiled into the binary.
-pub const SHADERS: [(&str, &str); 5] = [
+pub const SHADERS: [(&str, &str); 6] = [
     ("normalize", include_str!("../../shaders/normalize.wgsl")),
     ("spectral", include_str!("../../shaders/spectral.wgsl")),
     ("mbi", include_str!("../../shaders/mbi.wgsl")),
     ("threshold", include_str!("../../shaders/threshold.wgsl")),
     ("morphology", include_str!("../../shaders/morphology.wgsl")),
+    ("conv", include_str!("../../shaders/conv.wgsl")),
 ];
 
 impl Kernels {
@@ -73,6 +75,7 @@ impl Kernels {
             change_class: pipe(1, "change_class"),
             class_majority: pipe(4, "class_majority"),
             rows: pipe(4, "rows"),
+            conv2d: pipe(5, "conv2d"),
         }
     }
 

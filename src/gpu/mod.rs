@@ -549,4 +549,85 @@ impl GpuContext {
             timings: Default::default(),
         })
     }
+
+    /// One image's 2-d convolution (the model engine's `Conv` on the GPU; CPU twin
+    /// [`crate::model::conv::conv_px`]): `x` is `c` x `h` x `w`, `weight` ONNX's
+    /// `o` x `c/group` x `kh` x `kw`, `bias` `o` values or empty; returns `o` x oh x ow.
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when the buffers exceed the device or the device fails.
+    pub fn conv2d(
+        &self,
+        g: &crate::model::conv::ConvGeom,
+        (o, group): (usize, usize),
+        x: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+    ) -> Result<Vec<f32>> {
+        let n = o * g.oh * g.ow;
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if (x.len().max(n) * 4) as u64 > max {
+            return Err(Error::Gpu(format!(
+                "a convolution of {} x {} x {} into {o} channels needs more than the device's {max} B buffers; use a smaller --model-tile",
+                g.c, g.h, g.w
+            )));
+        }
+        let params: [u32; 16] = [
+            g.c as u32,
+            g.h as u32,
+            g.w as u32,
+            o as u32,
+            g.kh as u32,
+            g.kw as u32,
+            g.stride.0 as u32,
+            g.stride.1 as u32,
+            g.pad.0 as u32,
+            g.pad.1 as u32,
+            g.dilation.0 as u32,
+            g.dilation.1 as u32,
+            g.oh as u32,
+            g.ow as u32,
+            group as u32,
+            u32::from(!bias.is_empty()),
+        ];
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("conv_params"),
+                contents: bytemuck::cast_slice(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let src = self.storage("conv_input", bytemuck::cast_slice(x));
+        let w = self.storage("conv_weight", bytemuck::cast_slice(weight));
+        let b = self.storage(
+            "conv_bias",
+            bytemuck::cast_slice(if bias.is_empty() { &[0.0f32][..] } else { bias }),
+        );
+        let dst = self.scratch("conv_output", n * 4);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("conv"),
+            });
+        // 64 threads per workgroup; rows of at most 65535 workgroups.
+        let groups = n.div_ceil(64);
+        let gx = groups.min(65_535);
+        self.kernels.dispatch(
+            &self.device,
+            &mut enc,
+            &self.kernels.conv2d,
+            &[(0, &uniform), (1, &src), (2, &w), (3, &b), (4, &dst)],
+            (gx as u32, groups.div_ceil(gx) as u32),
+        );
+        let empty = self.scratch("conv_none", 4);
+        let r = self.read_back(enc, &dst, &empty, &empty, n, false);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        Ok(r?.evidence)
+    }
 }

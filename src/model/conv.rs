@@ -254,32 +254,42 @@ pub fn conv_backward(
     })
 }
 
+/// One output value of a (grouped) convolution by its definition: the CPU twin of
+/// `shaders/conv.wgsl` (same loop order), and the reference the tests hold the matrix-product
+/// path to. `g.c` is the image's channel count (all groups); output index `i` of `o` x oh x ow.
+pub fn conv_px(
+    g: &ConvGeom,
+    (o, group): (usize, usize),
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    i: usize,
+) -> f32 {
+    let (ox, oy, oc) = (i % g.ow, (i / g.ow) % g.oh, i / (g.ow * g.oh));
+    let cg = g.c / group;
+    let c0 = (oc / (o / group)) * cg;
+    let mut s = b.get(oc).copied().unwrap_or(0.0);
+    for ci in 0..cg {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                if let Some((y, xx)) = g.source(oy, ox, ky, kx) {
+                    s += x[((c0 + ci) * g.h + y) * g.w + xx]
+                        * w[((oc * cg + ci) * g.kh + ky) * g.kw + kx];
+                }
+            }
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The convolution by its definition, one output at a time.
     fn naive(g: &ConvGeom, o: usize, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
-        let mut out = vec![0.0; o * g.oh * g.ow];
-        for oc in 0..o {
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let mut s = b[oc];
-                    for ci in 0..g.c {
-                        for ky in 0..g.kh {
-                            for kx in 0..g.kw {
-                                if let Some((y, xx)) = g.source(oy, ox, ky, kx) {
-                                    s += x[(ci * g.h + y) * g.w + xx]
-                                        * w[((oc * g.c + ci) * g.kh + ky) * g.kw + kx];
-                                }
-                            }
-                        }
-                    }
-                    out[(oc * g.oh + oy) * g.ow + ox] = s;
-                }
-            }
-        }
-        out
+        (0..o * g.oh * g.ow)
+            .map(|i| conv_px(g, (o, 1), x, w, b, i))
+            .collect()
     }
 
     fn values(n: usize, seed: u32) -> Vec<f32> {

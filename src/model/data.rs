@@ -225,6 +225,8 @@ pub struct TrainJob {
     pub bands: Vec<String>,
     pub pair: PairOptions,
     pub options: TrainOptions,
+    /// Probability from which detection calls a pixel change (stored in the model).
+    pub threshold: f32,
 }
 
 /// What `tuban train` did; also written beside the model as `MODEL.json`.
@@ -277,7 +279,7 @@ pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Resul
         output: OutputConf {
             kind: OutputKind::Probability,
             channel: 0,
-            threshold: 0.5,
+            threshold: job.threshold,
         },
     };
     let report = TrainReport {

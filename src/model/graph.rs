@@ -132,8 +132,16 @@ impl Graph {
     pub fn load(path: &Path) -> Result<Graph> {
         let bytes =
             std::fs::read(path).map_err(|e| model_err(path, format!("cannot read: {e}")))?;
-        let proto = onnx::decode(&bytes)
-            .map_err(|e| model_err(path, format!("not an ONNX model ({e})")))?;
+        Graph::from_bytes(&bytes, path)
+    }
+
+    /// Load a model from its bytes; `path` names it in errors.
+    ///
+    /// # Errors
+    /// As [`Graph::load`].
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Graph> {
+        let proto =
+            onnx::decode(bytes).map_err(|e| model_err(path, format!("not an ONNX model ({e})")))?;
         Graph::from_proto(&proto, path)
     }
 
@@ -252,6 +260,15 @@ impl Graph {
     /// # Errors
     /// [`Error::Model`] naming the node whose operator refused its inputs (a wrong shape).
     pub fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        self.run_on(inputs, None)
+    }
+
+    /// [`Graph::run`] with the convolutions on `device` (a GPU), the other operators on the
+    /// CPU.
+    ///
+    /// # Errors
+    /// As [`Graph::run`]; a GPU failure names the node.
+    pub fn run_on(&self, inputs: Vec<Tensor>, device: ops::ConvDevice) -> Result<Vec<Tensor>> {
         if inputs.len() != self.inputs.len() {
             return Err(model_err(
                 &self.path,
@@ -273,7 +290,7 @@ impl Graph {
                 .iter()
                 .map(|id| id.and_then(|i| self.constants[i].as_ref().or(values[i].as_ref())))
                 .collect();
-            let out = run_op(&node.op, &args).map_err(|m| {
+            let out = run_op(&node.op, &args, device).map_err(|m| {
                 model_err(
                     &self.path,
                     format!("node {:?} ({}): {m}", node.name, node.op_type),
@@ -617,12 +634,16 @@ fn arg<'a>(args: &[Option<&'a Tensor>], i: usize) -> std::result::Result<&'a Ten
         .ok_or_else(|| format!("input {i} missing"))
 }
 
-fn run_op(op: &Op, args: &[Option<&Tensor>]) -> std::result::Result<Vec<Tensor>, String> {
+fn run_op(
+    op: &Op,
+    args: &[Option<&Tensor>],
+    device: ops::ConvDevice,
+) -> std::result::Result<Vec<Tensor>, String> {
     let x = || arg(args, 0);
     let opt = |i: usize| args.get(i).copied().flatten();
     let one = |t: Tensor| Ok(vec![t]);
     match op {
-        Op::Conv(a) => one(ops::conv(x()?, arg(args, 1)?, opt(2), a)?),
+        Op::Conv(a) => one(ops::conv(x()?, arg(args, 1)?, opt(2), a, device)?),
         Op::ConvTranspose(a) => one(ops::conv_transpose(x()?, arg(args, 1)?, opt(2), a)?),
         Op::BatchNorm(eps) => one(ops::batch_norm(
             x()?.clone(),

@@ -11,6 +11,13 @@ use crate::change::{BandRoles, TileInput};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// File name of the bundled model (in `models/`), as reports name it.
+pub const BUNDLED_RGB_NAME: &str = "models/tuban-rgb.onnx";
+
+/// tuban's own model for RGB imagery, trained by `tools/train_default.sh` on the real pairs
+/// of shared/data/realcd (see `models/README.md` for data, attribution and scores).
+pub static BUNDLED_RGB: &[u8] = include_bytes!("../../models/tuban-rgb.onnx");
+
 /// A loaded change model and its configuration.
 #[derive(Clone, Debug)]
 pub struct ChangeModel {
@@ -30,7 +37,21 @@ impl ChangeModel {
     /// [`Error::Model`] naming the file: unreadable, not ONNX, an unsupported operator, no or a
     /// bad configuration, inputs that do not fit the layout.
     pub fn load(path: &Path, config: Option<&Path>) -> Result<ChangeModel> {
-        let graph = Graph::load(path)?;
+        ChangeModel::with_graph(Graph::load(path)?, path, config)
+    }
+
+    /// tuban's bundled RGB model ([`BUNDLED_RGB`]), built into the binary.
+    ///
+    /// # Panics
+    /// Never for the file shipped (a test loads it).
+    pub fn bundled_rgb() -> ChangeModel {
+        let name = Path::new(BUNDLED_RGB_NAME);
+        let graph = Graph::from_bytes(BUNDLED_RGB, name).expect("the bundled model loads");
+        ChangeModel::with_graph(graph, name, None)
+            .expect("the bundled model carries its configuration")
+    }
+
+    fn with_graph(graph: Graph, path: &Path, config: Option<&Path>) -> Result<ChangeModel> {
         let beside = path.with_extension("toml");
         let config = match (config, graph.metadata.get(super::config::METADATA_KEY)) {
             (Some(c), _) => ModelConfig::parse(&read(c)?, c)?,
@@ -150,7 +171,7 @@ impl ChangeModel {
     }
 
     /// The change probability of every pixel of `input` (NaN where not valid), with model
-    /// tiles of `tile` px (None: the configuration's).
+    /// tiles of `tile` px (None: the configuration's), convolutions on `device` (None: CPU).
     ///
     /// # Errors
     /// [`Error::Model`] when the graph refuses the tile (a wrong shape).
@@ -160,6 +181,7 @@ impl ChangeModel {
         bands: &[usize],
         scaling: &Scaling,
         tile: Option<usize>,
+        device: super::ops::ConvDevice,
     ) -> Result<Vec<f32>> {
         let (w, h) = (input.width, input.height);
         let conf = &self.config.tile;
@@ -186,7 +208,7 @@ impl ChangeModel {
         let mut weight = vec![0.0f32; w * h];
         for &y0 in &ys {
             for &x0 in &xs {
-                let prob = self.run_tile(input, bands, scaling, (x0, y0), (tw, th))?;
+                let prob = self.run_tile(input, bands, scaling, (x0, y0), (tw, th), device)?;
                 let ramp_y = ramp(th, conf.overlap, y0 == 0, y0 + th >= h);
                 let ramp_x = ramp(tw, conf.overlap, x0 == 0, x0 + tw >= w);
                 for ty in 0..th.min(h - y0) {
@@ -222,6 +244,7 @@ impl ChangeModel {
         scaling: &Scaling,
         (x0, y0): (usize, usize),
         (tw, th): (usize, usize),
+        device: super::ops::ConvDevice,
     ) -> Result<Vec<f32>> {
         let (w, h) = (input.width, input.height);
         let n = bands.len();
@@ -264,7 +287,7 @@ impl ChangeModel {
                 vec![Tensor::new(vec![1, 2 * n, th, tw], both)]
             }
         };
-        let out = self.graph.run(inputs)?;
+        let out = self.graph.run_on(inputs, device)?;
         let t = &out[0];
         let o = &self.config.output;
         let (c, oh, ow) = match t.shape[..] {

@@ -172,7 +172,16 @@ fn same_pads(size: usize, k: usize, s: usize, d: usize, lower: bool) -> (usize, 
     }
 }
 
-pub fn conv(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, a: &ConvAttrs) -> OpResult {
+/// Where convolutions run: the CPU (sgemm) or a GPU (`shaders/conv.wgsl`).
+pub type ConvDevice<'a> = Option<&'a crate::gpu::GpuContext>;
+
+pub fn conv(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    a: &ConvAttrs,
+    device: ConvDevice,
+) -> OpResult {
     let (n, c, h, wd) = x
         .nchw()
         .ok_or_else(|| format!("input of shape {:?} is not NCHW", x.shape))?;
@@ -206,6 +215,20 @@ pub fn conv(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, a: &ConvAttrs) -> OpR
     }
     let (og, plane) = (o / g, geom.oh * geom.ow);
     let mut out = Tensor::zeros(vec![n, o, geom.oh, geom.ow]);
+    if let Some(gpu) = device {
+        let full = ConvGeom { c, ..geom };
+        for (img, dst) in out.data.chunks_mut(o * plane).enumerate() {
+            let r = gpu.conv2d(
+                &full,
+                (o, g),
+                &x.data[img * c * h * wd..(img + 1) * c * h * wd],
+                &w.data,
+                bias,
+            );
+            dst.copy_from_slice(&r.map_err(|e| e.to_string())?);
+        }
+        return Ok(out);
+    }
     for (img, dst) in out.data.chunks_mut(o * plane).enumerate() {
         for gi in 0..g {
             let src = &x.data[(img * c + gi * cg) * h * wd..][..cg * h * wd];

@@ -113,6 +113,8 @@ pub struct DetectSummary {
     pub pixel_size_m: Option<f64>,
     pub bands: usize,
     pub evidence: &'static str,
+    /// The model file behind `evidence = "model"` (the bundled one is `models/tuban-rgb.onnx`).
+    pub model: Option<PathBuf>,
     pub backend: String,
     pub tile_px: usize,
     pub halo_px: usize,
@@ -193,7 +195,10 @@ pub struct Profile {
 pub const ROWS_WINDOW_M: f64 = 40.0;
 
 /// The automatic profile. Sub-5 m imagery (or imagery without georeference, taken as 0.8 m):
-/// vegetation conversion when red and NIR are mapped, else the building index; a 1-px opening
+/// vegetation conversion when red and NIR are mapped; tuban's bundled model
+/// ([`crate::model::infer::BUNDLED_RGB`]) when only red, green and blue are (it beat every
+/// label-free kind on real RGB pairs it had not seen: README, "Learned evidence"); else the
+/// building index; a 1-px opening
 /// against speckle; linear fragments joined over [`JOIN_GAP_M`]. Coarser imagery: the change
 /// vector, no opening, no joining (a road is a pixel wide there).
 pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
@@ -207,10 +212,13 @@ pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
         },
         gsd => {
             let spectral = roles.red.is_some() && roles.nir.is_some();
+            let rgb = roles.red.is_some() && roles.green.is_some() && roles.blue.is_some();
             let (join_half_px, join_wide_px) = join_px(JOIN_GAP_M, gsd);
             Profile {
                 evidence: if spectral {
                     EvidenceKind::Conversion
+                } else if rgb {
+                    EvidenceKind::Model
                 } else {
                     EvidenceKind::Mbi
                 },
@@ -303,6 +311,12 @@ fn detect_into(
     let auto = auto_profile(pixel_size_m, &pair.roles);
     config.evidence = opts.evidence.unwrap_or(auto.evidence);
     let model = match &opts.model {
+        None if config.evidence == EvidenceKind::Model => {
+            let model = crate::model::infer::ChangeModel::bundled_rgb();
+            let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
+            config.model_reach_px = model.config.tile.overlap as u32;
+            Some((model, bands))
+        }
         Some(m) => {
             let model = crate::model::infer::ChangeModel::load(&m.path, m.config.as_deref())?;
             let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
@@ -342,6 +356,7 @@ fn detect_into(
     if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(&pair, &samples)?;
     }
+    let model_path = model.as_ref().map(|(m, _)| m.path.clone());
     let model = match model {
         Some((model, bands)) => {
             let stats = band_stats(&pair, &samples)?;
@@ -523,6 +538,7 @@ fn detect_into(
         pixel_size_m,
         bands,
         evidence: plan.config.evidence.name(),
+        model: model_path,
         backend: backend.name(),
         tile_px: grid.tile_px,
         halo_px: grid.halo_px,
@@ -863,7 +879,13 @@ fn stream(
                 let evidence = match model {
                     Some(m) => {
                         let clock = Instant::now();
-                        let e = m.model.evidence(&input, &m.bands, &m.scaling, m.tile_px)?;
+                        let device = match backend {
+                            Backend::Gpu(g) => Some(*g),
+                            Backend::Cpu(_) => None,
+                        };
+                        let e = m
+                            .model
+                            .evidence(&input, &m.bands, &m.scaling, m.tile_px, device)?;
                         timings.add("model", clock.elapsed().as_secs_f64());
                         Some(e)
                     }
