@@ -2,9 +2,7 @@
 //! attribute is refused at load time, naming the node), values numbered, and a run that frees
 //! each intermediate tensor after its last use.
 
-use super::onnx::{
-    self, AttributeProto, ModelProto, NodeProto, TensorProto, attribute_type, data_type,
-};
+use super::onnx::{self, AttributeProto, ModelProto, NodeProto, TensorProto, data_type};
 use super::ops::{self, Binary, ConvAttrs, CoordMode, PoolAttrs, ResizeAttrs, Unary};
 use super::tensor::Tensor;
 use crate::{Error, Result};
@@ -618,7 +616,6 @@ fn parse_op(n: &NodeProto, opset: i64) -> std::result::Result<Op, String> {
             data_type::FLOAT | data_type::DOUBLE | data_type::FLOAT16
         )),
         other => {
-            let _ = attribute_type::FLOAT;
             return Err(format!(
                 "operator {other} is not supported; tuban runs convolutional models made of {}",
                 SUPPORTED.join(", ")

@@ -11,13 +11,6 @@ use crate::change::{BandRoles, TileInput};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// File name of the bundled model (in `models/`), as reports name it.
-pub const BUNDLED_RGB_NAME: &str = "models/tuban-rgb.onnx";
-
-/// tuban's own model for RGB imagery, trained by `tools/train_default.sh` on the real pairs
-/// of shared/data/realcd (see `models/README.md` for data, attribution and scores).
-pub static BUNDLED_RGB: &[u8] = include_bytes!("../../models/tuban-rgb.onnx");
-
 /// A loaded change model and its configuration.
 #[derive(Clone, Debug)]
 pub struct ChangeModel {
@@ -38,17 +31,6 @@ impl ChangeModel {
     /// bad configuration, inputs that do not fit the layout.
     pub fn load(path: &Path, config: Option<&Path>) -> Result<ChangeModel> {
         ChangeModel::with_graph(Graph::load(path)?, path, config)
-    }
-
-    /// tuban's bundled RGB model ([`BUNDLED_RGB`]), built into the binary.
-    ///
-    /// # Panics
-    /// Never for the file shipped (a test loads it).
-    pub fn bundled_rgb() -> ChangeModel {
-        let name = Path::new(BUNDLED_RGB_NAME);
-        let graph = Graph::from_bytes(BUNDLED_RGB, name).expect("the bundled model loads");
-        ChangeModel::with_graph(graph, name, None)
-            .expect("the bundled model carries its configuration")
     }
 
     fn with_graph(graph: Graph, path: &Path, config: Option<&Path>) -> Result<ChangeModel> {

@@ -113,7 +113,7 @@ pub struct DetectSummary {
     pub pixel_size_m: Option<f64>,
     pub bands: usize,
     pub evidence: &'static str,
-    /// The model file behind `evidence = "model"` (the bundled one is `models/tuban-rgb.onnx`).
+    /// The model file behind `evidence = "model"`.
     pub model: Option<PathBuf>,
     pub backend: String,
     pub tile_px: usize,
@@ -195,10 +195,9 @@ pub struct Profile {
 pub const ROWS_WINDOW_M: f64 = 40.0;
 
 /// The automatic profile. Sub-5 m imagery (or imagery without georeference, taken as 0.8 m):
-/// vegetation conversion when red and NIR are mapped; tuban's bundled model
-/// ([`crate::model::infer::BUNDLED_RGB`]) when only red, green and blue are (it beat every
-/// label-free kind on real RGB pairs it had not seen: README, "Learned evidence"); else the
-/// building index; a 1-px opening
+/// vegetation conversion when red and NIR are mapped, else the building index (the bundled RGB
+/// model does not beat it on building pairs it has not seen: README, "Learned evidence"); a
+/// 1-px opening
 /// against speckle; linear fragments joined over [`JOIN_GAP_M`]. Coarser imagery: the change
 /// vector, no opening, no joining (a road is a pixel wide there).
 pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
@@ -212,13 +211,10 @@ pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {
         },
         gsd => {
             let spectral = roles.red.is_some() && roles.nir.is_some();
-            let rgb = roles.red.is_some() && roles.green.is_some() && roles.blue.is_some();
             let (join_half_px, join_wide_px) = join_px(JOIN_GAP_M, gsd);
             Profile {
                 evidence: if spectral {
                     EvidenceKind::Conversion
-                } else if rgb {
-                    EvidenceKind::Model
                 } else {
                     EvidenceKind::Mbi
                 },
@@ -311,12 +307,6 @@ fn detect_into(
     let auto = auto_profile(pixel_size_m, &pair.roles);
     config.evidence = opts.evidence.unwrap_or(auto.evidence);
     let model = match &opts.model {
-        None if config.evidence == EvidenceKind::Model => {
-            let model = crate::model::infer::ChangeModel::bundled_rgb();
-            let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
-            config.model_reach_px = model.config.tile.overlap as u32;
-            Some((model, bands))
-        }
         Some(m) => {
             let model = crate::model::infer::ChangeModel::load(&m.path, m.config.as_deref())?;
             let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
