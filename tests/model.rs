@@ -475,3 +475,22 @@ fn train_writes_a_model_that_detect_runs_and_the_seed_fixes_it() {
     .unwrap();
     assert_eq!((s.evidence, s.threshold), ("model", 0.5));
 }
+
+/// The shipped model (models/tuban-rgb.onnx) loads with its configuration inside and runs.
+#[test]
+fn the_shipped_model_loads_and_runs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tuban-rgb.onnx");
+    let m = tuban::model::infer::ChangeModel::load(&path, None).unwrap();
+    assert_eq!(m.config.input.bands, ["R", "G", "B"]);
+    assert_eq!((m.config.tile.size, m.config.tile.overlap), (256, 48));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let s = detect(
+        &detect_opts(&out, &path, None),
+        &Backend::Cpu(Driver::Rayon),
+        &|_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(s.threshold, m.config.output.threshold);
+    assert!(s.changed_px > 0 && s.changed_px < s.valid_px);
+}
