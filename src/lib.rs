@@ -9,6 +9,8 @@
 //!    threshold (Otsu over a scene-wide sample, or a value), morphological opening and closing.
 //!    Each kernel is a WGSL shader run by [`gpu`] with a CPU twin in [`change::cpu`]; the two
 //!    give the same mask.
+//!    A learned model's change probability can be the evidence instead ([`model`]: an ONNX
+//!    engine with the convolutions on the CPU or as a WGSL kernel, and `tuban train`).
 //! 3. [`pipeline`]: the streaming drivers; [`pipeline::detect::detect`] writes `evidence.tif`
 //!    and `change.tif` for a pair of images.
 //!

@@ -4,6 +4,13 @@
 //! - [`graph`] loads an ONNX file into typed operators ([`ops`], convolutions in [`conv`]) and
 //!   runs it on [`tensor::Tensor`]s.
 //! - [`onnx`] declares the protobuf messages (read and write).
+//! - [`config`] is a model's sidecar TOML (bands, scaling, tiles, output); [`infer`] runs a
+//!   model over a detection tile (model tiles overlap and are blended).
+//! - [`net`] is tuban's Siamese U-Net with its backward pass and ONNX export; [`train`] trains
+//!   it on pairs in memory, [`data`] reads them from dataset folders (GDAL) and writes the model.
+//!
+//! Invariants: tensors are f32 row-major NCHW; a model is parsed once and refused at load time
+//! when it holds an operator outside [`graph::SUPPORTED`]; training is deterministic for a seed.
 
 pub mod config;
 pub mod conv;

@@ -62,32 +62,7 @@ struct Encoded {
     arg: [Vec<u32>; 2],
 }
 
-/// A small deterministic generator (SplitMix64) for weights and augmentation.
-#[derive(Clone, Debug)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f32 {
-        let u = self.uniform().max(1e-7);
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
+pub use crate::synth::world::Rng;
 
 impl Net {
     /// A network with He-initialised weights.
@@ -113,7 +88,9 @@ impl Net {
                     cin,
                     cout,
                     k,
-                    w: (0..cout * cin * k * k).map(|_| rng.normal() * sd).collect(),
+                    w: (0..cout * cin * k * k)
+                        .map(|_| rng.normal_f32() * sd)
+                        .collect(),
                     b: vec![0.0; cout],
                 }
             })
@@ -199,19 +176,22 @@ impl Net {
         )
     }
 
-    /// Gradients of one sample given dLoss/dlogit; returns per-layer (dW, db).
-    fn backward(&self, c: &Cache, dlogit: &[f32], h: usize, w: usize) -> Grads {
+    /// Gradients of one sample given dLoss/dlogit; returns per-layer (dW, db). (Always Some:
+    /// every step but the first layer's asks for its input gradient.)
+    fn backward(&self, c: &Cache, dlogit: &[f32], h: usize, w: usize) -> Option<Grads> {
         let [c1, c2, c3] = self.widths;
         let mut grads: Grads = self
             .layers
             .iter()
             .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.b.len()]))
             .collect();
-        let dy1 = self.conv_back(HEAD, &c.y1, dlogit, h, w, &mut grads, None);
-        let dcat2 = self.conv_back(D1, &c.cat2, &dy1, h, w, &mut grads, Some(&c.y1));
+        let g = &mut grads;
+        let full = (h, w);
+        let dy1 = self.conv_back(HEAD, &c.y1, dlogit, None, full, g, true);
+        let dcat2 = self.conv_back(D1, &c.cat2, &dy1?, Some(&c.y1), full, g, true)?;
         let (du2, dd1) = dcat2.split_at(c2 * h * w);
         let dy2 = downsample2_sum(du2, c2, h / 2, w / 2);
-        let dcat1 = self.conv_back(D0, &c.cat1, &dy2, h / 2, w / 2, &mut grads, Some(&c.y2));
+        let dcat1 = self.conv_back(D0, &c.cat1, &dy2, Some(&c.y2), (h / 2, w / 2), g, true)?;
         let (du1, dd2) = dcat1.split_at(c3 * (h / 2) * (w / 2));
         let dd3 = downsample2_sum(du1, c3, h / 4, w / 4);
         // Through |a - b| to each date's features, then each date's encoder (shared weights).
@@ -221,99 +201,62 @@ impl Net {
             let through = |dd: &[f32], mine: &[f32], other: &[f32]| -> Vec<f32> {
                 dd.iter()
                     .zip(mine.iter().zip(other))
-                    .map(|(g, (a, b))| if a == b { 0.0 } else { g * (a - b).signum() })
+                    .map(|(d, (a, b))| if a == b { 0.0 } else { d * (a - b).signum() })
                     .collect()
             };
-            let df1 = through(dd1, &e.a[1], &o.a[1]);
-            let df2 = through(dd2, &e.a[3], &o.a[3]);
             let df3 = through(&dd3, &e.a[5], &o.a[5]);
-            let da4 = self.conv_back(
-                E[5],
-                &e.a[4],
-                &relu_back(&df3, &e.a[5]),
-                h / 4,
-                w / 4,
-                &mut grads,
-                None,
-            );
-            let dp2 = self.conv_back(
-                E[4],
-                &e.p[1],
-                &relu_back(&da4, &e.a[4]),
-                h / 4,
-                w / 4,
-                &mut grads,
-                None,
-            );
+            let dp2 =
+                self.level_back(E[4], &e.p[1], [&e.a[4], &e.a[5]], &df3, (h / 4, w / 4), g)?;
             let mut da3 = unpool2(&dp2, &e.arg[1], c2 * (h / 2) * (w / 2));
-            da3.iter_mut().zip(&df2).for_each(|(a, b)| *a += b);
-            let da2 = self.conv_back(
-                E[3],
-                &e.a[2],
-                &relu_back(&da3, &e.a[3]),
-                h / 2,
-                w / 2,
-                &mut grads,
-                None,
-            );
-            let dp1 = self.conv_back(
-                E[2],
-                &e.p[0],
-                &relu_back(&da2, &e.a[2]),
-                h / 2,
-                w / 2,
-                &mut grads,
-                None,
-            );
+            da3.iter_mut()
+                .zip(through(dd2, &e.a[3], &o.a[3]))
+                .for_each(|(a, b)| *a += b);
+            let dp1 =
+                self.level_back(E[2], &e.p[0], [&e.a[2], &e.a[3]], &da3, (h / 2, w / 2), g)?;
             let mut da1 = unpool2(&dp1, &e.arg[0], c1 * h * w);
-            da1.iter_mut().zip(&df1).for_each(|(a, b)| *a += b);
-            let da0 = self.conv_back(
-                E[1],
-                &e.a[0],
-                &relu_back(&da1, &e.a[1]),
-                h,
-                w,
-                &mut grads,
-                None,
-            );
-            self.conv_back_last(E[0], &e.x, &relu_back(&da0, &e.a[0]), h, w, &mut grads);
+            da1.iter_mut()
+                .zip(through(dd1, &e.a[1], &o.a[1]))
+                .for_each(|(a, b)| *a += b);
+            // The input needs no gradient.
+            let d_a0 = self.conv_back(E[1], &e.a[0], &da1, Some(&e.a[1]), full, g, true)?;
+            self.conv_back(E[0], &e.x, &d_a0, Some(&e.a[0]), full, g, false);
         }
-        grads
+        Some(grads)
     }
 
-    /// Backward of layer `l` given the gradient at its output (before ReLU when `relu_out` is
-    /// None; otherwise `dout` is at the ReLU output `relu_out`). Returns dInput.
+    /// Backward of layer `l` (input `x`) given the gradient at its output, or at its ReLU's
+    /// output `relu_out`; adds to `grads` and returns the gradient at `x` when asked.
     #[expect(clippy::too_many_arguments, reason = "one layer's backward step")]
     fn conv_back(
         &self,
         l: usize,
         x: &[f32],
         dout: &[f32],
-        h: usize,
-        w: usize,
-        grads: &mut [(Vec<f32>, Vec<f32>)],
         relu_out: Option<&[f32]>,
-    ) -> Vec<f32> {
+        (h, w): (usize, usize),
+        grads: &mut Grads,
+        want_dx: bool,
+    ) -> Option<Vec<f32>> {
         let layer = &self.layers[l];
         let g = ConvGeom::same(layer.cin, h, w, layer.k);
         let d = relu_out.map_or_else(|| dout.to_vec(), |y| relu_back(dout, y));
         let (dw, db) = &mut grads[l];
-        conv_backward(&g, layer.cout, x, &layer.w, &d, (dw, db), true).expect("dx asked for")
+        conv_backward(&g, layer.cout, x, &layer.w, &d, (dw, db), want_dx)
     }
 
-    fn conv_back_last(
+    /// Backward through one encoder level, `hi = relu(conv_{l+1}(lo))` after
+    /// `lo = relu(conv_l(x))`, from the gradient at `hi`; returns the gradient at `x`.
+    fn level_back(
         &self,
         l: usize,
         x: &[f32],
-        dout: &[f32],
-        h: usize,
-        w: usize,
-        grads: &mut [(Vec<f32>, Vec<f32>)],
-    ) {
-        let layer = &self.layers[l];
-        let g = ConvGeom::same(layer.cin, h, w, layer.k);
-        let (dw, db) = &mut grads[l];
-        conv_backward(&g, layer.cout, x, &layer.w, dout, (dw, db), false);
+        [lo, hi]: [&[f32]; 2],
+        d_hi: &[f32],
+        hw: (usize, usize),
+        grads: &mut Grads,
+    ) -> Option<Vec<f32>> {
+        let d_lo = self.conv_back(l + 1, lo, d_hi, Some(hi), hw, grads, true)?;
+        self.conv_back(l, x, &d_lo, Some(lo), hw, grads, true)
     }
 
     /// Loss and gradients of a batch: weighted binary cross-entropy plus soft Dice over the
@@ -365,6 +308,7 @@ impl Net {
                     })
                     .collect();
                 self.backward(cache, &dz, s.h, s.w)
+                    .expect("every inner layer returns its input gradient")
             })
             .collect::<Vec<_>>()
             .into_iter()
@@ -652,7 +596,7 @@ mod tests {
     use crate::model::tensor::Tensor;
 
     fn sample(rng: &mut Rng, bands: usize, h: usize, w: usize) -> Sample {
-        let before: Vec<f32> = (0..bands * h * w).map(|_| rng.normal()).collect();
+        let before: Vec<f32> = (0..bands * h * w).map(|_| rng.normal_f32()).collect();
         let mut after = before.clone();
         let mut label = vec![0.0; h * w];
         for y in h / 4..h / 2 {
@@ -675,7 +619,7 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let mut rng = Rng(7);
+        let mut rng = Rng::from_state(7);
         let net = Net::new(2, [3, 4, 5], &mut rng);
         let batch = vec![sample(&mut rng, 2, 8, 8)];
         let (_, grads) = net.loss_and_grads(&batch, 0.5);
@@ -709,7 +653,7 @@ mod tests {
 
     #[test]
     fn exported_onnx_runs_to_the_same_probabilities() {
-        let mut rng = Rng(3);
+        let mut rng = Rng::from_state(3);
         let net = Net::new(3, [4, 6, 8], &mut rng);
         let s = sample(&mut rng, 3, 12, 16);
         let z = net.forward(&s.before, &s.after, 12, 16);
@@ -726,7 +670,7 @@ mod tests {
 
     #[test]
     fn training_learns_a_bright_square() {
-        let mut rng = Rng(11);
+        let mut rng = Rng::from_state(11);
         let mut net = Net::new(2, [4, 8, 8], &mut rng);
         let mut adam = Adam::new(&net);
         let batch: Vec<Sample> = (0..2).map(|_| sample(&mut rng, 2, 16, 16)).collect();

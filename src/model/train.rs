@@ -121,11 +121,11 @@ pub fn train(
 ) -> Trained {
     assert!(!pairs.is_empty(), "no training pair");
     let bands = pairs[0].bands;
-    let mut rng = Rng(opts.seed);
+    let mut rng = Rng::from_state(opts.seed);
     // Validation: whole pairs, drawn by the seed, never all of them.
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
+        order.swap(i, rng.index(i + 1));
     }
     let n_val = ((pairs.len() as f32 * opts.validation).round() as usize).min(pairs.len() - 1);
     let (val_idx, train_idx) = order.split_at(n_val);
@@ -191,7 +191,7 @@ pub fn train(
 
 /// A random augmented patch from a pair drawn in proportion to its area.
 fn patch(set: &[&TrainPair], p: usize, total_px: usize, rng: &mut Rng) -> Sample {
-    let mut k = rng.below(total_px);
+    let mut k = rng.index(total_px);
     let pair = set
         .iter()
         .find(|t| {
@@ -207,16 +207,16 @@ fn patch(set: &[&TrainPair], p: usize, total_px: usize, rng: &mut Rng) -> Sample
     let (w, h, n) = (pair.width, pair.height, pair.bands);
     // Scale jitter (log-uniform 0.6x to 1.6x): the pairs come at 0.3 to 2 m, and a building
     // must look like a building at any of them.
-    let scale = (rng.uniform() * (1.6f32 / 0.6).ln()).exp() * 0.6;
+    let scale = (rng.unit_f32() * (1.6f32 / 0.6).ln()).exp() * 0.6;
     let span = ((p as f32 * scale).ceil() as usize).min(w.min(h));
     let scale = span as f32 / p as f32;
-    let x0 = rng.below(w - span + 1);
-    let y0 = rng.below(h - span + 1);
+    let x0 = rng.index(w - span + 1);
+    let y0 = rng.index(h - span + 1);
     let (flip_x, flip_y, turn, swap) = (
-        rng.below(2) == 1,
-        rng.below(2) == 1,
-        rng.below(2) == 1,
-        rng.below(2) == 1,
+        rng.index(2) == 1,
+        rng.index(2) == 1,
+        rng.index(2) == 1,
+        rng.index(2) == 1,
     );
     // Source position of patch pixel (px, py): flips and a transpose give all 8 symmetries.
     let src = |px: usize, py: usize| -> (f32, f32) {
@@ -232,18 +232,18 @@ fn patch(set: &[&TrainPair], p: usize, total_px: usize, rng: &mut Rng) -> Sample
     };
     let plane = w * h;
     let jitter = |rng: &mut Rng| -> Vec<(f32, f32)> {
-        let global = (1.0 + 0.15 * rng.normal(), 0.2 * rng.normal());
+        let global = (1.0 + 0.15 * rng.normal_f32(), 0.2 * rng.normal_f32());
         (0..n)
             .map(|_| {
                 (
-                    global.0 * (1.0 + 0.05 * rng.normal()),
-                    global.1 + 0.05 * rng.normal(),
+                    global.0 * (1.0 + 0.05 * rng.normal_f32()),
+                    global.1 + 0.05 * rng.normal_f32(),
                 )
             })
             .collect()
     };
     let (jb, ja) = (jitter(rng), jitter(rng));
-    let noise = 0.03 * rng.uniform();
+    let noise = 0.03 * rng.unit_f32();
     let mut out = Sample {
         h: p,
         w: p,
@@ -279,8 +279,9 @@ fn patch(set: &[&TrainPair], p: usize, total_px: usize, rng: &mut Rng) -> Sample
                 let (gb, ob) = jb[b];
                 let (ga, oa) = ja[b];
                 out.before[b * p * p + o] =
-                    sample(&pair.before, b) * gb + ob + noise * rng.normal();
-                out.after[b * p * p + o] = sample(&pair.after, b) * ga + oa + noise * rng.normal();
+                    sample(&pair.before, b) * gb + ob + noise * rng.normal_f32();
+                out.after[b * p * p + o] =
+                    sample(&pair.after, b) * ga + oa + noise * rng.normal_f32();
             }
         }
     }
