@@ -494,3 +494,47 @@ fn the_shipped_model_loads_and_runs() {
     assert_eq!(s.threshold, m.config.output.threshold);
     assert!(s.changed_px > 0 && s.changed_px < s.valid_px);
 }
+
+/// Labels as polygons: a synth scene's truth polygons (truth.gpkg, as labels.gpkg) rasterised
+/// onto the image grid give the labels truth.tif gives, but for boundary pixels.
+#[test]
+fn polygon_labels_rasterise_onto_the_image_grid() {
+    use tuban::model::data::{LabelKind, list_pairs, load_pair};
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene");
+    tuban::synth::synth(
+        &tuban::synth::SynthOptions {
+            size: 256,
+            seed: 3,
+            gsd_m: 0.8,
+            out_dir: scene.clone(),
+        },
+        &|_, _, _| {},
+    )
+    .unwrap();
+    let poly = dir.path().join("poly");
+    std::fs::create_dir_all(&poly).unwrap();
+    for f in ["before.tif", "after.tif", "clouds.tif"] {
+        std::fs::copy(scene.join(f), poly.join(f)).unwrap();
+    }
+    std::fs::copy(scene.join("truth.gpkg"), poly.join("labels.gpkg")).unwrap();
+    let bands = ["R", "G", "B"].map(String::from);
+    let from_raster =
+        load_pair(&list_pairs(&scene).unwrap()[0], &Default::default(), &bands).unwrap();
+    let files = list_pairs(&poly).unwrap();
+    assert_eq!(files[0].labels, LabelKind::Polygons);
+    let from_polygons = load_pair(&files[0], &Default::default(), &bands).unwrap();
+    let change = |l: &[u8]| l.iter().filter(|&&v| v == 1).count();
+    let (a, b) = (change(&from_raster.label), change(&from_polygons.label));
+    assert!(a > 500, "{a} change pixels in truth.tif");
+    let differ = from_raster
+        .label
+        .iter()
+        .zip(&from_polygons.label)
+        .filter(|(x, y)| (**x == 1) != (**y == 1))
+        .count();
+    assert!(
+        differ * 20 <= a,
+        "{differ} of {a} change pixels differ (polygons give {b})"
+    );
+}

@@ -12,7 +12,8 @@ use tuban::raster::pair::PairOptions;
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// A folder of pairs: `A/`, `B/`, `label/` with matching names, or a synth/job folder with
-    /// before.tif, after.tif and truth.tif. Repeat for several.
+    /// before.tif, after.tif and truth.tif (class codes) or labels.gpkg/.shp/.geojson
+    /// (polygons of verified change). Repeat for several.
     #[arg(long = "pairs", required = true)]
     pub pairs: Vec<PathBuf>,
     /// The model file to write (ONNX; its configuration inside). A report goes to MODEL.json.

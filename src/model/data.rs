@@ -26,9 +26,25 @@ pub struct PairFiles {
     pub label: PathBuf,
     /// Pixels > 0 here are not scored (clouds of a synth scene).
     pub not_scored: Option<PathBuf>,
-    /// Labels are class codes (> 0 is change: `truth.tif`), not 0/255 or 0/1 images.
-    pub codes: bool,
+    /// How the labels read: class codes (> 0 is change: `truth.tif`), 0/255 or 0/1 images,
+    /// or polygons of verified change rasterised onto the image grid.
+    pub labels: LabelKind,
 }
+
+/// The form of a pair's labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelKind {
+    /// A raster of class codes: any code > 0 is change.
+    Codes,
+    /// A 0/255 or 0/1 image.
+    Binary,
+    /// A vector layer (GeoPackage, Shapefile, GeoJSON): every polygon is verified change, the
+    /// rest of the image is not.
+    Polygons,
+}
+
+/// Vector label files a job folder may hold instead of `truth.tif`, in this order.
+const POLYGON_LABELS: [&str; 3] = ["labels.gpkg", "labels.shp", "labels.geojson"];
 
 /// The pairs of one folder.
 ///
@@ -40,12 +56,20 @@ pub fn list_pairs(dir: &Path) -> Result<Vec<PairFiles>> {
         reason: format!("{}: {reason}", dir.display()),
     };
     if dir.join("before.tif").exists() {
-        let truth = dir.join("truth.tif");
-        if !truth.exists() {
-            return Err(bad(
-                "has before.tif but no truth.tif (the change labels)".into()
-            ));
-        }
+        let polygons = POLYGON_LABELS
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.exists());
+        let (truth, labels) = match (dir.join("truth.tif"), polygons) {
+            (t, _) if t.exists() => (t, LabelKind::Codes),
+            (_, Some(p)) => (p, LabelKind::Polygons),
+            _ => {
+                return Err(bad(format!(
+                    "has before.tif but no labels: truth.tif (class codes) or {} (polygons of verified change)",
+                    POLYGON_LABELS.join(", ")
+                )));
+            }
+        };
         let clouds = Some(dir.join("clouds.tif")).filter(|p| p.exists());
         let name = dir
             .file_name()
@@ -56,7 +80,7 @@ pub fn list_pairs(dir: &Path) -> Result<Vec<PairFiles>> {
             after: dir.join("after.tif"),
             label: truth,
             not_scored: clouds,
-            codes: true,
+            labels,
         }]);
     }
     let (a, b, l) = (dir.join("A"), dir.join("B"), dir.join("label"));
@@ -82,7 +106,7 @@ pub fn list_pairs(dir: &Path) -> Result<Vec<PairFiles>> {
             after: pb,
             label: pl,
             not_scored: None,
-            codes: false,
+            labels: LabelKind::Binary,
         });
     }
     if out.is_empty() {
@@ -103,7 +127,7 @@ pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) ->
         after,
         label,
         not_scored,
-        codes,
+        labels: kind,
     } = files;
     let pair = ScenePair::open(before, after, pair_opts)?;
     let (w, h) = (pair.width, pair.height);
@@ -119,19 +143,30 @@ pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) ->
         width: w,
         height: h,
     })?;
-    let labels = read_band(label, (w, h))?;
+    let labels = match kind {
+        LabelKind::Polygons => {
+            let grid = crate::eval::io::Grid {
+                width: w,
+                height: h,
+                // Without georeference, polygons are in pixel units (GDAL's default transform).
+                geo_transform: pair.geo_transform.unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
+                projection: pair.projection.clone(),
+            };
+            let ids = crate::eval::io::load(label, &grid)?.layer.ids;
+            ids.iter().map(|&i| if i > 0 { 1.0 } else { 0.0 }).collect()
+        }
+        LabelKind::Codes | LabelKind::Binary => read_band(label, (w, h))?,
+    };
     let not_scored = not_scored
         .as_ref()
         .map(|c| read_band(c, (w, h)))
         .transpose()?;
-    // Class codes: any code is change. Label images: 0/255 (255 is change) or 0/1.
+    // Class codes and polygons: any is change. Label images: 0/255 (255 is change) or 0/1.
     let max = labels.iter().copied().fold(0.0f32, f32::max);
-    let cut = if *codes {
-        0.0
-    } else if max > 1.0 {
-        127.0
-    } else {
-        0.5
+    let cut = match kind {
+        LabelKind::Codes | LabelKind::Polygons => 0.0,
+        LabelKind::Binary if max > 1.0 => 127.0,
+        LabelKind::Binary => 0.5,
     };
     let mut lab: Vec<u8> = labels
         .iter()
