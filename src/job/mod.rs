@@ -49,6 +49,10 @@ pub struct ImageryConf {
     pub after_scenes: Vec<SceneConf>,
     /// Band roles, as `--bands` takes them ("B=1,G=2,R=3,NIR=4").
     pub bands: Option<String>,
+    /// A change model (ONNX) whose probability is the evidence, as `detect --model`.
+    pub model: Option<Spanned<String>>,
+    /// Its configuration (default: inside the model, or MODEL.toml beside it).
+    pub model_config: Option<Spanned<String>>,
 }
 
 /// One scene of a date.
@@ -224,6 +228,9 @@ pub struct Imagery {
     pub before_date: Option<Date>,
     pub after_date: Option<Date>,
     pub bands: Option<String>,
+    /// `detect --model` and `--model-config`.
+    pub model: Option<PathBuf>,
+    pub model_config: Option<PathBuf>,
 }
 
 /// 1-based line of a byte offset.
@@ -365,12 +372,24 @@ impl Job {
                         format!("after_date {a} is before before_date {b}"),
                     ));
                 }
+                let model = im
+                    .model
+                    .as_ref()
+                    .map(|m| existing(m, "imagery.model"))
+                    .transpose()?;
+                let model_config = im
+                    .model_config
+                    .as_ref()
+                    .map(|m| existing(m, "imagery.model_config"))
+                    .transpose()?;
                 Some(Imagery {
                     before,
                     after,
                     before_date,
                     after_date,
                     bands: im.bands.clone(),
+                    model,
+                    model_config,
                 })
             }
         };
@@ -502,6 +521,14 @@ mod tests {
         assert!(m.contains("job.toml:2") && m.contains("model.tif"), "{m}");
         let m = message("quarter = \"2024Q1\"\n[classify]\nscael = 255\n");
         assert!(m.contains("job.toml:3") && m.contains("scael"), "{m}");
+        // A change model that is not there.
+        let m = message(
+            "quarter = \"2024Q1\"\n[imagery]\nbefore = \"/\"\nafter = \"/\"\nmodel = \"m.onnx\"\n",
+        );
+        assert!(
+            m.contains("job.toml:5") && m.contains("imagery.model") && m.contains("m.onnx"),
+            "{m}"
+        );
     }
 
     #[test]

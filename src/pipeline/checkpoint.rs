@@ -41,6 +41,13 @@ pub fn key(opts: &DetectOptions, size: (usize, usize), grid: &TileGrid, plan: &P
     for p in [&opts.before, &opts.after] {
         hash_file(p, &mut h);
     }
+    // A model's tiles are its own: another model file or configuration starts afresh.
+    if let Some(m) = &opts.model {
+        for p in std::iter::once(&m.path).chain(&m.config) {
+            hash_file(p, &mut h);
+        }
+        m.tile_px.hash(&mut h);
+    }
     size.hash(&mut h);
     (grid.tile_px, grid.halo_px, grid.len()).hash(&mut h);
     format!("{:?}", plan.config).hash(&mut h);

@@ -9,7 +9,7 @@
 //! the same result. The overlay, seconds long and deterministic, always reruns.
 
 use super::ProgressFn;
-use super::detect::{ContextSource, DetectOptions, DetectSummary, detect};
+use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, detect};
 use super::scenes::{annotate, footprints, mosaic};
 use crate::change::{Backend, PipelineConfig};
 use crate::error::{Error, Result};
@@ -60,6 +60,8 @@ fn fingerprint(job: &Job, extra: &str) -> Result<String> {
     let mut files: Vec<PathBuf> = vec![];
     if let Some(im) = &job.imagery {
         files.extend(im.before.iter().chain(&im.after).map(|s| s.path.clone()));
+        // Another model (or configuration) is another detection.
+        files.extend(im.model.iter().chain(&im.model_config).cloned());
     }
     files.extend(job.classes.clone());
     for src in [
@@ -178,7 +180,11 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
                 class_field: conf.class_field.clone(),
             }),
             config: PipelineConfig::default(),
-            model: None,
+            model: im.model.as_ref().map(|path| ModelSource {
+                path: path.clone(),
+                config: im.model_config.clone(),
+                tile_px: None,
+            }),
         };
         let s = detect(&opts, backend, progress)?;
         stamp(&ddir, &fp)?;
