@@ -85,6 +85,21 @@ fn missing_file() {
     let (code, _) = detect(&b, &d.path().join("nope.tif"), &d.path().join("mine"), &[]);
     assert_eq!(code, 1);
     assert!(d.path().join("mine/notes.txt").exists());
+    // ... and with the automatic backend, the error comes first (no adapter line before it).
+    let (code, err) = tuban(&[
+        "detect",
+        "--before",
+        b.to_str().unwrap(),
+        "--after",
+        d.path().join("nope.tif").to_str().unwrap(),
+        "--out",
+        d.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error:") && err.contains("nope.tif"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -233,4 +248,33 @@ fn issue_17_a_second_run_on_a_folder_in_use_is_refused() {
     drop(held);
     let (code, err) = detect(&b, &a, &out, &[]);
     assert_eq!(code, 0, "{err}");
+}
+
+/// Issue 17 item 5: an image whose only band is alpha gave "0 bands" and an all-zero result.
+#[test]
+fn issue_17_an_alpha_only_image_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, a) = pair(d.path(), 4, 4527, GT);
+    let alpha = d.path().join("alpha.tif");
+    write_tif::<u8>(&alpha, Spec::gk(64, 64, 1), &vec![255.0; 64 * 64], |v| {
+        v as u8
+    });
+    {
+        let ds = gdal::Dataset::open_ex(
+            &alpha,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ds.rasterband(1)
+            .unwrap()
+            .set_color_interpretation(gdal::raster::ColorInterpretation::AlphaBand)
+            .unwrap();
+    }
+    let out = d.path().join("o");
+    let (code, err) = detect(&alpha, &a, &out, &[]);
+    assert_clear(code, &err, &["alpha.tif", "alpha", "--bands"]);
+    assert_no_outputs(&out);
 }

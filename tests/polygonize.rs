@@ -427,3 +427,21 @@ fn detect_writes_changes_matching_its_mask() {
     // Every change class of the mask (1 change, 2 new green cover, 3 an array of rows).
     assert_eq!(px, m.iter().filter(|&&v| v != 0 && v != 255).count() as i64);
 }
+
+/// Issue 17 item 9: an RGB image given as a mask made one polygon over the whole scene.
+#[test]
+fn issue_17_an_rgb_image_is_not_a_mask() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("p.gpkg");
+    let before = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir/before.png");
+    let (code, _, err) = polygonize(&before, &out, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("before.png") && err.contains("3 bands") && err.contains("--value"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Asked for explicitly, band 1 is polygonized.
+    let (code, _, err) = polygonize(&before, &out, &["--min-value", "200"]);
+    assert_eq!(code, 0, "{err}");
+}

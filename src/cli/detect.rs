@@ -113,6 +113,22 @@ fn load_rules(path: &std::path::Path) -> Result<ClassifyConf> {
 
 /// Validated `DetectArgs`.
 fn options(a: &DetectArgs) -> Result<DetectOptions> {
+    // Before any backend is opened (its report line would come before the error): a missing
+    // plain file is named now. GDAL's virtual paths and connection strings go to GDAL.
+    for p in [
+        Some(&a.before),
+        Some(&a.after),
+        a.model.as_ref(),
+        a.model_config.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let text = p.to_string_lossy();
+        if !tuban::job::is_connection(&text) && !p.exists() {
+            bail!("{}: cannot read: no such file", p.display());
+        }
+    }
     if a.tile < 16 {
         bail!("--tile {}: must be at least 16 pixels", a.tile);
     }

@@ -163,6 +163,20 @@ fn select(ds: &Dataset, path: &Path, spec: Option<&str>) -> Result<Vec<BandChoic
             .map(|number| BandChoice { number, role: None })
             .collect(),
     };
+    if choice.is_empty() {
+        // An image of nothing but alpha (or no band at all) would detect nothing, silently.
+        return Err(Error::Open {
+            path: path.to_path_buf(),
+            reason: format!(
+                "no image band: {}; name the bands to use with --bands",
+                if count == 0 {
+                    "the file has no raster band".to_string()
+                } else {
+                    format!("its {count} band(s) are all alpha (transparency)")
+                }
+            ),
+        });
+    }
     for c in &mut choice {
         if c.role.is_none() {
             c.role = band_role(ds, c.number);

@@ -112,6 +112,17 @@ impl MaskSource {
             path: path.into(),
             reason: e.to_string(),
         })?;
+        // An RGB photo read as a mask made one polygon over the whole scene.
+        let count = ds.raster_count();
+        if count > 1 && rule == Foreground::NonZero {
+            return Err(Error::Param {
+                name: "mask",
+                reason: format!(
+                    "{}: {count} bands: an image, not a class mask; polygonize reads band 1 of a mask (pass --min-value X or --value V to polygonize band 1 anyway)",
+                    path.display()
+                ),
+            });
+        }
         let float = matches!(
             band.band_type(),
             GdalDataType::Float32 | GdalDataType::Float64
