@@ -538,3 +538,62 @@ fn polygon_labels_rasterise_onto_the_image_grid() {
         "{differ} of {a} change pixels differ (polygons give {b})"
     );
 }
+
+/// Per-class scores type the polygons: the fixture's two-class softmax configured as
+/// `classes = ["none", "20"]` writes classes.tif (bands described "none" and "20"), and every
+/// polygon of changes.gpkg is typed 20 by the model (named in LXYJ) or set aside as no change.
+#[test]
+fn per_class_scores_type_the_polygons() {
+    use gdal::vector::LayerAccess;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("classes.toml");
+    let base = std::fs::read_to_string(testdata("model/stacked_softmax.toml")).unwrap();
+    std::fs::write(
+        &config,
+        base.replace("channel = 1", "channel = 1\nclasses = [\"none\", \"20\"]"),
+    )
+    .unwrap();
+    let out = dir.path().join("o");
+    let mut o = detect_opts(&out, &testdata("model/stacked_softmax.onnx"), None);
+    o.model.as_mut().unwrap().config = Some(config.clone());
+    o.vectorize = true;
+    o.classify = Some(Default::default());
+    let s = detect(&o, &Backend::Cpu(Driver::Rayon), &|_, _, _| {}).unwrap();
+    assert!(s.polygons.unwrap() > 0);
+    let ds = gdal::Dataset::open(out.join("classes.tif")).unwrap();
+    assert_eq!(ds.raster_count(), 2);
+    assert_eq!(
+        gdal::Metadata::description(&ds.rasterband(2).unwrap()).unwrap(),
+        "20"
+    );
+    let v = gdal::Dataset::open(out.join("changes.gpkg")).unwrap();
+    let mut layer = v.layer(0).unwrap();
+    let mut n = 0;
+    for f in layer.features() {
+        let field = |name: &str| {
+            f.field_index(name)
+                .ok()
+                .and_then(|i| f.field_as_string(i).ok().flatten())
+                .unwrap_or_default()
+        };
+        let tblx = field("TBLX");
+        let why = field("LXYJ");
+        assert_eq!(tblx, "20", "{why}");
+        assert!(why.contains("classes.tif"), "{why}");
+        n += 1;
+    }
+    assert!(n > 0);
+    // A class list that does not fit the model's two channels is refused, naming both.
+    std::fs::write(
+        &config,
+        base.replace(
+            "channel = 1",
+            "channel = 1\nclasses = [\"none\", \"20\", \"30\"]",
+        ),
+    )
+    .unwrap();
+    let e = detect(&o, &Backend::Cpu(Driver::Rayon), &|_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3 classes") && e.contains("2 channels"), "{e}");
+}

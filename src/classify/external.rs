@@ -5,7 +5,8 @@
 //!
 //! Per polygon: codes -> the majority class of its pixels, confidence = that class's share;
 //! probabilities -> the type of the highest mean, confidence = that mean. A polygon that the
-//! model marks mostly "no change" is set aside as a pseudo-change ("model: no change").
+//! model marks mostly "no change" (codes: 0; probabilities: a band described "none" has the
+//! highest mean) is set aside as a pseudo-change ("model: no change").
 
 use super::pixels;
 use super::{Decision, Measured};
@@ -253,6 +254,10 @@ impl External {
                     .enumerate()
                     .max_by(|a, b| a.1.total_cmp(&b.1))
                     .unwrap_or((0, 0.0));
+                // A band named "none" is a model's no-change class (`[output] classes`).
+                if types[k].eq_ignore_ascii_case(crate::model::config::NO_CHANGE) {
+                    return Ok(no_change(&name, p.clamp(0.0, 1.0)));
+                }
                 Decision {
                     tblx: types[k].clone(),
                     confidence: p.clamp(0.0, 1.0),

@@ -112,7 +112,15 @@ pub struct OutputConf {
     pub kind: OutputKind,
     pub channel: usize,
     pub threshold: f32,
+    /// Per-class scores (`kind = "softmax"`): the TBLX of each output channel, `"none"` for
+    /// the no-change channel. The change probability is then 1 - p(none), and the classes
+    /// type the polygons (their mean probabilities, as `--classes` does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
+
+/// The name of the no-change channel in [`OutputConf::classes`].
+pub const NO_CHANGE: &str = "none";
 
 impl Default for OutputConf {
     fn default() -> Self {
@@ -120,6 +128,7 @@ impl Default for OutputConf {
             kind: OutputKind::Probability,
             channel: 0,
             threshold: 0.5,
+            classes: Vec::new(),
         }
     }
 }
@@ -173,6 +182,23 @@ impl ModelConfig {
                 "tile: size {} must be >= 8, a multiple of `multiple` ({}), and more than twice the overlap ({})",
                 t.size, t.multiple, t.overlap
             ));
+        }
+        let o = &self.output;
+        if !o.classes.is_empty() {
+            let none = o
+                .classes
+                .iter()
+                .filter(|c| c.trim().eq_ignore_ascii_case(NO_CHANGE))
+                .count();
+            if o.kind != OutputKind::Softmax || none != 1 || o.classes.len() < 2 {
+                return Err(format!(
+                    "output.classes needs kind = \"softmax\", one TBLX per output channel and exactly one \"{NO_CHANGE}\" (the no-change channel); given kind {:?}, {:?}",
+                    o.kind, o.classes
+                ));
+            }
+            if o.classes.iter().any(|c| c.trim().is_empty()) {
+                return Err("output.classes: an empty class name".into());
+            }
         }
         if !(0.0..=1.0).contains(&self.output.threshold) && self.output.kind != OutputKind::Logit {
             return Err(format!(

@@ -315,6 +315,7 @@ pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Resul
             kind: OutputKind::Probability,
             channel: 0,
             threshold: job.threshold,
+            classes: Vec::new(),
         },
     };
     let report = TrainReport {

@@ -11,6 +11,14 @@ use crate::change::{BandRoles, TileInput};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// What a model says about a tile: the change probability (NaN where not valid) and, for a
+/// per-class model, one probability plane per class ([`ChangeModel::class_names`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelEvidence {
+    pub change: Vec<f32>,
+    pub classes: Vec<Vec<f32>>,
+}
+
 /// A loaded change model and its configuration.
 #[derive(Clone, Debug)]
 pub struct ChangeModel {
@@ -164,7 +172,7 @@ impl ChangeModel {
         scaling: &Scaling,
         tile: Option<usize>,
         device: super::ops::ConvDevice,
-    ) -> Result<Vec<f32>> {
+    ) -> Result<ModelEvidence> {
         let (w, h) = (input.width, input.height);
         let conf = &self.config.tile;
         let size = tile.unwrap_or(conf.size);
@@ -186,39 +194,56 @@ impl ChangeModel {
         let (th, tw) = (side(h), side(w));
         let ys = starts(h, th, conf.overlap);
         let xs = starts(w, tw, conf.overlap);
-        let mut acc = vec![0.0f32; w * h];
+        let mut acc = vec![vec![0.0f32; w * h]; 1 + self.class_names().len()];
         let mut weight = vec![0.0f32; w * h];
         for &y0 in &ys {
             for &x0 in &xs {
-                let prob = self.run_tile(input, bands, scaling, (x0, y0), (tw, th), device)?;
+                let planes = self.run_tile(input, bands, scaling, (x0, y0), (tw, th), device)?;
                 let ramp_y = ramp(th, conf.overlap, y0 == 0, y0 + th >= h);
                 let ramp_x = ramp(tw, conf.overlap, x0 == 0, x0 + tw >= w);
                 for ty in 0..th.min(h - y0) {
                     for tx in 0..tw.min(w - x0) {
                         let wt = ramp_y[ty] * ramp_x[tx];
                         let i = (y0 + ty) * w + x0 + tx;
-                        acc[i] += wt * prob[ty * tw + tx];
+                        for (a, p) in acc.iter_mut().zip(&planes) {
+                            a[i] += wt * p[ty * tw + tx];
+                        }
                         weight[i] += wt;
                     }
                 }
             }
         }
-        Ok(acc
-            .iter()
-            .zip(&weight)
-            .zip(&input.valid)
-            .map(|((a, wt), &v)| {
-                if v != 0 && *wt > 0.0 {
-                    a / wt
-                } else {
-                    f32::NAN
-                }
-            })
-            .collect())
+        let mut planes = acc.into_iter().map(|a| {
+            a.iter()
+                .zip(&weight)
+                .zip(&input.valid)
+                .map(|((a, wt), &v)| {
+                    if v != 0 && *wt > 0.0 {
+                        a / wt
+                    } else {
+                        f32::NAN
+                    }
+                })
+                .collect()
+        });
+        let change = planes.next().expect("the change plane is always there");
+        Ok(ModelEvidence {
+            change,
+            classes: planes.collect(),
+        })
+    }
+
+    /// The class of each output channel of a per-class model (TBLX, and
+    /// [`super::config::NO_CHANGE`] for the no-change one), in channel order; empty for a
+    /// change-probability model.
+    pub fn class_names(&self) -> Vec<String> {
+        let classes = &self.config.output.classes;
+        classes.iter().map(|c| c.trim().to_string()).collect()
     }
 
     /// One model tile at `(x0, y0)` of `(tw, th)` px, padded past the input's edge by
-    /// mirroring; returns the change probability (th x tw).
+    /// mirroring; returns the change probability (th x tw) and, for a per-class model, each
+    /// change class's probability after it.
     fn run_tile(
         &self,
         input: &TileInput,
@@ -227,7 +252,7 @@ impl ChangeModel {
         (x0, y0): (usize, usize),
         (tw, th): (usize, usize),
         device: super::ops::ConvDevice,
-    ) -> Result<Vec<f32>> {
+    ) -> Result<Vec<Vec<f32>>> {
         let (w, h) = (input.width, input.height);
         let n = bands.len();
         let plane = w * h;
@@ -290,20 +315,40 @@ impl ChangeModel {
         }
         let px = th * tw;
         let ch = |k: usize| &t.data[k * px..(k + 1) * px];
-        Ok(match o.kind {
+        let softmax = |k: usize| -> Vec<f32> {
+            (0..px)
+                .map(|i| {
+                    let m = (0..c).map(|j| ch(j)[i]).fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f32 = (0..c).map(|j| (ch(j)[i] - m).exp()).sum();
+                    (ch(k)[i] - m).exp() / sum
+                })
+                .collect()
+        };
+        if !o.classes.is_empty() {
+            if o.classes.len() != c {
+                return Err(self.err(format!(
+                    "output.classes names {} classes; the model gives {c} channels",
+                    o.classes.len()
+                )));
+            }
+            let none = o
+                .classes
+                .iter()
+                .position(|n| n.trim().eq_ignore_ascii_case(super::config::NO_CHANGE))
+                .expect("checked when the configuration was read");
+            let scores: Vec<Vec<f32>> = (0..c).map(softmax).collect();
+            let mut planes = vec![scores[none].iter().map(|p| 1.0 - p).collect()];
+            planes.extend(scores);
+            return Ok(planes);
+        }
+        Ok(vec![match o.kind {
             OutputKind::Probability => ch(o.channel).to_vec(),
             OutputKind::Logit => ch(o.channel)
                 .iter()
                 .map(|&z| super::net::sigmoid(z))
                 .collect(),
-            OutputKind::Softmax => (0..px)
-                .map(|i| {
-                    let m = (0..c).map(|k| ch(k)[i]).fold(f32::NEG_INFINITY, f32::max);
-                    let sum: f32 = (0..c).map(|k| (ch(k)[i] - m).exp()).sum();
-                    (ch(o.channel)[i] - m).exp() / sum
-                })
-                .collect(),
-        })
+            OutputKind::Softmax => softmax(o.channel),
+        }])
     }
 }
 

@@ -381,6 +381,16 @@ fn detect_into(
     };
     let evidence_path = opts.out_dir.join("evidence.tif");
     let change_path = opts.out_dir.join("change.tif");
+    // A per-class model types the polygons through its class probabilities (as --classes does).
+    let class_names = model
+        .as_ref()
+        .map(|m| m.model.class_names())
+        .unwrap_or_default();
+    let class_path = (!class_names.is_empty()
+        && opts.vectorize
+        && opts.classify.is_some()
+        && opts.classes.is_none())
+    .then(|| opts.out_dir.join("classes.tif"));
     let key = checkpoint::key(opts, (pair.width, pair.height), &grid, &plan);
     let log = opts.out_dir.join(checkpoint::NAME);
     // GeoTIFF tiles that divide the detection tiles: every GeoTIFF tile is then written once,
@@ -396,9 +406,13 @@ fn detect_into(
         .and_then(|(done, counts)| {
             let ev = OutputRaster::resume(&evidence_path)?;
             let mask = OutputRaster::resume(&change_path)?;
-            Some((ev, mask, done, counts))
+            let cls = match &class_path {
+                Some(p) => Some(OutputRaster::resume(p)?),
+                None => None,
+            };
+            Some(((ev, mask, cls), done, counts))
         });
-    let (ev_out, mask_out, done, start) = match resumed {
+    let ((ev_out, mask_out, cls_out), done, start) = match resumed {
         Some(r) => r,
         None => {
             let size = (pair.width, pair.height);
@@ -425,12 +439,16 @@ fn detect_into(
                 .map(|(v, what)| format!("{v}: {what}"))
                 .collect();
             mask.set_band_metadata(CHANGE_CLASSES_KEY, &classes.join("; "))?;
+            let cls = match &class_path {
+                Some(p) => Some(class_raster(p, size, &georef, &class_names, block)?),
+                None => None,
+            };
             if resumable {
                 checkpoint::start(&log, &key)?;
             } else {
                 let _ = std::fs::remove_file(&log);
             }
-            (ev, mask, Default::default(), Counts::default())
+            ((ev, mask, cls), Default::default(), Counts::default())
         }
     };
     if !done.is_empty() {
@@ -446,6 +464,20 @@ fn detect_into(
         counts: start,
         log: resumable.then(|| log.clone()),
     };
+    let Streamed {
+        counts,
+        timings: stages,
+    } = stream(
+        &pair,
+        &grid,
+        &plan,
+        (backend, model.as_ref()),
+        (ev_out, mask_out, cls_out),
+        resume,
+        progress,
+    )?;
+    let _ = std::fs::remove_file(&log);
+    // After the main pass: a model's classes.tif is whole only now.
     let classifier = match (&opts.classify, opts.vectorize) {
         (Some(conf), true) => {
             let context = match &opts.context {
@@ -461,7 +493,7 @@ fn detect_into(
             };
             Some(std::sync::Arc::new(classifier(
                 conf,
-                opts.classes.as_deref(),
+                opts.classes.as_deref().or(class_path.as_deref()),
                 &pair,
                 &opts.out_dir,
                 &evidence_path,
@@ -470,19 +502,6 @@ fn detect_into(
         }
         _ => None,
     };
-    let Streamed {
-        counts,
-        timings: stages,
-    } = stream(
-        &pair,
-        &grid,
-        &plan,
-        (backend, model.as_ref()),
-        (ev_out, mask_out),
-        resume,
-        progress,
-    )?;
-    let _ = std::fs::remove_file(&log);
     if counts.cloud * 100 >= counts.valid.max(1) {
         notes.push(format!(
             "{:.1} % of the valid pixels are cloud in the after image (visible reflectance >= {}): never change there; what lies under them cannot be seen",
@@ -680,6 +699,31 @@ fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
     })
 }
 
+/// `DIR/classes.tif`: one float band per change class of a per-class model, its TBLX as the
+/// band description (the probability raster `--classes` reads).
+fn class_raster(
+    path: &Path,
+    (width, height): (usize, usize),
+    georef: &Georef,
+    names: &[String],
+    block: usize,
+) -> Result<OutputRaster> {
+    let spec = crate::raster::writer::RasterSpec {
+        width,
+        height,
+        bands: names.len(),
+        nodata: Some(f64::NAN),
+        predictor: "PREDICTOR=1",
+        tile_rows: block,
+        tile_cols: block,
+    };
+    let mut r = OutputRaster::create_bands::<f32>(path, &spec, georef)?;
+    for (b, name) in names.iter().enumerate() {
+        r.set_band_description(b + 1, name)?;
+    }
+    Ok(r)
+}
+
 /// Per date and band, the mean and standard deviation of the valid pixels of the sample cells
 /// (a model's `scale = "scene"`).
 fn band_stats(pair: &ScenePair, cells: &[Tile]) -> Result<[Vec<(f64, f64)>; 2]> {
@@ -788,11 +832,11 @@ fn stream(
     grid: &TileGrid,
     plan: &Plan,
     (backend, model): (&Backend, Option<&ModelRun>),
-    outputs: (OutputRaster, OutputRaster),
+    outputs: (OutputRaster, OutputRaster, Option<OutputRaster>),
     resume: checkpoint::Resume,
     progress: ProgressFn,
 ) -> Result<Streamed> {
-    let (mut ev_out, mut mask_out) = outputs;
+    let (mut ev_out, mut mask_out, mut cls_out) = outputs;
     let total = grid.len() as u64;
     // Tiles a previous, interrupted run already wrote are skipped.
     let (ids, tiles): (Vec<usize>, Vec<Tile>) = grid
@@ -814,8 +858,9 @@ fn stream(
     let _ = gdal::config::clear_thread_local_config_option("GDAL_NUM_THREADS");
     let handles = handles?;
     let pool = crate::raster::pair::BufferPool::default();
-    let (write_tx, write_rx) =
-        crossbeam_channel::bounded::<(usize, Counts, Window, Vec<f32>, Vec<u8>)>(2);
+    // Per tile: id, counts, core window, evidence, mask, a per-class model's class planes.
+    type Written = (usize, Counts, Window, Vec<f32>, Vec<u8>, Vec<Vec<f32>>);
+    let (write_tx, write_rx) = crossbeam_channel::bounded::<Written>(2);
     std::thread::scope(|s| -> Result<Streamed> {
         let mut queues = Vec::new();
         for (k, handle) in handles.into_iter().enumerate() {
@@ -838,21 +883,30 @@ fn stream(
                 }
             });
         }
-        let writer = s.spawn(move || -> Result<(OutputRaster, OutputRaster, f64)> {
+        type Outputs = (OutputRaster, OutputRaster, Option<OutputRaster>, f64);
+        let writer = s.spawn(move || -> Result<Outputs> {
             let mut busy = 0.0;
-            for (id, c, w, ev, mask) in write_rx {
+            for (id, c, w, ev, mask, planes) in write_rx {
                 let clock = Instant::now();
                 ev_out.write(w, ev)?;
                 mask_out.write(w, mask)?;
+                if let Some(cls) = &mut cls_out {
+                    for (b, plane) in planes.into_iter().enumerate() {
+                        cls.write_band(b + 1, w, plane)?;
+                    }
+                }
                 busy += clock.elapsed().as_secs_f64();
                 // On disk first, then in the checkpoint: a tile listed there is whole.
                 if let Some(log) = &log {
                     ev_out.flush()?;
                     mask_out.flush()?;
+                    if let Some(cls) = &mut cls_out {
+                        cls.flush()?;
+                    }
                     checkpoint::append(log, id, &c)?;
                 }
             }
-            Ok((ev_out, mask_out, busy))
+            Ok((ev_out, mask_out, cls_out, busy))
         });
         let mut counts = resume.counts;
         let mut timings = crate::timing::Timings::default();
@@ -866,7 +920,7 @@ fn stream(
             let id = ids[k];
             let step = msg.and_then(|(t, input, read_s)| {
                 timings.add("read", read_s);
-                let evidence = match model {
+                let learned = match model {
                     Some(m) => {
                         let clock = Instant::now();
                         let device = match backend {
@@ -880,6 +934,10 @@ fn stream(
                         Some(e)
                     }
                     None => None,
+                };
+                let (evidence, class_planes) = match learned {
+                    Some(me) => (Some(me.change), me.classes),
+                    None => (None, Vec::new()),
                 };
                 let r = backend.run_tile_on(plan, &input, evidence, true)?;
                 pool.give(input.before);
@@ -907,7 +965,11 @@ fn stream(
                 counts.near += c.near;
                 counts.cloud += c.cloud;
                 timings.add("crop_count", clock.elapsed().as_secs_f64());
-                Ok((id, c, t.core, evidence, mask))
+                let planes = class_planes
+                    .iter()
+                    .map(|p| crop(p, t.read, t.core))
+                    .collect();
+                Ok((id, c, t.core, evidence, mask, planes))
             });
             match step {
                 Ok(out) => {
@@ -932,10 +994,13 @@ fn stream(
         if let Some(e) = failure {
             return Err(e);
         }
-        let (ev_out, mask_out, write_s) = written?;
+        let (ev_out, mask_out, cls_out, write_s) = written?;
         let clock = Instant::now();
         ev_out.finish()?;
         mask_out.finish()?;
+        if let Some(cls) = cls_out {
+            cls.finish()?;
+        }
         timings.add("write", write_s + clock.elapsed().as_secs_f64());
         Ok(Streamed { counts, timings })
     })

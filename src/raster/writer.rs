@@ -70,6 +70,20 @@ impl OutputRaster {
             .map_err(|e| Error::write(&self.path, e))
     }
 
+    /// Set the description of band `band` (1-based): a probability raster's TBLX per band.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn set_band_description(&mut self, band: usize, text: &str) -> Result<()> {
+        let Some(ds) = &self.ds else {
+            return Ok(());
+        };
+        let mut b = ds
+            .rasterband(band)
+            .map_err(|e| Error::write(&self.path, e))?;
+        gdal::Metadata::set_description(&mut b, text).map_err(|e| Error::write(&self.path, e))
+    }
+
     /// As [`OutputRaster::create`], with square GeoTIFF tiles of `tile_px` (a multiple of 16).
     ///
     /// # Errors
