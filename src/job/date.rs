@@ -113,6 +113,21 @@ impl Quarter {
         )
     }
 
+    /// The quarter before this one.
+    pub fn previous(&self) -> Quarter {
+        if self.q == 1 {
+            Quarter {
+                year: self.year.saturating_sub(1),
+                q: 4,
+            }
+        } else {
+            Quarter {
+                year: self.year,
+                q: self.q - 1,
+            }
+        }
+    }
+
     /// The dispatch window: the first ten days of the next quarter's first month (April, July,
     /// October, and January of the next year for Q4, which goes with the annual campaign).
     pub fn dispatch_window(&self) -> (Date, Date) {

@@ -372,6 +372,21 @@ impl Job {
                         format!("after_date {a} is before before_date {b}"),
                     ));
                 }
+                // Leads are numbered under the quarter: imagery of another quarter would file
+                // them under the wrong one. Allowed: the quarter itself, or imagery taken late
+                // in the quarter before (cloud).
+                if let Some(a) = after_date {
+                    let (from, to) = (quarter.previous().span().0, quarter.span().1);
+                    if a < from || a > to {
+                        let line = im.after_date.as_ref().map_or(at(&file.quarter), at);
+                        return Err(fail(
+                            line,
+                            format!(
+                                "the after imagery is dated {a}, outside quarter {quarter} ({from} to {to}, the quarter before included): leads would be numbered under the wrong quarter; set quarter to the imagery's"
+                            ),
+                        ));
+                    }
+                }
                 let model = im
                     .model
                     .as_ref()
