@@ -32,6 +32,26 @@ pub enum Error {
         after: PathBuf,
         what: String,
     },
+    /// Two rasters that `eval` or `polygonize` compare pixel by pixel are not on one grid
+    /// (neither warps).
+    #[error(
+        "{first} and {second}: {what}; they must share one pixel grid: warp one onto the other first (gdalwarp -te/-tr/-ts with the other's extent and size)"
+    )]
+    GridMismatch {
+        first: PathBuf,
+        second: PathBuf,
+        what: String,
+    },
+    /// The two dates cannot be placed on one grid because georeference is missing: warping
+    /// (`--resample`) cannot help there.
+    #[error(
+        "{before} and {after}: {what}; without a georeference on both, one image cannot be placed on the other (--resample needs both): georeference them, or cut them to the same pixel grid"
+    )]
+    Ungeoreferenced {
+        before: PathBuf,
+        after: PathBuf,
+        what: String,
+    },
     /// The two images do not overlap at all.
     #[error("{before} and {after}: the images do not overlap")]
     NoOverlap { before: PathBuf, after: PathBuf },

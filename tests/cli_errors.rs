@@ -278,3 +278,53 @@ fn issue_17_an_alpha_only_image_is_refused() {
     assert_clear(code, &err, &["alpha.tif", "alpha", "--bands"]);
     assert_no_outputs(&out);
 }
+
+/// Issue 17 item 13: two ungeoreferenced images of different sizes, or one georeferenced and
+/// one not, no longer suggest --resample (which then failed): the message says what would help.
+#[test]
+fn issue_17_no_resample_hint_where_resampling_cannot_help() {
+    let d = tempfile::tempdir().unwrap();
+    let (b, _) = pair(d.path(), 4, 4527, GT);
+    let plain = |name: &str, w: usize| {
+        let p = d.path().join(name);
+        let spec = Spec {
+            gt: None,
+            epsg: None,
+            ..Spec::gk(w, 64, 4)
+        };
+        write_tif::<u16>(&p, spec, &vec![100.0; w * 64 * 4], |v| v as u16);
+        p
+    };
+    let (p64, p60) = (plain("p64.tif", 64), plain("p60.tif", 60));
+    for (x, y, what) in [
+        (&p64, &p60, "pixel grids differ"),
+        (&b, &p64, "georeferenced and the other is not"),
+    ] {
+        for extra in [&[][..], &["--resample"][..]] {
+            let (code, err) = detect(x, y, &d.path().join("o"), extra);
+            assert_clear(code, &err, &[what, "georeference them"]);
+            assert!(!err.contains("pass --resample"), "{err}");
+        }
+    }
+}
+
+/// Issue 17 item 8 (part): eval of rasters on different grids pointed at --resample, which eval
+/// does not have.
+#[test]
+fn issue_17_eval_grid_mismatch_names_a_way_out_it_has() {
+    let d = tempfile::tempdir().unwrap();
+    let (pred, truth) = (d.path().join("pred.tif"), d.path().join("truth.tif"));
+    write_tif::<u8>(&pred, Spec::gk(64, 64, 1), &vec![1.0; 64 * 64], |v| v as u8);
+    write_tif::<u8>(&truth, Spec::gk(60, 64, 1), &vec![1.0; 60 * 64], |v| {
+        v as u8
+    });
+    let (code, err) = tuban(&[
+        "eval",
+        "--pred",
+        pred.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    assert_clear(code, &err, &["pred.tif", "truth.tif", "64x64", "gdalwarp"]);
+    assert!(!err.contains("--resample"), "{err}");
+}

@@ -65,7 +65,7 @@ fn raster_grid(ds: &Dataset) -> Grid {
 /// (two vector layers) the truth layer's extent at `pixel_size`.
 ///
 /// # Errors
-/// [`Error::Param`] when two vector layers come without a pixel size; [`Error::Coregistration`]
+/// [`Error::Param`] when two vector layers come without a pixel size; [`Error::GridMismatch`]
 /// when two rasters differ in size.
 pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Grid> {
     let (dp, dt) = (
@@ -77,9 +77,9 @@ pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Gr
             let g = raster_grid(&dt);
             if is_raster(&dp) && dp.raster_size() != (g.width, g.height) {
                 let (w, h) = dp.raster_size();
-                return Err(Error::Coregistration {
-                    before: pred.into(),
-                    after: truth.into(),
+                return Err(Error::GridMismatch {
+                    first: pred.into(),
+                    second: truth.into(),
                     what: format!(
                         "prediction is {w}x{h} pixels, truth {}x{}",
                         g.width, g.height

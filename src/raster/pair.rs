@@ -203,6 +203,13 @@ impl ScenePair {
         let mut ds_a = open_dataset(after)?;
         let mut notes = Vec::new();
         let mut warped = None;
+        if geo(&ds_b).is_some() != geo(&ds_a).is_some() {
+            return Err(Error::Ungeoreferenced {
+                before: before.into(),
+                after: after.into(),
+                what: "one image is georeferenced and the other is not".into(),
+            });
+        }
         let mismatch = grid_mismatch(&ds_b, &ds_a);
         if let Some(what) = &mismatch {
             if !opts.resample {
@@ -604,10 +611,10 @@ fn overlap(b: &Dataset, a: &Dataset, pb: &Path, pa: &Path) -> Result<Overlap> {
     let (wa, ha) = a.raster_size();
     let Some(gb) = geo(b) else {
         if (wb, hb) != (wa, ha) {
-            return Err(Error::Coregistration {
+            return Err(Error::Ungeoreferenced {
                 before: pb.into(),
                 after: pa.into(),
-                what: format!("no georeference and pixel grids differ ({wb}x{hb} vs {wa}x{ha})"),
+                what: format!("pixel grids differ ({wb}x{hb} vs {wa}x{ha})"),
             });
         }
         return Ok((wb, hb, (0, 0), (0, 0), None));

@@ -99,7 +99,7 @@ impl MaskSource {
     ///
     /// # Errors
     /// [`Error::Open`] for unreadable files; [`Error::Param`] for a non-integer mask without an
-    /// explicit rule; [`Error::Coregistration`] when the evidence raster's size differs.
+    /// explicit rule; [`Error::GridMismatch`] when the evidence raster's size differs.
     pub fn open(path: &Path, rule: Foreground, evidence: Option<&Path>) -> Result<Self> {
         let ds = crate::raster::open_dataset(path)?;
         if ds.raster_count() == 0 {
@@ -145,9 +145,9 @@ impl MaskSource {
             Some(p) => {
                 let e = crate::raster::open_dataset(p)?;
                 if e.raster_size() != (width, height) {
-                    return Err(Error::Coregistration {
-                        before: path.into(),
-                        after: p.into(),
+                    return Err(Error::GridMismatch {
+                        first: path.into(),
+                        second: p.into(),
                         what: format!(
                             "mask is {width}x{height}, evidence is {}x{}",
                             e.raster_size().0,
