@@ -12,6 +12,8 @@
 //! W must be multiples of 4 (the two 2x2 max-pools); inference pads tiles to that.
 
 use super::conv::{ConvGeom, conv_backward, conv_forward};
+pub use super::layers::sigmoid;
+use super::layers::{downsample2_sum, maxpool2, relu_back, unpool2, upsample2};
 use super::onnx::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
     TensorProto, ValueInfoProto,
@@ -474,126 +476,12 @@ pub struct Sample {
     pub weight: Vec<f32>,
 }
 
-pub fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-fn relu_back(dout: &[f32], y: &[f32]) -> Vec<f32> {
-    dout.iter()
-        .zip(y)
-        .map(|(g, &v)| if v > 0.0 { *g } else { 0.0 })
-        .collect()
-}
-
-/// 2x2 max-pool with stride 2 (h, w even); returns the values and the argmax index of each.
-fn maxpool2(x: &[f32], c: usize, h: usize, w: usize) -> (Vec<f32>, Vec<u32>) {
-    let (oh, ow) = (h / 2, w / 2);
-    let mut out = vec![0.0; c * oh * ow];
-    let mut arg = vec![0u32; c * oh * ow];
-    for ch in 0..c {
-        for y in 0..oh {
-            for xx in 0..ow {
-                let mut best = (f32::NEG_INFINITY, 0usize);
-                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                    let i = (ch * h + 2 * y + dy) * w + 2 * xx + dx;
-                    if x[i] > best.0 {
-                        best = (x[i], i);
-                    }
-                }
-                let o = (ch * oh + y) * ow + xx;
-                out[o] = best.0;
-                arg[o] = best.1 as u32;
-            }
-        }
-    }
-    (out, arg)
-}
-
-fn unpool2(d: &[f32], arg: &[u32], n: usize) -> Vec<f32> {
-    let mut out = vec![0.0; n];
-    for (g, &i) in d.iter().zip(arg) {
-        out[i as usize] += g;
-    }
-    out
-}
-
-/// Nearest-neighbour 2x upsampling of `c` planes of h x w.
-fn upsample2(x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
-    let (oh, ow) = (2 * h, 2 * w);
-    let mut out = vec![0.0; c * oh * ow];
-    for ch in 0..c {
-        for y in 0..oh {
-            for xx in 0..ow {
-                out[(ch * oh + y) * ow + xx] = x[(ch * h + y / 2) * w + xx / 2];
-            }
-        }
-    }
-    out
-}
-
-/// The transpose of [`upsample2`]: sums each 2x2 block of the (2h x 2w) gradient.
-fn downsample2_sum(d: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
-    let (ih, iw) = (2 * h, 2 * w);
-    let mut out = vec![0.0; c * h * w];
-    for ch in 0..c {
-        for y in 0..ih {
-            for xx in 0..iw {
-                out[(ch * h + y / 2) * w + xx / 2] += d[(ch * ih + y) * iw + xx];
-            }
-        }
-    }
-    out
-}
-
-/// Adam's state for every parameter of a network.
-pub struct Adam {
-    m: Vec<(Vec<f32>, Vec<f32>)>,
-    v: Vec<(Vec<f32>, Vec<f32>)>,
-    t: i32,
-}
-
-impl Adam {
-    pub fn new(net: &Net) -> Adam {
-        let zeros = || {
-            net.layers
-                .iter()
-                .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.b.len()]))
-                .collect()
-        };
-        Adam {
-            m: zeros(),
-            v: zeros(),
-            t: 0,
-        }
-    }
-
-    /// One step of Adam (β 0.9, 0.999) with decoupled weight decay on the weights.
-    pub fn step(&mut self, net: &mut Net, grads: &[(Vec<f32>, Vec<f32>)], lr: f32, decay: f32) {
-        self.t += 1;
-        let (b1, b2) = (0.9f32, 0.999f32);
-        let c1 = 1.0 - b1.powi(self.t);
-        let c2 = 1.0 - b2.powi(self.t);
-        for (l, layer) in net.layers.iter_mut().enumerate() {
-            let upd = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], wd: f32| {
-                for i in 0..p.len() {
-                    m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-                    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
-                    p[i] -= lr * ((m[i] / c1) / ((v[i] / c2).sqrt() + 1e-8) + wd * p[i]);
-                }
-            };
-            let (mw, mb) = &mut self.m[l];
-            let (vw, vb) = &mut self.v[l];
-            upd(&mut layer.w, &grads[l].0, mw, vw, decay);
-            upd(&mut layer.b, &grads[l].1, mb, vb, 0.0);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::graph::Graph;
     use crate::model::tensor::Tensor;
+    use crate::model::train::Adam;
 
     fn sample(rng: &mut Rng, bands: usize, h: usize, w: usize) -> Sample {
         let before: Vec<f32> = (0..bands * h * w).map(|_| rng.normal_f32()).collect();

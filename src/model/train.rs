@@ -4,7 +4,7 @@
 //! Deterministic for a seed (patch draws and weights come from one generator; the parallel
 //! sums are reduced in a fixed order).
 
-use super::net::{Adam, Net, Rng, Sample, sigmoid};
+use super::net::{Grads, Net, Rng, Sample, sigmoid};
 use serde::Serialize;
 
 /// One pair in memory: `bands` x height x width per date (already scaled), labels 0 / 1 /
@@ -322,4 +322,48 @@ pub fn validate(net: &Net, set: &[&TrainPair]) -> PixelScores {
         }
     }
     PixelScores::from_counts(tp, fp, fn_)
+}
+
+/// Adam's state for every parameter of a network.
+pub struct Adam {
+    m: Vec<(Vec<f32>, Vec<f32>)>,
+    v: Vec<(Vec<f32>, Vec<f32>)>,
+    t: i32,
+}
+
+impl Adam {
+    pub fn new(net: &Net) -> Adam {
+        let zeros = || {
+            net.layers
+                .iter()
+                .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.b.len()]))
+                .collect()
+        };
+        Adam {
+            m: zeros(),
+            v: zeros(),
+            t: 0,
+        }
+    }
+
+    /// One step of Adam (β 0.9, 0.999) with decoupled weight decay on the weights.
+    pub fn step(&mut self, net: &mut Net, grads: &Grads, lr: f32, decay: f32) {
+        self.t += 1;
+        let (b1, b2) = (0.9f32, 0.999f32);
+        let c1 = 1.0 - b1.powi(self.t);
+        let c2 = 1.0 - b2.powi(self.t);
+        for (l, layer) in net.layers.iter_mut().enumerate() {
+            let upd = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], wd: f32| {
+                for i in 0..p.len() {
+                    m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                    p[i] -= lr * ((m[i] / c1) / ((v[i] / c2).sqrt() + 1e-8) + wd * p[i]);
+                }
+            };
+            let (mw, mb) = &mut self.m[l];
+            let (vw, vb) = &mut self.v[l];
+            upd(&mut layer.w, &grads[l].0, mw, vw, decay);
+            upd(&mut layer.b, &grads[l].1, mb, vb, 0.0);
+        }
+    }
 }
