@@ -228,14 +228,8 @@ pub fn resolve_bands(
 ) -> std::result::Result<Vec<usize>, String> {
     spec.iter()
         .map(|b| {
-            let role = match b.trim().to_ascii_uppercase().as_str() {
-                "R" | "RED" => Some(roles.red),
-                "G" | "GREEN" => Some(roles.green),
-                "B" | "BLUE" => Some(roles.blue),
-                "NIR" | "N" => Some(roles.nir),
-                "SWIR" | "SWIR1" => Some(roles.swir),
-                _ => None,
-            };
+            // The role names of `--bands`.
+            let role = crate::raster::bands::Role::parse(b).map(|r| roles.of(r));
             match role {
                 Some(Some(i)) => Ok(i),
                 Some(None) => Err(format!(

@@ -185,7 +185,9 @@ pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) ->
         let mut out = Vec::with_capacity(bands.len() * plane);
         for &b in &bands {
             let p = &src[b * plane..(b + 1) * plane];
-            let (m, s) = mean_std(p, &input.valid);
+            let mut moments = super::infer::Moments::default();
+            moments.add(p, &input.valid);
+            let (m, s) = moments.mean_std();
             out.extend(p.iter().zip(&input.valid).map(|(&v, &ok)| {
                 if ok != 0 && v.is_finite() {
                     ((f64::from(v) - m) / s) as f32
@@ -211,21 +213,6 @@ pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) ->
         after: scale(&input.after),
         label: lab,
     })
-}
-
-/// Mean and standard deviation of the valid, finite values (std at least 1e-6).
-pub fn mean_std(p: &[f32], valid: &[u32]) -> (f64, f64) {
-    let (mut n, mut s, mut s2) = (0f64, 0f64, 0f64);
-    for (&v, &ok) in p.iter().zip(valid) {
-        if ok != 0 && v.is_finite() {
-            let v = f64::from(v);
-            n += 1.0;
-            s += v;
-            s2 += v * v;
-        }
-    }
-    let m = s / n.max(1.0);
-    (m, (s2 / n.max(1.0) - m * m).max(0.0).sqrt().max(1e-6))
 }
 
 /// The first band of a label raster on the image grid.

@@ -27,6 +27,36 @@ pub struct ChangeModel {
     pub path: PathBuf,
 }
 
+/// Count, sum and sum of squares of the valid, finite values of a band: the statistics of
+/// `scale = "scene"`, gathered the same way at training ([`super::data`]) and at detection.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
+    n: f64,
+    sum: f64,
+    sum2: f64,
+}
+
+impl Moments {
+    /// Add the values of `plane` where `valid` is non-zero and the value finite.
+    pub fn add(&mut self, plane: &[f32], valid: &[u32]) {
+        for (&v, &ok) in plane.iter().zip(valid) {
+            if ok != 0 && v.is_finite() {
+                let v = f64::from(v);
+                self.n += 1.0;
+                self.sum += v;
+                self.sum2 += v * v;
+            }
+        }
+    }
+
+    /// Mean and standard deviation (at least 1e-6, so that scaling by it stays finite).
+    pub fn mean_std(&self) -> (f64, f64) {
+        let m = self.sum / self.n.max(1.0);
+        let var = self.sum2 / self.n.max(1.0) - m * m;
+        (m, var.max(0.0).sqrt().max(1e-6))
+    }
+}
+
 /// Per date, per selected model band: `(offset, factor)` with `scaled = (v - offset) · factor`.
 pub type Scaling = [Vec<(f32, f32)>; 2];
 
@@ -315,14 +345,10 @@ impl ChangeModel {
         }
         let px = th * tw;
         let ch = |k: usize| &t.data[k * px..(k + 1) * px];
-        let softmax = |k: usize| -> Vec<f32> {
-            (0..px)
-                .map(|i| {
-                    let m = (0..c).map(|j| ch(j)[i]).fold(f32::NEG_INFINITY, f32::max);
-                    let sum: f32 = (0..c).map(|j| (ch(j)[i] - m).exp()).sum();
-                    (ch(k)[i] - m).exp() / sum
-                })
-                .collect()
+        // Per-class scores: the softmax over the channels, every channel at once.
+        let scores = || -> Result<Vec<f32>> {
+            let all = Tensor::new(vec![1, c, th, tw], t.data.clone());
+            Ok(super::ops::softmax(all, 1).map_err(|m| self.err(m))?.data)
         };
         if !o.classes.is_empty() {
             if o.classes.len() != c {
@@ -336,9 +362,10 @@ impl ChangeModel {
                 .iter()
                 .position(|n| n.trim().eq_ignore_ascii_case(super::config::NO_CHANGE))
                 .expect("checked when the configuration was read");
-            let scores: Vec<Vec<f32>> = (0..c).map(softmax).collect();
+            let all = scores()?;
+            let scores: Vec<&[f32]> = all.chunks(px).collect();
             let mut planes = vec![scores[none].iter().map(|p| 1.0 - p).collect()];
-            planes.extend(scores);
+            planes.extend(scores.iter().map(|p| p.to_vec()));
             return Ok(planes);
         }
         Ok(vec![match o.kind {
@@ -347,7 +374,7 @@ impl ChangeModel {
                 .iter()
                 .map(|&z| super::net::sigmoid(z))
                 .collect(),
-            OutputKind::Softmax => softmax(o.channel),
+            OutputKind::Softmax => scores()?[o.channel * px..(o.channel + 1) * px].to_vec(),
         }])
     }
 }

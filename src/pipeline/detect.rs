@@ -349,7 +349,11 @@ fn detect_into(
     let model_path = model.as_ref().map(|(m, _)| m.path.clone());
     let model = match model {
         Some((model, bands)) => {
-            let stats = band_stats(&pair, &samples)?;
+            // Only `scale = "scene"` reads the scene's statistics: the others skip the pass.
+            let stats = match model.config.input.scale {
+                crate::model::config::Scale::Scene => band_stats(&pair, &samples)?,
+                _ => Default::default(),
+            };
             let scaling = model.scaling(&bands, &stats);
             let tile_px = opts.model.as_ref().and_then(|m| m.tile_px);
             Some(ModelRun {
@@ -727,31 +731,17 @@ fn class_raster(
 /// Per date and band, the mean and standard deviation of the valid pixels of the sample cells
 /// (a model's `scale = "scene"`).
 fn band_stats(pair: &ScenePair, cells: &[Tile]) -> Result<[Vec<(f64, f64)>; 2]> {
-    let bands = pair.bands();
-    // Per date and band: count, sum, sum of squares.
-    let mut acc = [vec![[0f64; 3]; bands], vec![[0f64; 3]; bands]];
+    let mut acc = [(); 2].map(|_| vec![crate::model::infer::Moments::default(); pair.bands()]);
     for t in cells {
         let input = pair.read(t.core)?;
         let n = input.pixels();
         for (date, img) in [&input.before, &input.after].into_iter().enumerate() {
-            for (b, a) in acc[date].iter_mut().enumerate() {
-                for (&v, &ok) in img[b * n..(b + 1) * n].iter().zip(&input.valid) {
-                    if ok != 0 && v.is_finite() {
-                        let v = f64::from(v);
-                        *a = [a[0] + 1.0, a[1] + v, a[2] + v * v];
-                    }
-                }
+            for (b, m) in acc[date].iter_mut().enumerate() {
+                m.add(&img[b * n..(b + 1) * n], &input.valid);
             }
         }
     }
-    Ok(acc.map(|date| {
-        date.iter()
-            .map(|[n, s, s2]| {
-                let m = s / n.max(1.0);
-                (m, (s2 / n.max(1.0) - m * m).max(0.0).sqrt())
-            })
-            .collect()
-    }))
+    Ok(acc.map(|date| date.iter().map(|m| m.mean_std()).collect()))
 }
 
 fn fit_radiometry(pair: &ScenePair, cells: &[Tile]) -> Result<Vec<f32>> {

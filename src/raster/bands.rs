@@ -19,7 +19,8 @@ pub enum Role {
 }
 
 impl Role {
-    fn parse(s: &str) -> Option<Role> {
+    /// A role by its name (R/RED, G/GREEN, B/BLUE, NIR/N, SWIR/SWIR1; any case).
+    pub fn parse(s: &str) -> Option<Role> {
         match s.trim().to_ascii_uppercase().as_str() {
             "R" | "RED" => Some(Role::Red),
             "G" | "GREEN" => Some(Role::Green),
@@ -78,6 +79,19 @@ pub fn parse_bands(spec: &str, count: usize, path: &Path) -> Result<Vec<BandChoi
         return Err(fail("no band selected".into()));
     }
     Ok(out)
+}
+
+impl BandRoles {
+    /// The selected band that plays `role`, if any.
+    pub fn of(&self, role: Role) -> Option<usize> {
+        match role {
+            Role::Red => self.red,
+            Role::Green => self.green,
+            Role::Blue => self.blue,
+            Role::Nir => self.nir,
+            Role::Swir => self.swir,
+        }
+    }
 }
 
 /// Roles as indices into the selection.

@@ -42,7 +42,7 @@ impl Unary {
                     v
                 }
             }
-            Unary::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+            Unary::Sigmoid => super::layers::sigmoid(v),
             Unary::Tanh => v.tanh(),
             Unary::Abs => v.abs(),
             Unary::Neg => -v,
