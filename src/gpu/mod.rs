@@ -497,7 +497,7 @@ impl GpuContext {
     /// Copy results into mappable buffers, submit, wait, and unpack.
     fn read_back(
         &self,
-        mut enc: wgpu::CommandEncoder,
+        enc: wgpu::CommandEncoder,
         evidence: &wgpu::Buffer,
         mask: &wgpu::Buffer,
         near: &wgpu::Buffer,
@@ -505,19 +505,43 @@ impl GpuContext {
         with_mask: bool,
     ) -> Result<TileResult> {
         let bytes = (n * 4) as u64;
-        let download = |label| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: (2 * bytes + 4).max(4),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
+        let words = if with_mask {
+            self.download(enc, &[(evidence, bytes), (mask, bytes), (near, 4)])?
+        } else {
+            self.download(enc, &[(evidence, bytes)])?
         };
-        let dl = download("download");
-        enc.copy_buffer_to_buffer(evidence, 0, &dl, 0, Some(bytes));
-        if with_mask {
-            enc.copy_buffer_to_buffer(mask, 0, &dl, bytes, Some(bytes));
-            enc.copy_buffer_to_buffer(near, 0, &dl, 2 * bytes, Some(4));
+        let evidence = words[..n].iter().map(|&b| f32::from_bits(b)).collect();
+        let (mask, near_threshold) = if with_mask {
+            (words[n..2 * n].to_vec(), words[2 * n] as u64)
+        } else {
+            (Vec::new(), 0)
+        };
+        Ok(TileResult {
+            evidence,
+            mask,
+            near_threshold,
+            timings: Default::default(),
+        })
+    }
+
+    /// Record copies of the first `bytes` of each buffer, one after the other, into one
+    /// mappable buffer; submit, wait, and return its words.
+    fn download(
+        &self,
+        mut enc: wgpu::CommandEncoder,
+        parts: &[(&wgpu::Buffer, u64)],
+    ) -> Result<Vec<u32>> {
+        let total: u64 = parts.iter().map(|(_, b)| b).sum();
+        let dl = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("download"),
+            size: total.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut at = 0;
+        for (buf, bytes) in parts {
+            enc.copy_buffer_to_buffer(buf, 0, &dl, at, Some(*bytes));
+            at += bytes;
         }
         self.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -533,21 +557,10 @@ impl GpuContext {
         let view = dl
             .get_mapped_range(..)
             .map_err(|e| Error::Gpu(format!("readback mapping failed: {e}")))?;
-        let words: &[u32] = bytemuck::cast_slice(&view);
-        let evidence = words[..n].iter().map(|&b| f32::from_bits(b)).collect();
-        let (mask, near_threshold) = if with_mask {
-            (words[n..2 * n].to_vec(), words[2 * n] as u64)
-        } else {
-            (Vec::new(), 0)
-        };
+        let words = bytemuck::cast_slice(&view).to_vec();
         drop(view);
         dl.unmap();
-        Ok(TileResult {
-            evidence,
-            mask,
-            near_threshold,
-            timings: Default::default(),
-        })
+        Ok(words)
     }
 
     /// One image's 2-d convolution (the model engine's `Conv` on the GPU; CPU twin
@@ -623,11 +636,10 @@ impl GpuContext {
             &[(0, &uniform), (1, &src), (2, &w), (3, &b), (4, &dst)],
             (gx as u32, groups.div_ceil(gx) as u32),
         );
-        let empty = self.scratch("conv_none", 4);
-        let r = self.read_back(enc, &dst, &empty, &empty, n, false);
+        let r = self.download(enc, &[(&dst, (n * 4) as u64)]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(e.to_string()));
         }
-        Ok(r?.evidence)
+        Ok(r?.into_iter().map(f32::from_bits).collect())
     }
 }
