@@ -327,21 +327,35 @@ mod measure {
         /// # Errors
         /// [`crate::Error::Open`] naming the image when a read fails.
         pub fn measure(&self, polys: &[PixelPolygon]) -> Result<Features> {
-            let Some((x0, y0, x1, y1)) = pixels::bbox(polys) else {
+            let Some((_, y0, _, y1)) = pixels::bbox(polys) else {
                 return Ok(Features::default());
             };
             let r = self.ring_px as i64;
-            let xa = (x0 - r).max(0) as usize;
-            let xb = ((x1 + r).max(0) as usize).min(self.width);
             let mut acc = Accumulator::default();
-            if xb <= xa {
+            // Each strip reads only the columns of the polygon's pixels within reach of its
+            // rows (and the ring around them): a diagonal road's bounding box is mostly empty,
+            // and every block read is a block decoded.
+            let extents = pixels::row_extents(polys, y0, y1);
+            let reach = |ya: i64, yb: i64| -> Option<(usize, usize)> {
+                let rows = (ya.max(y0) - y0) as usize..(yb.min(y1) - y0).max(0) as usize;
+                let (a, b) = extents
+                    .get(rows)?
+                    .iter()
+                    .fold((i64::MAX, i64::MIN), |(a, b), &(lo, hi)| (a.min(lo), b.max(hi)));
+                let (xa, xb) = ((a - r).max(0) as usize, ((b + r).max(0) as usize).min(self.width));
+                (xa < xb).then_some((xa, xb))
+            };
+            let Some((xa, xb)) = reach(y0, y1) else {
                 return Ok(acc.finish(&self.spectra, dt_width(polys)));
-            }
+            };
             self.pool.with(
                 || self.clone_template(),
                 |pair| {
                     for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height, xb - xa)
                     {
+                        let Some((xa, xb)) = reach(y as i64 - r, (y + rows) as i64 + r) else {
+                            continue;
+                        };
                         let bottom = self.ring_px.min(self.height - (y + rows));
                         let win = Window {
                             x: xa,

@@ -22,7 +22,7 @@ use crate::classify::features::Measurer;
 use crate::error::{Error, Result};
 use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::raster::grid::{Tile, TileGrid, Window};
-use crate::raster::pair::{PairOptions, ScenePair};
+use crate::raster::pair::{DateOf, DateTile, PairOptions, ScenePair};
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::source::Foreground;
@@ -36,9 +36,6 @@ const SAMPLE_CELL_PX: usize = 256;
 const SAMPLE_CELLS: usize = 64;
 /// Paired pixels kept for the radiometric fit.
 const RADIOMETRY_SAMPLES: usize = 250_000;
-/// Reader threads in the main pass: GDAL decodes (decompresses) in the reading thread, and one
-/// reader cannot keep up with the kernels on compressed inputs.
-const READERS: usize = 2;
 /// Pixel size from which the default evidence switches from the building index to the change
 /// vector: at 5 m and coarser a building is a few pixels and line openings lose their meaning.
 const COARSE_GSD_M: f64 = 5.0;
@@ -835,16 +832,15 @@ fn stream(
         .filter(|(i, _)| !resume.done.contains(i))
         .unzip();
     let log = resume.log.clone();
-    // Several readers, each with its own dataset handles, take tiles round-robin; the kernels
-    // pull from them in the same order, so tiles arrive in order with bounded queues.
-    // The caller keeps `pair` (and any warped copy it owns) alive until the polygons, which
-    // read the images again for typing, are written.
-    let n_readers = READERS.min(tiles.len().max(1));
-    // Several readers decode side by side already: GDAL's own decoding threads on top (set when
-    // a dataset opens) only add switching (measured: 8 % more CPU time, 5 % longer runs).
-    let threads = if n_readers > 1 { "1" } else { "ALL_CPUS" };
-    let _ = gdal::config::set_thread_local_config_option("GDAL_NUM_THREADS", threads);
-    let handles: Result<Vec<ScenePair>> = (0..n_readers).map(|_| pair.try_clone()).collect();
+    // One reader per date, each with its own dataset handles, reads every tile in order: the
+    // halo blocks a tile shares with the previous one come from GDAL's block cache of that
+    // handle. The kernels pair the two dates of each tile. The caller keeps `pair` (and any
+    // warped copy it owns) alive until the polygons, which read the images again for typing,
+    // are written.
+    // The two readers decode side by side already: GDAL's own decoding threads on top (set
+    // when a dataset opens) only add switching (measured: 8 % more CPU time, 5 % longer runs).
+    let _ = gdal::config::set_thread_local_config_option("GDAL_NUM_THREADS", "1");
+    let handles: Result<Vec<ScenePair>> = (0..2).map(|_| pair.try_clone()).collect();
     let _ = gdal::config::clear_thread_local_config_option("GDAL_NUM_THREADS");
     let handles = handles?;
     let pool = crate::raster::pair::BufferPool::default();
@@ -853,19 +849,19 @@ fn stream(
     let (write_tx, write_rx) = crossbeam_channel::bounded::<Written>(2);
     std::thread::scope(|s| -> Result<Streamed> {
         let mut queues = Vec::new();
-        for (k, handle) in handles.into_iter().enumerate() {
-            // One tile waiting per reader beside the one it reads: enough to keep the kernels
-            // fed, and each held tile is both dates of the tile and its halo in f32.
+        for (handle, date) in handles.into_iter().zip([DateOf::Before, DateOf::After]) {
+            // One tile waiting beside the one being read: enough to keep the kernels fed, and
+            // each held tile is one date of the tile and its halo in f32.
             let (tx, rx) = crossbeam_channel::bounded(1);
             queues.push(rx);
-            let mine: Vec<Tile> = tiles.iter().copied().skip(k).step_by(n_readers).collect();
+            let tiles = &tiles;
             let pool = pool.clone();
             s.spawn(move || {
-                for t in mine {
+                for t in tiles {
                     let clock = Instant::now();
                     let r = handle
-                        .read_pooled(t.read, &pool)
-                        .map(|input| (t, input, clock.elapsed().as_secs_f64()));
+                        .read_date_pooled(date, t.read, &pool)
+                        .map(|d| (d, clock.elapsed().as_secs_f64()));
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         break;
@@ -903,13 +899,15 @@ fn stream(
         let rel = plan.config.evidence.rounding_rel();
         let mut done = resume.done.len() as u64;
         let mut failure = None;
-        for k in 0..tiles.len() {
-            let Ok(msg) = queues[k % n_readers].recv() else {
+        for (k, &t) in tiles.iter().enumerate() {
+            let (Ok(before), Ok(after)) = (queues[0].recv(), queues[1].recv()) else {
                 break;
             };
             let id = ids[k];
-            let step = msg.and_then(|(t, input, read_s)| {
-                timings.add("read", read_s);
+            let step = before.and_then(|b| Ok((b, after?))).and_then(|((b, b_s), (a, a_s))| {
+                timings.add("read", b_s + a_s);
+                let (w, h) = (t.read.width, t.read.height);
+                let input = DateTile::pair(w, h, pair.bands(), b, a, &pool);
                 let learned = match model {
                     Some(m) => {
                         let clock = Instant::now();
@@ -932,6 +930,7 @@ fn stream(
                 let r = backend.run_tile_on(plan, &input, evidence, true)?;
                 pool.give(input.before);
                 pool.give(input.after);
+                pool.give_valid(input.valid);
                 timings.merge(&r.timings);
                 let clock = Instant::now();
                 let mask: Vec<u8> = crop(&r.mask, t.read, t.core)

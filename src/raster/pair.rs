@@ -375,13 +375,23 @@ impl ScenePair {
         self.read_into(w, [Vec::new(), Vec::new()])
     }
 
-    /// [`ScenePair::read`] into image buffers taken from `pool` (hand them back with
-    /// [`BufferPool::give`] when the tile is done).
+    /// One date of `w` into buffers taken from `pool`: its bands (band-sequential f32) and its
+    /// validity (1 where the date has data). Reading each date on its own thread, through its
+    /// own dataset handle, tile after tile, lets GDAL's block cache serve the halo blocks the
+    /// previous tile decoded (readers taking whole tiles in turn decoded them twice).
     ///
     /// # Errors
     /// As [`ScenePair::read`].
-    pub fn read_pooled(&self, w: Window, pool: &BufferPool) -> Result<TileInput> {
-        self.read_into(w, [pool.take(), pool.take()])
+    pub fn read_date_pooled(&self, date: DateOf, w: Window, pool: &BufferPool) -> Result<DateTile> {
+        let d = match date {
+            DateOf::Before => &self.before,
+            DateOf::After => &self.after,
+        };
+        let mut valid = pool.take_valid();
+        valid.clear();
+        valid.resize(w.pixels(), 1);
+        let data = read_date(d, w, &mut valid, pool.take())?;
+        Ok(DateTile { data, valid })
     }
 
     /// [`ScenePair::read`] into the buffers `[before, after]` (whatever they held is replaced).
@@ -399,6 +409,38 @@ impl ScenePair {
             after,
             valid,
         })
+    }
+}
+
+/// Which date of a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateOf {
+    Before,
+    After,
+}
+
+/// One date of a window: bands band-sequential as f32, and 1 where the date has data.
+pub struct DateTile {
+    pub data: Vec<f32>,
+    pub valid: Vec<u32>,
+}
+
+impl DateTile {
+    /// The tile of a `width` x `height` window from its two dates: valid where both are.
+    pub fn pair(width: usize, height: usize, bands: usize, before: DateTile, after: DateTile, pool: &BufferPool) -> TileInput {
+        let mut valid = before.valid;
+        for (v, a) in valid.iter_mut().zip(&after.valid) {
+            *v &= *a;
+        }
+        pool.give_valid(after.valid);
+        TileInput {
+            width,
+            height,
+            bands,
+            before: before.data,
+            after: after.data,
+            valid,
+        }
     }
 }
 
@@ -425,33 +467,47 @@ fn assume_roles(choice: &mut [BandChoice], path: &Path, notes: &mut Vec<String>)
     ));
 }
 
-/// Image buffers of finished tiles, for the next tiles to read into. A tile's bands are tens of
-/// MB, above what glibc keeps in its heap (32 MB at most): freshly allocated, each would be
-/// mapped and zeroed page by page again, a fifth of a run's time.
+/// Image and validity buffers of finished tiles, for the next tiles to read into. A tile's
+/// bands are tens of MB, above what glibc keeps in its heap (32 MB at most): freshly
+/// allocated, each would be mapped and zeroed page by page again, a fifth of a run's time.
 #[derive(Clone)]
 pub struct BufferPool {
-    tx: crossbeam_channel::Sender<Vec<f32>>,
-    rx: crossbeam_channel::Receiver<Vec<f32>>,
+    images: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
+    valid: (Sender<Vec<u32>>, Receiver<Vec<u32>>),
 }
 
+use crossbeam_channel::{Receiver, Sender};
+
 impl Default for BufferPool {
-    /// A pool keeping up to four buffers (both dates of two tiles): the tiles in flight hold
-    /// the rest, so memory stays at what the pipeline needs.
+    /// A pool keeping up to four image buffers (both dates of two tiles) and four validity
+    /// buffers: the tiles in flight hold the rest, so memory stays at what the pipeline needs.
     fn default() -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(4);
-        BufferPool { tx, rx }
+        BufferPool {
+            images: crossbeam_channel::bounded(4),
+            valid: crossbeam_channel::bounded(4),
+        }
     }
 }
 
 impl BufferPool {
-    /// A kept buffer, or a new empty one.
+    /// A kept image buffer, or a new empty one.
     pub fn take(&self) -> Vec<f32> {
-        self.rx.try_recv().unwrap_or_default()
+        self.images.1.try_recv().unwrap_or_default()
     }
 
     /// Keep `buf` for a later tile (dropped when the pool is full).
     pub fn give(&self, buf: Vec<f32>) {
-        let _ = self.tx.try_send(buf);
+        let _ = self.images.0.try_send(buf);
+    }
+
+    /// A kept validity buffer, or a new empty one.
+    pub fn take_valid(&self) -> Vec<u32> {
+        self.valid.1.try_recv().unwrap_or_default()
+    }
+
+    /// Keep a validity buffer for a later tile.
+    pub fn give_valid(&self, buf: Vec<u32>) {
+        let _ = self.valid.0.try_send(buf);
     }
 }
 
@@ -518,7 +574,7 @@ fn read_bands(
     mut data: Vec<f32>,
 ) -> std::result::Result<Vec<f32>, String> {
     let n = size.0 * size.1;
-    data.clear();
+    // GDAL writes every value: a reused buffer of the right size is not zeroed first.
     data.resize(n * bands.len(), 0.0);
     let band_list: Vec<i32> = bands.iter().map(|&b| b as i32).collect();
     let to_i32 = |v: usize| i32::try_from(v).map_err(|_| format!("window of {v} px is too large"));
