@@ -140,7 +140,8 @@ pub fn directions(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
             || (vec![0.0f32; m], vec![NONE; m], vec![0u32; n], vec![0u32; n]),
             |(mut best, mut dir, mut fwd, mut bwd), k| {
                 let (x_major, off, step, climbing) = line(k, w.max(h) + 1);
-                let inside = |x: i64, y: i64| x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h;
+                let inside =
+                    |x: i64, y: i64| x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h;
                 // The predecessor of (x, y) on its line: (x - 1, y - dy) for x-major lines,
                 // (x - dx, y - 1) for y-major ones; outside pixels count 0 (never written).
                 let pred = |x: usize, y: usize| -> Option<usize> {
@@ -152,7 +153,11 @@ pub fn directions(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
                     inside(px, py).then(|| py as usize * w + px as usize)
                 };
                 // Lines that climb need the row below done first; within a row, left first.
-                let rows: Vec<usize> = if climbing { (0..h).rev().collect() } else { (0..h).collect() };
+                let rows: Vec<usize> = if climbing {
+                    (0..h).rev().collect()
+                } else {
+                    (0..h).collect()
+                };
                 for &y in &rows {
                     for &i in &pixels[row_start[y]..row_start[y + 1]] {
                         let x = i as usize % w;
@@ -612,8 +617,6 @@ mod tests {
         (dir, best)
     }
 
-
-
     const TURN: f64 = 20.0 * std::f64::consts::PI / 180.0;
 
     /// A segment from one point to another and its half-width.
@@ -651,8 +654,14 @@ mod tests {
         };
         for (w, h) in [(1, 1), (1, 30), (30, 1), (37, 23), (64, 64), (101, 47)] {
             for density in [2u64, 5, 50] {
-                let m: Vec<u8> = (0..w * h).map(|_| u8::from(rnd() % 100 < density)).collect();
-                assert_eq!(directions(&m, w, h), directions_dense(&m, w, h), "{w}x{h} {density}%");
+                let m: Vec<u8> = (0..w * h)
+                    .map(|_| u8::from(rnd() % 100 < density))
+                    .collect();
+                assert_eq!(
+                    directions(&m, w, h),
+                    directions_dense(&m, w, h),
+                    "{w}x{h} {density}%"
+                );
             }
             let lines: Vec<_> = (0..4)
                 .map(|_| {
@@ -661,7 +670,11 @@ mod tests {
                 })
                 .collect();
             let m = draw(w, h, &lines);
-            assert_eq!(directions(&m, w, h), directions_dense(&m, w, h), "{w}x{h} lines");
+            assert_eq!(
+                directions(&m, w, h),
+                directions_dense(&m, w, h),
+                "{w}x{h} lines"
+            );
         }
     }
 

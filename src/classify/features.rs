@@ -272,6 +272,16 @@ pub fn strips(
         .collect()
 }
 
+/// Where the pixels of measured windows come from: the images, or the pixels near changes
+/// the detection pass kept ([`super::near::NearStore`]).
+pub trait PixelSource: Send + Sync {
+    /// Both dates of `w` (the pair's overlap coordinates) with their validity.
+    ///
+    /// # Errors
+    /// [`crate::Error::Open`] naming the file when a read fails.
+    fn read(&self, w: crate::raster::grid::Window) -> crate::error::Result<TileInput>;
+}
+
 #[cfg(feature = "gdal")]
 pub use measure::Measurer;
 
@@ -279,16 +289,18 @@ pub use measure::Measurer;
 mod measure {
     use super::*;
     use crate::error::Result;
+    use crate::raster::blocks::BlockReader;
     use crate::raster::grid::Window;
     use crate::raster::pair::ScenePair;
-    use crate::raster::pool::Pool;
-    use std::sync::Mutex;
 
-    /// Reads the pixels of polygons from an image pair; safe to share between threads (each
-    /// call takes a dataset pair from a pool, cloned from the first when none is free).
+    /// Decoded image blocks the measuring threads share (both dates).
+    const BLOCK_CACHE_BYTES: usize = 384 << 20;
+
+    /// Reads the pixels of polygons from an image pair; safe to share between threads (the
+    /// windows of neighbouring polygons and of a split polygon's pieces share image blocks,
+    /// decoded once through a [`BlockReader`]).
     pub struct Measurer {
-        pool: Pool<ScenePair>,
-        template: Mutex<ScenePair>,
+        reader: Box<dyn PixelSource>,
         pub spectra: Spectra,
         /// Ring radius for the shadow, pixels.
         pub ring_px: usize,
@@ -308,18 +320,16 @@ mod measure {
             Measurer {
                 width: pair.width,
                 height: pair.height,
-                pool: Pool::new(Vec::new()),
-                template: Mutex::new(pair),
+                reader: Box::new(BlockReader::new(pair, BLOCK_CACHE_BYTES)),
                 spectra,
                 ring_px,
             }
         }
 
-        fn clone_template(&self) -> Result<ScenePair> {
-            match self.template.lock() {
-                Ok(t) => t.try_clone(),
-                Err(e) => e.into_inner().try_clone(),
-            }
+        /// Read windows from `source` from now on instead of the images (the pixels near
+        /// changes the detection pass kept: the same values wherever a measure looks).
+        pub fn read_from(&mut self, source: Box<dyn PixelSource>) {
+            self.reader = source;
         }
 
         /// The features of one polygon (pixel-corner coordinates of the pair's grid).
@@ -341,42 +351,35 @@ mod measure {
                 let (a, b) = extents
                     .get(rows)?
                     .iter()
-                    .fold((i64::MAX, i64::MIN), |(a, b), &(lo, hi)| (a.min(lo), b.max(hi)));
-                let (xa, xb) = ((a - r).max(0) as usize, ((b + r).max(0) as usize).min(self.width));
+                    .fold((i64::MAX, i64::MIN), |(a, b), &(lo, hi)| {
+                        (a.min(lo), b.max(hi))
+                    });
+                let (xa, xb) = (
+                    (a - r).max(0) as usize,
+                    ((b + r).max(0) as usize).min(self.width),
+                );
                 (xa < xb).then_some((xa, xb))
             };
             let Some((xa, xb)) = reach(y0, y1) else {
                 return Ok(acc.finish(&self.spectra, dt_width(polys)));
             };
-            self.pool.with(
-                || self.clone_template(),
-                |pair| {
-                    for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height, xb - xa)
-                    {
-                        let Some((xa, xb)) = reach(y as i64 - r, (y + rows) as i64 + r) else {
-                            continue;
-                        };
-                        let bottom = self.ring_px.min(self.height - (y + rows));
-                        let win = Window {
-                            x: xa,
-                            y: y - top,
-                            width: xb - xa,
-                            height: top + rows + bottom,
-                        };
-                        let t = pair.read(win)?;
-                        let inside = pixels::rasterize(
-                            polys,
-                            xa as i64,
-                            win.y as i64,
-                            win.width,
-                            win.height,
-                        );
-                        let ring = pixels::ring(&inside, win.width, win.height, self.ring_px);
-                        acc.add(&self.spectra, &t, &inside, &ring, top..top + rows);
-                    }
-                    Ok(())
-                },
-            )?;
+            for (y, rows, top) in strips(y0 - r, y1 + r, self.ring_px, self.height, xb - xa) {
+                let Some((xa, xb)) = reach(y as i64 - r, (y + rows) as i64 + r) else {
+                    continue;
+                };
+                let bottom = self.ring_px.min(self.height - (y + rows));
+                let win = Window {
+                    x: xa,
+                    y: y - top,
+                    width: xb - xa,
+                    height: top + rows + bottom,
+                };
+                let t = self.reader.read(win)?;
+                let inside =
+                    pixels::rasterize(polys, xa as i64, win.y as i64, win.width, win.height);
+                let ring = pixels::ring(&inside, win.width, win.height, self.ring_px);
+                acc.add(&self.spectra, &t, &inside, &ring, top..top + rows);
+            }
             Ok(acc.finish(&self.spectra, dt_width(polys)))
         }
     }

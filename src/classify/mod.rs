@@ -8,6 +8,7 @@ pub mod context;
 #[cfg(feature = "gdal")]
 pub mod external;
 pub mod features;
+pub mod near;
 pub mod pixels;
 pub mod rules;
 pub mod shape;

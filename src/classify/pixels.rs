@@ -25,7 +25,10 @@ pub fn row_extents(polys: &[PixelPolygon], y0: i64, y1: i64) -> Vec<(i64, i64)> 
         for k in 0..n {
             let (a, b) = (ring[k], ring[(k + 1) % n]);
             if a.0 == b.0 && a.1 != b.1 {
-                let (ya, yb) = ((a.1.min(b.1).max(y0) - y0) as usize, (a.1.max(b.1).min(y1) - y0).max(0) as usize);
+                let (ya, yb) = (
+                    (a.1.min(b.1).max(y0) - y0) as usize,
+                    (a.1.max(b.1).min(y1) - y0).max(0) as usize,
+                );
                 for e in ext.iter_mut().take(yb).skip(ya) {
                     *e = (e.0.min(a.0), e.1.max(a.0));
                 }
@@ -90,19 +93,24 @@ pub fn rasterize(polys: &[PixelPolygon], x0: i64, y0: i64, w: usize, h: usize) -
 /// ([`crate::change::cpu::chains::square_par`]: a window as large as a county-long road's took
 /// `r` reads per pixel before), or per pixel beyond the sweeps' reach.
 pub fn ring(inside: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
+    dilate_square(inside, w, h, r)
+        .iter()
+        .zip(inside)
+        .map(|(&n, &i)| u8::from(n == 1 && i == 0))
+        .collect()
+}
+
+/// The square dilation (chessboard distance `r`) of a 0/1 mask.
+pub fn dilate_square(inside: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
     use crate::change::cpu::chains::{MAX_HALF, square_par};
-    let near = match u32::try_from(r) {
+    match u32::try_from(r) {
         Ok(r) if r <= MAX_HALF => {
             let mut near = vec![0u8; w * h];
             square_par((w, h), r, false, inside, &mut near);
             near
         }
         _ => dilate_direct(inside, w, h, r),
-    };
-    near.iter()
-        .zip(inside)
-        .map(|(&n, &i)| u8::from(n == 1 && i == 0))
-        .collect()
+    }
 }
 
 /// The square dilation of a 0/1 mask, pixel by pixel (rows, then columns).

@@ -19,6 +19,7 @@ use crate::classify::ClassifyConf;
 use crate::classify::context::{Context, ContextConf};
 use crate::classify::external::External;
 use crate::classify::features::Measurer;
+use crate::classify::near::NearStore;
 use crate::error::{Error, Result};
 use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::raster::grid::{Tile, TileGrid, Window};
@@ -336,7 +337,14 @@ fn detect_into(
         plan.cloud_value = (CLOUD_REFLECTANCE * scale) as f32;
         plan.dark_value = (DARK_REFLECTANCE * scale) as f32;
     }
-    let grid = TileGrid::new(pair.width, pair.height, opts.tile_px, plan.halo_px());
+    // Typing measures each polygon over the shadow ring around it: the main pass keeps the
+    // pixels within that reach of a change (its halo must see that far past the core).
+    let ring_px = match (&opts.classify, opts.vectorize) {
+        (Some(conf), true) => Some(ring_px(conf, &pair)),
+        _ => None,
+    };
+    let halo = plan.halo_px().max(ring_px.unwrap_or(0));
+    let grid = TileGrid::new(pair.width, pair.height, opts.tile_px, halo);
 
     let t0 = Instant::now();
     let samples = sample_cells(&pair, &grid)?;
@@ -465,8 +473,17 @@ fn detect_into(
         counts: start,
         log: resumable.then(|| log.clone()),
     };
+    // A resumed run did not see the tiles written before: typing then reads the images.
+    let mut near = match ring_px {
+        Some(r) if resume.done.is_empty() => Some((
+            NearStore::create(&opts.out_dir.join(".tuban-near.bin"), pair.bands())?,
+            r,
+        )),
+        _ => None,
+    };
     let Streamed {
         counts,
+        classes,
         timings: stages,
     } = stream(
         &pair,
@@ -474,7 +491,7 @@ fn detect_into(
         &plan,
         (backend, model.as_ref()),
         (ev_out, mask_out, cls_out),
-        resume,
+        (resume, near.as_mut().map(|(s, r)| (s, *r))),
         progress,
     )?;
     let _ = std::fs::remove_file(&log);
@@ -492,14 +509,18 @@ fn detect_into(
                 }
                 None => None,
             };
-            Some(std::sync::Arc::new(classifier(
+            let mut c = classifier(
                 conf,
                 opts.classes.as_deref().or(class_path.as_deref()),
                 &pair,
                 &opts.out_dir,
                 &evidence_path,
                 context,
-            )?))
+            )?;
+            if let Some((store, _)) = near.take() {
+                c.measurer.read_from(Box::new(store));
+            }
+            Some(std::sync::Arc::new(c))
         }
         _ => None,
     };
@@ -517,7 +538,8 @@ fn detect_into(
             mask: change_path.clone(),
             out: opts.out_dir.join("changes.gpkg"),
             evidence: Some(evidence_path.clone()),
-            foreground: Foreground::Classes(MASK_CLASSES.len() as u8),
+            // Only the classes that occur: each is a pass over the mask.
+            foreground: Foreground::Classes(classes),
             tile_px: opts.tile_px.max(256),
             options: PolygonizeOptions::default(),
             min_area_m2: opts.min_area_m2,
@@ -599,6 +621,12 @@ fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
     )
 }
 
+/// The radius of the shadow ring typing measures around a polygon, pixels.
+fn ring_px(conf: &ClassifyConf, pair: &ScenePair) -> usize {
+    let pixel_m = pair.pixel_size_m().filter(|g| *g > 0.0).unwrap_or(1.0);
+    (conf.shadow_ring_m / pixel_m).ceil().max(1.0) as usize
+}
+
 /// The classifier of a pair: the rules, the shadow ring in pixels, and the external raster
 /// (opened and checked against the grid now, before any work).
 fn classifier(
@@ -615,11 +643,7 @@ fn classifier(
         .transpose()?;
     Ok(Classifier {
         conf: conf.clone(),
-        measurer: Measurer::new(
-            pair.try_clone()?,
-            conf.scale,
-            (conf.shadow_ring_m / pixel_m).ceil().max(1.0) as usize,
-        ),
+        measurer: Measurer::new(pair.try_clone()?, conf.scale, ring_px(conf, pair)),
         external,
         pixel_m,
         rejected: out_dir.join("rejected.gpkg"),
@@ -807,9 +831,11 @@ pub struct Counts {
     pub cloud: u64,
 }
 
-/// What the main pass measured: its counts and the busy seconds of each stage.
+/// What the main pass measured: its counts, the mask classes that occur (bit `1 << class`) and
+/// the busy seconds of each stage.
 struct Streamed {
     counts: Counts,
+    classes: u32,
     timings: crate::timing::Timings,
 }
 
@@ -820,7 +846,7 @@ fn stream(
     plan: &Plan,
     (backend, model): (&Backend, Option<&ModelRun>),
     outputs: (OutputRaster, OutputRaster, Option<OutputRaster>),
-    resume: checkpoint::Resume,
+    (resume, mut near): (checkpoint::Resume, Option<(&mut NearStore, usize)>),
     progress: ProgressFn,
 ) -> Result<Streamed> {
     let (mut ev_out, mut mask_out, mut cls_out) = outputs;
@@ -895,6 +921,12 @@ fn stream(
             Ok((ev_out, mask_out, cls_out, busy))
         });
         let mut counts = resume.counts;
+        // Tiles written before a resume were not seen: any class may be there.
+        let mut classes: u32 = if resume.done.is_empty() {
+            0
+        } else {
+            MASK_CLASSES.iter().fold(0, |s, (c, _)| s | 1 << c)
+        };
         let mut timings = crate::timing::Timings::default();
         let rel = plan.config.evidence.rounding_rel();
         let mut done = resume.done.len() as u64;
@@ -904,62 +936,76 @@ fn stream(
                 break;
             };
             let id = ids[k];
-            let step = before.and_then(|b| Ok((b, after?))).and_then(|((b, b_s), (a, a_s))| {
-                timings.add("read", b_s + a_s);
-                let (w, h) = (t.read.width, t.read.height);
-                let input = DateTile::pair(w, h, pair.bands(), b, a, &pool);
-                let learned = match model {
-                    Some(m) => {
+            let step = before
+                .and_then(|b| Ok((b, after?)))
+                .and_then(|((b, b_s), (a, a_s))| {
+                    timings.add("read", b_s + a_s);
+                    let (w, h) = (t.read.width, t.read.height);
+                    let input = DateTile::pair(w, h, pair.bands(), b, a, &pool);
+                    let learned = match model {
+                        Some(m) => {
+                            let clock = Instant::now();
+                            let device = match backend {
+                                Backend::Gpu(g) => Some(*g),
+                                Backend::Cpu(_) => None,
+                            };
+                            let e = m
+                                .model
+                                .evidence(&input, &m.bands, &m.scaling, m.tile_px, device)?;
+                            timings.add("model", clock.elapsed().as_secs_f64());
+                            Some(e)
+                        }
+                        None => None,
+                    };
+                    let (evidence, class_planes) = match learned {
+                        Some(me) => (Some(me.change), me.classes),
+                        None => (None, Vec::new()),
+                    };
+                    let r = backend.run_tile_on(plan, &input, evidence, true)?;
+                    if let Some((store, ring)) = near.as_mut() {
                         let clock = Instant::now();
-                        let device = match backend {
-                            Backend::Gpu(g) => Some(*g),
-                            Backend::Cpu(_) => None,
-                        };
-                        let e = m
-                            .model
-                            .evidence(&input, &m.bands, &m.scaling, m.tile_px, device)?;
-                        timings.add("model", clock.elapsed().as_secs_f64());
-                        Some(e)
+                        store.keep(&input, &r.mask, is_change, (t.read, t.core), *ring)?;
+                        timings.add("keep_near", clock.elapsed().as_secs_f64());
                     }
-                    None => None,
-                };
-                let (evidence, class_planes) = match learned {
-                    Some(me) => (Some(me.change), me.classes),
-                    None => (None, Vec::new()),
-                };
-                let r = backend.run_tile_on(plan, &input, evidence, true)?;
-                pool.give(input.before);
-                pool.give(input.after);
-                pool.give_valid(input.valid);
-                timings.merge(&r.timings);
-                let clock = Instant::now();
-                let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
-                    .into_iter()
-                    .map(|m| m as u8)
-                    .collect();
-                let evidence = crop(&r.evidence, t.read, t.core);
-                let c = Counts {
-                    valid: mask.iter().filter(|&&m| m != 255).count() as u64,
-                    changed: mask.iter().filter(|&&m| is_change(u32::from(m))).count() as u64,
-                    // Counted on the core only (the kernel's own count includes the halo).
-                    near: evidence
+                    pool.give(input.before);
+                    pool.give(input.after);
+                    pool.give_valid(input.valid);
+                    timings.merge(&r.timings);
+                    let clock = Instant::now();
+                    let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
+                        .into_iter()
+                        .map(|m| m as u8)
+                        .collect();
+                    let evidence = crop(&r.evidence, t.read, t.core);
+                    let c = Counts {
+                        valid: mask.iter().filter(|&&m| m != 255).count() as u64,
+                        changed: mask.iter().filter(|&&m| is_change(u32::from(m))).count() as u64,
+                        // Counted on the core only (the kernel's own count includes the halo).
+                        near: evidence
+                            .iter()
+                            .zip(&mask)
+                            .filter(|(e, m)| {
+                                is_near_px(**e, (**m != 255) as u32, plan.threshold, rel)
+                            })
+                            .count() as u64,
+                        cloud: evidence.iter().filter(|e| **e == CLOUD_EVIDENCE).count() as u64,
+                    };
+                    for &m in &mask {
+                        if is_change(u32::from(m)) {
+                            classes |= 1 << m;
+                        }
+                    }
+                    counts.valid += c.valid;
+                    counts.changed += c.changed;
+                    counts.near += c.near;
+                    counts.cloud += c.cloud;
+                    timings.add("crop_count", clock.elapsed().as_secs_f64());
+                    let planes = class_planes
                         .iter()
-                        .zip(&mask)
-                        .filter(|(e, m)| is_near_px(**e, (**m != 255) as u32, plan.threshold, rel))
-                        .count() as u64,
-                    cloud: evidence.iter().filter(|e| **e == CLOUD_EVIDENCE).count() as u64,
-                };
-                counts.valid += c.valid;
-                counts.changed += c.changed;
-                counts.near += c.near;
-                counts.cloud += c.cloud;
-                timings.add("crop_count", clock.elapsed().as_secs_f64());
-                let planes = class_planes
-                    .iter()
-                    .map(|p| crop(p, t.read, t.core))
-                    .collect();
-                Ok((id, c, t.core, evidence, mask, planes))
-            });
+                        .map(|p| crop(p, t.read, t.core))
+                        .collect();
+                    Ok((id, c, t.core, evidence, mask, planes))
+                });
             match step {
                 Ok(out) => {
                     if write_tx.send(out).is_err() {
@@ -991,6 +1037,10 @@ fn stream(
             cls.finish()?;
         }
         timings.add("write", write_s + clock.elapsed().as_secs_f64());
-        Ok(Streamed { counts, timings })
+        Ok(Streamed {
+            counts,
+            classes,
+            timings,
+        })
     })
 }

@@ -6,6 +6,8 @@ pub mod grid;
 pub mod pool;
 
 #[cfg(feature = "gdal")]
+pub mod blocks;
+#[cfg(feature = "gdal")]
 pub mod pair;
 #[cfg(feature = "gdal")]
 pub mod writer;

@@ -383,15 +383,32 @@ impl ScenePair {
     /// # Errors
     /// As [`ScenePair::read`].
     pub fn read_date_pooled(&self, date: DateOf, w: Window, pool: &BufferPool) -> Result<DateTile> {
-        let d = match date {
-            DateOf::Before => &self.before,
-            DateOf::After => &self.after,
-        };
+        let d = self.date(date);
         let mut valid = pool.take_valid();
         valid.clear();
         valid.resize(w.pixels(), 1);
         let data = read_date(d, w, &mut valid, pool.take())?;
         Ok(DateTile { data, valid })
+    }
+
+    /// The block grid of one date's file, in overlap pixel coordinates: the block size and the
+    /// overlap's offset in the file (a block's first pixel is at a multiple of the block size
+    /// minus the offset).
+    pub fn blocking(&self, date: DateOf) -> ((usize, usize), (usize, usize)) {
+        let d = self.date(date);
+        let block = d
+            .bands
+            .first()
+            .and_then(|&b| d.ds.rasterband(b).ok())
+            .map_or((256, 256), |b| b.block_size());
+        ((block.0.max(1), block.1.max(1)), d.offset)
+    }
+
+    fn date(&self, date: DateOf) -> &Date {
+        match date {
+            DateOf::Before => &self.before,
+            DateOf::After => &self.after,
+        }
     }
 
     /// [`ScenePair::read`] into the buffers `[before, after]` (whatever they held is replaced).
@@ -413,7 +430,7 @@ impl ScenePair {
 }
 
 /// Which date of a pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DateOf {
     Before,
     After,
@@ -427,7 +444,14 @@ pub struct DateTile {
 
 impl DateTile {
     /// The tile of a `width` x `height` window from its two dates: valid where both are.
-    pub fn pair(width: usize, height: usize, bands: usize, before: DateTile, after: DateTile, pool: &BufferPool) -> TileInput {
+    pub fn pair(
+        width: usize,
+        height: usize,
+        bands: usize,
+        before: DateTile,
+        after: DateTile,
+        pool: &BufferPool,
+    ) -> TileInput {
         let mut valid = before.valid;
         for (v, a) in valid.iter_mut().zip(&after.valid) {
             *v &= *a;

@@ -17,9 +17,11 @@ pub enum Foreground {
     Value(f64),
     /// This value or more (probability or score rasters, e.g. a deep model's output).
     AtLeast(f64),
-    /// Each of the values 1..=n on its own (a class raster such as tuban's change.tif): regions
-    /// of different values are separate polygons even where they touch.
-    Classes(u8),
+    /// Each value `v` (1..=31) whose bit `1 << v` is set, on its own (a class raster such as
+    /// tuban's change.tif, with the classes that occur in it): regions of different values are
+    /// separate polygons even where they touch. One pass per class, so classes that do not
+    /// occur are best left out.
+    Classes(u32),
 }
 
 /// The evidence of a tile where it is needed: in the blocks of the evidence raster that hold a
@@ -68,14 +70,21 @@ impl Foreground {
             Foreground::NonZero => v != 0.0,
             Foreground::Value(x) => v == x,
             Foreground::AtLeast(x) => v >= x,
-            Foreground::Classes(n) => v >= 1.0 && v <= f64::from(n),
+            Foreground::Classes(set) => {
+                (1.0..32.0).contains(&v) && v.fract() == 0.0 && set >> (v as u32) & 1 == 1
+            }
         }
     }
 
     /// The single-rule passes this foreground is traced in.
     pub fn passes(self) -> Vec<Foreground> {
         match self {
-            Foreground::Classes(n) => (1..=n).map(|v| Foreground::Value(f64::from(v))).collect(),
+            // Nothing to trace still takes one (empty) pass.
+            Foreground::Classes(0) => vec![self],
+            Foreground::Classes(set) => (1..32u32)
+                .filter(|v| set >> v & 1 == 1)
+                .map(|v| Foreground::Value(f64::from(v)))
+                .collect(),
             rule => vec![rule],
         }
     }
