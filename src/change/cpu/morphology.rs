@@ -326,31 +326,57 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
     use rayon::prelude::*;
     let (w, h) = (p.width as usize, p.height as usize);
     let r = p.half as usize;
-    // Along rows, row by row; along columns, into a column-major buffer.
-    let mut hit = vec![false; w * h];
-    hit.par_chunks_mut(w.max(1))
-        .enumerate()
-        .for_each(|(y, out)| {
-            let line: Vec<bool> = (0..w).map(|x| src[y * w + x] == 1).collect();
-            rows_line(&line, r, out);
-        });
-    let mut across = vec![false; w * h];
-    across
-        .par_chunks_mut(h.max(1))
-        .enumerate()
-        .for_each(|(x, out)| {
-            let line: Vec<bool> = (0..h).map(|y| src[y * w + x] == 1).collect();
-            rows_line(&line, r, out);
-        });
-    for (i, d) in dst.iter_mut().enumerate() {
-        let own = src[i];
-        let hit = hit[i] || across[(i % w) * h + i / w];
-        *d = if own != MASK_NODATA && hit {
-            crate::change::ROWS_CLASS
-        } else {
-            own
-        };
+    if w == 0 || h == 0 {
+        return;
     }
+    // Along rows, row by row.
+    let mut hit = vec![false; w * h];
+    hit.par_chunks_mut(w)
+        .enumerate()
+        .for_each_init(Vec::new, |line, (y, out)| {
+            line.clear();
+            line.extend(src[y * w..(y + 1) * w].iter().map(|&m| m == 1));
+            rows_line(line, r, out);
+        });
+    // Along columns, in strips of `STRIP` columns, each strip's results row-major: the merge
+    // below then reads every buffer in order (a column-major buffer read across took longer
+    // than the runs themselves).
+    const STRIP: usize = 64;
+    let strips: Vec<Vec<bool>> = (0..w.div_ceil(STRIP))
+        .into_par_iter()
+        .map(|s| {
+            let (x0, sw) = (s * STRIP, STRIP.min(w - s * STRIP));
+            let mut out = vec![false; sw * h];
+            let (mut line, mut col) = (Vec::with_capacity(h), vec![false; h]);
+            for xl in 0..sw {
+                line.clear();
+                line.extend((0..h).map(|y| src[y * w + x0 + xl] == 1));
+                rows_line(&line, r, &mut col);
+                for (y, &c) in col.iter().enumerate() {
+                    out[y * sw + xl] = c;
+                }
+            }
+            out
+        })
+        .collect();
+    dst.par_chunks_mut(w)
+        .zip(src.par_chunks(w))
+        .zip(hit.par_chunks(w))
+        .enumerate()
+        .for_each(|(y, ((d, s), along))| {
+            for (k, strip) in strips.iter().enumerate() {
+                let (x0, sw) = (k * STRIP, STRIP.min(w - k * STRIP));
+                let across = &strip[y * sw..(y + 1) * sw];
+                for xl in 0..sw {
+                    let x = x0 + xl;
+                    d[x] = if s[x] != MASK_NODATA && (along[x] || across[xl]) {
+                        crate::change::ROWS_CLASS
+                    } else {
+                        s[x]
+                    };
+                }
+            }
+        });
 }
 
 /// [`rows_at`] for every position of a line of built flags, into `out`.
@@ -361,14 +387,21 @@ fn rows_line(b: &[bool], r: usize, out: &mut [bool]) {
     }
     // short[k]: k is in a built run of at most r positions (a row).
     let mut short = vec![false; len];
-    let mut start = 0;
+    let (mut start, mut rows_seen) = (0, 0);
     while start < len {
         let mut end = start;
         while end + 1 < len && b[end + 1] == b[start] {
             end += 1;
         }
-        short[start..=end].fill(b[start] && end - start < r);
+        let row = b[start] && end - start < r;
+        short[start..=end].fill(row);
+        rows_seen += usize::from(row);
         start = end + 1;
+    }
+    // No window holds more rows than the line: too few, and no position is in an array.
+    if rows_seen < ROWS_MIN_RUNS as usize {
+        out.fill(false);
+        return;
     }
     // built[k]: built positions in [0, k); ups[k]: starts of rows in 1..=k.
     let mut built = vec![0u32; len + 1];
@@ -474,7 +507,12 @@ mod tests {
     fn the_linear_rows_pass_matches_the_per_pixel_rule() {
         // Random masks of stripes, blocks and noise with nodata, several window sizes.
         let mut rng = crate::synth::world::Rng::new(7);
-        for (w, h, half) in [(37usize, 29usize, 3u32), (64, 48, 6), (50, 70, 12)] {
+        for (w, h, half) in [
+            (37usize, 29usize, 3u32),
+            (64, 48, 6),
+            (50, 70, 12),
+            (150, 40, 5),
+        ] {
             let m: Vec<u32> = (0..w * h)
                 .map(|i| {
                     let (x, y) = (i % w, i / w);
@@ -498,6 +536,26 @@ mod tests {
             rows(&params, &m, &mut fast);
             assert_eq!(naive, fast, "{w} x {h}, half {half}");
             assert!(naive.contains(&3), "{w} x {h}: no rows found");
+        }
+        // Sparse masks (most lines hold too few rows to be looked at): the same.
+        for (w, h) in [(131usize, 67usize), (200, 9)] {
+            let m: Vec<u32> = (0..w * h)
+                .map(|_| match rng.below(60) {
+                    0 => 1,
+                    1 => MASK_NODATA,
+                    _ => 0,
+                })
+                .collect();
+            let params = KernelParams {
+                width: w as u32,
+                height: h as u32,
+                half: 4,
+                ..KernelParams::default()
+            };
+            let naive: Vec<u32> = (0..w * h).map(|i| rows_px(&params, &m, i)).collect();
+            let mut fast = vec![0u32; w * h];
+            rows(&params, &m, &mut fast);
+            assert_eq!(naive, fast, "sparse {w} x {h}");
         }
     }
 
