@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// Kept pixels of all tiles held in memory at most (the rest are read again from the file).
 const CACHE_BYTES: usize = 256 << 20;
+/// The scratch file's largest size: past it (changes all over a scene, a noisy mask) the store
+/// gives up, deletes what it wrote and typing reads the images, which then costs about as
+/// much as the file would.
+const MAX_FILE_BYTES: u64 = 2 << 30;
 
 /// Where one tile's kept pixels lie in the file.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +54,10 @@ pub struct NearStore {
     bands: usize,
     records: Vec<Record>,
     end: u64,
+    /// The file's largest size ([`MAX_FILE_BYTES`]).
+    limit: u64,
+    /// Past `limit`: nothing is kept any more and the store must not be read.
+    given_up: bool,
     /// The last tile's kept pixels, reused for the next.
     index: Vec<u32>,
     values: Vec<f32>,
@@ -75,6 +83,8 @@ impl NearStore {
             bands,
             records: Vec::new(),
             end: 0,
+            limit: MAX_FILE_BYTES,
+            given_up: false,
             index: Vec::new(),
             values: Vec::new(),
             cache: Mutex::new(Default::default()),
@@ -95,6 +105,9 @@ impl NearStore {
         (read, core): (Window, Window),
         ring_px: usize,
     ) -> Result<()> {
+        if self.given_up {
+            return Ok(());
+        }
         let (w, h) = (read.width, read.height);
         let near = near_changes(mask, &is_change, w, h, ring_px);
         let (n, bands) = (w * h, self.bands);
@@ -110,6 +123,15 @@ impl NearStore {
                     index.push((y * core.width + x) as u32);
                 }
             }
+        }
+        let bytes = 4 * (index.len() * (1 + 2 * bands)) as u64;
+        if self.end + bytes > self.limit {
+            self.given_up = true;
+            self.records.clear();
+            return self
+                .file
+                .set_len(0)
+                .map_err(|e| write_error(&self.path, &e));
         }
         values.reserve(index.len() * 2 * bands);
         for &k in index.iter() {
@@ -130,6 +152,18 @@ impl NearStore {
         });
         self.end += 4 * (index.len() + values.len()) as u64;
         Ok(())
+    }
+
+    /// The same store with another size limit (tests).
+    #[cfg(test)]
+    fn with_limit(mut self, bytes: u64) -> Self {
+        self.limit = bytes;
+        self
+    }
+
+    /// Whether every tile's pixels were kept (false once the store gave up).
+    pub fn complete(&self) -> bool {
+        !self.given_up
     }
 
     /// The kept pixels of record `k`, from the cache or the file.
@@ -409,8 +443,31 @@ mod tests {
                 }
             }
         }
+        assert!(store.complete());
         drop(store);
         assert!(!path.exists(), "the scratch file is removed");
+        // Past its size limit the store gives up and empties the file.
+        let mut store = NearStore::create(&path, bands).unwrap().with_limit(100);
+        let read = Window {
+            x: 0,
+            y: 0,
+            width: w,
+            height: h,
+        };
+        let n = read.pixels();
+        let input = TileInput {
+            width: w,
+            height: h,
+            bands,
+            before: vec![1.0; n * bands],
+            after: vec![2.0; n * bands],
+            valid: vec![1; n],
+        };
+        store
+            .keep(&input, &vec![1; n], |m| m == 1, (read, read), 1)
+            .unwrap();
+        assert!(!store.complete());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -517,7 +517,7 @@ fn detect_into(
                 &evidence_path,
                 context,
             )?;
-            if let Some((store, _)) = near.take() {
+            if let Some((store, _)) = near.take().filter(|(s, _)| s.complete()) {
                 c.measurer.read_from(Box::new(store));
             }
             Some(std::sync::Arc::new(c))

@@ -503,12 +503,13 @@ pub struct BufferPool {
 use crossbeam_channel::{Receiver, Sender};
 
 impl Default for BufferPool {
-    /// A pool keeping up to four image buffers (both dates of two tiles) and four validity
-    /// buffers: the tiles in flight hold the rest, so memory stays at what the pipeline needs.
+    /// A pool keeping up to eight image and validity buffers: as many as the tiles in flight
+    /// hold at once (each date's reader, its queue and the kernels), so that none is freed and
+    /// mapped again, and memory stays at what the pipeline needs.
     fn default() -> Self {
         BufferPool {
-            images: crossbeam_channel::bounded(4),
-            valid: crossbeam_channel::bounded(4),
+            images: crossbeam_channel::bounded(8),
+            valid: crossbeam_channel::bounded(8),
         }
     }
 }

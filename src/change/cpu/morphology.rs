@@ -346,12 +346,17 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
         .into_par_iter()
         .map(|s| {
             let (x0, sw) = (s * STRIP, STRIP.min(w - s * STRIP));
+            // The strip's columns gathered row by row (each row's part is contiguous).
+            let mut lines = vec![false; sw * h];
+            for y in 0..h {
+                for (xl, &m) in src[y * w + x0..y * w + x0 + sw].iter().enumerate() {
+                    lines[xl * h + y] = m == 1;
+                }
+            }
             let mut out = vec![false; sw * h];
-            let (mut line, mut col) = (Vec::with_capacity(h), vec![false; h]);
+            let mut col = vec![false; h];
             for xl in 0..sw {
-                line.clear();
-                line.extend((0..h).map(|y| src[y * w + x0 + xl] == 1));
-                rows_line(&line, r, &mut col);
+                rows_line(&lines[xl * h..(xl + 1) * h], r, &mut col);
                 for (y, &c) in col.iter().enumerate() {
                     out[y * sw + xl] = c;
                 }
