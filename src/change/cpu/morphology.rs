@@ -372,9 +372,9 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
             for (k, strip) in strips.iter().enumerate() {
                 let (x0, sw) = (k * STRIP, STRIP.min(w - k * STRIP));
                 let across = &strip[y * sw..(y + 1) * sw];
-                for xl in 0..sw {
+                for (xl, &hit) in across.iter().enumerate() {
                     let x = x0 + xl;
-                    d[x] = if s[x] != MASK_NODATA && (along[x] || across[xl]) {
+                    d[x] = if s[x] != MASK_NODATA && (along[x] || hit) {
                         crate::change::ROWS_CLASS
                     } else {
                         s[x]
