@@ -9,6 +9,7 @@
 #   tuban chain job  `tuban detect --evidence cva --threshold 500 --no-normalize --open 0
 #                    --close 0 --join 0 --min-area-mu 5` on the peer scene: the GDAL chain's own
 #                    job (raw change-vector magnitude over a fixed threshold, polygons of 5 mu)
+#   chain untyped    the same with --no-classify: the chain's job exactly (polygons, no types)
 #   GDAL chain       gdal_calc > 500, gdal_sieve, gdal_polygonize, ogr2ogr (gdal_chain.sh)
 #
 # and the pixel IoU of tuban's mask with the chain's calc output (before sieving).
@@ -53,6 +54,13 @@ t=$(now)
   >"$work/chainjob.log"
 chainjob_s=$(since "$t")
 
+rm -rf "$work/untyped"
+t=$(now)
+"$tuban" detect --before "$peer/before.tif" --after "$peer/after.tif" --out "$work/untyped" --backend cpu \
+  --evidence cva --threshold 500 --no-normalize --open 0 --close 0 --join 0 --min-area-mu 5 \
+  --no-classify >"$work/untyped.log"
+untyped_s=$(since "$t")
+
 t=$(now)
 bash "$bench/gdal_chain.sh" "$peer" "$work/gdal" >"$work/gdal.log"
 gdal_s=$(since "$t")
@@ -67,8 +75,10 @@ row "floor (county)" "$floor_county" "$floor_county"
 row "tuban default" "$default_s" "$floor_county"
 row "floor (peer)" "$floor_peer" "$floor_peer"
 row "tuban chain job" "$chainjob_s" "$floor_peer"
+row "chain untyped" "$untyped_s" "$floor_peer"
 row "GDAL chain" "$gdal_s" "$floor_peer"
 awk -v a="$gdal_s" -v b="$chainjob_s" 'BEGIN {printf "tuban chain job vs GDAL chain: %.2f x faster\n", a / b}'
+awk -v a="$gdal_s" -v b="$untyped_s" 'BEGIN {printf "tuban chain job untyped vs GDAL chain: %.2f x faster\n", a / b}'
 echo "mask IoU (tuban chain job vs gdal_calc output): $iou"
 grep -h "busy seconds" "$work/default.log" | sed 's/^/default: /'
 grep -h "busy seconds" "$work/chainjob.log" | sed 's/^/chain job: /'
