@@ -296,11 +296,7 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
     let (out_tx, out_rx) = crossbeam_channel::bounded::<(Option<u32>, Vec<Component>)>(4);
     let min_area_m2 = job.min_area_m2;
     let simplify_px2 = job.simplify_m2 / px_m2;
-    let mut sources = vec![src];
-    for rule in passes.iter().skip(1) {
-        sources.push(MaskSource::open(&job.mask, *rule, job.evidence.as_deref())?);
-    }
-    let width = sources[0].width;
+    let width = src.width;
     let (pixels, area, polygons, path) =
         std::thread::scope(|s| -> Result<(u64, f64, u64, PathBuf)> {
             // Geometry, attributes and the layer are done by a writer thread, overlapping tracing.
@@ -381,37 +377,40 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                 Ok((pixels, area, polygons, writer.finish()?))
             });
             let mut failure = None;
-            let total = (rows * sources.len()) as u64;
-            'passes: for (k, src) in sources.into_iter().enumerate() {
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                let grid = &grid;
-                s.spawn(move || {
-                    for r in 0..rows {
-                        let row = src.read_row(grid, r);
-                        let failed = row.is_err();
-                        if tx.send(row).is_err() || failed {
-                            break;
-                        }
-                    }
-                });
-                let mut poly = Polygonizer::new(width, job.tile_px, options);
+            // One reader decodes each row of the mask (and the evidence) once for every pass;
+            // each pass has its own polygonizer, so regions of different classes stay apart.
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let grid = &grid;
+            let passes = &passes;
+            s.spawn(move || {
                 for r in 0..rows {
-                    let tiles = match rx.recv() {
-                        Ok(Ok(t)) => t,
-                        Ok(Err(e)) => {
-                            failure = Some(e);
-                            break 'passes;
-                        }
-                        Err(_) => break 'passes,
-                    };
-                    if out_tx
-                        .send((pass_class[k], poly.push_row(&tiles, r + 1 == rows)))
-                        .is_err()
-                    {
-                        break 'passes;
+                    let row = src.read_row_passes(grid, r, passes);
+                    let failed = row.is_err();
+                    if tx.send(row).is_err() || failed {
+                        break;
                     }
-                    progress("polygonize", (k * rows + r) as u64 + 1, total);
                 }
+            });
+            let mut polys: Vec<Polygonizer> = passes
+                .iter()
+                .map(|_| Polygonizer::new(width, job.tile_px, options))
+                .collect();
+            'rows: for r in 0..rows {
+                let tiles = match rx.recv() {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        failure = Some(e);
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                for (k, (poly, tiles)) in polys.iter_mut().zip(tiles).enumerate() {
+                    let comps = poly.push_row(&tiles, r + 1 == rows);
+                    if out_tx.send((pass_class[k], comps)).is_err() {
+                        break 'rows;
+                    }
+                }
+                progress("polygonize", r as u64 + 1, rows as u64);
             }
             drop(out_tx);
             let written = writer_thread.join().map_err(|_| Error::Write {

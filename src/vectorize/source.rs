@@ -186,13 +186,36 @@ impl MaskSource {
     /// # Errors
     /// [`Error::Open`] naming the file when GDAL fails.
     pub fn read_row(&self, grid: &TileGrid, row: usize) -> Result<Vec<MaskTile>> {
-        let (cols, _) = grid.dims();
-        (0..cols)
-            .map(|c| self.read_tile(grid.tile(c, row).core))
-            .collect()
+        let mut passes = self.read_row_passes(grid, row, &[self.rule])?;
+        Ok(passes.pop().unwrap_or_default())
     }
 
-    fn read_tile(&self, core: Window) -> Result<MaskTile> {
+    /// The tiles of grid row `row` for each of `rules` (the passes of a class raster): the
+    /// mask and the evidence are read and decoded once for all of them.
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming the file when GDAL fails.
+    pub fn read_row_passes(
+        &self,
+        grid: &TileGrid,
+        row: usize,
+        rules: &[Foreground],
+    ) -> Result<Vec<Vec<MaskTile>>> {
+        let (cols, _) = grid.dims();
+        let mut passes: Vec<Vec<MaskTile>> = rules.iter().map(|_| Vec::new()).collect();
+        for c in 0..cols {
+            for (pass, tile) in passes
+                .iter_mut()
+                .zip(self.read_tiles(grid.tile(c, row).core, rules)?)
+            {
+                pass.push(tile);
+            }
+        }
+        Ok(passes)
+    }
+
+    /// The tile of `core` (with a one-pixel halo) for each of `rules`.
+    fn read_tiles(&self, core: Window, rules: &[Foreground]) -> Result<Vec<MaskTile>> {
         let err = |p: &Path, e: gdal::errors::GdalError| Error::Open {
             path: p.into(),
             reason: e.to_string(),
@@ -205,47 +228,76 @@ impl MaskSource {
         let (rw, rh) = (x1 - x0, y1 - y0);
         let band = self.ds.rasterband(1).map_err(|e| err(&self.path, e))?;
         let window = ((x0 as isize, y0 as isize), (rw, rh));
-        // Byte masks (the common case) are read as bytes; everything else as f64, exact for
-        // every integer type up to 32 bits.
         let stride = core.width + 2;
-        let mut fg = vec![0u8; stride * (core.height + 2)];
         // Offset of the read window inside the halo raster (0 or 1 on each side).
         let (ox, oy) = (x0 + 1 - core.x, y0 + 1 - core.y);
-        // The foreground decision for every byte value, for byte masks (the common case).
-        let is_fg = |v: f64| {
+        let is_fg = |rule: Foreground, v: f64| {
             let is_nodata = self
                 .nodata
                 .is_some_and(|nd| v == nd || (nd.is_nan() && v.is_nan()));
-            !is_nodata && !v.is_nan() && self.rule.test(v)
+            !is_nodata && !v.is_nan() && rule.test(v)
         };
+        let mut fgs: Vec<Vec<u8>> = rules
+            .iter()
+            .map(|_| vec![0u8; stride * (core.height + 2)])
+            .collect();
+        // Byte masks (the common case) are read as bytes and decided by a table; everything
+        // else as f64, exact for every integer type up to 32 bits.
         if band.band_type() == GdalDataType::UInt8 {
-            let lut: Vec<u8> = (0..=255u8).map(|b| u8::from(is_fg(f64::from(b)))).collect();
             let mut b = vec![0u8; rw * rh];
             band.read_into_slice(window.0, window.1, window.1, &mut b, None)
                 .map_err(|e| err(&self.path, e))?;
-            for y in 0..rh {
-                let dst = &mut fg[(y + oy) * stride + ox..(y + oy) * stride + ox + rw];
-                for (d, &v) in dst.iter_mut().zip(&b[y * rw..(y + 1) * rw]) {
-                    *d = lut[v as usize];
+            for (fg, &rule) in fgs.iter_mut().zip(rules) {
+                let lut: Vec<u8> = (0..=255u8)
+                    .map(|v| u8::from(is_fg(rule, f64::from(v))))
+                    .collect();
+                for y in 0..rh {
+                    let dst = &mut fg[(y + oy) * stride + ox..(y + oy) * stride + ox + rw];
+                    for (d, &v) in dst.iter_mut().zip(&b[y * rw..(y + 1) * rw]) {
+                        *d = lut[v as usize];
+                    }
                 }
             }
         } else {
-            // Every other type as f64, exact for every integer type up to 32 bits.
             let mut v = vec![0.0f64; rw * rh];
             band.read_into_slice(window.0, window.1, window.1, &mut v, None)
                 .map_err(|e| err(&self.path, e))?;
-            for y in 0..rh {
-                for x in 0..rw {
-                    if is_fg(v[y * rw + x]) {
-                        fg[(y + oy) * stride + x + ox] = 1;
+            for (fg, &rule) in fgs.iter_mut().zip(rules) {
+                for y in 0..rh {
+                    for x in 0..rw {
+                        if is_fg(rule, v[y * rw + x]) {
+                            fg[(y + oy) * stride + x + ox] = 1;
+                        }
                     }
                 }
             }
         }
+        // The evidence once, where any pass has foreground.
         let evidence = match &self.evidence {
-            Some((p, e)) => Some(read_evidence(e, core, &fg).map_err(|x| err(p, x))?),
+            Some((p, e)) => {
+                let any = match fgs.as_slice() {
+                    [one] => std::borrow::Cow::Borrowed(one),
+                    all => {
+                        let mut any = vec![0u8; stride * (core.height + 2)];
+                        for fg in all {
+                            for (a, &f) in any.iter_mut().zip(fg) {
+                                *a |= f;
+                            }
+                        }
+                        std::borrow::Cow::Owned(any)
+                    }
+                };
+                Some(read_evidence(e, core, &any).map_err(|x| err(p, x))?)
+            }
             None => None,
         };
-        Ok(MaskTile { core, fg, evidence })
+        Ok(fgs
+            .into_iter()
+            .map(|fg| MaskTile {
+                core,
+                fg,
+                evidence: evidence.clone(),
+            })
+            .collect())
     }
 }
