@@ -113,6 +113,29 @@ fn line(k: usize, len: usize) -> (bool, Vec<i64>, f32, bool) {
     )
 }
 
+/// The next (`forward`) or previous pixel of `(x, y)` on its digital line (see [`line`]):
+/// `(x ± 1, y ± dy)` for x-major lines, `(x ± dx, y ± 1)` for y-major ones; None outside the
+/// `w` x `h` window.
+fn neighbour(
+    x_major: bool,
+    off: &[i64],
+    (w, h): (usize, usize),
+    (x, y): (usize, usize),
+    forward: bool,
+) -> Option<usize> {
+    let (along, across) = if x_major { (x, y) } else { (y, x) };
+    let (a, d) = if forward {
+        let a1 = along + 1;
+        (a1 as i64, off.get(a1).map_or(0, |o| o - off[along]))
+    } else {
+        (along as i64 - 1, -(off[along] - off[along.max(1) - 1]))
+    };
+    let c = across as i64 + d;
+    let (nx, ny) = if x_major { (a, c) } else { (c, a) };
+    (nx >= 0 && ny >= 0 && (nx as usize) < w && (ny as usize) < h)
+        .then(|| ny as usize * w + nx as usize)
+}
+
 /// For every mask pixel, the direction (0..[`DIRECTIONS`]) of the longest straight run of
 /// mask pixels through it, and that run's length in pixels; [`NONE`] and 0 outside.
 ///
@@ -140,18 +163,7 @@ pub fn directions(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
             || (vec![0.0f32; m], vec![NONE; m], vec![0u32; n], vec![0u32; n]),
             |(mut best, mut dir, mut fwd, mut bwd), k| {
                 let (x_major, off, step, climbing) = line(k, w.max(h) + 1);
-                let inside =
-                    |x: i64, y: i64| x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h;
-                // The predecessor of (x, y) on its line: (x - 1, y - dy) for x-major lines,
-                // (x - dx, y - 1) for y-major ones; outside pixels count 0 (never written).
-                let pred = |x: usize, y: usize| -> Option<usize> {
-                    let (px, py) = if x_major {
-                        (x as i64 - 1, y as i64 - (off[x] - off[x.max(1) - 1]))
-                    } else {
-                        (x as i64 - (off[y] - off[y.max(1) - 1]), y as i64 - 1)
-                    };
-                    inside(px, py).then(|| py as usize * w + px as usize)
-                };
+                let pred = |x: usize, y: usize| neighbour(x_major, &off, (w, h), (x, y), false);
                 // Lines that climb need the row below done first; within a row, left first.
                 let rows: Vec<usize> = if climbing {
                     (0..h).rev().collect()
@@ -164,16 +176,7 @@ pub fn directions(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
                         fwd[i as usize] = 1 + pred(x, y).map_or(0, |p| fwd[p]);
                     }
                 }
-                let succ = |x: usize, y: usize| -> Option<usize> {
-                    let (sx, sy) = if x_major {
-                        let x1 = x + 1;
-                        (x1 as i64, y as i64 + off.get(x1).map_or(0, |o| o - off[x]))
-                    } else {
-                        let y1 = y + 1;
-                        (x as i64 + off.get(y1).map_or(0, |o| o - off[y]), y1 as i64)
-                    };
-                    inside(sx, sy).then(|| sy as usize * w + sx as usize)
-                };
+                let succ = |x: usize, y: usize| neighbour(x_major, &off, (w, h), (x, y), true);
                 for &y in rows.iter().rev() {
                     for j in (row_start[y]..row_start[y + 1]).rev() {
                         let i = pixels[j] as usize;
@@ -548,69 +551,27 @@ fn slenderness(
 mod tests {
     use super::*;
 
-    // The sweep over every window pixel that `directions` replaced: the reference it must equal.
-    /// For every mask pixel, the direction (0..[`DIRECTIONS`]) of the longest straight run of
-    /// mask pixels through it, and that run's length in pixels; [`NONE`] and 0 outside.
-    ///
-    /// Each direction is two sweeps over the window in an order where a pixel's predecessor on its
-    /// digital line is already done (forward run lengths), then the reverse (backward ones).
-    pub(super) fn directions_dense(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
-        let n = w * h;
-        let mut best = vec![0.0f32; n];
-        let mut dir = vec![NONE; n];
-        let mut fwd = vec![0u32; n];
-        let mut bwd = vec![0u32; n];
+    // The oracle: every mask pixel walks its line both ways in every direction.
+    fn directions_walked(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
+        let (mut dir, mut best) = (vec![NONE; w * h], vec![0.0f32; w * h]);
         for k in 0..DIRECTIONS {
-            let (x_major, off, step, climbing) = line(k, w.max(h) + 1);
-            // The predecessor of (x, y) on its line: (x - 1, y - dy) for x-major lines,
-            // (x - dx, y - 1) for y-major ones.
-            let pred = |x: usize, y: usize| -> Option<usize> {
-                let (px, py) = if x_major {
-                    (x as i64 - 1, y as i64 - (off[x] - off[x.max(1) - 1]))
-                } else {
-                    (x as i64 - (off[y] - off[y.max(1) - 1]), y as i64 - 1)
-                };
-                (px >= 0 && py >= 0 && (px as usize) < w && (py as usize) < h)
-                    .then(|| py as usize * w + px as usize)
-            };
-            let succ = |x: usize, y: usize| -> Option<usize> {
-                let (sx, sy) = if x_major {
-                    let x1 = x + 1;
-                    (x1 as i64, y as i64 + off.get(x1).map_or(0, |o| o - off[x]))
-                } else {
-                    let y1 = y + 1;
-                    (x as i64 + off.get(y1).map_or(0, |o| o - off[y]), y1 as i64)
-                };
-                (sx >= 0 && sy >= 0 && (sx as usize) < w && (sy as usize) < h)
-                    .then(|| sy as usize * w + sx as usize)
-            };
-            // Lines that climb need the row below done first.
-            let order = |i: usize| if climbing { h - 1 - i } else { i };
-            for r in 0..h {
-                let y = order(r);
-                for x in 0..w {
-                    let i = y * w + x;
-                    fwd[i] = if mask[i] == 0 {
-                        0
-                    } else {
-                        1 + pred(x, y).map_or(0, |p| fwd[p])
-                    };
+            let (x_major, off, step, _) = line(k, w.max(h) + 1);
+            for i in (0..w * h).filter(|&i| mask[i] != 0) {
+                let mut run = 1;
+                for forward in [false, true] {
+                    let mut at = i;
+                    while let Some(j) = neighbour(x_major, &off, (w, h), (at % w, at / w), forward)
+                    {
+                        if mask[j] == 0 {
+                            break;
+                        }
+                        run += 1;
+                        at = j;
+                    }
                 }
-            }
-            for r in (0..h).rev() {
-                let y = order(r);
-                for x in (0..w).rev() {
-                    let i = y * w + x;
-                    if mask[i] == 0 {
-                        bwd[i] = 0;
-                        continue;
-                    }
-                    bwd[i] = 1 + succ(x, y).map_or(0, |s| bwd[s]);
-                    let len = (fwd[i] + bwd[i] - 1) as f32 * step;
-                    if len > best[i] {
-                        best[i] = len;
-                        dir[i] = k as u8;
-                    }
+                let len = run as f32 * step;
+                if len > best[i] {
+                    (best[i], dir[i]) = (len, k as u8);
                 }
             }
         }
@@ -643,7 +604,7 @@ mod tests {
     }
 
     #[test]
-    fn sparse_parallel_directions_equal_the_dense_sweep() {
+    fn sparse_parallel_directions_equal_the_walked_lines() {
         // Random blobs and lines of every slope, in windows of odd shapes: same bytes.
         let mut seed = 7u64;
         let mut rnd = move || {
@@ -659,7 +620,7 @@ mod tests {
                     .collect();
                 assert_eq!(
                     directions(&m, w, h),
-                    directions_dense(&m, w, h),
+                    directions_walked(&m, w, h),
                     "{w}x{h} {density}%"
                 );
             }
@@ -672,7 +633,7 @@ mod tests {
             let m = draw(w, h, &lines);
             assert_eq!(
                 directions(&m, w, h),
-                directions_dense(&m, w, h),
+                directions_walked(&m, w, h),
                 "{w}x{h} lines"
             );
         }

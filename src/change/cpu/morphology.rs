@@ -530,16 +530,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let params = KernelParams {
-                width: w as u32,
-                height: h as u32,
-                half,
-                ..KernelParams::default()
-            };
-            let naive: Vec<u32> = (0..w * h).map(|i| rows_px(&params, &m, i)).collect();
-            let mut fast = vec![0u32; w * h];
-            rows(&params, &m, &mut fast);
-            assert_eq!(naive, fast, "{w} x {h}, half {half}");
+            let naive = rows_both_ways(&m, w, h, half);
             assert!(naive.contains(&3), "{w} x {h}: no rows found");
         }
         // Sparse masks (most lines hold too few rows to be looked at): the same.
@@ -551,17 +542,23 @@ mod tests {
                     _ => 0,
                 })
                 .collect();
-            let params = KernelParams {
-                width: w as u32,
-                height: h as u32,
-                half: 4,
-                ..KernelParams::default()
-            };
-            let naive: Vec<u32> = (0..w * h).map(|i| rows_px(&params, &m, i)).collect();
-            let mut fast = vec![0u32; w * h];
-            rows(&params, &m, &mut fast);
-            assert_eq!(naive, fast, "sparse {w} x {h}");
+            rows_both_ways(&m, w, h, 4);
         }
+    }
+
+    /// The rows pass and the per-pixel rule on `m` (asserted equal), the rule's output.
+    fn rows_both_ways(m: &[u32], w: usize, h: usize, half: u32) -> Vec<u32> {
+        let params = KernelParams {
+            width: w as u32,
+            height: h as u32,
+            half,
+            ..KernelParams::default()
+        };
+        let naive: Vec<u32> = (0..w * h).map(|i| rows_px(&params, m, i)).collect();
+        let mut fast = vec![0u32; w * h];
+        rows(&params, m, &mut fast);
+        assert_eq!(naive, fast, "{w} x {h}, half {half}");
+        naive
     }
 
     #[test]
