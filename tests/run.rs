@@ -362,6 +362,10 @@ fn a_killed_detection_resumes_from_its_last_written_tile() {
         !cut.join("change.tif").exists(),
         "no complete-looking output after a kill"
     );
+    assert!(
+        cut.join(".tuban-near.bin").exists(),
+        "the killed run's scratch store"
+    );
     let st = Command::new(env!("CARGO_BIN_EXE_tuban"))
         .args(args(&cut))
         .current_dir(d)
@@ -402,4 +406,31 @@ fn a_killed_detection_resumes_from_its_last_written_tile() {
     for k in ["valid_px", "changed_px", "near_threshold_px", "polygons"] {
         assert_eq!(a[k], b[k], "{k}");
     }
+    // The uninterrupted run typed from the pixels it kept near changes, the resumed one (which
+    // did not see every tile) from the images: the same types and measures. The killed run's
+    // scratch store is gone.
+    assert!(!cut.join(".tuban-near.bin").exists());
+    assert!(!whole.join(".tuban-near.bin").exists());
+    for layer in ["changes.gpkg", "rejected.gpkg"] {
+        let (a, b) = (features(&whole.join(layer)), features(&cut.join(layer)));
+        assert!(!a.is_empty() || layer == "rejected.gpkg");
+        assert_eq!(a, b, "{layer}");
+    }
+}
+
+/// Every feature of a vector file as its field values and geometry (WKT), sorted.
+fn features(path: &Path) -> Vec<String> {
+    use gdal::vector::LayerAccess;
+    let ds = gdal::Dataset::open(path).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let mut rows: Vec<String> = layer
+        .features()
+        .map(|f| {
+            let fields: Vec<String> = f.fields().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let wkt = f.geometry().map(|g| g.wkt().unwrap()).unwrap_or_default();
+            format!("{} {wkt}", fields.join(" "))
+        })
+        .collect();
+    rows.sort();
+    rows
 }

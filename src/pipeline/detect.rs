@@ -37,6 +37,9 @@ const SAMPLE_CELL_PX: usize = 256;
 const SAMPLE_CELLS: usize = 64;
 /// Paired pixels kept for the radiometric fit.
 const RADIOMETRY_SAMPLES: usize = 250_000;
+/// The scratch file of the pixels near changes (`classify::near`), in the output folder while
+/// a detection runs.
+const NEAR_STORE: &str = ".tuban-near.bin";
 /// Pixel size from which the default evidence switches from the building index to the change
 /// vector: at 5 m and coarser a building is a few pixels and line openings lose their meaning.
 const COARSE_GSD_M: f64 = 5.0;
@@ -473,12 +476,14 @@ fn detect_into(
         counts: start,
         log: resumable.then(|| log.clone()),
     };
-    // A resumed run did not see the tiles written before: typing then reads the images.
+    // A resumed run did not see the tiles written before: typing then reads the images (and
+    // the store a killed run left behind goes).
+    let near_path = opts.out_dir.join(NEAR_STORE);
+    let _ = std::fs::remove_file(&near_path);
     let mut near = match ring_px {
-        Some(r) if resume.done.is_empty() => Some((
-            NearStore::create(&opts.out_dir.join(".tuban-near.bin"), pair.bands())?,
-            r,
-        )),
+        Some(r) if resume.done.is_empty() => {
+            Some((NearStore::create(&near_path, pair.bands())?, r))
+        }
         _ => None,
     };
     let Streamed {
