@@ -1,5 +1,6 @@
 //! A GeoPackage writer on SQLite directly: one feature table with a MultiPolygon column, its
-//! R-tree spatial index (the `gpkg_rtree_index` extension with the standard triggers), batched
+//! R-tree spatial index (the `gpkg_rtree_index` extension with the standard triggers; packed in
+//! one pass at the end, [`super::rtree`]), batched
 //! transactions, prepared statements and geometry blobs encoded here (GeoPackage header with
 //! envelope + ISO WKB). OGR reads it back like any GeoPackage (tested).
 
@@ -33,6 +34,8 @@ pub struct GpkgWriter {
     columns: usize,
     pending: usize,
     extent: Option<[f64; 4]>,
+    /// The envelope of every feature, indexed in one packed R-tree at the end.
+    envelopes: Vec<super::rtree::Entry>,
     pub written: u64,
 }
 
@@ -193,6 +196,7 @@ impl GpkgWriter {
             columns: fields.len(),
             pending: 0,
             extent: None,
+            envelopes: Vec::new(),
             written: 0,
         })
     }
@@ -220,13 +224,7 @@ impl GpkgWriter {
             .execute(params_from_iter(all))
             .map_err(|e| Error::write(p, e))?;
         if let Some(e) = env {
-            let fid = self.conn.last_insert_rowid();
-            let rtree = quote(&format!("rtree_{}_geom", self.table));
-            self.conn
-                .prepare_cached(&format!("INSERT INTO {rtree} VALUES (?1, ?2, ?3, ?4, ?5)"))
-                .map_err(|x| Error::write(p, x))?
-                .execute(rusqlite::params![fid, e[0], e[1], e[2], e[3]])
-                .map_err(|x| Error::write(p, x))?;
+            self.envelopes.push((self.conn.last_insert_rowid(), e));
             self.extent = Some(match self.extent {
                 None => e,
                 Some(x) => [
@@ -256,6 +254,8 @@ impl GpkgWriter {
         let p = &self.path;
         let t = &self.table;
         let (tq, rt) = (quote(t), quote(&format!("rtree_{t}_geom")));
+        super::rtree::bulk_load(&self.conn, &format!("rtree_{t}_geom"), &self.envelopes)
+            .map_err(|x| Error::write(p, x))?;
         if let Some(e) = self.extent {
             self.conn
                 .execute(

@@ -13,6 +13,8 @@ pub mod package;
 #[cfg(feature = "gdal")]
 pub mod report;
 #[cfg(feature = "gdal")]
+pub mod rtree;
+#[cfg(feature = "gdal")]
 pub mod vector;
 
 /// The temporary name used while `path` is being written: `.NAME.partial` beside it.
