@@ -150,13 +150,24 @@ fn pack(mut cells: Vec<(i64, [f32; 4])>, fanout: usize) -> Vec<Node> {
 /// `v` as the largest f32 not above it (SQLite's rounding of a box's minimum).
 fn down(v: f64) -> f32 {
     let f = v as f32;
-    if (f as f64) > v { f.next_down() } else { f }
+    if (f as f64) > v { step(f, false) } else { f }
 }
 
 /// `v` as the smallest f32 not below it (a box's maximum).
 fn up(v: f64) -> f32 {
     let f = v as f32;
-    if (f as f64) < v { f.next_up() } else { f }
+    if (f as f64) < v { step(f, true) } else { f }
+}
+
+/// The next f32 above (`up`) or below a finite `f` (`f32::next_up` is newer than our MSRV).
+fn step(f: f32, up: bool) -> f32 {
+    if f == 0.0 {
+        let tiny = f32::from_bits(1);
+        return if up { tiny } else { -tiny };
+    }
+    let bits = f.to_bits();
+    // Away from zero the magnitude, and so the bits, grow.
+    f32::from_bits(if (f > 0.0) == up { bits + 1 } else { bits - 1 })
 }
 
 #[cfg(test)]
