@@ -157,8 +157,11 @@ pub fn directions(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
     }
     let m = pixels.len();
     let better = |(la, ka): (f32, u8), (lb, kb): (f32, u8)| lb > la || (lb == la && kb < ka);
+    // One fold per thread: each holds run-length planes the size of the window.
+    let per_thread = DIRECTIONS.div_ceil(rayon::current_num_threads().max(1));
     let (best, dir) = (0..DIRECTIONS)
         .into_par_iter()
+        .with_min_len(per_thread)
         .fold(
             || (vec![0.0f32; m], vec![NONE; m], vec![0u32; n], vec![0u32; n]),
             |(mut best, mut dir, mut fwd, mut bwd), k| {
