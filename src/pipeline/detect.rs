@@ -545,7 +545,7 @@ fn detect_into(
             evidence: Some(evidence_path.clone()),
             // Only the classes that occur: each is a pass over the mask.
             foreground: Foreground::Classes(classes),
-            tile_px: opts.tile_px.max(256),
+            tile_px: polygon_tile_px(opts.tile_px, width),
             options: PolygonizeOptions::default(),
             min_area_m2: opts.min_area_m2,
             fill_holes_m2: 0.0,
@@ -624,6 +624,20 @@ fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
         a.display(),
         ScenePair::scale_name(pair.after_value_scale())
     )
+}
+
+/// The polygon pass's tile side: the detection tile, but short enough on wide scenes that a
+/// row of tiles (flags per class, labels, the evidence: about 16 bytes per pixel) stays under
+/// 512 MB (a 40000-px-wide scene with 1536-px rows peaked at 3 GB), in multiples of the
+/// GeoTIFF block (512) from 512 up.
+fn polygon_tile_px(tile_px: usize, width: usize) -> usize {
+    let fit = (512usize << 20) / (16 * width.max(1));
+    let fit = if fit >= 512 {
+        fit / 512 * 512
+    } else {
+        fit.max(256)
+    };
+    tile_px.max(256).min(fit)
 }
 
 /// The radius of the shadow ring typing measures around a polygon, pixels.
@@ -1048,4 +1062,25 @@ fn stream(
             timings,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polygon_tiles_shrink_on_wide_scenes_only() {
+        assert_eq!(polygon_tile_px(1536, 4096), 1536);
+        assert_eq!(polygon_tile_px(1536, 16384), 1536);
+        assert_eq!(polygon_tile_px(1536, 40000), 512);
+        assert_eq!(polygon_tile_px(100, 1000), 256);
+        assert_eq!(polygon_tile_px(1536, 1_000_000), 256);
+        for w in [1usize, 5000, 30000, 70000, 400_000] {
+            let t = polygon_tile_px(1536, w);
+            assert!(
+                (256..=1536).contains(&t) && (t <= 512 || t % 512 == 0),
+                "{w}: {t}"
+            );
+        }
+    }
 }

@@ -186,7 +186,7 @@ mod tests {
             height: 1,
         };
         let mut t = MaskTile::from_mask(&[1, 1, 1, 1], 4, 1, w);
-        t.evidence = Some(vec![2.0, 4.0, crate::change::CLOUD_EVIDENCE, f32::NAN]);
+        t.evidence = Some(vec![2.0, 4.0, crate::change::CLOUD_EVIDENCE, f32::NAN].into());
         let s = label_tile(&t, 4).stats[0];
         assert_eq!((s.pixels, s.evidence.px), (4, 2));
         assert_eq!((s.evidence.sum, s.evidence.max), (6.0, 4.0));

@@ -287,7 +287,9 @@ impl MaskSource {
                         std::borrow::Cow::Owned(any)
                     }
                 };
-                Some(read_evidence(e, core, &any).map_err(|x| err(p, x))?)
+                Some(std::sync::Arc::<[f32]>::from(
+                    read_evidence(e, core, &any).map_err(|x| err(p, x))?,
+                ))
             }
             None => None,
         };
@@ -295,8 +297,9 @@ impl MaskSource {
             .into_iter()
             .map(|fg| MaskTile {
                 core,
+                // Only a pass with foreground here reads the evidence.
+                evidence: evidence.clone().filter(|_| fg.contains(&1)),
                 fg,
-                evidence: evidence.clone(),
             })
             .collect())
     }

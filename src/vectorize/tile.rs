@@ -10,8 +10,9 @@ pub struct MaskTile {
     pub core: Window,
     /// `(core.width + 2) * (core.height + 2)` flags, row-major, halo included: 1 = foreground.
     pub fg: Vec<u8>,
-    /// Evidence of the core pixels (row-major, `core.width` wide), when given.
-    pub evidence: Option<Vec<f32>>,
+    /// Evidence of the core pixels (row-major, `core.width` wide), when given (shared by the
+    /// class passes of one tile).
+    pub evidence: Option<std::sync::Arc<[f32]>>,
 }
 
 impl MaskTile {
