@@ -13,13 +13,12 @@ use super::features::PixelSource;
 use crate::change::TileInput;
 use crate::error::{Error, Result};
 use crate::raster::grid::Window;
-use rustc_hash::FxHashMap as HashMap;
-use std::collections::VecDeque;
+use crate::raster::pool::FifoCache;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Kept pixels of all tiles held in memory at most (the rest are read again from the file).
 const CACHE_BYTES: usize = 256 << 20;
@@ -43,9 +42,6 @@ struct Kept {
     values: Vec<f32>,
 }
 
-/// Tiles' kept pixels in memory, in the order they were loaded, and their bytes.
-type Cache = (HashMap<usize, Arc<Kept>>, VecDeque<usize>, usize);
-
 /// The scratch file of kept pixels: appended to by the detection pass, then read by typing.
 /// The file is removed when the store is dropped.
 pub struct NearStore {
@@ -61,7 +57,7 @@ pub struct NearStore {
     /// The last tile's kept pixels, reused for the next.
     index: Vec<u32>,
     values: Vec<f32>,
-    cache: Mutex<Cache>,
+    cache: FifoCache<usize, Kept>,
 }
 
 impl NearStore {
@@ -87,7 +83,7 @@ impl NearStore {
             given_up: false,
             index: Vec::new(),
             values: Vec::new(),
-            cache: Mutex::new(Default::default()),
+            cache: FifoCache::new(CACHE_BYTES, |k| 4 * (k.index.len() + k.values.len())),
         })
     }
 
@@ -168,8 +164,8 @@ impl NearStore {
 
     /// The kept pixels of record `k`, from the cache or the file.
     fn kept(&self, k: usize) -> Result<Arc<Kept>> {
-        if let Some(kept) = self.lock().0.get(&k) {
-            return Ok(kept.clone());
+        if let Some(kept) = self.cache.get(&k) {
+            return Ok(kept);
         }
         let r = self.records[k];
         let per = 2 * self.bands;
@@ -186,25 +182,7 @@ impl NearStore {
             bytemuck::cast_slice_mut(&mut values),
             r.offset + 4 * r.count as u64,
         )?;
-        let kept = Arc::new(Kept { index, values });
-        let bytes = 4 * (r.count + r.count * per);
-        let mut cache = self.lock();
-        let (map, order, total) = &mut *cache;
-        if map.insert(k, kept.clone()).is_none() {
-            order.push_back(k);
-            *total += bytes;
-        }
-        while *total > CACHE_BYTES && order.len() > 1 {
-            let Some(old) = order.pop_front() else { break };
-            if let Some(v) = map.remove(&old) {
-                *total -= 4 * (v.index.len() + v.values.len());
-            }
-        }
-        Ok(kept)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+        Ok(self.cache.insert(k, Kept { index, values }))
     }
 }
 

@@ -17,22 +17,17 @@ pub fn bbox(polys: &[PixelPolygon]) -> Option<(i64, i64, i64, i64)> {
 }
 
 /// Per row `y0..y1` of pixel centres, the x-extent `[lo, hi)` of the polygons' pixels
-/// (outer rings; `(i64::MAX, i64::MIN)` for a row without any).
+/// (`(i64::MAX, i64::MIN)` for a row without any).
 pub fn row_extents(polys: &[PixelPolygon], y0: i64, y1: i64) -> Vec<(i64, i64)> {
     let mut ext = vec![(i64::MAX, i64::MIN); (y1 - y0).max(0) as usize];
-    for ring in polys.iter().map(|p| &p.exterior) {
-        let n = ring.len();
-        for k in 0..n {
-            let (a, b) = (ring[k], ring[(k + 1) % n]);
-            if a.0 == b.0 && a.1 != b.1 {
-                let (ya, yb) = (
-                    (a.1.min(b.1).max(y0) - y0) as usize,
-                    (a.1.max(b.1).min(y1) - y0).max(0) as usize,
-                );
-                for e in ext.iter_mut().take(yb).skip(ya) {
-                    *e = (e.0.min(a.0), e.1.max(a.0));
-                }
-            }
+    // Hole edges lie inside the outer ring's extent and change nothing.
+    for (ya, yb, x) in vertical_edges(polys) {
+        let (a, b) = (
+            (ya.max(y0) - y0) as usize,
+            (yb.min(y1) - y0).max(0) as usize,
+        );
+        for e in ext.iter_mut().take(b).skip(a) {
+            *e = (e.0.min(x), e.1.max(x));
         }
     }
     ext

@@ -880,8 +880,8 @@ fn stream(
     // One reader per date, each with its own dataset handles, reads every tile in order: the
     // halo blocks a tile shares with the previous one come from GDAL's block cache of that
     // handle. The kernels pair the two dates of each tile. The caller keeps `pair` (and any
-    // warped copy it owns) alive until the polygons, which read the images again for typing,
-    // are written.
+    // warped copy it owns) alive until the polygons are written (typing reads the images when
+    // the store of pixels near changes is not complete).
     // The two readers decode side by side already: GDAL's own decoding threads on top (set
     // when a dataset opens) only add switching (measured: 8 % more CPU time, 5 % longer runs).
     let _ = gdal::config::set_thread_local_config_option("GDAL_NUM_THREADS", "1");
@@ -998,7 +998,11 @@ fn stream(
                     let evidence = crop(&r.evidence, t.read, t.core);
                     let c = Counts {
                         valid: mask.iter().filter(|&&m| m != 255).count() as u64,
-                        changed: mask.iter().filter(|&&m| is_change(u32::from(m))).count() as u64,
+                        changed: mask
+                            .iter()
+                            .filter(|&&m| is_change(u32::from(m)))
+                            .inspect(|&&m| classes |= 1 << m)
+                            .count() as u64,
                         // Counted on the core only (the kernel's own count includes the halo).
                         near: evidence
                             .iter()
@@ -1009,11 +1013,6 @@ fn stream(
                             .count() as u64,
                         cloud: evidence.iter().filter(|e| **e == CLOUD_EVIDENCE).count() as u64,
                     };
-                    for &m in &mask {
-                        if is_change(u32::from(m)) {
-                            classes |= 1 << m;
-                        }
-                    }
                     counts.valid += c.valid;
                     counts.changed += c.changed;
                     counts.near += c.near;

@@ -245,7 +245,7 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
     // One pass per foreground rule: a class raster is traced class by class, so touching
     // regions of different classes become separate polygons.
     let passes = job.foreground.passes();
-    let src = MaskSource::open(&job.mask, passes[0], job.evidence.as_deref())?;
+    let src = MaskSource::open(&job.mask, job.foreground, job.evidence.as_deref())?;
     let gt = src
         .geo_transform
         .map(GeoTransform)

@@ -8,11 +8,9 @@
 
 use super::grid::Window;
 use super::pair::{BufferPool, DateOf, ScenePair};
-use super::pool::Pool;
+use super::pool::{FifoCache, Pool};
 use crate::change::TileInput;
 use crate::error::Result;
-use rustc_hash::FxHashMap as HashMap;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// One decoded block of one date: its window (overlap coordinates), bands band-sequential, 1
@@ -29,22 +27,11 @@ impl Block {
     }
 }
 
-type Key = (DateOf, usize, usize);
-
-/// Blocks in the order they came, evicted first-in first-out past the budget.
-#[derive(Default)]
-struct Cache {
-    blocks: HashMap<Key, Arc<Block>>,
-    order: VecDeque<Key>,
-    bytes: usize,
-}
-
 /// Reads windows of a pair through a shared block cache; safe to share between threads.
 pub struct BlockReader {
     template: Mutex<ScenePair>,
     handles: Pool<ScenePair>,
-    cache: Mutex<Cache>,
-    budget: usize,
+    cache: FifoCache<(DateOf, usize, usize), Block>,
     width: usize,
     height: usize,
     bands: usize,
@@ -63,8 +50,7 @@ impl BlockReader {
             blocking: DATES.map(|d| pair.blocking(d)),
             template: Mutex::new(pair),
             handles: Pool::new(Vec::new()),
-            cache: Mutex::new(Cache::default()),
-            budget,
+            cache: FifoCache::new(budget, Block::bytes),
         }
     }
 }
@@ -104,8 +90,8 @@ impl BlockReader {
     /// Block `(bx, by)` of the file grid of `date`, from the cache or decoded.
     fn block(&self, date: DateOf, k: usize, bx: usize, by: usize) -> Result<Arc<Block>> {
         let key = (date, bx, by);
-        if let Some(b) = self.lock().blocks.get(&key) {
-            return Ok(b.clone());
+        if let Some(b) = self.cache.get(&key) {
+            return Ok(b);
         }
         let ((bw, bh), (ox, oy)) = self.blocking[k];
         // The block's pixels inside the overlap.
@@ -129,32 +115,15 @@ impl BlockReader {
             },
             |pair| pair.read_date_pooled(date, win, &BufferPool::default()),
         )?;
-        let block = Arc::new(Block {
-            win,
-            data: tile.data,
-            valid: tile.valid.iter().map(|&v| v as u8).collect(),
-        });
-        let mut cache = self.lock();
-        // Another thread may have decoded it meanwhile: keep the first.
-        if let Some(b) = cache.blocks.get(&key) {
-            return Ok(b.clone());
-        }
-        cache.bytes += block.bytes();
-        cache.blocks.insert(key, block.clone());
-        cache.order.push_back(key);
-        while cache.bytes > self.budget && cache.order.len() > 1 {
-            let Some(old) = cache.order.pop_front() else {
-                break;
-            };
-            if let Some(b) = cache.blocks.remove(&old) {
-                cache.bytes -= b.bytes();
-            }
-        }
-        Ok(block)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+        // Another thread may have decoded it meanwhile: the first is kept.
+        Ok(self.cache.insert(
+            key,
+            Block {
+                win,
+                data: tile.data,
+                valid: tile.valid.iter().map(|&v| v as u8).collect(),
+            },
+        ))
     }
 }
 

@@ -3,7 +3,10 @@
 //! number of threads that ever ran at once and no further.
 
 use crate::error::Result;
-use std::sync::Mutex;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 
 /// A pool of handles of type `T`.
 pub struct Pool<T> {
@@ -40,6 +43,60 @@ impl<T> Pool<T> {
     }
 }
 
+/// The values of a [`FifoCache`], their keys in the order they came, and their bytes.
+type Kept<K, V> = (HashMap<K, Arc<V>>, VecDeque<K>, usize);
+
+/// Values that threads share, kept in the order they came and evicted first in, first out
+/// once their bytes pass a budget (the newest always stays).
+pub struct FifoCache<K, V> {
+    inner: Mutex<Kept<K, V>>,
+    budget: usize,
+    bytes: fn(&V) -> usize,
+}
+
+impl<K: Hash + Eq + Copy, V> FifoCache<K, V> {
+    /// A cache of up to `budget` bytes, a value's bytes as `bytes` counts them.
+    pub fn new(budget: usize, bytes: fn(&V) -> usize) -> Self {
+        FifoCache {
+            inner: Mutex::new(Default::default()),
+            budget,
+            bytes,
+        }
+    }
+
+    /// The value kept under `key`.
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.lock().0.get(key).cloned()
+    }
+
+    /// Keep `value` under `key` and return what is kept there: the value another thread
+    /// put first, if one did meanwhile.
+    pub fn insert(&self, key: K, value: V) -> Arc<V> {
+        let mut inner = self.lock();
+        let (map, order, total) = &mut *inner;
+        if let Some(v) = map.get(&key) {
+            return v.clone();
+        }
+        let value = Arc::new(value);
+        *total += (self.bytes)(&value);
+        map.insert(key, value.clone());
+        order.push_back(key);
+        while *total > self.budget && order.len() > 1 {
+            let Some(old) = order.pop_front() else { break };
+            if let Some(v) = map.remove(&old) {
+                *total -= (self.bytes)(&v);
+            }
+        }
+        value
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept<K, V>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +124,21 @@ mod tests {
             .with(make, |a| pool.with(make, |b| Ok((*a, *b))))
             .unwrap();
         assert_eq!((both, made.get()), ((7, 1), 1));
+    }
+
+    #[test]
+    fn the_cache_keeps_the_first_value_and_evicts_the_oldest_past_its_budget() {
+        let c: FifoCache<u32, Vec<u8>> = FifoCache::new(10, Vec::len);
+        assert_eq!(*c.insert(1, vec![1; 4]), vec![1; 4]);
+        assert_eq!(
+            *c.insert(1, vec![9; 4]),
+            vec![1; 4],
+            "the first value stays"
+        );
+        c.insert(2, vec![2; 4]);
+        c.insert(3, vec![3; 4]); // 12 bytes: the oldest goes
+        assert!(c.get(&1).is_none() && c.get(&2).is_some() && c.get(&3).is_some());
+        c.insert(4, vec![4; 50]); // over budget alone: it stays, all others go
+        assert!(c.get(&4).is_some() && c.get(&2).is_none() && c.get(&3).is_none());
     }
 }
