@@ -100,6 +100,14 @@ pub enum Error {
     /// A change model (ONNX) could not be loaded or run: the file and the node or input.
     #[error("{path}: {reason}")]
     Model { path: PathBuf, reason: String },
+    /// A row of a text table (a verdicts CSV) or a lead model file that cannot be used: the
+    /// file, the line (0: the whole file) and why.
+    #[error("{}{}: {reason}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+    Table {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// The GPU backend failed (no adapter, a device error, a shader that did not compile).
     #[error("GPU: {0}")]
     Gpu(String),

@@ -45,6 +45,7 @@ pub mod error;
 pub mod eval;
 pub mod gpu;
 pub mod job;
+pub mod learn;
 pub mod model;
 pub mod output;
 pub mod overlay;

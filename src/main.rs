@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Run(a) => cli::run::run(a),
         cli::Command::Synth(a) => cli::synth::run(a),
         cli::Command::Train(a) => cli::train::run(a),
+        cli::Command::Learn(a) => cli::learn::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

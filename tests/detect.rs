@@ -53,6 +53,7 @@ fn opts(
         classes: None,
         context: None,
         model: None,
+        lead_model: None,
         vectorize: true,
         min_area_m2: 0.0,
         config: PipelineConfig::default(),

@@ -246,6 +246,7 @@ fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
             config: None,
             tile_px: tile,
         }),
+        lead_model: None,
     }
 }
 

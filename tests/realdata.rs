@@ -32,6 +32,7 @@ fn run(
         classes: None,
         context: None,
         model: None,
+        lead_model: None,
         vectorize: false,
         min_area_m2: 0.0,
         config,

@@ -102,6 +102,11 @@ pub struct DetectArgs {
     /// Model tile side in pixels (default: the model configuration's).
     #[arg(long, requires = "model")]
     pub model_tile: Option<usize>,
+    /// A lead model from `tuban learn`: polygons it judges unlikely to be real change go to
+    /// rejected.gpkg with the reason; the others get its type (where it learned types) and
+    /// p(real) as the confidence.
+    #[arg(long, conflicts_with = "no_classify")]
+    pub lead_model: Option<PathBuf>,
 }
 
 /// The `[classify]` table of a rules file.
@@ -120,6 +125,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         Some(&a.after),
         a.model.as_ref(),
         a.model_config.as_ref(),
+        a.lead_model.as_ref(),
     ]
     .into_iter()
     .flatten()
@@ -243,6 +249,11 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
                 config: a.model_config.clone(),
                 tile_px: a.model_tile,
             }),
+        lead_model: a
+            .lead_model
+            .as_deref()
+            .map(tuban::learn::LeadModelFile::open)
+            .transpose()?,
     })
 }
 

@@ -5,6 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use tuban::eval::io::{grid_for, load};
 use tuban::eval::{EvalOptions, evaluate, render};
+use tuban::learn::verdicts::{self, Verdict};
 
 /// Raw flags of `tuban eval`.
 #[derive(Debug, Args)]
@@ -37,6 +38,11 @@ pub struct EvalArgs {
     /// Print the report as JSON (keys documented in the README).
     #[arg(long)]
     pub json: bool,
+    /// Also write the verdict a field check would give each predicted polygon (CSV
+    /// fid,verdict,TBLX: real when truth covers --cover of it, the truth type over most of
+    /// it), for `tuban learn`. The prediction must be a polygon layer.
+    #[arg(long)]
+    pub verdicts: Option<PathBuf>,
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
@@ -96,6 +102,35 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         grid.pixel_area_m2(),
         opts,
     );
+    if let Some(out) = &a.verdicts {
+        if pred.fids.is_empty() && !pred.layer.kinds.is_empty() {
+            bail!(
+                "--verdicts: {} is a raster; verdicts are per polygon of a layer (changes.gpkg)",
+                a.pred.display()
+            );
+        }
+        let judged = tuban::eval::objects::verdicts(&truth.layer, &pred.layer, &scored, a.cover);
+        let rows: Vec<Verdict> = judged
+            .into_iter()
+            .zip(&pred.fids)
+            .filter_map(|(v, fid)| {
+                v.map(|(real, kind)| Verdict {
+                    key: fid.to_string(),
+                    real,
+                    kind,
+                    line: 0,
+                })
+            })
+            .collect();
+        tuban::output::write_text(out, &verdicts::to_csv(verdicts::FID, &rows))
+            .with_context(|| format!("--verdicts {}", out.display()))?;
+        eprintln!(
+            "wrote {} ({} verdicts, {} real)",
+            out.display(),
+            rows.len(),
+            rows.iter().filter(|r| r.real).count()
+        );
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -3,6 +3,7 @@
 
 pub mod detect;
 pub mod eval;
+pub mod learn;
 pub mod overlay;
 pub mod polygonize;
 pub mod run;
@@ -40,6 +41,9 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Train tuban's Siamese change network on labelled pairs (an ONNX model for --model).
     Train(train::TrainArgs),
+    /// Learn from field verdicts which leads are real and what they are (a model for
+    /// --lead-model).
+    Learn(learn::LearnArgs),
 }
 
 /// Where kernels run.

@@ -45,6 +45,8 @@ pub struct Loaded {
     pub layer: ObjectLayer,
     /// Pixels that are nodata on this side (not scored).
     pub nodata: Vec<bool>,
+    /// A vector layer's feature ids, one per object (empty for a raster).
+    pub fids: Vec<u64>,
 }
 
 fn is_raster(ds: &Dataset) -> bool {
@@ -183,6 +185,7 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
         return Ok(Loaded {
             layer: components(&codes, grid.width, &names),
             nodata,
+            fids: Vec::new(),
         });
     }
     rasterize_layer(&ds, path, grid)
@@ -282,8 +285,10 @@ fn rasterize_layer(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Loaded> {
     let source = layer.spatial_ref().filter(earthly).map(gis_order);
     let mut geoms = Vec::new();
     let mut kinds = Vec::new();
+    let mut fids = Vec::new();
     for f in layer.features() {
         let Some(g) = f.geometry() else { continue };
+        fids.push(f.fid().unwrap_or(geoms.len() as u64));
         let mut g = g.clone();
         if let (Some(s), Some(t)) = (&source, &target) {
             if s != t {
@@ -330,5 +335,6 @@ fn rasterize_layer(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Loaded> {
     Ok(Loaded {
         layer: ObjectLayer { ids, kinds },
         nodata: vec![false; grid.width * grid.height],
+        fids,
     })
 }

@@ -27,6 +27,52 @@ impl ObjectLayer {
     }
 }
 
+/// The verdict a field check would give each predicted object: real change when truth covers
+/// at least `cover` of its scored pixels, and the truth type over most of the covered ones
+/// (None for an untyped truth). Objects without a scored pixel get no verdict (None).
+pub fn verdicts(
+    truth: &ObjectLayer,
+    pred: &ObjectLayer,
+    scored: &[bool],
+    cover: f64,
+) -> Vec<Option<(bool, Option<String>)>> {
+    let n = pred.kinds.len();
+    let (mut px, mut hit) = (vec![0u64; n], vec![0u64; n]);
+    let mut votes: Vec<FxHashMap<u32, u64>> = vec![FxHashMap::default(); n];
+    for (i, &p) in pred.ids.iter().enumerate() {
+        if p == 0 || !scored[i] {
+            continue;
+        }
+        let o = p as usize - 1;
+        px[o] += 1;
+        let t = truth.ids[i];
+        if t != 0 {
+            hit[o] += 1;
+            *votes[o].entry(t).or_default() += 1;
+        }
+    }
+    (0..n)
+        .map(|o| {
+            if px[o] == 0 {
+                return None;
+            }
+            let real = hit[o] as f64 >= cover * px[o] as f64;
+            // Votes per truth type (objects of one type add up), ties to the smaller name.
+            let mut by_kind: FxHashMap<&str, u64> = FxHashMap::default();
+            for (&t, &c) in &votes[o] {
+                let k = truth.kinds.get(t as usize - 1).map_or("", String::as_str);
+                *by_kind.entry(k).or_default() += c;
+            }
+            let kind = by_kind
+                .into_iter()
+                .filter(|(k, _)| !k.is_empty())
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(k, _)| k.to_string());
+            Some((real, kind.filter(|_| real)))
+        })
+        .collect()
+}
+
 /// 8-connected components of equal non-zero `codes` (objects of different classes that touch
 /// stay apart); each component's type is its code, named through `names` (code -> type) or
 /// written as the number. A layer with a single non-zero code (a plain 0/1 or 0/255 mask) is
@@ -133,5 +179,32 @@ mod tests {
         let m = components(&mask, 3, &FxHashMap::default());
         assert_eq!(m.kinds, vec![String::new(), String::new()]);
         assert!(!m.typed());
+    }
+
+    #[test]
+    fn verdicts_follow_the_cover_rule_and_the_majority_truth_type() {
+        // Truth: a road (DL1) in the first row, a building (20) in the second.
+        let truth = ObjectLayer {
+            ids: vec![1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0],
+            kinds: vec!["DL1".into(), "20".into()],
+        };
+        // Predictions: over the road and one building pixel (3 of 4 road); half on the
+        // building (real at cover 0.5, not at 0.6); none on truth; one only on unscored pixels.
+        let pred = ObjectLayer {
+            ids: vec![1, 1, 1, 0, 2, 1, 2, 3, 3, 0, 4, 4],
+            kinds: vec![String::new(); 4],
+        };
+        let mut scored = vec![true; 12];
+        scored[10] = false;
+        scored[11] = false;
+        let v = verdicts(&truth, &pred, &scored, 0.5);
+        assert_eq!(v[0], Some((true, Some("DL1".into()))));
+        assert_eq!(v[1], Some((true, Some("20".into()))));
+        assert_eq!(v[2], Some((false, None)));
+        assert_eq!(v[3], None);
+        assert_eq!(
+            verdicts(&truth, &pred, &scored, 0.6)[1],
+            Some((false, None))
+        );
     }
 }

@@ -31,6 +31,8 @@ pub struct JobFile {
     pub rules: RulesConf,
     /// Typing rules (`[classify]`, see [`crate::classify::rules`]); absent: the built-in ones.
     pub classify: Option<Spanned<crate::classify::ClassifyConf>>,
+    /// A lead model from `tuban learn` (relative to the job file), as `detect --lead-model`.
+    pub lead_model: Option<Spanned<String>>,
 }
 
 /// The imagery of the two dates: one file (mosaic) per date, or lists of scenes with their
@@ -209,6 +211,8 @@ pub struct Job {
     pub classify: crate::classify::ClassifyConf,
     /// A model's class or probability raster that types the polygons instead of the rules.
     pub classes: Option<PathBuf>,
+    /// What field verdicts taught (`tuban learn`), read and checked when the job is.
+    pub lead_model: Option<crate::learn::LeadModelFile>,
 }
 
 /// One image file of a date and its acquisition date.
@@ -473,6 +477,16 @@ impl Job {
                 }
             };
         }
+        let lead_model = match &file.lead_model {
+            Some(s) => {
+                let p = existing(s, "lead_model")?;
+                Some(
+                    crate::learn::LeadModelFile::open(&p)
+                        .map_err(|e| fail(at(s), format!("lead_model: {e}")))?,
+                )
+            }
+            None => None,
+        };
         Ok(Job {
             path: path.into(),
             quarter,
@@ -487,6 +501,7 @@ impl Job {
             rules: file.rules,
             classify,
             classes,
+            lead_model,
         })
     }
 }
@@ -536,6 +551,23 @@ mod tests {
         assert!(m.contains("job.toml:2") && m.contains("model.tif"), "{m}");
         let m = message("quarter = \"2024Q1\"\n[classify]\nscael = 255\n");
         assert!(m.contains("job.toml:3") && m.contains("scael"), "{m}");
+        // A lead model that is not there, and one that is not a lead model.
+        let m = message("quarter = \"2024Q1\"\nlead_model = \"leads.toml\"\n");
+        assert!(
+            m.contains("job.toml:2") && m.contains("lead_model") && m.contains("leads.toml"),
+            "{m}"
+        );
+        let bogus = std::env::temp_dir().join(format!("tuban-bogus-{}.toml", std::process::id()));
+        std::fs::write(&bogus, "quarter = 1\n").unwrap();
+        let m = message(&format!(
+            "quarter = \"2024Q1\"\nlead_model = {:?}\n",
+            bogus.display().to_string()
+        ));
+        let _ = std::fs::remove_file(&bogus);
+        assert!(
+            m.contains("job.toml:2") && m.contains("not a tuban lead model"),
+            "{m}"
+        );
         // A change model that is not there.
         let m = message(
             "quarter = \"2024Q1\"\n[imagery]\nbefore = \"/\"\nafter = \"/\"\nmodel = \"m.onnx\"\n",

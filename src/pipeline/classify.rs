@@ -11,11 +11,13 @@ use crate::output::vector::{FieldKind, Value};
 use crate::raster::pool::Pool;
 use crate::vectorize::assemble::PixelPolygon;
 
+use crate::learn::LeadModel;
 use crate::vectorize::stitch::{Component, PolygonizeOptions, polygonize_mask};
 use gdal::Dataset;
 use geo::MultiPolygon;
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest window (pixels) in which a component is split into lines; beyond it the component
 /// is typed whole (about 10 bytes a pixel while it is split).
@@ -63,6 +65,11 @@ pub struct Classifier {
     /// The land-use survey's roads and villages around the scene (features `road_m`,
     /// `village_m`), in the scene's CRS.
     pub context: Option<Context>,
+    /// What field verdicts taught ([`crate::learn`]): it judges every polygon the rules keep.
+    pub leads: Option<std::sync::Arc<LeadModel>>,
+    /// Polygons written that the lead model judged, and those it set aside.
+    pub judged: AtomicU64,
+    pub set_aside: AtomicU64,
 }
 
 /// The evidence raster, opened once per thread that reads it.
@@ -184,10 +191,45 @@ impl Classifier {
         base: &BaseFn,
         min_m2: f64,
     ) -> Result<Vec<Typed<'a>>> {
+        let out = self.type_pieces(c, whole, base, min_m2)?;
+        if self.leads.is_some() {
+            for t in &out {
+                let judged = match t.decision.pseudo.as_deref() {
+                    None => false,
+                    Some(crate::learn::leads::REJECTED_BY) => true,
+                    Some(_) => continue,
+                };
+                self.judged.fetch_add(1, Ordering::Relaxed);
+                self.set_aside
+                    .fetch_add(u64::from(judged), Ordering::Relaxed);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Self::type_component`] before the lead model's count.
+    fn type_pieces<'a>(
+        &self,
+        c: &'a Component,
+        whole: Base,
+        base: &BaseFn,
+        min_m2: f64,
+    ) -> Result<Vec<Typed<'a>>> {
         let typed = |comp: Cow<'a, Component>, b: Base| -> Result<Typed<'a>> {
-            let (measured, decision) = self.decide(&comp.polygons, &b.geom, b.measured)?;
+            let (measured, mut decision) = self.decide(&comp.polygons, &b.geom, b.measured)?;
             let mut values = b.values;
+            let own = values.len();
             values.extend(class_values(&measured, &decision));
+            if let Some(model) = &self.leads {
+                // The model reads the values as they are written, as `tuban learn` read them.
+                let field = |name: &str| field_value(&values, name);
+                let judged = model.decide(&field, decision.clone());
+                if judged != decision {
+                    values.truncate(own);
+                    values.extend(class_values(&measured, &judged));
+                }
+                decision = judged;
+            }
             Ok(Typed {
                 component: comp,
                 geom: b.geom,
@@ -340,6 +382,20 @@ impl Window {
             evidence,
             first,
         }
+    }
+}
+
+/// The number in field `name` of a typed polygon's values ([`super::polygonize::FIELDS`] then
+/// [`CLASS_FIELDS`]); None when null or not a number.
+fn field_value(values: &[Value], name: &str) -> Option<f64> {
+    let at = super::polygonize::FIELDS
+        .iter()
+        .chain(CLASS_FIELDS.iter())
+        .position(|(n, _)| *n == name)?;
+    match values.get(at)? {
+        Value::Real(v) => Some(*v),
+        Value::Integer(v) => Some(*v as f64),
+        Value::Text(_) | Value::Null => None,
     }
 }
 

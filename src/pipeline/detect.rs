@@ -75,6 +75,8 @@ pub struct DetectOptions {
     pub context: Option<ContextSource>,
     /// A learned model whose change probability is the evidence ([`crate::model`]).
     pub model: Option<ModelSource>,
+    /// What field verdicts taught ([`crate::learn`]): judges every typed polygon.
+    pub lead_model: Option<crate::learn::LeadModelFile>,
 }
 
 /// A change model to run (`--model`, `--model-config`, `--model-tile`).
@@ -116,6 +118,8 @@ pub struct DetectSummary {
     pub evidence: &'static str,
     /// The model file behind `evidence = "model"`.
     pub model: Option<PathBuf>,
+    /// The lead model that judged the polygons (`--lead-model`).
+    pub lead_model: Option<PathBuf>,
     pub backend: String,
     pub tile_px: usize,
     pub halo_px: usize,
@@ -266,6 +270,7 @@ pub fn join_px(gap_m: f64, pixel_size_m: Option<f64>) -> (u32, u32) {
 ///     classes: None,
 ///     context: None,
 ///     model: None,
+///     lead_model: None,
 ///     vectorize: true,
 ///     min_area_m2: 0.0,
 ///     config: PipelineConfig::default(),
@@ -525,6 +530,7 @@ fn detect_into(
             if let Some((store, _)) = near.take().filter(|(s, _)| s.complete()) {
                 c.measurer.read_from(Box::new(store));
             }
+            c.leads = opts.lead_model.as_ref().map(|l| l.model.clone());
             Some(std::sync::Arc::new(c))
         }
         _ => None,
@@ -551,9 +557,20 @@ fn detect_into(
             fill_holes_m2: 0.0,
             simplify_m2: 0.0,
             layer: "changes".into(),
-            classify: classifier,
+            classify: classifier.clone(),
         };
-        Some(polygonize(&job, progress)?)
+        let done = polygonize(&job, progress)?;
+        if let (Some(c), Some(l)) = (&classifier, &opts.lead_model) {
+            use std::sync::atomic::Ordering::Relaxed;
+            notes.push(format!(
+                "lead model {}: {} of {} typed polygons set aside to rejected.gpkg (p(real) under {:.3})",
+                l.path.display(),
+                c.set_aside.load(Relaxed),
+                c.judged.load(Relaxed),
+                l.model.threshold
+            ));
+        }
+        Some(done)
     } else {
         None
     };
@@ -576,6 +593,7 @@ fn detect_into(
         bands,
         evidence: plan.config.evidence.name(),
         model: model_path,
+        lead_model: opts.lead_model.as_ref().map(|l| l.path.clone()),
         backend: backend.name(),
         tile_px: grid.tile_px,
         halo_px: grid.halo_px,
@@ -669,6 +687,9 @@ fn classifier(
         evidence: Some(EvidenceRaster::new(evidence)),
         scene_width: pair.width,
         context,
+        leads: None,
+        judged: Default::default(),
+        set_aside: Default::default(),
     })
 }
 

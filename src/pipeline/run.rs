@@ -64,6 +64,7 @@ fn fingerprint(job: &Job, extra: &str) -> Result<String> {
         files.extend(im.model.iter().chain(&im.model_config).cloned());
     }
     files.extend(job.classes.clone());
+    files.extend(job.lead_model.as_ref().map(|l| l.path.clone()));
     for src in [
         job.dltb.as_ref().map(|x| &x.0),
         job.basic_farmland.as_ref().map(|x| &x.0),
@@ -185,6 +186,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
                 config: im.model_config.clone(),
                 tile_px: None,
             }),
+            lead_model: j.lead_model.clone(),
         };
         let s = detect(&opts, backend, progress)?;
         stamp(&ddir, &fp)?;
