@@ -328,3 +328,95 @@ fn issue_17_eval_grid_mismatch_names_a_way_out_it_has() {
     assert_clear(code, &err, &["pred.tif", "truth.tif", "64x64", "gdalwarp"]);
     assert!(!err.contains("--resample"), "{err}");
 }
+
+/// Issue 17 item 8 (rest): inputs that eval used to score anyway — another CRS, no overlap, an
+/// --ignore raster off the grid, a float or RGB prediction, a 4-band truth, polygons elsewhere —
+/// are refused, naming both files and what is wrong.
+#[test]
+fn issue_17_eval_refuses_what_it_cannot_score() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n);
+    let mask: Vec<f32> = (0..64 * 64).map(|i| f32::from(i % 7 == 0)).collect();
+    write_tif::<u8>(&p("truth.tif"), Spec::gk(64, 64, 1), &mask, |v| v as u8);
+    let utm = Spec {
+        epsg: Some(32650),
+        ..Spec::gk(64, 64, 1)
+    };
+    write_tif::<u8>(&p("utm.tif"), utm, &mask, |v| v as u8);
+    let mut far_gt = GT;
+    far_gt[0] += 120_000.0;
+    let far = Spec {
+        gt: Some(far_gt),
+        ..Spec::gk(64, 64, 1)
+    };
+    write_tif::<u8>(&p("far.tif"), far, &mask, |v| v as u8);
+    let prob: Vec<f32> = mask.iter().map(|v| v * 0.37).collect();
+    write_tif::<f32>(&p("prob.tif"), Spec::gk(64, 64, 1), &prob, |v| v);
+    let rgb: Vec<f32> = (0..3 * 64 * 64).map(|i| (i % 251) as f32).collect();
+    write_tif::<u8>(&p("rgb.tif"), Spec::gk(64, 64, 3), &rgb, |v| v as u8);
+    let four: Vec<f32> = (0..4 * 64 * 64).map(|i| (i % 5) as f32).collect();
+    write_tif::<u8>(&p("four.tif"), Spec::gk(64, 64, 4), &four, |v| v as u8);
+    // A grey label saved as three equal bands is still a mask.
+    let grey: Vec<f32> = mask.iter().cycle().take(3 * 64 * 64).copied().collect();
+    write_tif::<u8>(&p("grey3.tif"), Spec::gk(64, 64, 3), &grey, |v| v as u8);
+    // Integer class codes stored as floats are codes.
+    write_tif::<f32>(&p("codes.tif"), Spec::gk(64, 64, 1), &mask, |v| v);
+    common::vector::write_layer(
+        &p("far.gpkg"),
+        "changes",
+        &common::vector::wkt_of(4527),
+        &["TBLX"],
+        &[(common::vector::rect(0.0, 0.0, 50.0, 50.0), vec!["20"])],
+    );
+    let eval = |pred: &str, truth: &str, extra: &[&str]| {
+        let (pred, truth) = (p(pred), p(truth));
+        let mut args = vec![
+            "eval",
+            "--pred",
+            pred.to_str().unwrap(),
+            "--truth",
+            truth.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        tuban(&args)
+    };
+    let (code, err) = eval("utm.tif", "truth.tif", &[]);
+    assert_clear(
+        code,
+        &err,
+        &["utm.tif", "truth.tif", "EPSG:32650", "EPSG:4527"],
+    );
+    let (code, err) = eval("far.tif", "truth.tif", &[]);
+    assert_clear(code, &err, &["far.tif", "truth.tif", "do not overlap"]);
+    let ignore = p("far.tif");
+    let (code, err) = eval(
+        "truth.tif",
+        "truth.tif",
+        &["--ignore", ignore.to_str().unwrap()],
+    );
+    assert_clear(code, &err, &["far.tif", "do not overlap"]);
+    let (code, err) = eval("prob.tif", "truth.tif", &[]);
+    assert_clear(
+        code,
+        &err,
+        &["prob.tif", "float values such as 0.37", "threshold"],
+    );
+    let (code, err) = eval("rgb.tif", "truth.tif", &[]);
+    assert_clear(
+        code,
+        &err,
+        &["rgb.tif", "3 bands that differ", "gdal_translate -b"],
+    );
+    let (code, err) = eval("truth.tif", "four.tif", &[]);
+    assert_clear(code, &err, &["four.tif", "bands that differ"]);
+    let (code, err) = eval("far.gpkg", "truth.tif", &[]);
+    assert_clear(
+        code,
+        &err,
+        &["far.gpkg", "truth.tif", "none of the first's 1 polygons"],
+    );
+    for ok in ["grey3.tif", "codes.tif"] {
+        let (code, err) = eval(ok, "truth.tif", &[]);
+        assert_eq!(code, 0, "{ok}: {err}");
+    }
+}

@@ -20,6 +20,8 @@ pub struct Grid {
     pub height: usize,
     pub geo_transform: [f64; 6],
     pub projection: String,
+    /// The file the grid is taken from (named when another input does not fit it).
+    pub source: std::path::PathBuf,
 }
 
 impl Grid {
@@ -53,13 +55,14 @@ fn is_raster(ds: &Dataset) -> bool {
     ds.raster_count() > 0
 }
 
-fn raster_grid(ds: &Dataset) -> Grid {
+fn raster_grid(ds: &Dataset, source: &Path) -> Grid {
     let (width, height) = ds.raster_size();
     Grid {
         width,
         height,
         geo_transform: ds.geo_transform().unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
         projection: ds.projection(),
+        source: source.into(),
     }
 }
 
@@ -76,7 +79,7 @@ pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Gr
     );
     match (is_raster(&dp), is_raster(&dt)) {
         (_, true) => {
-            let g = raster_grid(&dt);
+            let g = raster_grid(&dt, truth);
             if is_raster(&dp) && dp.raster_size() != (g.width, g.height) {
                 let (w, h) = dp.raster_size();
                 return Err(Error::GridMismatch {
@@ -90,7 +93,7 @@ pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Gr
             }
             Ok(g)
         }
-        (true, false) => Ok(raster_grid(&dp)),
+        (true, false) => Ok(raster_grid(&dp, pred)),
         (false, false) => {
             let px = pixel_size
                 .filter(|p| *p > 0.0)
@@ -121,6 +124,7 @@ pub fn grid_for(pred: &Path, truth: &Path, pixel_size: Option<f64>) -> Result<Gr
                 height,
                 geo_transform: [env.MinX, px, 0.0, env.MaxY, 0.0, -px],
                 projection,
+                source: truth.into(),
             })
         }
     }
@@ -148,9 +152,25 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
         reason: e.to_string(),
     };
     if is_raster(&ds) {
+        same_crs(&ds, path, grid)?;
         let band = ds.rasterband(1).map_err(err)?;
         let nd = band.no_data_value();
-        let v = read_on_grid(&ds, path, grid)?;
+        let v = read_on_grid(&ds, path, grid, 1)?;
+        one_layer_of_values(&ds, path, grid, &v)?;
+        if matches!(
+            band.band_type(),
+            gdal::raster::GdalDataType::Float32 | gdal::raster::GdalDataType::Float64
+        ) && let Some(x) = v
+            .iter()
+            .find(|&&x| x.is_finite() && nd != Some(x) && x.fract() != 0.0)
+        {
+            return Err(Error::Open {
+                path: path.into(),
+                reason: format!(
+                    "float values such as {x}: a probability or evidence raster, not a mask or class codes; threshold it first (gdal_calc.py --calc \"A>0.5\") or give tuban's change.tif"
+                ),
+            });
+        }
         let nodata: Vec<bool> = v
             .iter()
             .map(|&x| x.is_nan() || nd.is_some_and(|d| x == d))
@@ -191,9 +211,60 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
     rasterize_layer(&ds, path, grid)
 }
 
-/// Band 1 of a raster on the evaluation grid: the same pixel size, whole-pixel offsets allowed
-/// (pixels outside the raster read as 0). Other grids are refused rather than resampled.
-fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Vec<f64>> {
+/// A raster in another CRS than the grid's is refused (its pixels would be compared with the
+/// wrong ground).
+fn same_crs(ds: &Dataset, path: &Path, grid: &Grid) -> Result<()> {
+    let (own, theirs) = (ds.projection(), &grid.projection);
+    if own.is_empty() || theirs.is_empty() || own == *theirs {
+        return Ok(());
+    }
+    let srs = |w: &str| gdal::spatial_ref::SpatialRef::from_wkt(w).ok();
+    let (a, b) = (srs(&own), srs(theirs));
+    if a.is_some() && a == b {
+        return Ok(());
+    }
+    let name = |s: Option<gdal::spatial_ref::SpatialRef>| {
+        s.map(|s| match (s.auth_name(), s.auth_code()) {
+            (Some(n), Ok(c)) => format!("{n}:{c}"),
+            _ => s.name().unwrap_or_else(|| "an unnamed CRS".into()),
+        })
+        .unwrap_or_else(|| "an unreadable CRS".into())
+    };
+    Err(Error::GridMismatch {
+        first: path.into(),
+        second: grid.source.clone(),
+        what: format!("the first is in {}, the second in {}", name(a), name(b)),
+    })
+}
+
+/// A raster of several bands is scored only when they all hold the same values (a grey label
+/// saved as RGB); otherwise it is an image, not a mask. Alpha bands do not count.
+fn one_layer_of_values(ds: &Dataset, path: &Path, grid: &Grid, first: &[f64]) -> Result<()> {
+    let bands: Vec<usize> = (1..=ds.raster_count())
+        .filter(|&b| {
+            ds.rasterband(b).is_ok_and(|band| {
+                band.color_interpretation() != gdal::raster::ColorInterpretation::AlphaBand
+            })
+        })
+        .collect();
+    for &b in bands.iter().skip(1) {
+        if read_on_grid(ds, path, grid, b)? != first {
+            return Err(Error::Open {
+                path: path.into(),
+                reason: format!(
+                    "{} bands that differ (band {b} is not band 1): an image, not a mask or class raster; eval scores a single band (gdal_translate -b N to pick one)",
+                    bands.len()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Band `b` of a raster on the evaluation grid: the same pixel size, whole-pixel offsets
+/// allowed (pixels outside the raster read as 0), but some overlap. Other grids are refused
+/// rather than resampled.
+fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid, b: usize) -> Result<Vec<f64>> {
     let err = |e: gdal::errors::GdalError| Error::Open {
         path: path.into(),
         reason: e.to_string(),
@@ -215,7 +286,7 @@ fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Vec<f64>> {
             )));
         }
         let mut out = vec![0.0f64; w * h];
-        ds.rasterband(1)
+        ds.rasterband(b)
             .map_err(err)?
             .read_into_slice((0, 0), (w, h), (w, h), &mut out, None)
             .map_err(err)?;
@@ -239,13 +310,27 @@ fn read_on_grid(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Vec<f64>> {
     let y0 = oy.max(0);
     let x1 = (ox + grid.width as i64).min(w as i64);
     let y1 = (oy + grid.height as i64).min(h as i64);
-    let mut out = vec![0.0f64; grid.width * grid.height];
     if x1 <= x0 || y1 <= y0 {
-        return Ok(out);
+        return Err(Error::GridMismatch {
+            first: path.into(),
+            second: grid.source.clone(),
+            what: format!(
+                "they do not overlap: the first spans x {:.1} to {:.1}, y {:.1} to {:.1}; the second x {:.1} to {:.1}, y {:.1} to {:.1}",
+                gt[0],
+                gt[0] + gt[1] * w as f64,
+                gt[3] + gt[5] * h as f64,
+                gt[3],
+                g[0],
+                g[0] + g[1] * grid.width as f64,
+                g[3] + g[5] * grid.height as f64,
+                g[3]
+            ),
+        });
     }
+    let mut out = vec![0.0f64; grid.width * grid.height];
     let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
     let mut v = vec![0.0f64; rw * rh];
-    ds.rasterband(1)
+    ds.rasterband(b)
         .map_err(err)?
         .read_into_slice((x0 as isize, y0 as isize), (rw, rh), (rw, rh), &mut v, None)
         .map_err(err)?;
@@ -305,6 +390,27 @@ fn rasterize_layer(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Loaded> {
         };
         geoms.push(g);
         kinds.push(kind);
+    }
+    // Polygons that all lie off the grid are another place (or a layer without its CRS), not
+    // a prediction of no change.
+    let g = &grid.geo_transform;
+    let (gx0, gx1) = (g[0], g[0] + g[1] * grid.width as f64);
+    let (gy0, gy1) = (g[3] + g[5] * grid.height as f64, g[3]);
+    let (gx0, gx1, gy0, gy1) = (gx0.min(gx1), gx0.max(gx1), gy0.min(gy1), gy0.max(gy1));
+    if !geoms.is_empty()
+        && geoms.iter().all(|geom| {
+            let e = geom.envelope();
+            e.MaxX < gx0 || e.MinX > gx1 || e.MaxY < gy0 || e.MinY > gy1
+        })
+    {
+        return Err(Error::GridMismatch {
+            first: path.into(),
+            second: grid.source.clone(),
+            what: format!(
+                "none of the first's {} polygons lies on the second's grid (x {gx0:.1} to {gx1:.1}, y {gy0:.1} to {gy1:.1}): another place, or a layer without its CRS",
+                geoms.len()
+            ),
+        });
     }
     let drv = gdal::DriverManager::get_driver_by_name("MEM").map_err(err)?;
     let mut mem = drv

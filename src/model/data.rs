@@ -151,6 +151,7 @@ pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) ->
                 // Without georeference, polygons are in pixel units (GDAL's default transform).
                 geo_transform: pair.geo_transform.unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
                 projection: pair.projection.clone(),
+                source: files.before.clone(),
             };
             let ids = crate::eval::io::load(label, &grid)?.layer.ids;
             ids.iter().map(|&i| if i > 0 { 1.0 } else { 0.0 }).collect()
