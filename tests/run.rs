@@ -6,6 +6,7 @@ mod common;
 
 use common::cli::{synth, tuban};
 use common::vector::rows;
+use gdal::vector::LayerAccess;
 use std::path::Path;
 use std::process::Command;
 
@@ -72,6 +73,39 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
         assert_eq!(shp.len(), leads.len());
         for (a, b) in shp.iter().zip(&leads) {
             assert_eq!((&a["JCBH"], &a["XMC"]), (&b["JCBH"], &b["XMC"]));
+        }
+        // Issue 17 item 15: measures written to what their unit means, not float noise; the
+        // Shapefile's numbers to six decimals; the summary's total row sums every column.
+        for r in &leads {
+            for (k, places) in [
+                ("perim_m", 2),
+                ("length_m", 2),
+                ("area_m2", 2),
+                ("elong", 4),
+            ] {
+                let v: f64 = r[k].parse().unwrap();
+                let f = 10f64.powi(places);
+                assert_eq!((v * f).round() / f, v, "{k} {}", r[k]);
+            }
+        }
+        // A lead in the red line names it (the layer's HXMC, without a mapping).
+        for r in leads.iter().filter(|r| r["SFHX"] == "是") {
+            assert!(r.get("STHXMC").is_some_and(|n| !n.is_empty()), "{r:?}");
+        }
+        let ds = gdal::Dataset::open(c.join("tuban.shp")).unwrap();
+        let lyr = ds.layer(0).unwrap();
+        let jcmj = lyr.defn().fields().find(|f| f.name() == "JCMJ").unwrap();
+        assert_eq!(jcmj.precision(), 6);
+        let summary = std::fs::read_to_string(c.join("summary.csv")).unwrap();
+        let cells: Vec<Vec<f64>> = summary
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+            .collect();
+        let (sums, types) = cells.split_last().unwrap();
+        for col in 0..4 {
+            let sum: f64 = types.iter().map(|r| r[col]).sum();
+            assert!((sum - sums[col]).abs() < 1e-3, "column {col}: {summary}");
         }
         let csv = std::fs::read_to_string(c.join("leads.csv")).unwrap();
         assert_eq!(csv.lines().count(), leads.len() + 1);

@@ -255,7 +255,6 @@ pub fn write_county(
     csv.push_str(&keys.join(","));
     csv.push('\n');
     let mut by_type: BTreeMap<String, (usize, f64, f64, f64)> = BTreeMap::new();
-    let mut lead_mu = 0.0;
     for r in &leads {
         let line: Vec<String> = keys.iter().map(|k| csv_field(&pick(r, k))).collect();
         csv.push_str(&line.join(","));
@@ -270,13 +269,15 @@ pub fn write_county(
         e.1 += num("JCMJ") / MU_M2;
         e.2 += num("GDMJ") / MU_M2;
         e.3 += num("YJJBNTMJ") / MU_M2;
-        lead_mu += num("JCMJ") / MU_M2;
     }
     let mut summary = String::from("\u{feff}TBLX,leads,JCMJ_mu,GDMJ_mu,YJJBNTMJ_mu\n");
     for (t, (n, a, g, y)) in &by_type {
         let _ = writeln!(summary, "{t},{n},{a:.4},{g:.4},{y:.4}");
     }
-    let _ = writeln!(summary, "total,{},{lead_mu:.4},,", leads.len());
+    let (lead_mu, g, y) = by_type
+        .values()
+        .fold((0.0, 0.0, 0.0), |t, e| (t.0 + e.1, t.1 + e.2, t.2 + e.3));
+    let _ = writeln!(summary, "total,{},{lead_mu:.4},{g:.4},{y:.4}", leads.len());
     let name_of = leads.first().map(|r| pick(r, "XMC")).unwrap_or_default();
     let report_leads: Vec<ReportLead> = leads
         .iter()

@@ -68,6 +68,25 @@ pub enum FieldKind {
     Text,
 }
 
+/// `x` rounded to `places` decimal places: the double nearest that decimal, so it is written
+/// without float noise (`59.2`, not `59.2000000085682`). Non-finite values stay as they are.
+pub fn decimals(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    if !x.is_finite() || (x * f).abs() >= 1e15 {
+        return x;
+    }
+    (x * f).round() / f
+}
+
+/// `x` rounded to `digits` significant digits (for values of any magnitude, such as evidence).
+pub fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let places = digits - 1 - x.abs().log10().floor() as i32;
+    decimals(x, places.clamp(-300, 300))
+}
+
 /// A value of an attribute.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -267,6 +286,12 @@ impl VectorWriter {
             if format == VectorFormat::Shapefile && *t == OGRFieldType::OFTString {
                 // The dBASE maximum: the default (80) would cut the reasons short.
                 fd.set_width(254);
+            }
+            if format == VectorFormat::Shapefile && *t == OGRFieldType::OFTReal {
+                // dBASE numbers are text: GDAL's default 15 decimals write 215.04 as
+                // 215.039999999999992. Six keep 0.01 m², 0.0001 mu and 0.1 m in degrees.
+                fd.set_width(24);
+                fd.set_precision(6);
             }
             fd.add_to_layer(&lyr).map_err(|e| Error::write(path, e))?;
         }

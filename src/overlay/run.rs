@@ -259,13 +259,13 @@ pub fn preflight(j: &Job) -> Result<()> {
     if let Some((s, c)) = &j.dltb {
         check(s, "DLTB", &stages::dltb_fields(c))?;
     }
-    for (layer, default) in [
-        (&j.basic_farmland, "YJJBNTTB"),
-        (&j.red_line, "STBHHX"),
-        (&j.urban_boundary, "CZKFBJ"),
+    for (key, layer, default) in [
+        ("basic_farmland", &j.basic_farmland, "YJJBNTTB"),
+        ("red_line", &j.red_line, "STBHHX"),
+        ("urban_boundary", &j.urban_boundary, "CZKFBJ"),
     ] {
         if let Some((s, c)) = layer {
-            check(s, default, &stages::cover_fields(c))?;
+            check(s, default, &stages::cover_fields(key, c))?;
         }
     }
     if let Some((s, c)) = &j.approvals {

@@ -56,12 +56,18 @@ pub(super) fn dltb_fields(c: &DltbConf) -> Vec<FieldSpec> {
     fields
 }
 
-/// A covered-area layer's fields: its name field, when mapped.
-pub(super) fn cover_fields(c: &CoverConf) -> Vec<FieldSpec> {
-    c.name_field
-        .iter()
-        .map(|n| FieldSpec::mapped("name_field", &Some(n.clone()), ""))
-        .collect()
+/// A covered-area layer's fields: its name field when mapped, else the survey's conventional
+/// one where the layer has it (the red line's HXMC, 红线名称), so that a lead in the red line
+/// names it (STHXMC) without a mapping.
+pub(super) fn cover_fields(key: &str, c: &CoverConf) -> Vec<FieldSpec> {
+    let conventional = match key {
+        "red_line" => "HXMC",
+        _ => "",
+    };
+    if c.name_field.is_none() && conventional.is_empty() {
+        return Vec::new();
+    }
+    vec![FieldSpec::mapped("name_field", &c.name_field, conventional)]
 }
 
 /// What every stage reads.
@@ -373,7 +379,7 @@ pub(super) fn covered(
 ) -> Result<()> {
     let (key, default_name, src, conf) = layer;
     let area = ctx.work.area;
-    let fields = cover_fields(conf);
+    let fields = cover_fields(key, conf);
     let mut parts: Vec<Vec<MultiPolygon<f64>>> = vec![vec![]; pieces.len()];
     let mut names: Vec<BTreeSet<String>> = vec![BTreeSet::new(); pieces.len()];
     let sd = stream(

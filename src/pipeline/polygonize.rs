@@ -8,7 +8,7 @@ use super::ProgressFn;
 use super::classify::{Base, CLASS_FIELDS};
 use crate::classify::Measured;
 use crate::error::{Error, Result};
-use crate::output::vector::{FieldKind, Value, VectorWriter};
+use crate::output::vector::{FieldKind, Value, VectorWriter, decimals, significant};
 use crate::raster::grid::TileGrid;
 use crate::vectorize::geometry::{GeoTransform, to_world, to_world_simplified};
 use crate::vectorize::source::{Foreground, MaskSource};
@@ -141,13 +141,13 @@ fn shape_measures(geom: &MultiPolygon<f64>, area_m2: f64, evidence: Option<f64>)
 }
 
 fn shape_values(m: &Measured) -> [Value; 5] {
-    let v = |x: Option<f64>| x.map_or(Value::Null, Value::Real);
+    let v = |x: Option<f64>, places| x.map_or(Value::Null, |x| Value::Real(decimals(x, places)));
     [
-        v(m.elongation),
-        v(m.length_m),
-        v(m.rect_width_m),
-        v(m.compactness),
-        v(m.convexity),
+        v(m.elongation, 4),
+        v(m.length_m, 2),
+        v(m.rect_width_m, 2),
+        v(m.compactness, 4),
+        v(m.convexity, 4),
     ]
 }
 
@@ -178,17 +178,19 @@ fn attributes(
         (r.min().x, r.min().y, r.max().x, r.max().y)
     });
     let mean = c.evidence.mean();
-    let ev_mean = mean.map_or(Value::Null, Value::Real);
+    // Written to what the unit means (0.01 m², 0.0001 mu, 1 cm, six digits of evidence); the
+    // measures typing uses keep full precision.
+    let ev_mean = mean.map_or(Value::Null, |m| Value::Real(significant(m, 6)));
     let ev_max = if c.evidence.max.is_finite() {
-        Value::Real(c.evidence.max as f64)
+        Value::Real(significant(c.evidence.max as f64, 6))
     } else {
         Value::Null
     };
     let values = vec![
-        Value::Real(area_m2),
-        Value::Real(area_m2 / MU_M2),
+        Value::Real(decimals(area_m2, 2)),
+        Value::Real(decimals(area_m2 / MU_M2, 4)),
         Value::Integer(c.pixels as i64),
-        Value::Real(perim_m),
+        Value::Real(decimals(perim_m, 2)),
         Value::Real(xmin),
         Value::Real(ymin),
         Value::Real(xmax),
