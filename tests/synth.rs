@@ -4,6 +4,7 @@
 mod common;
 
 use common::cli::{synth, tuban};
+use gdal::vector::LayerAccess;
 use std::path::Path;
 
 fn pixels(path: &Path) -> Vec<u16> {
@@ -27,7 +28,16 @@ fn same_seed_same_scene_and_truth_is_consistent() {
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     for out in [&a, &b] {
         let stdout = synth(out, 512, 7);
-        assert!(stdout.contains("change objects"), "{stdout}");
+        // Issue 17 item 16: the printed counts say what they count, and match truth.gpkg.
+        let ds = gdal::Dataset::open(out.join("truth.gpkg")).unwrap();
+        let polygons = ds.layer(0).unwrap().feature_count();
+        assert!(
+            stdout.contains(&format!(
+                "truth.gpkg: {polygons} polygons, one per connected piece"
+            )),
+            "{stdout}"
+        );
+        assert!(stdout.contains("leads by the rules"), "{stdout}");
     }
     for f in [
         "before.tif",

@@ -38,17 +38,21 @@ pub fn run(a: &SynthArgs) -> Result<()> {
     let s = s?;
     let leads = s.objects.iter().filter(|o| o.qualifies).count();
     println!(
-        "{0}x{0} px at {1} m (EPSG:{2}), seed {3}: {4} change objects ({5} qualify as leads), {6} changed px; {7:.1} s ({8:.1} Mpx/s); wrote {9}",
+        "{0}x{0} px at {1} m (EPSG:{2}), seed {3}; {4} changed px; {5:.1} s ({6:.1} Mpx/s); wrote {7}",
         s.size,
         s.gsd_m,
         s.epsg,
         s.seed,
-        s.objects.len(),
-        leads,
         s.changed_px,
         s.seconds,
         (s.size * s.size) as f64 / 1e6 / s.seconds.max(1e-9),
         a.out.display()
+    );
+    println!(
+        "{} change objects, {leads} of them leads by the rules (not approved, and >= 5 mu of basic farmland, >= 10 mu of arable land or in the red line); truth.gpkg: {} polygons, one per connected piece of an object ({} of lead objects); `tuban overlay` also cuts leads at county borders",
+        s.objects.len(),
+        s.truth.polygons,
+        s.truth.lead_polygons
     );
     Ok(())
 }

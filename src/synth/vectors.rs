@@ -35,13 +35,22 @@ fn components(mask: &Path, value: f64, evidence: Option<&Path>) -> Result<Vec<Co
 }
 
 /// Write `truth.gpkg` and `refs.gpkg` (through hidden partial names, renamed at the end).
+/// The polygons of `truth.gpkg`: one per connected piece of a change object (a road cut by a
+/// crossing is two), and those of objects that qualify as leads.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct TruthCount {
+    pub polygons: u64,
+    pub lead_polygons: u64,
+}
+
 pub fn write_vectors(
     dir: &Path,
     aux: &Path,
     g: &Georef,
     objects: &[ObjectStats],
     progress: ProgressFn,
-) -> Result<()> {
+) -> Result<TruthCount> {
+    let mut count = TruthCount::default();
     let gt = GeoTransform(g.geo_transform.unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]));
     let px_m2 = gt.pixel_area();
     let area = |c: &Component| c.pixels as f64 * px_m2;
@@ -90,6 +99,8 @@ pub fn write_vectors(
                 o.map_or(Sql::Null, |o| yes_no(o.qualifies)),
             ];
             w.push(&geom, values)?;
+            count.polygons += 1;
+            count.lead_polygons += u64::from(o.is_some_and(|o| o.qualifies));
         }
     }
     w.finish()?;
@@ -218,7 +229,8 @@ pub fn write_vectors(
     }
     pzyd.finish()?;
     progress("references", 5, 5);
-    rename(&tmp, &dir.join("refs.gpkg"))
+    rename(&tmp, &dir.join("refs.gpkg"))?;
+    Ok(count)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {

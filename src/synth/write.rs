@@ -56,6 +56,8 @@ pub struct SynthSummary {
     pub misregistration_px: (f64, f64),
     pub changed_px: u64,
     pub objects: Vec<ObjectStats>,
+    /// What `truth.gpkg` holds.
+    pub truth: super::vectors::TruthCount,
     pub seconds: f64,
 }
 
@@ -293,7 +295,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         o.finish()?;
     }
     let georef = g.clone();
-    super::vectors::write_vectors(dir, &aux, &georef, &objects, progress)?;
+    let truth = super::vectors::write_vectors(dir, &aux, &georef, &objects, progress)?;
     super::vectors::write_job(dir, opts)?;
     let _ = std::fs::remove_dir_all(&aux);
     let summary = SynthSummary {
@@ -307,6 +309,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         misregistration_px: scene.shift,
         changed_px: changed,
         objects,
+        truth,
         seconds: t0.elapsed().as_secs_f64(),
     };
     crate::output::write_json(&dir.join("synth.json"), &summary)?;
