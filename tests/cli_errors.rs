@@ -420,3 +420,35 @@ fn issue_17_eval_refuses_what_it_cannot_score() {
         assert_eq!(code, 0, "{ok}: {err}");
     }
 }
+
+/// Issue 17 item 11: a truncated GeoTIFF is named with the reason, and the refused run leaves
+/// no folder, no partial raster and no hidden checkpoint behind.
+#[test]
+fn issue_17_a_truncated_image_is_named_with_the_reason_and_leaves_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let s = common::scene(256, 256, 4, 3);
+    let (b, a) = (d.path().join("b.tif"), d.path().join("a.tif"));
+    write_tif::<u16>(&b, Spec::gk(256, 256, 4), &s.before, |v| v as u16);
+    write_tif::<u16>(&a, Spec::gk(256, 256, 4), &s.after, |v| v as u16);
+    let len = std::fs::metadata(&a).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&a)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let out = d.path().join("out");
+    let (code, err) = detect(&b, &a, &out, &[]);
+    assert_clear(code, &err, &["a.tif", "cannot read raster: "]);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    let reason = line.split("cannot read raster: ").nth(1).unwrap();
+    assert!(
+        reason.trim().len() > 10 && !reason.contains("msg: ''"),
+        "no reason: {line}"
+    );
+    assert!(
+        !out.exists(),
+        "{:?}",
+        std::fs::read_dir(&out).map(|r| r.count())
+    );
+}

@@ -96,6 +96,14 @@ pub fn start(log: &Path, key: &str) -> Result<()> {
     std::fs::write(log, format!("{key}\n")).map_err(|e| Error::write(log, e))
 }
 
+/// Remove a checkpoint that lists no written tile (a run that failed before its first tile
+/// has nothing to resume: its key alone would be a hidden file left in the user's folder).
+pub fn discard_if_empty(log: &Path) {
+    if std::fs::read_to_string(log).is_ok_and(|t| t.lines().nth(1).is_none()) {
+        let _ = std::fs::remove_file(log);
+    }
+}
+
 /// Record tile `id` as written.
 ///
 /// # Errors

@@ -503,7 +503,8 @@ fn detect_into(
         (ev_out, mask_out, cls_out),
         (resume, near.as_mut().map(|(s, r)| (s, *r))),
         progress,
-    )?;
+    )
+    .inspect_err(|_| checkpoint::discard_if_empty(&log))?;
     let _ = std::fs::remove_file(&log);
     // After the main pass: a model's classes.tif is whole only now.
     let classifier = match (&opts.classify, opts.vectorize) {

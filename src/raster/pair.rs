@@ -631,7 +631,25 @@ fn read_bands(
     if rv != gdal_sys::CPLErr::CE_None {
         // SAFETY: CPLGetLastErrorMsg returns a pointer to a thread-local NUL-terminated string.
         let msg = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) };
-        return Err(msg.to_string_lossy().into_owned());
+        let msg = msg.to_string_lossy().trim().to_string();
+        if !msg.is_empty() {
+            return Err(msg);
+        }
+        // GDAL's multi-threaded decoder reports on its worker's thread: read the first band of
+        // the window again on this thread, from a handle opened without worker threads.
+        let _ = gdal::config::set_thread_local_config_option("GDAL_NUM_THREADS", "1");
+        let again =
+            Dataset::open(gdal::Metadata::description(ds).unwrap_or_default()).and_then(|d| {
+                d.rasterband(bands.first().copied().unwrap_or(1))
+                    .and_then(|b| b.read_as::<f32>(origin, size, size, None).map(|_| ()))
+            });
+        let _ = gdal::config::clear_thread_local_config_option("GDAL_NUM_THREADS");
+        return Err(match again {
+            Err(gdal::errors::GdalError::CplError { msg, .. }) if !msg.trim().is_empty() => msg,
+            _ => format!(
+                "GDAL failed to read the window of {w}x{h} px at ({x}, {y}) without a reason (a truncated or corrupt file? gdalinfo -checksum shows where)"
+            ),
+        });
     }
     Ok(data)
 }
