@@ -452,3 +452,43 @@ fn issue_17_a_truncated_image_is_named_with_the_reason_and_leaves_nothing() {
         std::fs::read_dir(&out).map(|r| r.count())
     );
 }
+
+/// Issue 17 item 11: a scene far larger than the disk (a 4,000,000² VRT) is announced with its
+/// size, outputs and time, and refused before any work, naming the folder, the need and the
+/// free space.
+#[test]
+fn issue_17_a_scene_that_cannot_fit_the_disk_is_refused_before_work() {
+    let d = tempfile::tempdir().unwrap();
+    let small = d.path().join("small.tif");
+    write_tif::<u16>(&small, Spec::gk(64, 64, 1), &vec![100.0; 64 * 64], |v| {
+        v as u16
+    });
+    let vrt = d.path().join("huge.vrt");
+    std::fs::write(
+        &vrt,
+        "<VRTDataset rasterXSize=\"4000000\" rasterYSize=\"4000000\">\n<SRS>EPSG:4527</SRS>\n\
+         <GeoTransform>39500000, 0.8, 0, 3400000, 0, -0.8</GeoTransform>\n\
+         <VRTRasterBand dataType=\"UInt16\" band=\"1\"><SimpleSource>\
+         <SourceFilename relativeToVRT=\"1\">small.tif</SourceFilename><SourceBand>1</SourceBand>\
+         </SimpleSource></VRTRasterBand>\n</VRTDataset>\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let t = std::time::Instant::now();
+    let (code, err) = detect(&vrt, &vrt, &out, &[]);
+    assert_clear(
+        code,
+        &err,
+        &["out", "need about 56000.0 GB", "GB free", "--out"],
+    );
+    assert!(
+        err.contains("note: 4000000x4000000 px (16000000 Mpx): outputs about 56000.0 GB; roughly"),
+        "{err}"
+    );
+    assert!(
+        t.elapsed().as_secs() < 20,
+        "refused only after {:?}",
+        t.elapsed()
+    );
+    assert!(!out.exists());
+}

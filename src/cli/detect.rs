@@ -307,8 +307,43 @@ pub fn on_backend<T>(
     Ok(r?)
 }
 
+/// A rough duration in the unit that reads best.
+fn duration(s: f64) -> String {
+    match s {
+        s if s < 90.0 * 60.0 => format!("{:.0} min", s / 60.0),
+        s if s < 48.0 * 3600.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86_400.0),
+    }
+}
+
+/// Before a long run: the scene's size, its outputs on disk and a rough time.
+fn announce(opts: &tuban::pipeline::detect::DetectOptions) {
+    let Ok(size) = gdal::Dataset::open(&opts.before).map(|d| d.raster_size()) else {
+        return;
+    };
+    let threads = rayon::current_num_threads();
+    let e = tuban::pipeline::detect::estimate(size, 0, opts.model.is_some(), threads);
+    if e.cpu_seconds < 60.0 {
+        return;
+    }
+    eprintln!(
+        "note: {}x{} px ({:.0} Mpx): outputs about {:.1} GB; roughly {} on {threads} CPU threads at the reference speed ({}; a GPU is faster)",
+        size.0,
+        size.1,
+        e.pixels as f64 / 1e6,
+        e.output_bytes / 1e9,
+        duration(e.cpu_seconds),
+        if opts.model.is_some() {
+            "0.12 Mpx/s a thread with a model"
+        } else {
+            "3 Mpx/s a thread"
+        }
+    );
+}
+
 pub fn run(a: &DetectArgs) -> Result<()> {
     let opts = options(a)?;
+    announce(&opts);
     let summary = on_backend(a.backend, |b, report| detect(&opts, b, report))?;
     print_summary(&summary);
     Ok(())
