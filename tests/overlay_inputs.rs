@@ -116,13 +116,34 @@ fn shapefile_gbk_filegdb_and_geojson_sources_give_the_geopackage_areas() {
         "nocpg.toml",
         "[layers.counties]\npath = \"xzq_nocpg.shp\"\nencoding = \"GBK\"\nname_field = \"XZQMC\"\n",
     );
+    // Issue 17 item 6: the same Shapefile without .cpg and without `encoding =`: its text is
+    // not UTF-8 but GBK, read so with a note (it was mojibake without a word).
+    let guessed = job(
+        d,
+        "guessed.toml",
+        "[layers.counties]\npath = \"xzq_nocpg.shp\"\nname_field = \"XZQMC\"\n",
+    );
     let truth = d.join("truth.gpkg");
     let (a, b, c) = (d.join("a.gpkg"), d.join("b.gpkg"), d.join("c.gpkg"));
     for (j, o) in [(&base, &a), (&other, &b), (&nocpg, &c)] {
         let (code, _, stderr) = overlay(&truth, j, o);
         assert_eq!(code, 0, "{stderr}");
     }
+    let g = d.join("g.gpkg");
+    let (code, _, stderr) = overlay(&truth, &guessed, &g);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("xzq_nocpg.shp: no .cpg, and its text is not UTF-8: read as GB18030 (GBK)"),
+        "{stderr}"
+    );
+    let mg = measures(&g);
     let (ma, mb, mc) = (measures(&a), measures(&b), measures(&c));
+    for (k, x) in &mc {
+        assert_eq!(
+            x.4, mg[k].4,
+            "county names read as GB18030 without encoding ="
+        );
+    }
     assert!(ma.len() >= 5);
     assert_eq!(ma.keys().collect::<Vec<_>>(), mb.keys().collect::<Vec<_>>());
     for (k, x) in &ma {
@@ -309,4 +330,38 @@ fn bad_reference_input_gets_one_clear_message_or_a_counted_repair() {
     assert_eq!(code, 1);
     assert!(e.contains("typo.toml:3") && e.contains("arable_m"), "{e}");
     assert!(!d.join("o.gpkg").exists(), "nothing is written on error");
+    // A Shapefile without .cpg whose text is neither UTF-8 nor GBK (CP1252 "ÿ" is 0xFF): refused,
+    // naming `encoding =`, rather than read as mojibake.
+    let geojson = d.join("latin.geojson");
+    std::fs::write(
+        &geojson,
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"XZQDM":"320581","XZQMC":"Ÿÿ"}},"geometry":{{"type":"Polygon","coordinates":[[[{x0},{y0}],[{x1},{y0}],[{x1},{y1}],[{x0},{y0}]]]}}}}]}}"#,
+            x0 = X0,
+            y0 = Y0,
+            x1 = X0 + 100.0,
+            y1 = Y0 + 100.0
+        ),
+    )
+    .unwrap();
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-a_srs",
+        "EPSG:4527",
+        "-lco",
+        "ENCODING=CP1252",
+        d.join("latin.shp").to_str().unwrap(),
+        geojson.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(d.join("latin.cpg")).unwrap();
+    let (code, e) = run_with(
+        d,
+        "[layers.dltb]\npath = \"refs.gpkg\"\n[layers.counties]\npath = \"latin.shp\"\nname_field = \"XZQMC\"\n",
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(
+        e.contains("latin.shp") && e.contains("neither UTF-8 nor GBK") && e.contains("encoding ="),
+        "{e}"
+    );
 }

@@ -76,6 +76,8 @@ pub struct LayerStats {
     pub empty: u64,
     pub not_polygons: u64,
     pub reprojected: bool,
+    /// What was assumed in reading it (a code page the source did not give).
+    pub notes: Vec<String>,
 }
 
 /// One mapped attribute: its role (for messages), its name, and whether the layer must have
@@ -118,9 +120,15 @@ pub enum Fields<'a> {
     All,
 }
 
-/// Open a vector source, with the code page override when given.
-fn open(src: &Source) -> Result<Dataset> {
-    let enc = src.encoding.as_ref().map(|e| format!("ENCODING={e}"));
+/// Open a vector source, with the code page override when given, or the one
+/// [`super::encoding::guess`] found for a Shapefile that does not say its own (with its note).
+fn open(src: &Source) -> Result<(Dataset, Option<String>)> {
+    let guessed = super::encoding::guess(src)?;
+    let enc = src
+        .encoding
+        .as_deref()
+        .or(guessed.as_ref().map(|g| g.0))
+        .map(|e| format!("ENCODING={e}"));
     let opts: Vec<&str> = enc.iter().map(String::as_str).collect();
     Dataset::open_ex(
         &src.path,
@@ -137,6 +145,7 @@ fn open(src: &Source) -> Result<Dataset> {
             format!("cannot open as a vector source: {e}"),
         )
     })
+    .map(|ds| (ds, guessed.map(|g| g.1)))
 }
 
 /// The zone prefix check: Gauss-Krüger eastings with a zone prefix are 8 digits (39 500 000),
@@ -254,7 +263,7 @@ fn choose_layer<'d>(
 /// # Errors
 /// [`Error::Layer`] when the source or layer cannot be opened.
 pub fn layer_fields(src: &Source, default_layer: &str) -> Result<Vec<String>> {
-    let ds = open(src)?;
+    let (ds, _) = open(src)?;
     let (layer, _) = choose_layer(&ds, src, default_layer)?;
     Ok(layer.defn().fields().map(|f| f.name()).collect())
 }
@@ -368,7 +377,7 @@ pub fn read_layer(
     progress: &dyn Fn(u64, u64),
     mut sink: impl FnMut(Vec<RefFeature>) -> Result<()>,
 ) -> Result<LayerRead> {
-    let ds = open(src)?;
+    let (ds, encoding_note) = open(src)?;
     let (mut layer, chosen) = choose_layer(&ds, src, default_layer)?;
     let lerr = |reason: String| layer_err(&src.path, Some(&chosen), reason);
     let available: Vec<(String, u32)> = layer
@@ -381,6 +390,7 @@ pub fn read_layer(
     let mut stats = LayerStats {
         layer: chosen.clone(),
         crs: layer_srs.name().unwrap_or_default(),
+        notes: encoding_note.into_iter().collect(),
         ..Default::default()
     };
     if let Ok(Some(e)) = layer.try_get_extent()

@@ -347,6 +347,7 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
         }
     }
     for (layer, s) in &stats {
+        warnings.extend(s.notes.iter().map(|n| format!("{layer}: {n}")));
         if s.empty + s.not_polygons > 0 {
             warnings.push(format!(
                 "{layer}: skipped {} features without geometry and {} without polygons",
