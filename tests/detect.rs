@@ -288,3 +288,41 @@ fn issue_17_an_8_bit_after_image_is_read_on_its_own_scale() {
     );
     assert!(!same.notes.iter().any(|n| n.contains("display values")));
 }
+
+/// Issue 17 item 10: a run that failed (or was killed) while it wrote the polygons resumes with
+/// the polygons alone: the rasters it finished are kept, and the polygons equal a clean run's.
+#[test]
+fn a_run_stopped_while_writing_polygons_resumes_with_the_polygons() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, a) = write_pair(dir.path(), 512, 512, 21);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let clean = dir.path().join("clean");
+    let whole = run(&opts(&b, &a, &clean, 256, None), &cpu);
+    let out = dir.path().join("out");
+    // A folder where changes.gpkg must go: the polygons cannot be written.
+    std::fs::create_dir_all(out.join("changes.gpkg")).unwrap();
+    let o = opts(&b, &a, &out, 256, None);
+    assert!(detect(&o, &cpu, &|_, _, _| {}).is_err());
+    assert!(out.join("change.tif").exists() && out.join(".detect.checkpoint").exists());
+    let change = std::fs::read(out.join("change.tif")).unwrap();
+    std::fs::remove_dir(out.join("changes.gpkg")).unwrap();
+    let again = run(&o, &cpu);
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n.contains("detection had finished; only the polygons are made again")),
+        "{:?}",
+        again.notes
+    );
+    assert_eq!(
+        std::fs::read(out.join("change.tif")).unwrap(),
+        change,
+        "rasters kept"
+    );
+    assert_eq!(
+        (again.changed_px, again.polygons),
+        (whole.changed_px, whole.polygons)
+    );
+    assert!(!out.join(".detect.checkpoint").exists());
+}

@@ -13,6 +13,7 @@
 //! polygons go to `excluded` with the reason. Memory is bounded by the change layer: reference
 //! layers are streamed in batches.
 
+#[cfg(feature = "gdal")]
 pub mod encoding;
 pub mod geom;
 pub mod index;

@@ -3,7 +3,9 @@
 //! pipeline parameters, the fitted radiometry and threshold, tuban's version), then one line
 //! per tile written: its index and pixel counts. A tile is listed only after both rasters were
 //! flushed to disk with it. A rerun with the same key reopens the partial rasters and skips the
-//! listed tiles; any other state starts over. The file is removed when detection completes.
+//! listed tiles; any other state starts over. When the rasters are whole a last line says so
+//! (with the mask classes that occur), and a rerun after a kill while the polygons were written
+//! makes only the polygons again. The file is removed when detection completes.
 
 use super::detect::{Counts, DetectOptions};
 use crate::change::Plan;
@@ -86,6 +88,33 @@ pub fn load(log: &Path, key: &str) -> Option<(HashSet<usize>, Counts)> {
         }
     }
     Some((done, counts))
+}
+
+/// The line that marks a finished main pass, followed by the mask classes that occur.
+const FINISHED: &str = "finished";
+
+/// Record that every tile is written and both rasters are whole (`classes`: the mask classes
+/// that occur, as [`super::detect`] counts them): a run killed while it writes the polygons
+/// then resumes with the polygons.
+///
+/// # Errors
+/// [`Error::Write`] naming the checkpoint.
+pub fn finish(log: &Path, classes: u32) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .map_err(|e| Error::write(log, e))?;
+    writeln!(f, "{FINISHED} {classes}").map_err(|e| Error::write(log, e))
+}
+
+/// The counts and mask classes of a finished main pass under `key`, or None.
+pub fn finished(log: &Path, key: &str) -> Option<(Counts, u32)> {
+    let (_, counts) = load(log, key)?;
+    let text = std::fs::read_to_string(log).ok()?;
+    let classes = text
+        .lines()
+        .find_map(|l| l.strip_prefix(FINISHED)?.trim().parse().ok())?;
+    Some((counts, classes))
 }
 
 /// Start a new checkpoint under `key`.

@@ -210,7 +210,7 @@ fn free_bytes(dir: &Path) -> Option<f64> {
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a NUL-terminated path and `st` a valid out-pointer for the call.
     let rv = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rv == 0).then(|| st.f_bavail as f64 * st.f_frsize as f64)
+    (rv == 0).then_some(st.f_bavail as f64 * st.f_frsize as f64)
 }
 
 /// Refuse a detection whose outputs cannot fit the free disk, before any work.
@@ -489,94 +489,121 @@ fn detect_into(
         .find(|b| grid.tile_px % b == 0);
     let resumable = block.is_some();
     let block = block.unwrap_or(512);
-    let resumed = checkpoint::load(&log, &key)
-        .filter(|_| resumable)
-        .and_then(|(done, counts)| {
-            let ev = OutputRaster::resume(&evidence_path)?;
-            let mask = OutputRaster::resume(&change_path)?;
-            let cls = match &class_path {
-                Some(p) => Some(OutputRaster::resume(p)?),
-                None => None,
-            };
-            Some(((ev, mask, cls), done, counts))
-        });
-    let ((ev_out, mask_out, cls_out), done, start) = match resumed {
-        Some(r) => r,
-        None => {
-            let size = (pair.width, pair.height);
-            let ev = OutputRaster::create_tiled::<f32>(
-                &evidence_path,
-                size,
-                &georef,
-                f64::NAN,
-                // No predictor: the floating-point predictor saved 3 % of the file and tripled
-                // the time to decode it (268 Mpx: 4.2 s against 1.4 s).
-                "PREDICTOR=1",
-                block,
-            )?;
-            let mut mask = OutputRaster::create_tiled::<u8>(
-                &change_path,
-                size,
-                &georef,
-                255.0,
-                "PREDICTOR=1",
-                block,
-            )?;
-            let classes: Vec<String> = MASK_CLASSES
-                .iter()
-                .map(|(v, what)| format!("{v}: {what}"))
-                .collect();
-            mask.set_band_metadata(CHANGE_CLASSES_KEY, &classes.join("; "))?;
-            let cls = match &class_path {
-                Some(p) => Some(class_raster(p, size, &georef, &class_names, block)?),
-                None => None,
-            };
-            if resumable {
-                checkpoint::start(&log, &key)?;
-            } else {
-                let _ = std::fs::remove_file(&log);
-            }
-            ((ev, mask, cls), Default::default(), Counts::default())
-        }
-    };
-    if !done.is_empty() {
-        notes.push(format!(
-            "resumed an interrupted run: {} of {} tiles were already written",
-            done.len(),
-            grid.len()
-        ));
-    }
     let (width, height, bands) = (pair.width, pair.height, pair.bands());
-    let resume = checkpoint::Resume {
-        done,
-        counts: start,
-        log: resumable.then(|| log.clone()),
-    };
-    // A resumed run did not see the tiles written before: typing then reads the images (and
-    // the store a killed run left behind goes).
-    let near_path = opts.out_dir.join(NEAR_STORE);
-    let _ = std::fs::remove_file(&near_path);
-    let mut near = match ring_px {
-        Some(r) if resume.done.is_empty() => {
-            Some((NearStore::create(&near_path, pair.bands())?, r))
-        }
-        _ => None,
-    };
+    // A run killed while it wrote the polygons left whole rasters: only the polygons again.
+    let finished = checkpoint::finished(&log, &key).filter(|_| {
+        resumable
+            && evidence_path.exists()
+            && change_path.exists()
+            && class_path.as_ref().is_none_or(|p| p.exists())
+    });
+    let mut near: Option<(NearStore, usize)> = None;
     let Streamed {
         counts,
         classes,
         timings: stages,
-    } = stream(
-        &pair,
-        &grid,
-        &plan,
-        (backend, model.as_ref()),
-        (ev_out, mask_out, cls_out),
-        (resume, near.as_mut().map(|(s, r)| (s, *r))),
-        progress,
-    )
-    .inspect_err(|_| checkpoint::discard_if_empty(&log))?;
-    let _ = std::fs::remove_file(&log);
+    } = match finished {
+        Some((counts, classes)) => {
+            notes.push(
+                "resumed an interrupted run: detection had finished; only the polygons are made again"
+                    .into(),
+            );
+            Streamed {
+                counts,
+                classes,
+                timings: Default::default(),
+            }
+        }
+        None => {
+            let resumed =
+                checkpoint::load(&log, &key)
+                    .filter(|_| resumable)
+                    .and_then(|(done, counts)| {
+                        let ev = OutputRaster::resume(&evidence_path)?;
+                        let mask = OutputRaster::resume(&change_path)?;
+                        let cls = match &class_path {
+                            Some(p) => Some(OutputRaster::resume(p)?),
+                            None => None,
+                        };
+                        Some(((ev, mask, cls), done, counts))
+                    });
+            let ((ev_out, mask_out, cls_out), done, start) = match resumed {
+                Some(r) => r,
+                None => {
+                    let size = (pair.width, pair.height);
+                    let ev = OutputRaster::create_tiled::<f32>(
+                        &evidence_path,
+                        size,
+                        &georef,
+                        f64::NAN,
+                        // No predictor: the floating-point predictor saved 3 % of the file and tripled
+                        // the time to decode it (268 Mpx: 4.2 s against 1.4 s).
+                        "PREDICTOR=1",
+                        block,
+                    )?;
+                    let mut mask = OutputRaster::create_tiled::<u8>(
+                        &change_path,
+                        size,
+                        &georef,
+                        255.0,
+                        "PREDICTOR=1",
+                        block,
+                    )?;
+                    let classes: Vec<String> = MASK_CLASSES
+                        .iter()
+                        .map(|(v, what)| format!("{v}: {what}"))
+                        .collect();
+                    mask.set_band_metadata(CHANGE_CLASSES_KEY, &classes.join("; "))?;
+                    let cls = match &class_path {
+                        Some(p) => Some(class_raster(p, size, &georef, &class_names, block)?),
+                        None => None,
+                    };
+                    if resumable {
+                        checkpoint::start(&log, &key)?;
+                    } else {
+                        let _ = std::fs::remove_file(&log);
+                    }
+                    ((ev, mask, cls), Default::default(), Counts::default())
+                }
+            };
+            if !done.is_empty() {
+                notes.push(format!(
+                    "resumed an interrupted run: {} of {} tiles were already written",
+                    done.len(),
+                    grid.len()
+                ));
+            }
+            let resume = checkpoint::Resume {
+                done,
+                counts: start,
+                log: resumable.then(|| log.clone()),
+            };
+            // A resumed run did not see the tiles written before: typing then reads the images (and
+            // the store a killed run left behind goes).
+            let near_path = opts.out_dir.join(NEAR_STORE);
+            let _ = std::fs::remove_file(&near_path);
+            near = match ring_px {
+                Some(r) if resume.done.is_empty() => {
+                    Some((NearStore::create(&near_path, pair.bands())?, r))
+                }
+                _ => None,
+            };
+            let streamed = stream(
+                &pair,
+                &grid,
+                &plan,
+                (backend, model.as_ref()),
+                (ev_out, mask_out, cls_out),
+                (resume, near.as_mut().map(|(s, r)| (s, *r))),
+                progress,
+            )
+            .inspect_err(|_| checkpoint::discard_if_empty(&log))?;
+            if resumable {
+                checkpoint::finish(&log, streamed.classes)?;
+            }
+            streamed
+        }
+    };
     // After the main pass: a model's classes.tif is whole only now.
     let classifier = match (&opts.classify, opts.vectorize) {
         (Some(conf), true) => {
@@ -693,6 +720,7 @@ fn detect_into(
         mpx_per_s: scene_px as f64 / seconds_total.max(1e-9) / 1e6,
     };
     crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
+    let _ = std::fs::remove_file(&log);
     Ok(summary)
 }
 
