@@ -208,21 +208,5 @@ fn learn_refuses_what_does_not_fit_together() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("2 --leads and 1 --verdicts"), "{err}");
-    // A file that is not a lead model, for detect.
-    let bogus = csv("bogus.toml", "[classify]\nscale = 1\n");
-    let (b, a, o) = (d.join("before.tif"), d.join("after.tif"), d.join("x"));
-    let (code, _, err) = tuban(&[
-        "detect",
-        "--before",
-        s(&b),
-        "--after",
-        s(&a),
-        "--out",
-        s(&o),
-        "--lead-model",
-        s(&bogus),
-    ]);
-    assert_eq!(code, 1);
-    assert!(err.contains("bogus.toml: not a tuban lead model"), "{err}");
-    assert!(!o.join("changes.gpkg").exists());
+    // A file that is not a lead model, given to detect: tests/hostile.rs.
 }
