@@ -190,7 +190,10 @@ fn check_report_in_chromium(county: &Path, scratch: &Path) {
     assert!(!log.contains("Uncaught"), "script error: {log}");
     let leads = rows(&county.join("tuban.gpkg"), "leads").len();
     assert!(leads > 0);
-    assert_eq!(html.matches("<tr data-jcbh=").count(), leads, "{html}");
+    assert_eq!(html.matches("<tr id=\"lead-").count(), leads, "{html}");
+    // Issue 17 item 17: every map mark links to its row; the totals name the types.
+    assert_eq!(html.matches("<a href=\"#lead-").count(), leads, "{html}");
+    assert!(html.contains("<th>type</th>"), "{html}");
     let loaded = format!(
         "data-chips-loaded=\"{}\" data-chips-failed=\"0\"",
         2 * leads

@@ -3,8 +3,9 @@
 //!
 //! A chip is square, 256 px, covering the polygon's extent with a margin (at least 64 image
 //! pixels), read through GDAL with averaging. Each band of a chip is stretched between the
-//! chip's own 2nd and 98th percentiles (readable under haze or next to clouds), or the image's
-//! (from a decimated read of the whole image) when the chip is nearly flat.
+//! chip's own 2nd and 98th percentiles (readable under haze or next to clouds), widened to a
+//! quarter of the image's range (from a decimated read of the whole image) around the chip's
+//! median when the chip is nearly flat, so that noise stays noise.
 //! Nothing is written next to the imagery (no statistics files).
 
 use crate::error::{Error, Result};
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 /// Chip side in pixels.
 pub const CHIP_PX: usize = 256;
+/// Narrowest chip stretch, as a share of the image's 2-98 % range.
+const MIN_CHIP_RANGE: f64 = 0.25;
 
 /// One date's imagery prepared for chips.
 pub struct ChipSource {
@@ -97,18 +100,20 @@ impl ChipSource {
     }
 
     /// The stretch of one band of a chip: its own 2nd-98th percentiles, so that a chip under
-    /// haze or beside a cloud stays readable; the image's stretch when the chip is flat.
+    /// haze or beside a cloud stays readable, but never narrower than a quarter of the image's
+    /// range (centred on the chip's median): the 2-98 % stretch of a flat chip (water, a bare
+    /// field) turned sensor noise into saturated colour speckle, band by band.
     fn chip_stretch(&self, plane: &[f64], k: usize) -> (f64, f64) {
         let mut v: Vec<f64> = plane.iter().copied().filter(|x| x.is_finite()).collect();
         v.sort_by(f64::total_cmp);
         let (lo, hi) = (percentile(&v, 0.02), percentile(&v, 0.98));
         let (glo, ghi) = self.stretch[k];
-        // Flat chips (water, a uniform roof) would turn noise into contrast.
-        if hi - lo < 0.05 * (ghi - glo) {
-            (glo, ghi)
-        } else {
-            (lo, hi)
+        let least = MIN_CHIP_RANGE * (ghi - glo);
+        if hi - lo >= least {
+            return (lo, hi);
         }
+        let mid = percentile(&v, 0.5);
+        (mid - least / 2.0, mid + least / 2.0)
     }
 
     /// Image pixel (column, row) of a world coordinate.
@@ -257,6 +262,13 @@ fn scale_bar(rgb: &mut [u8], n: usize, m_per_px: f64) {
     } else {
         format!("{len_m}m")
     };
+    // White glyphs on a black box: readable over bright roofs and clouds as over water.
+    let text_w = 8 * label.chars().count() as i64;
+    for y in y0 - 17..y0 - 2 {
+        for x in x0 - 3..x0 + text_w + 1 {
+            put(rgb, n, x, y, [0, 0, 0]);
+        }
+    }
     let mut x = x0;
     for ch in label.chars() {
         for (row, bits) in glyph(ch).iter().enumerate() {
@@ -297,4 +309,80 @@ fn write_png(rgb: &[u8], n: usize, out: &Path) -> Result<()> {
     // GDAL may add a .aux.xml beside a PNG; chips carry no georeference.
     let _ = std::fs::remove_file(tmp.with_extension("partial.aux.xml"));
     std::fs::rename(&tmp, out).map_err(|e| Error::write(out, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Standard deviation of band `b` of a PNG.
+    fn band_std(path: &Path, b: usize) -> f64 {
+        let ds = Dataset::open(path).unwrap();
+        let v: Vec<f64> = ds
+            .rasterband(b)
+            .unwrap()
+            .read_as::<f64>((0, 0), (CHIP_PX, CHIP_PX), (CHIP_PX, CHIP_PX), None)
+            .unwrap()
+            .data()
+            .to_vec();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+    }
+
+    #[test]
+    fn a_nearly_flat_chip_keeps_its_noise_small() {
+        // An image spanning 0-1000 (dark left half, bright right half) with a noisy field of
+        // 450-550 in the dark half: 10 % of the image's range.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img.tif");
+        let n = 512;
+        let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = drv.create_with_band_type::<u16, _>(&path, n, n, 3).unwrap();
+        ds.set_geo_transform(&[500_000.0, 1.0, 0.0, 3_000_000.0, 0.0, -1.0])
+            .unwrap();
+        let mut state = 7u64;
+        for b in 1..=3 {
+            let v: Vec<u16> = (0..n * n)
+                .map(|i| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    let noise = (state >> 33) % 101;
+                    let (x, y) = (i % n, i / n);
+                    if x >= n / 2 {
+                        1000
+                    } else if y < 200 && x < 200 {
+                        450 + noise as u16
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let mut buf = Buffer::new((n, n), v);
+            ds.rasterband(b)
+                .unwrap()
+                .write((0, 0), (n, n), &mut buf)
+                .unwrap();
+        }
+        drop(ds);
+        let src = ChipSource::open(&path, None).unwrap();
+        let poly = geo::MultiPolygon::new(vec![
+            geo::Rect::new(
+                geo::Coord {
+                    x: 500_080.0,
+                    y: 2_999_920.0,
+                },
+                geo::Coord {
+                    x: 500_100.0,
+                    y: 2_999_900.0,
+                },
+            )
+            .to_polygon(),
+        ]);
+        let out = dir.path().join("chip.png");
+        src.write(&poly, &out).unwrap();
+        // A full 2-98 % stretch of the noise gave a standard deviation of about 70 of 255.
+        for b in 1..=3 {
+            let s = band_std(&out, b);
+            assert!(s < 40.0, "band {b}: std {s:.1}");
+        }
+    }
 }

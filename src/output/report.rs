@@ -114,20 +114,21 @@ pub fn county_report(
         e.2 += l.arable_m2 / MU_M2;
         e.3 += l.basic_farmland_m2 / MU_M2;
     }
-    html.push_str("<h2>Totals</h2><table id=\"totals\"><thead><tr><th>TBLX</th><th>leads</th><th>JCMJ (mu)</th><th>GDMJ (mu)</th><th>YJJBNTMJ (mu)</th></tr></thead><tbody>\n");
+    html.push_str("<h2>Totals</h2><table id=\"totals\"><thead><tr><th>TBLX</th><th>type</th><th>leads</th><th>JCMJ (mu)</th><th>GDMJ (mu)</th><th>YJJBNTMJ (mu)</th></tr></thead><tbody>\n");
     let mut all = (0usize, 0.0, 0.0, 0.0);
     for (t, (n, a, g, y)) in &by_type {
         let t = if t.is_empty() { "untyped" } else { t };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{n}</td><td>{a:.2}</td><td>{g:.2}</td><td>{y:.2}</td></tr>",
-            esc(t)
+            "<tr><td>{}</td><td>{}</td><td>{n}</td><td>{a:.2}</td><td>{g:.2}</td><td>{y:.2}</td></tr>",
+            esc(t),
+            esc(type_name(t))
         );
         all = (all.0 + n, all.1 + a, all.2 + g, all.3 + y);
     }
     let _ = writeln!(
         html,
-        "<tr><th>all</th><th>{}</th><th>{:.2}</th><th>{:.2}</th><th>{:.2}</th></tr></tbody></table>",
+        "<tr><th>all</th><th></th><th>{}</th><th>{:.2}</th><th>{:.2}</th><th>{:.2}</th></tr></tbody></table>",
         all.0, all.1, all.2, all.3
     );
     // Overview map.
@@ -150,7 +151,14 @@ pub fn county_report(
             )
         });
     if let Some(e) = extent {
-        let (w, h) = (800.0, 600.0);
+        // The frame takes the extent's shape (a tall county in a wide frame filled a third of
+        // it), within 400-900 px a side.
+        let aspect = (e.height() / e.width().max(1e-9)).clamp(0.4, 1.5);
+        let (w, h) = if aspect <= 1.0 {
+            (900.0, (900.0 * aspect).max(400.0))
+        } else {
+            ((900.0 / aspect).max(400.0), 900.0)
+        };
         let s = ((w - 20.0) / e.width().max(1e-9)).min((h - 20.0) / e.height().max(1e-9));
         let f = |x: f64, y: f64| (10.0 + (x - e.min().x) * s, h - 10.0 - (y - e.min().y) * s);
         let _ = write!(
@@ -169,15 +177,16 @@ pub fn county_report(
                 .geom
                 .bounding_rect()
                 .map_or((0.0, 0.0), |b| f(b.center().x, b.center().y));
+            // Each mark links to its row of the leads table.
             let _ = write!(
                 html,
-                "<g><title>{j}</title><path class=\"lead\" d=\"{d}\"/><circle class=\"mark\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\"/></g>",
+                "<a href=\"#lead-{j}\"><g><title>{j}</title><path class=\"lead\" d=\"{d}\"/><circle class=\"mark\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\"/></g></a>",
                 j = esc(&l.jcbh),
                 d = path_d(l.geom, &f)
             );
         }
         html.push_str(
-            "</svg><p>red: leads (circled); grey: polygons that do not qualify; blue line: the county</p>\n",
+            "</svg><p>red: leads (circled; click one for its row); grey: polygons that do not qualify; blue line: the county</p>\n",
         );
     }
     // The leads.
@@ -196,11 +205,11 @@ pub fn county_report(
         };
         let _ = writeln!(
             html,
-            "<tr data-jcbh=\"{j}\" data-type=\"{t}\" data-conf=\"{c}\" data-area=\"{a}\" data-arable=\"{g}\" data-pbf=\"{p}\" data-red=\"{r}\">\
+            "<tr id=\"lead-{j}\" data-jcbh=\"{j}\" data-type=\"{t}\" data-conf=\"{c}\" data-area=\"{a}\" data-arable=\"{g}\" data-pbf=\"{p}\" data-red=\"{r}\">\
              <td>{j}</td><td title=\"{tw}\">{t}</td><td>{cs}</td><td>{amu:.2}</td><td>{g:.2}</td><td>{p:.2}</td><td>{r:.2}</td><td>{yn}</td><td>{hx}</td><td>{why}</td><td>{b}</td><td>{af}</td></tr>",
             j = esc(&l.jcbh),
             t = esc(&l.tblx),
-            tw = esc(&l.type_reasons),
+            tw = esc(&format!("{} — {}", type_name(&l.tblx), l.type_reasons)),
             c = l.confidence.unwrap_or(0.0),
             cs = l.confidence.map(|c| format!("{c:.2}")).unwrap_or_default(),
             a = l.area_m2,
@@ -220,4 +229,23 @@ pub fn county_report(
         "</tbody></table><script>{SCRIPT}</script></body></html>"
     );
     html
+}
+
+/// What a TBLX code means (the codes of the national monitoring; others as they are).
+pub fn type_name(tblx: &str) -> &str {
+    match tblx {
+        "20" => "新增建（构）筑物 building or structure",
+        "DL1" => "道路（已建成） built road",
+        "DL2" => "道路（在建） road under construction",
+        "DL3" => "路网 road network",
+        "TL" => "铁路 railway",
+        "GEF" => "高尔夫球场 golf course",
+        "GF" => "光伏 solar farm",
+        "DT" => "推填土 earth moving",
+        "TD" => "堆土 soil piling",
+        "YH" => "硬化地面 hardened ground",
+        "QT" => "其他 other change",
+        "untyped" => "not typed",
+        _ => "",
+    }
 }
