@@ -5,7 +5,7 @@ struct Params {
     width: u32, height: u32, bands: u32, evidence: u32,
     red: u32, nir: u32, swir: u32, visible: u32,
     threshold: f32, near_rel: f32, dir: u32, half: u32,
-    cloud: f32, dark: f32, pad0: u32, pad1: u32,
+    cloud: f32, dark: f32, bright: f32, pad0: u32,
 }
 
 // Largest finite f32: the neutral element of min/max (WGSL has no infinity literal).

@@ -20,6 +20,7 @@ const GAIN_RISE: f32 = 0.02;
 const GAIN_NIR: f32 = 0.15;
 const GAIN_DENSE_NDVI: f32 = 0.6;
 const GAIN_DENSE_SOFT: f32 = 0.1;
+const BRIGHT_RATIO: f32 = 0.6;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> before: array<f32>;
@@ -45,6 +46,20 @@ fn visible_mean(i: u32) -> f32 {
     for (var b = 0u; b < p.bands; b++) {
         if (p.visible == 0u || ((p.visible >> b) & 1u) == 1u) {
             s += after[b * n + i];
+            k += 1.0;
+        }
+    }
+    return s / max(k, 1.0);
+}
+
+// The same mean of the before date (the conversion evidence's bright arm).
+fn visible_mean_before(i: u32) -> f32 {
+    let n = p.width * p.height;
+    var s = 0.0;
+    var k = 0.0;
+    for (var b = 0u; b < p.bands; b++) {
+        if (p.visible == 0u || ((p.visible >> b) & 1u) == 1u) {
+            s += before[b * n + i];
             k += 1.0;
         }
     }
@@ -131,7 +146,14 @@ fn evidence_px(i: u32) -> f32 {
         }
         let gain = min(min((nd_a - nd_b) / GAIN_RISE, nir_rise / GAIN_NIR),
                        (nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
-        return max(loss, gain);
+        let bare = min((BARE_NDVI - nd_a) / BARE_SOFT, (BARE_NDVI - nd_b) / BARE_SOFT);
+        let vis_b = visible_mean_before(i);
+        var lit = -BIG;
+        if (p.bright > 0.0 && vis_b > 0.0) {
+            let vis_a = visible_mean(i);
+            lit = min(min((vis_a - vis_b) / p.bright, (vis_a / vis_b - 1.0) / BRIGHT_RATIO), bare);
+        }
+        return max(max(loss, gain), lit);
     }
     return nan();
 }

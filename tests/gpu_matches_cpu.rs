@@ -97,6 +97,41 @@ fn every_kernel_gpu_matches_cpu() {
     let g = backend.run_tile(&plan, &input, true).expect("gpu run");
     assert_close(&cpu.evidence, &g.evidence, EvidenceKind::Conversion);
     assert_eq!(cpu.mask, g.mask, "conversion with cloud and shadow tests");
+    // The bright arm (new surfaces on bare ground) on both devices, screens off: a block of
+    // bare soil (NDVI 0.1) that turns into a grey roof twice as bright.
+    let mut bare = input.clone();
+    let n = bare.width * bare.height;
+    for y in 10..30 {
+        for x in 10..30 {
+            let i = y * bare.width + x;
+            for (b, (before, after)) in [
+                (300.0, 700.0),
+                (350.0, 720.0),
+                (400.0, 740.0),
+                (490.0, 760.0),
+                (600.0, 800.0),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                bare.before[b * n + i] = before;
+                bare.after[b * n + i] = after;
+            }
+        }
+    }
+    let mut lit = plan_for(EvidenceKind::Conversion, 5, 1.0);
+    lit.bright_value = 150.0;
+    let c = run_tile_cpu(Driver::Rayon, &lit, &bare, true);
+    let gl = backend.run_tile(&lit, &bare, true).expect("gpu run");
+    assert_close(&c.evidence, &gl.evidence, EvidenceKind::Conversion);
+    assert_eq!(c.mask, gl.mask, "conversion with the bright arm");
+    let dark = run_tile_cpu(
+        Driver::Rayon,
+        &plan_for(EvidenceKind::Conversion, 5, 1.0),
+        &bare,
+        true,
+    );
+    assert_ne!(c.mask, dark.mask, "the bright arm found nothing to test");
     let cloud = cpu
         .evidence
         .iter()

@@ -74,8 +74,9 @@ pub enum EvidenceKind {
     /// buildings cast, and dark roofs).
     Msi,
     /// Vegetation conversion (needs R and NIR): how far a pixel is past the rules of green cover
-    /// turned into built or bare ground (NDVI drop and a non-vegetated after date) or into new
-    /// managed turf (NDVI and NIR rise to dense vegetation). 1.0 is the edge of a rule, so the
+    /// turned into built or bare ground (NDVI drop and a non-vegetated after date), into new
+    /// managed turf (NDVI and NIR rise to dense vegetation), or of bare ground turned into a
+    /// bright new surface (visible brightness rise, both dates non-vegetated). 1.0 is the edge of a rule, so the
     /// threshold is fixed at 1.0, not fitted; harvest and flooding (after NDVI above the bare
     /// limit) and seasonal drift stay below it. See [`conversion`] for the constants.
     Conversion,
@@ -101,6 +102,13 @@ pub mod conversion {
     pub const GAIN_NIR: f32 = 0.15;
     pub const GAIN_DENSE_NDVI: f32 = 0.6;
     pub const GAIN_DENSE_SOFT: f32 = 0.1;
+    /// The bright arm (a new roof, concrete or a gravel pad on ground that was already bare:
+    /// neither NDVI arm sees it): scores 1.0 where the visible brightness rose by `BRIGHT_RISE`
+    /// (reflectance; [`super::Plan::bright_value`] in band units) and by `BRIGHT_RATIO` of
+    /// itself, both dates under the bare NDVI. Soil drying and haze between dates stay under
+    /// one or the other.
+    pub const BRIGHT_RISE: f64 = 0.1;
+    pub const BRIGHT_RATIO: f32 = 0.6;
     /// The fixed threshold of the score.
     pub const THRESHOLD: f32 = 1.0;
 }
@@ -306,6 +314,9 @@ pub struct Plan {
     pub cloud_value: f32,
     /// Shadow test: after visible brightness in band units under which evidence is 0 (0 = off).
     pub dark_value: f32,
+    /// The conversion evidence's bright arm: visible brightness rise in band units that scores
+    /// 1.0 (0 = off; see [`conversion::BRIGHT_RISE`]).
+    pub bright_value: f32,
 }
 
 impl Plan {
@@ -320,6 +331,7 @@ impl Plan {
             threshold: 0.0,
             cloud_value: 0.0,
             dark_value: 0.0,
+            bright_value: 0.0,
         }
     }
 
@@ -368,7 +380,8 @@ impl Plan {
             half: 0,
             cloud: self.cloud_value,
             dark: self.dark_value,
-            pad: [0; 2],
+            bright: self.bright_value,
+            pad: 0,
         }
     }
 
@@ -421,7 +434,10 @@ pub struct KernelParams {
     /// Visible brightness of the after image (band units) under which a pixel is in shadow:
     /// its evidence is 0 (a shadow is not a surface; new buildings cast them). 0 = no test.
     pub dark: f32,
-    pub pad: [u32; 2],
+    /// Rise of the visible brightness (band units) at which the conversion evidence's bright
+    /// arm scores 1.0 (a new roof or concrete on bare ground). 0 = no bright arm.
+    pub bright: f32,
+    pub pad: u32,
 }
 
 /// Evidence of a pixel the cloud test took out: below any threshold, so never change, and

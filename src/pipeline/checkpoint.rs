@@ -61,6 +61,7 @@ pub fn key(opts: &DetectOptions, size: (usize, usize), grid: &TileGrid, plan: &P
     plan.threshold.to_bits().hash(&mut h);
     plan.cloud_value.to_bits().hash(&mut h);
     plan.dark_value.to_bits().hash(&mut h);
+    plan.bright_value.to_bits().hash(&mut h);
     env!("CARGO_PKG_VERSION").hash(&mut h);
     format!("tuban-detect {:016x}", h.finish())
 }

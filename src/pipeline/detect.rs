@@ -416,6 +416,11 @@ fn detect_into(
         plan.cloud_value = (CLOUD_REFLECTANCE * scale) as f32;
         plan.dark_value = (DARK_REFLECTANCE * scale) as f32;
     }
+    // The bright arm compares the two dates' brightness directly (the conversion evidence is
+    // not normalised): only for dates on one scale.
+    if plan.config.evidence == EvidenceKind::Conversion && scale == pair.value_scale() {
+        plan.bright_value = (crate::change::conversion::BRIGHT_RISE * scale) as f32;
+    }
     // Typing measures each polygon over the shadow ring around it: the main pass keeps the
     // pixels within that reach of a change (its halo must see that far past the core).
     let ring_px = match (&opts.classify, opts.vectorize) {

@@ -110,8 +110,17 @@ fn evidence_of(
             nd(after) - nd(before)
         }
         EvidenceKind::Conversion => conversion_score(
-            (band(before, n, p.red, i), band(before, n, p.nir, i)),
-            (band(after, n, p.red, i), band(after, n, p.nir, i)),
+            p.bright,
+            (
+                band(before, n, p.red, i),
+                band(before, n, p.nir, i),
+                visible_mean_px(p, before, i),
+            ),
+            (
+                band(after, n, p.red, i),
+                band(after, n, p.nir, i),
+                visible_mean_px(p, after, i),
+            ),
         ),
         // Produced by the line-opening kernels or a model, never by this one.
         EvidenceKind::Mbi | EvidenceKind::Msi | EvidenceKind::Model => f32::NAN,
@@ -131,12 +140,25 @@ fn screened(p: &KernelParams, v: f32) -> Option<f32> {
     }
 }
 
-/// The conversion score of a pixel from its (red, NIR) before and after
-/// ([`EvidenceKind::Conversion`]; WGSL twin in `shaders/spectral.wgsl`).
+/// The conversion score of a pixel from its (red, NIR, visible mean) before and after, and the
+/// bright arm's rise in band units (0: off) ([`EvidenceKind::Conversion`]; WGSL twin in
+/// `shaders/spectral.wgsl`).
 #[inline(always)]
-fn conversion_score((red_b, nir_b): (f32, f32), (red_a, nir_a): (f32, f32)) -> f32 {
+fn conversion_score(
+    bright: f32,
+    (red_b, nir_b, vis_b): (f32, f32, f32),
+    (red_a, nir_a, vis_a): (f32, f32, f32),
+) -> f32 {
     use crate::change::conversion::*;
     let (nd_b, nd_a) = (norm_diff(nir_b, red_b), norm_diff(nir_a, red_a));
+    let bare = ((BARE_NDVI - nd_a) / BARE_SOFT).min((BARE_NDVI - nd_b) / BARE_SOFT);
+    let lit = if bright > 0.0 && vis_b > 0.0 {
+        ((vis_a - vis_b) / bright)
+            .min((vis_a / vis_b - 1.0) / BRIGHT_RATIO)
+            .min(bare)
+    } else {
+        f32::MIN
+    };
     let loss = ((nd_b - nd_a) / LOSS_DROP).min((BARE_NDVI - nd_a) / BARE_SOFT);
     let nir_rise = if nir_b > 0.0 {
         nir_a / nir_b - 1.0
@@ -146,7 +168,7 @@ fn conversion_score((red_b, nir_b): (f32, f32), (red_a, nir_a): (f32, f32)) -> f
     let gain = ((nd_a - nd_b) / GAIN_RISE)
         .min(nir_rise / GAIN_NIR)
         .min((nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
-    loss.max(gain)
+    loss.max(gain).max(lit)
 }
 
 /// [`evidence_px`] for the conversion kind, row by row on band slices: the same arithmetic in
@@ -164,6 +186,7 @@ fn conversion_rows(
     let (rb, nb) = (&before[plane(p.red)], &before[plane(p.nir)]);
     let (ra, na) = (&after[plane(p.red)], &after[plane(p.nir)]);
     let visible: Vec<&[f32]> = visible_bands(p).map(|b| &after[plane(b)]).collect();
+    let visible_b: Vec<&[f32]> = visible_bands(p).map(|b| &before[plane(b)]).collect();
     let screens = p.cloud > 0.0 || p.dark > 0.0;
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         let r = y * w..y * w + row.len();
@@ -175,16 +198,17 @@ fn conversion_rows(
             &valid[r.clone()],
         );
         let vis: Vec<&[f32]> = visible.iter().map(|v| &v[r.clone()]).collect();
+        let vis_b: Vec<&[f32]> = visible_b.iter().map(|v| &v[r.clone()]).collect();
         for x in 0..row.len() {
             row[x] = if valid[x] == 0 {
                 f32::NAN
             } else {
-                let screen = if screens {
-                    screened(p, mean_of(vis.iter().map(|v| v[x])))
-                } else {
-                    None
-                };
-                screen.unwrap_or_else(|| conversion_score((rb[x], nb[x]), (ra[x], na[x])))
+                let va = mean_of(vis.iter().map(|v| v[x]));
+                let screen = if screens { screened(p, va) } else { None };
+                screen.unwrap_or_else(|| {
+                    let vb = mean_of(vis_b.iter().map(|v| v[x]));
+                    conversion_score(p.bright, (rb[x], nb[x], vb), (ra[x], na[x], va))
+                })
             };
         }
     });
@@ -323,6 +347,26 @@ mod tests {
     }
 
     #[test]
+    fn the_bright_arm_sees_new_roofs_on_bare_ground_not_drying_soil_or_haze() {
+        // Reflectance x 10000; (red, NIR, visible mean) before and after.
+        let bright = (crate::change::conversion::BRIGHT_RISE * 10_000.0) as f32;
+        let score = |b: (f32, f32, f32), a: (f32, f32, f32)| conversion_score(bright, b, a);
+        let soil = (1800.0, 2200.0, 1500.0);
+        // A grey roof on bare soil: neither NDVI arm moves, the bright arm does.
+        assert!(score(soil, (3600.0, 3700.0, 3500.0)) >= 1.0);
+        assert!(conversion_score(0.0, soil, (3600.0, 3700.0, 3500.0)) < 1.0);
+        // Soil drying by 0.08 and a 30 % haze gain stay under the threshold.
+        assert!(score(soil, (2600.0, 3000.0, 2300.0)) < 1.0);
+        assert!(score(soil, (2340.0, 2860.0, 1950.0)) < 1.0);
+        // Dark wet soil drying to twice its brightness (+0.08) neither.
+        assert!(score((900.0, 1100.0, 800.0), (1700.0, 2000.0, 1600.0)) < 1.0);
+        // A brightening field that was green before is the loss arm's business, not this one's.
+        let crop = (500.0, 3500.0, 600.0);
+        assert!(score(crop, (3600.0, 3700.0, 3500.0)) >= 1.0);
+        assert!(conversion_score(0.0, crop, (3600.0, 3700.0, 3500.0)) >= 1.0);
+    }
+
+    #[test]
     fn conversion_rows_match_the_per_pixel_kernel() {
         // 4 bands (B, G, R, NIR) of random reflectance x 10000, nodata, screens on.
         let (w, h, n) = (37usize, 23usize, 37 * 23);
@@ -340,6 +384,7 @@ mod tests {
             visible: 0b111,
             cloud: 4000.0,
             dark: 450.0,
+            bright: 1000.0,
             ..KernelParams::default()
         };
         for p in [
@@ -347,6 +392,7 @@ mod tests {
             KernelParams {
                 cloud: 0.0,
                 dark: 0.0,
+                bright: 0.0,
                 visible: 0,
                 ..p
             },
