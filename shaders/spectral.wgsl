@@ -39,31 +39,27 @@ fn norm_diff(x: f32, y: f32) -> f32 {
     return (x - y) / s;
 }
 
-fn visible_mean(i: u32) -> f32 {
+// The visible mean of pixel `i` in the after date, or the before date (`before_date`: the
+// conversion evidence's bright arm); summed in band order, as the CPU twin.
+fn visible_mean_of(i: u32, before_date: bool) -> f32 {
     let n = p.width * p.height;
     var s = 0.0;
     var k = 0.0;
     for (var b = 0u; b < p.bands; b++) {
         if (p.visible == 0u || ((p.visible >> b) & 1u) == 1u) {
-            s += after[b * n + i];
+            if (before_date) {
+                s += before[b * n + i];
+            } else {
+                s += after[b * n + i];
+            }
             k += 1.0;
         }
     }
     return s / max(k, 1.0);
 }
 
-// The same mean of the before date (the conversion evidence's bright arm).
-fn visible_mean_before(i: u32) -> f32 {
-    let n = p.width * p.height;
-    var s = 0.0;
-    var k = 0.0;
-    for (var b = 0u; b < p.bands; b++) {
-        if (p.visible == 0u || ((p.visible >> b) & 1u) == 1u) {
-            s += before[b * n + i];
-            k += 1.0;
-        }
-    }
-    return s / max(k, 1.0);
+fn visible_mean(i: u32) -> f32 {
+    return visible_mean_of(i, false);
 }
 
 fn evidence_px(i: u32) -> f32 {
@@ -147,7 +143,7 @@ fn evidence_px(i: u32) -> f32 {
         let gain = min(min((nd_a - nd_b) / GAIN_RISE, nir_rise / GAIN_NIR),
                        (nd_a - GAIN_DENSE_NDVI) / GAIN_DENSE_SOFT);
         let bare = min((BARE_NDVI - nd_a) / BARE_SOFT, (BARE_NDVI - nd_b) / BARE_SOFT);
-        let vis_b = visible_mean_before(i);
+        let vis_b = visible_mean_of(i, true);
         var lit = -BIG;
         if (p.bright > 0.0 && vis_b > 0.0) {
             let vis_a = visible_mean(i);

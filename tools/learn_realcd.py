@@ -14,6 +14,9 @@ import argparse, glob, json, os, subprocess, sys
 import numpy as np
 from osgeo import gdal
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_table import score  # noqa: E402
+
 gdal.UseExceptions()
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ["LEVIR-CD", "WHU-CD", "DSIFN-CD"]
@@ -40,14 +43,6 @@ def counts(tuban, pred, t):
     c, o = r["pixel_counts"], r["objects"]
     return np.array([c["tp"], c["fp"], c["fn"], o["truth_objects"], o["found"],
                      o["predicted_objects"], o["false_alarms"]], dtype=float)
-
-
-def score(t):
-    tp, fp, fn, nt, found, npred, false = t
-    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    orr, op = found / max(nt, 1), (npred - false) / max(npred, 1)
-    return p, r, 2 * p * r / max(p + r, 1e-12), int(found), int(nt), int(npred - false), int(npred), \
-        2 * orr * op / max(orr + op, 1e-12)
 
 
 def main():
@@ -85,8 +80,10 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for name in DATASETS:
         for k in ("before", "after"):
-            p, r, f1, found, nt, right, npred, of1 = score(tot[name][k])
-            print(f"| {name} | {k} | {p:.3f} | {r:.3f} | {f1:.3f} | {found}/{nt} | {right}/{npred} | {of1:.3f} |")
+            t = tot[name][k]
+            p, r, f1, found, nt, _, _, of1 = score(t)
+            right, npred = int(t[5] - t[6]), int(t[5])
+            print(f"| {name} | {k} | {p:.3f} | {r:.3f} | {f1:.3f} | {int(found)}/{int(nt)} | {right}/{npred} | {of1:.3f} |")
 
 
 if __name__ == "__main__":
