@@ -41,6 +41,8 @@
 
 pub mod change;
 pub mod classify;
+#[cfg(feature = "gdal")]
+pub mod coverage;
 pub mod error;
 pub mod eval;
 pub mod gpu;

@@ -75,6 +75,7 @@ const CASES: &[Case] = &[
     // overlay
     case("overlay: missing job", &["overlay", "--changes", "{d}/changes.gpkg", "--job", "{d}/nope.toml", "--out", "{d}/ov1.gpkg"], &["nope.toml"], &["ov1.gpkg"]),
     case("overlay: unknown key in the job", &["overlay", "--changes", "{d}/changes.gpkg", "--job", "{d}/job_typo.toml", "--out", "{d}/ov2.gpkg"], &["job_typo.toml:3", "arable_m"], &["ov2.gpkg"]),
+    case("run: a clear share over 1", &["run", "{d}/job_share.toml", "--out", "{d}/run_share"], &["job_share.toml", "min_clear_share = 1.5"], &["run_share"]),
     case("overlay: a quarter that is not one", &["overlay", "--changes", "{d}/changes.gpkg", "--job", "{d}/job_q5.toml", "--out", "{d}/ov3.gpkg"], &["job_q5.toml:1", "quarter"], &["ov3.gpkg"]),
     case("overlay: missing change layer", &["overlay", "--changes", "{d}/nope.gpkg", "--job", "{d}/job.toml", "--out", "{d}/ov4.gpkg"], &["nope.gpkg"], &["ov4.gpkg"]),
     case("overlay: a reference layer that is not there", &["overlay", "--changes", "{d}/changes.gpkg", "--job", "{d}/job_nolayer.toml", "--out", "{d}/ov5.gpkg"], &["job_nolayer.toml", "nope.gpkg"], &["ov5.gpkg"]),
@@ -177,6 +178,10 @@ fn fixtures(d: &Path) {
         "quarter = \"2024Q2\"\n[rules]\narable_m = 10\n",
     );
     job("job_q5.toml", "quarter = \"2024Q5\"\n");
+    job(
+        "job_share.toml",
+        &format!("quarter = \"2024Q2\"\n{img}[rules]\nmin_clear_share = 1.5\n"),
+    );
     job(
         "job_nolayer.toml",
         &format!("quarter = \"2024Q2\"\n{img}[layers.dltb]\npath = \"nope.gpkg\"\n"),

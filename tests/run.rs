@@ -471,3 +471,135 @@ fn features(path: &Path) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// Issue 21: every county's area splits into seen clear, cloud, nodata and no image; the parts
+/// add up, each matches what was done to the imagery, and the not-seen parts are polygons in
+/// the run's coverage layer and in each county's package and report.
+#[test]
+fn coverage_adds_up_and_names_what_was_not_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth(d, 1024, 5);
+    // The after image stops at row 900 (the rest of both counties: no image), with a
+    // 200 x 100 px hole of nodata (0) inside.
+    let st = Command::new("gdal_translate")
+        .args(["-q", "-a_nodata", "0", "-srcwin", "0", "0", "1024", "900"])
+        .args(["after.tif", "a_cut.tif"])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    {
+        let ds = gdal::Dataset::open_ex(
+            d.join("a_cut.tif"),
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for b in 1..=4 {
+            let mut buf = gdal::raster::Buffer::new((200, 100), vec![0u16; 200 * 100]);
+            ds.rasterband(b)
+                .unwrap()
+                .write((100, 100), (200, 100), &mut buf)
+                .unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(d.join("job.toml"))
+        .unwrap()
+        .replace("after = \"after.tif\"", "after = \"a_cut.tif\"")
+        .replace("[rules]\n", "[rules]\nmin_clear_share = 0.99\n");
+    std::fs::write(d.join("cut.toml"), text).unwrap();
+    let out = d.join("out");
+    let (code, stdout, e) = tuban(&[
+        "run",
+        d.join("cut.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{e}");
+    assert!(stdout.contains("% seen clear"), "{stdout}");
+    // Both counties are under the 99 % asked for: each is named with its shares.
+    for c in ["320581", "320582"] {
+        assert!(
+            e.lines()
+                .any(|l| l.starts_with(&format!("warning: county {c}")) && l.contains("seen clear")),
+            "{e}"
+        );
+    }
+    let px_km2 = 0.8 * 0.8 / 1e6;
+    // What was done, counted on the synth's own rasters: the truth's clouds in the rows the
+    // after image still has, outside the hole.
+    let (w, _, pseudo) = common::raster::read_u8(&d.join("pseudo.tif"));
+    let cloud_px = pseudo
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            let (x, y) = (i % w, i / w);
+            **p == 3 && y < 900 && !((100..300).contains(&x) && (100..200).contains(&y))
+        })
+        .count();
+    assert!(cloud_px > 1000, "{cloud_px}");
+    let csv = std::fs::read_to_string(out.join("coverage/coverage.csv")).unwrap();
+    let rows_csv: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(rows_csv.len(), 2, "{csv}");
+    let mut total = [0.0f64; 5];
+    for r in &rows_csv {
+        let v: Vec<f64> = r[2..7].iter().map(|x| x.parse().unwrap()).collect();
+        let parts = v[1] + v[2] + v[3] + v[4];
+        assert!((parts - v[0]).abs() < 1e-5, "{r:?}");
+        for k in 0..5 {
+            total[k] += v[k];
+        }
+    }
+    // The two counties tile the scene.
+    assert!(
+        (total[0] - 1024.0 * 1024.0 * px_km2).abs() < 1e-5,
+        "{total:?}"
+    );
+    assert!(
+        (total[4] - 1024.0 * 124.0 * px_km2).abs() < 1e-5,
+        "{total:?}"
+    );
+    assert!(
+        (total[3] - 200.0 * 100.0 * px_km2).abs() < 1e-5,
+        "{total:?}"
+    );
+    assert!(
+        (total[2] - cloud_px as f64 * px_km2).abs() < 0.01 * cloud_px as f64 * px_km2,
+        "{total:?} vs {cloud_px} cloud px"
+    );
+    // The layer: valid polygons whose areas, with the clear area, make each county.
+    let ds = gdal::Dataset::open(out.join("coverage/coverage.gpkg")).unwrap();
+    let mut layer = ds.layer_by_name("not_seen").unwrap();
+    let mut by_county = std::collections::BTreeMap::<String, f64>::new();
+    let mut reasons = std::collections::BTreeSet::new();
+    for f in layer.features() {
+        let g = f.geometry().unwrap();
+        assert!(g.is_valid());
+        let county = common::vector::text_field(&f, "XZQDM");
+        reasons.insert(common::vector::text_field(&f, "reason"));
+        *by_county.entry(county).or_default() += g.area() / 1e6;
+    }
+    assert_eq!(
+        reasons.into_iter().collect::<Vec<_>>(),
+        ["cloud", "no image", "nodata"]
+    );
+    for r in &rows_csv {
+        let (area, clear): (f64, f64) = (r[2].parse().unwrap(), r[3].parse().unwrap());
+        assert!((by_county[&r[0]] + clear - area).abs() < 1e-5, "{r:?}");
+        // Each package holds its county's parts and the report shows them.
+        let pkg = out.join(&r[0]);
+        let parts = rows(&pkg.join("tuban.gpkg"), "coverage");
+        assert!(!parts.is_empty() && parts.iter().all(|p| p["XZQDM"] == r[0]));
+        let html = std::fs::read_to_string(pkg.join("report.html")).unwrap();
+        assert!(html.contains("id=\"coverage\"") && html.contains("class=\"noimage\""));
+    }
+}

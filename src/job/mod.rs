@@ -174,6 +174,9 @@ pub struct RulesConf {
     pub red_line: Option<bool>,
     /// Red-line occupation below this many m² is a boundary sliver, not a lead.
     pub red_line_min_m2: Option<f64>,
+    /// `run` warns for a county seen clear by both dates on less than this share of its area
+    /// (0 to 1; default 0.9).
+    pub min_clear_share: Option<f64>,
     /// "split" (default): a polygon crossing county borders becomes one lead per county;
     /// "majority": it goes whole to the county holding most of it.
     pub county_mode: Option<Spanned<String>>,
@@ -427,6 +430,7 @@ impl Job {
             ("basic_farmland_mu", file.rules.basic_farmland_mu),
             ("arable_mu", file.rules.arable_mu),
             ("red_line_min_m2", file.rules.red_line_min_m2),
+            ("min_clear_share", file.rules.min_clear_share),
         ] {
             if let Some(v) = v
                 && !(v.is_finite() && v >= 0.0)
@@ -436,6 +440,14 @@ impl Job {
                     format!("rules.{key} = {v}: expected a number >= 0"),
                 ));
             }
+        }
+        if let Some(v) = file.rules.min_clear_share
+            && v > 1.0
+        {
+            return Err(fail(
+                0,
+                format!("rules.min_clear_share = {v}: expected a share from 0 to 1"),
+            ));
         }
         let out = match &file.out {
             Some(o) => PathBuf::from(resolve(&base, o.get_ref())),

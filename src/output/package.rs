@@ -6,9 +6,10 @@
 
 use super::chips::ChipSource;
 use super::gpkg::{Column, GpkgWriter};
-use super::report::{ReportLead, county_report};
+use super::report::{ReportCoverage, ReportLead, county_report};
 use super::vector::{FieldKind, Value, VectorWriter};
 use crate::MU_M2;
+use crate::coverage::{CountyCoverage, NotSeen};
 use crate::error::{Error, Result};
 use crate::job::Quarter;
 use gdal::vector::LayerAccess;
@@ -125,6 +126,8 @@ pub struct CountyPackage {
     pub leads: usize,
     pub excluded: usize,
     pub lead_mu: f64,
+    /// Share of the county seen clear by both dates (None without a coverage pass).
+    pub clear_share: Option<f64>,
 }
 
 /// What every county package shares.
@@ -152,7 +155,8 @@ pub(crate) fn text_column(cols: &mut Vec<(String, Column)>, rows: &mut [Row], na
 
 /// Write the package of county `code` from the overlay output `src` into `dir` (replaced when
 /// it exists; built in `.CODE.partial` beside it and renamed when whole); `outline` is the
-/// county's boundary for the report map (may be empty).
+/// county's boundary for the report map (may be empty); `coverage` what the imagery saw of
+/// the county (a `coverage` layer in tuban.gpkg and a section of the report).
 ///
 /// # Errors
 /// [`Error::Open`] when `src` or the imagery cannot be read, [`Error::Write`] naming the file
@@ -163,6 +167,7 @@ pub fn write_county(
     dir: &Path,
     ctx: &PackageContext,
     outline: &[MultiPolygon<f64>],
+    coverage: Option<(&CountyCoverage, &[&NotSeen])>,
 ) -> Result<CountyPackage> {
     let staging = crate::output::partial_path(dir);
     let _ = std::fs::remove_dir_all(&staging);
@@ -195,6 +200,9 @@ pub fn write_county(
             w.push(&r.geom, r.values.clone())?;
         }
         w.finish()?;
+    }
+    if let Some((row, parts)) = coverage {
+        write_coverage_layer(&gpkg, projection, row, parts)?;
     }
     // The leads as a Shapefile.
     let names: Vec<String> = cols.iter().map(|(n, _)| dbf_name(n)).collect();
@@ -310,6 +318,12 @@ pub fn write_county(
         &report_leads,
         &excluded_geoms,
         outline,
+        coverage
+            .map(|(row, parts)| ReportCoverage {
+                row,
+                not_seen: parts.iter().map(|p| (p.reason, &p.geom)).collect(),
+            })
+            .as_ref(),
     );
     for (name, text) in [
         ("leads.csv", &csv),
@@ -327,5 +341,40 @@ pub fn write_county(
         leads: leads.len(),
         excluded: excluded.len(),
         lead_mu,
+        clear_share: coverage.map(|(row, _)| row.clear_share),
     })
+}
+
+/// The fields of a coverage layer: county code, why not seen (English and Chinese), area.
+pub const COVERAGE_FIELDS: [(&str, Column); 5] = [
+    ("XZQDM", Column::Text),
+    ("reason", Column::Text),
+    ("YY", Column::Text),
+    ("area_m2", Column::Real),
+    ("area_km2", Column::Real),
+];
+
+/// The row of one not-seen part in a coverage layer.
+pub fn coverage_values(code: &str, p: &NotSeen) -> Vec<Sql> {
+    vec![
+        Sql::Text(code.into()),
+        Sql::Text(p.reason.label().into()),
+        Sql::Text(p.reason.label_zh().into()),
+        Sql::Real(crate::output::vector::decimals(p.area_m2, 2)),
+        Sql::Real(crate::output::vector::decimals(p.area_m2 / 1e6, 6)),
+    ]
+}
+
+/// Add the `coverage` table (what the imagery did not see of one county) to a GeoPackage.
+fn write_coverage_layer(
+    gpkg: &Path,
+    projection: &str,
+    row: &CountyCoverage,
+    parts: &[&NotSeen],
+) -> Result<()> {
+    let mut w = GpkgWriter::create(gpkg, "coverage", projection, &COVERAGE_FIELDS)?;
+    for p in parts {
+        w.push(&p.geom, coverage_values(&row.code, p))?;
+    }
+    w.finish()
 }

@@ -1,9 +1,11 @@
 //! The county report: one HTML file that works offline from its folder. An overview map (inline
-//! SVG) of the leads and the excluded polygons, totals in mu per change type, the dispatch
-//! deadline, and a table of the leads, sortable by any column, with the before and after chips
+//! SVG) of the leads, the excluded polygons and the parts of the county no image saw clear,
+//! totals in mu per change type, the county's coverage, the dispatch deadline, and a table of
+//! the leads, sortable by any column, with the before and after chips
 //! side by side. No script or style is fetched from anywhere.
 
 use crate::MU_M2;
+use crate::coverage::{CountyCoverage, Reason};
 use crate::job::Quarter;
 use geo::{BoundingRect, MultiPolygon};
 use std::collections::BTreeMap;
@@ -28,6 +30,12 @@ pub struct ReportLead<'a> {
     /// Chip paths relative to the report.
     pub before_chip: Option<String>,
     pub after_chip: Option<String>,
+}
+
+/// What the imagery saw of the county: its coverage row and the parts not seen.
+pub struct ReportCoverage<'a> {
+    pub row: &'a CountyCoverage,
+    pub not_seen: Vec<(Reason, &'a MultiPolygon<f64>)>,
 }
 
 fn esc(s: &str) -> String {
@@ -56,7 +64,9 @@ const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}table{b
 td,th{border:1px solid #bbb;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#eee;cursor:pointer}\
 th.sorted-asc::after{content:' \\25B2'}th.sorted-desc::after{content:' \\25BC'}img{width:192px;height:192px}\
 svg{border:1px solid #888;background:#f8f8f4}.lead{fill:#e33;fill-opacity:.6;stroke:#900}\
-.county{fill:#fff;stroke:#246;stroke-width:1.5}.mark{fill:none;stroke:#e00;stroke-width:2}.excluded{fill:#999;fill-opacity:.35;stroke:#666}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
+.county{fill:#fff;stroke:#246;stroke-width:1.5}.mark{fill:none;stroke:#e00;stroke-width:2}.excluded{fill:#999;fill-opacity:.35;stroke:#666}\
+.cloud{fill:#7ab;fill-opacity:.45;stroke:none}.nodata{fill:#333;fill-opacity:.45;stroke:none}.noimage{fill:#000;fill-opacity:.6;stroke:none}\
+.warn{color:#a00;font-weight:bold}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
 
 const SCRIPT: &str = r#"
 (function(){
@@ -95,6 +105,7 @@ pub fn county_report(
     leads: &[ReportLead],
     excluded: &[&MultiPolygon<f64>],
     outline: &[MultiPolygon<f64>],
+    coverage: Option<&ReportCoverage>,
 ) -> String {
     let (d0, d1) = quarter.dispatch_window();
     let mut html = String::new();
@@ -131,11 +142,16 @@ pub fn county_report(
         "<tr><th>all</th><th></th><th>{}</th><th>{:.2}</th><th>{:.2}</th><th>{:.2}</th></tr></tbody></table>",
         all.0, all.1, all.2, all.3
     );
+    if let Some(c) = coverage {
+        html.push_str(&coverage_table(c.row));
+    }
+    let not_seen: &[(Reason, &MultiPolygon<f64>)] = coverage.map_or(&[], |c| &c.not_seen);
     // Overview map.
     let extent = leads
         .iter()
         .map(|l| l.geom)
         .chain(excluded.iter().copied())
+        .chain(not_seen.iter().map(|(_, g)| *g))
         .chain(outline.iter())
         .filter_map(|g| g.bounding_rect())
         .reduce(|a, b| {
@@ -168,6 +184,19 @@ pub fn county_report(
         for g in outline {
             let _ = write!(html, "<path class=\"county\" d=\"{}\"/>", path_d(g, &f));
         }
+        for (reason, g) in not_seen {
+            let class = match reason {
+                Reason::Cloud => "cloud",
+                Reason::Nodata => "nodata",
+                Reason::NoImage => "noimage",
+            };
+            let _ = write!(
+                html,
+                "<path class=\"{class}\" d=\"{}\"><title>{}</title></path>",
+                path_d(g, &f),
+                reason.label()
+            );
+        }
         for g in excluded {
             let _ = write!(html, "<path class=\"excluded\" d=\"{}\"/>", path_d(g, &f));
         }
@@ -186,7 +215,8 @@ pub fn county_report(
             );
         }
         html.push_str(
-            "</svg><p>red: leads (circled; click one for its row); grey: polygons that do not qualify; blue line: the county</p>\n",
+            "</svg><p>red: leads (circled; click one for its row); grey: polygons that do not qualify; blue line: the county; \
+             not seen: light blue under cloud, dark grey nodata, black no image</p>\n",
         );
     }
     // The leads.
@@ -229,6 +259,45 @@ pub fn county_report(
         "</tbody></table><script>{SCRIPT}</script></body></html>"
     );
     html
+}
+
+/// The coverage section: what share of the county the imagery saw clear, and why not the rest.
+fn coverage_table(c: &CountyCoverage) -> String {
+    let pct = |km2: f64| {
+        if c.area_km2 > 0.0 {
+            100.0 * km2 / c.area_km2
+        } else {
+            0.0
+        }
+    };
+    let mut h = String::from(
+        "<h2>Coverage (影像覆盖)</h2><table id=\"coverage\"><thead><tr><th>part</th><th>km²</th><th>share</th></tr></thead><tbody>\n",
+    );
+    for (what, km2) in [
+        ("seen clear by both dates (有效覆盖)", c.clear_km2),
+        ("cloud in the after image (云覆盖)", c.cloud_km2),
+        ("nodata in either image (无数据)", c.nodata_km2),
+        ("no image (无影像)", c.no_image_km2),
+    ] {
+        let _ = writeln!(
+            h,
+            "<tr><td>{what}</td><td>{km2:.4}</td><td>{:.2} %</td></tr>",
+            pct(km2)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<tr><th>county</th><th>{:.4}</th><th>100 %</th></tr></tbody></table>",
+        c.area_km2
+    );
+    if c.clear_share < 1.0 - 1e-9 && c.area_km2 > 0.0 {
+        let _ = writeln!(
+            h,
+            "<p class=\"warn\">{:.1} % of the county was not seen clear: no lead can be found there this quarter.</p>",
+            100.0 - 100.0 * c.clear_share
+        );
+    }
+    h
 }
 
 /// What a TBLX code means (the codes of the national monitoring; others as they are).

@@ -33,6 +33,8 @@ mod write;
 #[cfg(feature = "gdal")]
 pub use run::{OverlayJob, preflight};
 #[cfg(feature = "gdal")]
+pub(crate) use stages::county_fields;
+#[cfg(feature = "gdal")]
 pub use write::{CountyTotals, FIELDS, OverlaySummary};
 
 /// Overlay the changes with the job's layers and write `job.out` (+ a `.json` summary).

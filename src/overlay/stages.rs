@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The county layer's fields: code (required, XZQDM by default), name (XZQMC if present).
-pub(super) fn county_fields(c: &CountiesConf) -> [FieldSpec; 2] {
+pub(crate) fn county_fields(c: &CountiesConf) -> [FieldSpec; 2] {
     let mut code = FieldSpec::mapped("counties.code_field", &c.code_field, "XZQDM");
     code.required = true;
     [

@@ -1,8 +1,10 @@
 //! `tuban run`: a whole job, from the two images to one dispatch package per county.
 //!
 //! Stages, each in its own folder under the output folder: `detect/` (evidence, mask, change
-//! polygons), `overlay/` (leads.gpkg + leads.json for all counties), then `CODE/` per county
-//! (see [`crate::output::package`]). Detection and every county folder record a fingerprint of
+//! polygons), `coverage/` (what the imagery saw clear in each county: `seen.tif`,
+//! `coverage.gpkg`, `coverage.csv`; see [`crate::coverage`]), `overlay/` (leads.gpkg +
+//! leads.json for all counties), then `CODE/` per county (see [`crate::output::package`]) for
+//! every county with leads or touched by the imagery. Detection and every county folder record a fingerprint of
 //! what they were made from (the job text, the imagery and layer files' sizes and times,
 //! tuban's version); a rerun skips those whose fingerprint matches and whose outputs are whole,
 //! so a run killed mid-way resumes at the stage (not the tile) where it stopped and ends with
@@ -12,6 +14,7 @@ use super::ProgressFn;
 use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, detect};
 use super::scenes::{annotate, footprints, mosaic};
 use crate::change::{Backend, PipelineConfig};
+use crate::coverage::{Coverage, CoverageJob, MIN_CLEAR_SHARE, NotSeen, coverage};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::output::chips::ChipSource;
@@ -46,6 +49,7 @@ pub struct RunSummary {
     pub skipped: Vec<String>,
     pub detect: Option<DetectSummary>,
     pub overlay: OverlaySummary,
+    pub coverage: Coverage,
     pub counties: Vec<CountyPackage>,
     pub seconds: BTreeMap<String, f64>,
 }
@@ -126,6 +130,42 @@ fn county_outline(j: &Job, code: &str, projection: &str) -> Option<Vec<MultiPoly
     Some(out)
 }
 
+/// Write the run's coverage: `coverage.gpkg` (layer `not_seen`: every part of every county the
+/// imagery did not see clear, with its reason) and `coverage.csv` (one row per county, km² and
+/// shares, with a BOM for spreadsheet software).
+fn write_coverage(dir: &Path, cov: &Coverage) -> Result<()> {
+    use crate::output::gpkg::GpkgWriter;
+    use crate::output::package::{COVERAGE_FIELDS, coverage_values};
+    let gpkg = dir.join("coverage.gpkg");
+    let partial = crate::output::partial_path(&gpkg);
+    let _ = std::fs::remove_file(&partial);
+    let projection = crate::raster::open_dataset(&cov.seen_raster)?.projection();
+    let mut w = GpkgWriter::create(&partial, "not_seen", &projection, &COVERAGE_FIELDS)?;
+    for p in &cov.not_seen {
+        w.push(&p.geom, coverage_values(&cov.counties[p.county].code, p))?;
+    }
+    w.finish()?;
+    std::fs::rename(&partial, &gpkg).map_err(|e| Error::write(&gpkg, e))?;
+    let mut csv = String::from(
+        "\u{feff}XZQDM,XZQMC,area_km2,clear_km2,cloud_km2,nodata_km2,no_image_km2,clear_share,resolution\n",
+    );
+    for c in &cov.counties {
+        csv.push_str(&format!(
+            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{}\n",
+            c.code,
+            c.name.as_deref().unwrap_or(""),
+            c.area_km2,
+            c.clear_km2,
+            c.cloud_km2,
+            c.nodata_km2,
+            c.no_image_km2,
+            c.clear_share,
+            cov.resolution
+        ));
+    }
+    crate::output::write_text(&dir.join("coverage.csv"), &csv)
+}
+
 /// Run the job.
 ///
 /// # Errors
@@ -194,6 +234,22 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     };
     seconds.insert("detect".to_string(), t.elapsed().as_secs_f64());
 
+    // What the imagery saw: always redone (a pass over change.tif and evidence.tif).
+    let t = Instant::now();
+    let cdir = job.out.join("coverage");
+    let cov = coverage(
+        &CoverageJob {
+            detect_dir: &ddir,
+            out_dir: &cdir,
+            counties: j.counties.as_ref(),
+            whole_name: "scene",
+            min_clear_share: j.rules.min_clear_share.unwrap_or(MIN_CLEAR_SHARE),
+        },
+        progress,
+    )?;
+    write_coverage(&cdir, &cov)?;
+    seconds.insert("coverage".to_string(), t.elapsed().as_secs_f64());
+
     let odir = job.out.join("overlay");
     std::fs::create_dir_all(&odir).map_err(|e| Error::write(&odir, e))?;
     let t = Instant::now();
@@ -241,8 +297,22 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         chips: Some((&before_chips, &after_chips)),
     };
     let mut counties = vec![];
-    let codes: Vec<&String> = overlay_summary.counties.keys().collect();
+    // Every county with leads, and every county the imagery reached (a county under cloud has
+    // no leads, and its package says why).
+    let mut codes: Vec<&String> = overlay_summary.counties.keys().collect();
+    for c in &cov.counties {
+        if c.area_km2 - c.no_image_km2 > 0.0 && !codes.contains(&&c.code) {
+            codes.push(&c.code);
+        }
+    }
+    codes.sort();
     for (k, code) in codes.iter().enumerate() {
+        let row = cov.counties.iter().position(|c| &c.code == *code);
+        let parts: Vec<&NotSeen> = match row {
+            Some(r) => cov.not_seen.iter().filter(|p| p.county == r).collect(),
+            None => vec![],
+        };
+        let county_cov = row.map(|r| (&cov.counties[r], parts.as_slice()));
         let dir = job.out.join(code);
         let cfp = format!("{fp}/{code}/{}", job.shp_encoding);
         if is_current(
@@ -257,18 +327,19 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             ],
         ) {
             skipped.push(format!("county {code}"));
-            let c = &overlay_summary.counties[*code];
+            let c = overlay_summary.counties.get(*code);
             counties.push(CountyPackage {
                 code: (*code).clone(),
                 dir,
-                leads: c.leads,
-                excluded: c.excluded,
-                lead_mu: c.lead_mu,
+                leads: c.map_or(0, |c| c.leads),
+                excluded: c.map_or(0, |c| c.excluded),
+                lead_mu: c.map_or(0.0, |c| c.lead_mu),
+                clear_share: county_cov.map(|(r, _)| r.clear_share),
             });
             continue;
         }
         let outline = county_outline(j, code, &projection).unwrap_or_default();
-        let pkg = write_county(&leads, code, &dir, &ctx, &outline)?;
+        let pkg = write_county(&leads, code, &dir, &ctx, &outline, county_cov)?;
         stamp(&dir, &cfp)?;
         counties.push(pkg);
         progress("counties", k as u64 + 1, codes.len() as u64);
@@ -282,6 +353,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         skipped,
         detect: detect_summary,
         overlay: overlay_summary,
+        coverage: cov,
         counties,
         seconds,
     };

@@ -1,0 +1,638 @@
+//! Coverage: what the imagery saw in each county, and what it did not.
+//!
+//! A lead cannot be found where no image looked. After detection, every pixel of the grid is
+//! one of: seen clear by both dates, under cloud in the after date (the cloud screen of the
+//! evidence kernels, [`crate::change::CLOUD_EVIDENCE`]), or nodata in either date (scene gaps,
+//! mosaic seams, fill). Each county's area is split into those and into the part the grid does
+//! not reach at all (no image). The parts that were not seen become polygons with their reason,
+//! exact to the pixel and cut to each county, so a county can see on its map where leads could
+//! not have been found.
+//!
+//! The split adds up by construction: clear = (county ∩ grid) − cloud − nodata, every term an
+//! exact polygon area in the same area method as the overlay (planar in a projected CRS,
+//! geodesic in a geographic one). Pixels are counted by their squares, not their centres, so a
+//! county boundary through a cloud pixel splits that pixel's area.
+
+use crate::change::CLOUD_EVIDENCE;
+use crate::error::{Error, Result};
+use crate::job::{CountiesConf, Source};
+use crate::overlay::geom::{AreaMethod, clip_to_rect};
+use crate::overlay::index::Targets;
+use crate::overlay::layer::{Fields, WorkCrs, read_layer};
+use crate::overlay::ops::{Op, boolean};
+use crate::pipeline::ProgressFn;
+use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
+use crate::raster::grid::Window;
+use crate::raster::writer::{Georef, OutputRaster};
+use crate::vectorize::geometry::GeoTransform;
+use crate::vectorize::source::Foreground;
+use crate::vectorize::stitch::PolygonizeOptions;
+use geo::{BoundingRect, MultiPolygon, Polygon, Rect};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Code of `seen.tif`: seen clear by both dates.
+pub const SEEN_CLEAR: u8 = 0;
+/// Code of `seen.tif`: under cloud in the after date.
+pub const SEEN_CLOUD: u8 = 1;
+/// Code of `seen.tif`: nodata in either date.
+pub const SEEN_NODATA: u8 = 2;
+
+/// Default share of a county that must be seen clear before `run` warns.
+pub const MIN_CLEAR_SHARE: f64 = 0.9;
+
+/// Why a part of a county was not seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Cloud,
+    Nodata,
+    NoImage,
+}
+
+impl Reason {
+    /// As written into the coverage layers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Cloud => "cloud",
+            Reason::Nodata => "nodata",
+            Reason::NoImage => "no image",
+        }
+    }
+
+    /// In Chinese, for the county's report.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Reason::Cloud => "云覆盖",
+            Reason::Nodata => "无数据",
+            Reason::NoImage => "无影像",
+        }
+    }
+}
+
+/// Resolution class of a pixel size, as imagery is bought: sub-metre, 1-2 m, coarser.
+pub fn resolution_class(pixel_m: Option<f64>) -> &'static str {
+    match pixel_m {
+        Some(p) if p <= 1.0 => "<= 1 m",
+        Some(p) if p <= 2.0 => "1-2 m",
+        Some(_) => "> 2 m",
+        None => "unknown (no georeference)",
+    }
+}
+
+/// One county's coverage (km²; the four parts add up to `area_km2`).
+#[derive(Clone, Debug, Serialize)]
+pub struct CountyCoverage {
+    pub code: String,
+    pub name: Option<String>,
+    pub area_km2: f64,
+    pub clear_km2: f64,
+    pub cloud_km2: f64,
+    pub nodata_km2: f64,
+    pub no_image_km2: f64,
+    /// `clear_km2 / area_km2` (0 for a county of no area).
+    pub clear_share: f64,
+    /// Boolean operations that failed on this county's geometry (its parts are then approximate
+    /// and say so).
+    pub failed_ops: u64,
+}
+
+/// A part of a county that was not seen.
+#[derive(Clone, Debug)]
+pub struct NotSeen {
+    /// Index into [`Coverage::counties`].
+    pub county: usize,
+    pub reason: Reason,
+    pub geom: MultiPolygon<f64>,
+    pub area_m2: f64,
+}
+
+/// Pixel counts of the whole grid.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct GridCounts {
+    pub clear_px: u64,
+    pub cloud_px: u64,
+    pub nodata_px: u64,
+}
+
+/// What the coverage pass found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Coverage {
+    pub pixel_size_m: Option<f64>,
+    /// [`resolution_class`] of the grid: every seen pixel was seen at this resolution.
+    pub resolution: &'static str,
+    pub area_method: &'static str,
+    pub grid: GridCounts,
+    pub counties: Vec<CountyCoverage>,
+    /// The share under which a county is reported as poorly covered.
+    pub min_clear_share: f64,
+    /// One line per county under `min_clear_share`.
+    pub warnings: Vec<String>,
+    /// `seen.tif`: the per-pixel code raster ([`SEEN_CLEAR`], [`SEEN_CLOUD`], [`SEEN_NODATA`]).
+    pub seen_raster: PathBuf,
+    pub seconds: f64,
+    #[serde(skip)]
+    pub not_seen: Vec<NotSeen>,
+}
+
+/// Inputs of the coverage pass.
+pub struct CoverageJob<'a> {
+    /// A detection folder: `change.tif` and `evidence.tif`.
+    pub detect_dir: &'a Path,
+    /// Where `seen.tif` and the scratch polygon layers go.
+    pub out_dir: &'a Path,
+    /// The county layer; without one, the grid is one unit named by `whole_name`.
+    pub counties: Option<&'a (Source, CountiesConf)>,
+    pub whole_name: &'a str,
+    pub min_clear_share: f64,
+}
+
+/// The per-pixel code of one pixel from its mask value and evidence.
+#[inline]
+pub fn seen_code(mask: u8, evidence: f32) -> u8 {
+    if mask == crate::change::MASK_NODATA as u8 {
+        SEEN_NODATA
+    } else if evidence == CLOUD_EVIDENCE {
+        SEEN_CLOUD
+    } else {
+        SEEN_CLEAR
+    }
+}
+
+/// Rows read and written at once by the seen pass.
+const STRIP_ROWS: usize = 256;
+
+/// Write `seen.tif` from a detection's `change.tif` and `evidence.tif`, strip by strip; count
+/// the codes.
+fn seen_pass(detect_dir: &Path, out: &Path, progress: ProgressFn) -> Result<(GridCounts, Georef)> {
+    let mask_path = detect_dir.join("change.tif");
+    let ev_path = detect_dir.join("evidence.tif");
+    let mask_ds = crate::raster::open_dataset(&mask_path)?;
+    let ev_ds = crate::raster::open_dataset(&ev_path)?;
+    let (w, h) = mask_ds.raster_size();
+    if ev_ds.raster_size() != (w, h) {
+        return Err(Error::Open {
+            path: ev_path,
+            reason: format!(
+                "{} x {} px, but change.tif beside it is {w} x {h}: not the same detection",
+                ev_ds.raster_size().0,
+                ev_ds.raster_size().1
+            ),
+        });
+    }
+    let georef = Georef {
+        geo_transform: mask_ds.geo_transform().ok(),
+        projection: mask_ds.projection(),
+    };
+    let mut seen =
+        OutputRaster::create_tiled::<u8>(out, (w, h), &georef, 255.0, "PREDICTOR=1", 512)?;
+    let mask_band = mask_ds
+        .rasterband(1)
+        .map_err(|e| Error::open(&mask_path, e))?;
+    let ev_band = ev_ds.rasterband(1).map_err(|e| Error::open(&ev_path, e))?;
+    let mut counts = GridCounts::default();
+    let strips = h.div_ceil(STRIP_ROWS);
+    let (mut m, mut e) = (Vec::new(), Vec::new());
+    for k in 0..strips {
+        let (y, rows) = (k * STRIP_ROWS, STRIP_ROWS.min(h - k * STRIP_ROWS));
+        let n = w * rows;
+        m.resize(n, 0u8);
+        e.resize(n, 0f32);
+        mask_band
+            .read_into_slice((0, y as isize), (w, rows), (w, rows), &mut m, None)
+            .map_err(|err| Error::open(&mask_path, err))?;
+        ev_band
+            .read_into_slice((0, y as isize), (w, rows), (w, rows), &mut e, None)
+            .map_err(|err| Error::open(&ev_path, err))?;
+        let codes: Vec<u8> = m.iter().zip(&e).map(|(&m, &e)| seen_code(m, e)).collect();
+        for &c in &codes {
+            match c {
+                SEEN_CLEAR => counts.clear_px += 1,
+                SEEN_CLOUD => counts.cloud_px += 1,
+                _ => counts.nodata_px += 1,
+            }
+        }
+        let window = Window {
+            x: 0,
+            y,
+            width: w,
+            height: rows,
+        };
+        seen.write(window, codes)?;
+        progress("coverage", k as u64 + 1, strips as u64);
+    }
+    seen.finish()?;
+    Ok((counts, georef))
+}
+
+/// The exact polygons of the pixels of `code` in `seen` (8-connected, pixel boundaries).
+fn polygons_of(seen: &Path, code: u8, scratch: &Path) -> Result<Vec<MultiPolygon<f64>>> {
+    let _ = std::fs::remove_file(scratch);
+    polygonize(
+        &PolygonizeJob {
+            mask: seen.to_path_buf(),
+            out: scratch.to_path_buf(),
+            evidence: None,
+            foreground: Foreground::Value(f64::from(code)),
+            tile_px: 1024,
+            options: PolygonizeOptions::default(),
+            min_area_m2: 0.0,
+            fill_holes_m2: 0.0,
+            simplify_m2: 0.0,
+            layer: "not_seen".into(),
+            classify: None,
+        },
+        &|_, _, _| {},
+    )?;
+    let mut out = vec![];
+    read_layer(
+        &local_source(scratch, "not_seen"),
+        "not_seen",
+        Fields::Named(&[]),
+        None,
+        None,
+        &|_, _| {},
+        |batch| {
+            out.extend(batch.into_iter().map(|f| f.geom));
+            Ok(())
+        },
+    )?;
+    let _ = std::fs::remove_file(scratch);
+    Ok(out)
+}
+
+fn local_source(path: &Path, layer: &str) -> Source {
+    Source {
+        path: path.to_string_lossy().into_owned(),
+        layer: Some(layer.into()),
+        crs: None,
+        encoding: None,
+        filter: None,
+        line: 0,
+    }
+}
+
+/// One county as read: code, name, boundary in the imagery's CRS.
+struct Unit {
+    code: String,
+    name: Option<String>,
+    geom: MultiPolygon<f64>,
+}
+
+/// The counties of the job's layer in the imagery's CRS (features of one code are one unit).
+fn read_counties((src, conf): &(Source, CountiesConf), work: &WorkCrs) -> Result<Vec<Unit>> {
+    let fields = crate::overlay::county_fields(conf);
+    let mut units: Vec<Unit> = vec![];
+    read_layer(
+        src,
+        "XZQ",
+        Fields::Named(&fields),
+        Some(work),
+        None,
+        &|_, _| {},
+        |batch| {
+            for f in batch {
+                let code = f.attrs[0].clone().unwrap_or_default().trim().to_string();
+                match units.iter_mut().find(|u| u.code == code) {
+                    Some(u) => u.geom.0.extend(f.geom.0),
+                    None => units.push(Unit {
+                        code,
+                        name: f.attrs.get(1).cloned().flatten(),
+                        geom: f.geom,
+                    }),
+                }
+            }
+            Ok(())
+        },
+    )?;
+    units.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(units)
+}
+
+/// Split each county into clear, cloud, nodata and no image.
+///
+/// # Errors
+/// [`Error::Open`] when the detection's rasters cannot be read, [`Error::Layer`] for the county
+/// layer, [`Error::Write`] for `seen.tif`.
+pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
+    let t0 = Instant::now();
+    std::fs::create_dir_all(job.out_dir).map_err(|e| Error::write(job.out_dir, e))?;
+    let seen_path = job.out_dir.join("seen.tif");
+    let (grid, georef) = seen_pass(job.detect_dir, &seen_path, progress)?;
+    let ds = crate::raster::open_dataset(&seen_path)?;
+    let (w, h) = ds.raster_size();
+    let gt = GeoTransform(
+        georef
+            .geo_transform
+            .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
+    );
+    let footprint = gt.extent(w, h);
+    let (area, pixel_size_m) = if georef.projection.trim().is_empty() {
+        (
+            AreaMethod::Planar {
+                metres_per_unit: 1.0,
+            },
+            None,
+        )
+    } else {
+        let work = WorkCrs::from_wkt(&georef.projection, "imagery")?;
+        let pixel = match work.area {
+            AreaMethod::Planar { metres_per_unit } => Some(gt.0[1].abs() * metres_per_unit),
+            AreaMethod::Geodesic => Some(gt.0[1].abs() * 111_320.0),
+        };
+        (work.area, pixel)
+    };
+    let units = match job.counties {
+        Some(c) if !georef.projection.trim().is_empty() => {
+            read_counties(c, &WorkCrs::from_wkt(&georef.projection, "imagery")?)?
+        }
+        _ => vec![Unit {
+            code: job.whole_name.to_string(),
+            name: None,
+            geom: MultiPolygon::new(vec![footprint.to_polygon()]),
+        }],
+    };
+    let scratch = job.out_dir.join(".not_seen.gpkg");
+    let mut pieces: Vec<(Reason, Vec<MultiPolygon<f64>>)> = vec![];
+    for (reason, code, count) in [
+        (Reason::Cloud, SEEN_CLOUD, grid.cloud_px),
+        (Reason::Nodata, SEEN_NODATA, grid.nodata_px),
+    ] {
+        let polys = if count > 0 {
+            polygons_of(&seen_path, code, &scratch)?
+        } else {
+            vec![]
+        };
+        pieces.push((reason, polys));
+    }
+    let indexed: Vec<(Reason, Targets)> = pieces
+        .into_iter()
+        .map(|(r, p)| (r, Targets::new(p)))
+        .collect();
+    let per_county: Vec<(CountyCoverage, Vec<NotSeen>)> = units
+        .par_iter()
+        .enumerate()
+        .map(|(k, u)| county_parts(k, u, &footprint, &indexed, &area))
+        .collect();
+    let mut counties = vec![];
+    let mut not_seen = vec![];
+    for (c, parts) in per_county {
+        counties.push(c);
+        not_seen.extend(parts);
+    }
+    let warnings = counties
+        .iter()
+        .filter(|c| c.area_km2 > 0.0 && c.clear_share < job.min_clear_share)
+        .map(|c| {
+            format!(
+                "county {}{}: only {:.1} % of its {:.2} km² was seen clear (cloud {:.2} km², nodata {:.2} km², no image {:.2} km²): leads cannot be found in the rest",
+                c.code,
+                c.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
+                100.0 * c.clear_share,
+                c.area_km2,
+                c.cloud_km2,
+                c.nodata_km2,
+                c.no_image_km2
+            )
+        })
+        .collect();
+    Ok(Coverage {
+        pixel_size_m,
+        resolution: resolution_class(pixel_size_m),
+        area_method: area.describe(),
+        grid,
+        counties,
+        min_clear_share: job.min_clear_share,
+        warnings,
+        seen_raster: seen_path,
+        seconds: t0.elapsed().as_secs_f64(),
+        not_seen,
+    })
+}
+
+/// One county's parts: not-seen pieces cut to the county, and its table row.
+fn county_parts(
+    k: usize,
+    u: &Unit,
+    footprint: &Rect<f64>,
+    indexed: &[(Reason, Targets)],
+    area: &AreaMethod,
+) -> (CountyCoverage, Vec<NotSeen>) {
+    let mut failed = 0u64;
+    let total_m2 = area.area_m2(&u.geom);
+    let inside = clip_to_rect(&u.geom, footprint);
+    let inside_m2 = area.area_m2(&inside);
+    let mut parts = vec![];
+    // What lies outside the grid: the county minus its part inside (no image at all).
+    if total_m2 - inside_m2 > 1e-9 * total_m2.max(1.0) {
+        let outside = if inside.0.is_empty() {
+            Ok(u.geom.clone())
+        } else {
+            boolean(
+                &u.geom,
+                &MultiPolygon::new(vec![footprint.to_polygon()]),
+                Op::Difference,
+            )
+        };
+        let geom = outside.unwrap_or_else(|_| {
+            failed += 1;
+            MultiPolygon::new(vec![])
+        });
+        parts.push(NotSeen {
+            county: k,
+            reason: Reason::NoImage,
+            geom,
+            // The area that makes the parts add up; the geometry is exact unless an operation
+            // failed (then it is empty and `failed_ops` says so).
+            area_m2: total_m2 - inside_m2,
+        });
+    }
+    let mut sums = [0.0f64; 2];
+    if let Some(bbox) = inside.bounding_rect() {
+        for (slot, (reason, targets)) in indexed.iter().enumerate() {
+            for i in targets.candidates(&bbox) {
+                let p = targets.geom(i);
+                let Some(pb) = p.bounding_rect() else {
+                    continue;
+                };
+                // A piece whose extent lies inside a rectangle within the county needs no cut
+                // when the county is that rectangle (the usual case without a county layer).
+                let cut = if contains_rect(&inside, &pb) {
+                    Ok(p.clone())
+                } else {
+                    boolean(p, &inside, Op::Intersection)
+                };
+                let geom = match cut {
+                    Ok(g) => g,
+                    Err(_) => {
+                        failed += 1;
+                        continue;
+                    }
+                };
+                if geom.0.is_empty() {
+                    continue;
+                }
+                let a = area.area_m2(&geom);
+                if a <= 0.0 {
+                    continue;
+                }
+                sums[slot] += a;
+                parts.push(NotSeen {
+                    county: k,
+                    reason: *reason,
+                    geom,
+                    area_m2: a,
+                });
+            }
+        }
+    }
+    let [cloud_m2, nodata_m2] = sums;
+    let clear_m2 = (inside_m2 - cloud_m2 - nodata_m2).max(0.0);
+    let km2 = |m2: f64| m2 / 1e6;
+    (
+        CountyCoverage {
+            code: u.code.clone(),
+            name: u.name.clone(),
+            area_km2: km2(total_m2),
+            clear_km2: km2(clear_m2),
+            cloud_km2: km2(cloud_m2),
+            nodata_km2: km2(nodata_m2),
+            no_image_km2: km2(total_m2 - inside_m2),
+            clear_share: if total_m2 > 0.0 {
+                clear_m2 / total_m2
+            } else {
+                0.0
+            },
+            failed_ops: failed,
+        },
+        parts,
+    )
+}
+
+/// True when `g` is a single axis-aligned rectangle (ring of 4 corners) holding `r`.
+fn contains_rect(g: &MultiPolygon<f64>, r: &Rect<f64>) -> bool {
+    let [p] = g.0.as_slice() else {
+        return false;
+    };
+    if !p.interiors().is_empty() || !is_rectangle(p) {
+        return false;
+    }
+    p.bounding_rect().is_some_and(|b| {
+        b.min().x <= r.min().x
+            && b.min().y <= r.min().y
+            && b.max().x >= r.max().x
+            && b.max().y >= r.max().y
+    })
+}
+
+fn is_rectangle(p: &Polygon<f64>) -> bool {
+    let Some(b) = p.bounding_rect() else {
+        return false;
+    };
+    let pts = &p.exterior().0;
+    pts.len() <= 5
+        && pts.iter().all(|c| {
+            (c.x == b.min().x || c.x == b.max().x) && (c.y == b.min().y || c.y == b.max().y)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{coord, polygon};
+
+    fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+        MultiPolygon::new(vec![
+            Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 }).to_polygon(),
+        ])
+    }
+
+    #[test]
+    fn a_pixel_is_nodata_before_cloud_before_clear() {
+        assert_eq!(seen_code(255, CLOUD_EVIDENCE), SEEN_NODATA);
+        assert_eq!(seen_code(0, CLOUD_EVIDENCE), SEEN_CLOUD);
+        assert_eq!(seen_code(1, 0.7), SEEN_CLEAR);
+        assert_eq!(seen_code(0, f32::NAN), SEEN_CLEAR);
+    }
+
+    #[test]
+    fn a_county_splits_into_parts_that_add_up() {
+        // The grid covers x 0..100; the county x 50..150 (half outside: no image); a cloud
+        // 40 x 20 crosses the county's west edge, a nodata strip lies inside.
+        let footprint = Rect::new(coord! { x: 0.0, y: 0.0 }, coord! { x: 100.0, y: 100.0 });
+        let county = Unit {
+            code: "320581".into(),
+            name: Some("常熟市".into()),
+            geom: square(50.0, 0.0, 150.0, 100.0),
+        };
+        let indexed = vec![
+            (
+                Reason::Cloud,
+                Targets::new(vec![square(30.0, 10.0, 70.0, 30.0)]),
+            ),
+            (
+                Reason::Nodata,
+                Targets::new(vec![square(90.0, 0.0, 100.0, 100.0)]),
+            ),
+        ];
+        let area = AreaMethod::Planar {
+            metres_per_unit: 1.0,
+        };
+        let (row, parts) = county_parts(0, &county, &footprint, &indexed, &area);
+        let km2 = |m2: f64| m2 / 1e6;
+        assert!((row.area_km2 - km2(10_000.0)).abs() < 1e-12);
+        assert!((row.no_image_km2 - km2(5_000.0)).abs() < 1e-12);
+        assert!((row.cloud_km2 - km2(400.0)).abs() < 1e-12, "{row:?}");
+        assert!((row.nodata_km2 - km2(1_000.0)).abs() < 1e-12);
+        assert!((row.clear_km2 - km2(3_600.0)).abs() < 1e-12);
+        assert!((row.clear_share - 0.36).abs() < 1e-12);
+        assert_eq!(row.failed_ops, 0);
+        // The parts: no image (the east half), the cloud cut to the county, the nodata strip.
+        let by = |r: Reason| -> f64 {
+            parts
+                .iter()
+                .filter(|p| p.reason == r)
+                .map(|p| geo::Area::unsigned_area(&p.geom))
+                .sum()
+        };
+        assert!((by(Reason::NoImage) - 5_000.0).abs() < 1e-9);
+        assert!((by(Reason::Cloud) - 400.0).abs() < 1e-9);
+        assert!((by(Reason::Nodata) - 1_000.0).abs() < 1e-9);
+        let cloud = parts.iter().find(|p| p.reason == Reason::Cloud).unwrap();
+        assert_eq!(
+            cloud.geom.bounding_rect().unwrap(),
+            Rect::new(coord! { x: 50.0, y: 10.0 }, coord! { x: 70.0, y: 30.0 })
+        );
+    }
+
+    #[test]
+    fn a_county_wholly_outside_the_grid_is_all_no_image() {
+        let footprint = Rect::new(coord! { x: 0.0, y: 0.0 }, coord! { x: 100.0, y: 100.0 });
+        let county = Unit {
+            code: "1".into(),
+            name: None,
+            geom: square(200.0, 0.0, 300.0, 50.0),
+        };
+        let area = AreaMethod::Planar {
+            metres_per_unit: 1.0,
+        };
+        let (row, parts) = county_parts(0, &county, &footprint, &[], &area);
+        assert_eq!(row.clear_km2, 0.0);
+        assert!((row.no_image_km2 - 0.005).abs() < 1e-12);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].reason, Reason::NoImage);
+    }
+
+    #[test]
+    fn only_a_plain_rectangle_contains_without_a_cut() {
+        let r = Rect::new(coord! { x: 1.0, y: 1.0 }, coord! { x: 2.0, y: 2.0 });
+        assert!(contains_rect(&square(0.0, 0.0, 3.0, 3.0), &r));
+        assert!(!contains_rect(&square(1.5, 0.0, 3.0, 3.0), &r));
+        let l = MultiPolygon::new(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 3.0, y: 0.0), (x: 3.0, y: 1.5), (x: 1.5, y: 1.5), (x: 1.5, y: 3.0), (x: 0.0, y: 3.0)
+        ]]);
+        assert!(!contains_rect(&l, &r));
+    }
+}
