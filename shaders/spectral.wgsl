@@ -73,7 +73,8 @@ fn evidence_px(i: u32) -> f32 {
             return -BIG;
         }
         if (v < p.dark) {
-            return 0.0;
+            // SHADOW_EVIDENCE of the CPU twin.
+            return -0.5 * BIG;
         }
     }
     if (p.evidence == EV_BRIGHTNESS || p.evidence == EV_LOGRATIO) {

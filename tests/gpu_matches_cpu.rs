@@ -137,7 +137,11 @@ fn every_kernel_gpu_matches_cpu() {
         .iter()
         .filter(|e| **e == tuban::change::CLOUD_EVIDENCE)
         .count();
-    let dark = cpu.evidence.iter().filter(|e| **e == 0.0).count();
+    let dark = cpu
+        .evidence
+        .iter()
+        .filter(|e| **e == tuban::change::SHADOW_EVIDENCE)
+        .count();
     assert!(cloud > 100 && dark > 10, "cloud {cloud}, dark {dark}");
 }
 

@@ -550,12 +550,13 @@ fn coverage_adds_up_and_names_what_was_not_seen() {
         .map(|l| l.split(',').map(String::from).collect())
         .collect();
     assert_eq!(rows_csv.len(), 2, "{csv}");
-    let mut total = [0.0f64; 5];
+    // Columns: area, clear, cloud, shadow, nodata, no image.
+    let mut total = [0.0f64; 6];
     for r in &rows_csv {
-        let v: Vec<f64> = r[2..7].iter().map(|x| x.parse().unwrap()).collect();
-        let parts = v[1] + v[2] + v[3] + v[4];
+        let v: Vec<f64> = r[2..8].iter().map(|x| x.parse().unwrap()).collect();
+        let parts: f64 = v[1..].iter().sum();
         assert!((parts - v[0]).abs() < 1e-5, "{r:?}");
-        for k in 0..5 {
+        for k in 0..6 {
             total[k] += v[k];
         }
     }
@@ -565,13 +566,15 @@ fn coverage_adds_up_and_names_what_was_not_seen() {
         "{total:?}"
     );
     assert!(
-        (total[4] - 1024.0 * 124.0 * px_km2).abs() < 1e-5,
+        (total[5] - 1024.0 * 124.0 * px_km2).abs() < 1e-5,
         "{total:?}"
     );
     assert!(
-        (total[3] - 200.0 * 100.0 * px_km2).abs() < 1e-5,
+        (total[4] - 200.0 * 100.0 * px_km2).abs() < 1e-5,
         "{total:?}"
     );
+    // Shadow: the dark screen's pixels (cloud shadows among them), counted apart.
+    assert!(total[3] > 0.0, "{total:?}");
     assert!(
         (total[2] - cloud_px as f64 * px_km2).abs() < 0.01 * cloud_px as f64 * px_km2,
         "{total:?} vs {cloud_px} cloud px"
@@ -590,7 +593,7 @@ fn coverage_adds_up_and_names_what_was_not_seen() {
     }
     assert_eq!(
         reasons.into_iter().collect::<Vec<_>>(),
-        ["cloud", "no image", "nodata"]
+        ["cloud", "no image", "nodata", "shadow"]
     );
     for r in &rows_csv {
         let (area, clear): (f64, f64) = (r[2].parse().unwrap(), r[3].parse().unwrap());

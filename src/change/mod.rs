@@ -432,7 +432,8 @@ pub struct KernelParams {
     /// evidence is [`CLOUD_EVIDENCE`] (never change). 0 = no cloud test.
     pub cloud: f32,
     /// Visible brightness of the after image (band units) under which a pixel is in shadow:
-    /// its evidence is 0 (a shadow is not a surface; new buildings cast them). 0 = no test.
+    /// its evidence is [`SHADOW_EVIDENCE`] (never change: a shadow is not a surface, new
+    /// buildings cast them, and what lies under it cannot be seen). 0 = no test.
     pub dark: f32,
     /// Rise of the visible brightness (band units) at which the conversion evidence's bright
     /// arm scores 1.0 (a new roof or concrete on bare ground). 0 = no bright arm.
@@ -442,7 +443,18 @@ pub struct KernelParams {
 
 /// Evidence of a pixel the cloud test took out: below any threshold, so never change, and
 /// counted apart ([`crate::pipeline::detect::DetectSummary::cloud_px`]).
-pub const CLOUD_EVIDENCE: f32 = -3.402_823_5e38;
+pub const CLOUD_EVIDENCE: f32 = -cpu::BIG;
+/// Evidence of a pixel the shadow test took out: never change, and counted apart (coverage:
+/// nothing under a shadow can be seen). Half of [`CLOUD_EVIDENCE`], exact in f32, as the WGSL
+/// twin writes it.
+pub const SHADOW_EVIDENCE: f32 = -cpu::BIG * 0.5;
+
+/// Whether an evidence value is a screen's code ([`CLOUD_EVIDENCE`], [`SHADOW_EVIDENCE`])
+/// rather than a measure.
+#[inline]
+pub fn is_screened(v: f32) -> bool {
+    v <= SHADOW_EVIDENCE
+}
 /// Reflectance of the visible mean under which an after pixel is in shadow (cast shadows and
 /// cloud shadows stay under it; the darkest asphalt and panels above), applied with the cloud
 /// test.

@@ -1,19 +1,21 @@
 //! Coverage: what the imagery saw in each county, and what it did not.
 //!
 //! A lead cannot be found where no image looked. After detection, every pixel of the grid is
-//! one of: seen clear by both dates, under cloud in the after date (the cloud screen of the
-//! evidence kernels, [`crate::change::CLOUD_EVIDENCE`]), or nodata in either date (scene gaps,
-//! mosaic seams, fill). Each county's area is split into those and into the part the grid does
-//! not reach at all (no image). The parts that were not seen become polygons with their reason,
+//! one of: seen clear by both dates, under cloud or in shadow in the after date (the screens
+//! of the evidence kernels, [`crate::change::CLOUD_EVIDENCE`] and
+//! [`crate::change::SHADOW_EVIDENCE`]), or nodata in either date (scene gaps, mosaic seams,
+//! fill). Each county's area is split into those and into the part the grid does not reach at
+//! all (no image). The parts that were not seen become polygons with their reason,
 //! exact to the pixel and cut to each county, so a county can see on its map where leads could
 //! not have been found.
 //!
-//! The split adds up by construction: clear = (county ∩ grid) − cloud − nodata, every term an
+//! The split adds up by construction: clear = (county ∩ grid) − cloud − shadow − nodata, every
+//! term an
 //! exact polygon area in the same area method as the overlay (planar in a projected CRS,
 //! geodesic in a geographic one). Pixels are counted by their squares, not their centres, so a
 //! county boundary through a cloud pixel splits that pixel's area.
 
-use crate::change::CLOUD_EVIDENCE;
+use crate::change::{CLOUD_EVIDENCE, SHADOW_EVIDENCE};
 use crate::error::{Error, Result};
 use crate::job::{CountiesConf, Source};
 use crate::overlay::geom::{AreaMethod, clip_to_rect};
@@ -39,6 +41,8 @@ pub const SEEN_CLEAR: u8 = 0;
 pub const SEEN_CLOUD: u8 = 1;
 /// Code of `seen.tif`: nodata in either date.
 pub const SEEN_NODATA: u8 = 2;
+/// Code of `seen.tif`: in shadow in the after date (cloud shadow, the shadow of a building).
+pub const SEEN_SHADOW: u8 = 3;
 
 /// Default share of a county that must be seen clear before `run` warns.
 pub const MIN_CLEAR_SHARE: f64 = 0.9;
@@ -48,6 +52,7 @@ pub const MIN_CLEAR_SHARE: f64 = 0.9;
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Cloud,
+    Shadow,
     Nodata,
     NoImage,
 }
@@ -57,6 +62,7 @@ impl Reason {
     pub fn label(self) -> &'static str {
         match self {
             Reason::Cloud => "cloud",
+            Reason::Shadow => "shadow",
             Reason::Nodata => "nodata",
             Reason::NoImage => "no image",
         }
@@ -66,6 +72,7 @@ impl Reason {
     pub fn label_zh(self) -> &'static str {
         match self {
             Reason::Cloud => "云覆盖",
+            Reason::Shadow => "阴影",
             Reason::Nodata => "无数据",
             Reason::NoImage => "无影像",
         }
@@ -82,7 +89,7 @@ pub fn resolution_class(pixel_m: Option<f64>) -> &'static str {
     }
 }
 
-/// One county's coverage (km²; the four parts add up to `area_km2`).
+/// One county's coverage (km²; the five parts add up to `area_km2`).
 #[derive(Clone, Debug, Serialize)]
 pub struct CountyCoverage {
     pub code: String,
@@ -90,6 +97,7 @@ pub struct CountyCoverage {
     pub area_km2: f64,
     pub clear_km2: f64,
     pub cloud_km2: f64,
+    pub shadow_km2: f64,
     pub nodata_km2: f64,
     pub no_image_km2: f64,
     /// `clear_km2 / area_km2` (0 for a county of no area).
@@ -114,6 +122,7 @@ pub struct NotSeen {
 pub struct GridCounts {
     pub clear_px: u64,
     pub cloud_px: u64,
+    pub shadow_px: u64,
     pub nodata_px: u64,
 }
 
@@ -130,7 +139,8 @@ pub struct Coverage {
     pub min_clear_share: f64,
     /// One line per county under `min_clear_share`.
     pub warnings: Vec<String>,
-    /// `seen.tif`: the per-pixel code raster ([`SEEN_CLEAR`], [`SEEN_CLOUD`], [`SEEN_NODATA`]).
+    /// `seen.tif`: the per-pixel code raster ([`SEEN_CLEAR`], [`SEEN_CLOUD`], [`SEEN_NODATA`],
+    /// [`SEEN_SHADOW`]).
     pub seen_raster: PathBuf,
     pub seconds: f64,
     #[serde(skip)]
@@ -156,6 +166,8 @@ pub fn seen_code(mask: u8, evidence: f32) -> u8 {
         SEEN_NODATA
     } else if evidence == CLOUD_EVIDENCE {
         SEEN_CLOUD
+    } else if evidence == SHADOW_EVIDENCE {
+        SEEN_SHADOW
     } else {
         SEEN_CLEAR
     }
@@ -211,6 +223,7 @@ fn seen_pass(detect_dir: &Path, out: &Path, progress: ProgressFn) -> Result<(Gri
             match c {
                 SEEN_CLEAR => counts.clear_px += 1,
                 SEEN_CLOUD => counts.cloud_px += 1,
+                SEEN_SHADOW => counts.shadow_px += 1,
                 _ => counts.nodata_px += 1,
             }
         }
@@ -358,6 +371,7 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
     let mut pieces: Vec<(Reason, Vec<MultiPolygon<f64>>)> = vec![];
     for (reason, code, count) in [
         (Reason::Cloud, SEEN_CLOUD, grid.cloud_px),
+        (Reason::Shadow, SEEN_SHADOW, grid.shadow_px),
         (Reason::Nodata, SEEN_NODATA, grid.nodata_px),
     ] {
         let polys = if count > 0 {
@@ -387,12 +401,13 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
         .filter(|c| c.area_km2 > 0.0 && c.clear_share < job.min_clear_share)
         .map(|c| {
             format!(
-                "county {}{}: only {:.1} % of its {:.2} km² was seen clear (cloud {:.2} km², nodata {:.2} km², no image {:.2} km²): leads cannot be found in the rest",
+                "county {}{}: only {:.1} % of its {:.2} km² was seen clear (cloud {:.2} km², shadow {:.2} km², nodata {:.2} km², no image {:.2} km²): leads cannot be found in the rest",
                 c.code,
                 c.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
                 100.0 * c.clear_share,
                 c.area_km2,
                 c.cloud_km2,
+                c.shadow_km2,
                 c.nodata_km2,
                 c.no_image_km2
             )
@@ -449,7 +464,7 @@ fn county_parts(
             area_m2: total_m2 - inside_m2,
         });
     }
-    let mut sums = [0.0f64; 2];
+    let mut sums = [0.0f64; 3];
     if let Some(bbox) = inside.bounding_rect() {
         for (slot, (reason, targets)) in indexed.iter().enumerate() {
             for i in targets.candidates(&bbox) {
@@ -488,8 +503,8 @@ fn county_parts(
             }
         }
     }
-    let [cloud_m2, nodata_m2] = sums;
-    let clear_m2 = (inside_m2 - cloud_m2 - nodata_m2).max(0.0);
+    let [cloud_m2, shadow_m2, nodata_m2] = sums;
+    let clear_m2 = (inside_m2 - cloud_m2 - shadow_m2 - nodata_m2).max(0.0);
     let km2 = |m2: f64| m2 / 1e6;
     (
         CountyCoverage {
@@ -498,6 +513,7 @@ fn county_parts(
             area_km2: km2(total_m2),
             clear_km2: km2(clear_m2),
             cloud_km2: km2(cloud_m2),
+            shadow_km2: km2(shadow_m2),
             nodata_km2: km2(nodata_m2),
             no_image_km2: km2(total_m2 - inside_m2),
             clear_share: if total_m2 > 0.0 {
@@ -553,6 +569,7 @@ mod tests {
     fn a_pixel_is_nodata_before_cloud_before_clear() {
         assert_eq!(seen_code(255, CLOUD_EVIDENCE), SEEN_NODATA);
         assert_eq!(seen_code(0, CLOUD_EVIDENCE), SEEN_CLOUD);
+        assert_eq!(seen_code(0, SHADOW_EVIDENCE), SEEN_SHADOW);
         assert_eq!(seen_code(1, 0.7), SEEN_CLEAR);
         assert_eq!(seen_code(0, f32::NAN), SEEN_CLEAR);
     }
@@ -573,6 +590,10 @@ mod tests {
                 Targets::new(vec![square(30.0, 10.0, 70.0, 30.0)]),
             ),
             (
+                Reason::Shadow,
+                Targets::new(vec![square(60.0, 50.0, 70.0, 60.0)]),
+            ),
+            (
                 Reason::Nodata,
                 Targets::new(vec![square(90.0, 0.0, 100.0, 100.0)]),
             ),
@@ -586,8 +607,9 @@ mod tests {
         assert!((row.no_image_km2 - km2(5_000.0)).abs() < 1e-12);
         assert!((row.cloud_km2 - km2(400.0)).abs() < 1e-12, "{row:?}");
         assert!((row.nodata_km2 - km2(1_000.0)).abs() < 1e-12);
-        assert!((row.clear_km2 - km2(3_600.0)).abs() < 1e-12);
-        assert!((row.clear_share - 0.36).abs() < 1e-12);
+        assert!((row.shadow_km2 - km2(100.0)).abs() < 1e-12);
+        assert!((row.clear_km2 - km2(3_500.0)).abs() < 1e-12);
+        assert!((row.clear_share - 0.35).abs() < 1e-12);
         assert_eq!(row.failed_ops, 0);
         // The parts: no image (the east half), the cloud cut to the county, the nodata strip.
         let by = |r: Reason| -> f64 {

@@ -65,7 +65,7 @@ td,th{border:1px solid #bbb;padding:4px 6px;font-size:13px;vertical-align:top}th
 th.sorted-asc::after{content:' \\25B2'}th.sorted-desc::after{content:' \\25BC'}img{width:192px;height:192px}\
 svg{border:1px solid #888;background:#f8f8f4}.lead{fill:#e33;fill-opacity:.6;stroke:#900}\
 .county{fill:#fff;stroke:#246;stroke-width:1.5}.mark{fill:none;stroke:#e00;stroke-width:2}.excluded{fill:#999;fill-opacity:.35;stroke:#666}\
-.cloud{fill:#7ab;fill-opacity:.45;stroke:none}.nodata{fill:#333;fill-opacity:.45;stroke:none}.noimage{fill:#000;fill-opacity:.6;stroke:none}\
+.cloud{fill:#7ab;fill-opacity:.45;stroke:none}.shadow{fill:#536;fill-opacity:.45;stroke:none}.nodata{fill:#333;fill-opacity:.45;stroke:none}.noimage{fill:#000;fill-opacity:.6;stroke:none}\
 .warn{color:#a00;font-weight:bold}.deadline{font-size:1.1em;font-weight:bold;color:#a00}";
 
 const SCRIPT: &str = r#"
@@ -187,6 +187,7 @@ pub fn county_report(
         for (reason, g) in not_seen {
             let class = match reason {
                 Reason::Cloud => "cloud",
+                Reason::Shadow => "shadow",
                 Reason::Nodata => "nodata",
                 Reason::NoImage => "noimage",
             };
@@ -216,7 +217,7 @@ pub fn county_report(
         }
         html.push_str(
             "</svg><p>red: leads (circled; click one for its row); grey: polygons that do not qualify; blue line: the county; \
-             not seen: light blue under cloud, dark grey nodata, black no image</p>\n",
+             not seen: light blue under cloud, purple in shadow, dark grey nodata, black no image</p>\n",
         );
     }
     // The leads.
@@ -276,6 +277,7 @@ fn coverage_table(c: &CountyCoverage) -> String {
     for (what, km2) in [
         ("seen clear by both dates (有效覆盖)", c.clear_km2),
         ("cloud in the after image (云覆盖)", c.cloud_km2),
+        ("shadow in the after image (阴影)", c.shadow_km2),
         ("nodata in either image (无数据)", c.nodata_km2),
         ("no image (无影像)", c.no_image_km2),
     ] {

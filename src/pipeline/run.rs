@@ -147,16 +147,17 @@ fn write_coverage(dir: &Path, cov: &Coverage) -> Result<()> {
     w.finish()?;
     std::fs::rename(&partial, &gpkg).map_err(|e| Error::write(&gpkg, e))?;
     let mut csv = String::from(
-        "\u{feff}XZQDM,XZQMC,area_km2,clear_km2,cloud_km2,nodata_km2,no_image_km2,clear_share,resolution\n",
+        "\u{feff}XZQDM,XZQMC,area_km2,clear_km2,cloud_km2,shadow_km2,nodata_km2,no_image_km2,clear_share,resolution\n",
     );
     for c in &cov.counties {
         csv.push_str(&format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{}\n",
+            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{}\n",
             c.code,
             c.name.as_deref().unwrap_or(""),
             c.area_km2,
             c.clear_km2,
             c.cloud_km2,
+            c.shadow_km2,
             c.nodata_km2,
             c.no_image_km2,
             c.clear_share,

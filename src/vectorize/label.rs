@@ -21,12 +21,12 @@ pub struct Labels {
 }
 
 /// Whether an evidence value enters a polygon's statistics: not NaN (nodata), not infinite, and
-/// not [`crate::change::CLOUD_EVIDENCE`], the value the cloud test gives (a cloud pixel that
-/// closing or joining brought into a polygon has no evidence of its own; counted, it made a
-/// road's mean evidence -1.5e36).
+/// not a screen's code ([`crate::change::is_screened`]: a cloud or shadow pixel that closing
+/// or joining brought into a polygon has no evidence of its own; counted, a cloud made a road's
+/// mean evidence -1.5e36).
 #[inline]
 pub fn usable_evidence(v: f32) -> bool {
-    v.is_finite() && v > crate::change::CLOUD_EVIDENCE
+    v.is_finite() && !crate::change::is_screened(v)
 }
 
 /// The evidence over a component's pixels that have one ([`usable_evidence`]): sum, count and
@@ -178,17 +178,26 @@ mod tests {
 
     #[test]
     fn issue_17_cloud_pixels_stay_out_of_the_evidence_statistics() {
-        // One component of 4 pixels: evidence 2, 4, the cloud test's value, NaN.
+        // One component of 5 pixels: evidence 2, 4, the cloud and shadow tests' values, NaN.
         let w = Window {
             x: 0,
             y: 0,
-            width: 4,
+            width: 5,
             height: 1,
         };
-        let mut t = MaskTile::from_mask(&[1, 1, 1, 1], 4, 1, w);
-        t.evidence = Some(vec![2.0, 4.0, crate::change::CLOUD_EVIDENCE, f32::NAN].into());
-        let s = label_tile(&t, 4).stats[0];
-        assert_eq!((s.pixels, s.evidence.px), (4, 2));
+        let mut t = MaskTile::from_mask(&[1, 1, 1, 1, 1], 5, 1, w);
+        t.evidence = Some(
+            vec![
+                2.0,
+                4.0,
+                crate::change::CLOUD_EVIDENCE,
+                crate::change::SHADOW_EVIDENCE,
+                f32::NAN,
+            ]
+            .into(),
+        );
+        let s = label_tile(&t, 5).stats[0];
+        assert_eq!((s.pixels, s.evidence.px), (5, 2));
         assert_eq!((s.evidence.sum, s.evidence.max), (6.0, 4.0));
         assert_eq!(s.evidence.mean(), Some(3.0));
         assert!(!usable_evidence(f32::NEG_INFINITY) && usable_evidence(-1e30));

@@ -134,7 +134,7 @@ fn screened(p: &KernelParams, v: f32) -> Option<f32> {
     if p.cloud > 0.0 && v >= p.cloud {
         Some(crate::change::CLOUD_EVIDENCE)
     } else if v < p.dark {
-        Some(0.0)
+        Some(crate::change::SHADOW_EVIDENCE)
     } else {
         None
     }
@@ -403,6 +403,7 @@ mod tests {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&seq), bits(&rows));
             assert!(seq.contains(&crate::change::CLOUD_EVIDENCE) || p.cloud == 0.0);
+            assert!(seq.contains(&crate::change::SHADOW_EVIDENCE) || p.dark == 0.0);
         }
     }
 }
