@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{DateOf, DateTile, PairOptions, ScenePair};
+use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::source::Foreground;
@@ -35,6 +36,8 @@ use std::time::Instant;
 /// Side of the sample cells used for scene statistics, and how many at most.
 const SAMPLE_CELL_PX: usize = 256;
 const SAMPLE_CELLS: usize = 64;
+/// Windows spread over the scene whose phase correlation measures the shift between the dates.
+const REGISTRATION_WINDOWS: usize = 16;
 /// Paired pixels kept for the radiometric fit.
 const RADIOMETRY_SAMPLES: usize = 250_000;
 /// The scratch file of the pixels near changes (`classify::near`), in the output folder while
@@ -134,6 +137,9 @@ pub struct DetectSummary {
     pub near_threshold_px: u64,
     /// Valid pixels the cloud test took out (never change; see [`crate::change::CLOUD_REFLECTANCE`]).
     pub cloud_px: u64,
+    /// The after image's shift against the before image, measured by phase correlation (None
+    /// when no window was fully valid and textured enough).
+    pub registration: Option<Registration>,
     pub notes: Vec<String>,
     pub seconds_statistics: f64,
     pub seconds_main: f64,
@@ -432,6 +438,7 @@ fn detect_into(
 
     let t0 = Instant::now();
     let samples = sample_cells(&pair, &grid)?;
+    let registration = measure_registration(&pair, &grid)?;
     if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(&pair, &samples)?;
     }
@@ -639,6 +646,17 @@ fn detect_into(
         }
         _ => None,
     };
+    if let Some(r) = registration.filter(|r| r.length_px() >= crate::raster::registration::WARN_PX)
+    {
+        let metres = pair
+            .pixel_size_m()
+            .map(|g| format!(" ({:.2} m)", r.length_px() * g))
+            .unwrap_or_default();
+        notes.push(format!(
+            "the after image is shifted by ({:+.2}, {:+.2}) px{metres} against the before image (phase correlation of {} windows, spread {:.2} px): every edge shows as change; co-register the dates first (shift the after image's geotransform by that, or warp it to ground control)",
+            r.dx_px, r.dy_px, r.used, r.spread_px
+        ));
+    }
     if counts.cloud * 100 >= counts.valid.max(1) {
         notes.push(format!(
             "{:.1} % of the valid pixels are cloud in the after image (visible reflectance >= {}): never change there; what lies under them cannot be seen",
@@ -713,6 +731,7 @@ fn detect_into(
         changed_px: counts.changed,
         near_threshold_px: counts.near,
         cloud_px: counts.cloud,
+        registration,
         notes,
         seconds_statistics,
         seconds_main,
@@ -849,6 +868,32 @@ fn read_context(
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
 /// is mostly nodata), every cell.
+/// The shift between the dates: phase correlation of the mean of all bands over up to
+/// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates.
+fn measure_registration(pair: &ScenePair, grid: &TileGrid) -> Result<Option<Registration>> {
+    use crate::raster::registration::{WINDOW_PX, register};
+    let n = WINDOW_PX;
+    let px = n * n;
+    let mut windows = vec![];
+    for t in grid.sample_tiles(n, REGISTRATION_WINDOWS) {
+        if t.core.width != n || t.core.height != n {
+            continue;
+        }
+        let input = pair.read(t.core)?;
+        if input.valid.iter().all(|&v| v == 1) {
+            let mean = |img: &[f32]| -> Vec<f32> {
+                (0..px)
+                    .map(|i| {
+                        (0..input.bands).map(|b| img[b * px + i]).sum::<f32>() / input.bands as f32
+                    })
+                    .collect()
+            };
+            windows.push((mean(&input.before), mean(&input.after)));
+        }
+    }
+    Ok(register(&windows, n))
+}
+
 fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
     let spread = grid.sample_tiles(SAMPLE_CELL_PX, SAMPLE_CELLS);
     for t in &spread {

@@ -9,6 +9,7 @@ pub mod pool;
 pub mod blocks;
 #[cfg(feature = "gdal")]
 pub mod pair;
+pub mod registration;
 #[cfg(feature = "gdal")]
 pub mod writer;
 
