@@ -73,7 +73,11 @@ fn evidence_px(i: u32) -> f32 {
             return -BIG;
         }
         if (v < p.dark) {
-            // SHADOW_EVIDENCE of the CPU twin.
+            // Dark in both dates: a dark surface (dense forest, water), seen, unchanged. Dark
+            // only now: a shadow fell on it (SHADOW_EVIDENCE of the CPU twin).
+            if (visible_mean_of(i, true) < p.dark) {
+                return 0.0;
+            }
             return -0.5 * BIG;
         }
     }

@@ -431,9 +431,10 @@ pub struct KernelParams {
     /// Visible brightness of the after image (band units) from which a pixel is cloud: its
     /// evidence is [`CLOUD_EVIDENCE`] (never change). 0 = no cloud test.
     pub cloud: f32,
-    /// Visible brightness of the after image (band units) under which a pixel is in shadow:
-    /// its evidence is [`SHADOW_EVIDENCE`] (never change: a shadow is not a surface, new
-    /// buildings cast them, and what lies under it cannot be seen). 0 = no test.
+    /// Visible brightness of the after image (band units) under which a pixel is in shadow
+    /// when the before image was not as dark there: its evidence is [`SHADOW_EVIDENCE`] (never
+    /// change: a shadow is not a surface, new buildings cast them, and what lies under it
+    /// cannot be seen). Dark in both dates (dense forest, water): evidence 0. 0 = no test.
     pub dark: f32,
     /// Rise of the visible brightness (band units) at which the conversion evidence's bright
     /// arm scores 1.0 (a new roof or concrete on bare ground). 0 = no bright arm.

@@ -78,7 +78,9 @@ pub fn load(log: &Path, key: &str) -> Option<(HashSet<usize>, Counts)> {
     for line in lines {
         let v: Vec<u64> = line.split(' ').filter_map(|x| x.parse().ok()).collect();
         // A line cut short by the interruption is not a finished tile.
-        let [id, valid, changed, near, cloud] = v.as_slice() else {
+        // (Checkpoints of versions without the shadow count, five numbers a line, are not
+        // read: their tiles are computed again.)
+        let [id, valid, changed, near, cloud, shadow] = v.as_slice() else {
             continue;
         };
         if done.insert(*id as usize) {
@@ -86,6 +88,7 @@ pub fn load(log: &Path, key: &str) -> Option<(HashSet<usize>, Counts)> {
             counts.changed += changed;
             counts.near += near;
             counts.cloud += cloud;
+            counts.shadow += shadow;
         }
     }
     Some((done, counts))
@@ -143,8 +146,12 @@ pub fn append(log: &Path, id: usize, c: &Counts) -> Result<()> {
         .append(true)
         .open(log)
         .map_err(|e| Error::write(log, e))?;
-    writeln!(f, "{id} {} {} {} {}", c.valid, c.changed, c.near, c.cloud)
-        .map_err(|e| Error::write(log, e))
+    writeln!(
+        f,
+        "{id} {} {} {} {} {}",
+        c.valid, c.changed, c.near, c.cloud, c.shadow
+    )
+    .map_err(|e| Error::write(log, e))
 }
 
 #[cfg(test)]
@@ -164,6 +171,7 @@ mod tests {
                 changed: 2,
                 near: 1,
                 cloud: 4,
+                shadow: 2,
             },
         )
         .unwrap();
@@ -175,11 +183,12 @@ mod tests {
                 changed: 1,
                 near: 0,
                 cloud: 0,
+                shadow: 1,
             },
         )
         .unwrap();
         let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-        write!(f, "7 12").unwrap();
+        write!(f, "7 12 1 0 0").unwrap();
         let (done, c) = load(&log, "k1").unwrap();
         assert_eq!(done, HashSet::from([0, 3]));
         assert_eq!(
@@ -189,6 +198,7 @@ mod tests {
                 changed: 3,
                 near: 1,
                 cloud: 4,
+                shadow: 3,
             }
         );
         assert!(load(&log, "k2").is_none(), "other inputs start over");

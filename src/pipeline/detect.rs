@@ -13,7 +13,7 @@ use super::polygonize::{PolygonizeJob, polygonize};
 use crate::change::cpu::threshold::is_near_px;
 use crate::change::{
     Backend, BandRoles, CLOUD_EVIDENCE, CLOUD_REFLECTANCE, DARK_REFLECTANCE, EvidenceKind,
-    MASK_CLASSES, PipelineConfig, Plan, Threshold, is_change, otsu, radiometry,
+    MASK_CLASSES, PipelineConfig, Plan, SHADOW_EVIDENCE, Threshold, is_change, otsu, radiometry,
 };
 use crate::classify::ClassifyConf;
 use crate::classify::context::{Context, ContextConf};
@@ -137,6 +137,9 @@ pub struct DetectSummary {
     pub near_threshold_px: u64,
     /// Valid pixels the cloud test took out (never change; see [`crate::change::CLOUD_REFLECTANCE`]).
     pub cloud_px: u64,
+    /// Valid pixels the shadow test took out (never change; see
+    /// [`crate::change::DARK_REFLECTANCE`]).
+    pub shadow_px: u64,
     /// The after image's shift against the before image, measured by phase correlation (None
     /// when no window was fully valid and textured enough).
     pub registration: Option<Registration>,
@@ -657,6 +660,13 @@ fn detect_into(
             r.dx_px, r.dy_px, r.used, r.spread_px
         ));
     }
+    if counts.shadow * 100 >= counts.valid.max(1) {
+        notes.push(format!(
+            "{:.1} % of the valid pixels are in shadow in the after image (visible reflectance < {}): never change there; what lies under them cannot be seen",
+            100.0 * counts.shadow as f64 / counts.valid.max(1) as f64,
+            DARK_REFLECTANCE
+        ));
+    }
     if counts.cloud * 100 >= counts.valid.max(1) {
         notes.push(format!(
             "{:.1} % of the valid pixels are cloud in the after image (visible reflectance >= {}): never change there; what lies under them cannot be seen",
@@ -731,6 +741,7 @@ fn detect_into(
         changed_px: counts.changed,
         near_threshold_px: counts.near,
         cloud_px: counts.cloud,
+        shadow_px: counts.shadow,
         registration,
         notes,
         seconds_statistics,
@@ -1019,6 +1030,8 @@ pub struct Counts {
     pub near: u64,
     /// Pixels the cloud test took out.
     pub cloud: u64,
+    /// Pixels the shadow test took out.
+    pub shadow: u64,
 }
 
 /// What the main pass measured: its counts, the mask classes that occur (bit `1 << class`) and
@@ -1183,11 +1196,13 @@ fn stream(
                             })
                             .count() as u64,
                         cloud: evidence.iter().filter(|e| **e == CLOUD_EVIDENCE).count() as u64,
+                        shadow: evidence.iter().filter(|e| **e == SHADOW_EVIDENCE).count() as u64,
                     };
                     counts.valid += c.valid;
                     counts.changed += c.changed;
                     counts.near += c.near;
                     counts.cloud += c.cloud;
+                    counts.shadow += c.shadow;
                     timings.add("crop_count", clock.elapsed().as_secs_f64());
                     let planes = class_planes
                         .iter()

@@ -51,7 +51,9 @@ fn evidence_of(
     }
     let n = p.pixels();
     if p.cloud > 0.0 || p.dark > 0.0 {
-        if let Some(e) = screened(p, visible_mean_px(p, after, i)) {
+        if let Some(e) = screened(p, visible_mean_px(p, after, i), || {
+            visible_mean_px(p, before, i)
+        }) {
             return e;
         }
     }
@@ -127,14 +129,20 @@ fn evidence_of(
     }
 }
 
-/// The evidence the cloud and shadow screens give a pixel whose after visible mean is `v`, or
-/// None when it passes them.
+/// The evidence the cloud and shadow screens give a pixel whose after visible mean is `v`
+/// (`before` gives the before date's when it is needed), or None when it passes them. A pixel
+/// dark in both dates is a dark surface (dense forest, water): seen and unchanged (0); dark only
+/// in the after date, a shadow fell on it ([`crate::change::SHADOW_EVIDENCE`]).
 #[inline(always)]
-fn screened(p: &KernelParams, v: f32) -> Option<f32> {
+fn screened(p: &KernelParams, v: f32, before: impl FnOnce() -> f32) -> Option<f32> {
     if p.cloud > 0.0 && v >= p.cloud {
         Some(crate::change::CLOUD_EVIDENCE)
     } else if v < p.dark {
-        Some(crate::change::SHADOW_EVIDENCE)
+        Some(if before() < p.dark {
+            0.0
+        } else {
+            crate::change::SHADOW_EVIDENCE
+        })
     } else {
         None
     }
@@ -204,7 +212,11 @@ fn conversion_rows(
                 f32::NAN
             } else {
                 let va = mean_of(vis.iter().map(|v| v[x]));
-                let screen = if screens { screened(p, va) } else { None };
+                let screen = if screens {
+                    screened(p, va, || mean_of(vis_b.iter().map(|v| v[x])))
+                } else {
+                    None
+                };
                 screen.unwrap_or_else(|| {
                     let vb = mean_of(vis_b.iter().map(|v| v[x]));
                     conversion_score(p.bright, (rb[x], nb[x], vb), (ra[x], na[x], va))
@@ -364,6 +376,54 @@ mod tests {
         let crop = (500.0, 3500.0, 600.0);
         assert!(score(crop, (3600.0, 3700.0, 3500.0)) >= 1.0);
         assert!(conversion_score(0.0, crop, (3600.0, 3700.0, 3500.0)) >= 1.0);
+    }
+
+    #[test]
+    fn dark_now_is_shadow_and_dark_in_both_dates_is_a_dark_surface() {
+        // Four pixels, bands B, G, R, NIR (visible = the first three): dark after a bright
+        // before (a shadow fell), dark in both (forest, water), bright now (passes), cloud.
+        let (w, n) = (4usize, 4usize);
+        let plane = |v: [f32; 4]| v.to_vec();
+        let vis_b = plane([2000.0, 300.0, 2000.0, 2000.0]);
+        let vis_a = plane([300.0, 300.0, 2000.0, 5000.0]);
+        let stack = |vis: &[f32]| {
+            let mut img = Vec::new();
+            for _ in 0..3 {
+                img.extend_from_slice(vis);
+            }
+            img.extend_from_slice(&[3000.0; 4]);
+            img
+        };
+        let (before, after) = (stack(&vis_b), stack(&vis_a));
+        let p = KernelParams {
+            width: w as u32,
+            height: 1,
+            bands: 4,
+            evidence: EvidenceKind::Conversion.code(),
+            red: 2,
+            nir: 3,
+            visible: 0b111,
+            cloud: 4000.0,
+            dark: 450.0,
+            ..KernelParams::default()
+        };
+        let valid = vec![1u32; n];
+        for driver in [Driver::Sequential, Driver::Rayon] {
+            let mut out = vec![0.0f32; n];
+            evidence(driver, &p, &before, &after, &valid, &mut out);
+            assert_eq!(out[0], crate::change::SHADOW_EVIDENCE);
+            assert_eq!(out[1], 0.0);
+            assert!(!crate::change::is_screened(out[2]));
+            assert_eq!(out[3], crate::change::CLOUD_EVIDENCE);
+        }
+        // The per-pixel path of the other kinds screens alike.
+        let cva = KernelParams {
+            evidence: EvidenceKind::Cva.code(),
+            ..p
+        };
+        let pixel = |i| evidence_px(&cva, &before, &after, &valid, i);
+        assert_eq!(pixel(0), crate::change::SHADOW_EVIDENCE);
+        assert_eq!(pixel(1), 0.0);
     }
 
     #[test]
