@@ -53,6 +53,8 @@ pub mod output;
 pub mod overlay;
 pub mod pipeline;
 pub mod raster;
+#[cfg(feature = "gdal")]
+pub mod sources;
 pub mod synth;
 pub mod timing;
 pub mod vectorize;

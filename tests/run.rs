@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{synth, tuban};
+use common::cli::{chromium, synth, tuban};
 use common::vector::rows;
 use gdal::vector::LayerAccess;
 use std::path::Path;
@@ -143,26 +143,6 @@ fn a_synth_job_gives_one_package_per_county_and_resumes() {
         "{stdout}"
     );
     assert_eq!(rows(&out.join("320582/tuban.gpkg"), "leads"), before);
-}
-
-/// The browser, or None (then the check is skipped, unless REQUIRE_BROWSER=1 as in CI).
-fn chromium() -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("REQUIRE_BROWSER").is_none(),
-            "REQUIRE_BROWSER=1 but no Chromium"
-        );
-        eprintln!("skipped: no headless Chromium");
-    }
-    found
 }
 
 /// Open the county report in headless Chromium: it loads, scripts run without errors, one

@@ -7,6 +7,7 @@ pub mod learn;
 pub mod overlay;
 pub mod polygonize;
 pub mod run;
+pub mod sources;
 pub mod synth;
 pub mod train;
 
@@ -44,6 +45,9 @@ pub enum Command {
     /// Learn from field verdicts which leads are real and what they are (a model for
     /// --lead-model).
     Learn(learn::LearnArgs),
+    /// Compare imagery sources (or degraded copies of one) on the same area and dates: what
+    /// each finds, by change type and object size, at what cost.
+    Sources(sources::SourcesArgs),
 }
 
 /// Where kernels run.

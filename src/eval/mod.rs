@@ -70,6 +70,24 @@ pub struct Report {
     pub per_type_above_threshold: Option<BTreeMap<String, TypeScores>>,
     /// Found truth objects: truth type -> assigned type -> count.
     pub type_confusion: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Recall of truth objects by their area ([`SIZE_BINS_MU`]): the smallest object found
+    /// reliably.
+    pub recall_by_size: Vec<SizeRecall>,
+}
+
+/// Lower edges (mu) of the object size classes of [`Report::recall_by_size`]: under 1 mu (a
+/// house), 1-5, 5-10 (the basic-farmland threshold), 10-20 (the arable one), 20 and more.
+pub const SIZE_BINS_MU: [f64; 5] = [0.0, 1.0, 5.0, 10.0, 20.0];
+
+/// Recall over the truth objects of one size class.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SizeRecall {
+    pub min_mu: f64,
+    /// None for the last class.
+    pub max_mu: Option<f64>,
+    pub truth_objects: u64,
+    pub found: u64,
+    pub recall: f64,
 }
 
 /// Score `pred` against `truth` on the same grid. `scored` (when given) marks the pixels that
@@ -190,6 +208,28 @@ pub fn evaluate(
         per_type,
         per_type_above_threshold,
         type_confusion: type_confusion(&t_obj, opts.cover),
+        recall_by_size: SIZE_BINS_MU
+            .iter()
+            .enumerate()
+            .map(|(k, &lo)| {
+                let hi = SIZE_BINS_MU.get(k + 1).copied();
+                let t: Vec<&Object> = t_obj
+                    .iter()
+                    .filter(|o| {
+                        let mu = o.area_m2 / MU_M2;
+                        mu >= lo && hi.is_none_or(|h| mu < h)
+                    })
+                    .collect();
+                let s = object_scores(&t, &all_p, opts.cover);
+                SizeRecall {
+                    min_mu: lo,
+                    max_mu: hi,
+                    truth_objects: s.truth_objects,
+                    found: s.found,
+                    recall: s.recall,
+                }
+            })
+            .collect(),
     }
 }
 

@@ -31,3 +31,23 @@ pub fn synth(dir: &Path, size: u32, seed: u64) -> String {
     assert_eq!(code, 0, "{stderr}");
     stdout
 }
+
+/// The browser, or None (then the check is skipped, unless REQUIRE_BROWSER=1 as in CI).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("REQUIRE_BROWSER").is_none(),
+            "REQUIRE_BROWSER=1 but no Chromium"
+        );
+        eprintln!("skipped: no headless Chromium");
+    }
+    found
+}
