@@ -21,15 +21,28 @@ use std::path::Path;
 const MU_M2: f64 = 10_000.0 / 15.0;
 
 /// The components of `value` in a raster, with `evidence` statistics.
-fn components(mask: &Path, value: f64, evidence: Option<&Path>) -> Result<Vec<Component>> {
-    let src = MaskSource::open(mask, Foreground::Value(value), evidence)?;
+/// The components of each of `values` in `mask`, in that order: every row of the raster (and
+/// of `evidence`) is decoded once for all values, one polygonizer per value. (One pass per
+/// value decoded the survey raster thirty times: most of synth's time.)
+fn components(mask: &Path, values: &[f64], evidence: Option<&Path>) -> Result<Vec<Vec<Component>>> {
+    let rules: Vec<Foreground> = values.iter().map(|&v| Foreground::Value(v)).collect();
+    let Some(&first) = rules.first() else {
+        return Ok(Vec::new());
+    };
+    let src = MaskSource::open(mask, first, evidence)?;
     let tile = 1024;
     let grid = TileGrid::new(src.width, src.height, tile, 1);
     let (_, rows) = grid.dims();
-    let mut p = Polygonizer::new(src.width, tile, PolygonizeOptions::default());
-    let mut out = Vec::new();
+    let mut polys: Vec<Polygonizer> = rules
+        .iter()
+        .map(|_| Polygonizer::new(src.width, tile, PolygonizeOptions::default()))
+        .collect();
+    let mut out: Vec<Vec<Component>> = vec![Vec::new(); rules.len()];
     for r in 0..rows {
-        out.extend(p.push_row(&src.read_row(&grid, r)?, r + 1 == rows));
+        let passes = src.read_row_passes(&grid, r, &rules)?;
+        for ((p, o), tiles) in polys.iter_mut().zip(out.iter_mut()).zip(passes) {
+            o.extend(p.push_row(&tiles, r + 1 == rows));
+        }
     }
     Ok(out)
 }
@@ -72,12 +85,17 @@ pub fn write_vectors(
         ("qualifies", Column::Text),
     ];
     let mut w = GpkgWriter::create(&tmp, "truth", &g.projection, &fields)?;
-    for c in super::scene::Change::ALL {
-        for comp in components(
-            &dir.join("truth.tif"),
-            c.code() as f64,
-            Some(&aux.join("objects.tif")),
-        )? {
+    let codes: Vec<f64> = super::scene::Change::ALL
+        .iter()
+        .map(|c| c.code() as f64)
+        .collect();
+    let truth = components(
+        &dir.join("truth.tif"),
+        &codes,
+        Some(&aux.join("objects.tif")),
+    )?;
+    for (c, comps) in super::scene::Change::ALL.iter().zip(truth) {
+        for comp in comps {
             // The component's object: the largest id it holds (components of one object are the
             // rule; two touching objects of one class share a polygon).
             let id = comp.evidence.max as u32;
@@ -122,14 +140,19 @@ pub fn write_vectors(
             ("KCXS", Column::Real),
         ],
     )?;
-    for (k, (code, _)) in COUNTIES.iter().enumerate() {
+    let classes: Vec<(usize, Dlbm)> = (0..COUNTIES.len())
+        .flat_map(|k| Dlbm::ALL.into_iter().map(move |d| (k, d)))
+        .collect();
+    let values: Vec<f64> = classes
+        .iter()
+        .map(|(k, d)| (d.raster() + 16 * *k as u8) as f64)
+        .collect();
+    // In the order of `classes`: county by county, class by class.
+    let mut landuse = components(&aux.join("landuse.tif"), &values, None)?.into_iter();
+    for (code, _) in COUNTIES.iter() {
         for d in Dlbm::ALL {
             let (dlbm, dlmc) = d.code_name();
-            for comp in components(
-                &aux.join("landuse.tif"),
-                (d.raster() + 16 * k as u8) as f64,
-                None,
-            )? {
+            for comp in landuse.next().unwrap_or_default() {
                 let a = area(&comp);
                 let values = vec![
                     Sql::Text(dlbm.into()),
@@ -151,8 +174,10 @@ pub fn write_vectors(
         &g.projection,
         &[("JBNTMJ", Column::Real), ("XZQDM", Column::Text)],
     )?;
-    for (k, (code, _)) in COUNTIES.iter().enumerate() {
-        for comp in components(&aux.join("pbf.tif"), (k + 1) as f64, None)? {
+    let values: Vec<f64> = (1..=COUNTIES.len()).map(|k| k as f64).collect();
+    let pieces = components(&aux.join("pbf.tif"), &values, None)?;
+    for ((code, _), comps) in COUNTIES.iter().zip(pieces) {
+        for comp in comps {
             pbf.push(
                 &to_world(&comp.polygons, &gt),
                 vec![Sql::Real(area(&comp)), Sql::Text((*code).into())],
@@ -166,7 +191,10 @@ pub fn write_vectors(
         &g.projection,
         &[("HXMC", Column::Text), ("MJ", Column::Real)],
     )?;
-    for comp in components(&aux.join("redline.tif"), 1.0, None)? {
+    for comp in components(&aux.join("redline.tif"), &[1.0], None)?
+        .into_iter()
+        .flatten()
+    {
         red.push(
             &to_world(&comp.polygons, &gt),
             vec![Sql::Text("生态保护红线".into()), Sql::Real(area(&comp))],
@@ -180,8 +208,9 @@ pub fn write_vectors(
         &g.projection,
         &[("XZQDM", Column::Text), ("XZQMC", Column::Text)],
     )?;
-    for (k, (code, name)) in COUNTIES.iter().enumerate() {
-        for comp in components(&aux.join("county.tif"), (k + 1) as f64, None)? {
+    let pieces = components(&aux.join("county.tif"), &values, None)?;
+    for ((code, name), comps) in COUNTIES.iter().zip(pieces) {
+        for comp in comps {
             xzq.push(
                 &to_world(&comp.polygons, &gt),
                 vec![Sql::Text((*code).into()), Sql::Text((*name).into())],
