@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
-use tuban::eval::io::{grid_for, load};
+use tuban::eval::io::{grid_for, load, scored_pixels};
 use tuban::eval::{EvalOptions, evaluate, render};
 use tuban::learn::verdicts::{self, Verdict};
 
@@ -75,22 +75,15 @@ pub fn run(a: &EvalArgs) -> Result<()> {
             }
         }
     }
-    let mut scored: Vec<bool> = truth
-        .nodata
-        .iter()
-        .zip(&pred.nodata)
-        .map(|(t, p)| !t && !p)
-        .collect();
+    let mut masks = vec![];
     for (path, keep_nonzero) in [(&a.ignore, false), (&a.scored, true)] {
         if let Some(p) = path {
             let m = load(p, &grid).with_context(|| format!("reading {}", p.display()))?;
-            for (s, id) in scored.iter_mut().zip(&m.layer.ids) {
-                if (*id != 0) != keep_nonzero {
-                    *s = false;
-                }
-            }
+            masks.push((m, keep_nonzero));
         }
     }
+    let masks: Vec<(&_, bool)> = masks.iter().map(|(m, k)| (m, *k)).collect();
+    let scored = scored_pixels(&truth, &pred, &masks);
     let opts = EvalOptions {
         cover: a.cover,
         min_area_mu: a.min_area_mu,

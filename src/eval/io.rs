@@ -444,3 +444,23 @@ fn rasterize_layer(ds: &Dataset, path: &Path, grid: &Grid) -> Result<Loaded> {
         fids,
     })
 }
+
+/// The pixels that count: data on both sides, and not set aside by a mask: with
+/// `keep_nonzero` false a mask's nonzero pixels are not scored (`--ignore`: clouds), with true
+/// only they are (`--scored`: labelled pixels).
+pub fn scored_pixels(truth: &Loaded, pred: &Loaded, masks: &[(&Loaded, bool)]) -> Vec<bool> {
+    let mut scored: Vec<bool> = truth
+        .nodata
+        .iter()
+        .zip(&pred.nodata)
+        .map(|(t, p)| !t && !p)
+        .collect();
+    for (m, keep_nonzero) in masks {
+        for (s, id) in scored.iter_mut().zip(&m.layer.ids) {
+            if (*id != 0) != *keep_nonzero {
+                *s = false;
+            }
+        }
+    }
+    scored
+}

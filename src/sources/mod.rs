@@ -14,7 +14,7 @@ mod degrade;
 mod page;
 
 use crate::error::{Error, Result};
-use crate::eval::io::{grid_for, load};
+use crate::eval::io::{grid_for, load, scored_pixels};
 use crate::eval::metrics::{ObjectScores, PixelScores};
 use crate::eval::{EvalOptions, SizeRecall, TypeScores, evaluate};
 use crate::pipeline::ProgressFn;
@@ -395,20 +395,9 @@ fn score(bench: &Bench, changes: &Path) -> Result<crate::eval::Report> {
     let grid = grid_for(changes, &bench.truth, None)?;
     let truth = load(&bench.truth, &grid)?;
     let pred = load(changes, &grid)?;
-    let mut scored: Vec<bool> = truth
-        .nodata
-        .iter()
-        .zip(&pred.nodata)
-        .map(|(t, p)| !t && !p)
-        .collect();
-    if let Some(ignore) = &bench.ignore {
-        let m = load(ignore, &grid)?;
-        for (s, id) in scored.iter_mut().zip(&m.layer.ids) {
-            if *id != 0 {
-                *s = false;
-            }
-        }
-    }
+    let ignore = bench.ignore.as_ref().map(|p| load(p, &grid)).transpose()?;
+    let masks: Vec<(&_, bool)> = ignore.iter().map(|m| (m, false)).collect();
+    let scored = scored_pixels(&truth, &pred, &masks);
     Ok(evaluate(
         &truth.layer,
         &pred.layer,
