@@ -400,3 +400,63 @@ fn the_shift_between_the_dates_is_measured_and_named() {
     );
     assert!(notes.contains("the after image is shifted by"), "{notes}");
 }
+
+/// A 16-bit after image on a grid offset by half a pixel, warped with --resample, is still read
+/// as reflectance x 10000: the warped copy is float, and was read as float reflectance, which
+/// put every pixel over the cloud threshold (no change at all, exit 0).
+#[test]
+fn a_warped_16_bit_after_image_keeps_its_scale() {
+    use common::cli::{synth, tuban};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth(d, 1024, 2);
+    let ds = gdal::Dataset::open(d.join("after.tif")).unwrap();
+    let g = ds.geo_transform().unwrap();
+    let (x0, y0) = (g[0] + 0.4, g[3]);
+    let (x1, y1) = (x0 + 1024.0 * g[1], y0 + 1024.0 * g[5]);
+    let st = std::process::Command::new("gdal_translate")
+        .args(["-q", "-a_ullr"])
+        .args([x0, y0, x1, y1].map(|v| v.to_string()))
+        .args(["after.tif", "a_off.tif"])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let changed = |after: &str, out: &str, extra: &[&str]| {
+        let mut args: Vec<String> = vec![
+            "detect".into(),
+            "--before".into(),
+            d.join("before.tif").to_str().unwrap().into(),
+            "--after".into(),
+            d.join(after).to_str().unwrap().into(),
+            "--out".into(),
+            d.join(out).to_str().unwrap().into(),
+            "--backend".into(),
+            "cpu".into(),
+            "--no-polygons".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, e) = tuban(&refs);
+        assert_eq!(code, 0, "{e}");
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(out).join("detect.json")).unwrap(),
+        )
+        .unwrap();
+        (
+            s["changed_px"].as_u64().unwrap(),
+            s["cloud_px"].as_u64().unwrap(),
+            s["valid_px"].as_u64().unwrap(),
+        )
+    };
+    let (aligned, cloud, _) = changed("after.tif", "o1", &[]);
+    let (warped, warped_cloud, valid) = changed("a_off.tif", "o2", &["--resample"]);
+    assert!(
+        (warped as f64 - aligned as f64).abs() < 0.1 * aligned as f64,
+        "{warped} changed px warped, {aligned} aligned"
+    );
+    assert!(
+        warped_cloud < valid / 2 && warped_cloud.abs_diff(cloud) < cloud / 5 + 100,
+        "{warped_cloud} cloud px of {valid}"
+    );
+}

@@ -50,6 +50,7 @@ impl Date {
             bands: self.bands.clone(),
             masked: self.masked.clone(),
             offset: self.offset,
+            scale: self.scale,
         })
     }
 }
@@ -66,6 +67,9 @@ struct Date {
     masked: Vec<bool>,
     /// Pixel offset of the overlap in this file.
     offset: (usize, usize),
+    /// The value of reflectance 1.0 in the user's file ([`Date::value_scale`]; a warped copy
+    /// is float but keeps its source's scale).
+    scale: f64,
 }
 
 /// Two dates on one pixel grid, restricted to their overlap.
@@ -201,6 +205,9 @@ impl ScenePair {
     pub fn open(before: &Path, after: &Path, opts: &PairOptions) -> Result<Self> {
         let ds_b = open_dataset(before)?;
         let mut ds_a = open_dataset(after)?;
+        // Taken before any warp: the warped copy is Float32 whatever the source was (a 16-bit
+        // image read as float reflectance put every pixel over the cloud threshold).
+        let (scale_b, scale_a) = (scale_of(&ds_b, 1), scale_of(&ds_a, 1));
         let mut notes = Vec::new();
         let mut warped = None;
         if geo(&ds_b).is_some() != geo(&ds_a).is_some() {
@@ -265,29 +272,31 @@ impl ScenePair {
         let roles = roles_of(&choice_b);
         let (width, height, off_b, off_a, gt) = overlap(&ds_b, &ds_a, before, after)?;
         let projection = ds_b.projection();
-        let mk = |path: &Path, ds: Dataset, choice: &[BandChoice], offset| -> Result<Date> {
-            let bands: Vec<usize> = choice.iter().map(|c| c.number).collect();
-            let masked = bands
-                .iter()
-                .map(|&n| {
-                    let band = ds.rasterband(n).map_err(|e| Error::Open {
-                        path: path.into(),
-                        reason: e.to_string(),
-                    })?;
-                    Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
+        let mk =
+            |path: &Path, ds: Dataset, choice: &[BandChoice], offset, scale: f64| -> Result<Date> {
+                let bands: Vec<usize> = choice.iter().map(|c| c.number).collect();
+                let masked = bands
+                    .iter()
+                    .map(|&n| {
+                        let band = ds.rasterband(n).map_err(|e| Error::Open {
+                            path: path.into(),
+                            reason: e.to_string(),
+                        })?;
+                        Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
+                    })
+                    .collect::<Result<Vec<bool>>>()?;
+                Ok(Date {
+                    path: path.into(),
+                    source: ds_source(path, &ds),
+                    ds,
+                    bands,
+                    masked,
+                    offset,
+                    scale,
                 })
-                .collect::<Result<Vec<bool>>>()?;
-            Ok(Date {
-                path: path.into(),
-                source: ds_source(path, &ds),
-                ds,
-                bands,
-                masked,
-                offset,
-            })
-        };
-        let before_date = mk(before, ds_b, &choice_b, off_b)?;
-        let after_date = mk(after, ds_a, &choice_a, off_a)?;
+            };
+        let before_date = mk(before, ds_b, &choice_b, off_b, scale_b)?;
+        let after_date = mk(after, ds_a, &choice_a, off_a, scale_a)?;
         Ok(ScenePair {
             before: before_date,
             after: after_date,
@@ -537,15 +546,19 @@ impl BufferPool {
 }
 
 impl Date {
-    /// The value of reflectance 1.0 by the data type of the first selected band.
+    /// The value of reflectance 1.0 in the user's file.
     fn value_scale(&self) -> f64 {
-        use gdal::raster::GdalDataType as T;
-        let band = self.bands.first().copied().unwrap_or(1);
-        match self.ds.rasterband(band).map(|b| b.band_type()) {
-            Ok(T::UInt8) => 255.0,
-            Ok(T::Float32 | T::Float64) => 1.0,
-            _ => 10_000.0,
-        }
+        self.scale
+    }
+}
+
+/// The value of reflectance 1.0 by the data type of band `band` of `ds`.
+fn scale_of(ds: &Dataset, band: usize) -> f64 {
+    use gdal::raster::GdalDataType as T;
+    match ds.rasterband(band).map(|b| b.band_type()) {
+        Ok(T::UInt8) => 255.0,
+        Ok(T::Float32 | T::Float64) => 1.0,
+        _ => 10_000.0,
     }
 }
 
