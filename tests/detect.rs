@@ -399,6 +399,50 @@ fn the_shift_between_the_dates_is_measured_and_named() {
         "({dx3}, {dy3}) against ({dx}, {dy})"
     );
     assert!(notes.contains("the after image is shifted by"), "{notes}");
+    // --coregister removes the shift it measures. The before image itself, cut 3 px to the
+    // left, is shifted by exactly (-3, 0) with nothing else changed (the synth's own sub-pixel
+    // shift is only defined to within a pixel): what remains must be nothing, and the warped
+    // copy it read is gone.
+    let st = std::process::Command::new("gdal_translate")
+        .args(["-q", "-srcwin", "3", "0", "1024", "1024", "-a_ullr"])
+        .args([&x0, &y0, &x1, &y1])
+        .args(["before.tif", "b3.tif"])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (code, _, e) = tuban(&[
+        "detect",
+        "--before",
+        d.join("before.tif").to_str().unwrap(),
+        "--after",
+        d.join("b3.tif").to_str().unwrap(),
+        "--out",
+        d.join("oc").to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--no-polygons",
+        "--coregister",
+    ]);
+    assert_eq!(code, 0, "{e}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("oc/detect.json")).unwrap()).unwrap();
+    let by = &s["coregistered_by"];
+    let (bx, bydy) = (by["dx_px"].as_f64().unwrap(), by["dy_px"].as_f64().unwrap());
+    assert!((bx + 3.0).abs() < 0.1 && bydy.abs() < 0.1, "{by}");
+    let rest = &s["registration"];
+    let (rx, ry) = (
+        rest["dx_px"].as_f64().unwrap(),
+        rest["dy_px"].as_f64().unwrap(),
+    );
+    assert!(rx.abs() < 0.2 && ry.abs() < 0.2, "remains ({rx}, {ry})");
+    assert!(s["notes"].to_string().contains("co-registered"));
+    assert!(!std::fs::read_dir(d.join("oc")).unwrap().any(|f| {
+        f.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("coregistered")
+    }));
 }
 
 /// A 16-bit after image on a grid offset by half a pixel, warped with --resample, is still read

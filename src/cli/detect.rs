@@ -38,6 +38,10 @@ pub struct DetectArgs {
     /// Warp the after image onto the before grid when CRS, pixel size or alignment differ.
     #[arg(long)]
     pub resample: bool,
+    /// Measure the shift between the dates (phase correlation) and read the after image moved
+    /// back by it (bilinear).
+    #[arg(long)]
+    pub coregister: bool,
     /// Evidence: auto, conversion, mbi, msi, cva, sam, brightness, ndvi, ndbi, logratio. auto =
     /// below 5 m pixels (or without georeference) conversion when red and NIR are mapped, else
     /// mbi; cva at 5 m and coarser.
@@ -206,6 +210,8 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             bands_after: a.after_bands.clone(),
             resample: a.resample,
             scratch_dir: None,
+            coregister: a.coregister,
+            shift_after: None,
         },
         tile_px: a.tile,
         evidence,

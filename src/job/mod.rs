@@ -55,6 +55,9 @@ pub struct ImageryConf {
     pub model: Option<Spanned<String>>,
     /// Its configuration (default: inside the model, or MODEL.toml beside it).
     pub model_config: Option<Spanned<String>>,
+    /// Measure the shift between the dates and remove it before detection (`detect
+    /// --coregister`).
+    pub coregister: Option<bool>,
 }
 
 /// One scene of a date.
@@ -238,6 +241,7 @@ pub struct Imagery {
     /// `detect --model` and `--model-config`.
     pub model: Option<PathBuf>,
     pub model_config: Option<PathBuf>,
+    pub coregister: bool,
 }
 
 /// 1-based line of a byte offset.
@@ -412,6 +416,7 @@ impl Job {
                     bands: im.bands.clone(),
                     model,
                     model_config,
+                    coregister: im.coregister.unwrap_or(false),
                 })
             }
         };

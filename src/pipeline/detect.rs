@@ -38,6 +38,8 @@ const SAMPLE_CELL_PX: usize = 256;
 const SAMPLE_CELLS: usize = 64;
 /// Windows spread over the scene whose phase correlation measures the shift between the dates.
 const REGISTRATION_WINDOWS: usize = 16;
+/// `--coregister` leaves shifts shorter than this (px) alone: resampling costs more than they do.
+const COREGISTER_MIN_PX: f64 = 0.1;
 /// Paired pixels kept for the radiometric fit.
 const RADIOMETRY_SAMPLES: usize = 250_000;
 /// The scratch file of the pixels near changes (`classify::near`), in the output folder while
@@ -143,6 +145,9 @@ pub struct DetectSummary {
     /// The after image's shift against the before image, measured by phase correlation (None
     /// when no window was fully valid and textured enough).
     pub registration: Option<Registration>,
+    /// With `--coregister`: the shift measured on the input and removed (the after image was
+    /// read moved back by it); `registration` is then what remained.
+    pub coregistered_by: Option<Registration>,
     pub notes: Vec<String>,
     pub seconds_statistics: f64,
     pub seconds_main: f64,
@@ -383,7 +388,23 @@ fn detect_into(
         scratch_dir: Some(opts.out_dir.clone()),
         ..opts.pair.clone()
     };
-    let pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
+    let mut pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
+    // --coregister: measure the shift between the dates, then read the after image moved back
+    // by it (a warped copy beside the outputs, removed afterwards).
+    let mut coregistered_by = None;
+    if pair_opts.coregister {
+        let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
+        if let Some(r) = measure_registration(&pair, &probe)?
+            && r.length_px() >= COREGISTER_MIN_PX
+        {
+            let moved = PairOptions {
+                shift_after: Some((r.dx_px, r.dy_px)),
+                ..pair_opts.clone()
+            };
+            pair = ScenePair::open(&opts.before, &opts.after, &moved)?;
+            coregistered_by = Some(r);
+        }
+    }
     let pixel_size_m = pair.pixel_size_m();
     let mut config = opts.config.clone();
     let auto = auto_profile(pixel_size_m, &pair.roles);
@@ -649,6 +670,16 @@ fn detect_into(
         }
         _ => None,
     };
+    if let Some(c) = coregistered_by {
+        let remains = registration.map_or_else(
+            || "the remaining shift could not be measured".to_string(),
+            |r| format!("what remains: ({:+.2}, {:+.2}) px", r.dx_px, r.dy_px),
+        );
+        notes.push(format!(
+            "co-registered: the after image was read moved by ({:+.2}, {:+.2}) px (bilinear), the shift measured between the dates; {remains}",
+            -c.dx_px, -c.dy_px
+        ));
+    }
     if let Some(r) = registration.filter(|r| r.length_px() >= crate::raster::registration::WARN_PX)
     {
         let metres = pair
@@ -656,7 +687,7 @@ fn detect_into(
             .map(|g| format!(" ({:.2} m)", r.length_px() * g))
             .unwrap_or_default();
         notes.push(format!(
-            "the after image is shifted by ({:+.2}, {:+.2}) px{metres} against the before image (phase correlation of {} windows, spread {:.2} px): every edge shows as change; co-register the dates first (shift the after image's geotransform by that, or warp it to ground control)",
+            "the after image is shifted by ({:+.2}, {:+.2}) px{metres} against the before image (phase correlation of {} windows, spread {:.2} px): every edge shows as change; co-register the dates first (--coregister, or warp the after image to ground control)",
             r.dx_px, r.dy_px, r.used, r.spread_px
         ));
     }
@@ -743,6 +774,7 @@ fn detect_into(
         cloud_px: counts.cloud,
         shadow_px: counts.shadow,
         registration,
+        coregistered_by,
         notes,
         seconds_statistics,
         seconds_main,

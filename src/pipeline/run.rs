@@ -207,6 +207,8 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
                 bands_after: None,
                 resample: false,
                 scratch_dir: None,
+                coregister: im.coregister,
+                shift_after: None,
             },
             tile_px: job.tile_px,
             evidence: None,

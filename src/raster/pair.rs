@@ -24,6 +24,12 @@ pub struct PairOptions {
     pub resample: bool,
     /// Where a warped copy of the after image may be written (deleted on drop).
     pub scratch_dir: Option<PathBuf>,
+    /// Measure the shift between the dates and warp the after image to remove it (`detect
+    /// --coregister`; see [`crate::raster::registration`]).
+    pub coregister: bool,
+    /// Move the after image's content by minus this shift (px, x east, y south) onto the before
+    /// grid, bilinear: what `coregister` applies once the shift is measured.
+    pub shift_after: Option<(f64, f64)>,
 }
 
 /// The file a dataset was opened from (its description), or `path`.
@@ -238,6 +244,42 @@ impl ScenePair {
                 before.display()
             ));
             warped = Some(tmp);
+        }
+        if let Some((dx, dy)) = opts.shift_after {
+            let Some(g) = geo(&ds_a) else {
+                return Err(Error::Ungeoreferenced {
+                    before: before.into(),
+                    after: after.into(),
+                    what: "co-registration warps the after image: it needs a georeference".into(),
+                });
+            };
+            let err = |reason: String| Error::Open {
+                path: after.into(),
+                reason,
+            };
+            // A VRT of the after image (no pixels copied) whose origin moves by minus the
+            // shift: warped onto the before grid, its content moves back by the shift.
+            let dir = opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let tmp = dir.join(format!(".tuban-coregistered-{}.tif", std::process::id()));
+            let coregistered = {
+                // The VRT reads through `ds_a`: it is closed before `ds_a` is replaced.
+                let vrt = gdal::DriverManager::get_driver_by_name("VRT")
+                    .map_err(|e| err(e.to_string()))?;
+                let mut moved = ds_a
+                    .create_copy(&vrt, "", &Default::default())
+                    .map_err(|e| err(e.to_string()))?;
+                let mut sg = g;
+                sg[0] -= dx * g[1] + dy * g[2];
+                sg[3] -= dx * g[4] + dy * g[5];
+                moved
+                    .set_geo_transform(&sg)
+                    .map_err(|e| err(e.to_string()))?;
+                warp_onto(&moved, &ds_b, &tmp).map_err(err)?
+            };
+            ds_a = coregistered;
+            if let Some(old) = warped.replace(tmp) {
+                let _ = std::fs::remove_file(old);
+            }
         }
         let spec_b = opts.bands_before.as_deref();
         let spec_a = opts.bands_after.as_deref().or(spec_b);

@@ -305,6 +305,7 @@ pub fn run(
                     bands_after: None,
                     resample: false,
                     scratch_dir: None,
+                    ..Default::default()
                 },
                 tile_px: crate::pipeline::detect::DEFAULT_TILE_PX,
                 evidence: None,
