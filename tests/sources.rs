@@ -54,6 +54,12 @@ noise = 0.02
 name = "rgb"
 like = "native"
 bands = "R=3,G=2,B=1"
+
+[[source]]
+name = "shift 3, coregistered"
+like = "native"
+shift_px = [3.0, 0.0]
+coregister = true
 "#,
     )
     .unwrap();
@@ -71,7 +77,7 @@ bands = "R=3,G=2,B=1"
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sources.json")).unwrap()).unwrap();
     let s = r["sources"].as_array().unwrap();
-    assert_eq!(s.len(), 5);
+    assert_eq!(s.len(), 6);
     let by = |name: &str| s.iter().find(|x| x["name"] == name).unwrap();
     for x in s {
         for k in ["f1", "precision", "recall"] {
@@ -94,6 +100,12 @@ bands = "R=3,G=2,B=1"
         by("shift 3")["registration"],
         by("native")["registration"]
     );
+    // Co-registered, the shift put in is taken out before detection.
+    let c = &by("shift 3, coregistered")["coregistered_by"];
+    assert!(
+        (c["dx_px"].as_f64().unwrap() - dx("shift 3")).abs() < 0.01,
+        "{c}"
+    );
     // Noise of 2 % reflectance (200 on the 16-bit scale), independent between the dates.
     let (_, _, b0) = read_band(&d.join("scene/before.tif"));
     let (_, _, a0) = read_band(&d.join("scene/after.tif"));
@@ -112,7 +124,7 @@ bands = "R=3,G=2,B=1"
     assert_eq!(by("rgb")["bands"], 3);
     assert_eq!(by("rgb")["evidence"], "mbi");
     let csv = std::fs::read_to_string(out.join("sources.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert_eq!(csv.lines().count(), 7, "{csv}");
     // The page in a real browser: one row and one plotted line per source.
     let Some(browser) = chromium() else { return };
     let page = std::fs::canonicalize(out.join("sources.html")).unwrap();
@@ -123,8 +135,9 @@ bands = "R=3,G=2,B=1"
         .output()
         .unwrap();
     let html = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(html.matches("<tr data-source=").count(), 5, "{html}");
-    assert_eq!(html.matches("<g class=\"series\"").count(), 5, "{html}");
+    assert_eq!(html.matches("<tr data-source=").count(), 6, "{html}");
+    assert_eq!(html.matches("<g class=\"series\"").count(), 6, "{html}");
+    assert!(html.contains("co-registered (moved"), "{html}");
     assert!(html.contains("bands R=3,G=2,B=1"), "{html}");
 }
 

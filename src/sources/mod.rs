@@ -59,6 +59,8 @@ struct SourceFile {
     noise: Option<f64>,
     shift_px: Option<[f64; 2]>,
     haze: Option<f64>,
+    /// Detect with `--coregister`.
+    coregister: Option<bool>,
 }
 
 /// One source: its images (or the source it degrades, and how).
@@ -69,6 +71,8 @@ pub struct Source {
     pub after: PathBuf,
     pub bands: Option<String>,
     pub degradation: Option<Degradation>,
+    /// Detected with `--coregister`.
+    pub coregister: bool,
 }
 
 /// A parsed and checked bench.
@@ -153,6 +157,7 @@ impl Bench {
                     after: exists("after", resolve(a))?,
                     bands,
                     degradation: None,
+                    coregister: s.coregister.unwrap_or(false),
                 },
                 (Some(like), None, None) => {
                     let Some(base) = sources.iter().find(|o| &o.name == like) else {
@@ -179,6 +184,7 @@ impl Bench {
                         after: base.after.clone(),
                         bands,
                         degradation: Some(d),
+                        coregister: s.coregister.unwrap_or(false),
                     }
                 }
                 _ => {
@@ -218,6 +224,8 @@ pub struct SourceResult {
     pub bands: usize,
     pub evidence: &'static str,
     pub registration: Option<Registration>,
+    /// With `coregister`: the shift removed before detection (`registration` is what remained).
+    pub coregistered_by: Option<Registration>,
     /// Shares of the grid: cloud and shadow in the after image, nodata in either.
     pub cloud_share: f64,
     pub shadow_share: f64,
@@ -305,7 +313,8 @@ pub fn run(
                     bands_after: None,
                     resample: false,
                     scratch_dir: None,
-                    ..Default::default()
+                    coregister: s.coregister,
+                    shift_after: None,
                 },
                 tile_px: crate::pipeline::detect::DEFAULT_TILE_PX,
                 evidence: None,
@@ -341,6 +350,7 @@ pub fn run(
             bands: summary.bands,
             evidence: summary.evidence,
             registration: summary.registration,
+            coregistered_by: summary.coregistered_by,
             cloud_share: summary.cloud_px as f64 / grid_px,
             shadow_share: summary.shadow_px as f64 / grid_px,
             nodata_share: 1.0 - summary.valid_px as f64 / grid_px,

@@ -29,6 +29,12 @@ fn degradation(s: &SourceResult) -> String {
     if let Some(b) = &s.band_spec {
         parts.push(format!("bands {b}"));
     }
+    if let Some(c) = s.coregistered_by {
+        parts.push(format!(
+            "co-registered (moved {:+.2}, {:+.2} px)",
+            -c.dx_px, -c.dy_px
+        ));
+    }
     let Some(d) = s.degradation else {
         parts.push("as delivered".into());
         return parts.join(", ");
