@@ -56,6 +56,7 @@ const CASES: &[Case] = &[
     case("detect: class raster of another size", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o17", "--classes", "{d}/small.tif"], &["small.tif"], &["o17/changes.gpkg"]),
     case("detect: context layer missing", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o18", "--context", "{d}/nope.gpkg"], &["nope.gpkg"], &["o18/changes.gpkg"]),
     case("detect: after image of another CRS", &["detect", "--before", "{d}/b.tif", "--after", "{d}/utm.tif", "--out", "{d}/o19"], &["b.tif", "utm.tif"], &["o19"]),
+    case("detect: --coregister without a georeference", &["detect", "--before", "{root}/testdata/levir/before.png", "--after", "{root}/testdata/levir/after.png", "--out", "{d}/o21", "--coregister"], &["after.png", "georeference"], &["o21"]),
     case("detect: images that do not overlap", &["detect", "--before", "{d}/b.tif", "--after", "{d}/far.tif", "--out", "{d}/o20"], &["far.tif", "overlap"], &["o20"]),
     // polygonize
     case("polygonize: missing mask", &["polygonize", "--mask", "{d}/nope.tif", "--out", "{d}/p1.gpkg"], &["nope.tif"], &["p1.gpkg"]),
@@ -221,7 +222,14 @@ fn every_hostile_input_is_refused_clearly_and_leaves_nothing() {
     assert!(CASES.len() >= 50, "{} cases", CASES.len());
     let mut failures = Vec::new();
     for c in CASES {
-        let args: Vec<String> = c.args.iter().map(|a| a.replace("{d}", root)).collect();
+        let args: Vec<String> = c
+            .args
+            .iter()
+            .map(|a| {
+                a.replace("{d}", root)
+                    .replace("{root}", env!("CARGO_MANIFEST_DIR"))
+            })
+            .collect();
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, _, err) = common::cli::tuban(&refs);
         let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");

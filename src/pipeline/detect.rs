@@ -392,9 +392,23 @@ fn detect_into(
     // --coregister: measure the shift between the dates, then read the after image moved back
     // by it (a warped copy beside the outputs, removed afterwards).
     let mut coregistered_by = None;
+    let mut coregister_note = None;
     if pair_opts.coregister {
+        if pair.geo_transform.is_none() {
+            return Err(Error::Ungeoreferenced {
+                before: opts.before.clone(),
+                after: opts.after.clone(),
+                what: "--coregister warps the after image: it needs a georeference".into(),
+            });
+        }
         let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
-        if let Some(r) = measure_registration(&pair, &probe)?
+        let measured = measure_registration(&pair, &probe)?;
+        if measured.is_none() {
+            coregister_note = Some(
+                "--coregister: the shift could not be measured (no wholly valid, textured 256 x 256 window in both dates): not co-registered".to_string(),
+            );
+        }
+        if let Some(r) = measured
             && r.length_px() >= COREGISTER_MIN_PX
         {
             let moved = PairOptions {
@@ -670,6 +684,7 @@ fn detect_into(
         }
         _ => None,
     };
+    notes.extend(coregister_note);
     if let Some(c) = coregistered_by {
         let remains = registration.map_or_else(
             || "the remaining shift could not be measured".to_string(),
