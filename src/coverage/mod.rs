@@ -23,12 +23,10 @@ use crate::overlay::index::Targets;
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use crate::overlay::ops::{Op, boolean};
 use crate::pipeline::ProgressFn;
-use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
 use crate::raster::grid::Window;
 use crate::raster::writer::{Georef, OutputRaster};
-use crate::vectorize::geometry::GeoTransform;
-use crate::vectorize::source::Foreground;
-use crate::vectorize::stitch::PolygonizeOptions;
+use crate::vectorize::geometry::{GeoTransform, to_world};
+use crate::vectorize::source::components;
 use geo::{BoundingRect, MultiPolygon, Polygon, Rect};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -151,7 +149,7 @@ pub struct Coverage {
 pub struct CoverageJob<'a> {
     /// A detection folder: `change.tif` and `evidence.tif`.
     pub detect_dir: &'a Path,
-    /// Where `seen.tif` and the scratch polygon layers go.
+    /// Where `seen.tif` goes.
     pub out_dir: &'a Path,
     /// The county layer; without one, the grid is one unit named by `whole_name`.
     pub counties: Option<&'a (Source, CountiesConf)>,
@@ -177,8 +175,12 @@ pub fn seen_code(mask: u8, evidence: f32) -> u8 {
 const STRIP_ROWS: usize = 256;
 
 /// Write `seen.tif` from a detection's `change.tif` and `evidence.tif`, strip by strip; count
-/// the codes.
-fn seen_pass(detect_dir: &Path, out: &Path, progress: ProgressFn) -> Result<(GridCounts, Georef)> {
+/// the codes. Returns the counts, the grid's size and its georeference.
+fn seen_pass(
+    detect_dir: &Path,
+    out: &Path,
+    progress: ProgressFn,
+) -> Result<(GridCounts, (usize, usize), Georef)> {
     let mask_path = detect_dir.join("change.tif");
     let ev_path = detect_dir.join("evidence.tif");
     let mask_ds = crate::raster::open_dataset(&mask_path)?;
@@ -237,54 +239,7 @@ fn seen_pass(detect_dir: &Path, out: &Path, progress: ProgressFn) -> Result<(Gri
         progress("coverage", k as u64 + 1, strips as u64);
     }
     seen.finish()?;
-    Ok((counts, georef))
-}
-
-/// The exact polygons of the pixels of `code` in `seen` (8-connected, pixel boundaries).
-fn polygons_of(seen: &Path, code: u8, scratch: &Path) -> Result<Vec<MultiPolygon<f64>>> {
-    let _ = std::fs::remove_file(scratch);
-    polygonize(
-        &PolygonizeJob {
-            mask: seen.to_path_buf(),
-            out: scratch.to_path_buf(),
-            evidence: None,
-            foreground: Foreground::Value(f64::from(code)),
-            tile_px: 1024,
-            options: PolygonizeOptions::default(),
-            min_area_m2: 0.0,
-            fill_holes_m2: 0.0,
-            simplify_m2: 0.0,
-            layer: "not_seen".into(),
-            classify: None,
-        },
-        &|_, _, _| {},
-    )?;
-    let mut out = vec![];
-    read_layer(
-        &local_source(scratch, "not_seen"),
-        "not_seen",
-        Fields::Named(&[]),
-        None,
-        None,
-        &|_, _| {},
-        |batch| {
-            out.extend(batch.into_iter().map(|f| f.geom));
-            Ok(())
-        },
-    )?;
-    let _ = std::fs::remove_file(scratch);
-    Ok(out)
-}
-
-fn local_source(path: &Path, layer: &str) -> Source {
-    Source {
-        path: path.to_string_lossy().into_owned(),
-        layer: Some(layer.into()),
-        crs: None,
-        encoding: None,
-        filter: None,
-        line: 0,
-    }
+    Ok((counts, (w, h), georef))
 }
 
 /// One county as read: code, name, boundary in the imagery's CRS.
@@ -333,57 +288,50 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
     let t0 = Instant::now();
     std::fs::create_dir_all(job.out_dir).map_err(|e| Error::write(job.out_dir, e))?;
     let seen_path = job.out_dir.join("seen.tif");
-    let (grid, georef) = seen_pass(job.detect_dir, &seen_path, progress)?;
-    let ds = crate::raster::open_dataset(&seen_path)?;
-    let (w, h) = ds.raster_size();
+    let (grid, (w, h), georef) = seen_pass(job.detect_dir, &seen_path, progress)?;
     let gt = GeoTransform(
         georef
             .geo_transform
             .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
     );
     let footprint = gt.extent(w, h);
-    let (area, pixel_size_m) = if georef.projection.trim().is_empty() {
-        (
-            AreaMethod::Planar {
-                metres_per_unit: 1.0,
-            },
-            None,
-        )
+    let work = if georef.projection.trim().is_empty() {
+        None
     } else {
-        let work = WorkCrs::from_wkt(&georef.projection, "imagery")?;
-        let pixel = match work.area {
-            AreaMethod::Planar { metres_per_unit } => Some(gt.0[1].abs() * metres_per_unit),
-            AreaMethod::Geodesic => Some(gt.0[1].abs() * 111_320.0),
-        };
-        (work.area, pixel)
+        Some(WorkCrs::from_wkt(&georef.projection, "imagery")?)
     };
-    let units = match job.counties {
-        Some(c) if !georef.projection.trim().is_empty() => {
-            read_counties(c, &WorkCrs::from_wkt(&georef.projection, "imagery")?)?
-        }
+    let area = work.as_ref().map_or(
+        AreaMethod::Planar {
+            metres_per_unit: 1.0,
+        },
+        |w| w.area,
+    );
+    let pixel_size_m = work.as_ref().map(|w| match w.area {
+        AreaMethod::Planar { metres_per_unit } => gt.0[1].abs() * metres_per_unit,
+        AreaMethod::Geodesic => gt.0[1].abs() * 111_320.0,
+    });
+    let units = match (job.counties, &work) {
+        (Some(c), Some(work)) => read_counties(c, work)?,
         _ => vec![Unit {
             code: job.whole_name.to_string(),
             name: None,
             geom: MultiPolygon::new(vec![footprint.to_polygon()]),
         }],
     };
-    let scratch = job.out_dir.join(".not_seen.gpkg");
-    let mut pieces: Vec<(Reason, Vec<MultiPolygon<f64>>)> = vec![];
-    for (reason, code, count) in [
-        (Reason::Cloud, SEEN_CLOUD, grid.cloud_px),
-        (Reason::Shadow, SEEN_SHADOW, grid.shadow_px),
-        (Reason::Nodata, SEEN_NODATA, grid.nodata_px),
-    ] {
-        let polys = if count > 0 {
-            polygons_of(&seen_path, code, &scratch)?
-        } else {
-            vec![]
-        };
-        pieces.push((reason, polys));
-    }
-    let indexed: Vec<(Reason, Targets)> = pieces
-        .into_iter()
-        .map(|(r, p)| (r, Targets::new(p)))
+    // The exact polygons of each reason's pixels, all from one decode of seen.tif.
+    let reasons = [
+        (Reason::Cloud, SEEN_CLOUD),
+        (Reason::Shadow, SEEN_SHADOW),
+        (Reason::Nodata, SEEN_NODATA),
+    ];
+    let codes: Vec<f64> = reasons.iter().map(|(_, c)| f64::from(*c)).collect();
+    let indexed: Vec<(Reason, Targets)> = reasons
+        .iter()
+        .zip(components(&seen_path, &codes, None)?)
+        .map(|((r, _), comps)| {
+            let polys = comps.iter().map(|c| to_world(&c.polygons, &gt)).collect();
+            (*r, Targets::new(polys))
+        })
         .collect();
     let per_county: Vec<(CountyCoverage, Vec<NotSeen>)> = units
         .par_iter()
@@ -464,9 +412,8 @@ fn county_parts(
             area_m2: total_m2 - inside_m2,
         });
     }
-    let mut sums = [0.0f64; 3];
     if let Some(bbox) = inside.bounding_rect() {
-        for (slot, (reason, targets)) in indexed.iter().enumerate() {
+        for (reason, targets) in indexed {
             for i in targets.candidates(&bbox) {
                 let p = targets.geom(i);
                 let Some(pb) = p.bounding_rect() else {
@@ -493,7 +440,6 @@ fn county_parts(
                 if a <= 0.0 {
                     continue;
                 }
-                sums[slot] += a;
                 parts.push(NotSeen {
                     county: k,
                     reason: *reason,
@@ -503,7 +449,15 @@ fn county_parts(
             }
         }
     }
-    let [cloud_m2, shadow_m2, nodata_m2] = sums;
+    let sum = |r: Reason| -> f64 {
+        parts
+            .iter()
+            .filter(|p| p.reason == r)
+            // From +0.0: an empty f64 sum is -0.0, which prints as "-0.000000".
+            .fold(0.0, |t, p| t + p.area_m2)
+    };
+    let (cloud_m2, shadow_m2, nodata_m2) =
+        (sum(Reason::Cloud), sum(Reason::Shadow), sum(Reason::Nodata));
     let clear_m2 = (inside_m2 - cloud_m2 - shadow_m2 - nodata_m2).max(0.0);
     let km2 = |m2: f64| m2 / 1e6;
     (

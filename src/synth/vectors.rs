@@ -9,43 +9,15 @@ use super::write::{ObjectStats, SynthOptions};
 use crate::error::{Error, Result};
 use crate::output::gpkg::{Column, GpkgWriter, yes_no};
 use crate::pipeline::ProgressFn;
-use crate::raster::grid::TileGrid;
 use crate::raster::writer::Georef;
 use crate::vectorize::geometry::{GeoTransform, to_world};
-use crate::vectorize::source::{Foreground, MaskSource};
-use crate::vectorize::stitch::{Component, PolygonizeOptions, Polygonizer};
+use crate::vectorize::source::components;
+use crate::vectorize::stitch::Component;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use rusqlite::types::Value as Sql;
 use std::path::Path;
 
 const MU_M2: f64 = 10_000.0 / 15.0;
-
-/// The components of `value` in a raster, with `evidence` statistics.
-/// The components of each of `values` in `mask`, in that order: every row of the raster (and
-/// of `evidence`) is decoded once for all values, one polygonizer per value. (One pass per
-/// value decoded the survey raster thirty times: most of synth's time.)
-fn components(mask: &Path, values: &[f64], evidence: Option<&Path>) -> Result<Vec<Vec<Component>>> {
-    let rules: Vec<Foreground> = values.iter().map(|&v| Foreground::Value(v)).collect();
-    let Some(&first) = rules.first() else {
-        return Ok(Vec::new());
-    };
-    let src = MaskSource::open(mask, first, evidence)?;
-    let tile = 1024;
-    let grid = TileGrid::new(src.width, src.height, tile, 1);
-    let (_, rows) = grid.dims();
-    let mut polys: Vec<Polygonizer> = rules
-        .iter()
-        .map(|_| Polygonizer::new(src.width, tile, PolygonizeOptions::default()))
-        .collect();
-    let mut out: Vec<Vec<Component>> = vec![Vec::new(); rules.len()];
-    for r in 0..rows {
-        let passes = src.read_row_passes(&grid, r, &rules)?;
-        for ((p, o), tiles) in polys.iter_mut().zip(out.iter_mut()).zip(passes) {
-            o.extend(p.push_row(&tiles, r + 1 == rows));
-        }
-    }
-    Ok(out)
-}
 
 /// Write `truth.gpkg` and `refs.gpkg` (through hidden partial names, renamed at the end).
 /// The polygons of `truth.gpkg`: one per connected piece of a change object (a road cut by a

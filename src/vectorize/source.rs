@@ -304,3 +304,38 @@ impl MaskSource {
             .collect())
     }
 }
+
+/// The components of each of `values` in the raster `mask` (8-connected, with `evidence`
+/// statistics when given), in that order: every row of the raster (and of `evidence`) is
+/// decoded once for all values, one polygonizer per value. (One pass per value decoded synth's
+/// survey raster thirty times: most of synth's time.)
+///
+/// # Errors
+/// [`Error::Open`] naming the file when GDAL fails.
+pub fn components(
+    mask: &Path,
+    values: &[f64],
+    evidence: Option<&Path>,
+) -> Result<Vec<Vec<super::stitch::Component>>> {
+    use super::stitch::{PolygonizeOptions, Polygonizer};
+    let rules: Vec<Foreground> = values.iter().map(|&v| Foreground::Value(v)).collect();
+    let Some(&first) = rules.first() else {
+        return Ok(Vec::new());
+    };
+    let src = MaskSource::open(mask, first, evidence)?;
+    let tile = 1024;
+    let grid = TileGrid::new(src.width, src.height, tile, 1);
+    let (_, rows) = grid.dims();
+    let mut polys: Vec<Polygonizer> = rules
+        .iter()
+        .map(|_| Polygonizer::new(src.width, tile, PolygonizeOptions::default()))
+        .collect();
+    let mut out = vec![Vec::new(); rules.len()];
+    for r in 0..rows {
+        let passes = src.read_row_passes(&grid, r, &rules)?;
+        for ((p, o), tiles) in polys.iter_mut().zip(out.iter_mut()).zip(passes) {
+            o.extend(p.push_row(&tiles, r + 1 == rows));
+        }
+    }
+    Ok(out)
+}
