@@ -74,33 +74,8 @@ fn print_summary(s: &RunSummary) {
         );
     }
     let cov = &s.coverage;
-    let outside: Vec<&str> = cov
-        .counties
-        .iter()
-        .filter(|c| c.area_km2 > 0.0 && c.no_image_km2 >= c.area_km2 * (1.0 - 1e-9))
-        .map(|c| c.code.as_str())
-        .collect();
     for w in &cov.warnings {
-        if !outside
-            .iter()
-            .any(|o| w.starts_with(&format!("county {o}")))
-        {
-            eprintln!("warning: {w}");
-        }
-    }
-    if !outside.is_empty() {
-        let shown: Vec<&str> = outside.iter().take(10).copied().collect();
-        eprintln!(
-            "warning: {} {} of the county layer lie wholly outside the imagery ({}{}): nothing was seen there",
-            outside.len(),
-            if outside.len() == 1 {
-                "county"
-            } else {
-                "counties"
-            },
-            shown.join(", "),
-            if outside.len() > 10 { ", ..." } else { "" }
-        );
+        eprintln!("warning: {w}");
     }
     println!(
         "coverage: {} (pixels {}, {}); per county in {}",

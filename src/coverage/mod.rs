@@ -135,12 +135,16 @@ pub struct Coverage {
     pub counties: Vec<CountyCoverage>,
     /// The share under which a county is reported as poorly covered.
     pub min_clear_share: f64,
-    /// One line per county under `min_clear_share`.
+    /// One line per county the imagery reaches that is under `min_clear_share`, and one line
+    /// for the counties it does not reach at all.
     pub warnings: Vec<String>,
     /// `seen.tif`: the per-pixel code raster ([`SEEN_CLEAR`], [`SEEN_CLOUD`], [`SEEN_NODATA`],
     /// [`SEEN_SHADOW`]).
     pub seen_raster: PathBuf,
     pub seconds: f64,
+    /// The grid's CRS (WKT), that of every geometry here.
+    #[serde(skip)]
+    pub projection: String,
     #[serde(skip)]
     pub not_seen: Vec<NotSeen>,
 }
@@ -344,9 +348,30 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
         counties.push(c);
         not_seen.extend(parts);
     }
-    let warnings = counties
+    let warnings = warnings(&counties, job.min_clear_share);
+    Ok(Coverage {
+        pixel_size_m,
+        resolution: resolution_class(pixel_size_m),
+        area_method: area.describe(),
+        grid,
+        counties,
+        min_clear_share: job.min_clear_share,
+        warnings,
+        seen_raster: seen_path,
+        seconds: t0.elapsed().as_secs_f64(),
+        projection: georef.projection,
+        not_seen,
+    })
+}
+
+/// One warning per county the imagery reaches whose clear share is under `min_clear_share`,
+/// and one line for the counties it does not reach at all (a national county layer would
+/// otherwise give thousands of lines).
+fn warnings(counties: &[CountyCoverage], min_clear_share: f64) -> Vec<String> {
+    let outside = |c: &&CountyCoverage| c.no_image_km2 >= c.area_km2 * (1.0 - 1e-9);
+    let mut warnings: Vec<String> = counties
         .iter()
-        .filter(|c| c.area_km2 > 0.0 && c.clear_share < job.min_clear_share)
+        .filter(|c| c.area_km2 > 0.0 && c.clear_share < min_clear_share && !outside(c))
         .map(|c| {
             format!(
                 "county {}{}: only {:.1} % of its {:.2} km² was seen clear (cloud {:.2} km², shadow {:.2} km², nodata {:.2} km², no image {:.2} km²): leads cannot be found in the rest",
@@ -361,18 +386,26 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
             )
         })
         .collect();
-    Ok(Coverage {
-        pixel_size_m,
-        resolution: resolution_class(pixel_size_m),
-        area_method: area.describe(),
-        grid,
-        counties,
-        min_clear_share: job.min_clear_share,
-        warnings,
-        seen_raster: seen_path,
-        seconds: t0.elapsed().as_secs_f64(),
-        not_seen,
-    })
+    let unseen: Vec<&str> = counties
+        .iter()
+        .filter(|c| c.area_km2 > 0.0 && outside(c))
+        .map(|c| c.code.as_str())
+        .collect();
+    if !unseen.is_empty() {
+        let shown: Vec<&str> = unseen.iter().take(10).copied().collect();
+        warnings.push(format!(
+            "{} {} of the county layer lie wholly outside the imagery ({}{}): nothing was seen there",
+            unseen.len(),
+            if unseen.len() == 1 {
+                "county"
+            } else {
+                "counties"
+            },
+            shown.join(", "),
+            if unseen.len() > 10 { ", ..." } else { "" }
+        ));
+    }
+    warnings
 }
 
 /// One county's parts: not-seen pieces cut to the county, and its table row.
@@ -599,6 +632,37 @@ mod tests {
         assert!((row.no_image_km2 - 0.005).abs() < 1e-12);
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].reason, Reason::NoImage);
+    }
+
+    #[test]
+    fn counties_out_of_the_imagery_share_one_warning() {
+        let row = |code: &str, clear: f64, no_image: f64| CountyCoverage {
+            code: code.into(),
+            name: None,
+            area_km2: 1.0,
+            clear_km2: clear,
+            cloud_km2: 1.0 - clear - no_image,
+            shadow_km2: 0.0,
+            nodata_km2: 0.0,
+            no_image_km2: no_image,
+            clear_share: clear,
+            failed_ops: 0,
+        };
+        let rows = [
+            row("1", 0.95, 0.0),
+            row("2", 0.5, 0.2),
+            row("3", 0.0, 1.0),
+            row("4", 0.0, 1.0),
+        ];
+        let w = warnings(&rows, 0.9);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("county 2: only 50.0 %"), "{w:?}");
+        assert!(
+            w[1].starts_with(
+                "2 counties of the county layer lie wholly outside the imagery (3, 4)"
+            ),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -139,8 +139,7 @@ fn write_coverage(dir: &Path, cov: &Coverage) -> Result<()> {
     let gpkg = dir.join("coverage.gpkg");
     let partial = crate::output::partial_path(&gpkg);
     let _ = std::fs::remove_file(&partial);
-    let projection = crate::raster::open_dataset(&cov.seen_raster)?.projection();
-    let mut w = GpkgWriter::create(&partial, "not_seen", &projection, &COVERAGE_FIELDS)?;
+    let mut w = GpkgWriter::create(&partial, "not_seen", &cov.projection, &COVERAGE_FIELDS)?;
     for p in &cov.not_seen {
         w.push(&p.geom, coverage_values(&cov.counties[p.county].code, p))?;
     }
@@ -309,13 +308,14 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         }
     }
     codes.sort();
+    // Each county's not-seen parts, grouped once.
+    let mut parts_of: Vec<Vec<&NotSeen>> = vec![Vec::new(); cov.counties.len()];
+    for p in &cov.not_seen {
+        parts_of[p.county].push(p);
+    }
     for (k, code) in codes.iter().enumerate() {
         let row = cov.counties.iter().position(|c| &c.code == *code);
-        let parts: Vec<&NotSeen> = match row {
-            Some(r) => cov.not_seen.iter().filter(|p| p.county == r).collect(),
-            None => vec![],
-        };
-        let county_cov = row.map(|r| (&cov.counties[r], parts.as_slice()));
+        let county_cov = row.map(|r| (&cov.counties[r], parts_of[r].as_slice()));
         let dir = job.out.join(code);
         let cfp = format!("{fp}/{code}/{}", job.shp_encoding);
         if is_current(
