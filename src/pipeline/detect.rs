@@ -388,37 +388,12 @@ fn detect_into(
         scratch_dir: Some(opts.out_dir.clone()),
         ..opts.pair.clone()
     };
-    let mut pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
-    // --coregister: measure the shift between the dates, then read the after image moved back
-    // by it (a warped copy beside the outputs, removed afterwards).
-    let mut coregistered_by = None;
-    let mut coregister_note = None;
-    if pair_opts.coregister {
-        if pair.geo_transform.is_none() {
-            return Err(Error::Ungeoreferenced {
-                before: opts.before.clone(),
-                after: opts.after.clone(),
-                what: "--coregister warps the after image: it needs a georeference".into(),
-            });
-        }
-        let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
-        let measured = measure_registration(&pair, &probe)?;
-        if measured.is_none() {
-            coregister_note = Some(
-                "--coregister: the shift could not be measured (no wholly valid, textured 256 x 256 window in both dates): not co-registered".to_string(),
-            );
-        }
-        if let Some(r) = measured
-            && r.length_px() >= COREGISTER_MIN_PX
-        {
-            let moved = PairOptions {
-                shift_after: Some((r.dx_px, r.dy_px)),
-                ..pair_opts.clone()
-            };
-            pair = ScenePair::open(&opts.before, &opts.after, &moved)?;
-            coregistered_by = Some(r);
-        }
-    }
+    let pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
+    let (pair, coregistered_by, coregister_note) = if pair_opts.coregister {
+        coregister(pair, opts, &pair_opts)?
+    } else {
+        (pair, None, None)
+    };
     let pixel_size_m = pair.pixel_size_m();
     let mut config = opts.config.clone();
     let auto = auto_profile(pixel_size_m, &pair.roles);
@@ -924,8 +899,46 @@ fn read_context(
     Ok(Context::new(kept, conf.search_m))
 }
 
-/// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
-/// is mostly nodata), every cell.
+/// `--coregister`: measure the shift between the dates, then open the pair again with the after
+/// image read moved back by it (a warped copy beside the outputs, removed with the pair).
+/// Returns the pair to read, the shift removed, and a note when it could not be measured.
+fn coregister(
+    pair: ScenePair,
+    opts: &DetectOptions,
+    pair_opts: &PairOptions,
+) -> Result<(ScenePair, Option<Registration>, Option<String>)> {
+    if pair.geo_transform.is_none() {
+        return Err(Error::Ungeoreferenced {
+            before: opts.before.clone(),
+            after: opts.after.clone(),
+            what: "--coregister warps the after image: it needs a georeference".into(),
+        });
+    }
+    let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
+    match measure_registration(&pair, &probe)? {
+        None => Ok((
+            pair,
+            None,
+            Some(
+                "--coregister: the shift could not be measured (no wholly valid, textured 256 x 256 window in both dates): not co-registered".into(),
+            ),
+        )),
+        Some(r) if r.length_px() >= COREGISTER_MIN_PX => {
+            let moved = PairOptions {
+                shift_after: Some((r.dx_px, r.dy_px)),
+                ..pair_opts.clone()
+            };
+            drop(pair);
+            Ok((
+                ScenePair::open(&opts.before, &opts.after, &moved)?,
+                Some(r),
+                None,
+            ))
+        }
+        Some(_) => Ok((pair, None, None)),
+    }
+}
+
 /// The shift between the dates: phase correlation of the mean of all bands over up to
 /// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates.
 fn measure_registration(pair: &ScenePair, grid: &TileGrid) -> Result<Option<Registration>> {
@@ -952,6 +965,8 @@ fn measure_registration(pair: &ScenePair, grid: &TileGrid) -> Result<Option<Regi
     Ok(register(&windows, n))
 }
 
+/// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
+/// is mostly nodata), every cell.
 fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
     let spread = grid.sample_tiles(SAMPLE_CELL_PX, SAMPLE_CELLS);
     for t in &spread {
@@ -1227,6 +1242,13 @@ fn stream(
                         .map(|m| m as u8)
                         .collect();
                     let evidence = crop(&r.evidence, t.read, t.core);
+                    // The screens' codes, counted in one pass.
+                    let (cloud, shadow) = evidence.iter().fold((0u64, 0u64), |(c, s), e| {
+                        (
+                            c + u64::from(*e == CLOUD_EVIDENCE),
+                            s + u64::from(*e == SHADOW_EVIDENCE),
+                        )
+                    });
                     let c = Counts {
                         valid: mask.iter().filter(|&&m| m != 255).count() as u64,
                         changed: mask
@@ -1242,8 +1264,8 @@ fn stream(
                                 is_near_px(**e, (**m != 255) as u32, plan.threshold, rel)
                             })
                             .count() as u64,
-                        cloud: evidence.iter().filter(|e| **e == CLOUD_EVIDENCE).count() as u64,
-                        shadow: evidence.iter().filter(|e| **e == SHADOW_EVIDENCE).count() as u64,
+                        cloud,
+                        shadow,
                     };
                     counts.valid += c.valid;
                     counts.changed += c.changed;
