@@ -44,3 +44,23 @@ pub fn tune_gdal() {
         }
     }
 }
+
+/// A VRT of `ds` (no pixels copied) whose origin is moved by `(dx, dy)` of its pixels (x east,
+/// y south): warped onto a grid, its content shows moved by `(dx, dy)`. It reads through `ds`,
+/// so it must be dropped first.
+///
+/// # Errors
+/// GDAL's reason, when `ds` has no geotransform or the VRT cannot be made.
+#[cfg(feature = "gdal")]
+pub fn moved_vrt(ds: &gdal::Dataset, (dx, dy): (f64, f64)) -> Result<gdal::Dataset, String> {
+    let g = ds.geo_transform().map_err(|e| e.to_string())?;
+    let vrt = gdal::DriverManager::get_driver_by_name("VRT").map_err(|e| e.to_string())?;
+    let mut moved = ds
+        .create_copy(&vrt, "", &Default::default())
+        .map_err(|e| e.to_string())?;
+    let mut m = g;
+    m[0] += dx * g[1] + dy * g[2];
+    m[3] += dx * g[4] + dy * g[5];
+    moved.set_geo_transform(&m).map_err(|e| e.to_string())?;
+    Ok(moved)
+}

@@ -246,34 +246,23 @@ impl ScenePair {
             warped = Some(tmp);
         }
         if let Some((dx, dy)) = opts.shift_after {
-            let Some(g) = geo(&ds_a) else {
+            if geo(&ds_a).is_none() {
                 return Err(Error::Ungeoreferenced {
                     before: before.into(),
                     after: after.into(),
                     what: "co-registration warps the after image: it needs a georeference".into(),
                 });
-            };
+            }
             let err = |reason: String| Error::Open {
                 path: after.into(),
                 reason,
             };
-            // A VRT of the after image (no pixels copied) whose origin moves by minus the
-            // shift: warped onto the before grid, its content moves back by the shift.
+            // Moved back by the shift and warped onto the before grid.
             let dir = opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
             let tmp = dir.join(format!(".tuban-coregistered-{}.tif", std::process::id()));
             let coregistered = {
                 // The VRT reads through `ds_a`: it is closed before `ds_a` is replaced.
-                let vrt = gdal::DriverManager::get_driver_by_name("VRT")
-                    .map_err(|e| err(e.to_string()))?;
-                let mut moved = ds_a
-                    .create_copy(&vrt, "", &Default::default())
-                    .map_err(|e| err(e.to_string()))?;
-                let mut sg = g;
-                sg[0] -= dx * g[1] + dy * g[2];
-                sg[3] -= dx * g[4] + dy * g[5];
-                moved
-                    .set_geo_transform(&sg)
-                    .map_err(|e| err(e.to_string()))?;
+                let moved = crate::raster::moved_vrt(&ds_a, (-dx, -dy)).map_err(err)?;
                 warp_onto(&moved, &ds_b, &tmp).map_err(err)?
             };
             ds_a = coregistered;

@@ -131,21 +131,12 @@ pub fn degrade(src: &Path, dst: &Path, d: &Degradation, after: bool, seed: u64) 
             });
         };
         let (nw, nh, ngt) = target.unwrap_or((w, h, g));
-        // The shift: a copy of the source whose origin moves by the shift, warped back onto
-        // the grid, shows its content moved by it.
+        // The shift: the source with its origin moved by it (a VRT, no pixels copied; dropped
+        // before `ds`), warped back onto the grid, shows its content moved by it.
         let shifted;
         let from: &Dataset = match shift {
             Some([dx, dy]) => {
-                let mem =
-                    gdal::DriverManager::get_driver_by_name("MEM").map_err(|e| fail(dst, e))?;
-                let mut copy = ds
-                    .create_copy(&mem, "", &Default::default())
-                    .map_err(|e| fail(dst, e))?;
-                let mut sg = g;
-                sg[0] += dx * g[1] + dy * g[2];
-                sg[3] += dx * g[4] + dy * g[5];
-                copy.set_geo_transform(&sg).map_err(|e| fail(dst, e))?;
-                shifted = copy;
+                shifted = crate::raster::moved_vrt(&ds, (dx, dy)).map_err(|e| fail(dst, e))?;
                 &shifted
             }
             None => &ds,
