@@ -38,7 +38,8 @@ pub struct ReportCoverage<'a> {
     pub not_seen: Vec<(Reason, &'a MultiPolygon<f64>)>,
 }
 
-fn esc(s: &str) -> String {
+/// `s` escaped for HTML text and attribute values.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

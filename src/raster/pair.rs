@@ -585,10 +585,17 @@ impl Date {
 
 /// The value of reflectance 1.0 by the data type of band `band` of `ds`.
 fn scale_of(ds: &Dataset, band: usize) -> f64 {
+    ds.rasterband(band)
+        .map_or(10_000.0, |b| value_scale(b.band_type()))
+}
+
+/// The value of reflectance 1.0 for a data type: 255 for 8-bit products (display-stretched),
+/// 1 for floating point (reflectance as is), 10000 for 16/32-bit integers.
+pub fn value_scale(t: gdal::raster::GdalDataType) -> f64 {
     use gdal::raster::GdalDataType as T;
-    match ds.rasterband(band).map(|b| b.band_type()) {
-        Ok(T::UInt8) => 255.0,
-        Ok(T::Float32 | T::Float64) => 1.0,
+    match t {
+        T::UInt8 => 255.0,
+        T::Float32 | T::Float64 => 1.0,
         _ => 10_000.0,
     }
 }

@@ -70,15 +70,6 @@ fn fail(path: &Path, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Reflectance units of a data type's values (as `detect` reads them).
-fn value_scale(t: GdalDataType) -> f64 {
-    match t {
-        GdalDataType::UInt8 => 255.0,
-        GdalDataType::Float32 | GdalDataType::Float64 => 1.0,
-        _ => 10_000.0,
-    }
-}
-
 /// Write the degraded `src` (one date) to `dst`; `after` applies the after-only degradations
 /// (shift, haze); `seed` makes the noise of each source its own (and every run the same).
 ///
@@ -185,7 +176,8 @@ pub fn degrade(src: &Path, dst: &Path, d: &Degradation, after: bool, seed: u64) 
         None
     };
     if noise.is_some() || haze.is_some() {
-        let scale = value_scale(dtype);
+        // Reflectance units of the values, as detect reads them.
+        let scale = crate::raster::pair::value_scale(dtype);
         add_noise_and_haze(
             &partial,
             noise.map(|n| n * scale),

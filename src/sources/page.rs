@@ -3,14 +3,8 @@
 
 use super::{SourceResult, SourcesReport};
 use crate::eval::SIZE_BINS_MU;
+use crate::output::report::esc;
 use std::fmt::Write as _;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// Distinct line colours (Okabe-Ito, readable by colour-blind readers).
 const COLOURS: [&str; 8] = [
