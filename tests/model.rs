@@ -247,6 +247,7 @@ fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
             tile_px: tile,
         }),
         lead_model: None,
+        scene: None,
     }
 }
 
@@ -509,6 +510,7 @@ fn polygon_labels_rasterise_onto_the_image_grid() {
             seed: 3,
             gsd_m: 0.8,
             out_dir: scene.clone(),
+            counties: 2,
         },
         &|_, _, _| {},
     )

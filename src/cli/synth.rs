@@ -21,6 +21,10 @@ pub struct SynthArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Counties the scene spans: 2 (west and east of a wandering border) or 4 (each split
+    /// again north and south; the imagery is the same).
+    #[arg(long, default_value_t = 2)]
+    pub counties: usize,
 }
 
 pub fn run(a: &SynthArgs) -> Result<()> {
@@ -31,6 +35,7 @@ pub fn run(a: &SynthArgs) -> Result<()> {
             seed: a.seed,
             gsd_m: a.gsd,
             out_dir: a.out.clone(),
+            counties: a.counties,
         },
         &|st, d, t| progress.report(st, d, t),
     );

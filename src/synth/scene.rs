@@ -248,6 +248,9 @@ pub struct Scene {
     pub cloud_buckets: Buckets,
     /// County border: x of the border at rows `y = k * border_step`.
     pub border: Vec<f64>,
+    /// With four counties, the east-west border: y of the border at columns
+    /// `x = k * border_step` (empty with two).
+    pub border_ew: Vec<f64>,
     pub border_step: f64,
     /// Haze of the after image: gain, offset, and offset gradient per 1000 px of x.
     pub haze: (f64, f64, f64),
@@ -265,8 +268,15 @@ pub struct Scene {
 /// A segment (a, b) and a distance from it.
 pub type Segment = ((f64, f64), (f64, f64), f64);
 
-/// The two counties the scene spans (XZQDM, XZQMC).
-pub const COUNTIES: [(&str, &str); 2] = [("320581", "常熟市"), ("320582", "张家港市")];
+/// The counties a scene may span (XZQDM, XZQMC): the first two by default (west and east of
+/// a wandering north-south border), all four with `--counties 4` (a wandering east-west border
+/// splits each: north 0, 1; south 2, 3).
+pub const COUNTIES: [(&str, &str); 4] = [
+    ("320581", "常熟市"),
+    ("320582", "张家港市"),
+    ("320583", "昆山市"),
+    ("320585", "太仓市"),
+];
 
 impl Scene {
     /// Generate the scene for a size and seed.
@@ -308,6 +318,7 @@ impl Scene {
             clouds: Vec::new(),
             cloud_buckets: Buckets::new(width, height),
             border: Vec::new(),
+            border_ew: Vec::new(),
             border_step: m(200.0),
             haze: (
                 rng.range(1.02, 1.10),
@@ -900,11 +911,35 @@ impl Scene {
 
     /// The index of the county at (x, y).
     pub fn county_at(&self, x: f64, y: f64) -> usize {
-        let k = (y / self.border_step).max(0.0);
-        let i = (k as usize).min(self.border.len().saturating_sub(2));
-        let t = (k - i as f64).clamp(0.0, 1.0);
-        let bx = self.border[i] * (1.0 - t) + self.border[(i + 1).min(self.border.len() - 1)] * t;
-        usize::from(x >= bx)
+        let on = |line: &[f64], at: f64| {
+            let k = (at / self.border_step).max(0.0);
+            let i = (k as usize).min(line.len().saturating_sub(2));
+            let t = (k - i as f64).clamp(0.0, 1.0);
+            line[i] * (1.0 - t) + line[(i + 1).min(line.len() - 1)] * t
+        };
+        let east = usize::from(x >= on(&self.border, y));
+        let south = !self.border_ew.is_empty() && y >= on(&self.border_ew, x);
+        east + 2 * usize::from(south)
+    }
+
+    /// Counties the scene spans (2 or 4; see [`COUNTIES`]).
+    pub fn counties(&self) -> usize {
+        if self.border_ew.is_empty() { 2 } else { 4 }
+    }
+
+    /// Split the counties again by a wandering east-west border near the middle: four counties.
+    /// Drawn from its own stream, so the imagery and the north-south border stay as they were.
+    pub fn split_north_south(&mut self) {
+        let mut rng = Rng::new(self.seed ^ 0x5EED_C0DE);
+        let (w, h) = (self.width as f64, self.height as f64);
+        let mut y = h * rng.range(0.4, 0.6);
+        let mut x = 0.0;
+        self.border_ew.clear();
+        while x <= w + self.border_step {
+            self.border_ew.push(y);
+            y += rng.range(-0.3, 0.3) * self.border_step;
+            x += self.border_step;
+        }
     }
 
     /// True inside the red-line corridor along the river.

@@ -33,8 +33,10 @@ pub fn write_vectors(
     aux: &Path,
     g: &Georef,
     objects: &[ObjectStats],
+    counties: usize,
     progress: ProgressFn,
 ) -> Result<TruthCount> {
+    let counties = &COUNTIES[..counties];
     let mut count = TruthCount::default();
     let gt = GeoTransform(g.geo_transform.unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]));
     let px_m2 = gt.pixel_area();
@@ -112,7 +114,7 @@ pub fn write_vectors(
             ("KCXS", Column::Real),
         ],
     )?;
-    let classes: Vec<(usize, Dlbm)> = (0..COUNTIES.len())
+    let classes: Vec<(usize, Dlbm)> = (0..counties.len())
         .flat_map(|k| Dlbm::ALL.into_iter().map(move |d| (k, d)))
         .collect();
     let values: Vec<f64> = classes
@@ -121,7 +123,7 @@ pub fn write_vectors(
         .collect();
     // In the order of `classes`: county by county, class by class.
     let mut landuse = components(&aux.join("landuse.tif"), &values, None)?.into_iter();
-    for (code, _) in COUNTIES.iter() {
+    for (code, _) in counties.iter() {
         for d in Dlbm::ALL {
             let (dlbm, dlmc) = d.code_name();
             for comp in landuse.next().unwrap_or_default() {
@@ -146,9 +148,9 @@ pub fn write_vectors(
         &g.projection,
         &[("JBNTMJ", Column::Real), ("XZQDM", Column::Text)],
     )?;
-    let values: Vec<f64> = (1..=COUNTIES.len()).map(|k| k as f64).collect();
+    let values: Vec<f64> = (1..=counties.len()).map(|k| k as f64).collect();
     let pieces = components(&aux.join("pbf.tif"), &values, None)?;
-    for ((code, _), comps) in COUNTIES.iter().zip(pieces) {
+    for ((code, _), comps) in counties.iter().zip(pieces) {
         for comp in comps {
             pbf.push(
                 &to_world(&comp.polygons, &gt),
@@ -181,7 +183,7 @@ pub fn write_vectors(
         &[("XZQDM", Column::Text), ("XZQMC", Column::Text)],
     )?;
     let pieces = components(&aux.join("county.tif"), &values, None)?;
-    for ((code, name), comps) in COUNTIES.iter().zip(pieces) {
+    for ((code, name), comps) in counties.iter().zip(pieces) {
         for comp in comps {
             xzq.push(
                 &to_world(&comp.polygons, &gt),

@@ -17,6 +17,8 @@ pub struct SynthOptions {
     pub seed: u64,
     pub gsd_m: f64,
     pub out_dir: PathBuf,
+    /// Counties the scene spans: 2 (default) or 4.
+    pub counties: usize,
 }
 
 /// Per change object: where it is and what it occupies (before-date survey layers).
@@ -129,7 +131,16 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     crate::raster::tune_gdal();
     let t0 = std::time::Instant::now();
     let n = opts.size;
-    let scene = Scene::generate(n, n, opts.gsd_m, opts.seed);
+    if opts.counties != 2 && opts.counties != 4 {
+        return Err(Error::Param {
+            name: "counties",
+            reason: format!("{}: use 2 or 4", opts.counties),
+        });
+    }
+    let mut scene = Scene::generate(n, n, opts.gsd_m, opts.seed);
+    if opts.counties == 4 {
+        scene.split_north_south();
+    }
     let g = georef(opts.gsd_m)?;
     let dir = &opts.out_dir;
     let spec = |bands, nodata, predictor| RasterSpec {
@@ -191,7 +202,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     };
     label_bands(&out)?;
     let px_m2 = opts.gsd_m * opts.gsd_m;
-    let mut stats: Vec<[u64; 6]> = vec![[0; 6]; scene.changes.len()];
+    let mut stats: Vec<[u64; 8]> = vec![[0; 8]; scene.changes.len()];
     let mut boxes: Vec<[u64; 4]> = vec![[u64::MAX, u64::MAX, 0, 0]; scene.changes.len()];
     let strip = STRIP;
     let strips = n.div_ceil(strip);
@@ -274,7 +285,12 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
                 arable_m2: arable,
                 pbf_m2: pbf,
                 redline_m2: red,
-                county: COUNTIES[usize::from(s[5] > s[4])].0,
+                // The majority county (the first of equals).
+                county: COUNTIES[(0..scene.counties())
+                    .rev()
+                    .max_by_key(|&k| s[4 + k])
+                    .unwrap_or(0)]
+                .0,
                 approval: c.approval.clone(),
                 bbox_px: *bbox,
                 qualifies: !approved && (pbf >= 5.0 * MU_M2 || arable >= 10.0 * MU_M2 || red > 0.0),
@@ -295,7 +311,8 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         o.finish()?;
     }
     let georef = g.clone();
-    let truth = super::vectors::write_vectors(dir, &aux, &georef, &objects, progress)?;
+    let truth =
+        super::vectors::write_vectors(dir, &aux, &georef, &objects, scene.counties(), progress)?;
     super::vectors::write_job(dir, opts)?;
     let _ = std::fs::remove_dir_all(&aux);
     let summary = SynthSummary {
