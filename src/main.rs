@@ -31,6 +31,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Eval(a) => cli::eval::run(a),
         cli::Command::Overlay(a) => cli::overlay::run(a),
         cli::Command::Run(a) => cli::run::run(a),
+        cli::Command::Plan(a) => cli::run::plan(a),
+        cli::Command::Merge(a) => cli::run::merge(a),
         cli::Command::Synth(a) => cli::synth::run(a),
         cli::Command::Train(a) => cli::train::run(a),
         cli::Command::Learn(a) => cli::learn::run(a),

@@ -54,6 +54,7 @@ fn opts(
         context: None,
         model: None,
         lead_model: None,
+        scene: None,
         vectorize: true,
         min_area_m2: 0.0,
         config: PipelineConfig::default(),

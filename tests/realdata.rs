@@ -33,6 +33,7 @@ fn run(
         context: None,
         model: None,
         lead_model: None,
+        scene: None,
         vectorize: false,
         min_area_m2: 0.0,
         config,

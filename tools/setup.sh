@@ -2,10 +2,11 @@
 # Install what tuban needs on Debian 12 (idempotent; run as root or with sudo available):
 # GDAL (library, headers, command-line tools and Python bindings for the comparison scripts),
 # SQLite headers (the GeoPackage writer), a Vulkan loader and Mesa's lavapipe software Vulkan driver (so the WGSL kernels run in tests
-# without a GPU), clang for the GDAL bindings, and headless Chromium with a CJK font (the county
-# report is tested in a real browser).
+# without a GPU), clang for the GDAL bindings, headless Chromium with a CJK font (the county
+# report is tested in a real browser), and Slurm with munge (plan/run --task/merge are tested
+# on a real one-node cluster, tools/slurm_test.sh).
 set -euo pipefail
-packages=(libgdal-dev libsqlite3-dev gdal-bin python3-gdal python3-numpy mesa-vulkan-drivers libvulkan1 clang libclang-dev pkg-config chromium fonts-wqy-zenhei)
+packages=(libgdal-dev libsqlite3-dev gdal-bin python3-gdal python3-numpy mesa-vulkan-drivers libvulkan1 clang libclang-dev pkg-config chromium fonts-wqy-zenhei slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -212,6 +212,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             scratch_dir: None,
             coregister: a.coregister,
             shift_after: None,
+            window: None,
         },
         tile_px: a.tile,
         evidence,
@@ -260,6 +261,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             .as_deref()
             .map(tuban::learn::LeadModelFile::open)
             .transpose()?,
+        scene: None,
     })
 }
 

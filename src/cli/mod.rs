@@ -38,6 +38,12 @@ pub enum Command {
     Overlay(overlay::OverlayArgs),
     /// A whole job: detect, overlay and one dispatch package per county.
     Run(run::RunArgs),
+    /// Split a job into one task per county for a cluster: scene statistics, windows,
+    /// tasks.json and Slurm scripts (a job array and a merge that waits for it).
+    Plan(run::PlanArgs),
+    /// Merge a plan's finished counties into one GeoPackage and summary (refuses while any is
+    /// missing, failed or stale).
+    Merge(run::MergeArgs),
     /// A synthetic bi-temporal scene with known changes, pseudo-changes and truth.
     Synth(synth::SynthArgs),
     /// Train tuban's Siamese change network on labelled pairs (an ONNX model for --model).

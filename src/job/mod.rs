@@ -100,7 +100,7 @@ pub struct Source {
 macro_rules! source_fields {
     ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }) => {
         $(#[$m])*
-        #[derive(Debug, Deserialize)]
+        #[derive(Clone, Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             pub path: Spanned<String>,
@@ -169,7 +169,7 @@ source_fields! {
 }
 
 /// Rule thresholds; `[rules.types.CODE]` overrides them per change type (TBLX).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConf {
     pub basic_farmland_mu: Option<f64>,
@@ -199,7 +199,7 @@ pub struct TypeRulesConf {
 }
 
 /// A parsed and checked job: every file exists, the quarter and dates parse.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Job {
     /// The job file itself.
     pub path: PathBuf,

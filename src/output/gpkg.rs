@@ -171,9 +171,14 @@ impl GpkgWriter {
             )
             .map_err(|e| Error::write(path, e))?;
         }
+        // GDAL's OGR_CURRENT_DATE (config option or environment) fixes the timestamp, as it does
+        // for GDAL's own GeoPackages: a rerun then writes the same bytes.
+        let now = gdal::config::get_config_option("OGR_CURRENT_DATE", "")
+            .ok()
+            .filter(|d| !d.is_empty());
         conn.execute(
-            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?1, 'features', ?1, ?2)",
-            rusqlite::params![table, srs_id],
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id, last_change) VALUES (?1, 'features', ?1, ?2, COALESCE(?3, strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+            rusqlite::params![table, srs_id, now],
         )
         .map_err(|e| Error::write(path, e))?;
         conn.execute(

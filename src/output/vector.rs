@@ -420,3 +420,91 @@ impl Drop for VectorWriter {
         }
     }
 }
+
+/// Append layer `layer` of every source (that has it) to the GeoPackage `dest` (created by the
+/// first): `ogr2ogr -append` through GDAL's own library call, fields and CRS as in the sources.
+///
+/// # Errors
+/// [`Error::Write`] naming `dest` and GDAL's reason; [`Error::Open`] for an unreadable source.
+pub fn append_layers(sources: &[PathBuf], layer: &str, dest: &Path) -> Result<()> {
+    use std::ffi::CString;
+    let werr = |reason: String| Error::Write {
+        path: dest.into(),
+        reason,
+    };
+    for src in sources {
+        let ds = crate::raster::open_dataset(src)?;
+        if ds.layer_by_name(layer).is_err() {
+            continue;
+        }
+        let out = dest
+            .exists()
+            .then(|| {
+                Dataset::open_ex(
+                    dest,
+                    gdal::DatasetOptions {
+                        open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE
+                            | gdal::GdalOpenFlags::GDAL_OF_VECTOR,
+                        ..Default::default()
+                    },
+                )
+            })
+            .transpose()
+            .map_err(|e| werr(e.to_string()))?;
+        let exists = out.as_ref().is_some_and(|o| o.layer_by_name(layer).is_ok());
+        let mut args: Vec<&str> = vec!["-f", "GPKG", "-nln", layer];
+        args.push(if exists { "-append" } else { "-update" });
+        if out.is_none() {
+            args.pop();
+        }
+        args.push(layer);
+        let c_args: Vec<CString> = args
+            .iter()
+            .map(|a| CString::new(*a).map_err(|e| werr(e.to_string())))
+            .collect::<Result<_>>()?;
+        let mut argv: Vec<*mut std::ffi::c_char> =
+            c_args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+        argv.push(std::ptr::null_mut());
+        let c_dest =
+            CString::new(dest.to_string_lossy().as_bytes()).map_err(|e| werr(e.to_string()))?;
+        // SAFETY: `argv` is a NULL-terminated array of NUL-terminated strings that outlive the
+        // calls; the source and destination handles are valid while `ds` and `out` live; the
+        // options are freed once, and a dataset GDALVectorTranslate created is closed once.
+        unsafe {
+            let opts =
+                gdal_sys::GDALVectorTranslateOptionsNew(argv.as_mut_ptr(), std::ptr::null_mut());
+            if opts.is_null() {
+                return Err(werr(format!("bad options {args:?}")));
+            }
+            let mut src_h = ds.c_dataset();
+            let dst_h = out.as_ref().map_or(std::ptr::null_mut(), |o| o.c_dataset());
+            let mut usage = 0;
+            let r = gdal_sys::GDALVectorTranslate(
+                if dst_h.is_null() {
+                    c_dest.as_ptr()
+                } else {
+                    std::ptr::null()
+                },
+                dst_h,
+                1,
+                &mut src_h,
+                opts,
+                &mut usage,
+            );
+            gdal_sys::GDALVectorTranslateOptionsFree(opts);
+            if r.is_null() {
+                let msg = std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg())
+                    .to_string_lossy()
+                    .into_owned();
+                return Err(werr(format!(
+                    "appending layer {layer} of {}: {msg}",
+                    src.display()
+                )));
+            }
+            if dst_h.is_null() {
+                gdal_sys::GDALClose(r);
+            }
+        }
+    }
+    Ok(())
+}

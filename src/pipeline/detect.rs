@@ -82,6 +82,25 @@ pub struct DetectOptions {
     pub model: Option<ModelSource>,
     /// What field verdicts taught ([`crate::learn`]): judges every typed polygon.
     pub lead_model: Option<crate::learn::LeadModelFile>,
+    /// The scene's statistics measured before over a larger scene (a plan's task detects a
+    /// window of it): used instead of measuring them on this pair.
+    pub scene: Option<SceneStats>,
+}
+
+/// The scene-wide statistics of a detection: what `detect` measures on samples of the whole
+/// pair before the main pass. A plan measures them once over the whole scene and gives them to
+/// each task, so that a county's window is judged exactly as the whole scene would be.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct SceneStats {
+    /// `[gain, offset]` per band mapping the after image onto the before image.
+    pub radiometry: Vec<[f32; 2]>,
+    pub threshold: f32,
+    /// Per date and band (mean, standard deviation): a model scaled by the scene's statistics.
+    pub band_stats: Option<[Vec<(f64, f64)>; 2]>,
+    /// The after image's shift against the before image.
+    pub registration: Option<Registration>,
+    /// The shift removed by `--coregister` (the tasks read the after image moved back by it).
+    pub coregistered_by: Option<Registration>,
 }
 
 /// A change model to run (`--model`, `--model-config`, `--model-tile`).
@@ -352,6 +371,7 @@ pub fn join_px(gap_m: f64, pixel_size_m: Option<f64>) -> (u32, u32) {
 ///     context: None,
 ///     model: None,
 ///     lead_model: None,
+///     scene: None,
 ///     vectorize: true,
 ///     min_area_m2: 0.0,
 ///     config: PipelineConfig::default(),
@@ -366,7 +386,13 @@ pub fn detect(
     progress: ProgressFn,
 ) -> Result<DetectSummary> {
     let existed = opts.out_dir.exists();
-    let result = detect_into(opts, backend, progress);
+    let result = detect_into(opts, backend, progress, false).and_then(|(_, summary)| {
+        summary.ok_or_else(|| Error::Job {
+            path: opts.out_dir.clone(),
+            line: 0,
+            reason: "detection stopped after its statistics".into(),
+        })
+    });
     if result.is_err() && !existed {
         // A folder this run made and left empty but for its lock (a missing input, say) is no
         // output: remove it. `remove_dir` fails on a folder that holds anything else.
@@ -376,11 +402,25 @@ pub fn detect(
     result
 }
 
+/// Measure a pair's scene-wide statistics only ([`SceneStats`]): what [`detect`] would use,
+/// for windows of the pair detected later (`opts.out_dir` is only a work folder).
+///
+/// # Errors
+/// As [`detect`] before its main pass.
+pub fn scene_statistics(
+    opts: &DetectOptions,
+    backend: &Backend,
+    progress: ProgressFn,
+) -> Result<SceneStats> {
+    detect_into(opts, backend, progress, true).map(|(stats, _)| stats)
+}
+
 fn detect_into(
     opts: &DetectOptions,
     backend: &Backend,
     progress: ProgressFn,
-) -> Result<DetectSummary> {
+    statistics_only: bool,
+) -> Result<(SceneStats, Option<DetectSummary>)> {
     prepare_out_dir(&opts.out_dir)?;
     let _lock = super::lock::FolderLock::acquire(&opts.out_dir)?;
     crate::raster::tune_gdal();
@@ -409,7 +449,7 @@ fn detect_into(
         None => None,
     };
     let classes = model.as_ref().map_or(0, |(m, _)| m.class_names().len());
-    if !opts.out_dir.join(checkpoint::NAME).exists() {
+    if !statistics_only && !opts.out_dir.join(checkpoint::NAME).exists() {
         check_disk(&opts.out_dir, (pair.width, pair.height), classes)?;
     }
     config.open_px = opts.open_px.unwrap_or(auto.open_px);
@@ -450,17 +490,50 @@ fn detect_into(
     let grid = TileGrid::new(pair.width, pair.height, opts.tile_px, halo);
 
     let t0 = Instant::now();
-    let samples = sample_cells(&pair, &grid)?;
-    let registration = measure_registration(&pair, &grid)?;
-    if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
+    let given = opts.scene.as_ref();
+    // A given scene needs no samples of this window.
+    let samples = match given {
+        Some(_) => Vec::new(),
+        None => sample_cells(&pair, &grid)?,
+    };
+    let registration = match given {
+        Some(g) => g.registration,
+        None => measure_registration(&pair, &grid)?,
+    };
+    let coregistered_by = match given {
+        Some(g) => g.coregistered_by.or(coregistered_by),
+        None => coregistered_by,
+    };
+    if let Some(g) = given {
+        if g.radiometry.len() != plan.bands {
+            return Err(Error::Job {
+                path: opts.before.clone(),
+                line: 0,
+                reason: format!(
+                    "the scene statistics given are for {} bands, the pair has {}",
+                    g.radiometry.len(),
+                    plan.bands
+                ),
+            });
+        }
+        plan.coeffs = g.radiometry.iter().flatten().copied().collect();
+    } else if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(&pair, &samples)?;
     }
+    let mut measured_band_stats = None;
     let model_path = model.as_ref().map(|(m, _)| m.path.clone());
     let model = match model {
         Some((model, bands)) => {
             // Only `scale = "scene"` reads the scene's statistics: the others skip the pass.
-            let stats = match model.config.input.scale {
-                crate::model::config::Scale::Scene => band_stats(&pair, &samples)?,
+            let stats = match (model.config.input.scale, given) {
+                (crate::model::config::Scale::Scene, Some(g)) => {
+                    g.band_stats.clone().unwrap_or_default()
+                }
+                (crate::model::config::Scale::Scene, None) => {
+                    let s = band_stats(&pair, &samples)?;
+                    measured_band_stats = Some(s.clone());
+                    s
+                }
                 _ => Default::default(),
             };
             let scaling = model.scaling(&bands, &stats);
@@ -478,14 +551,25 @@ fn detect_into(
         Some(m) => Some(m.model.config.output.threshold),
         None => plan.config.evidence.rule_threshold(),
     };
-    plan.threshold = match (plan.config.threshold, rule) {
-        (Threshold::Value(t), _) => t,
-        (Threshold::Auto, Some(t)) => t,
-        (Threshold::Auto | Threshold::Otsu, _) => {
+    plan.threshold = match (plan.config.threshold, rule, given) {
+        (Threshold::Value(t), _, _) => t,
+        (Threshold::Auto, Some(t), _) => t,
+        (_, _, Some(g)) => g.threshold,
+        (Threshold::Auto | Threshold::Otsu, _, None) => {
             scene_threshold(&pair, &plan, backend, &samples, progress)?
         }
     };
     let seconds_statistics = t0.elapsed().as_secs_f64();
+    let stats = SceneStats {
+        radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
+        threshold: plan.threshold,
+        band_stats: given.map_or(measured_band_stats, |g| g.band_stats.clone()),
+        registration,
+        coregistered_by,
+    };
+    if statistics_only {
+        return Ok((stats, None));
+    }
 
     let t1 = Instant::now();
     let georef = Georef {
@@ -756,6 +840,7 @@ fn detect_into(
         threshold_method: match (plan.config.threshold, rule) {
             (Threshold::Value(_), _) => "user",
             (Threshold::Auto, Some(_)) => "rule",
+            (Threshold::Auto | Threshold::Otsu, _) if opts.scene.is_some() => "scene",
             (Threshold::Auto | Threshold::Otsu, _) => "otsu",
         },
         valid_px: counts.valid,
@@ -778,7 +863,7 @@ fn detect_into(
     };
     crate::output::write_json(&opts.out_dir.join("detect.json"), &summary)?;
     let _ = std::fs::remove_file(&log);
-    Ok(summary)
+    Ok((stats, Some(summary)))
 }
 
 /// What detection does with dates of different value conventions (an 8-bit display product and

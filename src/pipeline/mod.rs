@@ -9,6 +9,8 @@ pub mod classify;
 pub mod detect;
 pub mod lock;
 #[cfg(feature = "gdal")]
+pub mod plan;
+#[cfg(feature = "gdal")]
 pub mod polygonize;
 #[cfg(feature = "gdal")]
 pub mod run;

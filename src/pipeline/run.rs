@@ -11,7 +11,7 @@
 //! the same result. The overlay, seconds long and deterministic, always reruns.
 
 use super::ProgressFn;
-use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, detect};
+use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, SceneStats, detect};
 use super::scenes::{annotate, footprints, mosaic};
 use crate::change::{Backend, PipelineConfig};
 use crate::coverage::{Coverage, CoverageJob, MIN_CLEAR_SHARE, NotSeen, coverage};
@@ -21,6 +21,7 @@ use crate::output::chips::ChipSource;
 use crate::output::package::{CountyPackage, PackageContext, write_county};
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use crate::overlay::{OverlayJob, OverlaySummary, overlay, preflight};
+use crate::raster::grid::Window;
 use crate::raster::pair::PairOptions;
 use geo::MultiPolygon;
 use serde::Serialize;
@@ -38,6 +39,100 @@ pub struct RunJob<'a> {
     pub tile_px: usize,
     /// Attribute encoding of the county Shapefiles ("GBK" or "UTF-8").
     pub shp_encoding: String,
+    /// One task of a plan (`tuban run --task`): one county's window of the scene.
+    pub task: Option<TaskScope>,
+}
+
+/// What a plan's task restricts a run to ([`super::plan`]).
+#[derive(Clone, Debug)]
+pub struct TaskScope {
+    /// The county (XZQDM) whose package the task makes.
+    pub code: String,
+    /// The window of the scene detected first; grown when a change polygon that meets the
+    /// county reaches its edge ([`super::plan::grown_window`]).
+    pub window: Window,
+    /// The county's extent on the scene grid, pixels.
+    pub county_px: Window,
+    /// The scene grid's size (width, height), pixels.
+    pub scene_px: (usize, usize),
+    /// The whole scene's statistics, measured by the plan.
+    pub stats: SceneStats,
+    /// The after image's shift removed by co-registration (the plan measured it).
+    pub shift_after: Option<(f64, f64)>,
+    /// Where the county folder goes (the plan's folder).
+    pub packages: PathBuf,
+}
+
+/// The detection a run makes of a job's imagery (the window and statistics of a task, when one).
+pub(crate) fn detect_options(
+    j: &Job,
+    before: &Path,
+    after: &Path,
+    out_dir: &Path,
+    tile_px: usize,
+    task: Option<(&TaskScope, Window)>,
+) -> Result<DetectOptions> {
+    let Some(im) = &j.imagery else {
+        return Err(no_imagery(j));
+    };
+    Ok(DetectOptions {
+        before: before.into(),
+        after: after.into(),
+        out_dir: out_dir.into(),
+        pair: PairOptions {
+            bands_before: im.bands.clone(),
+            bands_after: None,
+            resample: false,
+            scratch_dir: None,
+            // A task reads the after image moved by the shift the plan measured.
+            coregister: im.coregister && task.is_none(),
+            shift_after: task.and_then(|(t, _)| t.shift_after),
+            window: task.map(|(_, w)| w),
+        },
+        tile_px,
+        evidence: None,
+        vectorize: true,
+        min_area_m2: 0.0,
+        open_px: None,
+        join_m: None,
+        classify: Some(j.classify.clone()),
+        classes: j.classes.clone(),
+        // The survey's roads and villages give the typing its context.
+        context: j.dltb.as_ref().map(|(src, conf)| ContextSource {
+            source: src.clone(),
+            class_field: conf.class_field.clone(),
+        }),
+        config: PipelineConfig::default(),
+        model: im.model.as_ref().map(|path| ModelSource {
+            path: path.clone(),
+            config: im.model_config.clone(),
+            tile_px: None,
+        }),
+        lead_model: j.lead_model.clone(),
+        scene: task.map(|(t, _)| t.stats.clone()),
+    })
+}
+
+fn no_imagery(j: &Job) -> Error {
+    Error::Job {
+        path: j.path.clone(),
+        line: 0,
+        reason: "no [imagery] table: tuban run needs before and after images".into(),
+    }
+}
+
+/// The job's county layer filtered to one county (a task's coverage).
+fn county_job(j: &Job, code: &str) -> Job {
+    let mut j = j.clone();
+    if let Some((src, conf)) = &mut j.counties {
+        let field = conf.code_field.clone().unwrap_or_else(|| "XZQDM".into());
+        let own = format!("\"{field}\" = '{}'", code.replace('\'', "''"));
+        src.filter = Some(match &src.filter {
+            Some(f) => format!("({f}) AND {own}"),
+            None => own,
+        });
+    }
+    j
 }
 
 /// What a run did.
@@ -52,11 +147,13 @@ pub struct RunSummary {
     pub coverage: Coverage,
     pub counties: Vec<CountyPackage>,
     pub seconds: BTreeMap<String, f64>,
+    /// A task's window as finally detected `[x, y, width, height]`.
+    pub task_window: Option<[usize; 4]>,
 }
 
 /// What the outputs depend on: the job text, every input file's size and modification time,
 /// and the version of tuban.
-fn fingerprint(job: &Job, extra: &str) -> Result<String> {
+pub(crate) fn fingerprint(job: &Job, extra: &str) -> Result<String> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::fs::read(&job.path)
         .map_err(|e| Error::write(&job.path, e))?
@@ -173,12 +270,11 @@ fn write_coverage(dir: &Path, cov: &Coverage) -> Result<()> {
 /// layer problems are found by [`preflight`] before any work starts.
 pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunSummary> {
     let j = job.job;
+    // A task's coverage is its own county's; the overlay cuts polygons by every county, as a
+    // single run does (a polygon across three counties is judged as one across three).
+    let scoped = job.task.as_ref().map(|t| county_job(j, &t.code));
     let Some(im) = &j.imagery else {
-        return Err(Error::Job {
-            path: j.path.clone(),
-            line: 0,
-            reason: "no [imagery] table: tuban run needs before and after images".into(),
-        });
+        return Err(no_imagery(j));
     };
     preflight(j)?;
     std::fs::create_dir_all(&job.out).map_err(|e| Error::write(&job.out, e))?;
@@ -193,46 +289,32 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
 
     let ddir = job.out.join("detect");
     let t = Instant::now();
-    let detect_summary = if is_current(&ddir, &fp, &["changes.gpkg", "change.tif", "detect.json"]) {
-        skipped.push("detect".to_string());
-        None
-    } else {
-        let opts = DetectOptions {
-            before: before.clone(),
-            after: after.clone(),
-            out_dir: ddir.clone(),
-            pair: PairOptions {
-                bands_before: im.bands.clone(),
-                bands_after: None,
-                resample: false,
-                scratch_dir: None,
-                coregister: im.coregister,
-                shift_after: None,
-            },
-            tile_px: job.tile_px,
-            evidence: None,
-            vectorize: true,
-            min_area_m2: 0.0,
-            open_px: None,
-            join_m: None,
-            classify: Some(j.classify.clone()),
-            classes: j.classes.clone(),
-            // The survey's roads and villages give the typing its context.
-            context: j.dltb.as_ref().map(|(src, conf)| ContextSource {
-                source: src.clone(),
-                class_field: conf.class_field.clone(),
-            }),
-            config: PipelineConfig::default(),
-            model: im.model.as_ref().map(|path| ModelSource {
-                path: path.clone(),
-                config: im.model_config.clone(),
-                tile_px: None,
-            }),
-            lead_model: j.lead_model.clone(),
+    let mut window = job.task.as_ref().map(|t| t.window);
+    let detect_summary = loop {
+        let scope = job.task.as_ref().zip(window);
+        // A task's window is part of what its detection depends on.
+        let dfp = match window {
+            Some(w) => format!("{fp}/window {} {} {} {}", w.x, w.y, w.width, w.height),
+            None => fp.clone(),
         };
-        let s = detect(&opts, backend, progress)?;
-        stamp(&ddir, &fp)?;
-        Some(s)
+        let summary = if is_current(&ddir, &dfp, &["changes.gpkg", "change.tif", "detect.json"]) {
+            skipped.push("detect".to_string());
+            None
+        } else {
+            let opts = detect_options(j, &before, &after, &ddir, job.tile_px, scope)?;
+            let s = detect(&opts, backend, progress)?;
+            stamp(&ddir, &dfp)?;
+            Some(s)
+        };
+        // A change polygon that meets the county and reaches the window's edge may go on
+        // outside it: detect again over a window that holds it whole.
+        match scope {
+            Some((task, w)) => match super::plan::grown_window(&ddir, task, w)? {
+                Some(grown) => window = Some(grown),
+                None => break summary,
+            },
+            None => break summary,
+        }
     };
     seconds.insert("detect".to_string(), t.elapsed().as_secs_f64());
 
@@ -243,7 +325,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         &CoverageJob {
             detect_dir: &ddir,
             out_dir: &cdir,
-            counties: j.counties.as_ref(),
+            counties: scoped.as_ref().unwrap_or(j).counties.as_ref(),
             whole_name: "scene",
             min_clear_share: j.rules.min_clear_share.unwrap_or(MIN_CLEAR_SHARE),
         },
@@ -308,6 +390,11 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         }
     }
     codes.sort();
+    // A task makes its own county's package only.
+    if let Some(task) = &job.task {
+        codes.retain(|c| **c == task.code);
+    }
+    let packages = job.task.as_ref().map_or(&job.out, |t| &t.packages);
     // Each county's not-seen parts, grouped once.
     let mut parts_of: Vec<Vec<&NotSeen>> = vec![Vec::new(); cov.counties.len()];
     for p in &cov.not_seen {
@@ -316,7 +403,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     for (k, code) in codes.iter().enumerate() {
         let row = cov.counties.iter().position(|c| &c.code == *code);
         let county_cov = row.map(|r| (&cov.counties[r], parts_of[r].as_slice()));
-        let dir = job.out.join(code);
+        let dir = packages.join(code);
         let cfp = format!("{fp}/{code}/{}", job.shp_encoding);
         if is_current(
             &dir,
@@ -359,6 +446,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         coverage: cov,
         counties,
         seconds,
+        task_window: window.map(|w| [w.x, w.y, w.width, w.height]),
     };
     crate::output::write_json(&job.out.join("run.json"), &summary)?;
     Ok(summary)

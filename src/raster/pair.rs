@@ -30,6 +30,9 @@ pub struct PairOptions {
     /// Move the after image's content by minus this shift (px, x east, y south) onto the before
     /// grid, bilinear: what `coregister` applies once the shift is measured.
     pub shift_after: Option<(f64, f64)>,
+    /// Only this window of the overlap (pixels of the overlap grid): the pair then is that
+    /// window, with its own geotransform (a plan's task detects one county's part of a scene).
+    pub window: Option<Window>,
 }
 
 /// The file a dataset was opened from (its description), or `path`.
@@ -301,7 +304,28 @@ impl ScenePair {
             }
         }
         let roles = roles_of(&choice_b);
-        let (width, height, off_b, off_a, gt) = overlap(&ds_b, &ds_a, before, after)?;
+        let (mut width, mut height, mut off_b, mut off_a, mut gt) =
+            overlap(&ds_b, &ds_a, before, after)?;
+        if let Some(w) = opts.window {
+            if w.width == 0 || w.height == 0 || w.x + w.width > width || w.y + w.height > height {
+                return Err(Error::Open {
+                    path: before.into(),
+                    reason: format!(
+                        "window {}x{} at ({}, {}) lies outside the {width}x{height} px overlap of the two dates",
+                        w.width, w.height, w.x, w.y
+                    ),
+                });
+            }
+            (width, height) = (w.width, w.height);
+            off_b = (off_b.0 + w.x, off_b.1 + w.y);
+            off_a = (off_a.0 + w.x, off_a.1 + w.y);
+            gt = gt.map(|g| {
+                let mut m = g;
+                m[0] += w.x as f64 * g[1] + w.y as f64 * g[2];
+                m[3] += w.x as f64 * g[4] + w.y as f64 * g[5];
+                m
+            });
+        }
         let projection = ds_b.projection();
         let mk =
             |path: &Path, ds: Dataset, choice: &[BandChoice], offset, scale: f64| -> Result<Date> {

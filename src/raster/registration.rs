@@ -41,7 +41,7 @@ pub struct WindowShift {
 }
 
 /// The measured shift between the dates.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Registration {
     /// Shift, pixels: the after image shows at `(x + dx, y + dy)` what the before image shows
     /// at `(x, y)`.

@@ -1,0 +1,174 @@
+//! `tuban plan`, `tuban run --task`, `tuban merge` on a synthetic four-county job: the merged
+//! leads are a single run's (change polygons that cross county borders, counties cut by the
+//! scene's edge), merge refuses while counties are missing and names them, a task run again
+//! writes the same bytes, merge twice gives the same file, a stale plan is refused.
+#![cfg(feature = "gdal")]
+
+mod common;
+
+use common::cli::tuban;
+use common::vector::rows;
+use gdal::vector::{Geometry, LayerAccess};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// Ids that point into the detection that made a lead (its window's own numbering), and the
+/// chip paths (the package's own folder): everything else must be a single run's.
+const PROVENANCE: [&str; 4] = ["SRC_ID", "comp_id", "QSIMG", "HSIMG"];
+
+/// Every lead of a layer by JCBH: its fields (without the provenance) and its area.
+fn leads(path: &Path) -> BTreeMap<String, (BTreeMap<String, String>, f64)> {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let mut l = ds.layer_by_name("leads").unwrap();
+    let areas: Vec<f64> = l
+        .features()
+        .map(|f| f.geometry().map_or(0.0, Geometry::area))
+        .collect();
+    rows(path, "leads")
+        .into_iter()
+        .zip(areas)
+        .map(|(mut r, a)| {
+            for p in PROVENANCE {
+                r.remove(p);
+            }
+            (r["JCBH"].clone(), (r, a))
+        })
+        .collect()
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, out, err) = tuban(args);
+    assert_eq!(code, 0, "tuban {args:?}: {err}");
+    out
+}
+
+#[test]
+fn county_tasks_merge_to_the_single_runs_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let synth = d.join("synth");
+    ok(&[
+        "synth",
+        "--size",
+        "1024",
+        "--seed",
+        "5",
+        "--counties",
+        "4",
+        "--out",
+        &s(&synth),
+    ]);
+    let job = s(&synth.join("job.toml"));
+    let full = d.join("full");
+    ok(&["run", &job, "--out", &s(&full), "--backend", "cpu"]);
+    let plan_dir = d.join("plan");
+    let out = ok(&["plan", &job, "--out", &s(&plan_dir), "--cpus", "1"]);
+    assert!(out.contains("plan: 4 county tasks"), "{out}");
+
+    // The plan: four tasks, each window holding its county's extent; the Slurm scripts: a job
+    // array per size class, the merge after all of them.
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plan_dir.join("tasks.json")).unwrap())
+            .unwrap();
+    let tasks = plan["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 4);
+    for t in tasks {
+        let (c, w) = (&t["county_px"], &t["window"]);
+        let v = |x: &serde_json::Value, i| x[i].as_u64().unwrap();
+        assert!(v(w, 0) <= v(c, 0) && v(w, 1) <= v(c, 1), "{t}");
+        assert!(v(w, 0) + v(w, 2) >= v(c, 0) + v(c, 2), "{t}");
+        assert!(v(w, 1) + v(w, 3) >= v(c, 1) + v(c, 3), "{t}");
+        assert!(t["mem_mb"].as_u64().unwrap() >= 1024, "{t}");
+    }
+    let submit = std::fs::read_to_string(plan_dir.join("submit.sh")).unwrap();
+    assert!(
+        submit.contains("--array=") && submit.contains("--dependency=afterok:"),
+        "{submit}"
+    );
+    let task_script = std::fs::read_to_string(plan_dir.join("task.sbatch")).unwrap();
+    assert!(task_script.contains("--task \"$SLURM_ARRAY_TASK_ID\""));
+
+    // Nothing run yet: merge names every county.
+    let (code, _, err) = tuban(&["merge", &s(&plan_dir)]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("4 of 4 counties are not finished")
+            && err.contains("320585 (task 3: not run)"),
+        "{err}"
+    );
+    for i in 0..3 {
+        ok(&[
+            "run",
+            &job,
+            "--plan",
+            &s(&plan_dir),
+            "--task",
+            &i.to_string(),
+            "--backend",
+            "cpu",
+        ]);
+    }
+    let (code, _, err) = tuban(&["merge", &s(&plan_dir)]);
+    assert!(
+        code != 0 && err.contains("1 of 4") && err.contains("320585"),
+        "{err}"
+    );
+    // The last one as a Slurm array task would run it.
+    let last = Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(["run", &job, "--plan", &s(&plan_dir), "--backend", "cpu"])
+        .env("SLURM_ARRAY_TASK_ID", "3")
+        .output()
+        .unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    ok(&["merge", &s(&plan_dir)]);
+
+    let single = leads(&full.join("overlay/leads.gpkg"));
+    let merged = leads(&plan_dir.join("merged.gpkg"));
+    assert!(single.len() >= 4, "{} leads", single.len());
+    assert_eq!(
+        single.keys().collect::<Vec<_>>(),
+        merged.keys().collect::<Vec<_>>()
+    );
+    for (k, (fields, area)) in &single {
+        let (m_fields, m_area) = &merged[k];
+        assert_eq!(fields, m_fields, "{k}");
+        assert!((area - m_area).abs() <= 1e-6 * area.max(1.0), "{k}");
+    }
+    // Counties whose leads come from polygons that cross a county border.
+    let counties: std::collections::BTreeSet<&str> = single.keys().map(|k| &k[..6]).collect::<_>();
+    assert!(counties.len() >= 2, "{counties:?}");
+
+    // A task run again from nothing writes the same package; merge again the same file.
+    let package = |code: &str| std::fs::read(plan_dir.join(code).join("tuban.gpkg")).unwrap();
+    let code1 = tasks[1]["code"].as_str().unwrap();
+    let before = package(code1);
+    let merged_before = std::fs::read(plan_dir.join("merged.gpkg")).unwrap();
+    std::fs::remove_dir_all(plan_dir.join("tasks").join(code1)).unwrap();
+    std::fs::remove_dir_all(plan_dir.join(code1)).unwrap();
+    ok(&[
+        "run",
+        &job,
+        "--plan",
+        &s(&plan_dir),
+        "--task",
+        "1",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(package(code1) == before, "task 1 wrote other bytes");
+    ok(&["merge", &s(&plan_dir)]);
+    assert!(std::fs::read(plan_dir.join("merged.gpkg")).unwrap() == merged_before);
+
+    // The job changed after the plan: tasks refuse to run under it.
+    let mut text = std::fs::read_to_string(&job).unwrap();
+    text.push_str("\n# edited\n");
+    std::fs::write(&job, text).unwrap();
+    let (code, _, err) = tuban(&["run", &job, "--plan", &s(&plan_dir), "--task", "0"]);
+    assert!(code != 0 && err.contains("plan again"), "{err}");
+}
