@@ -32,9 +32,10 @@ print(', '.join(f'{k} {v:.2f}' for k, v in sorted(s.items())))")
     echo "$gsd $threads $secs $kb" >>"$work/rows.txt"
   done
 done
-# Cores for a quarter: 9.6e6 km² per date pair, from the 2-thread rate per core.
+# Cores for a quarter: 9.6e6 km² per date pair, at the one-thread rate (a Slurm task of one CPU
+# per county: the stages after detection run on one core, so one-CPU tasks use cores best).
 awk -v n="$size" 'BEGIN { area = 9.6e12 }
-  { if ($2 == 2) rate[$1] = n * n / $3 / 2 }
+  { if ($2 == 1) rate[$1] = n * n / $3 }
   END {
     for (g in rate) {
       px = area / (g * g)
