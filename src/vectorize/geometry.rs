@@ -95,7 +95,7 @@ pub fn to_world_simplified(
     gt: &GeoTransform,
     min_triangle_px2: f64,
 ) -> MultiPolygon<f64> {
-    use geo::{MapCoords, SimplifyVwPreserve, Validation};
+    use geo::{MapCoords, SimplifyVwPreserve};
     if min_triangle_px2 <= 0.0 {
         return to_world(polys, gt);
     }
@@ -103,7 +103,7 @@ pub fn to_world_simplified(
     let simplified = exact.simplify_vw_preserve(min_triangle_px2);
     let keep = simplified.0.len() == exact.0.len()
         && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
-        && simplified.is_valid();
+        && super::valid::is_valid(&simplified);
     let chosen = if keep { simplified } else { exact };
     chosen.map_coords(|c| gt.apply_f64(c.x, c.y))
 }

@@ -8,3 +8,4 @@ pub mod source;
 pub mod stitch;
 pub mod tile;
 pub mod trace;
+pub mod valid;
