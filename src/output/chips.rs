@@ -34,11 +34,15 @@ pub struct ChipSource {
     height: usize,
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
+/// The value at quantile `q` (the element a sort would put at `round((len - 1) q)`), found by
+/// selection: each chip takes three of them per band, and sorting the 65,536 values each time
+/// was a twentieth of a run's time on counties with many leads.
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
         return 0.0;
     }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    let k = ((values.len() - 1) as f64 * q).round() as usize;
+    *values.select_nth_unstable_by(k, f64::total_cmp).1
 }
 
 impl ChipSource {
@@ -84,8 +88,7 @@ impl ChipSource {
                 .copied()
                 .filter(|x| x.is_finite() && Some(*x) != nodata)
                 .collect();
-            v.sort_by(f64::total_cmp);
-            let (lo, hi) = (percentile(&v, 0.02), percentile(&v, 0.98));
+            let (lo, hi) = (percentile(&mut v, 0.02), percentile(&mut v, 0.98));
             stretch[k] = (lo, if hi > lo { hi } else { lo + 1.0 });
         }
         Ok(ChipSource {
@@ -105,14 +108,13 @@ impl ChipSource {
     /// field) turned sensor noise into saturated colour speckle, band by band.
     fn chip_stretch(&self, plane: &[f64], k: usize) -> (f64, f64) {
         let mut v: Vec<f64> = plane.iter().copied().filter(|x| x.is_finite()).collect();
-        v.sort_by(f64::total_cmp);
-        let (lo, hi) = (percentile(&v, 0.02), percentile(&v, 0.98));
+        let (lo, hi) = (percentile(&mut v, 0.02), percentile(&mut v, 0.98));
         let (glo, ghi) = self.stretch[k];
         let least = MIN_CHIP_RANGE * (ghi - glo);
         if hi - lo >= least {
             return (lo, hi);
         }
-        let mid = percentile(&v, 0.5);
+        let mid = percentile(&mut v, 0.5);
         (mid - least / 2.0, mid + least / 2.0)
     }
 
@@ -304,7 +306,10 @@ fn write_png(rgb: &[u8], n: usize, out: &Path) -> Result<()> {
     }
     let png = gdal::DriverManager::get_driver_by_name("PNG").map_err(|e| Error::write(out, e))?;
     let tmp = crate::output::partial_path(out);
-    ds.create_copy(&png, &tmp, &Default::default())
+    // Deflate level 1: on a 2 m county of 98 leads the packages took 4.3 s at GDAL's default
+    // (6), 2.65 s at 1, for chips 12 % larger (15.0 MB against 13.4 MB).
+    let opts = gdal::cpl::CslStringList::from_iter(["ZLEVEL=1"]);
+    ds.create_copy(&png, &tmp, &opts)
         .map_err(|e| Error::write(out, e))?;
     // GDAL may add a .aux.xml beside a PNG; chips carry no georeference.
     let _ = std::fs::remove_file(tmp.with_extension("partial.aux.xml"));
