@@ -45,6 +45,35 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
     *values.select_nth_unstable_by(k, f64::total_cmp).1
 }
 
+/// A [`ChipSource`] without its dataset handle ([`ChipSource::recipe`]).
+#[derive(Clone, Debug)]
+pub struct ChipRecipe {
+    path: PathBuf,
+    rgb: [usize; 3],
+    stretch: [(f64, f64); 3],
+    gt: [f64; 6],
+    width: usize,
+    height: usize,
+}
+
+impl ChipRecipe {
+    /// Open the image again.
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming the file.
+    pub fn open(&self) -> Result<ChipSource> {
+        Ok(ChipSource {
+            path: self.path.clone(),
+            ds: crate::raster::open_dataset(&self.path)?,
+            rgb: self.rgb,
+            stretch: self.stretch,
+            gt: self.gt,
+            width: self.width,
+            height: self.height,
+        })
+    }
+}
+
 impl ChipSource {
     /// Open `path`; `bands` is the job's band mapping (R, G, B roles are shown; without them
     /// bands 3, 2, 1 of a 3+ band image, or band 1 as grey).
@@ -100,6 +129,25 @@ impl ChipSource {
             width,
             height,
         })
+    }
+
+    /// The image's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What opens this image again with the same bands and stretch, on another thread (a
+    /// GDAL dataset serves one thread at a time): the chips of a county are drawn on every
+    /// core, each with its own handle.
+    pub fn recipe(&self) -> ChipRecipe {
+        ChipRecipe {
+            path: self.path.clone(),
+            rgb: self.rgb,
+            stretch: self.stretch,
+            gt: self.gt,
+            width: self.width,
+            height: self.height,
+        }
     }
 
     /// The stretch of one band of a chip: its own 2nd-98th percentiles, so that a chip under

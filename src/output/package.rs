@@ -181,15 +181,37 @@ pub fn write_county(
     let qs = text_column(&mut cols, &mut leads, "QSIMG");
     let hs = text_column(&mut cols, &mut leads, "HSIMG");
     if let (Some((before, after)), Some(j)) = (ctx.chips, jcbh_at) {
+        use rayon::prelude::*;
         std::fs::create_dir_all(staging.join("chips")).map_err(|e| Error::write(&staging, e))?;
-        for r in leads.iter_mut() {
-            let Sql::Text(jcbh) = r.values[j].clone() else {
-                continue;
-            };
-            for (img, col, tag) in [(before, qs, "QS"), (after, hs, "HS")] {
-                let rel = format!("chips/{jcbh}_{tag}.png");
-                img.write(&r.geom, &staging.join(&rel))?;
-                r.values[col] = Sql::Text(rel);
+        // Drawn on every core, each worker with its own handles on the two images.
+        let recipes = (before.recipe(), after.recipe());
+        let before_path = before.path().to_path_buf();
+        let drawn: Vec<Option<[String; 2]>> = leads
+            .par_iter()
+            .map_init(
+                || Ok::<_, Error>((recipes.0.open()?, recipes.1.open()?)),
+                |handles, r| {
+                    let Sql::Text(jcbh) = &r.values[j] else {
+                        return Ok(None);
+                    };
+                    // A failed reopen names its file; every lead of the worker reports it.
+                    let (b, a) = handles.as_ref().map_err(|e| Error::Open {
+                        path: before_path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    let mut rel = [String::new(), String::new()];
+                    for (k, (img, tag)) in [(b, "QS"), (a, "HS")].into_iter().enumerate() {
+                        rel[k] = format!("chips/{jcbh}_{tag}.png");
+                        img.write(&r.geom, &staging.join(&rel[k]))?;
+                    }
+                    Ok(Some(rel))
+                },
+            )
+            .collect::<Result<_>>()?;
+        for (r, d) in leads.iter_mut().zip(drawn) {
+            if let Some([q, h]) = d {
+                r.values[qs] = Sql::Text(q);
+                r.values[hs] = Sql::Text(h);
             }
         }
     }
