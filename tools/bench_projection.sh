@@ -36,12 +36,13 @@ done
 # per county: the stages after detection run on one core, so one-CPU tasks use cores best).
 awk -v n="$size" 'BEGIN { area = 9.6e12 }
   { if ($2 == 1) rate[$1] = n * n / $3 }
+  function up(x) { return x == int(x) ? x : int(x) + 1 }
   END {
     for (g in rate) {
       px = area / (g * g)
       core_s = px / rate[g]
-      printf "gsd %s m: %.2e px per date, %.0f core-hours; cores for 2 weeks %.0f, for 24 h %.0f (nodes of 2 cores: %.0f, %.0f)\n",
-        g, px, core_s / 3600, core_s / (14 * 86400), core_s / 86400, core_s / (14 * 86400) / 2, core_s / 86400 / 2
+      printf "gsd %s m: %.2e px per date, %.0f core-hours; cores for 2 weeks %d, for 24 h %d (nodes of 2 cores: %d, %d)\n",
+        g, px, core_s / 3600, up(core_s / (14 * 86400)), up(core_s / 86400), up(core_s / (14 * 86400) / 2), up(core_s / 86400 / 2)
     }
   }' "$work/rows.txt"
 rm -f "$work/rows.txt"
