@@ -125,6 +125,19 @@ coregister = true
     assert_eq!(by("rgb")["evidence"], "mbi");
     let csv = std::fs::read_to_string(out.join("sources.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "{csv}");
+    // The same leads from every source: real 256-px RGB chips; the first source's own lead
+    // is among the polygons outlined in its chip.
+    let rows = r["chips"].as_array().unwrap();
+    assert!((2..=4).contains(&rows.len()), "{rows:?}");
+    for row in rows {
+        let chips = row["chips"].as_array().unwrap();
+        assert_eq!(chips.len(), 6);
+        assert!(row["polygons"][0].as_u64().unwrap() >= 1, "{row}");
+        for c in chips {
+            let ds = gdal::Dataset::open(out.join(c.as_str().unwrap())).unwrap();
+            assert_eq!((ds.raster_size(), ds.raster_count()), ((256, 256), 3));
+        }
+    }
     // The page in a real browser: one row and one plotted line per source.
     let Some(browser) = chromium() else { return };
     let page = std::fs::canonicalize(out.join("sources.html")).unwrap();
@@ -139,6 +152,11 @@ coregister = true
     assert_eq!(html.matches("<g class=\"series\"").count(), 6, "{html}");
     assert!(html.contains("co-registered (moved"), "{html}");
     assert!(html.contains("bands R=3,G=2,B=1"), "{html}");
+    assert_eq!(
+        html.matches("<img class=\"chip\"").count(),
+        6 * rows.len(),
+        "{html}"
+    );
 }
 
 #[test]

@@ -190,11 +190,44 @@ impl ChipSource {
         let Some(b) = geom.bounding_rect() else {
             return Ok(());
         };
+        self.write_area(self.chip_area(b), std::slice::from_ref(geom), out)
+    }
+
+    /// The square a chip of `extent` shows (in the image's CRS): centred on it, twice its
+    /// larger side, at least 64 image pixels.
+    pub fn chip_area(&self, b: geo::Rect<f64>) -> geo::Rect<f64> {
         let (c0, r0) = self.to_pixel(b.min().x, b.max().y);
         let (c1, r1) = self.to_pixel(b.max().x, b.min().y);
         let (cx, cy) = ((c0 + c1) / 2.0, (r0 + r1) / 2.0);
-        let side = ((c1 - c0).abs().max((r1 - r0).abs()) * 2.0)
-            .max(64.0)
+        let half = ((c1 - c0).abs().max((r1 - r0).abs()) * 2.0).max(64.0) / 2.0;
+        let g = &self.gt;
+        let world = |c: f64, r: f64| {
+            geo::coord! {
+                x: g[0] + c * g[1] + r * g[2],
+                y: g[3] + c * g[4] + r * g[5],
+            }
+        };
+        geo::Rect::new(world(cx - half, cy - half), world(cx + half, cy + half))
+    }
+
+    /// Write the chip of the square `area` (in the image's CRS; see [`Self::chip_area`]) with
+    /// `outlines` drawn, to `out` as PNG: the same ground in several images, each with its own
+    /// polygons (`tuban sources`).
+    ///
+    /// # Errors
+    /// [`Error::Open`] when the image cannot be read, [`Error::Write`] naming `out`.
+    pub fn write_area(
+        &self,
+        area: geo::Rect<f64>,
+        outlines: &[MultiPolygon<f64>],
+        out: &Path,
+    ) -> Result<()> {
+        let (c0, r0) = self.to_pixel(area.min().x, area.max().y);
+        let (c1, r1) = self.to_pixel(area.max().x, area.min().y);
+        let (cx, cy) = ((c0 + c1) / 2.0, (r0 + r1) / 2.0);
+        let side = (c1 - c0)
+            .abs()
+            .max((r1 - r0).abs())
             .min(self.width.min(self.height) as f64)
             .round() as usize;
         let side = side.max(1);
@@ -228,7 +261,7 @@ impl ChipSource {
             let (c, r) = self.to_pixel(x, y);
             ((c - x0 as f64) * scale, (r - y0 as f64) * scale)
         };
-        for p in &geom.0 {
+        for p in outlines.iter().flat_map(|g| &g.0) {
             for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
                 for w in ring.0.windows(2) {
                     let a = to_chip(w[0].x, w[0].y);

@@ -270,7 +270,140 @@ pub struct SourcesReport {
     pub min_area_mu: f64,
     pub cover: f64,
     pub sources: Vec<SourceResult>,
+    /// The same leads seen by every source ([`chip_table`]).
+    pub chips: Vec<ChipRow>,
     pub seconds: f64,
+}
+
+/// One lead of the first source, as every source saw it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChipRow {
+    /// The lead: its type and area in the first source.
+    pub tblx: String,
+    pub area_mu: f64,
+    /// Per source (in the bench's order): the chip of its after image around the lead, with
+    /// that source's own polygons there outlined (`chips/...png`, relative to the output
+    /// folder); None where the source could not be drawn (another CRS).
+    pub chips: Vec<Option<String>>,
+    /// Per source: its polygons there.
+    pub polygons: Vec<usize>,
+}
+
+/// Leads shown side by side.
+const CHIP_LEADS: usize = 4;
+
+/// The change polygons of a detection: geometry, type and area in mu.
+fn change_polygons(changes: &Path) -> Result<Vec<(geo::MultiPolygon<f64>, String, f64)>> {
+    use crate::overlay::layer::{FieldSpec, Fields, read_layer};
+    let src = crate::job::Source {
+        path: changes.display().to_string(),
+        layer: Some("changes".into()),
+        crs: None,
+        encoding: None,
+        filter: None,
+        line: 0,
+    };
+    let fields = [
+        FieldSpec::mapped("type", &None, "TBLX"),
+        FieldSpec::mapped("area", &None, "area_mu"),
+    ];
+    let mut out = vec![];
+    read_layer(
+        &src,
+        "changes",
+        Fields::Named(&fields),
+        None,
+        None,
+        &|_, _| {},
+        |batch| {
+            for f in batch {
+                let tblx = f.attrs[0].clone().unwrap_or_default();
+                let mu = f.attrs[1]
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0);
+                out.push((f.geom, tblx, mu));
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// The chips of the same leads from every source, side by side: [`CHIP_LEADS`] leads of the
+/// first source of at least `min_mu` spread over its sizes (the largest, then at each quarter
+/// of the ranking down), each drawn from every source's after image over the same ground (the
+/// first source's chip of the lead) with that source's own polygons at the lead outlined, into
+/// `out/chips/`.
+///
+/// # Errors
+/// [`Error::Open`] when a detection's polygons or an image cannot be read, [`Error::Write`].
+pub fn chip_table(out: &Path, results: &[SourceResult], min_mu: f64) -> Result<Vec<ChipRow>> {
+    use crate::output::chips::ChipSource;
+    use geo::{BoundingRect, Intersects};
+    let Some(first) = results.first() else {
+        return Ok(vec![]);
+    };
+    let mut leads = change_polygons(&first.changes)?;
+    // Leads the bench scores (at least its `min_area_mu`), largest first.
+    leads.retain(|l| l.2 >= min_mu);
+    leads.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let n = leads.len();
+    let mut picked: Vec<usize> = (0..CHIP_LEADS).map(|k| k * n / CHIP_LEADS).collect();
+    picked.dedup();
+    picked.retain(|&i| i < n);
+    if picked.is_empty() {
+        return Ok(vec![]);
+    }
+    let dir = out.join("chips");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
+    let projection = |p: &Path| crate::raster::open_dataset(p).map(|d| d.projection());
+    let crs0 = projection(&first.after)?;
+    let mut rows: Vec<ChipRow> = picked
+        .iter()
+        .map(|&i| ChipRow {
+            tblx: leads[i].1.clone(),
+            area_mu: leads[i].2,
+            chips: vec![],
+            polygons: vec![],
+        })
+        .collect();
+    // Every source shows the same ground: the first source's chip of the lead.
+    let areas: Vec<Option<geo::Rect<f64>>> = {
+        let img = ChipSource::open(&first.after, first.band_spec.as_deref())?;
+        picked
+            .iter()
+            .map(|&i| leads[i].0.bounding_rect().map(|b| img.chip_area(b)))
+            .collect()
+    };
+    for (k, s) in results.iter().enumerate() {
+        let same_crs = projection(&s.after)? == crs0;
+        let img = ChipSource::open(&s.after, s.band_spec.as_deref())?;
+        let own = if same_crs {
+            change_polygons(&s.changes)?
+        } else {
+            vec![]
+        };
+        for ((row, &i), area) in rows.iter_mut().zip(&picked).zip(&areas) {
+            let Some((extent, area)) = leads[i].0.bounding_rect().zip(*area).filter(|_| same_crs)
+            else {
+                row.chips.push(None);
+                row.polygons.push(0);
+                continue;
+            };
+            // The polygons of this source at the lead.
+            let there: Vec<geo::MultiPolygon<f64>> = own
+                .iter()
+                .filter(|(g, _, _)| g.intersects(&extent))
+                .map(|(g, _, _)| g.clone())
+                .collect();
+            let rel = format!("chips/lead{}_{}.png", i + 1, folder_name(k, &s.name));
+            img.write_area(area, &there, &out.join(&rel))?;
+            row.chips.push(Some(rel));
+            row.polygons.push(there.len());
+        }
+    }
+    Ok(rows)
 }
 
 /// Run every source of `bench` into `out` (`out/NAME/`: its images when degraded, its
@@ -373,12 +506,14 @@ pub fn run(
         });
         progress("sources", k as u64 + 1, bench.sources.len() as u64);
     }
+    let chips = chip_table(out, &results, bench.min_area_mu)?;
     let report = SourcesReport {
         bench: bench.path.clone(),
         truth: bench.truth.clone(),
         min_area_mu: bench.min_area_mu,
         cover: bench.cover,
         sources: results,
+        chips,
         seconds: t0.elapsed().as_secs_f64(),
     };
     crate::output::write_json(&out.join("sources.json"), &report)?;

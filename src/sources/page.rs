@@ -217,6 +217,45 @@ pub fn html(r: &SourcesReport) -> String {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</tbody></table></body></html>\n");
+    h.push_str("</tbody></table>\n");
+    chips(&mut h, r);
+    h.push_str("</body></html>\n");
     h
+}
+
+/// The same leads of the first source as every source saw them: after images side by side,
+/// each with its own polygons there outlined.
+fn chips(h: &mut String, r: &SourcesReport) {
+    if r.chips.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h2>The same leads from each source</h2><p>After image of each source around a lead \
+         of <b>{}</b> (its largest, then at each quarter of its leads by size), the source's own \
+         polygons there outlined in yellow.</p><table id=\"chips\"><thead><tr><th>lead</th>",
+        esc(&r.sources[0].name)
+    );
+    for s in &r.sources {
+        let _ = write!(h, "<th>{}</th>", esc(&s.name));
+    }
+    h.push_str("</tr></thead><tbody>\n");
+    for row in &r.chips {
+        let _ = write!(h, "<tr><td>{} {:.1} mu</td>", esc(&row.tblx), row.area_mu);
+        for (chip, n) in row.chips.iter().zip(&row.polygons) {
+            match chip {
+                Some(src) => {
+                    let _ = write!(
+                        h,
+                        "<td><img class=\"chip\" src=\"{}\" width=\"160\" height=\"160\" alt=\"\"><br>{n} polygon{}</td>",
+                        esc(src),
+                        if *n == 1 { "" } else { "s" }
+                    );
+                }
+                None => h.push_str("<td>another CRS</td>"),
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table>\n");
 }
