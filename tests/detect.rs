@@ -7,7 +7,7 @@ mod common;
 use common::raster::{GT, Spec, read_f32, read_u8, write_tif};
 use std::path::{Path, PathBuf};
 use tuban::change::cpu::Driver;
-use tuban::change::{Backend, EvidenceKind, PipelineConfig};
+use tuban::change::{Backend, EvidenceKind};
 use tuban::pipeline::detect::{DetectOptions, DetectSummary, detect};
 
 /// A 4-band uint16 pair (B, G, R, NIR) with new buildings, written to `dir`.
@@ -41,23 +41,9 @@ fn opts(
     evidence: Option<EvidenceKind>,
 ) -> DetectOptions {
     DetectOptions {
-        before: b.into(),
-        after: a.into(),
-        out_dir: out.into(),
-        pair: Default::default(),
         tile_px: tile,
         evidence,
-        open_px: None,
-        join_m: None,
-        classify: Some(Default::default()),
-        classes: None,
-        context: None,
-        model: None,
-        lead_model: None,
-        scene: None,
-        vectorize: true,
-        min_area_m2: 0.0,
-        config: PipelineConfig::default(),
+        ..DetectOptions::new(b, a, out)
     }
 }
 

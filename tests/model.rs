@@ -224,19 +224,11 @@ fn conv_gpu_matches_cpu() {
 
 fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
     DetectOptions {
-        before: testdata("levir/before.png"),
-        after: testdata("levir/after.png"),
-        out_dir: out.into(),
-        pair: Default::default(),
         tile_px: 1024,
-        evidence: None,
         open_px: Some(0),
         join_m: Some(0.0),
         classify: None,
-        classes: None,
-        context: None,
         vectorize: false,
-        min_area_m2: 0.0,
         config: PipelineConfig {
             close_px: 0,
             ..Default::default()
@@ -246,8 +238,11 @@ fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
             config: None,
             tile_px: tile,
         }),
-        lead_model: None,
-        scene: None,
+        ..DetectOptions::new(
+            testdata("levir/before.png"),
+            testdata("levir/after.png"),
+            out,
+        )
     }
 }
 

@@ -20,23 +20,13 @@ fn run(
     config: PipelineConfig,
 ) -> Vec<u8> {
     let opts = DetectOptions {
-        before: before.into(),
-        after: after.into(),
-        out_dir: out.into(),
-        pair: Default::default(),
         tile_px: 128,
         evidence,
         open_px,
-        join_m: None,
         classify: None,
-        classes: None,
-        context: None,
-        model: None,
-        lead_model: None,
-        scene: None,
         vectorize: false,
-        min_area_m2: 0.0,
         config,
+        ..DetectOptions::new(before, after, out)
     };
     detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {}).unwrap();
     common::raster::read_u8(&out.join("change.tif")).2

@@ -87,6 +87,39 @@ pub struct DetectOptions {
     pub scene: Option<SceneStats>,
 }
 
+impl DetectOptions {
+    /// A detection of `before` and `after` into `out_dir` with the defaults of `tuban detect`:
+    /// the automatic profile (evidence, opening, joining from the pixel size), typed polygons
+    /// of every size, tiles of [`DEFAULT_TILE_PX`], no model, no context, statistics measured
+    /// on the pair. Change what differs with struct update syntax:
+    /// `DetectOptions { tile_px: 512, ..DetectOptions::new(b, a, out) }`.
+    pub fn new(
+        before: impl Into<PathBuf>,
+        after: impl Into<PathBuf>,
+        out_dir: impl Into<PathBuf>,
+    ) -> Self {
+        DetectOptions {
+            before: before.into(),
+            after: after.into(),
+            out_dir: out_dir.into(),
+            pair: PairOptions::default(),
+            tile_px: DEFAULT_TILE_PX,
+            evidence: None,
+            vectorize: true,
+            min_area_m2: 0.0,
+            open_px: None,
+            join_m: None,
+            config: PipelineConfig::default(),
+            classify: Some(ClassifyConf::default()),
+            classes: None,
+            context: None,
+            model: None,
+            lead_model: None,
+            scene: None,
+        }
+    }
+}
+
 /// The scene-wide statistics of a detection: what `detect` measures on samples of the whole
 /// pair before the main pass. A plan measures them once over the whole scene and gives them to
 /// each task, so that a county's window is judged exactly as the whole scene would be.
@@ -358,23 +391,8 @@ pub fn join_px(gap_m: f64, pixel_size_m: Option<f64>) -> (u32, u32) {
 /// use tuban::change::{Backend, PipelineConfig, cpu::Driver};
 /// use tuban::pipeline::detect::{DetectOptions, detect};
 /// let opts = DetectOptions {
-///     before: "before.tif".into(),
-///     after: "after.tif".into(),
-///     out_dir: "out".into(),
-///     pair: Default::default(),
 ///     tile_px: 1024,
-///     evidence: None,
-///     open_px: None,
-///     join_m: None,
-///     classify: Some(Default::default()),
-///     classes: None,
-///     context: None,
-///     model: None,
-///     lead_model: None,
-///     scene: None,
-///     vectorize: true,
-///     min_area_m2: 0.0,
-///     config: PipelineConfig::default(),
+///     ..DetectOptions::new("before.tif", "after.tif", "out")
 /// };
 /// let summary = detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {})?;
 /// println!("{} changed pixels", summary.changed_px);

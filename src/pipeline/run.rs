@@ -13,7 +13,7 @@
 use super::ProgressFn;
 use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, SceneStats, detect};
 use super::scenes::{annotate, footprints, mosaic};
-use crate::change::{Backend, PipelineConfig};
+use crate::change::Backend;
 use crate::coverage::{Coverage, CoverageJob, MIN_CLEAR_SHARE, NotSeen, coverage};
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -76,25 +76,15 @@ pub(crate) fn detect_options(
         return Err(no_imagery(j));
     };
     Ok(DetectOptions {
-        before: before.into(),
-        after: after.into(),
-        out_dir: out_dir.into(),
         pair: PairOptions {
             bands_before: im.bands.clone(),
-            bands_after: None,
-            resample: false,
-            scratch_dir: None,
             // A task reads the after image moved by the shift the plan measured.
             coregister: im.coregister && task.is_none(),
             shift_after: task.and_then(|(t, _)| t.shift_after),
             window: task.map(|(_, w)| w),
+            ..Default::default()
         },
         tile_px,
-        evidence: None,
-        vectorize: true,
-        min_area_m2: 0.0,
-        open_px: None,
-        join_m: None,
         classify: Some(j.classify.clone()),
         classes: j.classes.clone(),
         // The survey's roads and villages give the typing its context.
@@ -102,7 +92,6 @@ pub(crate) fn detect_options(
             source: src.clone(),
             class_field: conf.class_field.clone(),
         }),
-        config: PipelineConfig::default(),
         model: im.model.as_ref().map(|path| ModelSource {
             path: path.clone(),
             config: im.model_config.clone(),
@@ -110,6 +99,7 @@ pub(crate) fn detect_options(
         }),
         lead_model: j.lead_model.clone(),
         scene: task.map(|(t, _)| t.stats.clone()),
+        ..DetectOptions::new(before, after, out_dir)
     })
 }
 

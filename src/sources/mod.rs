@@ -438,31 +438,12 @@ pub fn run(
         let clock = Instant::now();
         let summary = detect(
             &DetectOptions {
-                before: before.clone(),
-                after: after.clone(),
-                out_dir: ddir.clone(),
                 pair: PairOptions {
                     bands_before: s.bands.clone(),
-                    bands_after: None,
-                    resample: false,
-                    scratch_dir: None,
                     coregister: s.coregister,
-                    shift_after: None,
-                    window: None,
+                    ..Default::default()
                 },
-                tile_px: crate::pipeline::detect::DEFAULT_TILE_PX,
-                evidence: None,
-                open_px: None,
-                join_m: None,
-                classify: Some(Default::default()),
-                classes: None,
-                context: None,
-                model: None,
-                lead_model: None,
-                scene: None,
-                vectorize: true,
-                min_area_m2: 0.0,
-                config: Default::default(),
+                ..DetectOptions::new(&before, &after, &ddir)
             },
             backend,
             progress,
