@@ -159,6 +159,52 @@ coregister = true
     );
 }
 
+/// A change-detection dataset's PNG pair (no georeference) compared at its own and a coarser
+/// ground size: `pixel_m` places the images and the label on a metric grid.
+#[test]
+fn ungeoreferenced_pairs_are_placed_by_pixel_m() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let levir =
+        std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/levir")).unwrap();
+    let bench = d.join("bench.toml");
+    let text = |pixel: &str| {
+        format!(
+            "truth = \"{0}/label.png\"\n{pixel}min_area_mu = 0.1\n\
+             [[source]]\nname = \"native\"\nbefore = \"{0}/before.png\"\nafter = \"{0}/after.png\"\n\
+             [[source]]\nname = \"1 m\"\nlike = \"native\"\nresample_m = 1.0\n",
+            levir.display()
+        )
+    };
+    let run = |out: &str| {
+        tuban(&[
+            "sources",
+            bench.to_str().unwrap(),
+            "--out",
+            d.join(out).to_str().unwrap(),
+            "--backend",
+            "cpu",
+        ])
+    };
+    // Without a ground size a resampled source cannot be made: the error says what to give.
+    std::fs::write(&bench, text("")).unwrap();
+    let (code, _, e) = run("o1");
+    assert!(code != 0 && e.contains("pixel_m"), "{e}");
+    std::fs::write(&bench, text("pixel_m = 0.5\n")).unwrap();
+    let (code, _, e) = run("o2");
+    assert_eq!(code, 0, "{e}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("o2/sources.json")).unwrap()).unwrap();
+    let s = r["sources"].as_array().unwrap();
+    assert_eq!(s[0]["pixel_size_m"].as_f64(), Some(0.5));
+    assert_eq!(s[1]["pixel_size_m"].as_f64(), Some(1.0));
+    // The building pair is scored: some of its new buildings are found at 0.5 m.
+    assert!(s[0]["pixel"]["f1"].as_f64().unwrap() > 0.05, "{}", s[0]);
+    let (w, h, _) = read_band(&d.join("o2/02-1_m/after.tif"));
+    let (w0, h0, _) = read_band(&levir.join("after.png"));
+    assert_eq!((w, h), (w0.div_ceil(2), h0.div_ceil(2)));
+}
+
 #[test]
 fn a_bad_bench_is_refused_with_its_file_and_problem() {
     let dir = tempfile::tempdir().unwrap();

@@ -89,7 +89,7 @@ pub fn degrade(src: &Path, dst: &Path, d: &Degradation, after: bool, seed: u64) 
         (Some(_), None) => {
             return Err(Error::Open {
                 path: src.into(),
-                reason: "resample_m needs a georeferenced image".into(),
+                reason: "resample_m needs a georeferenced image (for images without one, give the bench pixel_m = their ground size in metres)".into(),
             });
         }
         (Some(m), Some(g)) => {

@@ -42,6 +42,10 @@ struct BenchFile {
     cover: Option<f64>,
     /// Band roles for every source (as `detect --bands`), unless a source says otherwise.
     bands: Option<String>,
+    /// Ground size (m) of a pixel of the images without a georeference (the truth and the
+    /// sources, e.g. the PNG pairs of change-detection datasets): they are placed on a metric
+    /// grid so that they can be resampled to a ground size and measured in mu.
+    pixel_m: Option<f64>,
     #[serde(rename = "source")]
     sources: Vec<SourceFile>,
 }
@@ -83,6 +87,8 @@ pub struct Bench {
     pub ignore: Option<PathBuf>,
     pub min_area_mu: f64,
     pub cover: f64,
+    /// Ground size of a pixel of ungeoreferenced images (`pixel_m`).
+    pub pixel_m: Option<f64>,
     pub sources: Vec<Source>,
 }
 
@@ -128,6 +134,12 @@ impl Bench {
             return Err(bench_err(
                 path,
                 format!("min_area_mu = {min_area_mu}: expected a number >= 0"),
+            ));
+        }
+        if let Some(m) = file.pixel_m.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(bench_err(
+                path,
+                format!("pixel_m = {m}: expected a ground size in metres > 0"),
             ));
         }
         if file.sources.is_empty() {
@@ -205,6 +217,7 @@ impl Bench {
             ignore,
             min_area_mu,
             cover,
+            pixel_m: file.pixel_m,
             sources,
         })
     }
@@ -419,6 +432,14 @@ pub fn run(
 ) -> Result<SourcesReport> {
     let t0 = Instant::now();
     crate::pipeline::detect::prepare_out_dir(out)?;
+    let placed;
+    let bench = match bench.pixel_m {
+        Some(m) => {
+            placed = georeferenced(bench, m, &out.join("georef"))?;
+            &placed
+        }
+        None => bench,
+    };
     let mut results = vec![];
     for (k, s) in bench.sources.iter().enumerate() {
         let dir = out.join(folder_name(k, &s.name));
@@ -501,6 +522,49 @@ pub fn run(
     crate::output::write_text(&out.join("sources.csv"), &csv(&report))?;
     crate::output::write_text(&out.join("sources.html"), &page::html(&report))?;
     Ok(report)
+}
+
+/// The bench with every image that has no georeference (truth, ignore mask, sources) replaced
+/// by a VRT in `dir` that places it on a metric grid of `pixel_m` (origin 0, 0 of Web Mercator,
+/// where its scale is 1: ground metres).
+fn georeferenced(bench: &Bench, pixel_m: f64, dir: &Path) -> Result<Bench> {
+    use std::collections::HashMap;
+    let mut done: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut place = |p: &Path| -> Result<PathBuf> {
+        if let Some(v) = done.get(p) {
+            return Ok(v.clone());
+        }
+        let ds = crate::raster::open_dataset(p)?;
+        let placed = if ds.geo_transform().is_ok() {
+            p.to_path_buf()
+        } else {
+            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+            let stem = p
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            let vrt = dir.join(format!("{:02}-{stem}.vrt", done.len()));
+            let err = |e: gdal::errors::GdalError| Error::write(&vrt, e);
+            let driver = gdal::DriverManager::get_driver_by_name("VRT").map_err(err)?;
+            let mut copy = ds
+                .create_copy(&driver, &vrt, &Default::default())
+                .map_err(err)?;
+            copy.set_geo_transform(&[0.0, pixel_m, 0.0, 0.0, 0.0, -pixel_m])
+                .map_err(err)?;
+            let srs = gdal::spatial_ref::SpatialRef::from_epsg(3857).map_err(err)?;
+            copy.set_spatial_ref(&srs).map_err(err)?;
+            vrt
+        };
+        done.insert(p.to_path_buf(), placed.clone());
+        Ok(placed)
+    };
+    let mut b = bench.clone();
+    b.truth = place(&bench.truth)?;
+    b.ignore = bench.ignore.as_deref().map(&mut place).transpose()?;
+    for s in &mut b.sources {
+        s.before = place(&s.before)?;
+        s.after = place(&s.after)?;
+    }
+    Ok(b)
 }
 
 /// `out/NN-name/`: the source's order and its name with anything but letters, digits, `-`
