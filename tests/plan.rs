@@ -64,7 +64,16 @@ fn county_tasks_merge_to_the_single_runs_leads() {
     let full = d.join("full");
     ok(&["run", &job, "--out", &s(&full), "--backend", "cpu"]);
     let plan_dir = d.join("plan");
-    let out = ok(&["plan", &job, "--out", &s(&plan_dir), "--cpus", "1"]);
+    let out = ok(&[
+        "plan",
+        &job,
+        "--out",
+        &s(&plan_dir),
+        "--cpus",
+        "1",
+        "--tuban",
+        "/opt/tuban/bin/tuban",
+    ]);
     assert!(out.contains("plan: 4 county tasks"), "{out}");
 
     // The plan: four tasks, each window holding its county's extent; the Slurm scripts: a job
@@ -89,6 +98,10 @@ fn county_tasks_merge_to_the_single_runs_leads() {
     );
     let task_script = std::fs::read_to_string(plan_dir.join("task.sbatch")).unwrap();
     assert!(task_script.contains("--task \"$SLURM_ARRAY_TASK_ID\""));
+    assert!(
+        task_script.contains("exec '/opt/tuban/bin/tuban' run"),
+        "{task_script}"
+    );
 
     // Nothing run yet: merge names every county.
     let (code, _, err) = tuban(&["merge", &s(&plan_dir)]);

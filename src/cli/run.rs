@@ -63,6 +63,10 @@ pub struct PlanArgs {
     /// Where the statistics pass runs.
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
     pub backend: BackendArg,
+    /// The tuban binary the Slurm scripts run on the compute nodes (default: this one, which
+    /// must then be on a path the nodes see).
+    #[arg(long)]
+    pub tuban: Option<PathBuf>,
 }
 
 /// How a plan splits a job.
@@ -129,7 +133,10 @@ pub fn plan(a: &PlanArgs) -> Result<()> {
         bail!("--cpus 0: a task needs at least one CPU");
     }
     let SplitBy::County = a.by;
-    let tuban = std::env::current_exe()?;
+    let tuban = match &a.tuban {
+        Some(t) => t.clone(),
+        None => std::env::current_exe()?,
+    };
     let opts = PlanOptions {
         out: a.out.clone(),
         tile_px: a.tile,
