@@ -185,3 +185,86 @@ fn county_tasks_merge_to_the_single_runs_leads() {
     let (code, _, err) = tuban(&["run", &job, "--plan", &s(&plan_dir), "--task", "0"]);
     assert!(code != 0 && err.contains("plan again"), "{err}");
 }
+
+/// A county whose extent meets the imagery but whose area does not (an L around the scene's
+/// corner) gets its task and its package (no image reached it), and merge takes it.
+#[test]
+fn a_county_beside_the_imagery_gets_its_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let synth = d.join("synth");
+    ok(&["synth", "--size", "512", "--seed", "2", "--out", &s(&synth)]);
+    let ds = gdal::Dataset::open(synth.join("after.tif")).unwrap();
+    let gt = ds.geo_transform().unwrap();
+    let (w, h) = ds.raster_size();
+    let (x1, y1) = (gt[0] + w as f64 * gt[1], gt[3]);
+    let dd = 100.0;
+    let l = format!(
+        r#"{{"type": "FeatureCollection", "crs": {{"type": "name", "properties": {{"name": "EPSG:4527"}}}},
+        "features": [{{"type": "Feature", "properties": {{"XZQDM": "320599", "XZQMC": "L"}},
+        "geometry": {{"type": "Polygon", "coordinates": [[[{a}, {b}], [{c}, {b}], [{c}, {e}], [{f}, {e}], [{f}, {g}], [{a}, {g}], [{a}, {b}]]]}}}}]}}"#,
+        a = x1 - dd,
+        b = y1 + 10.0,
+        c = x1 + dd,
+        e = y1 - dd,
+        f = x1 + 10.0,
+        g = y1 + dd,
+    );
+    std::fs::write(d.join("l.geojson"), l).unwrap();
+    let counties = d.join("counties.gpkg");
+    for args in [
+        vec![
+            "-f".to_string(),
+            "GPKG".into(),
+            s(&counties),
+            s(&synth.join("refs.gpkg")),
+            "XZQ".into(),
+        ],
+        vec![
+            "-append".into(),
+            "-nln".into(),
+            "XZQ".into(),
+            s(&counties),
+            s(&d.join("l.geojson")),
+        ],
+    ] {
+        let st = Command::new("ogr2ogr").args(&args).status().unwrap();
+        assert!(st.success(), "ogr2ogr {args:?}");
+    }
+    let job = synth.join("job.toml");
+    let text = std::fs::read_to_string(&job).unwrap();
+    let at = text.find("[layers.counties]").unwrap();
+    let rest = &text[at + 1..];
+    let end = rest.find("\n[").map_or(text.len(), |k| at + 1 + k);
+    let text = format!(
+        "{}[layers.counties]\npath = \"{}\"\nlayer = \"XZQ\"\ncode_field = \"XZQDM\"\nname_field = \"XZQMC\"\n{}",
+        &text[..at],
+        s(&counties),
+        &text[end..]
+    );
+    std::fs::write(&job, text).unwrap();
+    let job = s(&job);
+    let plan_dir = d.join("plan");
+    let out = ok(&["plan", &job, "--out", &s(&plan_dir)]);
+    assert!(
+        out.contains("plan: 3 county tasks") && out.contains("320599"),
+        "{out}"
+    );
+    for i in 0..3 {
+        ok(&[
+            "run",
+            &job,
+            "--plan",
+            &s(&plan_dir),
+            "--task",
+            &i.to_string(),
+            "--backend",
+            "cpu",
+        ]);
+    }
+    ok(&["merge", &s(&plan_dir)]);
+    let summary = std::fs::read_to_string(plan_dir.join("summary.csv")).unwrap();
+    assert!(summary.contains("320599,L,0,0.0000,0.0000"), "{summary}");
+    assert!(plan_dir.join("320599/report.html").is_file());
+}

@@ -380,9 +380,13 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         }
     }
     codes.sort();
-    // A task makes its own county's package only.
+    // A task makes its own county's package only, and always (a county whose extent meets
+    // the grid but whose area does not still gets its package, saying no image reached it).
     if let Some(task) = &job.task {
         codes.retain(|c| **c == task.code);
+        if codes.is_empty() {
+            codes.push(&task.code);
+        }
     }
     let packages = job.task.as_ref().map_or(&job.out, |t| &t.packages);
     // Each county's not-seen parts, grouped once.
