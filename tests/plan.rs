@@ -197,7 +197,7 @@ fn a_county_beside_the_imagery_gets_its_package() {
     ok(&["synth", "--size", "512", "--seed", "2", "--out", &s(&synth)]);
     let ds = gdal::Dataset::open(synth.join("after.tif")).unwrap();
     let gt = ds.geo_transform().unwrap();
-    let (w, h) = ds.raster_size();
+    let (w, _) = ds.raster_size();
     let (x1, y1) = (gt[0] + w as f64 * gt[1], gt[3]);
     let dd = 100.0;
     let l = format!(
