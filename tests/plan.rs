@@ -43,6 +43,12 @@ fn ok(args: &[&str]) -> String {
     out
 }
 
+/// `tuban run JOB --plan DIR --task I --backend cpu`, which must succeed.
+fn run_task(job: &str, plan: &Path, i: usize) {
+    let (plan, i) = (plan.to_str().unwrap(), i.to_string());
+    ok(&["run", job, "--plan", plan, "--task", &i, "--backend", "cpu"]);
+}
+
 #[test]
 fn county_tasks_merge_to_the_single_runs_leads() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,16 +118,7 @@ fn county_tasks_merge_to_the_single_runs_leads() {
         "{err}"
     );
     for i in 0..3 {
-        ok(&[
-            "run",
-            &job,
-            "--plan",
-            &s(&plan_dir),
-            "--task",
-            &i.to_string(),
-            "--backend",
-            "cpu",
-        ]);
+        run_task(&job, &plan_dir, i);
     }
     let (code, _, err) = tuban(&["merge", &s(&plan_dir)]);
     assert!(
@@ -164,16 +161,7 @@ fn county_tasks_merge_to_the_single_runs_leads() {
     let merged_before = std::fs::read(plan_dir.join("merged.gpkg")).unwrap();
     std::fs::remove_dir_all(plan_dir.join("tasks").join(code1)).unwrap();
     std::fs::remove_dir_all(plan_dir.join(code1)).unwrap();
-    ok(&[
-        "run",
-        &job,
-        "--plan",
-        &s(&plan_dir),
-        "--task",
-        "1",
-        "--backend",
-        "cpu",
-    ]);
+    run_task(&job, &plan_dir, 1);
     assert!(package(code1) == before, "task 1 wrote other bytes");
     ok(&["merge", &s(&plan_dir)]);
     assert!(std::fs::read(plan_dir.join("merged.gpkg")).unwrap() == merged_before);
@@ -252,16 +240,7 @@ fn a_county_beside_the_imagery_gets_its_package() {
         "{out}"
     );
     for i in 0..3 {
-        ok(&[
-            "run",
-            &job,
-            "--plan",
-            &s(&plan_dir),
-            "--task",
-            &i.to_string(),
-            "--backend",
-            "cpu",
-        ]);
+        run_task(&job, &plan_dir, i);
     }
     ok(&["merge", &s(&plan_dir)]);
     let summary = std::fs::read_to_string(plan_dir.join("summary.csv")).unwrap();

@@ -20,18 +20,10 @@ pub const CHIP_PX: usize = 256;
 /// Narrowest chip stretch, as a share of the image's 2-98 % range.
 const MIN_CHIP_RANGE: f64 = 0.25;
 
-/// One date's imagery prepared for chips.
+/// One date's imagery prepared for chips: its open dataset and what it shows.
 pub struct ChipSource {
-    path: PathBuf,
     ds: Dataset,
-    /// 1-based band numbers shown as red, green, blue.
-    rgb: [usize; 3],
-    /// Stretch per shown band: value at 0 and at 255.
-    stretch: [(f64, f64); 3],
-    /// Geotransform and its inverse.
-    gt: [f64; 6],
-    width: usize,
-    height: usize,
+    spec: ChipRecipe,
 }
 
 /// The value at quantile `q` (the element a sort would put at `round((len - 1) q)`), found by
@@ -49,8 +41,11 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
 #[derive(Clone, Debug)]
 pub struct ChipRecipe {
     path: PathBuf,
+    /// 1-based band numbers shown as red, green, blue.
     rgb: [usize; 3],
+    /// Stretch per shown band: value at 0 and at 255.
     stretch: [(f64, f64); 3],
+    /// Geotransform of the image.
     gt: [f64; 6],
     width: usize,
     height: usize,
@@ -63,13 +58,8 @@ impl ChipRecipe {
     /// [`Error::Open`] naming the file.
     pub fn open(&self) -> Result<ChipSource> {
         Ok(ChipSource {
-            path: self.path.clone(),
             ds: crate::raster::open_dataset(&self.path)?,
-            rgb: self.rgb,
-            stretch: self.stretch,
-            gt: self.gt,
-            width: self.width,
-            height: self.height,
+            spec: self.clone(),
         })
     }
 }
@@ -121,33 +111,28 @@ impl ChipSource {
             stretch[k] = (lo, if hi > lo { hi } else { lo + 1.0 });
         }
         Ok(ChipSource {
-            path: path.into(),
             ds,
-            rgb,
-            stretch,
-            gt,
-            width,
-            height,
+            spec: ChipRecipe {
+                path: path.into(),
+                rgb,
+                stretch,
+                gt,
+                width,
+                height,
+            },
         })
     }
 
     /// The image's file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.spec.path
     }
 
     /// What opens this image again with the same bands and stretch, on another thread (a
     /// GDAL dataset serves one thread at a time): the chips of a county are drawn on every
     /// core, each with its own handle.
     pub fn recipe(&self) -> ChipRecipe {
-        ChipRecipe {
-            path: self.path.clone(),
-            rgb: self.rgb,
-            stretch: self.stretch,
-            gt: self.gt,
-            width: self.width,
-            height: self.height,
-        }
+        self.spec.clone()
     }
 
     /// The stretch of one band of a chip: its own 2nd-98th percentiles, so that a chip under
@@ -157,7 +142,7 @@ impl ChipSource {
     fn chip_stretch(&self, plane: &[f64], k: usize) -> (f64, f64) {
         let mut v: Vec<f64> = plane.iter().copied().filter(|x| x.is_finite()).collect();
         let (lo, hi) = (percentile(&mut v, 0.02), percentile(&mut v, 0.98));
-        let (glo, ghi) = self.stretch[k];
+        let (glo, ghi) = self.spec.stretch[k];
         let least = MIN_CHIP_RANGE * (ghi - glo);
         if hi - lo >= least {
             return (lo, hi);
@@ -168,7 +153,7 @@ impl ChipSource {
 
     /// Image pixel (column, row) of a world coordinate.
     fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
-        let g = &self.gt;
+        let g = &self.spec.gt;
         let det = g[1] * g[5] - g[2] * g[4];
         let (dx, dy) = (x - g[0], y - g[3]);
         (
@@ -179,7 +164,7 @@ impl ChipSource {
 
     /// Ground size of one image pixel in metres (projected CRS units assumed metres).
     fn pixel_m(&self) -> f64 {
-        (self.gt[1] * self.gt[1] + self.gt[4] * self.gt[4]).sqrt()
+        (self.spec.gt[1] * self.spec.gt[1] + self.spec.gt[4] * self.spec.gt[4]).sqrt()
     }
 
     /// Write the chip of `geom` (in the image's CRS) to `out` as PNG.
@@ -200,7 +185,7 @@ impl ChipSource {
         let (c1, r1) = self.to_pixel(b.max().x, b.min().y);
         let (cx, cy) = ((c0 + c1) / 2.0, (r0 + r1) / 2.0);
         let half = ((c1 - c0).abs().max((r1 - r0).abs()) * 2.0).max(64.0) / 2.0;
-        let g = &self.gt;
+        let g = &self.spec.gt;
         let world = |c: f64, r: f64| {
             geo::coord! {
                 x: g[0] + c * g[1] + r * g[2],
@@ -228,26 +213,26 @@ impl ChipSource {
         let side = (c1 - c0)
             .abs()
             .max((r1 - r0).abs())
-            .min(self.width.min(self.height) as f64)
+            .min(self.spec.width.min(self.spec.height) as f64)
             .round() as usize;
         let side = side.max(1);
         let x0 = (cx - side as f64 / 2.0)
             .round()
-            .clamp(0.0, (self.width - side) as f64) as isize;
+            .clamp(0.0, (self.spec.width - side) as f64) as isize;
         let y0 = (cy - side as f64 / 2.0)
             .round()
-            .clamp(0.0, (self.height - side) as f64) as isize;
+            .clamp(0.0, (self.spec.height - side) as f64) as isize;
         let n = CHIP_PX;
         let mut rgb = vec![0u8; 3 * n * n];
         let mut planes = Vec::with_capacity(3);
-        for &band_no in &self.rgb {
+        for &band_no in &self.spec.rgb {
             let band = self
                 .ds
                 .rasterband(band_no)
-                .map_err(|e| Error::open(&self.path, e))?;
+                .map_err(|e| Error::open(&self.spec.path, e))?;
             let buf: Buffer<f64> = band
                 .read_as((x0, y0), (side, side), (n, n), Some(ResampleAlg::Average))
-                .map_err(|e| Error::open(&self.path, e))?;
+                .map_err(|e| Error::open(&self.spec.path, e))?;
             planes.push(buf.data().to_vec());
         }
         for (k, plane) in planes.iter().enumerate() {

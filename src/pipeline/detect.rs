@@ -538,18 +538,19 @@ fn detect_into(
     } else if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(&pair, &samples)?;
     }
-    let mut measured_band_stats = None;
+    // The band statistics a model scaled by the scene's used, given or measured.
+    let mut scene_band_stats = None;
     let model_path = model.as_ref().map(|(m, _)| m.path.clone());
     let model = match model {
         Some((model, bands)) => {
             // Only `scale = "scene"` reads the scene's statistics: the others skip the pass.
             let stats = match (model.config.input.scale, given) {
-                (crate::model::config::Scale::Scene, Some(g)) => {
-                    g.band_stats.clone().unwrap_or_default()
-                }
-                (crate::model::config::Scale::Scene, None) => {
-                    let s = band_stats(&pair, &samples)?;
-                    measured_band_stats = Some(s.clone());
+                (crate::model::config::Scale::Scene, given) => {
+                    let s = match given {
+                        Some(g) => g.band_stats.clone().unwrap_or_default(),
+                        None => band_stats(&pair, &samples)?,
+                    };
+                    scene_band_stats = Some(s.clone());
                     s
                 }
                 _ => Default::default(),
@@ -581,7 +582,7 @@ fn detect_into(
     let stats = SceneStats {
         radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
         threshold: plan.threshold,
-        band_stats: given.map_or(measured_band_stats, |g| g.band_stats.clone()),
+        band_stats: scene_band_stats,
         registration,
         coregistered_by,
     };
@@ -853,8 +854,8 @@ fn detect_into(
         tile_px: grid.tile_px,
         halo_px: grid.halo_px,
         tiles: grid.len(),
-        radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
-        threshold: plan.threshold,
+        radiometry: stats.radiometry.clone(),
+        threshold: stats.threshold,
         threshold_method: match (plan.config.threshold, rule) {
             (Threshold::Value(_), _) => "user",
             (Threshold::Auto, Some(_)) => "rule",

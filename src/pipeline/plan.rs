@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use crate::raster::grid::Window;
-use crate::raster::pair::{PairOptions, ScenePair};
+use crate::raster::pair::ScenePair;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -128,50 +128,6 @@ pub struct TaskRecord {
     pub seconds: f64,
 }
 
-fn window_of(w: [usize; 4]) -> Window {
-    Window {
-        x: w[0],
-        y: w[1],
-        width: w[2],
-        height: w[3],
-    }
-}
-
-fn array_of(w: Window) -> [usize; 4] {
-    [w.x, w.y, w.width, w.height]
-}
-
-/// `r` grown by `by` pixels on every side, within a `size` grid.
-fn grow(r: Window, by: usize, size: (usize, usize)) -> Window {
-    let x0 = r.x.saturating_sub(by);
-    let y0 = r.y.saturating_sub(by);
-    let x1 = (r.x + r.width + by).min(size.0);
-    let y1 = (r.y + r.height + by).min(size.1);
-    Window {
-        x: x0,
-        y: y0,
-        width: x1 - x0,
-        height: y1 - y0,
-    }
-}
-
-fn union(a: Window, b: Window) -> Window {
-    let x0 = a.x.min(b.x);
-    let y0 = a.y.min(b.y);
-    let x1 = (a.x + a.width).max(b.x + b.width);
-    let y1 = (a.y + a.height).max(b.y + b.height);
-    Window {
-        x: x0,
-        y: y0,
-        width: x1 - x0,
-        height: y1 - y0,
-    }
-}
-
-fn meets(a: Window, b: Window) -> bool {
-    a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
-}
-
 /// Memory (MB) and time (minutes) to ask for a task of `pixels` on `cpus` threads.
 pub fn task_resources(pixels: u64, cpus: usize, model: bool) -> (u64, u64) {
     let mpx = pixels as f64 / 1e6;
@@ -224,14 +180,7 @@ pub fn plan(
     let stats = scene_statistics(&opts, backend, progress);
     let _ = std::fs::remove_dir_all(&work);
     let stats = stats?;
-    let pair = ScenePair::open(
-        &before,
-        &after,
-        &PairOptions {
-            window: None,
-            ..opts.pair.clone()
-        },
-    )?;
+    let pair = ScenePair::open(&before, &after, &opts.pair)?;
     let Some(gt) = pair.geo_transform.filter(|g| g[2] == 0.0 && g[4] == 0.0) else {
         return Err(job_err(format!(
             "{}: tuban plan places counties on the image grid: the imagery needs a north-up georeference",
@@ -298,15 +247,15 @@ pub fn plan(
             width: (x1 - x0) as usize,
             height: (y1 - y0) as usize,
         };
-        let window = grow(county, FIRST_MARGIN_PX, size);
+        let window = county.grown(FIRST_MARGIN_PX, size);
         let pixels = window.pixels() as u64;
         let (mem_mb, time_min) = task_resources(pixels, o.slurm.cpus.max(1), im.model.is_some());
         tasks.push(PlannedTask {
             index: tasks.len(),
             code,
             name,
-            county_px: array_of(county),
-            window: array_of(window),
+            county_px: county.into(),
+            window: window.into(),
             pixels,
             mem_mb,
             time_min,
@@ -540,7 +489,7 @@ pub fn grown_window(ddir: &Path, task: &TaskScope, window: Window) -> Result<Opt
             width: (x1 - x0).max(1),
             height: (y1 - y0).max(1),
         };
-        if !meets(poly, task.county_px) {
+        if !poly.meets(task.county_px) {
             continue;
         }
         let near_edge = (window.x > 0 && x0 < window.x + reach)
@@ -548,7 +497,7 @@ pub fn grown_window(ddir: &Path, task: &TaskScope, window: Window) -> Result<Opt
             || (window.x + window.width < w && x1 + reach > window.x + window.width)
             || (window.y + window.height < h && y1 + reach > window.y + window.height);
         if near_edge {
-            grown = union(grown, grow(poly, reach + MARGIN_PX, (w, h)));
+            grown = grown.union(poly.grown(reach + MARGIN_PX, (w, h)));
         }
     }
     Ok((grown != window).then_some(grown))
@@ -591,8 +540,8 @@ pub fn run_task(
     let clock = std::time::Instant::now();
     let scope = TaskScope {
         code: t.code.clone(),
-        window: window_of(t.window),
-        county_px: window_of(t.county_px),
+        window: t.window.into(),
+        county_px: t.county_px.into(),
         scene_px: (plan.width, plan.height),
         stats: plan.stats.clone(),
         shift_after: plan.shift_after,
@@ -698,8 +647,9 @@ pub fn merge(dir: &Path) -> Result<MergeSummary> {
     }
     fix_timestamp(&plan);
     let out = dir.join("merged.gpkg");
-    // Built in a hidden folder (GDAL wants the .gpkg extension) and moved into place whole.
-    let staging = dir.join(".merged.partial");
+    // Built in a hidden `.merged.gpkg.partial/` folder (GDAL wants the .gpkg extension) and
+    // moved into place whole, as the vector writer does.
+    let staging = crate::output::partial_path(&out);
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
     let partial = staging.join("merged.gpkg");

@@ -16,7 +16,7 @@ use super::scenes::{annotate, footprints, mosaic};
 use crate::change::Backend;
 use crate::coverage::{Coverage, CoverageJob, MIN_CLEAR_SHARE, NotSeen, coverage};
 use crate::error::{Error, Result};
-use crate::job::Job;
+use crate::job::{CountiesConf, Job, Source};
 use crate::output::chips::ChipSource;
 use crate::output::package::{CountyPackage, PackageContext, write_county};
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
@@ -111,16 +111,24 @@ fn no_imagery(j: &Job) -> Error {
     }
 }
 
-/// The job's county layer filtered to one county (a task's coverage).
+/// The county layer's source filtered to county `code` (on top of any filter of its own).
+fn county_source(src: &Source, conf: &CountiesConf, code: &str) -> Source {
+    let field = conf.code_field.as_deref().unwrap_or("XZQDM");
+    let own = format!("\"{field}\" = '{}'", code.replace('\'', "''"));
+    Source {
+        filter: Some(match &src.filter {
+            Some(f) => format!("({f}) AND {own}"),
+            None => own,
+        }),
+        ..src.clone()
+    }
+}
+
+/// The job with its county layer filtered to one county (a task's coverage).
 fn county_job(j: &Job, code: &str) -> Job {
     let mut j = j.clone();
     if let Some((src, conf)) = &mut j.counties {
-        let field = conf.code_field.clone().unwrap_or_else(|| "XZQDM".into());
-        let own = format!("\"{field}\" = '{}'", code.replace('\'', "''"));
-        src.filter = Some(match &src.filter {
-            Some(f) => format!("({f}) AND {own}"),
-            None => own,
-        });
+        *src = county_source(src, conf, code);
     }
     j
 }
@@ -192,13 +200,7 @@ fn stamp(dir: &Path, fp: &str) -> Result<()> {
 /// there is no county layer or it cannot be read: the map then goes without it).
 fn county_outline(j: &Job, code: &str, projection: &str) -> Option<Vec<MultiPolygon<f64>>> {
     let (src, conf) = j.counties.as_ref()?;
-    let field = conf.code_field.clone().unwrap_or_else(|| "XZQDM".into());
-    let mut src = src.clone();
-    let own = format!("\"{field}\" = '{}'", code.replace('\'', "''"));
-    src.filter = Some(match &src.filter {
-        Some(f) => format!("({f}) AND {own}"),
-        None => own,
-    });
+    let src = county_source(src, conf, code);
     let work = WorkCrs::from_wkt(projection, "imagery").ok()?;
     let mut out = vec![];
     read_layer(
@@ -440,7 +442,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         coverage: cov,
         counties,
         seconds,
-        task_window: window.map(|w| [w.x, w.y, w.width, w.height]),
+        task_window: window.map(Into::into),
     };
     crate::output::write_json(&job.out.join("run.json"), &summary)?;
     Ok(summary)

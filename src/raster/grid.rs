@@ -20,6 +20,60 @@ impl Window {
     pub fn pixels(&self) -> usize {
         self.width * self.height
     }
+
+    /// The window grown by `by` pixels on every side, clipped to a `width` x `height` scene.
+    pub fn grown(&self, by: usize, (width, height): (usize, usize)) -> Window {
+        let x0 = self.x.saturating_sub(by);
+        let y0 = self.y.saturating_sub(by);
+        let x1 = (self.x + self.width + by).min(width);
+        let y1 = (self.y + self.height + by).min(height);
+        Window {
+            x: x0,
+            y: y0,
+            width: x1 - x0,
+            height: y1 - y0,
+        }
+    }
+
+    /// The smallest window holding both.
+    pub fn union(&self, o: Window) -> Window {
+        let x0 = self.x.min(o.x);
+        let y0 = self.y.min(o.y);
+        let x1 = (self.x + self.width).max(o.x + o.width);
+        let y1 = (self.y + self.height).max(o.y + o.height);
+        Window {
+            x: x0,
+            y: y0,
+            width: x1 - x0,
+            height: y1 - y0,
+        }
+    }
+
+    /// Whether the two windows share a pixel.
+    pub fn meets(&self, o: Window) -> bool {
+        self.x < o.x + o.width
+            && o.x < self.x + self.width
+            && self.y < o.y + o.height
+            && o.y < self.y + self.height
+    }
+}
+
+/// `[x, y, width, height]`, as plans and run summaries write a window.
+impl From<Window> for [usize; 4] {
+    fn from(w: Window) -> Self {
+        [w.x, w.y, w.width, w.height]
+    }
+}
+
+impl From<[usize; 4]> for Window {
+    fn from([x, y, width, height]: [usize; 4]) -> Self {
+        Window {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
 }
 
 /// One tile: the core it is responsible for and the larger window it reads.
@@ -98,16 +152,7 @@ impl TileGrid {
 
     /// `core` grown by the halo and clipped to the scene.
     pub fn with_halo(&self, core: Window) -> Window {
-        let x0 = core.x.saturating_sub(self.halo_px);
-        let y0 = core.y.saturating_sub(self.halo_px);
-        let x1 = (core.x + core.width + self.halo_px).min(self.width);
-        let y1 = (core.y + core.height + self.halo_px).min(self.height);
-        Window {
-            x: x0,
-            y: y0,
-            width: x1 - x0,
-            height: y1 - y0,
-        }
+        core.grown(self.halo_px, (self.width, self.height))
     }
 
     /// All tiles, row by row.

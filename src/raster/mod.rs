@@ -45,6 +45,14 @@ pub fn tune_gdal() {
     }
 }
 
+/// Geotransform `g` with its origin moved by `(dx, dy)` of its pixels (x east, y south).
+pub fn moved_origin(g: [f64; 6], (dx, dy): (f64, f64)) -> [f64; 6] {
+    let mut m = g;
+    m[0] += dx * g[1] + dy * g[2];
+    m[3] += dx * g[4] + dy * g[5];
+    m
+}
+
 /// A VRT of `ds` (no pixels copied) whose origin is moved by `(dx, dy)` of its pixels (x east,
 /// y south): warped onto a grid, its content shows moved by `(dx, dy)`. It reads through `ds`,
 /// so it must be dropped first.
@@ -58,9 +66,8 @@ pub fn moved_vrt(ds: &gdal::Dataset, (dx, dy): (f64, f64)) -> Result<gdal::Datas
     let mut moved = ds
         .create_copy(&vrt, "", &Default::default())
         .map_err(|e| e.to_string())?;
-    let mut m = g;
-    m[0] += dx * g[1] + dy * g[2];
-    m[3] += dx * g[4] + dy * g[5];
-    moved.set_geo_transform(&m).map_err(|e| e.to_string())?;
+    moved
+        .set_geo_transform(&moved_origin(g, (dx, dy)))
+        .map_err(|e| e.to_string())?;
     Ok(moved)
 }

@@ -319,12 +319,7 @@ impl ScenePair {
             (width, height) = (w.width, w.height);
             off_b = (off_b.0 + w.x, off_b.1 + w.y);
             off_a = (off_a.0 + w.x, off_a.1 + w.y);
-            gt = gt.map(|g| {
-                let mut m = g;
-                m[0] += w.x as f64 * g[1] + w.y as f64 * g[2];
-                m[3] += w.x as f64 * g[4] + w.y as f64 * g[5];
-                m
-            });
+            gt = gt.map(|g| super::moved_origin(g, (w.x as f64, w.y as f64)));
         }
         let projection = ds_b.projection();
         let mk =
