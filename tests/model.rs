@@ -595,3 +595,135 @@ fn per_class_scores_type_the_polygons() {
         .to_string();
     assert!(e.contains("3 classes") && e.contains("2 channels"), "{e}");
 }
+
+/// `tuban train --out MODEL.toml` grows pixel trees on the bundled LEVIR-CD pair: the same seed
+/// writes the same file, `detect --model` runs it, and features computed in sub-tiles of 64 px
+/// give the mask of 512-px ones. A trees file made for another feature set is refused, naming
+/// the file.
+#[test]
+fn pixel_trees_train_run_and_refuse_another_feature_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("levir");
+    for (sub, file) in [
+        ("A", "before.png"),
+        ("B", "after.png"),
+        ("label", "label.png"),
+    ] {
+        std::fs::create_dir_all(data.join(sub)).unwrap();
+        std::fs::copy(
+            testdata("levir").join(file),
+            data.join(sub).join("tile.png"),
+        )
+        .unwrap();
+    }
+    let train = |out: &Path| {
+        let args = [
+            "train",
+            "--pairs",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--rounds",
+            "12",
+            "--depth",
+            "3",
+            "--per-pair",
+            "3000",
+            "--validation",
+            "0",
+            "--seed",
+            "3",
+        ];
+        let (code, stdout, err) = common::cli::tuban(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.contains("12 trees kept"), "{stdout}");
+    };
+    let (m1, m2) = (dir.path().join("t1.toml"), dir.path().join("t2.toml"));
+    train(&m1);
+    train(&m2);
+    let text = std::fs::read_to_string(&m1).unwrap();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&m2).unwrap(),
+        "same seed, other trees"
+    );
+    let m = tuban::model::infer::ChangeModel::load(&m1, None).unwrap();
+    assert_eq!(
+        m.config.output.threshold, 0.3,
+        "no validation: the default threshold"
+    );
+    let run = |name: &str, tile: Option<usize>| {
+        let out = dir.path().join(name);
+        let s = detect(
+            &detect_opts(&out, &m1, tile),
+            &Backend::Cpu(Driver::Rayon),
+            &|_, _, _| {},
+        )
+        .unwrap();
+        assert_eq!(s.evidence, "model");
+        assert!(s.changed_px > 0 && s.changed_px < s.valid_px, "{s:?}");
+        read_u8(&out.join("change.tif"))
+    };
+    assert_eq!(run("sub512", None), run("sub64", Some(64)));
+    // shaders/trees.wgsl against the CPU trees: the same bits for every pixel.
+    if let Some(gpu) = common::gpu() {
+        let tuban::model::infer::Engine::Trees(trees) = &m.engine else {
+            panic!("a trees file loads as trees")
+        };
+        let (w, h) = (150, 120);
+        let plane = |seed: usize| -> Vec<f32> {
+            (0..3 * w * h)
+                .map(|i| (((i + seed) * 7919 % 251) as f32) / 60.0 - 2.0)
+                .collect()
+        };
+        let (b, a) = (plane(0), plane(17));
+        let mut valid = vec![1u32; w * h];
+        valid[5 * w + 7] = 0;
+        let patch = tuban::model::pixel::Patch {
+            width: w,
+            height: h,
+            before: &b,
+            after: &a,
+            valid: &valid,
+        };
+        let cpu = trees.probability(&patch, 64, None).unwrap();
+        let gpu = trees.probability(&patch, 64, Some(&gpu)).unwrap();
+        assert!(cpu[5 * w + 7].is_nan() && gpu[5 * w + 7].is_nan());
+        let differ = cpu
+            .iter()
+            .zip(&gpu)
+            .filter(|(c, g)| c.to_bits() != g.to_bits())
+            .count();
+        assert_eq!(differ, 0, "GPU and CPU trees differ on {differ} pixels");
+        let finite = || cpu.iter().copied().filter(|p| p.is_finite());
+        let (lo, hi) = (
+            finite().fold(f32::INFINITY, f32::min),
+            finite().fold(0.0f32, f32::max),
+        );
+        assert!(
+            hi > lo,
+            "every pixel scored {lo}: the comparison would prove nothing"
+        );
+    }
+    // The same trees claimed for another feature set.
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        text.replace(
+            &format!("features = \"{}\"", tuban::model::pixel::FEATURE_SET),
+            "features = \"rgb-v0\"",
+        ),
+    )
+    .unwrap();
+    let e = tuban::model::infer::ChangeModel::load(&other, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("other.toml") && e.contains("rgb-v0"), "{e}");
+    // A model that is not TOML at all.
+    let junk = dir.path().join("junk.toml");
+    std::fs::write(&junk, "kind = 3\n").unwrap();
+    let e = tuban::model::infer::ChangeModel::load(&junk, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("junk.toml"), "{e}");
+}

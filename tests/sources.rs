@@ -120,9 +120,9 @@ coregister = true
         (sd - 200.0).abs() < 10.0 && corr.abs() < 0.02,
         "sd {sd}, corr {corr}"
     );
-    // The band subset: three bands, so the building index.
+    // The band subset: red, green and blue without NIR, so the built-in RGB pixel trees.
     assert_eq!(by("rgb")["bands"], 3);
-    assert_eq!(by("rgb")["evidence"], "mbi");
+    assert_eq!(by("rgb")["evidence"], "model");
     let csv = std::fs::read_to_string(out.join("sources.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "{csv}");
     // The same leads from every source: real 256-px RGB chips; the first source's own lead

@@ -7,7 +7,7 @@ dealt round-robin into --folds folds), train on the other folds' pairs (plus opt
 folders), run `tuban detect --model` on the held-out pairs, and score with `tuban eval`; the
 classical kinds run on the same held-out pairs. Counts are pooled over folds per dataset.
 
-usage: tools/model_table.py [--tuban PATH] [--data DIR] [--folds 4] [--epochs 60]
+usage: tools/model_table.py [--tuban PATH] [--data DIR] [--folds 4] [--epochs 60] [--kind net|trees]
                             [--synth DIR ...] [--work DIR] [--kinds mbi,msi,cva,sam,brightness]
                             [-- extra train flags]
 """
@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "realcd"))
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--kind", default="net", choices=["net", "trees"], help="tuban train --kind")
     ap.add_argument("--synth", action="append", default=[], help="extra training folders (synth scenes)")
     ap.add_argument("--work", default=None, help="keep folds and models here")
     ap.add_argument("--kinds", default="mbi,msi,cva,sam,brightness")
@@ -49,9 +50,11 @@ def main():
     tot = {(d, m): np.zeros(7) for d in DATASETS for m in methods}
     for f in range(a.folds):
         fold = os.path.join(work, f"fold{f}")
-        model = os.path.join(fold, "model.onnx")
+        model = os.path.join(fold, "model.onnx" if a.kind == "net" else "trees.toml")
         if not os.path.exists(model):
-            cmd = [a.tuban, "train", "--out", model, "--epochs", str(a.epochs), "--validation", "0"] + a.extra
+            cmd = [a.tuban, "train", "--out", model, "--validation", "0"] + a.extra
+            if a.kind == "net":
+                cmd += ["--epochs", str(a.epochs)]
             for d in DATASETS + [os.path.abspath(s) for s in a.synth]:
                 p = d if os.path.isabs(d) else os.path.join(fold, "train", d)
                 if os.path.isdir(p):

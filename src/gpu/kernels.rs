@@ -21,19 +21,21 @@ pub(super) struct Kernels {
     pub class_majority: wgpu::ComputePipeline,
     pub rows: wgpu::ComputePipeline,
     pub conv2d: wgpu::ComputePipeline,
+    pub tree_scores: wgpu::ComputePipeline,
 }
 
 /// Declarations every shader shares (the `Params` struct, constants), prepended to each.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// The WGSL sources, compiled into the binary.
-pub const SHADERS: [(&str, &str); 6] = [
+pub const SHADERS: [(&str, &str); 7] = [
     ("normalize", include_str!("../../shaders/normalize.wgsl")),
     ("spectral", include_str!("../../shaders/spectral.wgsl")),
     ("mbi", include_str!("../../shaders/mbi.wgsl")),
     ("threshold", include_str!("../../shaders/threshold.wgsl")),
     ("morphology", include_str!("../../shaders/morphology.wgsl")),
     ("conv", include_str!("../../shaders/conv.wgsl")),
+    ("trees", include_str!("../../shaders/trees.wgsl")),
 ];
 
 impl Kernels {
@@ -76,6 +78,7 @@ impl Kernels {
             class_majority: pipe(4, "class_majority"),
             rows: pipe(4, "rows"),
             conv2d: pipe(5, "conv2d"),
+            tree_scores: pipe(6, "tree_scores"),
         }
     }
 

@@ -563,6 +563,72 @@ impl GpuContext {
         Ok(words)
     }
 
+    /// The raw score of every row of `rows` (`features` values each) under pixel trees
+    /// (`nodes` as `[feature, split bits, left, right]`, a leaf's feature `u32::MAX`; `roots`:
+    /// each tree's first node; CPU twin [`crate::model::pixel::PixelTrees`]'s `score`).
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when the buffers exceed the device or the device fails.
+    pub fn tree_scores(
+        &self,
+        rows: &[f32],
+        features: usize,
+        nodes: &[[u32; 4]],
+        roots: &[u32],
+        base: f32,
+    ) -> Result<Vec<f32>> {
+        let n = rows.len() / features.max(1);
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if (rows.len().max(nodes.len() * 4) * 4) as u64 > max {
+            return Err(Error::Gpu(format!(
+                "{n} feature rows or {} tree nodes need more than the device's {max} B buffers",
+                nodes.len()
+            )));
+        }
+        let params: [u32; 4] = [
+            n as u32,
+            features as u32,
+            roots.len() as u32,
+            base.to_bits(),
+        ];
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("tree_params"),
+                contents: bytemuck::cast_slice(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let src = self.storage("tree_rows", bytemuck::cast_slice(rows));
+        let nd = self.storage("tree_nodes", bytemuck::cast_slice(nodes));
+        let rt = self.storage("tree_roots", bytemuck::cast_slice(roots));
+        let dst = self.scratch("tree_score", n.max(1) * 4);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("trees"),
+            });
+        let groups = n.div_ceil(64).max(1);
+        let gx = groups.min(65_535);
+        self.kernels.dispatch(
+            &self.device,
+            &mut enc,
+            &self.kernels.tree_scores,
+            &[(0, &uniform), (1, &src), (2, &nd), (3, &rt), (4, &dst)],
+            (gx as u32, groups.div_ceil(gx) as u32),
+        );
+        let r = self.download(enc, &[(&dst, (n.max(1) * 4) as u64)]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        let mut out: Vec<f32> = r?.into_iter().map(f32::from_bits).collect();
+        out.truncate(n);
+        Ok(out)
+    }
+
     /// One image's 2-d convolution (the model engine's `Conv` on the GPU; CPU twin
     /// [`crate::model::conv::conv_px`]): `x` is `c` x `h` x `w`, `weight` ONNX's
     /// `o` x `c/group` x `kh` x `kw`, `bias` `o` values or empty; returns `o` x oh x ow.

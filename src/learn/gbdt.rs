@@ -298,44 +298,71 @@ fn best_split(
     p: &Params,
 ) -> Option<Split> {
     let parent = score(gs, hs, p.lambda);
+    let one = |f: usize| feature_split(data, f, g, h, rows, (gs, hs, parent), p);
+    let features = data.cuts.len();
+    // Large nodes (pixel samples) search features on every core; the reduction keeps the
+    // first feature of the highest gain either way, so the tree does not depend on threads.
+    let found: Vec<Option<Split>> = if rows.len() * features >= 1 << 18 {
+        use rayon::prelude::*;
+        (0..features).into_par_iter().map(one).collect()
+    } else {
+        (0..features).map(one).collect()
+    };
     let mut best: Option<Split> = None;
-    let mut hist = vec![(0.0f64, 0.0f64); MAX_BINS + 2];
-    for (f, cuts) in data.cuts.iter().enumerate() {
-        if cuts.is_empty() {
-            continue;
+    for s in found.into_iter().flatten() {
+        if best.as_ref().is_none_or(|b| s.gain > b.gain) {
+            best = Some(s);
         }
-        let nb = cuts.len() + 2;
-        hist[..nb].fill((0.0, 0.0));
-        let bins = &data.bins[f];
-        for &r in rows {
-            let e = &mut hist[bins[r as usize] as usize];
-            e.0 += g[r as usize];
-            e.1 += h[r as usize];
-        }
-        let (gm, hm) = hist[nb - 1];
-        let (mut gl, mut hl) = (0.0, 0.0);
-        for (cut, &(gb, hb)) in hist[..cuts.len()].iter().enumerate() {
-            gl += gb;
-            hl += hb;
-            for missing_left in [false, true] {
-                let (gl, hl) = if missing_left {
-                    (gl + gm, hl + hm)
-                } else {
-                    (gl, hl)
-                };
-                let (gr, hr) = (gs - gl, hs - hl);
-                if hl < p.min_child_hess || hr < p.min_child_hess {
-                    continue;
-                }
-                let gain = score(gl, hl, p.lambda) + score(gr, hr, p.lambda) - parent;
-                if gain > 1e-9 && best.as_ref().is_none_or(|b| gain > b.gain) {
-                    best = Some(Split {
-                        gain,
-                        feature: f,
-                        cut,
-                        missing_left,
-                    });
-                }
+    }
+    best
+}
+
+/// The best cut of feature `f` for a node (its sums and score in `node`), if any gains.
+fn feature_split(
+    data: &Binned,
+    f: usize,
+    g: &[f64],
+    h: &[f64],
+    rows: &[u32],
+    (gs, hs, parent): (f64, f64, f64),
+    p: &Params,
+) -> Option<Split> {
+    let cuts = &data.cuts[f];
+    if cuts.is_empty() {
+        return None;
+    }
+    let nb = cuts.len() + 2;
+    let mut hist = [(0.0f64, 0.0f64); MAX_BINS + 2];
+    let bins = &data.bins[f];
+    for &r in rows {
+        let e = &mut hist[bins[r as usize] as usize];
+        e.0 += g[r as usize];
+        e.1 += h[r as usize];
+    }
+    let (gm, hm) = hist[nb - 1];
+    let (mut gl, mut hl) = (0.0, 0.0);
+    let mut best: Option<Split> = None;
+    for (cut, &(gb, hb)) in hist[..cuts.len()].iter().enumerate() {
+        gl += gb;
+        hl += hb;
+        for missing_left in [false, true] {
+            let (gl, hl) = if missing_left {
+                (gl + gm, hl + hm)
+            } else {
+                (gl, hl)
+            };
+            let (gr, hr) = (gs - gl, hs - hl);
+            if hl < p.min_child_hess || hr < p.min_child_hess {
+                continue;
+            }
+            let gain = score(gl, hl, p.lambda) + score(gr, hr, p.lambda) - parent;
+            if gain > 1e-9 && best.as_ref().is_none_or(|b| gain > b.gain) {
+                best = Some(Split {
+                    gain,
+                    feature: f,
+                    cut,
+                    missing_left,
+                });
             }
         }
     }
@@ -365,6 +392,18 @@ pub fn train(
     p: &Params,
     eval: Option<(&[Vec<f64>], &[usize])>,
 ) -> (Fit, Vec<f64>) {
+    train_with_progress(x, y, classes, p, eval, &|_| {})
+}
+
+/// [`train`], calling `progress(rounds done)` after every round.
+pub fn train_with_progress(
+    x: &[Vec<f64>],
+    y: &[usize],
+    classes: usize,
+    p: &Params,
+    eval: Option<(&[Vec<f64>], &[usize])>,
+    progress: &dyn Fn(usize),
+) -> (Fit, Vec<f64>) {
     let features = x.first().map_or(0, Vec::len);
     let outputs = if classes <= 2 { 1 } else { classes };
     let n = x.len();
@@ -388,7 +427,10 @@ pub fn train(
     let (mut loss, mut eval_loss) = (Vec::new(), Vec::new());
     let (mut g, mut h) = (vec![0.0; n], vec![0.0; n]);
     for _ in 0..p.rounds {
-        let probs: Vec<Vec<f64>> = raw.iter().map(|r| to_proba(r)).collect();
+        let probs: Vec<Vec<f64>> = {
+            use rayon::prelude::*;
+            raw.par_iter().map(|r| to_proba(r)).collect()
+        };
         for k in 0..outputs {
             for i in 0..n {
                 let target = if outputs == 1 {
@@ -401,8 +443,11 @@ pub fn train(
                 h[i] = (pk * (1.0 - pk)).max(1e-6);
             }
             let t = grow(&data, &g, &h, (0..n as u32).collect(), p, &mut importance);
-            for (r, xi) in raw.iter_mut().zip(x) {
-                r[k] += t.predict(xi);
+            {
+                use rayon::prelude::*;
+                raw.par_iter_mut()
+                    .zip(x.par_iter())
+                    .for_each(|(r, xi)| r[k] += t.predict(xi));
             }
             if let Some((ex, _)) = eval {
                 for (r, xi) in eval_raw.iter_mut().zip(ex) {
@@ -415,6 +460,7 @@ pub fn train(
         if let Some((_, ey)) = eval {
             eval_loss.push(mean_loss(&eval_raw, ey));
         }
+        progress(loss.len());
     }
     (
         Fit {

@@ -7,6 +7,7 @@
 use super::config::{
     InputConf, Layout, METADATA_KEY, ModelConfig, OutputConf, OutputKind, Scale, TileConf,
 };
+use super::pixel::{TrainedTrees, TreesOptions};
 use super::train::{TrainOptions, TrainPair, Trained, train};
 use crate::raster::grid::Window;
 use crate::raster::pair::{PairOptions, ScenePair};
@@ -15,7 +16,7 @@ use gdal::Dataset;
 use std::path::{Path, PathBuf};
 
 /// Label value of a pixel that is not scored.
-pub const IGNORE: u8 = 255;
+pub use super::train::IGNORE;
 
 /// The files of one training pair.
 #[derive(Clone, Debug, PartialEq)]
@@ -252,6 +253,137 @@ pub struct TrainJob {
     pub threshold: f32,
 }
 
+/// What `tuban train` does for pixel trees ([`super::pixel`]).
+#[derive(Clone, Debug)]
+pub struct TreesJob {
+    pub pairs: Vec<PathBuf>,
+    /// The model file to write (TOML).
+    pub out: PathBuf,
+    /// Three model bands by role or number (default R, G, B).
+    pub bands: Vec<String>,
+    pub pair: PairOptions,
+    pub options: TreesOptions,
+    /// Probability from which detection calls a pixel change; None: the one that scored best
+    /// on the validation pairs (0.3 without validation).
+    pub threshold: Option<f32>,
+}
+
+/// What `tuban train` did for pixel trees; also written beside the model as `MODEL.json`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TreesReport {
+    pub model: PathBuf,
+    pub config: ModelConfig,
+    pub trained: TrainedTrees,
+    pub seconds: f64,
+}
+
+/// Every pair of the folders, read with the model bands.
+fn load_all(
+    dirs: &[PathBuf],
+    pair: &PairOptions,
+    bands: &[String],
+    progress: crate::pipeline::ProgressFn,
+) -> Result<Vec<TrainPair>> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        files.extend(list_pairs(dir)?);
+    }
+    let mut pairs = Vec::with_capacity(files.len());
+    for (k, f) in files.iter().enumerate() {
+        pairs.push(load_pair(f, pair, bands)?);
+        progress("reading pairs", k as u64 + 1, files.len() as u64);
+    }
+    if pairs.iter().all(|p| p.label.iter().all(|&l| l != 1)) {
+        return Err(Error::Param {
+            name: "--pairs",
+            reason: "no pair has a single change pixel to learn from".into(),
+        });
+    }
+    Ok(pairs)
+}
+
+/// The configuration of a model tuban trained: `bands` scaled by scene statistics, one
+/// probability out.
+fn own_config(bands: &[String], tile: TileConf, threshold: f32) -> ModelConfig {
+    ModelConfig {
+        input: InputConf {
+            layout: Layout::Pair,
+            bands: bands.to_vec(),
+            scale: Scale::Scene,
+            mean: Vec::new(),
+            std: Vec::new(),
+            min: Vec::new(),
+            max: Vec::new(),
+        },
+        tile,
+        output: OutputConf {
+            kind: OutputKind::Probability,
+            channel: 0,
+            threshold,
+            classes: Vec::new(),
+        },
+    }
+}
+
+/// Load every pair, train pixel trees, write the model (temp file, then rename) and its report.
+///
+/// # Errors
+/// A folder or file that cannot be read (named), other than three model bands, an output that
+/// cannot be written.
+pub fn train_trees_job(
+    job: &TreesJob,
+    progress: crate::pipeline::ProgressFn,
+) -> Result<TreesReport> {
+    let clock = std::time::Instant::now();
+    if job.bands.len() != 3 {
+        return Err(Error::Param {
+            name: "--model-bands",
+            reason: format!(
+                "pixel trees read three bands (R, G, B or any three); {} given",
+                job.bands.len()
+            ),
+        });
+    }
+    let pairs = load_all(&job.pairs, &job.pair, &job.bands, progress)?;
+    let trained = super::pixel::train_trees(&pairs, &job.options, progress);
+    let threshold = job.threshold.or(trained.best_threshold).unwrap_or(0.3);
+    let tile = TileConf {
+        size: super::pixel::SUB,
+        overlap: super::pixel::HALO,
+        multiple: 1,
+    };
+    let config = own_config(&job.bands, tile, threshold);
+    let file = super::pixel::TreesFile {
+        kind: super::pixel::KIND.to_string(),
+        features: super::pixel::FEATURE_SET.to_string(),
+        input: config.input.clone(),
+        tile: config.tile.clone(),
+        output: config.output.clone(),
+        booster: trained.booster.clone(),
+    };
+    let report = TreesReport {
+        model: job.out.clone(),
+        config,
+        trained,
+        seconds: clock.elapsed().as_secs_f64(),
+    };
+    let t = &report.trained;
+    let head = format!(
+        "tuban pixel-trees change model: {} trees of depth {}, trained by `tuban train` on {} pairs ({} pixels drawn){}.\nRun it with `tuban detect --model THIS.toml`; the report is in the .json beside it.",
+        t.kept_rounds,
+        t.options.depth,
+        t.training_pairs.len(),
+        t.training_rows,
+        t.validation_scores.map_or(String::new(), |v| format!(
+            "; validation pixel F1 {:.3} at {threshold}",
+            v.f1
+        )),
+    );
+    crate::output::write_atomic(&job.out, file.to_toml(&head).as_bytes())?;
+    crate::output::write_json(&job.out.with_extension("json"), &report)?;
+    Ok(report)
+}
+
 /// What `tuban train` did; also written beside the model as `MODEL.json`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrainReport {
@@ -268,44 +400,14 @@ pub struct TrainReport {
 /// that cannot be written.
 pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Result<TrainReport> {
     let clock = std::time::Instant::now();
-    let mut files = Vec::new();
-    for dir in &job.pairs {
-        files.extend(list_pairs(dir)?);
-    }
-    let mut pairs = Vec::with_capacity(files.len());
-    for (k, f) in files.iter().enumerate() {
-        pairs.push(load_pair(f, &job.pair, &job.bands)?);
-        progress("reading pairs", k as u64 + 1, files.len() as u64);
-    }
-    if pairs.iter().all(|p| p.label.iter().all(|&l| l != 1)) {
-        return Err(Error::Param {
-            name: "--pairs",
-            reason: "no pair has a single change pixel to learn from".into(),
-        });
-    }
+    let pairs = load_all(&job.pairs, &job.pair, &job.bands, progress)?;
     let trained = train(&pairs, &job.options, progress);
-    let config = ModelConfig {
-        input: InputConf {
-            layout: Layout::Pair,
-            bands: job.bands.clone(),
-            scale: Scale::Scene,
-            mean: Vec::new(),
-            std: Vec::new(),
-            min: Vec::new(),
-            max: Vec::new(),
-        },
-        tile: TileConf {
-            size: 256,
-            overlap: 48,
-            multiple: 4,
-        },
-        output: OutputConf {
-            kind: OutputKind::Probability,
-            channel: 0,
-            threshold: job.threshold,
-            classes: Vec::new(),
-        },
+    let tile = TileConf {
+        size: 256,
+        overlap: 48,
+        multiple: 4,
     };
+    let config = own_config(&job.bands, tile, job.threshold);
     let report = TrainReport {
         model: job.out.clone(),
         config: config.clone(),

@@ -6,6 +6,7 @@
 
 use super::config::{Layout, ModelConfig, OutputKind, Scale};
 use super::graph::Graph;
+use super::pixel::{PixelTrees, TreesFile};
 use super::tensor::Tensor;
 use crate::change::{BandRoles, TileInput};
 use crate::{Error, Result};
@@ -19,10 +20,26 @@ pub struct ModelEvidence {
     pub classes: Vec<Vec<f32>>,
 }
 
+/// What computes a model's probabilities.
+#[derive(Clone, Debug)]
+pub enum Engine {
+    /// A network (ONNX), run by [`Graph`].
+    Graph(Graph),
+    /// Gradient-boosted trees over per-pixel features ([`super::pixel`]; a TOML file).
+    Trees(PixelTrees),
+}
+
+/// tuban's own RGB change model, built into the binary: pixel trees trained by
+/// `tools/train_default.sh` on the real pairs of shared/data/realcd (attribution in
+/// models/README.md). `--evidence auto` runs it on RGB imagery finer than 5 m.
+pub const BUILTIN_RGB: &str = include_str!("../../models/tuban-rgb-trees.toml");
+/// How detect.json and the notes name the built-in model.
+pub const BUILTIN_RGB_NAME: &str = "built-in:models/tuban-rgb-trees.toml";
+
 /// A loaded change model and its configuration.
 #[derive(Clone, Debug)]
 pub struct ChangeModel {
-    pub graph: Graph,
+    pub engine: Engine,
     pub config: ModelConfig,
     pub path: PathBuf,
 }
@@ -67,8 +84,52 @@ impl ChangeModel {
     /// # Errors
     /// [`Error::Model`] naming the file: unreadable, not ONNX, an unsupported operator, no or a
     /// bad configuration, inputs that do not fit the layout.
+    /// A file ending in `.toml` is a pixel-trees model ([`super::pixel`]), anything else ONNX.
     pub fn load(path: &Path, config: Option<&Path>) -> Result<ChangeModel> {
-        ChangeModel::with_graph(Graph::load(path)?, path, config)
+        let is_toml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        if !is_toml {
+            return ChangeModel::with_graph(Graph::load(path)?, path, config);
+        }
+        let bad = |reason: String| Error::Model {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let (own, trees) = TreesFile::parse(&read(path)?).map_err(bad)?;
+        let config = match config {
+            Some(c) => ModelConfig::parse(&read(c)?, c)?,
+            None => own,
+        };
+        if config.input.bands.len() != 3 || config.input.scale != Scale::Scene {
+            return Err(bad(
+                "pixel trees read three bands, each date scaled by its scene statistics (scale = \"scene\")".into(),
+            ));
+        }
+        Ok(ChangeModel {
+            engine: Engine::Trees(trees),
+            config,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The built-in RGB model ([`BUILTIN_RGB`]).
+    pub fn builtin_rgb() -> ChangeModel {
+        let (config, trees) =
+            TreesFile::parse(BUILTIN_RGB).expect("the built-in model parses (tested)");
+        ChangeModel {
+            engine: Engine::Trees(trees),
+            config,
+            path: PathBuf::from(BUILTIN_RGB_NAME),
+        }
+    }
+
+    /// The network of an ONNX model; None for pixel trees.
+    pub fn graph(&self) -> Option<&Graph> {
+        match &self.engine {
+            Engine::Graph(g) => Some(g),
+            Engine::Trees(_) => None,
+        }
     }
 
     fn with_graph(graph: Graph, path: &Path, config: Option<&Path>) -> Result<ChangeModel> {
@@ -88,11 +149,11 @@ impl ChangeModel {
             }
         };
         let model = ChangeModel {
-            graph,
+            engine: Engine::Graph(graph),
             config,
             path: path.to_path_buf(),
         };
-        model.check_inputs()?;
+        model.check_inputs(model.graph().expect("a network"))?;
         Ok(model)
     }
 
@@ -103,22 +164,22 @@ impl ChangeModel {
         }
     }
 
-    fn check_inputs(&self) -> Result<()> {
+    fn check_inputs(&self, graph: &Graph) -> Result<()> {
         let want = match self.config.input.layout {
             Layout::Pair => 2,
             Layout::Stacked => 1,
         };
         let n = self.config.input.bands.len();
-        if self.graph.inputs.len() != want {
+        if graph.inputs.len() != want {
             return Err(self.err(format!(
                 "the configuration's layout {:?} needs {want} model input(s), the model has {} ({})",
                 self.config.input.layout,
-                self.graph.inputs.len(),
-                self.graph.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                graph.inputs.len(),
+                graph.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }
         let channels = n * if want == 1 { 2 } else { 1 };
-        for i in &self.graph.inputs {
+        for i in &graph.inputs {
             if i.dims.len() != 4 && !i.dims.is_empty() {
                 return Err(self.err(format!(
                     "input {:?} has {} dimensions; an NCHW image input has 4",
@@ -206,9 +267,17 @@ impl ChangeModel {
         let (w, h) = (input.width, input.height);
         let conf = &self.config.tile;
         let size = tile.unwrap_or(conf.size);
+        let graph = match &self.engine {
+            Engine::Trees(t) => {
+                return Ok(ModelEvidence {
+                    change: t.evidence(input, bands, scaling, size, device)?,
+                    classes: Vec::new(),
+                });
+            }
+            Engine::Graph(g) => g,
+        };
         let multiple = conf.multiple.max(1);
-        let fixed = self
-            .graph
+        let fixed = graph
             .inputs
             .iter()
             .any(|i| i.dims.iter().skip(2).any(Option::is_some));
@@ -228,7 +297,8 @@ impl ChangeModel {
         let mut weight = vec![0.0f32; w * h];
         for &y0 in &ys {
             for &x0 in &xs {
-                let planes = self.run_tile(input, bands, scaling, (x0, y0), (tw, th), device)?;
+                let planes =
+                    self.run_tile(graph, input, bands, scaling, (x0, y0), (tw, th), device)?;
                 let ramp_y = ramp(th, conf.overlap, y0 == 0, y0 + th >= h);
                 let ramp_x = ramp(tw, conf.overlap, x0 == 0, x0 + tw >= w);
                 for ty in 0..th.min(h - y0) {
@@ -274,8 +344,10 @@ impl ChangeModel {
     /// One model tile at `(x0, y0)` of `(tw, th)` px, padded past the input's edge by
     /// mirroring; returns the change probability (th x tw) and, for a per-class model, each
     /// change class's probability after it.
+    #[allow(clippy::too_many_arguments)]
     fn run_tile(
         &self,
+        graph: &Graph,
         input: &TileInput,
         bands: &[usize],
         scaling: &Scaling,
@@ -324,7 +396,7 @@ impl ChangeModel {
                 vec![Tensor::new(vec![1, 2 * n, th, tw], both)]
             }
         };
-        let out = self.graph.run_on(inputs, device)?;
+        let out = graph.run_on(inputs, device)?;
         let t = &out[0];
         let o = &self.config.output;
         let (c, oh, ow) = match t.shape[..] {
@@ -333,14 +405,14 @@ impl ChangeModel {
             _ => {
                 return Err(self.err(format!(
                     "output {:?} has shape {:?}; expected 1 x C x H x W",
-                    self.graph.outputs[0], t.shape
+                    graph.outputs[0], t.shape
                 )));
             }
         };
         if (oh, ow) != (th, tw) || o.channel >= c {
             return Err(self.err(format!(
                 "output {:?} is {c} x {oh} x {ow} for a {th} x {tw} input; expected the input size and a channel {}",
-                self.graph.outputs[0], o.channel
+                graph.outputs[0], o.channel
             )));
         }
         let px = th * tw;

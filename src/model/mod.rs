@@ -23,5 +23,6 @@ pub mod net;
 mod node;
 pub mod onnx;
 pub mod ops;
+pub mod pixel;
 pub mod tensor;
 pub mod train;

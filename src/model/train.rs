@@ -7,6 +7,9 @@
 use super::net::{Grads, Net, Rng, Sample, sigmoid};
 use serde::Serialize;
 
+/// Label of a pixel that is not scored (nodata, cloud).
+pub const IGNORE: u8 = 255;
+
 /// One pair in memory: `bands` x height x width per date (already scaled), labels 0 / 1 /
 /// [`super::data::IGNORE`]-like 255.
 #[derive(Clone, Debug)]
@@ -68,7 +71,7 @@ pub struct PixelScores {
 }
 
 impl PixelScores {
-    fn from_counts(tp: u64, fp: u64, fn_: u64) -> Self {
+    pub fn from_counts(tp: u64, fp: u64, fn_: u64) -> Self {
         let p = tp as f64 / (tp + fp).max(1) as f64;
         let r = tp as f64 / (tp + fn_).max(1) as f64;
         PixelScores {
@@ -122,13 +125,7 @@ pub fn train(
     assert!(!pairs.is_empty(), "no training pair");
     let bands = pairs[0].bands;
     let mut rng = Rng::from_state(opts.seed);
-    // Validation: whole pairs, drawn by the seed, never all of them.
-    let mut order: Vec<usize> = (0..pairs.len()).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.index(i + 1));
-    }
-    let n_val = ((pairs.len() as f32 * opts.validation).round() as usize).min(pairs.len() - 1);
-    let (val_idx, train_idx) = order.split_at(n_val);
+    let (val_idx, train_idx) = split_pairs(pairs.len(), opts.validation, &mut rng);
     let train_set: Vec<&TrainPair> = train_idx.iter().map(|&i| &pairs[i]).collect();
     let val_set: Vec<&TrainPair> = val_idx.iter().map(|&i| &pairs[i]).collect();
     let mut net = Net::new(bands, opts.widths, &mut rng);
@@ -187,6 +184,18 @@ pub fn train(
         kept_epoch,
         options: opts.clone(),
     }
+}
+
+/// Validation: whole pairs, drawn by `rng`, a `share` of them but never all; returns the
+/// validation and the training indices.
+pub fn split_pairs(n: usize, share: f32, rng: &mut Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.index(i + 1));
+    }
+    let n_val = ((n as f32 * share).round() as usize).min(n.saturating_sub(1));
+    let train = order.split_off(n_val);
+    (order, train)
 }
 
 /// A random augmented patch from a pair drawn in proportion to its area.
