@@ -8,7 +8,7 @@ mod common;
 use common::raster::read_u8;
 use std::path::{Path, PathBuf};
 use tuban::change::cpu::Driver;
-use tuban::change::{Backend, PipelineConfig};
+use tuban::change::{Backend, EvidenceKind, PipelineConfig};
 use tuban::model::graph::Graph;
 use tuban::model::onnx::{
     self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
@@ -726,4 +726,36 @@ fn pixel_trees_train_run_and_refuse_another_feature_set() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("junk.toml"), "{e}");
+}
+
+/// `--evidence auto` on an RGB pair runs the built-in pixel trees (they parse, they name
+/// themselves in detect.json); `--evidence mbi` still gives the building index.
+#[test]
+fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, evidence: Option<EvidenceKind>| {
+        let out = dir.path().join(name);
+        let opts = DetectOptions {
+            evidence,
+            vectorize: false,
+            classify: None,
+            ..DetectOptions::new(
+                testdata("levir/before.png"),
+                testdata("levir/after.png"),
+                &out,
+            )
+        };
+        detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {}).unwrap()
+    };
+    let auto = run("auto", None);
+    assert_eq!(auto.evidence, "model");
+    assert_eq!(
+        auto.model.as_deref(),
+        Some(Path::new(tuban::model::infer::BUILTIN_RGB_NAME))
+    );
+    assert!(auto.changed_px > 0 && auto.changed_px < auto.valid_px);
+    let m = tuban::model::infer::ChangeModel::builtin_rgb();
+    assert_eq!(m.config.input.bands, ["R", "G", "B"]);
+    assert_eq!(auto.threshold, m.config.output.threshold);
+    assert_eq!(run("mbi", Some(EvidenceKind::Mbi)).evidence, "mbi");
 }

@@ -80,22 +80,22 @@ fn blur(src: &[f32], (w, h): (usize, usize), sigma: f32) -> Vec<f32> {
         .collect();
     let sum: f32 = k.iter().sum();
     let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
-    let at = |i: i64, len: usize| -> usize { mirror(i, len) };
     let mut tmp = vec![0.0f32; w * h];
     tmp.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        // The row with `r` mirrored pixels each side, then the taps as whole-row sweeps (the
+        // inner loop runs along x, so it vectorises).
         let s = &src[y * w..(y + 1) * w];
-        for (x, o) in row.iter_mut().enumerate() {
-            let mut acc = 0.0f32;
-            for (j, &kv) in k.iter().enumerate() {
-                acc += kv * s[at(x as i64 + j as i64 - r, w)];
+        let padded: Vec<f32> = (-r..w as i64 + r).map(|i| s[mirror(i, w)]).collect();
+        for (j, &kv) in k.iter().enumerate() {
+            for (o, &v) in row.iter_mut().zip(&padded[j..j + w]) {
+                *o += kv * v;
             }
-            *o = acc;
         }
     });
     let mut out = vec![0.0f32; w * h];
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (j, &kv) in k.iter().enumerate() {
-            let s = &tmp[at(y as i64 + j as i64 - r, h) * w..][..w];
+            let s = &tmp[mirror(y as i64 + j as i64 - r, h) * w..][..w];
             for (o, &v) in row.iter_mut().zip(s) {
                 *o += kv * v;
             }
@@ -150,19 +150,21 @@ fn date_features(rgb: &[f32], valid: &[u32], dims: (usize, usize)) -> Vec<Vec<f3
     let yellow_blue: Vec<f32> = (0..n).map(|i| 0.5 * (r[i] + g[i]) - b[i]).collect();
     let mut out = Vec::with_capacity(DATE_FEATURES);
     for c in [&bright, &red_green, &yellow_blue] {
-        for s in [1.0, 2.0, 4.0, 8.0] {
-            out.push(blur(c, dims, s));
-        }
+        let means: Vec<Vec<f32>> = [1.0, 2.0, 4.0, 8.0]
+            .iter()
+            .map(|&s| blur(c, dims, s))
+            .collect();
         let sq: Vec<f32> = c.iter().map(|v| v * v).collect();
-        for s in [2.0, 6.0] {
-            let (m, m2) = (blur(c, dims, s), blur(&sq, dims, s));
-            out.push(
-                m.iter()
-                    .zip(&m2)
-                    .map(|(m, m2)| (m2 - m * m).max(0.0).sqrt())
-                    .collect(),
-            );
-        }
+        let std = |m: &[f32], s: f32| -> Vec<f32> {
+            m.iter()
+                .zip(&blur(&sq, dims, s))
+                .map(|(m, m2)| (m2 - m * m).max(0.0).sqrt())
+                .collect()
+        };
+        let (std2, std6) = (std(&means[1], 2.0), std(&blur(c, dims, 6.0), 6.0));
+        out.extend(means);
+        out.push(std2);
+        out.push(std6);
     }
     let (w, h) = dims;
     let smooth = blur(&bright, dims, 1.5);
@@ -301,7 +303,17 @@ pub struct PixelTrees {
     base: f32,
     /// The nodes as the WGSL kernel reads them: `[feature, split bits, left, right]`.
     packed: Vec<[u32; 4]>,
+    /// The nodes for the CPU's lock-step walk: a leaf splits on feature 0 at +inf and points
+    /// to itself, so every walk takes exactly its tree's depth in steps, without branches;
+    /// the leaf's value is in `leaf_value` (0 for a split).
+    walk: Vec<Node>,
+    leaf_value: Vec<f32>,
+    /// Each tree's depth (steps from its root to its deepest leaf).
+    depth: Vec<u32>,
 }
+
+/// Pixels walked through a tree together (their loads overlap in the core).
+const LANES: usize = 16;
 
 /// The largest f32 not above `v`.
 fn f32_down(v: f64) -> f32 {
@@ -359,13 +371,73 @@ impl PixelTrees {
             .iter()
             .map(|n| [n.feature, n.split.to_bits(), n.left, n.right])
             .collect();
+        let leaf = |n: &Node| n.feature == u32::MAX;
+        let walk = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if leaf(n) {
+                    Node {
+                        feature: 0,
+                        split: f32::INFINITY,
+                        left: i as u32,
+                        right: i as u32,
+                    }
+                } else {
+                    *n
+                }
+            })
+            .collect();
+        let leaf_value = nodes
+            .iter()
+            .map(|n| if leaf(n) { n.split } else { 0.0 })
+            .collect();
+        // Children come after their parent: one backward pass gives every node's height.
+        let mut height = vec![0u32; nodes.len()];
+        for i in (0..nodes.len()).rev() {
+            let n = nodes[i];
+            if !leaf(&n) {
+                height[i] = 1 + height[n.left as usize].max(height[n.right as usize]);
+            }
+        }
+        let depth = roots.iter().map(|&r| height[r as usize]).collect();
         Ok(PixelTrees {
             base: booster.base[0] as f32,
             booster,
             nodes,
             roots,
             packed,
+            walk,
+            leaf_value,
+            depth,
         })
+    }
+
+    /// Raw scores (log-odds) of feature rows, [`LANES`] rows walking each tree in lock step;
+    /// every row's sum runs in the order of [`PixelTrees::score`] (base, then tree by tree), so
+    /// the two give the same bits.
+    fn score_rows(&self, rows: &[[f32; FEATURES]], out: &mut [f32]) {
+        for (xs, o) in rows.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let n = xs.len();
+            let mut s = [self.base; LANES];
+            for (&root, &depth) in self.roots.iter().zip(&self.depth) {
+                let mut idx = [root; LANES];
+                for _ in 0..depth {
+                    for k in 0..n {
+                        let node = &self.walk[idx[k] as usize];
+                        idx[k] = if xs[k][node.feature as usize] <= node.split {
+                            node.left
+                        } else {
+                            node.right
+                        };
+                    }
+                }
+                for k in 0..n {
+                    s[k] += self.leaf_value[idx[k] as usize];
+                }
+            }
+            o.copy_from_slice(&s[..n]);
+        }
     }
 
     /// Raw score (log-odds) of one feature row. Features are always finite, so a node's
@@ -439,16 +511,20 @@ impl PixelTrees {
             let rows: Vec<Vec<f32>> = (y0..y0 + sh)
                 .into_par_iter()
                 .map(|y| {
-                    let mut x = [0.0f32; FEATURES];
-                    (x0..x0 + sw)
-                        .map(|xx| {
-                            if patch.valid[y * w + xx] == 0 {
-                                return f32::NAN;
-                            }
-                            row(fa, fb, local(xx, y), &mut x);
-                            crate::model::net::sigmoid(self.score(&x))
-                        })
-                        .collect()
+                    let valid: Vec<usize> = (x0..x0 + sw)
+                        .filter(|&x| patch.valid[y * w + x] != 0)
+                        .collect();
+                    let mut feats = vec![[0.0f32; FEATURES]; valid.len()];
+                    for (f, &x) in feats.iter_mut().zip(&valid) {
+                        row(fa, fb, local(x, y), f);
+                    }
+                    let mut scores = vec![0.0f32; valid.len()];
+                    self.score_rows(&feats, &mut scores);
+                    let mut line = vec![f32::NAN; sw];
+                    for (&x, z) in valid.iter().zip(scores) {
+                        line[x - x0] = crate::model::net::sigmoid(z);
+                    }
+                    line
                 })
                 .collect();
             for (k, r) in rows.into_iter().enumerate() {
@@ -1079,6 +1155,17 @@ mod tests {
         for (r, g) in rows.iter().zip(&got) {
             let want = fit.booster.proba(r)[0] as f32;
             assert!((want - g).abs() < 1e-5, "{want} {g}");
+        }
+        // The lock-step walk gives the single walk's bits, for any number of rows.
+        let feats: Vec<[f32; FEATURES]> = rows
+            .iter()
+            .take(37)
+            .map(|r| std::array::from_fn(|k| r[k] as f32))
+            .collect();
+        let mut walked = vec![0.0f32; feats.len()];
+        trees.score_rows(&feats, &mut walked);
+        for (f, z) in feats.iter().zip(&walked) {
+            assert_eq!(trees.score(f).to_bits(), z.to_bits());
         }
         let correct = got
             .iter()
