@@ -326,11 +326,23 @@ fn duration(s: f64) -> String {
 
 /// Before a long run: the scene's size, its outputs on disk and a rough time.
 fn announce(opts: &tuban::pipeline::detect::DetectOptions) {
-    let Ok(size) = gdal::Dataset::open(&opts.before).map(|d| d.raster_size()) else {
+    let Ok(ds) = gdal::Dataset::open(&opts.before) else {
         return;
     };
+    let size = ds.raster_size();
+    // `auto` on three colour bands runs the built-in RGB model (the pair's roles decide for
+    // certain; three non-alpha bands is what they come to in practice).
+    let colour_bands = (1..=ds.raster_count())
+        .filter(|&b| {
+            ds.rasterband(b).is_ok_and(|band| {
+                band.color_interpretation() != gdal::raster::ColorInterpretation::AlphaBand
+            })
+        })
+        .count();
+    let model = opts.model.is_some()
+        || (opts.evidence.is_none() && opts.pair.bands_before.is_none() && colour_bands == 3);
     let threads = rayon::current_num_threads();
-    let e = tuban::pipeline::detect::estimate(size, 0, opts.model.is_some(), threads);
+    let e = tuban::pipeline::detect::estimate(size, 0, model, threads);
     if e.cpu_seconds < 60.0 {
         return;
     }
@@ -341,7 +353,7 @@ fn announce(opts: &tuban::pipeline::detect::DetectOptions) {
         e.pixels as f64 / 1e6,
         e.output_bytes / 1e9,
         duration(e.cpu_seconds),
-        if opts.model.is_some() {
+        if model {
             "0.12 Mpx/s a thread with a model"
         } else {
             "3 Mpx/s a thread"

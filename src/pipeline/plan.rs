@@ -249,7 +249,10 @@ pub fn plan(
         };
         let window = county.grown(FIRST_MARGIN_PX, size);
         let pixels = window.pixels() as u64;
-        let (mem_mb, time_min) = task_resources(pixels, o.slurm.cpus.max(1), im.model.is_some());
+        // A learned model runs where the job names one and where `auto` chose the built-in
+        // RGB one (it measured the scene's band statistics for it): tasks then take far longer.
+        let model = im.model.is_some() || stats.band_stats.is_some();
+        let (mem_mb, time_min) = task_resources(pixels, o.slurm.cpus.max(1), model);
         tasks.push(PlannedTask {
             index: tasks.len(),
             code,
