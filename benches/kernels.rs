@@ -200,9 +200,60 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
+/// The built-in RGB pixel trees over a 512² tile (features and trees, R, G, B of the bench
+/// tile scaled by their means and deviations), on the CPU and, where wgpu finds an adapter,
+/// with the trees on the GPU.
+fn pixel_trees(c: &mut Criterion) {
+    use tuban::model::infer::{ChangeModel, Engine};
+    let model = ChangeModel::builtin_rgb();
+    let Engine::Trees(trees) = &model.engine else {
+        unreachable!("the built-in RGB model is pixel trees")
+    };
+    let size = 512;
+    let input = tile(size);
+    let n = size * size;
+    let scaled = |src: &[f32]| -> Vec<f32> {
+        let mut out = Vec::with_capacity(3 * n);
+        for b in [2, 1, 0] {
+            let p = &src[b * n..(b + 1) * n];
+            let m = p.iter().sum::<f32>() / n as f32;
+            let sd = (p.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / n as f32).sqrt();
+            out.extend(p.iter().map(|v| (v - m) / sd.max(1e-6)));
+        }
+        out
+    };
+    let (before, after) = (scaled(&input.before), scaled(&input.after));
+    let patch = tuban::model::pixel::Patch {
+        width: size,
+        height: size,
+        before: &before,
+        after: &after,
+        valid: &input.valid,
+    };
+    let mut g = c.benchmark_group("pixel_trees");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(BenchmarkId::new("cpu", size), |b| {
+        b.iter(|| {
+            trees
+                .probability(black_box(&patch), 512, None)
+                .expect("cpu")
+        })
+    });
+    if let Ok(ctx) = GpuContext::new(AdapterChoice::Any) {
+        g.bench_function(BenchmarkId::new("gpu", size), |b| {
+            b.iter(|| {
+                trees
+                    .probability(black_box(&patch), 512, Some(&ctx))
+                    .expect("gpu")
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
-    targets = cpu_kernels, pipeline
+    targets = cpu_kernels, pipeline, pixel_trees
 }
 criterion_main!(benches);

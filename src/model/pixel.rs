@@ -2,8 +2,12 @@
 //! hand-made features of every pixel of both dates. Where labelled pairs are few (a province's
 //! first quarters, the handful of real pairs a project may ship), trees over multi-scale
 //! features generalise to pairs they never saw far better than a network trained from scratch:
-//! cross-validated on the real pairs of shared/data/realcd, LEVIR-CD pixel F1 0.56 against the
-//! network's 0.24 and the building index's 0.34 (README, "Learned evidence").
+//! cross-validated on the real pairs of shared/data/realcd, LEVIR-CD pixel F1 0.60 against the
+//! network's 0.24 and the building index's 0.34 (README, "Learned evidence"). The built-in RGB
+//! model ([`super::infer::BUILTIN_RGB`]) is one of these.
+//!
+//! The trees run on the CPU (16 pixels walk each tree in lock step) or as the WGSL kernel
+//! `shaders/trees.wgsl`; both sum the trees in one order, so they give the same bits.
 //!
 //! Features ([`FEATURES`], names in [`feature_names`]): each date's R, G, B, scaled by the
 //! date's own scene mean and standard deviation, give three channels — brightness (the mean),
