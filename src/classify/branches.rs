@@ -8,6 +8,7 @@
 //!
 //! Works on a component's own mask (a window around it); the caller bounds its size.
 
+use crate::vectorize::label::find;
 use rustc_hash::FxHashMap as HashMap;
 use serde::Deserialize;
 
@@ -214,15 +215,6 @@ pub fn directions(mask: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<f32>) {
         full_best[i as usize] = best[j];
     }
     (full_dir, full_best)
-}
-
-fn find(parent: &mut [u32], mut a: u32) -> u32 {
-    while parent[a as usize] != a {
-        let p = parent[parent[a as usize] as usize];
-        parent[a as usize] = p;
-        a = p;
-    }
-    a
 }
 
 /// Pieces of a window: per pixel the piece (1..=n, 0 outside) and the count n.

@@ -206,7 +206,7 @@ impl VectorWriter {
                 format!("folder {} does not exist", parent.display()),
             ));
         }
-        let staging = parent.join(format!(".{name}.partial"));
+        let staging = super::partial_path(&parent.join(&name));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir(&staging).map_err(|e| Error::write(path, e))?;
         if format == VectorFormat::GeoPackage {

@@ -17,7 +17,7 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 use rusqlite::types::Value as Sql;
 use std::path::Path;
 
-const MU_M2: f64 = 10_000.0 / 15.0;
+use crate::MU_M2;
 
 /// Write `truth.gpkg` and `refs.gpkg` (through hidden partial names, renamed at the end).
 /// The polygons of `truth.gpkg`: one per connected piece of a change object (a road cut by a
@@ -42,7 +42,7 @@ pub fn write_vectors(
     let px_m2 = gt.pixel_area();
     let area = |c: &Component| c.pixels as f64 * px_m2;
     // truth.gpkg
-    let tmp = dir.join(".truth.gpkg.partial");
+    let tmp = crate::output::partial_path(&dir.join("truth.gpkg"));
     let _ = std::fs::remove_file(&tmp);
     let fields = [
         ("TBLX", Column::Text),
@@ -99,7 +99,7 @@ pub fn write_vectors(
     rename(&tmp, &dir.join("truth.gpkg"))?;
     progress("references", 1, 5);
     // refs.gpkg
-    let tmp = dir.join(".refs.gpkg.partial");
+    let tmp = crate::output::partial_path(&dir.join("refs.gpkg"));
     let _ = std::fs::remove_file(&tmp);
     let mut dltb = GpkgWriter::create(
         &tmp,

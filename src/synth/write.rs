@@ -68,7 +68,7 @@ pub const EPSG: u32 = 4527;
 const ORIGIN: (f64, f64) = (39_480_000.0, 3_510_000.0);
 const BEFORE_DATE: &str = "2024-03-20";
 const AFTER_DATE: &str = "2024-06-25";
-const MU_M2: f64 = 10_000.0 / 15.0;
+use crate::MU_M2;
 /// Rows rendered at once, and the GeoTIFF tile height, so each strip completes whole tiles
 /// (bounded cache) and its pixels stay under glibc's mmap threshold (no page clearing).
 const STRIP: usize = 128;
