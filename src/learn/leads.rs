@@ -467,14 +467,9 @@ fn truncated(b: &Booster, rounds: usize) -> Booster {
 /// Fold of each row: each class's rows shuffled (seeded) and dealt in turn, so every fold
 /// holds its share of each class.
 fn stratified_folds(y: &[usize], folds: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    // SplitMix64 (the synth generator's), seeded as it always was: the same folds.
+    let mut rng = crate::synth::world::Rng::from_state(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut next = || rng.next_u64();
     let mut fold = vec![0; y.len()];
     let classes = y.iter().copied().max().map_or(0, |m| m + 1);
     let mut dealt = 0usize;

@@ -237,12 +237,10 @@ fn create_like(
     Ok(out)
 }
 
-/// SplitMix64's finaliser: every input bit moves every output bit.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// SplitMix64's step from `z` (the synth generator's, [`crate::synth::world::Rng`]): every
+/// input bit moves every output bit.
+fn mix(z: u64) -> u64 {
+    crate::synth::world::Rng::from_state(z).next_u64()
 }
 
 /// A standard normal deviate from a hash of (seed, pixel, band): the sum of four uniforms,
