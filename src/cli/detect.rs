@@ -95,9 +95,10 @@ pub struct DetectArgs {
     /// Leave polygons smaller than this many mu (1 mu = 666.67 m²) out of changes.gpkg.
     #[arg(long, default_value_t = 0.0)]
     pub min_area_mu: f64,
-    /// A change model (ONNX: tuban's own from `tuban train`, or an exported network whose
-    /// bands, scaling, tile and output a --model-config file describes). Its change
-    /// probability is the evidence; --evidence is then ignored.
+    /// A change model: ONNX (tuban's own from `tuban train`, or an exported network whose
+    /// bands, scaling, tile and output a --model-config file describes) or pixel trees
+    /// (MODEL.toml from `tuban train --out MODEL.toml`). Its change probability is the
+    /// evidence; --evidence is then ignored.
     #[arg(long, conflicts_with = "evidence")]
     pub model: Option<PathBuf>,
     /// The model's configuration (TOML; default: inside the model, or MODEL.toml beside it).
