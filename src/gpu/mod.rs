@@ -99,11 +99,14 @@ impl GpuContext {
 
     /// Largest tile side (pixels, halo included) whose band buffers fit the device limits.
     pub fn max_tile_px(&self, bands: usize) -> usize {
-        let max = self
-            .limits
+        ((self.max_buffer_bytes() as f64 / (4.0 * bands.max(1) as f64)).sqrt()) as usize
+    }
+
+    /// The largest buffer a kernel can bind (bytes): the smaller of the device's two limits.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        self.limits
             .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
-        ((max as f64 / (4.0 * bands.max(1) as f64)).sqrt()) as usize
+            .min(self.limits.max_buffer_size)
     }
 
     fn storage(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
@@ -183,10 +186,7 @@ impl GpuContext {
     ) -> Result<TileResult> {
         let n = input.pixels();
         let band_bytes = (n * input.bands * 4) as u64;
-        let max = self
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
+        let max = self.max_buffer_bytes();
         if band_bytes > max {
             return Err(Error::Gpu(format!(
                 "a {}x{} tile of {} bands needs {band_bytes} B buffers, the device allows {max}; use a smaller --tile",
@@ -578,10 +578,7 @@ impl GpuContext {
         base: f32,
     ) -> Result<Vec<f32>> {
         let n = rows.len() / features.max(1);
-        let max = self
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
+        let max = self.max_buffer_bytes();
         if (rows.len().max(nodes.len() * 4) * 4) as u64 > max {
             return Err(Error::Gpu(format!(
                 "{n} feature rows or {} tree nodes need more than the device's {max} B buffers",
@@ -644,10 +641,7 @@ impl GpuContext {
         bias: &[f32],
     ) -> Result<Vec<f32>> {
         let n = o * g.oh * g.ow;
-        let max = self
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
+        let max = self.max_buffer_bytes();
         if (x.len().max(n) * 4) as u64 > max {
             return Err(Error::Gpu(format!(
                 "a convolution of {} x {} x {} into {o} channels needs more than the device's {max} B buffers; use a smaller --model-tile",
