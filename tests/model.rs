@@ -402,13 +402,10 @@ fn bad_models_are_refused_naming_the_model_and_the_problem() {
     );
 }
 
-/// `tuban train` on the bundled LEVIR-CD pair (laid out as a dataset) for a few steps: the
-/// model file carries its configuration, runs through `detect --model`, and the same seed
-/// gives the same bytes.
-#[test]
-fn train_writes_a_model_that_detect_runs_and_the_seed_fixes_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("levir");
+/// The bundled LEVIR-CD pair laid out as a change-detection dataset (`A/`, `B/`, `label/`)
+/// in `dir/levir`.
+fn levir_dataset(dir: &Path) -> PathBuf {
+    let data = dir.join("levir");
     for (sub, file) in [
         ("A", "before.png"),
         ("B", "after.png"),
@@ -421,6 +418,16 @@ fn train_writes_a_model_that_detect_runs_and_the_seed_fixes_it() {
         )
         .unwrap();
     }
+    data
+}
+
+/// `tuban train` on the bundled LEVIR-CD pair (laid out as a dataset) for a few steps: the
+/// model file carries its configuration, runs through `detect --model`, and the same seed
+/// gives the same bytes.
+#[test]
+fn train_writes_a_model_that_detect_runs_and_the_seed_fixes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = levir_dataset(dir.path());
     let args = |out: &Path| -> Vec<String> {
         [
             "train",
@@ -603,19 +610,7 @@ fn per_class_scores_type_the_polygons() {
 #[test]
 fn pixel_trees_train_run_and_refuse_another_feature_set() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("levir");
-    for (sub, file) in [
-        ("A", "before.png"),
-        ("B", "after.png"),
-        ("label", "label.png"),
-    ] {
-        std::fs::create_dir_all(data.join(sub)).unwrap();
-        std::fs::copy(
-            testdata("levir").join(file),
-            data.join(sub).join("tile.png"),
-        )
-        .unwrap();
-    }
+    let data = levir_dataset(dir.path());
     let train = |out: &Path| {
         let args = [
             "train",

@@ -5,7 +5,7 @@ use super::Progress;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
-use tuban::model::data::{TrainJob, TreesJob, train_job, train_trees_job};
+use tuban::model::data::{TrainData, TrainJob, TreesJob, train_job, train_trees_job};
 use tuban::model::pixel::TreesOptions;
 use tuban::model::train::TrainOptions;
 use tuban::raster::pair::PairOptions;
@@ -75,6 +75,18 @@ pub struct TrainArgs {
     pub bands: Option<String>,
 }
 
+/// The pairs and bands every kind of model reads.
+fn train_data(a: &TrainArgs) -> TrainData {
+    TrainData {
+        pairs: a.pairs.clone(),
+        bands: a.model_bands.clone(),
+        pair: PairOptions {
+            bands_before: a.bands.clone(),
+            ..Default::default()
+        },
+    }
+}
+
 pub fn run(a: &TrainArgs) -> Result<()> {
     let by_extension = a
         .out
@@ -118,13 +130,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         bail!("--epochs and --batch must be at least 1");
     }
     let job = TrainJob {
-        pairs: a.pairs.clone(),
+        data: train_data(a),
         out: a.out.clone(),
-        bands: a.model_bands.clone(),
-        pair: PairOptions {
-            bands_before: a.bands.clone(),
-            ..Default::default()
-        },
         options: TrainOptions {
             epochs: a.epochs,
             batch: a.batch,
@@ -179,13 +186,8 @@ fn run_trees(a: &TrainArgs) -> Result<()> {
         bail!("--learning-rate {lr}: trees shrink each round by a factor in (0, 1]");
     }
     let job = TreesJob {
-        pairs: a.pairs.clone(),
+        data: train_data(a),
         out: a.out.clone(),
-        bands: a.model_bands.clone(),
-        pair: PairOptions {
-            bands_before: a.bands.clone(),
-            ..Default::default()
-        },
         options: TreesOptions {
             rounds: a.rounds,
             depth: a.depth,

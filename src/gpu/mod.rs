@@ -563,9 +563,57 @@ impl GpuContext {
         Ok(words)
     }
 
+    /// One dispatch of `pipeline` over `n` threads (64 a workgroup, rows of at most 65,535
+    /// workgroups) with `params` as the uniform at binding 0, `inputs` as storage buffers at
+    /// bindings 1.. and an output of `n` words after them; returns the output.
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when the device reports a validation error or the readback fails.
+    fn one_shot(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &[u32],
+        inputs: &[&[u8]],
+        n: usize,
+    ) -> Result<Vec<u32>> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let buffers: Vec<wgpu::Buffer> = inputs.iter().map(|d| self.storage(label, d)).collect();
+        let dst = self.scratch(label, n.max(1) * 4);
+        let mut bindings = vec![(0, &uniform)];
+        bindings.extend((1..).zip(&buffers));
+        bindings.push((inputs.len() as u32 + 1, &dst));
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        let groups = n.div_ceil(64).max(1);
+        let gx = groups.min(65_535);
+        self.kernels.dispatch(
+            &self.device,
+            &mut enc,
+            pipeline,
+            &bindings,
+            (gx as u32, groups.div_ceil(gx) as u32),
+        );
+        let r = self.download(enc, &[(&dst, (n.max(1) * 4) as u64)]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        let mut words = r?;
+        words.truncate(n);
+        Ok(words)
+    }
+
     /// The raw score of every row of `rows` (`features` values each) under pixel trees
     /// (`nodes` as `[feature, split bits, left, right]`, a leaf's feature `u32::MAX`; `roots`:
-    /// each tree's first node; CPU twin [`crate::model::pixel::PixelTrees`]'s `score`).
+    /// each tree's first node; CPU twin: [`crate::model::pixel::PixelTrees`]'s lock-step walk).
     ///
     /// # Errors
     /// [`Error::Gpu`] when the buffers exceed the device or the device fails.
@@ -591,39 +639,18 @@ impl GpuContext {
             roots.len() as u32,
             base.to_bits(),
         ];
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("tree_params"),
-                contents: bytemuck::cast_slice(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let src = self.storage("tree_rows", bytemuck::cast_slice(rows));
-        let nd = self.storage("tree_nodes", bytemuck::cast_slice(nodes));
-        let rt = self.storage("tree_roots", bytemuck::cast_slice(roots));
-        let dst = self.scratch("tree_score", n.max(1) * 4);
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("trees"),
-            });
-        let groups = n.div_ceil(64).max(1);
-        let gx = groups.min(65_535);
-        self.kernels.dispatch(
-            &self.device,
-            &mut enc,
+        let words = self.one_shot(
+            "trees",
             &self.kernels.tree_scores,
-            &[(0, &uniform), (1, &src), (2, &nd), (3, &rt), (4, &dst)],
-            (gx as u32, groups.div_ceil(gx) as u32),
-        );
-        let r = self.download(enc, &[(&dst, (n.max(1) * 4) as u64)]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(e.to_string()));
-        }
-        let mut out: Vec<f32> = r?.into_iter().map(f32::from_bits).collect();
-        out.truncate(n);
-        Ok(out)
+            &params,
+            &[
+                bytemuck::cast_slice(rows),
+                bytemuck::cast_slice(nodes),
+                bytemuck::cast_slice(roots),
+            ],
+            n,
+        )?;
+        Ok(words.into_iter().map(f32::from_bits).collect())
     }
 
     /// One image's 2-d convolution (the model engine's `Conv` on the GPU; CPU twin
@@ -666,40 +693,18 @@ impl GpuContext {
             group as u32,
             u32::from(!bias.is_empty()),
         ];
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("conv_params"),
-                contents: bytemuck::cast_slice(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let src = self.storage("conv_input", bytemuck::cast_slice(x));
-        let w = self.storage("conv_weight", bytemuck::cast_slice(weight));
-        let b = self.storage(
-            "conv_bias",
-            bytemuck::cast_slice(if bias.is_empty() { &[0.0f32][..] } else { bias }),
-        );
-        let dst = self.scratch("conv_output", n * 4);
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("conv"),
-            });
-        // 64 threads per workgroup; rows of at most 65535 workgroups.
-        let groups = n.div_ceil(64);
-        let gx = groups.min(65_535);
-        self.kernels.dispatch(
-            &self.device,
-            &mut enc,
+        let bias = if bias.is_empty() { &[0.0f32][..] } else { bias };
+        let words = self.one_shot(
+            "conv",
             &self.kernels.conv2d,
-            &[(0, &uniform), (1, &src), (2, &w), (3, &b), (4, &dst)],
-            (gx as u32, groups.div_ceil(gx) as u32),
-        );
-        let r = self.download(enc, &[(&dst, (n * 4) as u64)]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(e.to_string()));
-        }
-        Ok(r?.into_iter().map(f32::from_bits).collect())
+            &params,
+            &[
+                bytemuck::cast_slice(x),
+                bytemuck::cast_slice(weight),
+                bytemuck::cast_slice(bias),
+            ],
+            n,
+        )?;
+        Ok(words.into_iter().map(f32::from_bits).collect())
     }
 }

@@ -238,16 +238,22 @@ fn read_band(path: &Path, (w, h): (usize, usize)) -> Result<Vec<f32>> {
     Ok(buf.data().to_vec())
 }
 
-/// What `tuban train` does.
+/// What every kind of model learns from: folders of pairs read with the model's bands.
 #[derive(Clone, Debug)]
-pub struct TrainJob {
+pub struct TrainData {
     /// Folders of pairs ([`list_pairs`]).
     pub pairs: Vec<PathBuf>,
-    /// The model file to write (ONNX, configuration inside).
-    pub out: PathBuf,
     /// Model bands by role or number (default R, G, B).
     pub bands: Vec<String>,
     pub pair: PairOptions,
+}
+
+/// What `tuban train` does.
+#[derive(Clone, Debug)]
+pub struct TrainJob {
+    pub data: TrainData,
+    /// The model file to write (ONNX, configuration inside).
+    pub out: PathBuf,
     pub options: TrainOptions,
     /// Probability from which detection calls a pixel change (stored in the model).
     pub threshold: f32,
@@ -256,12 +262,10 @@ pub struct TrainJob {
 /// What `tuban train` does for pixel trees ([`super::pixel`]).
 #[derive(Clone, Debug)]
 pub struct TreesJob {
-    pub pairs: Vec<PathBuf>,
+    /// Three model bands (R, G, B or any three).
+    pub data: TrainData,
     /// The model file to write (TOML).
     pub out: PathBuf,
-    /// Three model bands by role or number (default R, G, B).
-    pub bands: Vec<String>,
-    pub pair: PairOptions,
     pub options: TreesOptions,
     /// Probability from which detection calls a pixel change; None: the one that scored best
     /// on the validation pairs (0.3 without validation).
@@ -278,19 +282,14 @@ pub struct TreesReport {
 }
 
 /// Every pair of the folders, read with the model bands.
-fn load_all(
-    dirs: &[PathBuf],
-    pair: &PairOptions,
-    bands: &[String],
-    progress: crate::pipeline::ProgressFn,
-) -> Result<Vec<TrainPair>> {
+fn load_all(data: &TrainData, progress: crate::pipeline::ProgressFn) -> Result<Vec<TrainPair>> {
     let mut files = Vec::new();
-    for dir in dirs {
+    for dir in &data.pairs {
         files.extend(list_pairs(dir)?);
     }
     let mut pairs = Vec::with_capacity(files.len());
     for (k, f) in files.iter().enumerate() {
-        pairs.push(load_pair(f, pair, bands)?);
+        pairs.push(load_pair(f, &data.pair, &data.bands)?);
         progress("reading pairs", k as u64 + 1, files.len() as u64);
     }
     if pairs.iter().all(|p| p.label.iter().all(|&l| l != 1)) {
@@ -335,16 +334,16 @@ pub fn train_trees_job(
     progress: crate::pipeline::ProgressFn,
 ) -> Result<TreesReport> {
     let clock = std::time::Instant::now();
-    if job.bands.len() != 3 {
+    if job.data.bands.len() != 3 {
         return Err(Error::Param {
             name: "--model-bands",
             reason: format!(
                 "pixel trees read three bands (R, G, B or any three); {} given",
-                job.bands.len()
+                job.data.bands.len()
             ),
         });
     }
-    let pairs = load_all(&job.pairs, &job.pair, &job.bands, progress)?;
+    let pairs = load_all(&job.data, progress)?;
     let trained = super::pixel::train_trees(&pairs, &job.options, progress);
     let threshold = job.threshold.or(trained.best_threshold).unwrap_or(0.3);
     let tile = TileConf {
@@ -352,7 +351,7 @@ pub fn train_trees_job(
         overlap: super::pixel::HALO,
         multiple: 1,
     };
-    let config = own_config(&job.bands, tile, threshold);
+    let config = own_config(&job.data.bands, tile, threshold);
     let file = super::pixel::TreesFile {
         kind: super::pixel::KIND.to_string(),
         features: super::pixel::FEATURE_SET.to_string(),
@@ -400,14 +399,14 @@ pub struct TrainReport {
 /// that cannot be written.
 pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Result<TrainReport> {
     let clock = std::time::Instant::now();
-    let pairs = load_all(&job.pairs, &job.pair, &job.bands, progress)?;
+    let pairs = load_all(&job.data, progress)?;
     let trained = train(&pairs, &job.options, progress);
     let tile = TileConf {
         size: 256,
         overlap: 48,
         multiple: 4,
     };
-    let config = own_config(&job.bands, tile, job.threshold);
+    let config = own_config(&job.data.bands, tile, job.threshold);
     let report = TrainReport {
         model: job.out.clone(),
         config: config.clone(),

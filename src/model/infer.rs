@@ -98,14 +98,16 @@ impl ChangeModel {
         };
         let (own, trees) = TreesFile::parse(&read(path)?).map_err(bad)?;
         let config = match config {
-            Some(c) => ModelConfig::parse(&read(c)?, c)?,
+            Some(c) => {
+                let given = ModelConfig::parse(&read(c)?, c)?;
+                super::pixel::check_config(&given).map_err(|reason| Error::Model {
+                    path: c.to_path_buf(),
+                    reason,
+                })?;
+                given
+            }
             None => own,
         };
-        if config.input.bands.len() != 3 || config.input.scale != Scale::Scene {
-            return Err(bad(
-                "pixel trees read three bands, each date scaled by its scene statistics (scale = \"scene\")".into(),
-            ));
-        }
         Ok(ChangeModel {
             engine: Engine::Trees(trees),
             config,

@@ -28,6 +28,7 @@ use crate::change::cpu::Driver;
 use crate::change::cpu::mbi::mbi_sum;
 use crate::change::{KernelParams, TileInput};
 use crate::learn::gbdt::{Booster, Tree};
+use crate::raster::grid::{Tile, TileGrid};
 use rayon::prelude::*;
 
 /// Features of one date.
@@ -236,37 +237,14 @@ pub struct Patch<'a> {
     pub valid: &'a [u32],
 }
 
-/// A sub-tile's window: the core `(x0, y0, w, h)` it answers for, inside the context window
-/// `(cx, cy, cw, ch)` its features were computed on.
-#[derive(Clone, Copy, Debug)]
-struct Sub {
-    core: [usize; 4],
-    context: [usize; 4],
-}
-
-fn subs(width: usize, height: usize, side: usize) -> Vec<Sub> {
-    let side = side.max(16);
-    let mut v = Vec::new();
-    for y0 in (0..height).step_by(side) {
-        for x0 in (0..width).step_by(side) {
-            let (w, h) = (side.min(width - x0), side.min(height - y0));
-            let (cx, cy) = (x0.saturating_sub(HALO), y0.saturating_sub(HALO));
-            let (cx1, cy1) = ((x0 + w + HALO).min(width), (y0 + h + HALO).min(height));
-            v.push(Sub {
-                core: [x0, y0, w, h],
-                context: [cx, cy, cx1 - cx, cy1 - cy],
-            });
-        }
-    }
-    v
-}
-
-/// Call `f(core, before features, after features, context)` for every sub-tile of `patch`,
-/// sub-tiles one after the other (each computes on every core).
-fn for_each_sub(patch: &Patch, side: usize, mut f: impl FnMut(&Sub, &[Vec<f32>], &[Vec<f32>])) {
+/// Call `f(sub-tile, before features, after features)` for every sub-tile of `patch` (the
+/// tiles of a [`TileGrid`] of `side` px, at least 16, with a [`HALO`]: features are computed
+/// on the tile's `read` window and answer for its `core`), one after the other (each
+/// computes on every core).
+fn for_each_sub(patch: &Patch, side: usize, mut f: impl FnMut(&Tile, &[Vec<f32>], &[Vec<f32>])) {
     let (w, h) = (patch.width, patch.height);
-    for s in subs(w, h, side) {
-        let [cx, cy, cw, ch] = s.context;
+    for s in TileGrid::new(w, h, side.max(16), HALO).tiles() {
+        let [cx, cy, cw, ch]: [usize; 4] = s.read.into();
         let cut = |src: &[f32], planes: usize| -> Vec<f32> {
             let mut out = Vec::with_capacity(planes * cw * ch);
             for p in 0..planes {
@@ -302,7 +280,6 @@ struct Node {
 #[derive(Clone, Debug)]
 pub struct PixelTrees {
     pub booster: Booster,
-    nodes: Vec<Node>,
     roots: Vec<u32>,
     base: f32,
     /// The nodes as the WGSL kernel reads them: `[feature, split bits, left, right]`.
@@ -408,7 +385,6 @@ impl PixelTrees {
         Ok(PixelTrees {
             base: booster.base[0] as f32,
             booster,
-            nodes,
             roots,
             packed,
             walk,
@@ -418,8 +394,9 @@ impl PixelTrees {
     }
 
     /// Raw scores (log-odds) of feature rows, [`LANES`] rows walking each tree in lock step;
-    /// every row's sum runs in the order of [`PixelTrees::score`] (base, then tree by tree), so
-    /// the two give the same bits.
+    /// every row's sum runs base first, then tree by tree, as the WGSL kernel's does, so the
+    /// two give the same bits. Features are always finite, so a node's missing-value side is
+    /// never needed.
     fn score_rows(&self, rows: &[[f32; FEATURES]], out: &mut [f32]) {
         for (xs, o) in rows.chunks(LANES).zip(out.chunks_mut(LANES)) {
             let n = xs.len();
@@ -444,26 +421,6 @@ impl PixelTrees {
         }
     }
 
-    /// Raw score (log-odds) of one feature row. Features are always finite, so a node's
-    /// missing-value side is never needed.
-    #[inline]
-    fn score(&self, x: &[f32; FEATURES]) -> f32 {
-        let mut s = self.base;
-        for &root in &self.roots {
-            let mut n = self.nodes[root as usize];
-            while n.feature != u32::MAX {
-                let next = if x[n.feature as usize] <= n.split {
-                    n.left
-                } else {
-                    n.right
-                };
-                n = self.nodes[next as usize];
-            }
-            s += n.split;
-        }
-        s
-    }
-
     /// The change probability of every pixel of `patch` (NaN where not valid), features in
     /// sub-tiles of `side` px, the trees on `device` (None: every CPU core). The GPU returns
     /// the raw scores and the CPU applies the sigmoid, so both give the same bits.
@@ -483,8 +440,8 @@ impl PixelTrees {
             if failed.is_some() {
                 return;
             }
-            let [x0, y0, sw, sh] = s.core;
-            let [cx, cy, cw, _] = s.context;
+            let [x0, y0, sw, sh]: [usize; 4] = s.core.into();
+            let [cx, cy, cw, _]: [usize; 4] = s.read.into();
             let local = |x: usize, y: usize| (y - cy) * cw + x - cx;
             if let Some(gpu) = device {
                 let px: Vec<(usize, usize)> = (y0..y0 + sh)
@@ -615,8 +572,8 @@ pub fn sample_pair(pair: &TrainPair, per_pair: usize, seed: u64) -> Samples {
     };
     let w = pair.width;
     for_each_sub(&patch, SUB, |s, fa, fb| {
-        let [x0, y0, sw, sh] = s.core;
-        let [cx, cy, cw, _] = s.context;
+        let [x0, y0, sw, sh]: [usize; 4] = s.core.into();
+        let [cx, cy, cw, _]: [usize; 4] = s.read.into();
         let mut x = [0.0f32; FEATURES];
         for y in y0..y0 + sh {
             for xx in x0..x0 + sw {
@@ -635,15 +592,19 @@ pub fn sample_pair(pair: &TrainPair, per_pair: usize, seed: u64) -> Samples {
 
 /// Probability of every row (for validation).
 pub fn predict_rows(trees: &PixelTrees, rows: &[Vec<f64>]) -> Vec<f32> {
-    rows.par_iter()
-        .map(|r| {
-            let mut x = [0.0f32; FEATURES];
-            for (o, &v) in x.iter_mut().zip(r) {
-                *o = v as f32;
-            }
-            crate::model::net::sigmoid(trees.score(&x))
-        })
-        .collect()
+    let mut out = vec![0.0f32; rows.len()];
+    out.par_chunks_mut(256)
+        .zip(rows.par_chunks(256))
+        .for_each(|(o, r)| {
+            let x: Vec<[f32; FEATURES]> = r
+                .iter()
+                .map(|r| std::array::from_fn(|k| r[k] as f32))
+                .collect();
+            trees.score_rows(&x, o);
+            o.iter_mut()
+                .for_each(|z| *z = crate::model::net::sigmoid(*z));
+        });
+    out
 }
 
 /// Keep the first `rounds` trees of a logistic booster.
@@ -915,6 +876,26 @@ pub struct TreesFile {
     pub booster: Booster,
 }
 
+/// Why `config` cannot drive pixel trees (the file's own, or one given with
+/// `--model-config`), if it cannot.
+///
+/// # Errors
+/// Other than three bands, or a scaling other than the scene's statistics.
+pub fn check_config(config: &super::config::ModelConfig) -> Result<(), String> {
+    if config.input.bands.len() != 3 {
+        return Err(format!(
+            "input.bands names {} bands; pixel trees read three (R, G, B)",
+            config.input.bands.len()
+        ));
+    }
+    if config.input.scale != super::config::Scale::Scene {
+        return Err(
+            "pixel trees scale each date by its scene statistics: scale = \"scene\"".into(),
+        );
+    }
+    Ok(())
+}
+
 /// The `kind` of a pixel-trees model file.
 pub const KIND: &str = "pixel-trees";
 
@@ -934,23 +915,13 @@ impl TreesFile {
                 f.features
             ));
         }
-        if f.input.bands.len() != 3 {
-            return Err(format!(
-                "input.bands names {} bands; pixel trees read three (R, G, B)",
-                f.input.bands.len()
-            ));
-        }
-        if f.input.scale != super::config::Scale::Scene {
-            return Err(
-                "pixel trees scale each date by its scene statistics: scale = \"scene\"".into(),
-            );
-        }
         let trees = PixelTrees::new(f.booster)?;
         let config = super::config::ModelConfig {
             input: f.input,
             tile: f.tile,
             output: f.output,
         };
+        check_config(&config)?;
         Ok((config, trees))
     }
 
@@ -1110,8 +1081,8 @@ mod tests {
         let collect = |side: usize| {
             let mut all = vec![[0.0f32; FEATURES]; w * h];
             for_each_sub(&patch, side, |s, fa, fb| {
-                let [x0, y0, sw, sh] = s.core;
-                let [cx, cy, cw, _] = s.context;
+                let [x0, y0, sw, sh]: [usize; 4] = s.core.into();
+                let [cx, cy, cw, _]: [usize; 4] = s.read.into();
                 for y in y0..y0 + sh {
                     for x in x0..x0 + sw {
                         row(fa, fb, (y - cy) * cw + x - cx, &mut all[y * w + x]);
@@ -1130,6 +1101,24 @@ mod tests {
             }
         }
         assert!(worst < 1e-4, "largest difference {worst}");
+    }
+
+    /// One row through the trees in the WGSL kernel's node format, one node at a time.
+    fn single_walk(trees: &PixelTrees, x: &[f32; FEATURES]) -> f32 {
+        let mut s = trees.base;
+        for &root in &trees.roots {
+            let mut n = trees.packed[root as usize];
+            while n[0] != u32::MAX {
+                let split = f32::from_bits(n[1]);
+                n = trees.packed[if x[n[0] as usize] <= split {
+                    n[2]
+                } else {
+                    n[3]
+                } as usize];
+            }
+            s += f32::from_bits(n[1]);
+        }
+        s
     }
 
     #[test]
@@ -1160,7 +1149,8 @@ mod tests {
             let want = fit.booster.proba(r)[0] as f32;
             assert!((want - g).abs() < 1e-5, "{want} {g}");
         }
-        // The lock-step walk gives the single walk's bits, for any number of rows.
+        // The lock-step walk gives the bits of one row walking the kernel's node format at a
+        // time (as shaders/trees.wgsl does), for any number of rows.
         let feats: Vec<[f32; FEATURES]> = rows
             .iter()
             .take(37)
@@ -1169,7 +1159,7 @@ mod tests {
         let mut walked = vec![0.0f32; feats.len()];
         trees.score_rows(&feats, &mut walked);
         for (f, z) in feats.iter().zip(&walked) {
-            assert_eq!(trees.score(f).to_bits(), z.to_bits());
+            assert_eq!(single_walk(&trees, f).to_bits(), z.to_bits());
         }
         let correct = got
             .iter()
