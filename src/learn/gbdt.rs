@@ -21,6 +21,10 @@ pub struct Params {
     pub lambda: f64,
     /// Smallest sum of hessians in a child (about "rows" once the model is confident).
     pub min_child_hess: f64,
+    /// Grow oblivious trees (every node of a level splits on the same feature and cut, as
+    /// CatBoost's): a leaf is then the bits of `depth` comparisons, which scores many rows
+    /// at once without walking (the pixel trees do, `model::pixel`).
+    pub oblivious: bool,
 }
 
 impl Default for Params {
@@ -31,6 +35,7 @@ impl Default for Params {
             learning_rate: 0.1,
             lambda: 1.0,
             min_child_hess: 1.0,
+            oblivious: false,
         }
     }
 }
@@ -369,6 +374,163 @@ fn feature_split(
     best
 }
 
+/// Grow one oblivious tree: level by level, the one feature and cut (and missing side) of the
+/// highest gain summed over the level's nodes; a node too small to split on it contributes
+/// no gain but splits all the same (its children's values are shrunk by λ). Stops early when
+/// no split gains. Nodes are numbered depth first, so children come after their parent.
+fn grow_oblivious(data: &Binned, g: &[f64], h: &[f64], p: &Params, importance: &mut [f64]) -> Tree {
+    let n = g.len();
+    // Each row's node within the current level (first level's side is the top bit).
+    let mut node = vec![0u32; n];
+    let mut levels: Vec<Split> = Vec::new();
+    for depth in 0..p.depth {
+        let width = 1usize << depth;
+        let mut sums = vec![(0.0f64, 0.0f64); width];
+        for r in 0..n {
+            let e = &mut sums[node[r] as usize];
+            e.0 += g[r];
+            e.1 += h[r];
+        }
+        if sums.iter().all(|s| s.1 < 2.0 * p.min_child_hess) {
+            break;
+        }
+        let one = |f: usize| level_split(data, f, g, h, &node, &sums, p);
+        let features = data.cuts.len();
+        let found: Vec<Option<Split>> = if n * features >= 1 << 18 {
+            use rayon::prelude::*;
+            (0..features).into_par_iter().map(one).collect()
+        } else {
+            (0..features).map(one).collect()
+        };
+        let mut best: Option<Split> = None;
+        for s in found.into_iter().flatten() {
+            if best.as_ref().is_none_or(|b| s.gain > b.gain) {
+                best = Some(s);
+            }
+        }
+        let Some(s) = best else { break };
+        importance[s.feature] += s.gain;
+        let (bins, missing) = (
+            &data.bins[s.feature],
+            (data.cuts[s.feature].len() + 1) as u8,
+        );
+        for (r, k) in node.iter_mut().enumerate() {
+            let b = bins[r];
+            let left = if b == missing {
+                s.missing_left
+            } else {
+                b as usize <= s.cut
+            };
+            *k = 2 * *k + u32::from(!left);
+        }
+        levels.push(s);
+    }
+    let mut sums = vec![(0.0f64, 0.0f64); 1 << levels.len()];
+    for r in 0..n {
+        let e = &mut sums[node[r] as usize];
+        e.0 += g[r];
+        e.1 += h[r];
+    }
+    let leaves: Vec<f64> = sums
+        .iter()
+        .map(|&(gs, hs)| -gs / (hs + p.lambda) * p.learning_rate)
+        .collect();
+    let mut tree = Tree::default();
+    emit_oblivious(&mut tree, data, &levels, &leaves, 0, 0);
+    tree
+}
+
+/// Append the subtree of level `level` whose path so far is `prefix`; returns its index.
+fn emit_oblivious(
+    tree: &mut Tree,
+    data: &Binned,
+    levels: &[Split],
+    leaves: &[f64],
+    level: usize,
+    prefix: usize,
+) -> u32 {
+    if level == levels.len() {
+        return tree.push_leaf(leaves[prefix]);
+    }
+    let i = tree.push_leaf(0.0);
+    let s = &levels[level];
+    let n = i as usize;
+    tree.feature[n] = s.feature as i32;
+    tree.split[n] = data.cuts[s.feature][s.cut];
+    tree.missing_left[n] = s.missing_left;
+    let l = emit_oblivious(tree, data, levels, leaves, level + 1, 2 * prefix);
+    let r = emit_oblivious(tree, data, levels, leaves, level + 1, 2 * prefix + 1);
+    tree.left[n] = l;
+    tree.right[n] = r;
+    i
+}
+
+/// The best cut of feature `f` for a whole level (rows' nodes in `node`, the nodes' sums in
+/// `sums`): the highest gain summed over the nodes, if any gains.
+fn level_split(
+    data: &Binned,
+    f: usize,
+    g: &[f64],
+    h: &[f64],
+    node: &[u32],
+    sums: &[(f64, f64)],
+    p: &Params,
+) -> Option<Split> {
+    let cuts = &data.cuts[f];
+    if cuts.is_empty() {
+        return None;
+    }
+    const NB: usize = MAX_BINS + 2;
+    let nb = cuts.len() + 2;
+    let mut hist = vec![(0.0f64, 0.0f64); sums.len() * NB];
+    let bins = &data.bins[f];
+    for (r, &k) in node.iter().enumerate() {
+        let e = &mut hist[k as usize * NB + bins[r] as usize];
+        e.0 += g[r];
+        e.1 += h[r];
+    }
+    // Running left sums per node as the cut moves right.
+    let mut left = vec![(0.0f64, 0.0f64); sums.len()];
+    let parent: Vec<f64> = sums
+        .iter()
+        .map(|&(gs, hs)| score(gs, hs, p.lambda))
+        .collect();
+    let mut best: Option<Split> = None;
+    for cut in 0..cuts.len() {
+        for (k, l) in left.iter_mut().enumerate() {
+            let e = hist[k * NB + cut];
+            l.0 += e.0;
+            l.1 += e.1;
+        }
+        for missing_left in [false, true] {
+            let mut gain = 0.0;
+            for (k, &(gl, hl)) in left.iter().enumerate() {
+                let (gm, hm) = hist[k * NB + nb - 1];
+                let (gl, hl) = if missing_left {
+                    (gl + gm, hl + hm)
+                } else {
+                    (gl, hl)
+                };
+                let (gs, hs) = sums[k];
+                let (gr, hr) = (gs - gl, hs - hl);
+                if hl < p.min_child_hess || hr < p.min_child_hess {
+                    continue;
+                }
+                gain += score(gl, hl, p.lambda) + score(gr, hr, p.lambda) - parent[k];
+            }
+            if gain > 1e-9 && best.as_ref().is_none_or(|b| gain > b.gain) {
+                best = Some(Split {
+                    gain,
+                    feature: f,
+                    cut,
+                    missing_left,
+                });
+            }
+        }
+    }
+    best
+}
+
 /// What training gives besides the model.
 #[derive(Clone, Debug)]
 pub struct Fit {
@@ -442,7 +604,11 @@ pub fn train_with_progress(
                 g[i] = pk - target;
                 h[i] = (pk * (1.0 - pk)).max(1e-6);
             }
-            let t = grow(&data, &g, &h, (0..n as u32).collect(), p, &mut importance);
+            let t = if p.oblivious {
+                grow_oblivious(&data, &g, &h, p, &mut importance)
+            } else {
+                grow(&data, &g, &h, (0..n as u32).collect(), p, &mut importance)
+            };
             {
                 use rayon::prelude::*;
                 raw.par_iter_mut()
@@ -532,6 +698,49 @@ mod tests {
         // The noise feature earns little of the gain.
         assert!(fit.importance[2] < 0.05 * (fit.importance[0] + fit.importance[1]));
         assert!(fit.booster.check(3).is_ok());
+    }
+
+    #[test]
+    fn oblivious_trees_share_one_question_per_level_and_learn_an_interaction() {
+        let mut s = 7u64;
+        let x: Vec<Vec<f64>> = (0..400)
+            .map(|_| vec![lcg(&mut s), lcg(&mut s), lcg(&mut s)])
+            .collect();
+        let y: Vec<usize> = x
+            .iter()
+            .map(|r| usize::from((r[0] > 0.5) != (r[1] > 0.5)))
+            .collect();
+        let p = Params {
+            oblivious: true,
+            ..Params::default()
+        };
+        let (fit, _) = train(&x, &y, 2, &p, None);
+        let right = x
+            .iter()
+            .zip(&y)
+            .filter(|(r, c)| (fit.booster.proba(r)[0] > 0.5) == (**c == 1))
+            .count();
+        assert!(right >= 390, "{right} of 400");
+        assert!(fit.booster.check(3).is_ok());
+        for t in &fit.booster.trees {
+            // Level by level: every node asks the level's question; leaves all at one depth.
+            let mut level = vec![0usize];
+            loop {
+                let f = t.feature[level[0]];
+                assert!(level.iter().all(|&i| t.feature[i] == f));
+                if f < 0 {
+                    break;
+                }
+                assert!(level.iter().all(|&i| t.split[i] == t.split[level[0]]));
+                level = level
+                    .iter()
+                    .flat_map(|&i| [t.left[i] as usize, t.right[i] as usize])
+                    .collect();
+            }
+            assert!(level.len() <= 1 << p.depth);
+        }
+        // Deterministic: the same data gives the same trees.
+        assert_eq!(train(&x, &y, 2, &p, None).0.booster, fit.booster);
     }
 
     #[test]

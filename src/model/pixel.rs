@@ -122,14 +122,33 @@ fn mirror(i: i64, len: usize) -> usize {
 
 /// Minimum (`erode`) or maximum of a `2 * half + 1` square around every pixel, the square cut
 /// at the edges.
-fn square_extreme(src: &[f32], (w, h): (usize, usize), half: usize, erode: bool) -> Vec<f32> {
-    let pick = |a: f32, b: f32| if erode { a.min(b) } else { a.max(b) };
+fn square_extreme(src: &[f32], dims: (usize, usize), half: usize, erode: bool) -> Vec<f32> {
+    // One instance per operation, so each sweep compiles to plain vector min or max.
+    if erode {
+        square_extreme_by(src, dims, half, |a, b| if b < a { b } else { a })
+    } else {
+        square_extreme_by(src, dims, half, |a, b| if b > a { b } else { a })
+    }
+}
+
+fn square_extreme_by(
+    src: &[f32],
+    (w, h): (usize, usize),
+    half: usize,
+    pick: impl Fn(f32, f32) -> f32 + Sync,
+) -> Vec<f32> {
     let mut tmp = vec![0.0f32; w * h];
     tmp.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        // Shifted whole-row sweeps (they vectorise): pixel x meets x ± d where that is inside.
         let s = &src[y * w..(y + 1) * w];
-        for (x, o) in row.iter_mut().enumerate() {
-            let (a, b) = (x.saturating_sub(half), (x + half).min(w - 1));
-            *o = s[a..=b].iter().copied().reduce(pick).unwrap_or(s[x]);
+        row.copy_from_slice(s);
+        for d in 1..=half.min(w - 1) {
+            for (o, &v) in row[..w - d].iter_mut().zip(&s[d..]) {
+                *o = pick(*o, v);
+            }
+            for (o, &v) in row[d..].iter_mut().zip(&s[..w - d]) {
+                *o = pick(*o, v);
+            }
         }
     });
     let mut out = vec![0.0f32; w * h];
@@ -228,6 +247,30 @@ fn row(before: &[Vec<f32>], after: &[Vec<f32>], i: usize, out: &mut [f32; FEATUR
     }
 }
 
+/// The feature columns of `n = cols.len() / FEATURES` pixels in a row from plane index `i`:
+/// feature `k` of pixel `j` at `cols[k * n + j]`, in [`row`]'s order.
+fn columns(before: &[Vec<f32>], after: &[Vec<f32>], i: usize, cols: &mut [f32]) {
+    let n = cols.len() / FEATURES;
+    let (dates, changes) = cols.split_at_mut(2 * DATE_FEATURES * n);
+    let (b_cols, a_cols) = dates.split_at_mut(DATE_FEATURES * n);
+    let (d_cols, m_cols) = changes.split_at_mut(DATE_FEATURES * n);
+    for k in 0..DATE_FEATURES {
+        let (a, b) = (&before[k][i..i + n], &after[k][i..i + n]);
+        let at = k * n..(k + 1) * n;
+        b_cols[at.clone()].copy_from_slice(a);
+        a_cols[at.clone()].copy_from_slice(b);
+        for (((d, m), &a), &b) in d_cols[at.clone()]
+            .iter_mut()
+            .zip(&mut m_cols[at])
+            .zip(a)
+            .zip(b)
+        {
+            *d = b - a;
+            *m = (b - a).abs();
+        }
+    }
+}
+
 /// A patch of a scaled pair: 3 planes per date (R, G, B after scaling; 0 where not valid).
 pub struct Patch<'a> {
     pub width: usize,
@@ -291,7 +334,89 @@ pub struct PixelTrees {
     leaf_value: Vec<f32>,
     /// Each tree's depth (steps from its root to its deepest leaf).
     depth: Vec<u32>,
+    /// The trees as levels when every tree is oblivious (what `tuban train` grows by
+    /// default): scored a block of pixels at a time without walking.
+    levels: Option<Levels>,
 }
+
+/// Oblivious trees: tree `t` asks `depth[t]` questions (feature, split: right when
+/// `v > split`, as a walk goes for the finite values features always are), one per level, whose answers are the bits of its leaf index,
+/// the first question the highest bit; its leaves follow the previous tree's in `leaves`.
+#[derive(Clone, Debug, Default)]
+struct Levels {
+    depth: Vec<u32>,
+    feature: Vec<u32>,
+    split: Vec<f32>,
+    leaves: Vec<f32>,
+}
+
+/// Deepest oblivious tree scored by levels (its leaf table has 2^depth values).
+const MAX_LEVELS: u32 = 12;
+
+impl Levels {
+    /// The levels of compiled trees (`nodes`, trees starting at `roots`) when every tree is
+    /// oblivious: all nodes of a level split on one feature at one f32 value, all leaves at
+    /// one depth.
+    fn of(nodes: &[Node], roots: &[u32]) -> Option<Levels> {
+        let mut lv = Levels::default();
+        for &root in roots {
+            let mut level = vec![root as usize];
+            let mut depth = 0;
+            loop {
+                let first = nodes[level[0]];
+                if first.feature == u32::MAX {
+                    if level.iter().any(|&i| nodes[i].feature != u32::MAX) {
+                        return None;
+                    }
+                    lv.leaves.extend(level.iter().map(|&i| nodes[i].split));
+                    break;
+                }
+                let same = |n: &Node| {
+                    n.feature == first.feature && n.split.to_bits() == first.split.to_bits()
+                };
+                if depth == MAX_LEVELS || !level.iter().all(|&i| same(&nodes[i])) {
+                    return None;
+                }
+                lv.feature.push(first.feature);
+                lv.split.push(first.split);
+                level = level
+                    .iter()
+                    .flat_map(|&i| [nodes[i].left as usize, nodes[i].right as usize])
+                    .collect();
+                depth += 1;
+            }
+            lv.depth.push(depth);
+        }
+        Some(lv)
+    }
+
+    /// Add every tree's leaf to `s`, for the pixels of `cols` (feature `f` of pixel `i` at
+    /// `cols[f * n + i]`) from `at`, `s.len()` of them (at most [`BLOCK`]).
+    #[inline]
+    fn add(&self, cols: &[f32], n: usize, at: usize, s: &mut [f32]) {
+        let m = s.len();
+        let (mut q, mut leaf) = (0, 0);
+        for &d in &self.depth {
+            let mut idx = [0u32; BLOCK];
+            for l in q..q + d as usize {
+                let col = &cols[self.feature[l] as usize * n + at..][..m];
+                let t = self.split[l];
+                for (i, &v) in idx.iter_mut().zip(col) {
+                    *i = (*i << 1) | u32::from(v > t);
+                }
+            }
+            let leaves = &self.leaves[leaf..leaf + (1 << d)];
+            for (o, &i) in s.iter_mut().zip(&idx) {
+                *o += leaves[i as usize];
+            }
+            q += d as usize;
+            leaf += 1 << d;
+        }
+    }
+}
+
+/// Pixels scored together by the levels (their leaf indices stay in L1).
+const BLOCK: usize = 64;
 
 /// Pixels walked through a tree together (their loads overlap in the core).
 const LANES: usize = 16;
@@ -382,6 +507,7 @@ impl PixelTrees {
             }
         }
         let depth = roots.iter().map(|&r| height[r as usize]).collect();
+        let levels = Levels::of(&nodes, &roots);
         Ok(PixelTrees {
             base: booster.base[0] as f32,
             booster,
@@ -390,34 +516,60 @@ impl PixelTrees {
             walk,
             leaf_value,
             depth,
+            levels,
         })
     }
 
-    /// Raw scores (log-odds) of feature rows, [`LANES`] rows walking each tree in lock step;
-    /// every row's sum runs base first, then tree by tree, as the WGSL kernel's does, so the
-    /// two give the same bits. Features are always finite, so a node's missing-value side is
-    /// never needed.
-    fn score_rows(&self, rows: &[[f32; FEATURES]], out: &mut [f32]) {
-        for (xs, o) in rows.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            let n = xs.len();
+    /// Raw scores (log-odds) of `out.len()` pixels whose features are columns (feature `f`
+    /// of pixel `i` at `cols[f * out.len() + i]`): by levels when the trees are oblivious,
+    /// else by the lock-step walk ([`PixelTrees::walk_columns`]). Either way base first,
+    /// then tree by tree, as the WGSL kernel sums: the same bits.
+    fn score_columns(&self, cols: &[f32], out: &mut [f32]) {
+        debug_assert_eq!(cols.len(), FEATURES * out.len());
+        match &self.levels {
+            Some(lv) => {
+                let n = out.len();
+                for (b, o) in out.chunks_mut(BLOCK).enumerate() {
+                    o.fill(self.base);
+                    lv.add(cols, n, b * BLOCK, o);
+                }
+            }
+            None => self.walk_columns(cols, out),
+        }
+    }
+
+    /// [`PixelTrees::score_columns`] by walking: [`LANES`] pixels walk each tree in lock
+    /// step, their features first gathered into rows (a walk jumps between features, and 16
+    /// rows stay in L1 where 104 columns do not). Features are always finite, so a node's
+    /// missing-value side is never needed.
+    fn walk_columns(&self, cols: &[f32], out: &mut [f32]) {
+        let n = out.len();
+        let mut xs = [[0.0f32; FEATURES]; LANES];
+        for (b, o) in out.chunks_mut(LANES).enumerate() {
+            let (m, at) = (o.len(), b * LANES);
+            for (f, col) in cols.chunks_exact(n).enumerate() {
+                for (x, &v) in xs.iter_mut().zip(&col[at..at + m]) {
+                    x[f] = v;
+                }
+            }
             let mut s = [self.base; LANES];
             for (&root, &depth) in self.roots.iter().zip(&self.depth) {
                 let mut idx = [root; LANES];
                 for _ in 0..depth {
-                    for k in 0..n {
-                        let node = &self.walk[idx[k] as usize];
-                        idx[k] = if xs[k][node.feature as usize] <= node.split {
+                    for (i, x) in idx[..m].iter_mut().zip(&xs) {
+                        let node = &self.walk[*i as usize];
+                        *i = if x[node.feature as usize] <= node.split {
                             node.left
                         } else {
                             node.right
                         };
                     }
                 }
-                for k in 0..n {
-                    s[k] += self.leaf_value[idx[k] as usize];
+                for (sk, &i) in s.iter_mut().zip(&idx[..m]) {
+                    *sk += self.leaf_value[i as usize];
                 }
             }
-            o.copy_from_slice(&s[..n]);
+            o.copy_from_slice(&s[..m]);
         }
     }
 
@@ -472,18 +624,16 @@ impl PixelTrees {
             let rows: Vec<Vec<f32>> = (y0..y0 + sh)
                 .into_par_iter()
                 .map(|y| {
-                    let valid: Vec<usize> = (x0..x0 + sw)
-                        .filter(|&x| patch.valid[y * w + x] != 0)
-                        .collect();
-                    let mut feats = vec![[0.0f32; FEATURES]; valid.len()];
-                    for (f, &x) in feats.iter_mut().zip(&valid) {
-                        row(fa, fb, local(x, y), f);
-                    }
-                    let mut scores = vec![0.0f32; valid.len()];
-                    self.score_rows(&feats, &mut scores);
-                    let mut line = vec![f32::NAN; sw];
-                    for (&x, z) in valid.iter().zip(scores) {
-                        line[x - x0] = crate::model::net::sigmoid(z);
+                    let mut cols = vec![0.0f32; FEATURES * sw];
+                    columns(fa, fb, local(x0, y), &mut cols);
+                    let mut line = vec![0.0f32; sw];
+                    self.score_columns(&cols, &mut line);
+                    for (x, z) in line.iter_mut().enumerate() {
+                        *z = if patch.valid[y * w + x0 + x] != 0 {
+                            crate::model::net::sigmoid(*z)
+                        } else {
+                            f32::NAN
+                        };
                     }
                     line
                 })
@@ -596,11 +746,14 @@ pub fn predict_rows(trees: &PixelTrees, rows: &[Vec<f64>]) -> Vec<f32> {
     out.par_chunks_mut(256)
         .zip(rows.par_chunks(256))
         .for_each(|(o, r)| {
-            let x: Vec<[f32; FEATURES]> = r
-                .iter()
-                .map(|r| std::array::from_fn(|k| r[k] as f32))
-                .collect();
-            trees.score_rows(&x, o);
+            let n = r.len();
+            let mut cols = vec![0.0f32; FEATURES * n];
+            for (i, r) in r.iter().enumerate() {
+                for (k, &v) in r.iter().enumerate() {
+                    cols[k * n + i] = v as f32;
+                }
+            }
+            trees.score_columns(&cols, o);
             o.iter_mut()
                 .for_each(|z| *z = crate::model::net::sigmoid(*z));
         });
@@ -625,6 +778,8 @@ pub fn truncate(booster: &Booster, rounds: usize) -> Booster {
 pub struct TreesOptions {
     pub rounds: usize,
     pub depth: usize,
+    /// Oblivious trees ([`crate::learn::gbdt::Params::oblivious`]).
+    pub oblivious: bool,
     pub learning_rate: f64,
     /// Pixels drawn from each pair (all its scored pixels when it has fewer).
     pub per_pair: usize,
@@ -641,6 +796,7 @@ impl Default for TreesOptions {
         TreesOptions {
             rounds: 250,
             depth: 5,
+            oblivious: false,
             learning_rate: 0.08,
             per_pair: 20_000,
             validation: 0.2,
@@ -803,6 +959,7 @@ pub fn train_trees(
         lambda: 1.0,
         // About 20 pixels of an uncertain class, more of a confident one.
         min_child_hess: 5.0,
+        oblivious: opts.oblivious,
     };
     let eval = (!val.rows.is_empty()).then_some((&val.rows[..], &val.labels[..]));
     let (fit, validation_loss) = crate::learn::gbdt::train_with_progress(
@@ -1103,6 +1260,18 @@ mod tests {
         assert!(worst < 1e-4, "largest difference {worst}");
     }
 
+    /// Feature rows laid out as columns.
+    fn to_columns(rows: &[[f32; FEATURES]]) -> Vec<f32> {
+        let n = rows.len();
+        let mut cols = vec![0.0f32; FEATURES * n];
+        for (i, r) in rows.iter().enumerate() {
+            for (k, &v) in r.iter().enumerate() {
+                cols[k * n + i] = v;
+            }
+        }
+        cols
+    }
+
     /// One row through the trees in the WGSL kernel's node format, one node at a time.
     fn single_walk(trees: &PixelTrees, x: &[f32; FEATURES]) -> f32 {
         let mut s = trees.base;
@@ -1157,7 +1326,7 @@ mod tests {
             .map(|r| std::array::from_fn(|k| r[k] as f32))
             .collect();
         let mut walked = vec![0.0f32; feats.len()];
-        trees.score_rows(&feats, &mut walked);
+        trees.walk_columns(&to_columns(&feats), &mut walked);
         for (f, z) in feats.iter().zip(&walked) {
             assert_eq!(single_walk(&trees, f).to_bits(), z.to_bits());
         }
@@ -1167,5 +1336,77 @@ mod tests {
             .filter(|(p, y)| (**p > 0.5) == (**y == 1))
             .count();
         assert_eq!(correct, rows.len());
+    }
+
+    #[test]
+    fn oblivious_trees_score_by_levels_with_the_walks_bits() {
+        // Oblivious trees grown on noisy rows score by levels; every pixel's score has the
+        // bits of the lock-step walk and of one row walking the kernel's node format (what
+        // the GPU runs), for a count of pixels that is not a multiple of the block.
+        let mut state = 9u64;
+        let mut unit = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let rows: Vec<[f32; FEATURES]> = (0..203)
+            .map(|_| std::array::from_fn(|_| unit() * 4.0 - 2.0))
+            .collect();
+        let y: Vec<usize> = rows
+            .iter()
+            .map(|r| usize::from(r[5] + 0.5 * r[70] > 0.3 || r[99] > 1.5))
+            .collect();
+        let x: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let p = crate::learn::gbdt::Params {
+            rounds: 30,
+            depth: 4,
+            oblivious: true,
+            min_child_hess: 0.5,
+            ..Default::default()
+        };
+        let (fit, _) = crate::learn::gbdt::train(&x, &y, 2, &p, None);
+        let trees = PixelTrees::new(fit.booster.clone()).expect("valid trees");
+        let lv = trees
+            .levels
+            .as_ref()
+            .expect("oblivious trees are scored by levels");
+        assert!(lv.depth.contains(&4), "{:?}", lv.depth);
+        let n = rows.len();
+        let cols = to_columns(&rows);
+        let mut by_levels = vec![0.0f32; n];
+        trees.score_columns(&cols, &mut by_levels);
+        let mut walked = vec![0.0f32; n];
+        trees.walk_columns(&cols, &mut walked);
+        for ((r, a), b) in rows.iter().zip(&by_levels).zip(&walked) {
+            assert_eq!(a.to_bits(), b.to_bits());
+            assert_eq!(single_walk(&trees, r).to_bits(), a.to_bits());
+        }
+        // The booster in f64 agrees, and it learned the rule.
+        let right = x
+            .iter()
+            .zip(&y)
+            .zip(&by_levels)
+            .filter(|&((r, y), z)| {
+                assert!((fit.booster.raw(r)[0] as f32 - z).abs() < 1e-4);
+                (*z > 0.0) == (*y == 1)
+            })
+            .count();
+        assert!(right as f64 > 0.95 * n as f64, "{right} of {n}");
+        // Free trees are walked.
+        let free = crate::learn::gbdt::Params {
+            oblivious: false,
+            ..p
+        };
+        let (fit, _) = crate::learn::gbdt::train(&x, &y, 2, &free, None);
+        assert!(
+            PixelTrees::new(fit.booster)
+                .expect("valid")
+                .levels
+                .is_none()
+        );
     }
 }
