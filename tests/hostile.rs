@@ -57,6 +57,8 @@ const CASES: &[Case] = &[
     case("detect: context layer missing", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o18", "--context", "{d}/nope.gpkg"], &["nope.gpkg"], &["o18/changes.gpkg"]),
     case("detect: after image of another CRS", &["detect", "--before", "{d}/b.tif", "--after", "{d}/utm.tif", "--out", "{d}/o19"], &["b.tif", "utm.tif"], &["o19"]),
     case("detect: --coregister without a georeference", &["detect", "--before", "{root}/testdata/levir/before.png", "--after", "{root}/testdata/levir/after.png", "--out", "{d}/o21", "--coregister"], &["after.png", "georeference"], &["o21"]),
+    case("detect: a geotransform with pixels of no size", &["detect", "--before", "{d}/flat.tif", "--after", "{d}/flat.tif", "--out", "{d}/o22"], &["flat.tif", "no area"], &["o22"]),
+    case("detect: more bands than the kernels carry", &["detect", "--before", "{d}/bands40.tif", "--after", "{d}/bands40.tif", "--out", "{d}/o23"], &["bands40.tif", "40 bands", "--bands"], &["o23"]),
     case("detect: images that do not overlap", &["detect", "--before", "{d}/b.tif", "--after", "{d}/far.tif", "--out", "{d}/o20"], &["far.tif", "overlap"], &["o20"]),
     // polygonize
     case("polygonize: missing mask", &["polygonize", "--mask", "{d}/nope.tif", "--out", "{d}/p1.gpkg"], &["nope.tif"], &["p1.gpkg"]),
@@ -121,6 +123,17 @@ fn fixtures(d: &Path) {
         ..Spec::gk(64, 64, 4)
     };
     write_tif::<u16>(&d.join("far.tif"), far, &s.after, |v| v as u16);
+    let mut flat_gt = common::raster::GT;
+    flat_gt[5] = 0.0;
+    let flat = Spec {
+        gt: Some(flat_gt),
+        ..Spec::gk(64, 64, 4)
+    };
+    write_tif::<u16>(&d.join("flat.tif"), flat, &s.before, |v| v as u16);
+    let many: Vec<f32> = (0..40 * 16 * 16).map(|i| (i % 97) as f32).collect();
+    write_tif::<u16>(&d.join("bands40.tif"), Spec::gk(16, 16, 40), &many, |v| {
+        v as u16
+    });
     let mask: Vec<f32> = (0..64 * 64).map(|i| f32::from(i % 9 == 0)).collect();
     write_tif::<u8>(&d.join("mask.tif"), Spec::gk(64, 64, 1), &mask, |v| v as u8);
     let utm1 = Spec {

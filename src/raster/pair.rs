@@ -190,6 +190,16 @@ fn select(ds: &Dataset, path: &Path, spec: Option<&str>) -> Result<Vec<BandChoic
             ),
         });
     }
+    if choice.len() > MAX_BANDS {
+        // The kernels' band masks (visible bands) are 32 bits wide.
+        return Err(Error::Open {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} bands selected; tuban reads at most {MAX_BANDS} per image: name the ones to use with --bands (e.g. --bands R=3,G=2,B=1,NIR=4)",
+                choice.len()
+            ),
+        });
+    }
     for c in &mut choice {
         if c.role.is_none() {
             c.role = band_role(ds, c.number);
@@ -198,10 +208,31 @@ fn select(ds: &Dataset, path: &Path, spec: Option<&str>) -> Result<Vec<BandChoic
     Ok(choice)
 }
 
+/// Most bands read from one image (the kernels carry band sets as 32-bit masks).
+pub const MAX_BANDS: usize = 32;
+
 fn geo(ds: &Dataset) -> Option<[f64; 6]> {
     ds.geo_transform()
         .ok()
         .filter(|g| *g != [0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+}
+
+/// Why a geotransform cannot place pixels on the ground (a zero or non-finite pixel size,
+/// or a non-finite origin), if it cannot: areas, tile sizes in metres and every reprojection
+/// divide by the pixel size.
+fn degenerate(g: &[f64; 6]) -> Option<String> {
+    if g.iter().any(|v| !v.is_finite()) {
+        return Some(format!("the geotransform has a non-finite value: {g:?}"));
+    }
+    // The pixel's extent along x and y (rotated grids included).
+    let (px, py) = (g[1].hypot(g[4]), g[2].hypot(g[5]));
+    if px == 0.0 || py == 0.0 || g[1] * g[5] - g[2] * g[4] == 0.0 {
+        return Some(format!(
+            "the geotransform gives pixels no area (pixel size {} x {}): fix its georeference (gdal_edit.py -tr or -a_ullr)",
+            g[1], g[5]
+        ));
+    }
+    None
 }
 
 impl ScenePair {
@@ -217,6 +248,14 @@ impl ScenePair {
         // Taken before any warp: the warped copy is Float32 whatever the source was (a 16-bit
         // image read as float reflectance put every pixel over the cloud threshold).
         let (scale_b, scale_a) = (scale_of(&ds_b, 1), scale_of(&ds_a, 1));
+        for (ds, path) in [(&ds_b, before), (&ds_a, after)] {
+            if let Some(reason) = geo(ds).and_then(|g| degenerate(&g)) {
+                return Err(Error::Open {
+                    path: path.into(),
+                    reason,
+                });
+            }
+        }
         let mut notes = Vec::new();
         let mut warped = None;
         if geo(&ds_b).is_some() != geo(&ds_a).is_some() {
