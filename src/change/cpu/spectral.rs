@@ -180,9 +180,7 @@ fn conversion_score(
 }
 
 /// [`evidence_px`] for the conversion kind, row by row on band slices: the same arithmetic in
-/// the same order, without the index arithmetic and bounds checks of every band read. The
-/// visible means are summed band by band over the row, and every arm and screen is computed
-/// for every pixel and picked without branches, so the pixel loop vectorises.
+/// the same order, without the index arithmetic and bounds checks of every band read.
 fn conversion_rows(
     p: &KernelParams,
     before: &[f32],
@@ -197,46 +195,33 @@ fn conversion_rows(
     let (ra, na) = (&after[plane(p.red)], &after[plane(p.nir)]);
     let visible: Vec<&[f32]> = visible_bands(p).map(|b| &after[plane(b)]).collect();
     let visible_b: Vec<&[f32]> = visible_bands(p).map(|b| &before[plane(b)]).collect();
-    // mean_of's divisor: the count of visible bands, at least 1.
-    let count = (visible.len() as f32).max(1.0);
-    let (cloud, dark, bright) = (p.cloud, p.dark, p.bright);
-    let screens = cloud > 0.0 || dark > 0.0;
+    let screens = p.cloud > 0.0 || p.dark > 0.0;
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         let r = y * w..y * w + row.len();
-        let mean = |bands: &[&[f32]]| -> Vec<f32> {
-            let mut s = vec![0.0f32; row.len()];
-            for b in bands {
-                for (s, &v) in s.iter_mut().zip(&b[r.clone()]) {
-                    *s += v;
-                }
-            }
-            s.iter_mut().for_each(|v| *v /= count);
-            s
-        };
-        let (va, vb) = (mean(&visible), mean(&visible_b));
-        let px = rb[r.clone()]
-            .iter()
-            .zip(&nb[r.clone()])
-            .zip(&ra[r.clone()])
-            .zip(&na[r.clone()])
-            .zip(&valid[r.clone()])
-            .zip(va.iter().zip(&vb));
-        for (o, (((((&rb, &nb), &ra), &na), &ok), (&va, &vb))) in row.iter_mut().zip(px) {
-            let score = conversion_score(bright, (rb, nb, vb), (ra, na, va));
-            // screened(), without branches.
-            let shadow = if vb < dark {
-                0.0
+        let (rb, nb, ra, na, valid) = (
+            &rb[r.clone()],
+            &nb[r.clone()],
+            &ra[r.clone()],
+            &na[r.clone()],
+            &valid[r.clone()],
+        );
+        let vis: Vec<&[f32]> = visible.iter().map(|v| &v[r.clone()]).collect();
+        let vis_b: Vec<&[f32]> = visible_b.iter().map(|v| &v[r.clone()]).collect();
+        for x in 0..row.len() {
+            row[x] = if valid[x] == 0 {
+                f32::NAN
             } else {
-                crate::change::SHADOW_EVIDENCE
+                let va = mean_of(vis.iter().map(|v| v[x]));
+                let screen = if screens {
+                    screened(p, va, || mean_of(vis_b.iter().map(|v| v[x])))
+                } else {
+                    None
+                };
+                screen.unwrap_or_else(|| {
+                    let vb = mean_of(vis_b.iter().map(|v| v[x]));
+                    conversion_score(p.bright, (rb[x], nb[x], vb), (ra[x], na[x], va))
+                })
             };
-            let screened = if cloud > 0.0 && va >= cloud {
-                crate::change::CLOUD_EVIDENCE
-            } else if screens && va < dark {
-                shadow
-            } else {
-                score
-            };
-            *o = if ok == 0 { f32::NAN } else { screened };
         }
     });
 }
