@@ -491,3 +491,109 @@ fn a_warped_16_bit_after_image_keeps_its_scale() {
         "{warped_cloud} cloud px of {valid}"
     );
 }
+
+/// A paletted image (one band of colour-table indices, as paletted PNGs and GIFs are) is read
+/// as its colours: the same mask and evidence as the RGB image of those colours. Differencing
+/// the indices found 145 polygons of nothing on a LEVIR-CD tile.
+#[test]
+fn a_paletted_pair_is_read_as_its_colours() {
+    use gdal::raster::{ColorEntry, ColorInterpretation as C, ColorTable, PaletteInterpretation};
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
+    // Each date quantised to a 6 x 6 x 6 colour cube, written as indices with the cube as
+    // the table, and as the RGB of the same colours.
+    let level = |v: u8| u16::from(v) * 5 / 255;
+    let colour = |l: u16| (l * 51) as f32;
+    let mut paths = Vec::new();
+    for date in ["before", "after"] {
+        let ds = gdal::Dataset::open(root.join(format!("{date}.png"))).unwrap();
+        let (w, h) = ds.raster_size();
+        let planes: Vec<Vec<u8>> = (1..=3)
+            .map(|b| {
+                ds.rasterband(b)
+                    .unwrap()
+                    .read_as::<u8>((0, 0), (w, h), (w, h), None)
+                    .unwrap()
+                    .data()
+                    .to_vec()
+            })
+            .collect();
+        let index: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let l = |b: usize| level(planes[b][i]);
+                f32::from(l(0) * 36 + l(1) * 6 + l(2))
+            })
+            .collect();
+        let rgb: Vec<f32> = (0..3)
+            .flat_map(|b| {
+                let p = &planes[b];
+                p.iter().map(move |&v| colour(level(v))).collect::<Vec<_>>()
+            })
+            .collect();
+        let (pal, full) = (
+            dir.path().join(format!("{date}_pal.tif")),
+            dir.path().join(format!("{date}_rgb.tif")),
+        );
+        let plain = |bands| Spec {
+            gt: None,
+            epsg: None,
+            ..Spec::gk(w, h, bands)
+        };
+        write_tif::<u8>(&pal, plain(1), &index, |v| v as u8);
+        write_tif::<u8>(&full, plain(3), &rgb, |v| v as u8);
+        let open = |p: &Path| {
+            gdal::Dataset::open_ex(
+                p,
+                gdal::DatasetOptions {
+                    open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let mut table = ColorTable::new(PaletteInterpretation::Rgba);
+        for k in 0..216u16 {
+            let c = |l: u16| (l * 51) as i16;
+            table.set_color_entry(k, &ColorEntry::rgba(c(k / 36), c(k / 6 % 6), c(k % 6), 255));
+        }
+        {
+            let ds = open(&pal);
+            let mut band = ds.rasterband(1).unwrap();
+            band.set_color_table(&table);
+            band.set_color_interpretation(C::PaletteIndex).unwrap();
+        }
+        let ds = open(&full);
+        for (k, c) in [C::RedBand, C::GreenBand, C::BlueBand]
+            .into_iter()
+            .enumerate()
+        {
+            ds.rasterband(k + 1)
+                .unwrap()
+                .set_color_interpretation(c)
+                .unwrap();
+        }
+        paths.push((pal, full));
+    }
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let [(pb, rb), (pa, ra)] = [paths[0].clone(), paths[1].clone()];
+    let pal = run(&opts(&pb, &pa, &dir.path().join("pal"), 1536, None), &cpu);
+    let rgb = run(&opts(&rb, &ra, &dir.path().join("rgb"), 1536, None), &cpu);
+    assert!(rgb.changed_px > 500, "{}", rgb.changed_px);
+    assert_eq!(pal.changed_px, rgb.changed_px);
+    for f in ["change.tif", "evidence.tif"] {
+        let read = |d: &str| read_f32(&dir.path().join(d).join(f));
+        let (p, r) = (read("pal"), read("rgb"));
+        assert!(
+            p.iter().zip(&r).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{f} differs"
+        );
+    }
+    assert!(
+        pal.notes
+            .iter()
+            .any(|n| n.contains("before_pal.tif") && n.contains("colour-table indices")),
+        "{:?}",
+        pal.notes
+    );
+    assert!(!rgb.notes.iter().any(|n| n.contains("colour-table")));
+}

@@ -117,6 +117,80 @@ fn open_dataset(path: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
+/// An image whose only band indexes a colour table (a paletted PNG or GIF, an 8-bit GeoTIFF
+/// with a palette), opened through an in-memory VRT that expands it to red, green and blue
+/// (and alpha where the table is transparent), as `gdal_translate -expand` does: the
+/// difference of two palette indices is no measure of change. Returns the dataset and, when
+/// expanded, the bands it now has ("R, G, B" or "R, G, B, A").
+fn expand_palette(ds: Dataset, path: &Path) -> Result<(Dataset, Option<&'static str>)> {
+    let table_alpha = match ds.rasterband(1) {
+        Ok(band)
+            if ds.raster_count() == 1
+                && band.color_interpretation() == ColorInterpretation::PaletteIndex =>
+        {
+            band.color_table()
+                .map(|t| (0..t.entry_count()).any(|i| t.entry_as_rgb(i).is_some_and(|e| e.a < 255)))
+        }
+        _ => None,
+    };
+    let Some(alpha) = table_alpha else {
+        return Ok((ds, None));
+    };
+    let (expand, what) = if alpha {
+        ("rgba", "R, G, B, A")
+    } else {
+        ("rgb", "R, G, B")
+    };
+    let fail = |reason: String| Error::Open {
+        path: path.into(),
+        reason: format!("cannot expand its colour table: {reason}"),
+    };
+    let args: Vec<std::ffi::CString> = ["-of", "VRT", "-expand", expand]
+        .iter()
+        .map(|a| std::ffi::CString::new(*a).expect("no NUL in the arguments"))
+        .collect();
+    let mut argv: Vec<*mut std::ffi::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    argv.push(std::ptr::null_mut());
+    // SAFETY: `argv` is a NULL-terminated array of C strings that outlive the calls (`args`);
+    // GDALTranslate reads the open dataset handle of `ds`, which is alive, and returns a new
+    // dataset (the VRT, reading the source file by name) that the returned `Dataset` owns;
+    // the options are freed once, after the call.
+    let handle = unsafe {
+        let opts = gdal_sys::GDALTranslateOptionsNew(argv.as_mut_ptr(), std::ptr::null_mut());
+        if opts.is_null() {
+            return Err(fail("GDAL refused the expansion options".into()));
+        }
+        let mut usage_error = 0;
+        let h = gdal_sys::GDALTranslate(c"".as_ptr(), ds.c_dataset(), opts, &mut usage_error);
+        gdal_sys::GDALTranslateOptionsFree(opts);
+        h
+    };
+    if handle.is_null() {
+        return Err(fail(gdal_last_error()));
+    }
+    // SAFETY: a non-null handle just returned by GDALTranslate, owned by nobody else.
+    let vrt = unsafe { Dataset::from_c_dataset(handle) };
+    // That VRT reads through `ds`'s handle; its XML names the file instead, so the dataset
+    // opened from it stands alone (and every reader thread may open the file itself).
+    use gdal::Metadata;
+    let xml = vrt
+        .metadata_domain("xml:VRT")
+        .and_then(|lines| lines.into_iter().next())
+        .ok_or_else(|| fail("the VRT driver gave no XML".into()))?;
+    drop(vrt);
+    let expanded = Dataset::open(Path::new(&xml)).map_err(|e| fail(e.to_string()))?;
+    Ok((expanded, Some(what)))
+}
+
+/// GDAL's last error message, for errors of raw GDAL calls.
+fn gdal_last_error() -> String {
+    // SAFETY: CPLGetLastErrorMsg returns a pointer to a NUL-terminated thread-local string
+    // (never null), copied out at once.
+    unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The role a band description names: "Red", "green band", "B4 NIR", "Near Infrared", "SWIR1",
 /// ...
 fn role_of_description(d: &str) -> Option<Role> {
@@ -243,8 +317,8 @@ impl ScenePair {
     /// [`Error::BandCount`] for band problems; [`Error::Coregistration`] when CRS, pixel size or
     /// grid alignment differ (without `resample`); [`Error::NoOverlap`].
     pub fn open(before: &Path, after: &Path, opts: &PairOptions) -> Result<Self> {
-        let ds_b = open_dataset(before)?;
-        let mut ds_a = open_dataset(after)?;
+        let (ds_b, palette_b) = expand_palette(open_dataset(before)?, before)?;
+        let (mut ds_a, palette_a) = expand_palette(open_dataset(after)?, after)?;
         // Taken before any warp: the warped copy is Float32 whatever the source was (a 16-bit
         // image read as float reflectance put every pixel over the cloud threshold).
         let (scale_b, scale_a) = (scale_of(&ds_b, 1), scale_of(&ds_a, 1));
@@ -256,7 +330,17 @@ impl ScenePair {
                 });
             }
         }
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = [(palette_b, before), (palette_a, after)]
+            .into_iter()
+            .filter_map(|(expanded, path)| {
+                expanded.map(|what| {
+                    format!(
+                        "{}: one band of colour-table indices, read as its colours ({what})",
+                        path.display()
+                    )
+                })
+            })
+            .collect();
         let mut warped = None;
         if geo(&ds_b).is_some() != geo(&ds_a).is_some() {
             return Err(Error::Ungeoreferenced {
