@@ -41,13 +41,16 @@ pub fn shape(g: &MultiPolygon<f64>) -> Option<Shape> {
     if area <= 0.0 || !area.is_finite() {
         return None;
     }
-    let rect = g.minimum_rotated_rect()?;
+    // The rectangle is found on the hull (geo takes the hull first anyway): one hull per
+    // polygon, not two.
+    let hull = g.convex_hull();
+    let rect = hull.minimum_rotated_rect()?;
     let c = &rect.exterior().0;
     let side = |i: usize| (c[i + 1].x - c[i].x).hypot(c[i + 1].y - c[i].y);
     let (a, b) = (side(0), side(1));
     let (long, short) = (a.max(b), a.min(b));
     let perimeter = ring_length(g);
-    let hull = g.convex_hull().unsigned_area();
+    let hull = hull.unsigned_area();
     Some(Shape {
         elongation: if short > 0.0 {
             long / short
