@@ -6,8 +6,9 @@
 //! network's 0.24 and the building index's 0.34 (README, "Learned evidence"). The built-in RGB
 //! model ([`super::infer::BUILTIN_RGB`]) is one of these.
 //!
-//! The trees run on the CPU (16 pixels walk each tree in lock step) or as the WGSL kernel
-//! `shaders/trees.wgsl`; both sum the trees in one order, so they give the same bits.
+//! The trees run on the CPU (16 pixels walk each tree in lock step; oblivious trees, one
+//! question per level, are scored 64 pixels at a time without walking) or as the WGSL kernel
+//! `shaders/trees.wgsl`; all sum the trees in one order, so they give the same bits.
 //!
 //! Features ([`FEATURES`], names in [`feature_names`]): each date's R, G, B, scaled by the
 //! date's own scene mean and standard deviation, give three channels — brightness (the mean),
@@ -334,14 +335,15 @@ pub struct PixelTrees {
     leaf_value: Vec<f32>,
     /// Each tree's depth (steps from its root to its deepest leaf).
     depth: Vec<u32>,
-    /// The trees as levels when every tree is oblivious (what `tuban train` grows by
-    /// default): scored a block of pixels at a time without walking.
+    /// The trees as levels when every tree is oblivious (`tuban train --trees oblivious`):
+    /// scored a block of pixels at a time without walking.
     levels: Option<Levels>,
 }
 
 /// Oblivious trees: tree `t` asks `depth[t]` questions (feature, split: right when
-/// `v > split`, as a walk goes for the finite values features always are), one per level, whose answers are the bits of its leaf index,
-/// the first question the highest bit; its leaves follow the previous tree's in `leaves`.
+/// `v > split`, as a walk goes for the finite values features always are), one per level,
+/// whose answers are the bits of its leaf index, the first question the highest bit; its
+/// leaves follow the previous tree's in `leaves`.
 #[derive(Clone, Debug, Default)]
 struct Levels {
     depth: Vec<u32>,
