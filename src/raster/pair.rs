@@ -117,6 +117,15 @@ fn open_dataset(path: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
+/// Open an image to read its pixel values: a raster with bands, a paletted one expanded to its
+/// colours ([`expand_palette`]; the bands it now has, when it was).
+///
+/// # Errors
+/// [`Error::Open`] naming `path`.
+pub fn open_image(path: &Path) -> Result<(Dataset, Option<&'static str>)> {
+    expand_palette(open_dataset(path)?, path)
+}
+
 /// An image whose only band indexes a colour table (a paletted PNG or GIF, an 8-bit GeoTIFF
 /// with a palette), opened through an in-memory VRT that expands it to red, green and blue
 /// (and alpha where the table is transparent), as `gdal_translate -expand` does: the
@@ -317,8 +326,8 @@ impl ScenePair {
     /// [`Error::BandCount`] for band problems; [`Error::Coregistration`] when CRS, pixel size or
     /// grid alignment differ (without `resample`); [`Error::NoOverlap`].
     pub fn open(before: &Path, after: &Path, opts: &PairOptions) -> Result<Self> {
-        let (ds_b, palette_b) = expand_palette(open_dataset(before)?, before)?;
-        let (mut ds_a, palette_a) = expand_palette(open_dataset(after)?, after)?;
+        let (ds_b, palette_b) = open_image(before)?;
+        let (mut ds_a, palette_a) = open_image(after)?;
         // Taken before any warp: the warped copy is Float32 whatever the source was (a 16-bit
         // image read as float reflectance put every pixel over the cloud threshold).
         let (scale_b, scale_a) = (scale_of(&ds_b, 1), scale_of(&ds_a, 1));

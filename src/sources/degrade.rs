@@ -77,7 +77,8 @@ fn fail(path: &Path, reason: impl std::fmt::Display) -> Error {
 /// [`Error::Open`] for `src`, [`Error::Write`] for `dst`, each with GDAL's reason; a
 /// resampling or shift of an image without a projected georeference is refused.
 pub fn degrade(src: &Path, dst: &Path, d: &Degradation, after: bool, seed: u64) -> Result<()> {
-    let ds = crate::raster::open_dataset(src)?;
+    // A paletted source is degraded as its colours (resampling indices mixes unrelated ones).
+    let (ds, _) = crate::raster::pair::open_image(src)?;
     let band1 = ds.rasterband(1).map_err(|e| Error::open(src, e))?;
     let dtype = band1.band_type();
     let nodata = band1.no_data_value();
@@ -321,6 +322,49 @@ mod tests {
         let w: Vec<f64> = (0..n).map(|i| gaussian(6, i, 1)).collect();
         let cov = v.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / n as f64;
         assert!(cov.abs() < 0.01, "{cov}");
+    }
+
+    #[test]
+    fn a_paletted_source_is_degraded_as_its_colours() {
+        use gdal::raster::{ColorEntry, ColorInterpretation, ColorTable, PaletteInterpretation};
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("pal.tif"), dir.path().join("out.tif"));
+        {
+            let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+            let mut ds = drv.create_with_band_type::<u8, _>(&src, 4, 2, 1).unwrap();
+            ds.set_geo_transform(&[500_000.0, 2.0, 0.0, 3_000_000.0, 0.0, -2.0])
+                .unwrap();
+            let mut band = ds.rasterband(1).unwrap();
+            let mut buf = gdal::raster::Buffer::new((4, 2), vec![0u8, 1, 2, 3, 3, 2, 1, 0]);
+            band.write((0, 0), (4, 2), &mut buf).unwrap();
+            let mut table = ColorTable::new(PaletteInterpretation::Rgba);
+            for k in 0..4i16 {
+                table.set_color_entry(k as u16, &ColorEntry::rgba(10 * k, 100 + k, 200 - k, 255));
+            }
+            band.set_color_table(&table);
+            band.set_color_interpretation(ColorInterpretation::PaletteIndex)
+                .unwrap();
+        }
+        let noise = Degradation {
+            noise: Some(0.0),
+            ..Default::default()
+        };
+        degrade(&src, &dst, &noise, false, 1).unwrap();
+        let out = gdal::Dataset::open(&dst).unwrap();
+        assert_eq!(out.raster_count(), 3);
+        let band = |b: usize| -> Vec<f64> {
+            out.rasterband(b)
+                .unwrap()
+                .read_as::<f64>((0, 0), (4, 2), (4, 2), None)
+                .unwrap()
+                .data()
+                .to_vec()
+        };
+        assert_eq!(band(1), [0.0, 10.0, 20.0, 30.0, 30.0, 20.0, 10.0, 0.0]);
+        assert_eq!(
+            band(3),
+            [200.0, 199.0, 198.0, 197.0, 197.0, 198.0, 199.0, 200.0]
+        );
     }
 
     #[test]
