@@ -64,6 +64,13 @@ impl Tree {
         (self.feature.len() - 1) as u32
     }
 
+    /// Make leaf `n` a split at `s`.
+    fn set_split(&mut self, n: usize, data: &Binned, s: &Split) {
+        self.feature[n] = s.feature as i32;
+        self.split[n] = data.cuts[s.feature][s.cut];
+        self.missing_left[n] = s.missing_left;
+    }
+
     /// The leaf value for one row.
     pub fn predict(&self, x: &[f64]) -> f64 {
         let mut i = 0usize;
@@ -257,8 +264,7 @@ fn grow(
         let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
             (a + g[r as usize], b + h[r as usize])
         });
-        let leaf = -gs / (hs + p.lambda) * p.learning_rate;
-        tree.value[node as usize] = leaf;
+        tree.value[node as usize] = leaf_value(gs, hs, p);
         if depth >= p.depth || hs < 2.0 * p.min_child_hess {
             continue;
         }
@@ -266,22 +272,10 @@ fn grow(
             continue;
         };
         importance[s.feature] += s.gain;
-        let (bins, missing) = (
-            &data.bins[s.feature],
-            (data.cuts[s.feature].len() + 1) as u8,
-        );
-        let (l, r): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&i| {
-            let b = bins[i as usize];
-            if b == missing {
-                s.missing_left
-            } else {
-                b as usize <= s.cut
-            }
-        });
+        let (l, r): (Vec<u32>, Vec<u32>) =
+            rows.iter().partition(|&&i| goes_left(data, &s, i as usize));
         let n = node as usize;
-        tree.feature[n] = s.feature as i32;
-        tree.split[n] = data.cuts[s.feature][s.cut];
-        tree.missing_left[n] = s.missing_left;
+        tree.set_split(n, data, &s);
         let li = tree.push_leaf(0.0);
         let ri = tree.push_leaf(0.0);
         tree.left[n] = li;
@@ -303,11 +297,20 @@ fn best_split(
     p: &Params,
 ) -> Option<Split> {
     let parent = score(gs, hs, p.lambda);
-    let one = |f: usize| feature_split(data, f, g, h, rows, (gs, hs, parent), p);
-    let features = data.cuts.len();
-    // Large nodes (pixel samples) search features on every core; the reduction keeps the
-    // first feature of the highest gain either way, so the tree does not depend on threads.
-    let found: Vec<Option<Split>> = if rows.len() * features >= 1 << 18 {
+    best_feature(data.cuts.len(), rows.len(), |f| {
+        feature_split(data, f, g, h, rows, (gs, hs, parent), p)
+    })
+}
+
+/// The best of every feature's split (`one(f)`), the first feature of the highest gain. Large
+/// searches (pixel samples: `rows` x features) run on every core; the reduction is the same
+/// either way, so a tree does not depend on threads.
+fn best_feature(
+    features: usize,
+    rows: usize,
+    one: impl Fn(usize) -> Option<Split> + Sync + Send,
+) -> Option<Split> {
+    let found: Vec<Option<Split>> = if rows * features >= 1 << 18 {
         use rayon::prelude::*;
         (0..features).into_par_iter().map(one).collect()
     } else {
@@ -320,6 +323,49 @@ fn best_split(
         }
     }
     best
+}
+
+/// The gain of splitting a node (sums `node`, score `parent`) with `left` on the left of the
+/// cut and the missing values' sums `missing` on the side `missing_left` says; None when a
+/// child would hold less than `min_child_hess`.
+fn split_gain(
+    (left, missing, node): ((f64, f64), (f64, f64), (f64, f64)),
+    parent: f64,
+    missing_left: bool,
+    p: &Params,
+) -> Option<f64> {
+    let (gl, hl) = if missing_left {
+        (left.0 + missing.0, left.1 + missing.1)
+    } else {
+        left
+    };
+    let (gr, hr) = (node.0 - gl, node.1 - hl);
+    if hl < p.min_child_hess || hr < p.min_child_hess {
+        return None;
+    }
+    Some(score(gl, hl, p.lambda) + score(gr, hr, p.lambda) - parent)
+}
+
+/// Keep `candidate` in `best` when it gains, and more than `best` (so ties keep the first).
+fn keep_better(best: &mut Option<Split>, candidate: Split) {
+    if candidate.gain > 1e-9 && best.as_ref().is_none_or(|b| candidate.gain > b.gain) {
+        *best = Some(candidate);
+    }
+}
+
+/// A leaf's value for gradient and hessian sums.
+fn leaf_value(gs: f64, hs: f64, p: &Params) -> f64 {
+    -gs / (hs + p.lambda) * p.learning_rate
+}
+
+/// Whether row `r` goes left at split `s`.
+fn goes_left(data: &Binned, s: &Split, r: usize) -> bool {
+    let b = data.bins[s.feature][r];
+    if usize::from(b) == data.cuts[s.feature].len() + 1 {
+        s.missing_left
+    } else {
+        b as usize <= s.cut
+    }
 }
 
 /// The best cut of feature `f` for a node (its sums and score in `node`), if any gains.
@@ -351,24 +397,19 @@ fn feature_split(
         gl += gb;
         hl += hb;
         for missing_left in [false, true] {
-            let (gl, hl) = if missing_left {
-                (gl + gm, hl + hm)
-            } else {
-                (gl, hl)
-            };
-            let (gr, hr) = (gs - gl, hs - hl);
-            if hl < p.min_child_hess || hr < p.min_child_hess {
+            let Some(gain) = split_gain(((gl, hl), (gm, hm), (gs, hs)), parent, missing_left, p)
+            else {
                 continue;
-            }
-            let gain = score(gl, hl, p.lambda) + score(gr, hr, p.lambda) - parent;
-            if gain > 1e-9 && best.as_ref().is_none_or(|b| gain > b.gain) {
-                best = Some(Split {
+            };
+            keep_better(
+                &mut best,
+                Split {
                     gain,
                     feature: f,
                     cut,
                     missing_left,
-                });
-            }
+                },
+            );
         }
     }
     best
@@ -384,31 +425,15 @@ fn grow_oblivious(data: &Binned, g: &[f64], h: &[f64], p: &Params, importance: &
     let mut node = vec![0u32; n];
     let mut levels: Vec<Split> = Vec::new();
     for depth in 0..p.depth {
-        let width = 1usize << depth;
-        let mut sums = vec![(0.0f64, 0.0f64); width];
-        for r in 0..n {
-            let e = &mut sums[node[r] as usize];
-            e.0 += g[r];
-            e.1 += h[r];
-        }
+        let sums = node_sums(&node, 1 << depth, g, h);
         if sums.iter().all(|s| s.1 < 2.0 * p.min_child_hess) {
             break;
         }
-        let one = |f: usize| level_split(data, f, g, h, &node, &sums, p);
-        let features = data.cuts.len();
-        let found: Vec<Option<Split>> = if n * features >= 1 << 18 {
-            use rayon::prelude::*;
-            (0..features).into_par_iter().map(one).collect()
-        } else {
-            (0..features).map(one).collect()
+        let Some(s) = best_feature(data.cuts.len(), n, |f| {
+            level_split(data, f, g, h, &node, &sums, p)
+        }) else {
+            break;
         };
-        let mut best: Option<Split> = None;
-        for s in found.into_iter().flatten() {
-            if best.as_ref().is_none_or(|b| s.gain > b.gain) {
-                best = Some(s);
-            }
-        }
-        let Some(s) = best else { break };
         importance[s.feature] += s.gain;
         let (bins, missing) = (
             &data.bins[s.feature],
@@ -425,19 +450,24 @@ fn grow_oblivious(data: &Binned, g: &[f64], h: &[f64], p: &Params, importance: &
         }
         levels.push(s);
     }
-    let mut sums = vec![(0.0f64, 0.0f64); 1 << levels.len()];
-    for r in 0..n {
-        let e = &mut sums[node[r] as usize];
-        e.0 += g[r];
-        e.1 += h[r];
-    }
-    let leaves: Vec<f64> = sums
+    let leaves: Vec<f64> = node_sums(&node, 1 << levels.len(), g, h)
         .iter()
-        .map(|&(gs, hs)| -gs / (hs + p.lambda) * p.learning_rate)
+        .map(|&(gs, hs)| leaf_value(gs, hs, p))
         .collect();
     let mut tree = Tree::default();
     emit_oblivious(&mut tree, data, &levels, &leaves, 0, 0);
     tree
+}
+
+/// Gradient and hessian sums of each of `width` nodes (row `r` in node `node[r]`).
+fn node_sums(node: &[u32], width: usize, g: &[f64], h: &[f64]) -> Vec<(f64, f64)> {
+    let mut sums = vec![(0.0f64, 0.0f64); width];
+    for ((&k, &g), &h) in node.iter().zip(g).zip(h) {
+        let e = &mut sums[k as usize];
+        e.0 += g;
+        e.1 += h;
+    }
+    sums
 }
 
 /// Append the subtree of level `level` whose path so far is `prefix`; returns its index.
@@ -453,11 +483,8 @@ fn emit_oblivious(
         return tree.push_leaf(leaves[prefix]);
     }
     let i = tree.push_leaf(0.0);
-    let s = &levels[level];
     let n = i as usize;
-    tree.feature[n] = s.feature as i32;
-    tree.split[n] = data.cuts[s.feature][s.cut];
-    tree.missing_left[n] = s.missing_left;
+    tree.set_split(n, data, &levels[level]);
     let l = emit_oblivious(tree, data, levels, leaves, level + 1, 2 * prefix);
     let r = emit_oblivious(tree, data, levels, leaves, level + 1, 2 * prefix + 1);
     tree.left[n] = l;
@@ -504,28 +531,19 @@ fn level_split(
         }
         for missing_left in [false, true] {
             let mut gain = 0.0;
-            for (k, &(gl, hl)) in left.iter().enumerate() {
-                let (gm, hm) = hist[k * NB + nb - 1];
-                let (gl, hl) = if missing_left {
-                    (gl + gm, hl + hm)
-                } else {
-                    (gl, hl)
-                };
-                let (gs, hs) = sums[k];
-                let (gr, hr) = (gs - gl, hs - hl);
-                if hl < p.min_child_hess || hr < p.min_child_hess {
-                    continue;
-                }
-                gain += score(gl, hl, p.lambda) + score(gr, hr, p.lambda) - parent[k];
+            for (k, &l) in left.iter().enumerate() {
+                let sides = (l, hist[k * NB + nb - 1], sums[k]);
+                gain += split_gain(sides, parent[k], missing_left, p).unwrap_or(0.0);
             }
-            if gain > 1e-9 && best.as_ref().is_none_or(|b| gain > b.gain) {
-                best = Some(Split {
+            keep_better(
+                &mut best,
+                Split {
                     gain,
                     feature: f,
                     cut,
                     missing_left,
-                });
-            }
+                },
+            );
         }
     }
     best
