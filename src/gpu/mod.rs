@@ -565,7 +565,7 @@ impl GpuContext {
 
     /// One dispatch of `pipeline` over `n` threads (64 a workgroup, rows of at most 65,535
     /// workgroups) with `params` as the uniform at binding 0, `inputs` as storage buffers at
-    /// bindings 1.. and an output of `n` words after them; returns the output.
+    /// bindings 1.. and an output of `n` f32 after them; returns the output.
     ///
     /// # Errors
     /// [`Error::Gpu`] when the device reports a validation error or the readback fails.
@@ -576,7 +576,7 @@ impl GpuContext {
         params: &[u32],
         inputs: &[&[u8]],
         n: usize,
-    ) -> Result<Vec<u32>> {
+    ) -> Result<Vec<f32>> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let uniform = self
             .device
@@ -608,7 +608,7 @@ impl GpuContext {
         }
         let mut words = r?;
         words.truncate(n);
-        Ok(words)
+        Ok(words.into_iter().map(f32::from_bits).collect())
     }
 
     /// The raw score of every row of `rows` (`features` values each) under pixel trees
@@ -639,7 +639,7 @@ impl GpuContext {
             roots.len() as u32,
             base.to_bits(),
         ];
-        let words = self.one_shot(
+        self.one_shot(
             "trees",
             &self.kernels.tree_scores,
             &params,
@@ -649,8 +649,7 @@ impl GpuContext {
                 bytemuck::cast_slice(roots),
             ],
             n,
-        )?;
-        Ok(words.into_iter().map(f32::from_bits).collect())
+        )
     }
 
     /// One image's 2-d convolution (the model engine's `Conv` on the GPU; CPU twin
@@ -694,7 +693,7 @@ impl GpuContext {
             u32::from(!bias.is_empty()),
         ];
         let bias = if bias.is_empty() { &[0.0f32][..] } else { bias };
-        let words = self.one_shot(
+        self.one_shot(
             "conv",
             &self.kernels.conv2d,
             &params,
@@ -704,7 +703,6 @@ impl GpuContext {
                 bytemuck::cast_slice(bias),
             ],
             n,
-        )?;
-        Ok(words.into_iter().map(f32::from_bits).collect())
+        )
     }
 }

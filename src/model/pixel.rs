@@ -1345,15 +1345,9 @@ mod tests {
         // Oblivious trees grown on noisy rows score by levels; every pixel's score has the
         // bits of the lock-step walk and of one row walking the kernel's node format (what
         // the GPU runs), for a count of pixels that is not a multiple of the block.
-        let mut state = 9u64;
-        let mut unit = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut rng = crate::synth::world::Rng::new(9);
         let rows: Vec<[f32; FEATURES]> = (0..203)
-            .map(|_| std::array::from_fn(|_| unit() * 4.0 - 2.0))
+            .map(|_| std::array::from_fn(|_| rng.unit_f32() * 4.0 - 2.0))
             .collect();
         let y: Vec<usize> = rows
             .iter()

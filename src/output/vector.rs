@@ -458,21 +458,14 @@ pub fn append_layers(sources: &[PathBuf], layer: &str, dest: &Path) -> Result<()
             args.pop();
         }
         args.push(layer);
-        let c_args: Vec<CString> = args
-            .iter()
-            .map(|a| CString::new(*a).map_err(|e| werr(e.to_string())))
-            .collect::<Result<_>>()?;
-        let mut argv: Vec<*mut std::ffi::c_char> =
-            c_args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-        argv.push(std::ptr::null_mut());
+        let mut argv = crate::raster::GdalArgs::new(&args).map_err(|e| werr(e.to_string()))?;
         let c_dest =
             CString::new(dest.to_string_lossy().as_bytes()).map_err(|e| werr(e.to_string()))?;
-        // SAFETY: `argv` is a NULL-terminated array of NUL-terminated strings that outlive the
+        // SAFETY: `argv` holds a NULL-terminated array of NUL-terminated strings that outlive the
         // calls; the source and destination handles are valid while `ds` and `out` live; the
         // options are freed once, and a dataset GDALVectorTranslate created is closed once.
         unsafe {
-            let opts =
-                gdal_sys::GDALVectorTranslateOptionsNew(argv.as_mut_ptr(), std::ptr::null_mut());
+            let opts = gdal_sys::GDALVectorTranslateOptionsNew(argv.argv(), std::ptr::null_mut());
             if opts.is_null() {
                 return Err(werr(format!("bad options {args:?}")));
             }
@@ -493,9 +486,7 @@ pub fn append_layers(sources: &[PathBuf], layer: &str, dest: &Path) -> Result<()
             );
             gdal_sys::GDALVectorTranslateOptionsFree(opts);
             if r.is_null() {
-                let msg = std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg())
-                    .to_string_lossy()
-                    .into_owned();
+                let msg = crate::raster::gdal_last_error();
                 return Err(werr(format!(
                     "appending layer {layer} of {}: {msg}",
                     src.display()

@@ -350,15 +350,11 @@ fn reset_gdal_error() {
 
 /// The message of the last GDAL failure on this thread since [`reset_gdal_error`], if any.
 fn gdal_failure() -> Option<String> {
-    // SAFETY: both read thread-local error state; the message is a NUL-terminated string owned
-    // by GDAL, copied before any other GDAL call.
-    unsafe {
-        if gdal_sys::CPLGetLastErrorType() < gdal_sys::CPLErr::CE_Failure {
-            return None;
-        }
-        let msg = std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg());
-        Some(msg.to_string_lossy().into_owned())
+    // SAFETY: reads thread-local error state.
+    if unsafe { gdal_sys::CPLGetLastErrorType() } < gdal_sys::CPLErr::CE_Failure {
+        return None;
     }
+    Some(crate::raster::gdal_last_error())
 }
 
 /// Read a layer in batches of [`BATCH`] features, reprojected into `work`, restricted to

@@ -29,6 +29,49 @@ pub fn open_dataset(path: &std::path::Path) -> crate::Result<gdal::Dataset> {
     gdal::Dataset::open(path).map_err(|e| fail(e.to_string()))
 }
 
+/// GDAL's last error message on this thread (for errors of raw GDAL calls).
+#[cfg(feature = "gdal")]
+pub fn gdal_last_error() -> String {
+    // SAFETY: CPLGetLastErrorMsg returns a pointer to a NUL-terminated thread-local string
+    // (never null), copied out at once.
+    unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Command-line style arguments for GDAL's utility functions (GDALTranslateOptionsNew, ...):
+/// the strings and the NULL-terminated pointer array to them, kept together so the pointers
+/// stay valid while this lives.
+#[cfg(feature = "gdal")]
+pub struct GdalArgs {
+    _strings: Vec<std::ffi::CString>,
+    pointers: Vec<*mut std::ffi::c_char>,
+}
+
+#[cfg(feature = "gdal")]
+impl GdalArgs {
+    /// # Errors
+    /// An argument holds a NUL byte.
+    pub fn new(args: &[&str]) -> std::result::Result<Self, std::ffi::NulError> {
+        let strings = args
+            .iter()
+            .map(|a| std::ffi::CString::new(*a))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut pointers: Vec<*mut std::ffi::c_char> =
+            strings.iter().map(|a| a.as_ptr().cast_mut()).collect();
+        pointers.push(std::ptr::null_mut());
+        Ok(GdalArgs {
+            _strings: strings,
+            pointers,
+        })
+    }
+
+    /// The `char **` GDAL takes (it does not write through it).
+    pub fn argv(&mut self) -> *mut *mut std::ffi::c_char {
+        self.pointers.as_mut_ptr()
+    }
+}
+
 /// GDAL settings for streaming, unless the user set them: a block cache of 256 MiB (the
 /// default, 5 % of RAM, lets the cache alone outgrow the tile budget on big machines) and
 /// multi-threaded decoding of compressed GeoTIFF blocks (GDAL >= 3.6).

@@ -154,18 +154,14 @@ fn expand_palette(ds: Dataset, path: &Path) -> Result<(Dataset, Option<&'static 
         path: path.into(),
         reason: format!("cannot expand its colour table: {reason}"),
     };
-    let args: Vec<std::ffi::CString> = ["-of", "VRT", "-expand", expand]
-        .iter()
-        .map(|a| std::ffi::CString::new(*a).expect("no NUL in the arguments"))
-        .collect();
-    let mut argv: Vec<*mut std::ffi::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-    argv.push(std::ptr::null_mut());
-    // SAFETY: `argv` is a NULL-terminated array of C strings that outlive the calls (`args`);
+    let mut args =
+        super::GdalArgs::new(&["-of", "VRT", "-expand", expand]).expect("no NUL in the arguments");
+    // SAFETY: `args` holds a NULL-terminated array of C strings that outlive the calls;
     // GDALTranslate reads the open dataset handle of `ds`, which is alive, and returns a new
     // dataset (the VRT, reading the source file by name) that the returned `Dataset` owns;
     // the options are freed once, after the call.
     let handle = unsafe {
-        let opts = gdal_sys::GDALTranslateOptionsNew(argv.as_mut_ptr(), std::ptr::null_mut());
+        let opts = gdal_sys::GDALTranslateOptionsNew(args.argv(), std::ptr::null_mut());
         if opts.is_null() {
             return Err(fail("GDAL refused the expansion options".into()));
         }
@@ -175,7 +171,7 @@ fn expand_palette(ds: Dataset, path: &Path) -> Result<(Dataset, Option<&'static 
         h
     };
     if handle.is_null() {
-        return Err(fail(gdal_last_error()));
+        return Err(fail(super::gdal_last_error()));
     }
     // SAFETY: a non-null handle just returned by GDALTranslate, owned by nobody else.
     let vrt = unsafe { Dataset::from_c_dataset(handle) };
@@ -189,15 +185,6 @@ fn expand_palette(ds: Dataset, path: &Path) -> Result<(Dataset, Option<&'static 
     drop(vrt);
     let expanded = Dataset::open(Path::new(&xml)).map_err(|e| fail(e.to_string()))?;
     Ok((expanded, Some(what)))
-}
-
-/// GDAL's last error message, for errors of raw GDAL calls.
-fn gdal_last_error() -> String {
-    // SAFETY: CPLGetLastErrorMsg returns a pointer to a NUL-terminated thread-local string
-    // (never null), copied out at once.
-    unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The role a band description names: "Red", "green band", "B4 NIR", "Near Infrared", "SWIR1",
@@ -831,9 +818,7 @@ fn read_bands(
         )
     };
     if rv != gdal_sys::CPLErr::CE_None {
-        // SAFETY: CPLGetLastErrorMsg returns a pointer to a thread-local NUL-terminated string.
-        let msg = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) };
-        let msg = msg.to_string_lossy().trim().to_string();
+        let msg = super::gdal_last_error().trim().to_string();
         if !msg.is_empty() {
             return Err(msg);
         }
