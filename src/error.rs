@@ -108,6 +108,9 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+    /// The case ledger refused or failed an operation: the ledger (file or URL) and why.
+    #[error("{}: {reason}", path.display())]
+    Ledger { path: PathBuf, reason: String },
     /// The GPU backend failed (no adapter, a device error, a shader that did not compile).
     #[error("GPU: {0}")]
     Gpu(String),

@@ -48,6 +48,8 @@ pub mod eval;
 pub mod gpu;
 pub mod job;
 pub mod learn;
+#[cfg(feature = "gdal")]
+pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod overlay;

@@ -36,6 +36,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Synth(a) => cli::synth::run(a),
         cli::Command::Train(a) => cli::train::run(a),
         cli::Command::Learn(a) => cli::learn::run(a),
+        cli::Command::Ledger(a) => cli::ledger::run(a),
         cli::Command::Sources(a) => cli::sources::run(a),
     };
     match result {

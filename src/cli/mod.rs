@@ -4,6 +4,7 @@
 pub mod detect;
 pub mod eval;
 pub mod learn;
+pub mod ledger;
 pub mod overlay;
 pub mod polygonize;
 pub mod run;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Learn from field verdicts which leads are real and what they are (a model for
     /// --lead-model).
     Learn(learn::LearnArgs),
+    /// The case ledger across quarters: dispatch, links to earlier leads, field results,
+    /// corrections and rejudgement, escalation, reports, training labels.
+    Ledger(ledger::LedgerArgs),
     /// Compare imagery sources (or degraded copies of one) on the same area and dates: what
     /// each finds, by change type and object size, at what cost.
     Sources(sources::SourcesArgs),

@@ -104,6 +104,86 @@ pub fn gpkg_blob(geom: &MultiPolygon<f64>, srs_id: i32) -> (Vec<u8>, Option<[f64
     (b, env)
 }
 
+/// The GeoPackage's own tables (application id, version, SRS table with its three required
+/// rows, contents, geometry columns, extensions); idempotent.
+pub const CORE_TABLES: &str = r#"
+    PRAGMA application_id = 1196444487;
+    PRAGMA user_version = 10300;
+    CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
+        organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL,
+        definition TEXT NOT NULL, description TEXT);
+    INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
+        ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
+        ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system'),
+        ('WGS 84 geodetic', 4326, 'EPSG', 4326, 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]', 'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+    CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
+        identifier TEXT UNIQUE, description TEXT DEFAULT '',
+        last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+        CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+    CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
+        geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+        CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+        CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+        CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+        CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+    CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
+        definition TEXT NOT NULL, scope TEXT NOT NULL,
+        CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+"#;
+
+/// Add the SRS of `projection` (WKT; empty: undefined) to the SRS table; its id.
+///
+/// # Errors
+/// SQLite's.
+pub fn register_srs(conn: &Connection, projection: &str) -> rusqlite::Result<i32> {
+    let (srs_id, srs_name, org, org_id, wkt) = srs_row(projection);
+    if srs_id > 0 && srs_id != 4326 {
+        conn.execute(
+            "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+            rusqlite::params![srs_name, srs_id, org, org_id, wkt],
+        )?;
+    }
+    Ok(srs_id)
+}
+
+/// Register `table` (column `geom`, MultiPolygon) as a feature table in SRS `srs_id`.
+///
+/// # Errors
+/// SQLite's.
+pub fn register_table(conn: &Connection, table: &str, srs_id: i32) -> rusqlite::Result<()> {
+    // GDAL's OGR_CURRENT_DATE (config option or environment) fixes the timestamp, as it does
+    // for GDAL's own GeoPackages: a rerun then writes the same bytes.
+    let now = gdal::config::get_config_option("OGR_CURRENT_DATE", "")
+        .ok()
+        .filter(|d| !d.is_empty());
+    conn.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id, last_change) VALUES (?1, 'features', ?1, ?2, COALESCE(?3, strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+        rusqlite::params![table, srs_id, now],
+    )?;
+    conn.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', 'MULTIPOLYGON', ?2, 0, 0)",
+        rusqlite::params![table, srs_id],
+    )?;
+    Ok(())
+}
+
+/// The polygons of a GeoPackage geometry blob (Polygon or MultiPolygon, 2D; Z/M ordinates
+/// skipped); None for anything else or a truncated blob.
+pub fn parse_blob(b: &[u8]) -> Option<MultiPolygon<f64>> {
+    if b.len() < 8 || &b[..2] != b"GP" {
+        return None;
+    }
+    let envelope = match (b[3] >> 1) & 0b111 {
+        0 => 0,
+        1 => 32,
+        2 | 3 => 48,
+        4 => 64,
+        _ => return None,
+    };
+    super::vector::parse_wkb(b.get(8 + envelope..)?)
+}
+
 impl GpkgWriter {
     /// Create a GeoPackage at `path` with one table, or add the table to the GeoPackage already
     /// there (one writer at a time).
@@ -117,7 +197,6 @@ impl GpkgWriter {
         fields: &[(&str, Column)],
     ) -> Result<Self> {
         let conn = Connection::open(path).map_err(|e| Error::write(path, e))?;
-        let (srs_id, srs_name, org, org_id, wkt) = srs_row(projection);
         let t = quote(table);
         let cols: String = fields
             .iter()
@@ -133,59 +212,17 @@ impl GpkgWriter {
         let rtree = quote(&format!("rtree_{table}_geom"));
         let sql = format!(
             r#"
-            PRAGMA application_id = 1196444487;
-            PRAGMA user_version = 10300;
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
-                organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL,
-                definition TEXT NOT NULL, description TEXT);
-            INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
-                ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
-                ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system'),
-                ('WGS 84 geodetic', 4326, 'EPSG', 4326, 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]', 'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
-            CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
-                identifier TEXT UNIQUE, description TEXT DEFAULT '',
-                last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-                min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
-                CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
-            CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
-                geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
-                CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
-                CONSTRAINT uk_gc_table_name UNIQUE (table_name),
-                CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
-                CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
-            CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
-                definition TEXT NOT NULL, scope TEXT NOT NULL,
-                CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+            {CORE_TABLES}
             CREATE TABLE {t} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom MULTIPOLYGON{cols});
             CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy);
             "#
         );
         conn.execute_batch(&sql)
             .map_err(|e| Error::write(path, e))?;
-        if srs_id > 0 && srs_id != 4326 {
-            conn.execute(
-                "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
-                rusqlite::params![srs_name, srs_id, org, org_id, wkt],
-            )
-            .map_err(|e| Error::write(path, e))?;
-        }
-        // GDAL's OGR_CURRENT_DATE (config option or environment) fixes the timestamp, as it does
-        // for GDAL's own GeoPackages: a rerun then writes the same bytes.
-        let now = gdal::config::get_config_option("OGR_CURRENT_DATE", "")
-            .ok()
-            .filter(|d| !d.is_empty());
-        conn.execute(
-            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id, last_change) VALUES (?1, 'features', ?1, ?2, COALESCE(?3, strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
-            rusqlite::params![table, srs_id, now],
-        )
-        .map_err(|e| Error::write(path, e))?;
-        conn.execute(
-            "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', 'MULTIPOLYGON', ?2, 0, 0)",
-            rusqlite::params![table, srs_id],
-        )
-        .map_err(|e| Error::write(path, e))?;
+        let srs_id = register_srs(&conn, projection).map_err(|e| Error::write(path, e))?;
+        register_table(&conn, table, srs_id).map_err(|e| Error::write(path, e))?;
         conn.execute(
             "INSERT INTO gpkg_extensions VALUES (?1, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
             rusqlite::params![table],
@@ -299,5 +336,52 @@ impl GpkgWriter {
             .execute_batch(&triggers)
             .map_err(|x| Error::write(p, x))?;
         self.conn.close().map_err(|(_, x)| Error::write(p, x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{LineString, Polygon};
+
+    #[test]
+    fn a_blob_reads_back_as_the_polygons_written() {
+        let ring = |pts: &[(f64, f64)]| LineString::from(pts.to_vec());
+        let mp = MultiPolygon::new(vec![
+            Polygon::new(
+                ring(&[
+                    (0.0, 0.0),
+                    (10.0, 0.0),
+                    (10.0, 10.0),
+                    (0.0, 10.0),
+                    (0.0, 0.0),
+                ]),
+                vec![ring(&[(2.0, 2.0), (2.0, 4.0), (4.0, 4.0), (2.0, 2.0)])],
+            ),
+            Polygon::new(
+                ring(&[(20.5, 1.25), (30.0, 1.25), (30.0, 5.0), (20.5, 1.25)]),
+                vec![],
+            ),
+        ]);
+        let (blob, env) = gpkg_blob(&mp, 4527);
+        assert_eq!(env, Some([0.0, 30.0, 0.0, 10.0]));
+        assert_eq!(parse_blob(&blob), Some(mp.clone()));
+        // A big-endian single polygon, as other writers may store it.
+        let p = &mp.0[1];
+        let mut wkb = vec![0u8];
+        wkb.extend_from_slice(&3u32.to_be_bytes());
+        wkb.extend_from_slice(&1u32.to_be_bytes());
+        wkb.extend_from_slice(&(p.exterior().0.len() as u32).to_be_bytes());
+        for c in &p.exterior().0 {
+            wkb.extend_from_slice(&c.x.to_be_bytes());
+            wkb.extend_from_slice(&c.y.to_be_bytes());
+        }
+        let mut blob = b"GP\0\x00".to_vec();
+        blob.extend_from_slice(&4527i32.to_le_bytes());
+        blob.extend_from_slice(&wkb);
+        assert_eq!(parse_blob(&blob), Some(MultiPolygon::new(vec![p.clone()])));
+        // Truncated: no panic, no geometry.
+        assert_eq!(parse_blob(&blob[..blob.len() - 3]), None);
+        assert_eq!(parse_blob(b"GP"), None);
     }
 }

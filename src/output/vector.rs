@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use gdal::{Dataset, DriverManager};
-use geo::MultiPolygon;
+use geo::{LineString, MultiPolygon, Polygon};
 use std::path::{Path, PathBuf};
 
 /// Features buffered per transaction.
@@ -146,6 +146,93 @@ pub fn wkb_multipolygon(mp: &MultiPolygon<f64>) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The polygons of a WKB geometry (ISO or EWKB, either byte order; Polygon or MultiPolygon;
+/// Z and M ordinates skipped); None for other types or truncated input.
+pub fn parse_wkb(b: &[u8]) -> Option<MultiPolygon<f64>> {
+    struct Reader<'a> {
+        b: &'a [u8],
+        at: usize,
+    }
+    impl Reader<'_> {
+        fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+            let s = self.b.get(self.at..self.at + N)?;
+            self.at += N;
+            s.try_into().ok()
+        }
+        fn u32(&mut self, little: bool) -> Option<u32> {
+            let v = self.take::<4>()?;
+            Some(if little {
+                u32::from_le_bytes(v)
+            } else {
+                u32::from_be_bytes(v)
+            })
+        }
+        fn f64(&mut self, little: bool) -> Option<f64> {
+            let v = self.take::<8>()?;
+            Some(if little {
+                f64::from_le_bytes(v)
+            } else {
+                f64::from_be_bytes(v)
+            })
+        }
+        /// Byte order, base type and ordinates per point of the next geometry header.
+        fn head(&mut self) -> Option<(bool, u32, usize)> {
+            let little = self.take::<1>()?[0] == 1;
+            let code = self.u32(little)?;
+            // EWKB flags Z 0x8000_0000, M 0x4000_0000, SRID 0x2000_0000.
+            let (ewkb_z, ewkb_m) = (code & 0x8000_0000 != 0, code & 0x4000_0000 != 0);
+            if code & 0x2000_0000 != 0 {
+                self.u32(little)?;
+            }
+            let iso = code & 0x0FFF_FFFF;
+            let (base, z, m) = (
+                iso % 1000,
+                iso / 1000 == 1 || iso / 1000 == 3,
+                iso / 1000 >= 2,
+            );
+            let dims = 2 + usize::from(z || ewkb_z) + usize::from(m || ewkb_m);
+            Some((little, base, dims))
+        }
+        fn polygon(&mut self, little: bool, dims: usize) -> Option<Polygon<f64>> {
+            let rings = self.u32(little)? as usize;
+            let mut out: Vec<LineString<f64>> = Vec::with_capacity(rings.min(1 << 16));
+            for _ in 0..rings {
+                let n = self.u32(little)? as usize;
+                let mut pts = Vec::with_capacity(n.min(1 << 20));
+                for _ in 0..n {
+                    let (x, y) = (self.f64(little)?, self.f64(little)?);
+                    for _ in 2..dims {
+                        self.f64(little)?;
+                    }
+                    pts.push(geo::coord! { x: x, y: y });
+                }
+                out.push(LineString::new(pts));
+            }
+            let mut it = out.into_iter();
+            let shell = it.next()?;
+            Some(Polygon::new(shell, it.collect()))
+        }
+    }
+    let mut r = Reader { b, at: 0 };
+    let (little, base, dims) = r.head()?;
+    match base {
+        3 => Some(MultiPolygon::new(vec![r.polygon(little, dims)?])),
+        6 => {
+            let n = r.u32(little)? as usize;
+            let mut polys = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                let (l, t, d) = r.head()?;
+                if t != 3 {
+                    return None;
+                }
+                polys.push(r.polygon(l, d)?);
+            }
+            Some(MultiPolygon::new(polys))
+        }
+        _ => None,
+    }
 }
 
 /// A polygon layer being written.
@@ -427,7 +514,6 @@ impl Drop for VectorWriter {
 /// # Errors
 /// [`Error::Write`] naming `dest` and GDAL's reason; [`Error::Open`] for an unreadable source.
 pub fn append_layers(sources: &[PathBuf], layer: &str, dest: &Path) -> Result<()> {
-    use std::ffi::CString;
     let werr = |reason: String| Error::Write {
         path: dest.into(),
         reason,
@@ -458,43 +544,69 @@ pub fn append_layers(sources: &[PathBuf], layer: &str, dest: &Path) -> Result<()
             args.pop();
         }
         args.push(layer);
-        let mut argv = crate::raster::GdalArgs::new(&args).map_err(|e| werr(e.to_string()))?;
-        let c_dest =
-            CString::new(dest.to_string_lossy().as_bytes()).map_err(|e| werr(e.to_string()))?;
-        // SAFETY: `argv` holds a NULL-terminated array of NUL-terminated strings that outlive the
-        // calls; the source and destination handles are valid while `ds` and `out` live; the
-        // options are freed once, and a dataset GDALVectorTranslate created is closed once.
-        unsafe {
-            let opts = gdal_sys::GDALVectorTranslateOptionsNew(argv.argv(), std::ptr::null_mut());
-            if opts.is_null() {
-                return Err(werr(format!("bad options {args:?}")));
-            }
-            let mut src_h = ds.c_dataset();
-            let dst_h = out.as_ref().map_or(std::ptr::null_mut(), |o| o.c_dataset());
-            let mut usage = 0;
-            let r = gdal_sys::GDALVectorTranslate(
-                if dst_h.is_null() {
-                    c_dest.as_ptr()
-                } else {
-                    std::ptr::null()
-                },
-                dst_h,
-                1,
-                &mut src_h,
-                opts,
-                &mut usage,
-            );
-            gdal_sys::GDALVectorTranslateOptionsFree(opts);
-            if r.is_null() {
-                let msg = crate::raster::gdal_last_error();
-                return Err(werr(format!(
-                    "appending layer {layer} of {}: {msg}",
-                    src.display()
-                )));
-            }
+        vector_translate(&ds, dest, out.as_ref(), &args).map_err(|msg| {
+            werr(format!(
+                "appending layer {layer} of {}: {msg}",
+                src.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// `ogr2ogr ARGS` from `ds` into a new dataset at `dest`.
+///
+/// # Errors
+/// [`Error::Write`] naming `dest`, with GDAL's message.
+pub fn translate(ds: &Dataset, dest: &Path, args: &[&str]) -> Result<()> {
+    vector_translate(ds, dest, None, args).map_err(|reason| Error::Write {
+        path: dest.into(),
+        reason,
+    })
+}
+
+/// GDALVectorTranslate of `ds` into `out` (open) or a new dataset at `dest`.
+fn vector_translate(
+    ds: &Dataset,
+    dest: &Path,
+    out: Option<&Dataset>,
+    args: &[&str],
+) -> std::result::Result<(), String> {
+    use std::ffi::CString;
+    let mut argv = crate::raster::GdalArgs::new(args).map_err(|e| e.to_string())?;
+    let c_dest = CString::new(dest.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: `argv` holds a NULL-terminated array of NUL-terminated strings that outlive the
+    // calls; the source and destination handles are valid while `ds` and `out` live; the
+    // options are freed once, and a dataset GDALVectorTranslate created is closed once.
+    unsafe {
+        let opts = gdal_sys::GDALVectorTranslateOptionsNew(argv.argv(), std::ptr::null_mut());
+        if opts.is_null() {
+            return Err(format!(
+                "bad options {args:?}: {}",
+                crate::raster::gdal_last_error()
+            ));
+        }
+        let mut src_h = ds.c_dataset();
+        let dst_h = out.map_or(std::ptr::null_mut(), |o| o.c_dataset());
+        let mut usage = 0;
+        let r = gdal_sys::GDALVectorTranslate(
             if dst_h.is_null() {
-                gdal_sys::GDALClose(r);
-            }
+                c_dest.as_ptr()
+            } else {
+                std::ptr::null()
+            },
+            dst_h,
+            1,
+            &mut src_h,
+            opts,
+            &mut usage,
+        );
+        gdal_sys::GDALVectorTranslateOptionsFree(opts);
+        if r.is_null() {
+            return Err(crate::raster::gdal_last_error());
+        }
+        if dst_h.is_null() {
+            gdal_sys::GDALClose(r);
         }
     }
     Ok(())

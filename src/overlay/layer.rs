@@ -122,7 +122,7 @@ pub enum Fields<'a> {
 
 /// Open a vector source, with the code page override when given, or the one
 /// [`super::encoding::guess`] found for a Shapefile that does not say its own (with its note).
-fn open(src: &Source) -> Result<(Dataset, Option<String>)> {
+pub(crate) fn open(src: &Source) -> Result<(Dataset, Option<String>)> {
     let guessed = super::encoding::guess(src)?;
     let enc = src
         .encoding
@@ -227,7 +227,7 @@ fn polygons_of(g: &Geometry) -> Option<MultiPolygon<f64>> {
 }
 
 /// The layer the source names, else the kind's conventional name, else its only layer.
-fn choose_layer<'d>(
+pub(crate) fn choose_layer<'d>(
     ds: &'d Dataset,
     src: &Source,
     default_layer: &str,

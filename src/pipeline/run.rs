@@ -136,6 +136,11 @@ fn county_job(j: &Job, code: &str) -> Job {
 /// What a run did.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
+    /// The job file (absolute), so that a later step (the ledger's rejudgement) can reopen the
+    /// layers the leads were judged with.
+    pub job: PathBuf,
+    /// The monitoring quarter the leads are numbered under.
+    pub quarter: String,
     pub out: PathBuf,
     pub backend: String,
     /// Stages skipped because their outputs were already whole and current.
@@ -432,6 +437,8 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     }
     seconds.insert("package".to_string(), t.elapsed().as_secs_f64());
     let summary = RunSummary {
+        job: std::path::absolute(&job.job.path).unwrap_or_else(|_| job.job.path.clone()),
+        quarter: job.job.quarter.to_string(),
         out: job.out.clone(),
         backend: detect_summary
             .as_ref()
