@@ -3,17 +3,97 @@
 //! next quarter's run at the same places (links and duplicates) with new changes, provincial
 //! polygons imported, an escalation, a missing approval recorded and the lead it legalises
 //! judged again, the year report checked against numbers worked out by hand, the labels export;
-//! then two writers at once, and imports killed part way.
+//! then two writers at once, and imports killed part way. Each on both backends: a GeoPackage
+//! file and a PostgreSQL + PostGIS server the test starts on 127.0.0.1 (skipped where
+//! PostgreSQL is not installed, unless REQUIRE_POSTGIS=1 as in CI).
 #![cfg(feature = "gdal")]
 
 mod common;
 
 use common::cli::{synth, tuban};
+use common::postgis::PgServer;
 use common::vector::{rows, wkt_of, write_layer};
+use gdal::vector::LayerAccess;
 use geo::MultiPolygon;
 use std::collections::BTreeMap;
-use std::path::Path;
-use tuban::output::gpkg::parse_blob;
+use std::path::{Path, PathBuf};
+
+/// Where a ledger lives.
+enum Store<'a> {
+    File(PathBuf),
+    Postgres { server: &'a PgServer, db: String },
+}
+
+impl Store<'_> {
+    /// What the CLI takes.
+    fn target(&self) -> String {
+        match self {
+            Store::File(p) => p.to_string_lossy().into_owned(),
+            Store::Postgres { server, db } => {
+                format!("postgres://postgres@127.0.0.1:{}/{db}", server.port)
+            }
+        }
+    }
+
+    /// What GDAL opens (the ledger as a GIS sees it).
+    fn gdal(&self) -> String {
+        match self {
+            Store::File(p) => p.to_string_lossy().into_owned(),
+            Store::Postgres { server, db } => server.gdal(db),
+        }
+    }
+
+    /// Run SQL straight on the store (not through tuban).
+    fn sql(&self, sql: &str) -> Result<(), String> {
+        match self {
+            Store::File(p) => rusqlite::Connection::open(p)
+                .unwrap()
+                .execute_batch(sql)
+                .map_err(|e| e.to_string()),
+            Store::Postgres { .. } => postgres::Client::connect(&self.target(), postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .map_err(|e| {
+                    e.as_db_error()
+                        .map_or_else(|| e.to_string(), |d| d.message().to_string())
+                }),
+        }
+    }
+
+    fn count(&self) -> i64 {
+        match self {
+            Store::File(p) => {
+                let c = rusqlite::Connection::open(p).unwrap();
+                let ok: String = c
+                    .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(ok, "ok");
+                c.query_row("SELECT count(*) FROM leads", [], |r| r.get(0))
+                    .unwrap()
+            }
+            Store::Postgres { .. } => postgres::Client::connect(&self.target(), postgres::NoTls)
+                .unwrap()
+                .query_one("SELECT count(*) FROM leads", &[])
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    /// Whether another process holds the ledger's write lock now.
+    fn write_locked(&self) -> bool {
+        match self {
+            Store::File(p) => {
+                let c = rusqlite::Connection::open(p).unwrap();
+                // Fail at once on a held lock (rusqlite waits 5 s by default).
+                c.busy_timeout(std::time::Duration::ZERO).unwrap();
+                c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_err()
+            }
+            Store::Postgres { .. } => self
+                .sql("BEGIN; LOCK TABLE ledger_meta IN SHARE ROW EXCLUSIVE MODE NOWAIT; ROLLBACK;")
+                .is_err(),
+        }
+    }
+}
 
 fn ok(args: &[&str]) -> String {
     let (code, out, err) = tuban(args);
@@ -21,22 +101,28 @@ fn ok(args: &[&str]) -> String {
     out
 }
 
-/// Every lead of the ledger as field -> text (read through GDAL, as a GIS would).
-fn ledger_leads(ledger: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
-    rows(ledger, "leads")
+/// Every lead of the ledger as field (lower case) -> text, read through GDAL, as a GIS would.
+fn ledger_leads(store: &Store) -> BTreeMap<String, BTreeMap<String, String>> {
+    rows(Path::new(&store.gdal()), "leads")
         .into_iter()
-        .map(|r| (r["JCBH"].clone(), r))
+        .map(|r| {
+            let r: BTreeMap<String, String> =
+                r.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
+            (r["jcbh"].clone(), r)
+        })
         .collect()
 }
 
-fn geometry(ledger: &Path, jcbh: &str) -> MultiPolygon<f64> {
-    let c = rusqlite::Connection::open(ledger).unwrap();
-    let blob: Vec<u8> = c
-        .query_row("SELECT geom FROM leads WHERE JCBH = ?1", [jcbh], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    parse_blob(&blob).unwrap()
+fn geometry(store: &Store, jcbh: &str) -> MultiPolygon<f64> {
+    let ds = common::vector::open_vector(store.gdal());
+    let mut l = ds.layer_by_name("leads").unwrap();
+    l.set_attribute_filter(&format!("JCBH = '{jcbh}'")).unwrap();
+    let f = l.features().next().unwrap();
+    match f.geometry().unwrap().to_geo().unwrap() {
+        geo::Geometry::MultiPolygon(m) => m,
+        geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
+        g => panic!("{g:?}"),
+    }
 }
 
 fn report_row(csv: &Path, county: &str) -> Vec<u64> {
@@ -66,9 +152,33 @@ fn package_leads(run: &Path) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
+fn a_year_of_quarters_on_a_geopackage() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    story(&Store::File(dir.path().join("ledger.gpkg")), dir.path());
+}
+
+#[test]
+fn a_year_of_quarters_on_postgis() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::Postgres {
+        db: server
+            .database("story")
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string(),
+        server: &server,
+    };
+    story(&store, dir.path());
+}
+
+/// Dispatch, feedback with bad rows, the next quarter's links and duplicates, provincial
+/// polygons, an escalation, a correction and its rejudgement, the year report by hand, the
+/// labels export, and an audit trail that cannot be deleted.
+fn story(store: &Store, d: &Path) {
     let s = d.join("scene");
     synth(&s, 1024, 7);
     // Quarter 2 as synth wrote it; quarter 3 on the same images (the changes persist), with
@@ -106,11 +216,14 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
     assert_eq!(l3.len(), 8, "Q3 leads changed: {l3:?}");
     assert!(l3[n].starts_with("basic farmland"), "{l3:?}");
 
-    let ledger = d.join("ledger.gpkg");
-    let lp = ledger.to_str().unwrap();
+    let target = store.target();
+    let lp = target.as_str();
     ok(&["ledger", "init", lp]);
     let (code, _, e) = tuban(&["ledger", "init", lp]);
-    assert!(code != 0 && e.contains("already exists"), "{e}");
+    assert!(
+        code != 0 && (e.contains("already exists") || e.contains("already holds a ledger")),
+        "{e}"
+    );
     // Dispatched while one county's package was still missing, then whole.
     let hidden = s.join("q2-320582");
     std::fs::rename(run2.join("320582"), &hidden).unwrap();
@@ -135,7 +248,7 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
     );
     let again = ok(&["ledger", "dispatch", lp, run2.to_str().unwrap()]);
     assert!(again.contains("nothing added"), "{again}");
-    assert_eq!(ledger_leads(&ledger).len(), 3);
+    assert_eq!(ledger_leads(store).len(), 3);
 
     // Field results: A real and illegal, demolished in November (rectified within the year),
     // with a photo and a stop order; B not a real change; C not checked yet. Three bad rows.
@@ -170,7 +283,7 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
             "{err}"
         );
     }
-    let leads = ledger_leads(&ledger);
+    let leads = ledger_leads(store);
     assert_eq!(
         (
             &*leads[a]["legal"],
@@ -197,11 +310,11 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
             && out.contains("2 of them at a place already verified"),
         "{out}"
     );
-    let leads = ledger_leads(&ledger);
+    let leads = ledger_leads(store);
     for (new, old, dup) in [(a3, a, "1"), (b3, b, "1"), (c3, c, "0")] {
         assert_eq!(
             (
-                &*leads[new]["QQJCBH"],
+                &*leads[new]["qqjcbh"],
                 &*leads[new]["case_no"],
                 &*leads[new]["duplicate"]
             ),
@@ -213,7 +326,7 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
         .iter()
         .filter(|(k, _)| k.contains("20243") && ![a3, b3, c3].contains(&k.as_str()))
     {
-        assert!(!r.contains_key("QQJCBH") && &r["case_no"] == k, "{r:?}");
+        assert!(!r.contains_key("qqjcbh") && &r["case_no"] == k, "{r:?}");
     }
 
     // Provincial polygons: one at C's place (the same case, after C's Q3 lead), one at B's
@@ -232,8 +345,8 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
         &wkt_of(4527),
         &["BH", "XZQ", "LX"],
         &[
-            (geometry(&ledger, c), vec!["S320582-001", "320582", "20"]),
-            (geometry(&ledger, b), vec!["S320582-002", "320582", "20"]),
+            (geometry(store, c), vec!["S320582-001", "320582", "20"]),
+            (geometry(store, b), vec!["S320582-002", "320582", "20"]),
             (far, vec!["S320581-001", "320581", "DT"]),
         ],
     );
@@ -263,10 +376,10 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
             && out.contains("1 of them at a place already verified"),
         "{out}"
     );
-    let leads = ledger_leads(&ledger);
+    let leads = ledger_leads(store);
     assert_eq!(
         (
-            &*leads["S320582-001"]["QQJCBH"],
+            &*leads["S320582-001"]["qqjcbh"],
             &*leads["S320582-001"]["case_no"]
         ),
         (c3, c)
@@ -292,7 +405,7 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
         "pz",
         &wkt_of(4527),
         &["note"],
-        &[(geometry(&ledger, n), vec!["x"])],
+        &[(geometry(store, n), vec!["x"])],
     );
     std::fs::write(d.join("approval.pdf"), b"%PDF").unwrap();
     let out = ok(&[
@@ -400,13 +513,12 @@ fn a_year_of_quarters_dispatch_feedback_links_corrections_and_report() {
     );
 
     // Nothing is ever deleted, and the audit trail is never rewritten.
-    let conn = rusqlite::Connection::open(&ledger).unwrap();
     for sql in [
         "DELETE FROM leads",
         "DELETE FROM events",
         "UPDATE events SET detail = ''",
     ] {
-        let e = conn.execute(sql, []).unwrap_err().to_string();
+        let e = store.sql(sql).unwrap_err();
         assert!(e.contains("never"), "{sql}: {e}");
     }
 }
@@ -433,22 +545,35 @@ fn squares(path: &Path, prefix: &str, n: usize, y0: f64) {
     write_layer(path, "p", &wkt_of(4527), &["JCBH", "XZQDM"], &refs);
 }
 
-fn count(ledger: &Path) -> i64 {
-    let c = rusqlite::Connection::open(ledger).unwrap();
-    let ok: String = c
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(ok, "ok");
-    c.query_row("SELECT count(*) FROM leads", [], |r| r.get(0))
-        .unwrap()
+#[test]
+fn two_writers_and_a_killed_import_on_a_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    writers_and_kill(&Store::File(dir.path().join("l.gpkg")), dir.path());
 }
 
 #[test]
-fn two_writers_at_once_lose_nothing_and_a_killed_import_leaves_the_ledger_as_it_was() {
+fn two_writers_and_a_killed_import_on_postgis() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let ledger = d.join("l.gpkg");
-    let lp = ledger.to_str().unwrap();
+    let store = Store::Postgres {
+        db: server
+            .database("writers")
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string(),
+        server: &server,
+    };
+    writers_and_kill(&store, dir.path());
+}
+
+/// Two imports at once both land; an import killed while it holds the write lock leaves the
+/// ledger as it was; run again it lands whole.
+fn writers_and_kill(store: &Store, d: &Path) {
+    let target = store.target();
+    let lp = target.as_str();
     ok(&["ledger", "init", lp]);
     let (f1, f2) = (d.join("one.gpkg"), d.join("two.gpkg"));
     squares(&f1, "P1", 400, 3_500_000.0);
@@ -476,50 +601,11 @@ fn two_writers_at_once_lose_nothing_and_a_killed_import_leaves_the_ledger_as_it_
     for o in [&o1, &o2] {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    assert_eq!(count(&ledger), 800);
+    assert_eq!(store.count(), 800);
 
-    // Killed while it holds the write transaction (seen from here as a busy lock): the ledger
-    // holds all of the import or none of it.
     let big = d.join("big.gpkg");
     squares(&big, "B", 20_000, 3_501_000.0);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tuban"))
-        .args([
-            "ledger",
-            "import",
-            lp,
-            big.to_str().unwrap(),
-            "--kind",
-            "annual",
-            "--quarter",
-            "2024Q4",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let probe = rusqlite::Connection::open(&ledger).unwrap();
-    // Fail at once on a held lock (rusqlite waits 5 s by default).
-    probe.busy_timeout(std::time::Duration::ZERO).unwrap();
-    let mut killed_mid_write = false;
-    while child.try_wait().unwrap().is_none() {
-        match probe.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
-            Ok(()) => std::thread::sleep(std::time::Duration::from_millis(2)),
-            Err(_) => {
-                child.kill().unwrap();
-                killed_mid_write = true;
-                break;
-            }
-        }
-    }
-    let finished = child.wait().unwrap().success();
-    drop(probe);
-    assert!(
-        killed_mid_write,
-        "the import ended before it could be killed"
-    );
-    assert!(!finished);
-    assert_eq!(count(&ledger), 800, "a killed import left part of itself");
-    let out = ok(&[
+    let import = [
         "ledger",
         "import",
         lp,
@@ -528,7 +614,38 @@ fn two_writers_at_once_lose_nothing_and_a_killed_import_leaves_the_ledger_as_it_
         "annual",
         "--quarter",
         "2024Q4",
-    ]);
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tuban"))
+        .args(import)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut killed_mid_write = false;
+    while child.try_wait().unwrap().is_none() {
+        if store.write_locked() {
+            child.kill().unwrap();
+            killed_mid_write = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let finished = child.wait().unwrap().success();
+    assert!(
+        killed_mid_write,
+        "the import ended before it could be killed"
+    );
+    assert!(!finished);
+    // PostgreSQL rolls the dead client's transaction back when it notices the closed
+    // connection: wait for the lock to go.
+    for _ in 0..500 {
+        if !store.write_locked() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(store.count(), 800, "a killed import left part of itself");
+    let out = ok(&import);
     assert!(out.contains("20000 annual leads"), "{out}");
-    assert_eq!(count(&ledger), 20_800);
+    assert_eq!(store.count(), 20_800);
 }

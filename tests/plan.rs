@@ -166,6 +166,26 @@ fn county_tasks_merge_to_the_single_runs_leads() {
     ok(&["merge", &s(&plan_dir)]);
     assert!(std::fs::read(plan_dir.join("merged.gpkg")).unwrap() == merged_before);
 
+    // The merged plan goes into the case ledger as the single run does: the same leads.
+    let (ledger_plan, ledger_run) = (d.join("plan-ledger.gpkg"), d.join("run-ledger.gpkg"));
+    for (ledger, from) in [(&ledger_plan, &plan_dir), (&ledger_run, &full)] {
+        ok(&["ledger", "init", &s(ledger)]);
+        let out = ok(&["ledger", "dispatch", &s(ledger), &s(from)]);
+        assert!(
+            out.contains(&format!("{} ministry leads of 2024Q2 added", single.len())),
+            "{out}"
+        );
+    }
+    let jcbh = |l: &Path| -> Vec<String> {
+        let mut v: Vec<String> = rows(l, "leads")
+            .into_iter()
+            .map(|r| r["JCBH"].clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(jcbh(&ledger_plan), jcbh(&ledger_run));
+
     // The job changed after the plan: tasks refuse to run under it.
     let mut text = std::fs::read_to_string(&job).unwrap();
     text.push_str("\n# edited\n");

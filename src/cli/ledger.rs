@@ -10,7 +10,8 @@ use tuban::ledger::rejudge::CorrectionInput;
 use tuban::ledger::report::Period;
 use tuban::ledger::{Ledger, default_actor, today};
 
-/// Raw flags of `tuban ledger`.
+/// Raw flags of `tuban ledger`. Every LEDGER is a GeoPackage file or a PostgreSQL + PostGIS
+/// database URL (`postgres://user@host:port/db`).
 #[derive(Debug, Args)]
 pub struct LedgerArgs {
     #[command(subcommand)]
@@ -23,17 +24,17 @@ pub struct LedgerArgs {
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
     /// Create an empty ledger (a GeoPackage file).
-    Init { ledger: PathBuf },
+    Init { ledger: String },
     /// Add the leads of a `tuban run` output folder, linked to earlier leads at the same place.
     Dispatch {
-        ledger: PathBuf,
+        ledger: String,
         run: PathBuf,
         #[command(flatten)]
         link: LinkArgs,
     },
     /// Add polygons made outside tuban (provincial, annual survey) as leads of a quarter.
     Import {
-        ledger: PathBuf,
+        ledger: String,
         file: PathBuf,
         /// Where the polygons come from: provincial, annual, or another word.
         #[arg(long)]
@@ -52,7 +53,7 @@ pub enum LedgerCommand {
     },
     /// Record field verification results and case steps (CSV or an OGR table keyed by JCBH).
     Feedback {
-        ledger: PathBuf,
+        ledger: String,
         file: PathBuf,
         /// Verified date for rows without one.
         #[arg(long)]
@@ -60,7 +61,7 @@ pub enum LedgerCommand {
     },
     /// Move a lead to the province's or ministry's queue (or back to the county's).
     Escalate {
-        ledger: PathBuf,
+        ledger: String,
         jcbh: String,
         /// county, province or ministry.
         #[arg(long)]
@@ -71,7 +72,7 @@ pub enum LedgerCommand {
     /// Record a correction of a reference layer (land wrongly in basic farmland, a missing
     /// approval); `rejudge` then judges the leads it touches again.
     Correct {
-        ledger: PathBuf,
+        ledger: String,
         /// basic_farmland, red_line, urban_boundary, approvals or dltb.
         #[arg(long)]
         layer: String,
@@ -95,14 +96,14 @@ pub enum LedgerCommand {
     },
     /// Judge again every lead a recorded correction touches, through the overlay stage.
     Rejudge {
-        ledger: PathBuf,
+        ledger: String,
         /// The job whose layers the leads were judged with (default: each run's own job).
         #[arg(long)]
         job: Option<PathBuf>,
     },
     /// Per county counts of a quarter or a year: report.csv and report.html.
     Report {
-        ledger: PathBuf,
+        ledger: String,
         #[arg(long, conflicts_with = "year", required_unless_present = "year")]
         quarter: Option<String>,
         #[arg(long)]
@@ -115,7 +116,7 @@ pub enum LedgerCommand {
     },
     /// Verified leads as training labels: labels.gpkg and verdicts.csv for `tuban learn`.
     Export {
-        ledger: PathBuf,
+        ledger: String,
         #[arg(long, conflicts_with = "year")]
         quarter: Option<String>,
         #[arg(long)]
@@ -125,7 +126,7 @@ pub enum LedgerCommand {
     },
     /// The audit trail of one lead (or of the whole ledger).
     History {
-        ledger: PathBuf,
+        ledger: String,
         jcbh: Option<String>,
     },
 }
@@ -205,11 +206,11 @@ fn print_added(s: &DispatchSummary) {
 
 pub fn run(a: &LedgerArgs) -> Result<()> {
     let actor = a.by.clone().unwrap_or_else(default_actor);
-    let open = |p: &PathBuf| Ledger::open(p, &actor);
+    let open = |p: &String| Ledger::open(p, &actor);
     match &a.command {
         LedgerCommand::Init { ledger } => {
             Ledger::init(ledger, &actor)?;
-            println!("created {}", ledger.display());
+            println!("created {ledger}");
         }
         LedgerCommand::Dispatch { ledger, run, link } => {
             let o = link.options()?;
@@ -293,10 +294,9 @@ pub fn run(a: &LedgerArgs) -> Result<()> {
         }
         LedgerCommand::Rejudge { ledger, job } => {
             let mut l = open(ledger)?;
-            let scratch = ledger
-                .parent()
-                .map_or_else(|| PathBuf::from("."), PathBuf::from)
-                .join(".tuban-rejudge");
+            // Corrected copies of the layers around the leads, removed afterwards.
+            let scratch =
+                std::env::temp_dir().join(format!("tuban-rejudge-{}", std::process::id()));
             let s = l.rejudge(job.as_deref(), &scratch)?;
             let _ = std::fs::remove_dir_all(&scratch);
             if s.corrections.is_empty() {

@@ -36,7 +36,9 @@ pub struct Verdicts {
 /// The key header that means the feature id.
 pub const FID: &str = "fid";
 
-fn parse_real(v: &str) -> Option<bool> {
+/// A verdict word: real (`real`, `true`, `yes`, `1`, `是`, ...) or not (`false`, `no`, `0`, `否`,
+/// ...); None for anything else.
+pub fn parse_real(v: &str) -> Option<bool> {
     match v.trim().to_lowercase().as_str() {
         "real" | "true" | "yes" | "y" | "t" | "1" | "是" | "change" => Some(true),
         "false" | "no" | "n" | "f" | "0" | "否" | "pseudo" => Some(false),

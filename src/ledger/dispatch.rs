@@ -8,12 +8,12 @@
 //! has been verified, the new lead is a duplicate: the case is not verified twice. A lead with
 //! no earlier lead opens its own case (`case_no` = its JCBH).
 
+use super::db::{Tx, Val, vals};
 use super::{Ledger, ledger_err, log, meta, set_meta, sql};
 use crate::error::{Error, Result};
 use crate::job::{Date, Quarter, Source};
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use geo::{Area, BoundingRect, MultiPolygon};
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -195,37 +195,71 @@ fn text(attrs: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-impl Ledger {
-    /// The ledger's CRS as the working CRS of reads (None before the first lead).
-    pub(super) fn work_crs(&self) -> Result<Option<WorkCrs>> {
-        self.projection()?
-            .map(|wkt| WorkCrs::from_wkt(&wkt, &self.path.to_string_lossy()))
-            .transpose()
-    }
-
-    /// Add the leads of a `tuban run` output folder (every county package in it).
-    ///
-    /// # Errors
-    /// [`Error::Ledger`] for a folder that is not a run (no run.json, no quarter), a lead
-    /// number already in the ledger from another run; [`Error::Layer`] for an unreadable
-    /// package.
-    pub fn dispatch(&mut self, run_dir: &Path, o: &DispatchOptions) -> Result<DispatchSummary> {
-        let run_json = run_dir.join("run.json");
-        let run_text = std::fs::read_to_string(&run_json)
-            .map_err(|e| ledger_err(&run_json, format!("not a tuban run output ({e})")))?;
-        let run: Value = serde_json::from_str(&run_text)
-            .map_err(|e| ledger_err(&run_json, format!("not valid JSON: {e}")))?;
+/// The quarter and the job of a run folder (`run.json`) or a merged plan (`tasks.json`, whose
+/// job file says the quarter).
+fn run_origin(dir: &Path) -> Result<(Quarter, Option<PathBuf>)> {
+    let json = |name: &str| -> Result<Option<(PathBuf, Value)>> {
+        let path = dir.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        let v = serde_json::from_str(&text)
+            .map_err(|e| ledger_err(&path, format!("not valid JSON: {e}")))?;
+        Ok(Some((path, v)))
+    };
+    if let Some((path, run)) = json("run.json")? {
         let quarter = run
             .get("quarter")
             .and_then(Value::as_str)
             .ok_or_else(|| {
                 ledger_err(
-                    &run_json,
+                    &path,
                     "has no quarter (written by an older tuban): run the job again",
                 )
             })
-            .and_then(|q| Quarter::parse(q).map_err(|e| ledger_err(&run_json, e)))?;
-        let job = run.get("job").and_then(Value::as_str).map(PathBuf::from);
+            .and_then(|q| Quarter::parse(q).map_err(|e| ledger_err(&path, e)))?;
+        return Ok((
+            quarter,
+            run.get("job").and_then(Value::as_str).map(PathBuf::from),
+        ));
+    }
+    if let Some((path, plan)) = json(crate::pipeline::plan::PLAN_FILE)? {
+        if !dir.join("merge.json").is_file() {
+            return Err(ledger_err(
+                dir,
+                "a cluster plan not merged yet: dispatch it after `tuban merge` has checked that every county finished",
+            ));
+        }
+        let job = plan
+            .get("job")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+            .ok_or_else(|| ledger_err(&path, "names no job"))?;
+        let quarter = crate::job::Job::load(&job)?.quarter;
+        return Ok((quarter, Some(job)));
+    }
+    Err(ledger_err(
+        dir,
+        "not a tuban run output (no run.json) nor a merged cluster plan (no tasks.json)",
+    ))
+}
+
+impl Ledger {
+    /// The ledger's CRS as the working CRS of reads (None before the first lead).
+    pub(super) fn work_crs(&mut self) -> Result<Option<WorkCrs>> {
+        self.projection()?
+            .map(|wkt| WorkCrs::from_wkt(&wkt, &self.path.to_string_lossy()))
+            .transpose()
+    }
+
+    /// Add the leads of a `tuban run` output folder, or of a merged cluster plan (`tuban plan`
+    /// + `tuban merge`): every county package in it.
+    ///
+    /// # Errors
+    /// [`Error::Ledger`] for a folder that is neither (or a plan not merged yet), a lead number
+    /// already in the ledger with another polygon; [`Error::Layer`] for an unreadable package.
+    pub fn dispatch(&mut self, run_dir: &Path, o: &DispatchOptions) -> Result<DispatchSummary> {
+        let (quarter, job) = run_origin(run_dir)?;
         let mut packages: Vec<PathBuf> = std::fs::read_dir(run_dir)
             .map_err(|e| ledger_err(run_dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -352,16 +386,13 @@ impl Ledger {
         };
         let (path, actor) = (self.path.clone(), self.actor.clone());
         let deadline = o.deadline.unwrap_or_else(|| quarter_end(o.date));
-        self.write(|tx| {
-            let before: Option<i64> = tx
-                .query_row("SELECT id FROM ledger_runs WHERE digest = ?1", [&digest], |r| {
-                    r.get(0)
-                })
-                .optional()
+        let srid = self.write(|tx| {
+            let before = tx
+                .query_one("SELECT id FROM ledger_runs WHERE digest = ?1", vals![&digest])
                 .map_err(sql)?;
             if before.is_some() {
                 summary.already_dispatched = true;
-                return Ok(());
+                return Ok(None);
             }
             let (present, clashes) = numbers_present(tx, &incoming)?;
             if !clashes.is_empty() {
@@ -377,25 +408,27 @@ impl Ledger {
                 ));
             }
             let srs_id = adopt_crs(tx, wkt.as_deref())?;
-            tx.execute(
-                "INSERT INTO ledger_runs (digest, path, job, quarter, kind, leads, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    digest,
-                    source.to_string_lossy(),
-                    job.map(|j| j.to_string_lossy().into_owned()),
-                    quarter.to_string(),
-                    kind,
-                    incoming.len() as i64,
-                    super::now_utc(),
-                    actor
-                ],
-            )
-            .map_err(sql)?;
-            let run_id = tx.last_insert_rowid();
+            let run_id = tx
+                .query_one(
+                    "INSERT INTO ledger_runs (digest, path, job, quarter, kind, leads, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                    vals![
+                        &digest,
+                        source.to_string_lossy().into_owned(),
+                        job.map(|j| j.to_string_lossy().into_owned()),
+                        quarter.to_string(),
+                        kind,
+                        incoming.len() as i64,
+                        super::now_utc(),
+                        &actor
+                    ],
+                )
+                .map_err(sql)?
+                .and_then(|r| r.int(0))
+                .ok_or_else(|| sql("no id for the new run".into()))?;
             summary.already_in = present.len();
             for lead in incoming.iter().filter(|l| !present.contains(&l.jcbh)) {
                 let link = earlier_lead(tx, lead, run_id, o.overlap)?;
-                insert(tx, lead, run_id, srs_id, quarter, kind, o.date, deadline, link.as_ref())?;
+                insert(tx, lead, run_id, quarter, kind, o.date, deadline, link.as_ref())?;
                 let detail = match &link {
                     Some(l) => format!(
                         "{kind} {quarter} from {}; same place as {} ({:.0} % overlap), case {}{}",
@@ -413,8 +446,11 @@ impl Ledger {
                 summary.duplicates += usize::from(link.as_ref().is_some_and(|l| l.verified));
                 *summary.per_county.entry(lead.xzqdm.clone()).or_default() += 1;
             }
-            Ok(())
+            Ok(Some(srs_id))
         })?;
+        if let Some(id) = srid {
+            self.srid = id;
+        }
         Ok(summary)
     }
 }
@@ -446,24 +482,22 @@ fn digest(kind: &str, quarter: Quarter, leads: &[Incoming]) -> String {
 /// Lead numbers already in the ledger: with the same polygon (a run dispatched again after
 /// more of its counties finished: skipped), and with another polygon (refused).
 fn numbers_present(
-    tx: &Transaction,
+    tx: &mut Tx,
     leads: &[Incoming],
 ) -> Result<(std::collections::BTreeSet<String>, Vec<String>)> {
-    let mut st = tx
-        .prepare_cached("SELECT geom FROM leads WHERE JCBH = ?1")
-        .map_err(sql)?;
     let (mut same, mut clash) = (std::collections::BTreeSet::new(), vec![]);
     for l in leads {
-        let stored: Option<Vec<u8>> = st
-            .query_row([&l.jcbh], |r| r.get(0))
-            .optional()
-            .map_err(sql)?;
-        let Some(blob) = stored else {
+        let Some(row) = tx
+            .query_one(
+                "SELECT WKB(geom) FROM leads WHERE JCBH = ?1",
+                vals![&l.jcbh],
+            )
+            .map_err(sql)?
+        else {
             continue;
         };
-        let stored = crate::output::gpkg::parse_blob(&blob);
-        if stored.as_ref().is_some_and(|g| {
-            crate::output::vector::wkb_multipolygon(g)
+        if row.geom(0).is_some_and(|g| {
+            crate::output::vector::wkb_multipolygon(&g)
                 == crate::output::vector::wkb_multipolygon(&l.geom)
         }) {
             same.insert(l.jcbh.clone());
@@ -474,24 +508,32 @@ fn numbers_present(
     Ok((same, clash))
 }
 
-/// Record the ledger's CRS on the first lead (its SRS row, and the `leads` layer's SRS);
-/// the SRS id of the leads' geometries.
-fn adopt_crs(tx: &Transaction, wkt: Option<&str>) -> Result<i32> {
-    if let Some(id) = meta(tx, "srs_id").map_err(sql)? {
-        return Ok(id.parse().unwrap_or(0));
+/// Record the ledger's CRS on the first lead (in a GeoPackage its SRS row and the `leads`
+/// layer's SRS); the SRS id of the leads' geometries.
+fn adopt_crs(tx: &mut Tx, wkt: Option<&str>) -> Result<i32> {
+    if let Some(id) = meta(tx, "srs_id")? {
+        let id = id.parse().unwrap_or(0);
+        tx.set_srid(id);
+        return Ok(id);
     }
     let wkt = wkt.unwrap_or("");
-    let id = crate::output::gpkg::register_srs(tx, wkt).map_err(sql)?;
-    tx.execute(
-        "UPDATE gpkg_geometry_columns SET srs_id = ?1 WHERE table_name = 'leads'",
-        [id],
-    )
-    .map_err(sql)?;
-    tx.execute(
-        "UPDATE gpkg_contents SET srs_id = ?1 WHERE table_name = 'leads'",
-        [id],
-    )
-    .map_err(sql)?;
+    let id = match tx {
+        Tx::Sqlite(t, _) => {
+            let id = crate::output::gpkg::register_srs(t, wkt).map_err(|e| sql(e.to_string()))?;
+            for table in ["gpkg_geometry_columns", "gpkg_contents"] {
+                t.execute(
+                    &format!("UPDATE {table} SET srs_id = ?1 WHERE table_name = 'leads'"),
+                    [id],
+                )
+                .map_err(|e| sql(e.to_string()))?;
+            }
+            id
+        }
+        // PostGIS knows the EPSG codes; a CRS without one is stored as SRID 0 with its WKT in
+        // ledger_meta.
+        Tx::Postgres(..) => crate::output::gpkg::epsg_code(wkt).unwrap_or(0),
+    };
+    tx.set_srid(id);
     set_meta(tx, "projection", wkt)?;
     set_meta(tx, "srs_id", &id.to_string())?;
     Ok(id)
@@ -523,7 +565,7 @@ pub(super) fn overlap_ratio(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> f64
 }
 
 fn earlier_lead(
-    tx: &Transaction,
+    tx: &mut Tx,
     lead: &Incoming,
     run_id: i64,
     min_overlap: f64,
@@ -531,33 +573,29 @@ fn earlier_lead(
     let Some(e) = envelope(&lead.geom) else {
         return Ok(None);
     };
-    let mut st = tx
-        .prepare_cached(
-            "SELECT l.JCBH, l.case_no, l.quarter, l.geom FROM ledger_envelopes e JOIN leads l ON l.fid = e.id \
-             WHERE e.minx <= ?3 AND e.maxx >= ?2 AND e.miny <= ?5 AND e.maxy >= ?4 AND l.run_id != ?1",
+    let rows = tx
+        .query(
+            "SELECT l.JCBH, l.case_no, l.quarter, WKB(l.geom) FROM leads l WHERE BBOX(l, ?1, ?2, ?3, ?4) AND l.run_id != ?5",
+            vals![e[0], e[1], e[2], e[3], run_id],
         )
         .map_err(sql)?;
-    let mut rows = st
-        .query(params![run_id, e[0], e[1], e[2], e[3]])
-        .map_err(sql)?;
     let mut best: Option<(String, f64, Link)> = None;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let blob: Vec<u8> = r.get(3).map_err(sql)?;
-        let Some(g) = crate::output::gpkg::parse_blob(&blob) else {
+    for r in rows {
+        let Some(g) = r.geom(3) else {
             continue;
         };
         let ratio = overlap_ratio(&lead.geom, &g);
         if ratio < min_overlap {
             continue;
         }
-        let quarter: String = r.get(2).map_err(sql)?;
+        let quarter = r.text(2).unwrap_or_default();
         let better = best
             .as_ref()
             .is_none_or(|(q, o, _)| (&quarter, ratio) > (q, *o));
         if better {
             let link = Link {
-                jcbh: r.get(0).map_err(sql)?,
-                case_no: r.get(1).map_err(sql)?,
+                jcbh: r.text(0).unwrap_or_default(),
+                case_no: r.text(1).unwrap_or_default(),
                 overlap: ratio,
                 verified: false,
             };
@@ -568,67 +606,71 @@ fn earlier_lead(
         return Ok(None);
     };
     link.verified = tx
-        .prepare_cached("SELECT 1 FROM leads WHERE case_no = ?1 AND verified IS NOT NULL")
+        .query_one(
+            "SELECT 1 FROM leads WHERE case_no = ?1 AND verified IS NOT NULL",
+            vals![&link.case_no],
+        )
         .map_err(sql)?
-        .exists([&link.case_no])
-        .map_err(sql)?;
+        .is_some();
     Ok(Some(link))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn insert(
-    tx: &Transaction,
+    tx: &mut Tx,
     lead: &Incoming,
     run_id: i64,
-    srs_id: i32,
     quarter: Quarter,
     kind: &str,
     date: Date,
     deadline: Date,
     link: Option<&Link>,
 ) -> Result<()> {
-    let (blob, env) = crate::output::gpkg::gpkg_blob(&lead.geom, srs_id);
-    let env = env.map_or([None; 4], |e| e.map(Some));
+    let env = envelope(&lead.geom).map_or([None; 4], |e| e.map(Some));
     let attrs = Value::Object(lead.attrs.clone()).to_string();
-    tx.prepare_cached(
-        "INSERT INTO leads (geom, JCBH, XZQDM, quarter, kind, run_id, TBLX, JCMJ, QSX, HSX, QQJCBH, overlap, case_no, duplicate, PDYJ, GDMJ, YJJBNTMJ, STHXMJ, PZMJ, dispatched, deadline, attrs, minx, maxx, miny, maxy) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-    )
-    .map_err(sql)?
-    .execute(params![
-        blob,
-        lead.jcbh,
-        lead.xzqdm,
-        quarter.to_string(),
-        kind,
-        run_id,
-        lead.tblx,
-        lead.real("JCMJ").or_else(|| Some(lead.geom.unsigned_area())),
-        lead.qsx,
-        lead.hsx,
-        link.map(|l| &l.jcbh),
-        link.map(|l| l.overlap),
-        link.map_or(&lead.jcbh, |l| &l.case_no),
-        link.is_some_and(|l| l.verified),
-        text(&lead.attrs, "PDYJ"),
-        lead.real("GDMJ"),
-        lead.real("YJJBNTMJ"),
-        lead.real("STHXMJ"),
-        lead.real("PZMJ"),
-        date.to_string(),
-        deadline.to_string(),
-        attrs,
-        env[0],
-        env[1],
-        env[2],
-        env[3],
-    ])
-    .map_err(sql)?;
-    if let [Some(x0), Some(x1), Some(y0), Some(y1)] = env {
-        tx.prepare_cached("INSERT INTO ledger_envelopes VALUES (?1, ?2, ?3, ?4, ?5)")
-            .map_err(sql)?
-            .execute(params![tx.last_insert_rowid(), x0, x1, y0, y1])
-            .map_err(sql)?;
+    let fid = tx
+        .query_one(
+            "INSERT INTO leads (geom, JCBH, XZQDM, quarter, kind, run_id, TBLX, JCMJ, QSX, HSX, QQJCBH, overlap, case_no, duplicate, PDYJ, GDMJ, YJJBNTMJ, STHXMJ, PZMJ, dispatched, deadline, attrs, minx, maxx, miny, maxy) \
+             VALUES (GEOM(?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) RETURNING fid",
+            &[
+                Val::Geom(lead.geom.clone()),
+                Val::from(&lead.jcbh),
+                Val::from(&lead.xzqdm),
+                Val::from(quarter.to_string()),
+                Val::from(kind),
+                Val::from(run_id),
+                Val::from(lead.tblx.as_ref()),
+                Val::from(lead.real("JCMJ").or_else(|| Some(lead.geom.unsigned_area()))),
+                Val::from(lead.qsx.as_ref()),
+                Val::from(lead.hsx.as_ref()),
+                Val::from(link.map(|l| &l.jcbh)),
+                Val::from(link.map(|l| l.overlap)),
+                Val::from(link.map_or(&lead.jcbh, |l| &l.case_no)),
+                Val::from(link.is_some_and(|l| l.verified)),
+                Val::from(text(&lead.attrs, "PDYJ")),
+                Val::from(lead.real("GDMJ")),
+                Val::from(lead.real("YJJBNTMJ")),
+                Val::from(lead.real("STHXMJ")),
+                Val::from(lead.real("PZMJ")),
+                Val::from(date.to_string()),
+                Val::from(deadline.to_string()),
+                Val::from(attrs),
+                Val::from(env[0]),
+                Val::from(env[1]),
+                Val::from(env[2]),
+                Val::from(env[3]),
+            ],
+        )
+        .map_err(sql)?
+        .and_then(|r| r.int(0));
+    if !tx.is_postgres()
+        && let (Some(fid), [Some(x0), Some(x1), Some(y0), Some(y1)]) = (fid, env)
+    {
+        tx.execute(
+            "INSERT INTO ledger_envelopes VALUES (?1, ?2, ?3, ?4, ?5)",
+            vals![fid, x0, x1, y0, y1],
+        )
+        .map_err(sql)?;
     }
     Ok(())
 }

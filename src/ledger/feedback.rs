@@ -19,10 +19,10 @@
 //! Every bad row is reported with its line and the problem; the good rows go in together, in
 //! one transaction, or none do.
 
+use super::db::{Tx, vals};
 use super::{Ledger, ledger_err, log, sql};
 use crate::error::Result;
 use crate::job::Date;
-use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -131,14 +131,6 @@ fn read_rows(file: &Path) -> Result<Vec<(usize, HashMap<String, String>)>> {
     Ok(out)
 }
 
-fn parse_real(v: &str) -> Option<bool> {
-    match v.trim().to_lowercase().as_str() {
-        "real" | "true" | "yes" | "y" | "1" | "是" | "change" => Some(true),
-        "false" | "no" | "n" | "0" | "否" | "pseudo" => Some(false),
-        _ => None,
-    }
-}
-
 fn parse_legal(v: &str) -> Option<&'static str> {
     let v = v.trim().to_lowercase();
     LEGAL
@@ -179,7 +171,7 @@ fn check(
             None
         }
         Some(v) => {
-            let real = parse_real(&v).ok_or_else(|| {
+            let real = crate::learn::verdicts::parse_real(&v).ok_or_else(|| {
                 format!("real {v:?}: expected real/true/yes/1/是 or false/no/0/否")
             })?;
             let legal = get(&["legal"])
@@ -307,7 +299,7 @@ impl Ledger {
                 if let Some((step, when, notes)) = &r.step {
                     tx.execute(
                         "INSERT INTO case_steps (JCBH, step, date, by, notes, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![r.jcbh, step, when.to_string(), by, notes, super::now_utc()],
+                        vals![&r.jcbh, step, when.to_string(), by, notes.as_ref(), super::now_utc()],
                     )
                     .map_err(sql)?;
                     log(tx, by, Some(&r.jcbh), "step", &format!("{step} on {when} ({file_name}:{line})"))?;
@@ -321,40 +313,39 @@ impl Ledger {
     }
 }
 
-fn known(tx: &Transaction, jcbh: &str) -> Result<bool> {
-    tx.prepare_cached("SELECT 1 FROM leads WHERE JCBH = ?1")
+fn known(tx: &mut Tx, jcbh: &str) -> Result<bool> {
+    Ok(tx
+        .query_one("SELECT 1 FROM leads WHERE JCBH = ?1", vals![jcbh])
         .map_err(sql)?
-        .exists([jcbh])
-        .map_err(sql)
+        .is_some())
 }
 
 fn apply_verdict(
-    tx: &Transaction,
+    tx: &mut Tx,
     jcbh: &str,
     v: &Verdict,
     by: &str,
     file: &str,
     line: usize,
 ) -> Result<()> {
-    let before: Option<(Option<String>, Option<bool>, Option<String>)> = tx
-        .query_row(
+    let before = tx
+        .query_one(
             "SELECT verified, real, legal FROM leads WHERE JCBH = ?1",
-            [jcbh],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            vals![jcbh],
         )
-        .optional()
-        .map_err(sql)?;
+        .map_err(sql)?
+        .map(|r| (r.text(0), r.int(1).map(|v| v != 0), r.text(2)));
     tx.execute(
         "UPDATE leads SET verified = ?2, real = ?3, legal = ?4, found_type = ?5, rectified = ?6, notes = ?7, photos = ?8, verified_by = ?9, version = version + 1 WHERE JCBH = ?1",
-        params![
+        vals![
             jcbh,
             v.verified.to_string(),
             v.real,
-            v.legal,
-            v.found_type,
+            v.legal.as_ref(),
+            v.found_type.as_ref(),
             v.rectified.map(|d| d.to_string()),
-            v.notes,
-            v.photos,
+            v.notes.as_ref(),
+            v.photos.as_ref(),
             by
         ],
     )

@@ -18,6 +18,7 @@
 //! command is one `BEGIN IMMEDIATE` transaction, so two processes writing at once wait for each
 //! other (WAL, busy timeout) and a killed process leaves the ledger as it was.
 
+pub mod db;
 pub mod dispatch;
 pub mod feedback;
 pub mod rejudge;
@@ -26,16 +27,19 @@ mod schema;
 
 use crate::error::{Error, Result};
 use crate::job::Date;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use db::{Db, Tx, vals};
 use std::path::{Path, PathBuf};
 
-/// How long a writer waits for another process's transaction before giving up.
+/// How long a SQLite writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT_S: u64 = 120;
 
 /// An open ledger.
 pub struct Ledger {
-    conn: Connection,
+    db: Db,
+    /// The file, or the database URL without its password (for messages).
     path: PathBuf,
+    /// SRS id of the leads' geometries (0 until the first lead).
+    srid: i32,
     /// Who writes (recorded on every event).
     pub actor: String,
 }
@@ -77,20 +81,46 @@ pub fn today() -> Date {
     Date::parse(&now_utc()[..10]).expect("now_utc starts with a date")
 }
 
+/// Whether a ledger target is a PostgreSQL URL (else a file path).
+pub fn is_url(target: &str) -> bool {
+    target.starts_with("postgres://") || target.starts_with("postgresql://")
+}
+
+/// A URL as messages show it: the password replaced.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl Ledger {
-    /// Create a ledger at `path` (refused when the file exists).
+    /// Create a ledger: a GeoPackage file (refused when it exists), or the ledger's tables in
+    /// a PostgreSQL database (`postgres://...`; PostGIS is enabled in it; refused when the
+    /// database holds a ledger already).
     ///
     /// # Errors
-    /// [`Error::Ledger`] when the file exists or cannot be created.
-    pub fn init(path: &Path, actor: &str) -> Result<Ledger> {
-        if path.exists() {
+    /// [`Error::Ledger`] when the ledger exists or cannot be created.
+    pub fn init(target: &str, actor: &str) -> Result<Ledger> {
+        if !is_url(target) && Path::new(target).exists() {
             return Err(ledger_err(
-                path,
+                Path::new(target),
                 "already exists; a ledger is created once (open it with the other ledger commands)",
             ));
         }
-        let conn = Connection::open(path).map_err(|e| ledger_err(path, e))?;
-        let mut l = Ledger::configure(conn, path, actor)?;
+        let mut l = Ledger::connect(target, actor)?;
+        if l.schema_version()?.is_some() {
+            return Err(ledger_err(
+                &l.path,
+                "already holds a ledger; a ledger is created once",
+            ));
+        }
         l.write(|tx| {
             schema::create(tx)?;
             log(
@@ -104,30 +134,29 @@ impl Ledger {
         Ok(l)
     }
 
-    /// Open an existing ledger, migrating its schema to this version of tuban.
+    /// Open an existing ledger (file or `postgres://` URL), migrating its schema to this
+    /// version of tuban.
     ///
     /// # Errors
-    /// [`Error::Ledger`] when the file is missing, not a ledger, or newer than this tuban.
-    pub fn open(path: &Path, actor: &str) -> Result<Ledger> {
-        if !path.is_file() {
+    /// [`Error::Ledger`] when it is missing, not a ledger, or newer than this tuban.
+    pub fn open(target: &str, actor: &str) -> Result<Ledger> {
+        if !is_url(target) && !Path::new(target).is_file() {
             return Err(ledger_err(
-                path,
+                Path::new(target),
                 "no such ledger (create it with `tuban ledger init`)",
             ));
         }
-        let conn = Connection::open(path).map_err(|e| ledger_err(path, e))?;
-        let mut l = Ledger::configure(conn, path, actor)?;
-        let found = schema::version(&l.conn).map_err(|e| ledger_err(path, e))?;
-        match found {
+        let mut l = Ledger::connect(target, actor)?;
+        match l.schema_version()? {
             None => {
                 return Err(ledger_err(
-                    path,
+                    &l.path,
                     "not a tuban ledger (no ledger_meta table)",
                 ));
             }
             Some(v) if v > schema::VERSION => {
                 return Err(ledger_err(
-                    path,
+                    &l.path,
                     format!(
                         "schema version {v} is newer than this tuban's ({}); update tuban",
                         schema::VERSION
@@ -149,10 +178,27 @@ impl Ledger {
             }
             Some(_) => {}
         }
+        l.srid = l
+            .read(|tx| meta(tx, "srs_id"))?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         Ok(l)
     }
 
-    fn configure(conn: Connection, path: &Path, actor: &str) -> Result<Ledger> {
+    fn connect(target: &str, actor: &str) -> Result<Ledger> {
+        if is_url(target) {
+            let shown = PathBuf::from(redact(target));
+            let client = postgres::Client::connect(target, postgres::NoTls)
+                .map_err(|e| ledger_err(&shown, format!("cannot connect: {e}")))?;
+            return Ok(Ledger {
+                db: Db::Postgres(Box::new(client)),
+                path: shown,
+                srid: 0,
+                actor: actor.to_string(),
+            });
+        }
+        let path = Path::new(target);
+        let conn = rusqlite::Connection::open(path).map_err(|e| ledger_err(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(BUSY_TIMEOUT_S))
             .map_err(|e| ledger_err(path, e))?;
         // WAL: readers never block the writer; a crash mid-transaction rolls back on the next
@@ -162,26 +208,52 @@ impl Ledger {
         )
         .map_err(|e| ledger_err(path, e))?;
         Ok(Ledger {
-            conn,
+            db: Db::Sqlite(conn),
             path: path.to_path_buf(),
+            srid: 0,
             actor: actor.to_string(),
         })
     }
 
-    /// The ledger file.
+    fn schema_version(&mut self) -> Result<Option<i64>> {
+        let pg = self.db.is_postgres();
+        self.read(|tx| {
+            let probe = if pg {
+                "SELECT CASE WHEN to_regclass('ledger_meta') IS NULL THEN 0 ELSE 1 END"
+            } else {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_meta'"
+            };
+            let has = tx.query_one(probe, &[]).map_err(sql)?;
+            if !has.is_some_and(|r| r.flag(0)) {
+                return Ok(None);
+            }
+            Ok(meta(tx, "schema_version")?.and_then(|v| v.parse().ok()))
+        })
+    }
+
+    /// The ledger file (or URL, password hidden).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Run `f` in one immediate transaction: committed when it returns Ok, rolled back
-    /// otherwise (and when the process dies before the commit).
-    fn write<T>(&mut self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    /// Run `f` in one write transaction (writers one at a time): committed when it returns
+    /// Ok, rolled back otherwise (and when the process dies before the commit).
+    fn write<T>(&mut self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        self.transaction(true, f)
+    }
+
+    /// Run `f` in a read transaction (one consistent view).
+    fn read<T>(&mut self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        self.transaction(false, f)
+    }
+
+    fn transaction<T>(&mut self, write: bool, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        let mut tx = self
+            .db
+            .begin(write, self.srid)
             .map_err(|e| ledger_err(&path, e))?;
-        let out = f(&tx).map_err(|e| match e {
+        let out = f(&mut tx).map_err(|e| match e {
             Error::Ledger { reason, .. } if reason.starts_with(SQL_PREFIX) => {
                 ledger_err(&path, reason.trim_start_matches(SQL_PREFIX).to_string())
             }
@@ -191,43 +263,37 @@ impl Ledger {
         Ok(out)
     }
 
-    /// The SQLite connection, for reads.
-    fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
     /// The events of one lead (all events with `None`), oldest first.
     ///
     /// # Errors
     /// [`Error::Ledger`] when the ledger cannot be read.
-    pub fn history(&self, jcbh: Option<&str>) -> Result<Vec<Event>> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT at, actor, JCBH, kind, detail FROM events WHERE ?1 IS NULL OR JCBH = ?1 ORDER BY id",
-            )
-            .map_err(|e| ledger_err(&self.path, e))?;
-        let rows = st
-            .query_map(params![jcbh], |r| {
-                Ok(Event {
-                    at: r.get(0)?,
-                    actor: r.get(1)?,
-                    jcbh: r.get(2)?,
-                    kind: r.get(3)?,
-                    detail: r.get(4)?,
+    pub fn history(&mut self, jcbh: Option<&str>) -> Result<Vec<Event>> {
+        self.read(|tx| {
+            let rows = tx
+                .query(
+                    "SELECT at, actor, JCBH, kind, detail FROM events WHERE CAST(?1 AS TEXT) IS NULL OR JCBH = ?1 ORDER BY id",
+                    vals![jcbh],
+                )
+                .map_err(sql)?;
+            Ok(rows
+                .iter()
+                .map(|r| Event {
+                    at: r.text(0).unwrap_or_default(),
+                    actor: r.text(1).unwrap_or_default(),
+                    jcbh: r.text(2),
+                    kind: r.text(3).unwrap_or_default(),
+                    detail: r.text(4).unwrap_or_default(),
                 })
-            })
-            .map_err(|e| ledger_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| ledger_err(&self.path, e))
+                .collect())
+        })
     }
 
     /// The ledger's CRS (WKT), set by the first dispatch or import.
     ///
     /// # Errors
     /// [`Error::Ledger`] when the ledger cannot be read.
-    pub fn projection(&self) -> Result<Option<String>> {
-        meta(&self.conn, "projection").map_err(|e| ledger_err(&self.path, e))
+    pub fn projection(&mut self) -> Result<Option<String>> {
+        self.read(|tx| meta(tx, "projection"))
     }
 
     /// Mark lead `jcbh` for handling by the province or the ministry (`queue`), or return it to
@@ -245,18 +311,16 @@ impl Ledger {
         }
         let (path, actor) = (self.path.clone(), self.actor.clone());
         self.write(|tx| {
-            let old: Option<String> = tx
-                .query_row("SELECT queue FROM leads WHERE JCBH = ?1", [jcbh], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(sql)?;
+            let old = tx
+                .query_one("SELECT queue FROM leads WHERE JCBH = ?1", vals![jcbh])
+                .map_err(sql)?
+                .and_then(|r| r.text(0));
             let Some(old) = old else {
                 return Err(ledger_err(&path, format!("no lead {jcbh:?}")));
             };
             tx.execute(
                 "UPDATE leads SET queue = ?2, queue_reason = ?3, version = version + 1 WHERE JCBH = ?1",
-                params![jcbh, queue, reason],
+                vals![jcbh, queue, reason],
             )
             .map_err(sql)?;
             log(
@@ -272,8 +336,8 @@ impl Ledger {
 
 const SQL_PREFIX: &str = "\u{0}sql:";
 
-/// A SQLite failure inside a transaction (the path is filled in by [`Ledger::write`]).
-fn sql(e: rusqlite::Error) -> Error {
+/// A store failure inside a transaction (the ledger is named by [`Ledger::transaction`]).
+fn sql(e: String) -> Error {
     Error::Ledger {
         path: PathBuf::new(),
         reason: format!("{SQL_PREFIX}{e}"),
@@ -288,27 +352,26 @@ fn ledger_err(path: &Path, reason: impl std::fmt::Display) -> Error {
 }
 
 /// Append one event to the audit trail.
-fn log(tx: &Transaction, actor: &str, jcbh: Option<&str>, kind: &str, detail: &str) -> Result<()> {
-    tx.prepare_cached(
+fn log(tx: &mut Tx, actor: &str, jcbh: Option<&str>, kind: &str, detail: &str) -> Result<()> {
+    tx.execute(
         "INSERT INTO events (at, actor, JCBH, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        vals![now_utc(), actor, jcbh, kind, detail],
     )
-    .map_err(sql)?
-    .execute(params![now_utc(), actor, jcbh, kind, detail])
     .map_err(sql)?;
     Ok(())
 }
 
-fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT value FROM ledger_meta WHERE key = ?1", [key], |r| {
-        r.get(0)
-    })
-    .optional()
+fn meta(tx: &mut Tx, key: &str) -> Result<Option<String>> {
+    Ok(tx
+        .query_one("SELECT value FROM ledger_meta WHERE key = ?1", vals![key])
+        .map_err(sql)?
+        .and_then(|r| r.text(0)))
 }
 
-fn set_meta(tx: &Transaction, key: &str, value: &str) -> Result<()> {
+fn set_meta(tx: &mut Tx, key: &str, value: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO ledger_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![key, value],
+        vals![key, value],
     )
     .map_err(sql)?;
     Ok(())

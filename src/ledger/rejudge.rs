@@ -16,6 +16,7 @@
 //! lead's new judgement, measures and reasons are written with an event naming the
 //! corrections; a lead that stops qualifying stays in the ledger as `judged = excluded`.
 
+use super::db::{Tx, Val, vals};
 use super::dispatch::{envelope, overlap_ratio};
 use super::{Ledger, ledger_err, log, sql};
 use crate::error::{Error, Result};
@@ -152,34 +153,36 @@ impl Ledger {
         let Some(env) = envelope(&geom) else {
             return Err(ledger_err(&c.geometry, "no polygon in the correction file"));
         };
-        let srs_id: i32 = super::meta(self.conn(), "srs_id")
-            .map_err(|e| ledger_err(&self.path, e))?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let touched = affected(self.conn(), &geom).map_err(|e| ledger_err(&self.path, e))?;
+        let touched = self.read(|tx| affected(tx, &geom))?;
         let actor = self.actor.clone();
         let fields = serde_json::to_string(&c.fields).unwrap_or_else(|_| "{}".into());
         let id = self.write(|tx| {
-            tx.execute(
-                "INSERT INTO corrections (layer, action, geom, fields, by, at, date, reason, evidence, minx, maxx, miny, maxy) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    c.layer,
-                    c.action,
-                    gpkg_blob(&geom, srs_id).0,
-                    fields,
-                    actor,
-                    super::now_utc(),
-                    c.date.to_string(),
-                    c.reason,
-                    std::path::absolute(&c.evidence).unwrap_or_else(|_| c.evidence.clone()).to_string_lossy(),
-                    env[0],
-                    env[1],
-                    env[2],
-                    env[3]
-                ],
-            )
-            .map_err(sql)?;
-            let id = tx.last_insert_rowid();
+            let evidence = std::path::absolute(&c.evidence)
+                .unwrap_or_else(|_| c.evidence.clone())
+                .to_string_lossy()
+                .into_owned();
+            let id = tx
+                .query_one(
+                    "INSERT INTO corrections (layer, action, geom, fields, by, at, date, reason, evidence, minx, maxx, miny, maxy) VALUES (?1, ?2, GEOM(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+                    &[
+                        Val::from(&c.layer),
+                        Val::from(&c.action),
+                        Val::Geom(geom.clone()),
+                        Val::from(fields.as_str()),
+                        Val::from(&actor),
+                        Val::from(super::now_utc()),
+                        Val::from(c.date.to_string()),
+                        Val::from(&c.reason),
+                        Val::from(evidence),
+                        Val::from(env[0]),
+                        Val::from(env[1]),
+                        Val::from(env[2]),
+                        Val::from(env[3]),
+                    ],
+                )
+                .map_err(sql)?
+                .and_then(|r| r.int(0))
+                .ok_or_else(|| sql("no id for the correction".into()))?;
             log(
                 tx,
                 &actor,
@@ -208,18 +211,33 @@ impl Ledger {
     /// [`Error::Ledger`] when a lead's run has no job, the overlay's errors for the job's
     /// layers, [`Error::Write`] for the scratch folder.
     pub fn rejudge(&mut self, job: Option<&Path>, scratch: &Path) -> Result<RejudgeSummary> {
-        let err = |e: rusqlite::Error| ledger_err(&self.path, e);
-        let all = corrections(self.conn()).map_err(err)?;
-        let pending_ids: BTreeSet<i64> = {
-            let mut st = self
-                .conn()
-                .prepare("SELECT id FROM corrections WHERE rejudged_at IS NULL")
-                .map_err(err)?;
-            st.query_map([], |r| r.get(0))
-                .map_err(err)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(err)?
-        };
+        let (all, pending_ids, leads) = self.read(|tx| {
+            let all = corrections(tx)?;
+            let pending_ids: BTreeSet<i64> = tx
+                .query("SELECT id FROM corrections WHERE rejudged_at IS NULL", &[])
+                .map_err(sql)?
+                .iter()
+                .filter_map(|r| r.int(0))
+                .collect();
+            // Leads touched by a pending correction.
+            let mut touched: BTreeSet<i64> = BTreeSet::new();
+            for c in all.iter().filter(|c| pending_ids.contains(&c.id)) {
+                touched.extend(affected(tx, &c.geom)?);
+            }
+            // A lead cut at a county border was judged as the whole change polygon: its pieces
+            // in the other counties are judged again with it.
+            for fid in touched.clone() {
+                let more = tx
+                    .query(
+                        "SELECT s.fid FROM leads l JOIN leads s ON s.run_id = l.run_id AND SRC_ID(s.attrs) = SRC_ID(l.attrs) WHERE l.fid = ?1",
+                        vals![fid],
+                    )
+                    .map_err(sql)?;
+                touched.extend(more.iter().filter_map(|r| r.int(0)));
+            }
+            let leads = load_leads(tx, &touched)?;
+            Ok((all, pending_ids, leads))
+        })?;
         let mut summary = RejudgeSummary {
             corrections: pending_ids.iter().copied().collect(),
             ..Default::default()
@@ -227,28 +245,7 @@ impl Ledger {
         if pending_ids.is_empty() {
             return Ok(summary);
         }
-        // Leads touched by a pending correction, grouped by the job that judged them.
-        let mut touched: BTreeSet<i64> = BTreeSet::new();
-        for c in all.iter().filter(|c| pending_ids.contains(&c.id)) {
-            touched.extend(affected(self.conn(), &c.geom).map_err(err)?);
-        }
-        // A lead cut at a county border was judged as the whole change polygon: its pieces in
-        // the other counties are judged again with it.
-        let mut siblings = self
-            .conn()
-            .prepare(
-                "SELECT s.fid FROM leads l JOIN leads s ON s.run_id = l.run_id AND json_extract(s.attrs, '$.SRC_ID') = json_extract(l.attrs, '$.SRC_ID') WHERE l.fid = ?1",
-            )
-            .map_err(err)?;
-        for fid in touched.clone() {
-            let more: Vec<i64> = siblings
-                .query_map([fid], |r| r.get(0))
-                .and_then(Iterator::collect)
-                .map_err(err)?;
-            touched.extend(more);
-        }
-        drop(siblings);
-        let leads = load_leads(self.conn(), &touched).map_err(err)?;
+        // Grouped by the job that judged them.
         let mut by_job: BTreeMap<PathBuf, Vec<&LeadRow>> = BTreeMap::new();
         for l in &leads {
             let j = match (job, &l.job) {
@@ -283,7 +280,7 @@ impl Ledger {
             for (lead, j) in &judged {
                 tx.execute(
                     "UPDATE leads SET judged = ?2, PDYJ = ?3, GDMJ = ?4, YJJBNTMJ = ?5, STHXMJ = ?6, PZMJ = ?7, version = version + 1 WHERE fid = ?1",
-                    params![lead.fid, j.judged, j.reasons, j.gdmj, j.yjjbntmj, j.sthxmj, j.pzmj],
+                    vals![lead.fid, &j.judged, &j.reasons, j.gdmj, j.yjjbntmj, j.sthxmj, j.pzmj],
                 )
                 .map_err(sql)?;
                 let what = if lead.judged == j.judged {
@@ -314,7 +311,7 @@ impl Ledger {
             for id in &pending_ids {
                 tx.execute(
                     "UPDATE corrections SET rejudged_at = ?2 WHERE id = ?1",
-                    params![id, now],
+                    vals![*id, &now],
                 )
                 .map_err(sql)?;
             }
@@ -324,40 +321,41 @@ impl Ledger {
     }
 }
 
-fn corrections(conn: &Connection) -> rusqlite::Result<Vec<Correction>> {
-    let mut st =
-        conn.prepare("SELECT id, layer, action, geom, fields FROM corrections ORDER BY id")?;
-    let rows = st.query_map([], |r| {
-        let blob: Vec<u8> = r.get(3)?;
-        let fields: String = r.get(4)?;
-        Ok(Correction {
-            id: r.get(0)?,
-            layer: r.get(1)?,
-            action: r.get(2)?,
-            geom: parse_blob(&blob).unwrap_or_else(|| MultiPolygon::new(vec![])),
-            fields: serde_json::from_str(&fields).unwrap_or_default(),
+fn corrections(tx: &mut Tx) -> Result<Vec<Correction>> {
+    let rows = tx
+        .query(
+            "SELECT id, layer, action, WKB(geom), fields FROM corrections ORDER BY id",
+            &[],
+        )
+        .map_err(sql)?;
+    Ok(rows
+        .iter()
+        .map(|r| Correction {
+            id: r.int(0).unwrap_or(0),
+            layer: r.text(1).unwrap_or_default(),
+            action: r.text(2).unwrap_or_default(),
+            geom: r.geom(3).unwrap_or_else(|| MultiPolygon::new(vec![])),
+            fields: serde_json::from_str(&r.text(4).unwrap_or_default()).unwrap_or_default(),
         })
-    })?;
-    rows.collect()
+        .collect())
 }
 
 /// Leads sharing area with `g`.
-fn affected(conn: &Connection, g: &MultiPolygon<f64>) -> rusqlite::Result<Vec<i64>> {
+fn affected(tx: &mut Tx, g: &MultiPolygon<f64>) -> Result<Vec<i64>> {
     let Some(e) = envelope(g) else {
         return Ok(vec![]);
     };
-    let mut st = conn.prepare(
-        "SELECT l.fid, l.geom FROM ledger_envelopes e JOIN leads l ON l.fid = e.id WHERE e.minx <= ?2 AND e.maxx >= ?1 AND e.miny <= ?4 AND e.maxy >= ?3",
-    )?;
-    let mut rows = st.query(params![e[0], e[1], e[2], e[3]])?;
-    let mut out = vec![];
-    while let Some(r) = rows.next()? {
-        let blob: Vec<u8> = r.get(1)?;
-        if parse_blob(&blob).is_some_and(|l| overlap_ratio(&l, g) > 0.0) {
-            out.push(r.get(0)?);
-        }
-    }
-    Ok(out)
+    let rows = tx
+        .query(
+            "SELECT l.fid, WKB(l.geom) FROM leads l WHERE BBOX(l, ?1, ?2, ?3, ?4)",
+            vals![e[0], e[1], e[2], e[3]],
+        )
+        .map_err(sql)?;
+    Ok(rows
+        .iter()
+        .filter(|r| r.geom(1).is_some_and(|l| overlap_ratio(&l, g) > 0.0))
+        .filter_map(|r| r.int(0))
+        .collect())
 }
 
 /// A lead to judge again.
@@ -377,30 +375,32 @@ struct LeadRow {
     source: String,
 }
 
-fn load_leads(conn: &Connection, fids: &BTreeSet<i64>) -> rusqlite::Result<Vec<LeadRow>> {
-    let mut st = conn.prepare(
-        "SELECT l.fid, l.JCBH, l.geom, l.TBLX, l.HSX, l.judged, l.PDYJ, r.job, r.path, l.XZQDM, l.run_id, json_extract(l.attrs, '$.SRC_ID') FROM leads l JOIN ledger_runs r ON r.id = l.run_id WHERE l.fid = ?1",
-    )?;
+fn load_leads(tx: &mut Tx, fids: &BTreeSet<i64>) -> Result<Vec<LeadRow>> {
     let mut out = vec![];
     for fid in fids {
-        let row = st.query_row([fid], |r| {
-            let blob: Vec<u8> = r.get(2)?;
-            Ok(LeadRow {
-                fid: r.get(0)?,
-                jcbh: r.get(1)?,
-                geom: parse_blob(&blob).unwrap_or_else(|| MultiPolygon::new(vec![])),
-                tblx: r.get(3)?,
-                hsx: r.get(4)?,
-                judged: r.get(5)?,
-                reasons: r.get(6)?,
-                job: r.get(7)?,
-                source: r.get(8)?,
-                xzqdm: r.get(9)?,
-                run_id: r.get(10)?,
-                src_id: r.get::<_, Option<i64>>(11).ok().flatten(),
-            })
-        })?;
-        out.push(row);
+        let Some(r) = tx
+            .query_one(
+                "SELECT l.fid, l.JCBH, WKB(l.geom), l.TBLX, l.HSX, l.judged, l.PDYJ, r.job, r.path, l.XZQDM, l.run_id, SRC_ID(l.attrs) FROM leads l JOIN ledger_runs r ON r.id = l.run_id WHERE l.fid = ?1",
+                vals![*fid],
+            )
+            .map_err(sql)?
+        else {
+            continue;
+        };
+        out.push(LeadRow {
+            fid: r.int(0).unwrap_or(0),
+            jcbh: r.text(1).unwrap_or_default(),
+            geom: r.geom(2).unwrap_or_else(|| MultiPolygon::new(vec![])),
+            tblx: r.text(3),
+            hsx: r.text(4),
+            judged: r.text(5).unwrap_or_default(),
+            reasons: r.text(6),
+            job: r.text(7),
+            source: r.text(8).unwrap_or_default(),
+            xzqdm: r.text(9).unwrap_or_default(),
+            run_id: r.int(10).unwrap_or(0),
+            src_id: r.int(11),
+        });
     }
     Ok(out)
 }

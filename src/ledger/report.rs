@@ -10,7 +10,8 @@
 //! escalated) and
 //! overdue (outstanding past the verification deadline on the report date).
 
-use super::{Ledger, ledger_err};
+use super::db::vals;
+use super::{Ledger, ledger_err, sql};
 use crate::error::Result;
 use crate::job::{Date, Quarter};
 use crate::output::gpkg::{Column, GpkgWriter};
@@ -113,35 +114,34 @@ impl Ledger {
     ///
     /// # Errors
     /// [`crate::Error::Ledger`] when the ledger cannot be read.
-    pub fn counts(&self, period: Period, as_of: Date) -> Result<Vec<CountyCounts>> {
+    pub fn counts(&mut self, period: Period, as_of: Date) -> Result<Vec<CountyCounts>> {
         let pattern = match period {
             Period::Quarter(q) => q.to_string(),
             Period::Year(y) => format!("{y}Q_"),
         };
-        let err = |e: rusqlite::Error| ledger_err(&self.path, e);
-        let mut st = self
-            .conn()
-            .prepare(
+        let rows = self.read(|tx| {
+            tx.query(
                 "SELECT XZQDM, quarter, duplicate, judged, queue, verified, real, legal, rectified, deadline, \
-                 EXISTS (SELECT 1 FROM leads c WHERE c.case_no = l.case_no AND c.verified IS NOT NULL) \
+                 CASE WHEN EXISTS (SELECT 1 FROM leads c WHERE c.case_no = l.case_no AND c.verified IS NOT NULL) THEN 1 ELSE 0 END \
                  FROM leads l WHERE quarter LIKE ?1 ORDER BY XZQDM",
+                vals![pattern],
             )
-            .map_err(err)?;
-        let mut rows = st.query([pattern]).map_err(err)?;
+            .map_err(sql)
+        })?;
         let mut by: BTreeMap<String, CountyCounts> = BTreeMap::new();
         let as_of = as_of.to_string();
-        while let Some(r) = rows.next().map_err(err)? {
-            let county: String = r.get(0).map_err(err)?;
-            let quarter: String = r.get(1).map_err(err)?;
-            let duplicate: bool = r.get(2).map_err(err)?;
-            let judged: String = r.get(3).map_err(err)?;
-            let queue: String = r.get(4).map_err(err)?;
-            let verified: Option<String> = r.get(5).map_err(err)?;
-            let real: Option<bool> = r.get(6).map_err(err)?;
-            let legal: Option<String> = r.get(7).map_err(err)?;
-            let rectified: Option<String> = r.get(8).map_err(err)?;
-            let deadline: String = r.get(9).map_err(err)?;
-            let case_verified: bool = r.get(10).map_err(err)?;
+        for r in rows {
+            let county = r.text(0).unwrap_or_default();
+            let quarter = r.text(1).unwrap_or_default();
+            let duplicate = r.flag(2);
+            let judged = r.text(3).unwrap_or_default();
+            let queue = r.text(4).unwrap_or_default();
+            let verified = r.text(5);
+            let real = r.int(6).map(|v| v != 0);
+            let legal = r.text(7);
+            let rectified = r.text(8);
+            let deadline = r.text(9).unwrap_or_default();
+            let case_verified = r.flag(10);
             let c = by.entry(county.clone()).or_insert_with(|| CountyCounts {
                 xzqdm: county,
                 ..Default::default()
@@ -172,7 +172,7 @@ impl Ledger {
     ///
     /// # Errors
     /// [`crate::Error::Ledger`] / [`crate::Error::Write`].
-    pub fn report(&self, period: Period, as_of: Date, dir: &Path) -> Result<Vec<CountyCounts>> {
+    pub fn report(&mut self, period: Period, as_of: Date, dir: &Path) -> Result<Vec<CountyCounts>> {
         let counts = self.counts(period, as_of)?;
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::write(dir, e))?;
         let mut total = CountyCounts {
@@ -203,32 +203,29 @@ impl Ledger {
     /// # Errors
     /// [`crate::Error::Ledger`] when the ledger has no verified lead or cannot be read,
     /// [`crate::Error::Write`] naming the output.
-    pub fn export(&self, period: Option<Period>, dir: &Path) -> Result<usize> {
+    pub fn export(&mut self, period: Option<Period>, dir: &Path) -> Result<usize> {
         let pattern = match period {
             None => "%".to_string(),
             Some(Period::Quarter(q)) => q.to_string(),
             Some(Period::Year(y)) => format!("{y}Q_"),
         };
-        let err = |e: rusqlite::Error| ledger_err(&self.path, e);
-        let mut st = self
-            .conn()
-            .prepare(
-                "SELECT geom, JCBH, attrs, real, COALESCE(found_type, TBLX) FROM leads WHERE verified IS NOT NULL AND quarter LIKE ?1 ORDER BY fid",
-            )
-            .map_err(err)?;
-        let rows: Vec<Verified> = st
-            .query_map([pattern], |r| {
-                Ok(Verified {
-                    geom: r.get(0)?,
-                    jcbh: r.get(1)?,
-                    attrs: r.get(2)?,
-                    real: r.get(3)?,
-                    tblx: r.get(4)?,
-                })
+        let rows: Vec<Verified> = self
+            .read(|tx| {
+                tx.query(
+                    "SELECT WKB(geom), JCBH, attrs, real, COALESCE(found_type, TBLX) FROM leads WHERE verified IS NOT NULL AND quarter LIKE ?1 ORDER BY fid",
+                    vals![pattern],
+                )
+                .map_err(sql)
+            })?
+            .into_iter()
+            .map(|r| Verified {
+                geom: r.geom(0),
+                jcbh: r.text(1).unwrap_or_default(),
+                attrs: r.text(2).unwrap_or_default(),
+                real: r.flag(3),
+                tblx: r.text(4),
             })
-            .map_err(err)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(err)?;
+            .collect();
         if rows.is_empty() {
             return Err(ledger_err(
                 &self.path,
@@ -279,7 +276,7 @@ impl Ledger {
         let mut w = GpkgWriter::create(&partial, "leads", &projection, &fields)?;
         let mut csv = String::from("JCBH,verdict,TBLX\n");
         for (r, a) in rows.iter().zip(&attrs) {
-            let Some(geom) = crate::output::gpkg::parse_blob(&r.geom) else {
+            let Some(geom) = &r.geom else {
                 continue;
             };
             let verdict = if r.real { "real" } else { "false" };
@@ -298,7 +295,7 @@ impl Ledger {
                 (Some(Value::Bool(b)), Column::Text) => Sql::Text(b.to_string()),
                 _ => Sql::Null,
             }));
-            w.push(&geom, values)?;
+            w.push(geom, values)?;
             let _ = writeln!(
                 csv,
                 "{},{verdict},{}",
@@ -315,7 +312,7 @@ impl Ledger {
 
 /// A verified lead as exported.
 struct Verified {
-    geom: Vec<u8>,
+    geom: Option<geo::MultiPolygon<f64>>,
     jcbh: String,
     attrs: String,
     real: bool,

@@ -154,8 +154,19 @@ pub fn load_pair(files: &PairFiles, pair_opts: &PairOptions, spec: &[String]) ->
                 projection: pair.projection.clone(),
                 source: files.before.clone(),
             };
-            let ids = crate::eval::io::load(label, &grid)?.layer.ids;
-            ids.iter().map(|&i| if i > 0 { 1.0 } else { 0.0 }).collect()
+            let loaded = crate::eval::io::load(label, &grid)?;
+            // A ledger export carries leads verified false too: their ground is no change.
+            let not_real = false_verdicts(label)?;
+            let real: Vec<bool> = loaded.fids.iter().map(|f| !not_real.contains(f)).collect();
+            loaded
+                .layer
+                .ids
+                .iter()
+                .map(|&i| {
+                    let change = i > 0 && real.get(i as usize - 1).copied().unwrap_or(true);
+                    if change { 1.0 } else { 0.0 }
+                })
+                .collect()
         }
         LabelKind::Codes | LabelKind::Binary => read_band(label, (w, h))?,
     };
@@ -421,4 +432,66 @@ pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Resul
     crate::output::write_atomic(&job.out, &super::onnx::encode(&proto))?;
     crate::output::write_json(&job.out.with_extension("json"), &report)?;
     Ok(report)
+}
+
+/// Feature ids of a polygon label layer whose `verdict` field says the change is not real (a
+/// `tuban ledger export`); empty when the layer has no such field.
+fn false_verdicts(path: &Path) -> Result<std::collections::HashSet<u64>> {
+    use gdal::vector::LayerAccess;
+    let ds = crate::raster::open_dataset(path)?;
+    let err = |e: gdal::errors::GdalError| Error::Open {
+        path: path.into(),
+        reason: e.to_string(),
+    };
+    let mut layer = ds.layer(0).map_err(err)?;
+    let Some(at) = layer
+        .defn()
+        .fields()
+        .position(|f| f.name().eq_ignore_ascii_case("verdict"))
+    else {
+        return Ok(Default::default());
+    };
+    Ok(layer
+        .features()
+        .filter(|f| {
+            f.field_as_string(at)
+                .ok()
+                .flatten()
+                .is_some_and(|v| crate::learn::verdicts::parse_real(&v) == Some(false))
+        })
+        .filter_map(|f| f.fid())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::false_verdicts;
+    use crate::output::gpkg::{Column, GpkgWriter};
+    use geo::{MultiPolygon, Rect, coord};
+    use rusqlite::types::Value as Sql;
+
+    #[test]
+    fn leads_verified_false_are_not_change_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let sq = |x: f64| {
+            MultiPolygon::new(vec![
+                Rect::new(coord! { x: x, y: 0.0 }, coord! { x: x + 5.0, y: 5.0 }).to_polygon(),
+            ])
+        };
+        let labels = dir.path().join("labels.gpkg");
+        let mut w = GpkgWriter::create(&labels, "leads", "", &[("verdict", Column::Text)]).unwrap();
+        for (x, v) in [(0.0, "real"), (10.0, "false"), (20.0, "否"), (30.0, "是")] {
+            w.push(&sq(x), vec![Sql::Text(v.into())]).unwrap();
+        }
+        w.finish().unwrap();
+        let mut ids: Vec<u64> = false_verdicts(&labels).unwrap().into_iter().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [2, 3]);
+        // A plain label layer (no verdict field): every polygon is change.
+        let plain = dir.path().join("plain.gpkg");
+        let mut w = GpkgWriter::create(&plain, "labels", "", &[("note", Column::Text)]).unwrap();
+        w.push(&sq(0.0), vec![Sql::Null]).unwrap();
+        w.finish().unwrap();
+        assert!(false_verdicts(&plain).unwrap().is_empty());
+    }
 }

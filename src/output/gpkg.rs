@@ -43,6 +43,23 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// The EPSG code of a CRS, when GDAL can identify one.
+fn epsg_of(srs: &gdal::spatial_ref::SpatialRef) -> Option<i32> {
+    let mut s = srs.clone();
+    let _ = s.auto_identify_epsg();
+    (s.auth_name().as_deref() == Some("EPSG"))
+        .then(|| s.auth_code().ok())
+        .flatten()
+}
+
+/// The EPSG code of a CRS given as WKT (None when it has none or is not a CRS).
+pub fn epsg_code(projection: &str) -> Option<i32> {
+    gdal::spatial_ref::SpatialRef::from_wkt(projection)
+        .ok()
+        .as_ref()
+        .and_then(epsg_of)
+}
+
 /// The SRS row for a CRS: EPSG code when the CRS has one, else a custom id with the WKT.
 fn srs_row(projection: &str) -> (i32, String, String, i32, String) {
     if projection.is_empty() {
@@ -63,14 +80,7 @@ fn srs_row(projection: &str) -> (i32, String, String, i32, String) {
         .as_ref()
         .and_then(|s| s.name())
         .unwrap_or_else(|| "custom".into());
-    let epsg = srs.as_ref().and_then(|s| {
-        let mut s = s.clone();
-        let _ = s.auto_identify_epsg();
-        (s.auth_name().as_deref() == Some("EPSG"))
-            .then(|| s.auth_code().ok())
-            .flatten()
-    });
-    match epsg {
+    match srs.as_ref().and_then(epsg_of) {
         Some(code) => (code, name, "EPSG".into(), code, wkt),
         None => (100_000, name, "NONE".into(), 100_000, wkt),
     }

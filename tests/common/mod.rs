@@ -97,6 +97,8 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
 #[cfg(feature = "gdal")]
 pub mod cli;
 #[cfg(feature = "gdal")]
+pub mod postgis;
+#[cfg(feature = "gdal")]
 pub mod raster;
 #[cfg(feature = "gdal")]
 pub mod vector;

@@ -54,9 +54,22 @@ pub fn write_layer(
     w.finish().unwrap();
 }
 
+/// A vector dataset (a file, or a connection string such as `PG:...`, which GDAL would
+/// otherwise also probe for rasters).
+pub fn open_vector(path: impl AsRef<Path>) -> gdal::Dataset {
+    gdal::Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_VECTOR,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 /// Every feature of a layer as field -> text.
 pub fn rows(path: &Path, layer: &str) -> Vec<BTreeMap<String, String>> {
-    let ds = gdal::Dataset::open(path).unwrap();
+    let ds = open_vector(path);
     let mut l = ds.layer_by_name(layer).unwrap();
     let names: Vec<String> = l.defn().fields().map(|f| f.name()).collect();
     l.features()
