@@ -154,7 +154,18 @@ fn package_leads(run: &Path) -> BTreeMap<String, String> {
 #[test]
 fn a_year_of_quarters_on_a_geopackage() {
     let dir = tempfile::tempdir().unwrap();
-    story(&Store::File(dir.path().join("ledger.gpkg")), dir.path());
+    let ledger = dir.path().join("ledger.gpkg");
+    story(&Store::File(ledger.clone()), dir.path());
+    // A ledger written by a newer tuban, and a GeoPackage that is no ledger: refused by name.
+    let lp = ledger.to_str().unwrap();
+    Store::File(ledger.clone())
+        .sql("UPDATE ledger_meta SET value = '99' WHERE key = 'schema_version'")
+        .unwrap();
+    let (code, _, e) = tuban(&["ledger", "history", lp]);
+    assert!(code != 0 && e.contains("schema version 99 is newer"), "{e}");
+    let other = dir.path().join("scene/refs.gpkg");
+    let (code, _, e) = tuban(&["ledger", "history", other.to_str().unwrap()]);
+    assert!(code != 0 && e.contains("not a tuban ledger"), "{e}");
 }
 
 #[test]
@@ -294,6 +305,27 @@ fn story(store: &Store, d: &Path) {
     );
     assert_eq!(&leads[b]["real"], "0");
     assert!(!leads[c].contains_key("verified"), "C stays unverified");
+    // A field app's table (a GeoPackage layer): A's next case step.
+    let steps = d.join("steps.gpkg");
+    write_layer(
+        &steps,
+        "hc",
+        &wkt_of(4527),
+        &["JCBH", "step", "step_date"],
+        &[(geometry(store, a), vec![a, "立案", "2024-08-20"])],
+    );
+    let out = ok(&["ledger", "feedback", lp, steps.to_str().unwrap()]);
+    assert!(
+        out.contains("0 verdicts and 1 case steps recorded, 0 rows rejected"),
+        "{out}"
+    );
+    let history = ok(&["ledger", "history", lp, a]);
+    assert!(
+        history.contains("step: stop_order on 2024-08-02")
+            && history.contains("step: filing on 2024-08-20")
+            && history.contains("verify: verified 2024-08-01: real true, legal illegal"),
+        "{history}"
+    );
 
     // Quarter 3: the three places again (linked; A and B verified, so duplicates), five new.
     let out = ok(&[
