@@ -597,3 +597,97 @@ fn a_paletted_pair_is_read_as_its_colours() {
     );
     assert!(!rgb.notes.iter().any(|n| n.contains("colour-table")));
 }
+
+/// Bands that carry their own scale and offset are read through them: a Sentinel-2 image of
+/// processing baseline 04 (digital numbers +1000, offset -1000) beside one without the offset,
+/// and Landsat Collection 2 style surface reflectance (x 0.0000275 - 0.2) on both dates, give
+/// the original pair's result. Without the offset the Landsat numbers read as reflectance far
+/// above 1: every pixel a cloud.
+#[test]
+fn band_scale_and_offset_are_applied() {
+    use common::cli::{synth, tuban};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth(d, 1024, 7);
+    let translate = |src: &str, dst: &str, args: &[&str]| {
+        let st = std::process::Command::new("gdal_translate")
+            .arg("-q")
+            .args(args)
+            .args([src, dst])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    // v -> v + 1000 (exact), offset -1000.
+    let pb04 = ["-ot", "UInt16", "-scale", "0", "60000", "1000", "61000"];
+    translate("after.tif", "after_pb04.tif", &pb04);
+    translate(
+        "after_pb04.tif",
+        "after_s2.tif",
+        &["-a_offset", "-1000", "-a_scale", "1"],
+    );
+    // v / 10000 = DN x 0.0000275 - 0.2.
+    let c2 = [
+        "-ot",
+        "UInt16",
+        "-scale",
+        "0",
+        "10000",
+        "7272.7273",
+        "43636.364",
+    ];
+    for date in ["before", "after"] {
+        translate(&format!("{date}.tif"), &format!("{date}_dn.tif"), &c2);
+        translate(
+            &format!("{date}_dn.tif"),
+            &format!("{date}_c2.tif"),
+            &["-a_scale", "0.0000275", "-a_offset", "-0.2"],
+        );
+    }
+    let result = |before: &str, after: &str, out: &str| {
+        let args = [
+            "detect",
+            "--before",
+            &d.join(before).to_string_lossy(),
+            "--after",
+            &d.join(after).to_string_lossy(),
+            "--out",
+            &d.join(out).to_string_lossy(),
+            "--backend",
+            "cpu",
+            "--no-polygons",
+        ]
+        .map(|s| s.to_string());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, e) = tuban(&refs);
+        assert_eq!(code, 0, "{e}");
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(out).join("detect.json")).unwrap(),
+        )
+        .unwrap();
+        let n = |k: &str| s[k].as_u64().unwrap();
+        (
+            n("changed_px"),
+            n("cloud_px"),
+            n("valid_px"),
+            s["notes"].to_string(),
+        )
+    };
+    let (changed, cloud, valid, _) = result("before.tif", "after.tif", "o");
+    assert!(
+        changed > 1000 && cloud < valid / 10,
+        "{changed} {cloud} {valid}"
+    );
+    let (c, k, _, notes) = result("before.tif", "after_s2.tif", "o_s2");
+    assert_eq!((c, k), (changed, cloud), "offset -1000 applied exactly");
+    assert!(notes.contains("x 1 -1000"), "{notes}");
+    let (c, k, _, notes) = result("before_c2.tif", "after_c2.tif", "o_c2");
+    assert!(
+        c.abs_diff(changed) <= changed / 50 && k.abs_diff(cloud) <= cloud / 20 + 50,
+        "{c} changed, {k} cloud (original {changed}, {cloud})"
+    );
+    assert!(notes.contains("floating-point reflectance"), "{notes}");
+    let (_, k, v, _) = result("before_dn.tif", "after_dn.tif", "o_dn");
+    assert!(k > v / 2, "without the offset: {k} cloud px of {v}");
+}

@@ -60,6 +60,7 @@ impl Date {
             masked: self.masked.clone(),
             offset: self.offset,
             scale: self.scale,
+            linear: self.linear.clone(),
         })
     }
 }
@@ -79,6 +80,9 @@ struct Date {
     /// The value of reflectance 1.0 in the user's file ([`Date::value_scale`]; a warped copy
     /// is float but keeps its source's scale).
     scale: f64,
+    /// Per selected band: the band's own scale and offset, applied at read time (None: the
+    /// raw values are the file's convention already).
+    linear: Vec<Linear>,
 }
 
 /// Two dates on one pixel grid, restricted to their overlap.
@@ -318,6 +322,9 @@ impl ScenePair {
         // Taken before any warp: the warped copy is Float32 whatever the source was (a 16-bit
         // image read as float reflectance put every pixel over the cloud threshold).
         let (scale_b, scale_a) = (scale_of(&ds_b, 1), scale_of(&ds_a, 1));
+        // The bands' own scale and offset (raw value x scale + offset = the physical value),
+        // also taken before any warp (a warped copy does not carry them).
+        let (linear_b, linear_a) = (linear_of(&ds_b), linear_of(&ds_a));
         for (ds, path) in [(&ds_b, before), (&ds_a, after)] {
             if let Some(reason) = geo(ds).and_then(|g| degenerate(&g)) {
                 return Err(Error::Open {
@@ -441,31 +448,53 @@ impl ScenePair {
             gt = gt.map(|g| super::moved_origin(g, (w.x as f64, w.y as f64)));
         }
         let projection = ds_b.projection();
-        let mk =
-            |path: &Path, ds: Dataset, choice: &[BandChoice], offset, scale: f64| -> Result<Date> {
-                let bands: Vec<usize> = choice.iter().map(|c| c.number).collect();
-                let masked = bands
-                    .iter()
-                    .map(|&n| {
-                        let band = ds.rasterband(n).map_err(|e| Error::Open {
-                            path: path.into(),
-                            reason: e.to_string(),
-                        })?;
-                        Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
-                    })
-                    .collect::<Result<Vec<bool>>>()?;
-                Ok(Date {
-                    path: path.into(),
-                    source: ds_source(path, &ds),
-                    ds,
-                    bands,
-                    masked,
-                    offset,
-                    scale,
+        let mk = |path: &Path,
+                  ds: Dataset,
+                  choice: &[BandChoice],
+                  offset,
+                  scale: f64,
+                  all_linear: &[Linear]|
+         -> Result<Date> {
+            let bands: Vec<usize> = choice.iter().map(|c| c.number).collect();
+            let (linear, scale) = applied_linear(path, &bands, all_linear, scale)?;
+            let masked = bands
+                .iter()
+                .map(|&n| {
+                    let band = ds.rasterband(n).map_err(|e| Error::Open {
+                        path: path.into(),
+                        reason: e.to_string(),
+                    })?;
+                    Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
                 })
-            };
-        let before_date = mk(before, ds_b, &choice_b, off_b, scale_b)?;
-        let after_date = mk(after, ds_a, &choice_a, off_a, scale_a)?;
+                .collect::<Result<Vec<bool>>>()?;
+            Ok(Date {
+                path: path.into(),
+                source: ds_source(path, &ds),
+                ds,
+                bands,
+                masked,
+                offset,
+                scale,
+                linear,
+            })
+        };
+        let before_date = mk(before, ds_b, &choice_b, off_b, scale_b, &linear_b)?;
+        let after_date = mk(after, ds_a, &choice_a, off_a, scale_a, &linear_a)?;
+        for d in [&before_date, &after_date] {
+            if d.linear.iter().any(Option::is_some) {
+                notes.push(format!(
+                    "{}: band values read through the bands' own scale and offset ({}), as {}",
+                    d.path.display(),
+                    d.linear
+                        .iter()
+                        .zip(&d.bands)
+                        .filter_map(|(l, b)| l.map(|(s, o)| format!("band {b}: x {s} {o:+}")))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    ScenePair::scale_name(d.scale)
+                ));
+            }
+        }
         Ok(ScenePair {
             before: before_date,
             after: after_date,
@@ -721,6 +750,62 @@ impl Date {
     }
 }
 
+/// A band's own scale and offset (GDAL's: raw x scale + offset = physical value); None for a
+/// band without them (or with the identity).
+type Linear = Option<(f64, f64)>;
+
+/// Every band's [`Linear`].
+fn linear_of(ds: &Dataset) -> Vec<Linear> {
+    (1..=ds.raster_count())
+        .map(|b| {
+            let band = ds.rasterband(b).ok()?;
+            let (s, o) = (band.scale().unwrap_or(1.0), band.offset().unwrap_or(0.0));
+            (s.is_finite() && o.is_finite() && s != 0.0 && (s != 1.0 || o != 0.0)).then_some((s, o))
+        })
+        .collect()
+}
+
+/// The scale and offset to apply to the selected `bands` and the value of reflectance 1.0 after
+/// them. A small scale (Sentinel-2 L2A 0.0001 with offset -0.1, Landsat Collection 2 0.0000275
+/// with -0.2) makes the values reflectance itself (1.0); a scale near 1 with an offset
+/// (-1000 for Sentinel-2 processing baseline 04 kept in digital numbers) keeps the file's
+/// convention.
+///
+/// # Errors
+/// [`Error::Open`] when some selected bands have a scale and offset and others do not: their
+/// values would not be on one scale.
+fn applied_linear(
+    path: &Path,
+    bands: &[usize],
+    all: &[Linear],
+    scale: f64,
+) -> Result<(Vec<Linear>, f64)> {
+    let linear: Vec<Linear> = bands
+        .iter()
+        .map(|&b| all.get(b - 1).copied().flatten())
+        .collect();
+    let with: Vec<usize> = bands
+        .iter()
+        .zip(&linear)
+        .filter(|(_, l)| l.is_some())
+        .map(|(b, _)| *b)
+        .collect();
+    if with.is_empty() {
+        return Ok((linear, scale));
+    }
+    let to_reflectance = |l: &Linear| l.is_some_and(|(s, _)| s.abs() < 0.01);
+    let small = linear.iter().filter(|l| to_reflectance(l)).count();
+    if with.len() < bands.len() || (small > 0 && small < bands.len()) {
+        return Err(Error::Open {
+            path: path.into(),
+            reason: format!(
+                "bands {with:?} have their own scale/offset and the other selected bands ({bands:?}) do not, or not alike: their values are not on one scale; set the same kind on every band (gdal_edit.py -scale S -offset O) or unset them"
+            ),
+        });
+    }
+    Ok((linear, if small > 0 { 1.0 } else { scale }))
+}
+
 /// The value of reflectance 1.0 by the data type of band `band` of `ds`.
 fn scale_of(ds: &Dataset, band: usize) -> f64 {
     ds.rasterband(band)
@@ -746,10 +831,19 @@ fn read_date(d: &Date, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Result<Ve
     };
     let origin = ((d.offset.0 + w.x) as isize, (d.offset.1 + w.y) as isize);
     let size = (w.width, w.height);
-    let data = read_bands(&d.ds, &d.bands, origin, size, buf).map_err(|reason| Error::Open {
-        path: d.path.clone(),
-        reason,
-    })?;
+    let mut data =
+        read_bands(&d.ds, &d.bands, origin, size, buf).map_err(|reason| Error::Open {
+            path: d.path.clone(),
+            reason,
+        })?;
+    for (plane, l) in data.chunks_exact_mut(n).zip(&d.linear) {
+        if let Some((s, o)) = *l {
+            let (s, o) = (s as f32, o as f32);
+            for x in plane {
+                *x = *x * s + o;
+            }
+        }
+    }
     let mut mask = Vec::new();
     for (k, (&b, &masked)) in d.bands.iter().zip(&d.masked).enumerate() {
         let band = d.ds.rasterband(b).map_err(err)?;
@@ -967,6 +1061,36 @@ fn warp_onto(src: &Dataset, grid: &Dataset, path: &Path) -> std::result::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn band_scales_apply_alike_or_not_at_all() {
+        let p = Path::new("x.tif");
+        let s2 = Some((0.0001, -0.1));
+        // Small scales: the values become reflectance (1.0).
+        assert_eq!(
+            applied_linear(p, &[1, 2], &[s2, s2, None], 10_000.0).unwrap(),
+            (vec![s2, s2], 1.0)
+        );
+        // Digital numbers with an offset keep the file's convention.
+        let pb04 = Some((1.0, -1000.0));
+        assert_eq!(
+            applied_linear(p, &[2], &[None, pb04], 10_000.0).unwrap(),
+            (vec![pb04], 10_000.0)
+        );
+        // None selected: as before.
+        assert_eq!(
+            applied_linear(p, &[3], &[s2, s2, None], 10_000.0).unwrap(),
+            (vec![None], 10_000.0)
+        );
+        // Some bands with, some without, or of two kinds: refused, naming the file.
+        for all in [[s2, None], [s2, pb04]] {
+            let e = applied_linear(p, &[1, 2], &all, 10_000.0).unwrap_err();
+            assert!(
+                e.to_string().contains("x.tif") && e.to_string().contains("not on one scale"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn band_descriptions_name_roles() {

@@ -190,8 +190,8 @@ pub fn degrade(src: &Path, dst: &Path, d: &Degradation, after: bool, seed: u64) 
     std::fs::rename(&partial, dst).map_err(|e| fail(dst, e))
 }
 
-/// A GeoTIFF like `src` (band count, colour interpretation, nodata; integer images without
-/// nodata get 0, the value of ground no source covers).
+/// A GeoTIFF like `src` (band count, colour interpretation, scale and offset, nodata; integer
+/// images without nodata get 0, the value of ground no source covers).
 fn create_like(
     src: &Dataset,
     path: &Path,
@@ -233,6 +233,13 @@ fn create_like(
         if let Ok(sb) = src.rasterband(b) {
             let _ = band.set_color_interpretation(sb.color_interpretation());
             let _ = band.set_description(&sb.description().unwrap_or_default());
+            // The raw values keep their meaning: the bands' own scale and offset go along.
+            if let Some(s) = sb.scale() {
+                band.set_scale(s).map_err(|e| fail(path, e))?;
+            }
+            if let Some(o) = sb.offset() {
+                band.set_offset(o).map_err(|e| fail(path, e))?;
+            }
         }
     }
     Ok(out)
