@@ -543,6 +543,20 @@ fn story(store: &Store, d: &Path) {
         verdicts,
         format!("JCBH,verdict,TBLX\n{a},real,20\n{b},false,\n")
     );
+    // `tuban learn --ledger` reads the same export (two verdicts are too few to learn from).
+    let (code, _, err) = tuban(&[
+        "learn",
+        "--ledger",
+        lp,
+        "--out",
+        d.join("m.toml").to_str().unwrap(),
+    ]);
+    assert!(
+        code != 0
+            && err.contains("2 leads, 2 with a verdict (1 real)")
+            && err.contains("at least 5 of each"),
+        "{err}"
+    );
 
     // Nothing is ever deleted, and the audit trail is never rewritten.
     for sql in [

@@ -10,12 +10,21 @@ use tuban::learn::{LearnOptions, fit, read, verdicts};
 pub struct LearnArgs {
     /// A change layer tuban wrote (detect's changes.gpkg, a package's leads). Repeat, each
     /// with its own --verdicts, to learn from several scenes or quarters.
-    #[arg(long = "leads", required = true)]
+    #[arg(long = "leads", required_unless_present = "ledger")]
     pub leads: Vec<PathBuf>,
     /// The verdicts of the matching --leads (CSV: key,verdict[,TBLX]; the first column's
     /// header is `fid` or a field of the leads layer such as JCBH).
-    #[arg(long = "verdicts", required = true)]
+    #[arg(long = "verdicts", required_unless_present = "ledger")]
     pub verdicts: Vec<PathBuf>,
+    /// Learn from the verified leads of a case ledger (a GeoPackage or postgres:// URL) as well:
+    /// their field results and the measures their packages carry.
+    #[arg(long)]
+    pub ledger: Option<String>,
+    /// With --ledger: only leads of this quarter (e.g. 2024Q3) or year.
+    #[arg(long, requires = "ledger", conflicts_with = "year")]
+    pub quarter: Option<String>,
+    #[arg(long, requires = "ledger")]
+    pub year: Option<u16>,
     /// Layer of the leads files (default: each file's first layer).
     #[arg(long)]
     pub layer: Option<String>,
@@ -80,9 +89,45 @@ pub fn run(a: &LearnArgs) -> Result<()> {
     let o = options(a)?;
     let mut all = Vec::new();
     let mut absent: Option<Vec<String>> = None;
-    for (leads, v) in a.leads.iter().zip(&a.verdicts) {
+    let mut pairs: Vec<(PathBuf, PathBuf, Option<String>)> = a
+        .leads
+        .iter()
+        .zip(&a.verdicts)
+        .map(|(l, v)| (l.clone(), v.clone(), a.layer.clone()))
+        .collect();
+    // The ledger's verified leads, through the same files `tuban ledger export` writes.
+    let scratch = std::env::temp_dir().join(format!("tuban-learn-{}", std::process::id()));
+    if let Some(target) = &a.ledger {
+        let period = match (&a.quarter, a.year) {
+            (Some(q), _) => Some(tuban::ledger::report::Period::Quarter(
+                tuban::job::Quarter::parse(q).map_err(|e| anyhow::anyhow!("--quarter: {e}"))?,
+            )),
+            (None, Some(y)) => Some(tuban::ledger::report::Period::Year(y)),
+            (None, None) => None,
+        };
+        let mut l = tuban::ledger::Ledger::open(target, &tuban::ledger::default_actor())?;
+        l.export(period, &scratch)?;
+        pairs.push((
+            scratch.join("labels.gpkg"),
+            scratch.join("verdicts.csv"),
+            Some("leads".into()),
+        ));
+    }
+    let result = learn_from(&pairs, &mut all, &mut absent);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result?;
+    finish(a, &o, &all, absent)
+}
+
+/// Join each leads file with its verdicts; every verified lead into `all`.
+fn learn_from(
+    pairs: &[(PathBuf, PathBuf, Option<String>)],
+    all: &mut Vec<tuban::learn::leads::Verified>,
+    absent: &mut Option<Vec<String>>,
+) -> Result<()> {
+    for (leads, v, layer) in pairs {
         let v = verdicts::read(v)?;
-        let j = read::join(leads, a.layer.as_deref(), &v)?;
+        let j = read::join(leads, layer.as_deref(), &v)?;
         eprintln!(
             "{}: {} leads, {} with a verdict ({} real), {} without",
             leads.display(),
@@ -91,19 +136,29 @@ pub fn run(a: &LearnArgs) -> Result<()> {
             j.leads.iter().filter(|l| l.real).count(),
             j.unjudged
         );
-        absent = Some(match absent {
+        *absent = Some(match absent.take() {
             None => j.absent,
             Some(a) => a.into_iter().filter(|f| j.absent.contains(f)).collect(),
         });
         all.extend(j.leads);
     }
+    Ok(())
+}
+
+/// Fit, write and report the model.
+fn finish(
+    a: &LearnArgs,
+    o: &LearnOptions,
+    all: &[tuban::learn::leads::Verified],
+    absent: Option<Vec<String>>,
+) -> Result<()> {
     if let Some(a) = absent.filter(|a| !a.is_empty()) {
         eprintln!(
             "note: no leads file has {}: the model learns without them",
             a.join(", ")
         );
     }
-    let model = fit(&all, &o).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let model = fit(all, o).map_err(|e| anyhow::anyhow!("{e}"))?;
     tuban::output::write_text(&a.out, &model.to_toml())
         .with_context(|| format!("--out {}", a.out.display()))?;
     let r = &model.report;
