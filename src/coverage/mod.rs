@@ -311,8 +311,14 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
         |w| w.area,
     );
     let pixel_size_m = work.as_ref().map(|w| match w.area {
-        AreaMethod::Planar { metres_per_unit } => gt.0[1].abs() * metres_per_unit,
-        AreaMethod::Geodesic => gt.0[1].abs() * 111_320.0,
+        AreaMethod::Planar { metres_per_unit } => {
+            (gt.0[1] * gt.0[5]).abs().sqrt() * metres_per_unit
+        }
+        AreaMethod::Geodesic => crate::raster::pair::degree_pixel_m(
+            gt.0[1],
+            gt.0[5],
+            gt.0[3] + gt.0[5] * h as f64 / 2.0,
+        ),
     });
     let units = match (job.counties, &work) {
         (Some(c), Some(work)) => read_counties(c, work)?,

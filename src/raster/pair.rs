@@ -537,16 +537,17 @@ impl ScenePair {
         (&self.before.path, &self.after.path)
     }
 
-    /// Ground size of a pixel in metres, when the georeference says (projected CRS in metres, or
-    /// geographic degrees converted at the scene's latitude).
+    /// Ground size of a pixel in metres, when the georeference says: the geometric mean of its
+    /// two sides (projected CRS in its linear unit, or geographic degrees converted at the
+    /// scene's central latitude, where a degree of latitude is longer than one of longitude).
     pub fn pixel_size_m(&self) -> Option<f64> {
         let gt = self.geo_transform?;
         let srs = gdal::spatial_ref::SpatialRef::from_wkt(&self.projection).ok()?;
         if srs.is_projected() {
-            Some(gt[1].abs() * srs.linear_units())
+            Some((gt[1] * gt[5]).abs().sqrt() * srs.linear_units())
         } else if srs.is_geographic() {
-            let lat = (gt[3] + gt[5] * self.height as f64 / 2.0).to_radians();
-            Some(gt[1].abs() * 111_320.0 * lat.cos())
+            let lat = gt[3] + gt[5] * self.height as f64 / 2.0;
+            Some(degree_pixel_m(gt[1], gt[5], lat))
         } else {
             None
         }
@@ -748,6 +749,15 @@ impl Date {
     fn value_scale(&self) -> f64 {
         self.scale
     }
+}
+
+/// The ground size (geometric mean of the sides) of a pixel of `dx` x `dy` degrees at latitude
+/// `lat_deg`, by the lengths of a degree on the WGS 84 / CGCS2000 ellipsoid (series to 1 cm).
+pub fn degree_pixel_m(dx: f64, dy: f64, lat_deg: f64) -> f64 {
+    let p = lat_deg.to_radians();
+    let per_lat = 111_132.954 - 559.822 * (2.0 * p).cos() + 1.175 * (4.0 * p).cos();
+    let per_lon = 111_412.84 * p.cos() - 93.5 * (3.0 * p).cos() + 0.118 * (5.0 * p).cos();
+    ((dx * per_lon) * (dy * per_lat)).abs().sqrt()
 }
 
 /// A band's own scale and offset (GDAL's: raw x scale + offset = physical value); None for a
@@ -1061,6 +1071,16 @@ fn warp_onto(src: &Dataset, grid: &Dataset, path: &Path) -> std::result::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn degree_pixels_are_measured_on_both_sides() {
+        // At the equator a degree of longitude is 111.32 km, of latitude 110.57 km.
+        let d = 1.0 / 111_320.0;
+        assert!((degree_pixel_m(d, -d, 0.0) - (110_574.0f64 / 111_320.0).sqrt()).abs() < 1e-3);
+        // At 31.7° N a square-degree pixel is 0.744 m wide and 0.887 m tall: 0.812 m.
+        let g = degree_pixel_m(0.000_007_85, -0.000_007_85, 31.7);
+        assert!((g - (0.7437f64 * 0.8706).sqrt()).abs() < 2e-3, "{g}");
+    }
 
     #[test]
     fn band_scales_apply_alike_or_not_at_all() {
