@@ -57,6 +57,7 @@ pub mod pipeline;
 pub mod raster;
 #[cfg(feature = "gdal")]
 pub mod sources;
+pub mod stream;
 pub mod synth;
 pub mod timing;
 pub mod vectorize;

@@ -1222,7 +1222,8 @@ struct Streamed {
     timings: crate::timing::Timings,
 }
 
-/// The main pass: reader thread -> kernels (this thread) -> writer thread.
+/// The main pass on the streaming skeleton ([`crate::stream`]): a reader per date -> kernels
+/// (this thread) -> writer thread.
 fn stream(
     pair: &ScenePair,
     grid: &TileGrid,
@@ -1255,184 +1256,186 @@ fn stream(
     let pool = crate::raster::pair::BufferPool::default();
     // Per tile: id, counts, core window, evidence, mask, a per-class model's class planes.
     type Written = (usize, Counts, Window, Vec<f32>, Vec<u8>, Vec<Vec<f32>>);
-    let (write_tx, write_rx) = crossbeam_channel::bounded::<Written>(2);
-    std::thread::scope(|s| -> Result<Streamed> {
-        let mut queues = Vec::new();
-        for (handle, date) in handles.into_iter().zip([DateOf::Before, DateOf::After]) {
-            // One tile waiting beside the one being read: enough to keep the kernels fed, and
-            // each held tile is one date of the tile and its halo in f32.
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            queues.push(rx);
-            let tiles = &tiles;
-            let pool = pool.clone();
-            s.spawn(move || {
-                for t in tiles {
+    type Outputs = (OutputRaster, OutputRaster, Option<OutputRaster>, f64);
+    let ((counts, classes, mut timings), (ev_out, mask_out, cls_out, write_s)) =
+        crate::stream::with_writer(
+            2,
+            Path::new("outputs"),
+            move |write_rx: crossbeam_channel::Receiver<Written>| -> Result<Outputs> {
+                let mut busy = 0.0;
+                for (id, c, w, ev, mask, planes) in write_rx {
                     let clock = Instant::now();
-                    let r = handle
-                        .read_date_pooled(date, t.read, &pool)
-                        .map(|d| (d, clock.elapsed().as_secs_f64()));
-                    let failed = r.is_err();
-                    if tx.send(r).is_err() || failed {
-                        break;
-                    }
-                }
-            });
-        }
-        type Outputs = (OutputRaster, OutputRaster, Option<OutputRaster>, f64);
-        let writer = s.spawn(move || -> Result<Outputs> {
-            let mut busy = 0.0;
-            for (id, c, w, ev, mask, planes) in write_rx {
-                let clock = Instant::now();
-                ev_out.write(w, ev)?;
-                mask_out.write(w, mask)?;
-                if let Some(cls) = &mut cls_out {
-                    for (b, plane) in planes.into_iter().enumerate() {
-                        cls.write_band(b + 1, w, plane)?;
-                    }
-                }
-                busy += clock.elapsed().as_secs_f64();
-                // On disk first, then in the checkpoint: a tile listed there is whole.
-                if let Some(log) = &log {
-                    ev_out.flush()?;
-                    mask_out.flush()?;
+                    ev_out.write(w, ev)?;
+                    mask_out.write(w, mask)?;
                     if let Some(cls) = &mut cls_out {
-                        cls.flush()?;
-                    }
-                    checkpoint::append(log, id, &c)?;
-                }
-            }
-            Ok((ev_out, mask_out, cls_out, busy))
-        });
-        let mut counts = resume.counts;
-        // Tiles written before a resume were not seen: any class may be there.
-        let mut classes: u32 = if resume.done.is_empty() {
-            0
-        } else {
-            MASK_CLASSES.iter().fold(0, |s, (c, _)| s | 1 << c)
-        };
-        let mut timings = crate::timing::Timings::default();
-        let rel = plan.config.evidence.rounding_rel();
-        let mut done = resume.done.len() as u64;
-        let mut failure = None;
-        for (k, &t) in tiles.iter().enumerate() {
-            let (Ok(before), Ok(after)) = (queues[0].recv(), queues[1].recv()) else {
-                break;
-            };
-            let id = ids[k];
-            let step = before
-                .and_then(|b| Ok((b, after?)))
-                .and_then(|((b, b_s), (a, a_s))| {
-                    timings.add("read", b_s + a_s);
-                    let (w, h) = (t.read.width, t.read.height);
-                    let input = DateTile::pair(w, h, pair.bands(), b, a, &pool);
-                    let learned = match model {
-                        Some(m) => {
-                            let clock = Instant::now();
-                            let device = match backend {
-                                Backend::Gpu(g) => Some(*g),
-                                Backend::Cpu(_) => None,
-                            };
-                            let e = m
-                                .model
-                                .evidence(&input, &m.bands, &m.scaling, m.tile_px, device)?;
-                            timings.add("model", clock.elapsed().as_secs_f64());
-                            Some(e)
+                        for (b, plane) in planes.into_iter().enumerate() {
+                            cls.write_band(b + 1, w, plane)?;
                         }
-                        None => None,
-                    };
-                    let (evidence, class_planes) = match learned {
-                        Some(me) => (Some(me.change), me.classes),
-                        None => (None, Vec::new()),
-                    };
-                    let r = backend.run_tile_on(plan, &input, evidence, true)?;
-                    if let Some((store, ring)) = near.as_mut() {
-                        let clock = Instant::now();
-                        store.keep(&input, &r.mask, is_change, (t.read, t.core), *ring)?;
-                        timings.add("keep_near", clock.elapsed().as_secs_f64());
                     }
-                    pool.give(input.before);
-                    pool.give(input.after);
-                    pool.give_valid(input.valid);
-                    timings.merge(&r.timings);
-                    let clock = Instant::now();
-                    let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
+                    busy += clock.elapsed().as_secs_f64();
+                    // On disk first, then in the checkpoint: a tile listed there is whole.
+                    if let Some(log) = &log {
+                        ev_out.flush()?;
+                        mask_out.flush()?;
+                        if let Some(cls) = &mut cls_out {
+                            cls.flush()?;
+                        }
+                        checkpoint::append(log, id, &c)?;
+                    }
+                }
+                Ok((ev_out, mask_out, cls_out, busy))
+            },
+            |write_tx| {
+                std::thread::scope(|s| -> Result<(Counts, u32, crate::timing::Timings)> {
+                    // One reader per date; one tile waiting beside the one being read: enough
+                    // to keep the kernels fed (each held tile is a date of a tile, halo and
+                    // all, in f32).
+                    let queues: Vec<_> = handles
                         .into_iter()
-                        .map(|m| m as u8)
-                        .collect();
-                    let evidence = crop(&r.evidence, t.read, t.core);
-                    // The screens' codes, counted in one pass.
-                    let (cloud, shadow) = evidence.iter().fold((0u64, 0u64), |(c, s), e| {
-                        (
-                            c + u64::from(*e == CLOUD_EVIDENCE),
-                            s + u64::from(*e == SHADOW_EVIDENCE),
-                        )
-                    });
-                    let c = Counts {
-                        valid: mask.iter().filter(|&&m| m != 255).count() as u64,
-                        changed: mask
-                            .iter()
-                            .filter(|&&m| is_change(u32::from(m)))
-                            .inspect(|&&m| classes |= 1 << m)
-                            .count() as u64,
-                        // Counted on the core only (the kernel's own count includes the halo).
-                        near: evidence
-                            .iter()
-                            .zip(&mask)
-                            .filter(|(e, m)| {
-                                is_near_px(**e, (**m != 255) as u32, plan.threshold, rel)
+                        .zip([DateOf::Before, DateOf::After])
+                        .map(|(handle, date)| {
+                            let pool = pool.clone();
+                            crate::stream::reader(s, 1, tiles.iter(), move |t| {
+                                let clock = Instant::now();
+                                handle
+                                    .read_date_pooled(date, t.read, &pool)
+                                    .map(|d| (d, clock.elapsed().as_secs_f64()))
                             })
-                            .count() as u64,
-                        cloud,
-                        shadow,
-                    };
-                    counts.valid += c.valid;
-                    counts.changed += c.changed;
-                    counts.near += c.near;
-                    counts.cloud += c.cloud;
-                    counts.shadow += c.shadow;
-                    timings.add("crop_count", clock.elapsed().as_secs_f64());
-                    let planes = class_planes
-                        .iter()
-                        .map(|p| crop(p, t.read, t.core))
+                        })
                         .collect();
-                    Ok((id, c, t.core, evidence, mask, planes))
-                });
-            match step {
-                Ok(out) => {
-                    if write_tx.send(out).is_err() {
-                        break;
+
+                    let mut counts = resume.counts;
+                    // Tiles written before a resume were not seen: any class may be there.
+                    let mut classes: u32 = if resume.done.is_empty() {
+                        0
+                    } else {
+                        MASK_CLASSES.iter().fold(0, |s, (c, _)| s | 1 << c)
+                    };
+                    let mut timings = crate::timing::Timings::default();
+                    let rel = plan.config.evidence.rounding_rel();
+                    let mut done = resume.done.len() as u64;
+                    for (k, &t) in tiles.iter().enumerate() {
+                        let (Ok(before), Ok(after)) = (queues[0].recv(), queues[1].recv()) else {
+                            break;
+                        };
+                        let id = ids[k];
+                        let step = before.and_then(|b| Ok((b, after?))).and_then(
+                            |((b, b_s), (a, a_s))| {
+                                timings.add("read", b_s + a_s);
+                                let (w, h) = (t.read.width, t.read.height);
+                                let input = DateTile::pair(w, h, pair.bands(), b, a, &pool);
+                                let learned = match model {
+                                    Some(m) => {
+                                        let clock = Instant::now();
+                                        let device = match backend {
+                                            Backend::Gpu(g) => Some(*g),
+                                            Backend::Cpu(_) => None,
+                                        };
+                                        let e = m.model.evidence(
+                                            &input, &m.bands, &m.scaling, m.tile_px, device,
+                                        )?;
+                                        timings.add("model", clock.elapsed().as_secs_f64());
+                                        Some(e)
+                                    }
+                                    None => None,
+                                };
+                                let (evidence, class_planes) = match learned {
+                                    Some(me) => (Some(me.change), me.classes),
+                                    None => (None, Vec::new()),
+                                };
+                                let r = backend.run_tile_on(plan, &input, evidence, true)?;
+                                if let Some((store, ring)) = near.as_mut() {
+                                    let clock = Instant::now();
+                                    store.keep(
+                                        &input,
+                                        &r.mask,
+                                        is_change,
+                                        (t.read, t.core),
+                                        *ring,
+                                    )?;
+                                    timings.add("keep_near", clock.elapsed().as_secs_f64());
+                                }
+                                pool.give(input.before);
+                                pool.give(input.after);
+                                pool.give_valid(input.valid);
+                                timings.merge(&r.timings);
+                                let clock = Instant::now();
+                                let mask: Vec<u8> = crop(&r.mask, t.read, t.core)
+                                    .into_iter()
+                                    .map(|m| m as u8)
+                                    .collect();
+                                let evidence = crop(&r.evidence, t.read, t.core);
+                                // The screens' codes, counted in one pass.
+                                let (cloud, shadow) =
+                                    evidence.iter().fold((0u64, 0u64), |(c, s), e| {
+                                        (
+                                            c + u64::from(*e == CLOUD_EVIDENCE),
+                                            s + u64::from(*e == SHADOW_EVIDENCE),
+                                        )
+                                    });
+                                let c = Counts {
+                                    valid: mask.iter().filter(|&&m| m != 255).count() as u64,
+                                    changed: mask
+                                        .iter()
+                                        .filter(|&&m| is_change(u32::from(m)))
+                                        .inspect(|&&m| classes |= 1 << m)
+                                        .count()
+                                        as u64,
+                                    // Counted on the core only (the kernel's own count includes the halo).
+                                    near: evidence
+                                        .iter()
+                                        .zip(&mask)
+                                        .filter(|(e, m)| {
+                                            is_near_px(
+                                                **e,
+                                                (**m != 255) as u32,
+                                                plan.threshold,
+                                                rel,
+                                            )
+                                        })
+                                        .count() as u64,
+                                    cloud,
+                                    shadow,
+                                };
+                                counts.valid += c.valid;
+                                counts.changed += c.changed;
+                                counts.near += c.near;
+                                counts.cloud += c.cloud;
+                                counts.shadow += c.shadow;
+                                timings.add("crop_count", clock.elapsed().as_secs_f64());
+                                let planes = class_planes
+                                    .iter()
+                                    .map(|p| crop(p, t.read, t.core))
+                                    .collect();
+                                Ok((id, c, t.core, evidence, mask, planes))
+                            },
+                        );
+                        match step {
+                            Ok(out) => {
+                                if write_tx.send(out).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => return Err(e),
+                        }
+                        done += 1;
+                        progress("detect", done, total);
                     }
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            done += 1;
-            progress("detect", done, total);
-        }
-        drop(write_tx);
-        drop(queues);
-        let written = writer.join().map_err(|_| Error::Write {
-            path: "outputs".into(),
-            reason: "writer thread panicked".into(),
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let (ev_out, mask_out, cls_out, write_s) = written?;
-        let clock = Instant::now();
-        ev_out.finish()?;
-        mask_out.finish()?;
-        if let Some(cls) = cls_out {
-            cls.finish()?;
-        }
-        timings.add("write", write_s + clock.elapsed().as_secs_f64());
-        Ok(Streamed {
-            counts,
-            classes,
-            timings,
-        })
+                    Ok((counts, classes, timings))
+                })
+            },
+        )?;
+    let clock = Instant::now();
+    ev_out.finish()?;
+    mask_out.finish()?;
+    if let Some(cls) = cls_out {
+        cls.finish()?;
+    }
+    timings.add("write", write_s + clock.elapsed().as_secs_f64());
+    Ok(Streamed {
+        counts,
+        classes,
+        timings,
     })
 }
 

@@ -7,7 +7,7 @@
 use super::ProgressFn;
 use super::classify::{Base, CLASS_FIELDS};
 use crate::classify::Measured;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::vector::{FieldKind, Value, VectorWriter, decimals, significant};
 use crate::raster::grid::TileGrid;
 use crate::vectorize::geometry::{GeoTransform, to_world, to_world_simplified};
@@ -295,14 +295,14 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
             _ => None,
         })
         .collect();
-    let (out_tx, out_rx) = crossbeam_channel::bounded::<(Option<u32>, Vec<Component>)>(4);
     let min_area_m2 = job.min_area_m2;
     let simplify_px2 = job.simplify_m2 / px_m2;
     let width = src.width;
-    let (pixels, area, polygons, path) =
-        std::thread::scope(|s| -> Result<(u64, f64, u64, PathBuf)> {
-            // Geometry, attributes and the layer are done by a writer thread, overlapping tracing.
-            let writer_thread = s.spawn(move || -> Result<(u64, f64, u64, PathBuf)> {
+    // Geometry, attributes and the layer are done by a writer thread, overlapping tracing.
+    let ((), (pixels, area, polygons, path)) = crate::stream::with_writer(
+        4,
+        &job.out,
+        move |out_rx: crossbeam_channel::Receiver<(Option<u32>, Vec<Component>)>| -> Result<(u64, f64, u64, PathBuf)> {
                 let (mut pixels, mut area) = (0u64, 0.0f64);
                 for (class, comps) in out_rx {
                     let features: Vec<Result<Vec<Feature>>> = comps
@@ -377,53 +377,35 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                     r.finish()?;
                 }
                 Ok((pixels, area, polygons, writer.finish()?))
-            });
-            let mut failure = None;
+            },
+        move |out_tx| {
             // One reader decodes each row of the mask (and the evidence) once for every pass;
             // each pass has its own polygonizer, so regions of different classes stay apart.
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            let grid = &grid;
-            let passes = &passes;
-            s.spawn(move || {
+            std::thread::scope(|s| {
+                let (grid, passes) = (&grid, &passes);
+                let rows_rx =
+                    crate::stream::reader(s, 1, 0..rows, move |r| src.read_row_passes(grid, r, passes));
+                let mut polys: Vec<Polygonizer> = passes
+                    .iter()
+                    .map(|_| Polygonizer::new(width, job.tile_px, options))
+                    .collect();
                 for r in 0..rows {
-                    let row = src.read_row_passes(grid, r, passes);
-                    let failed = row.is_err();
-                    if tx.send(row).is_err() || failed {
-                        break;
+                    let tiles = match rows_rx.recv() {
+                        Ok(row) => row?,
+                        Err(_) => break,
+                    };
+                    for (k, (poly, tiles)) in polys.iter_mut().zip(tiles).enumerate() {
+                        let comps = poly.push_row(&tiles, r + 1 == rows);
+                        if out_tx.send((pass_class[k], comps)).is_err() {
+                            return Ok(());
+                        }
                     }
+                    progress("polygonize", r as u64 + 1, rows as u64);
                 }
-            });
-            let mut polys: Vec<Polygonizer> = passes
-                .iter()
-                .map(|_| Polygonizer::new(width, job.tile_px, options))
-                .collect();
-            'rows: for r in 0..rows {
-                let tiles = match rx.recv() {
-                    Ok(Ok(t)) => t,
-                    Ok(Err(e)) => {
-                        failure = Some(e);
-                        break;
-                    }
-                    Err(_) => break,
-                };
-                for (k, (poly, tiles)) in polys.iter_mut().zip(tiles).enumerate() {
-                    let comps = poly.push_row(&tiles, r + 1 == rows);
-                    if out_tx.send((pass_class[k], comps)).is_err() {
-                        break 'rows;
-                    }
-                }
-                progress("polygonize", r as u64 + 1, rows as u64);
-            }
-            drop(out_tx);
-            let written = writer_thread.join().map_err(|_| Error::Write {
-                path: job.out.clone(),
-                reason: "writer thread panicked".into(),
-            })?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            written
-        })?;
+                Ok(())
+            })
+        },
+    )?;
     Ok(PolygonizeSummary {
         path,
         polygons,

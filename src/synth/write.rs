@@ -208,60 +208,54 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     let strips = n.div_ceil(strip);
     let mut changed = 0u64;
     // Render strips here (in parallel) while a writer thread compresses the previous ones.
-    let (tx, rx) = crossbeam_channel::bounded::<(Window, Vec<Pixel>)>(2);
-    let out = std::thread::scope(|sc| -> Result<Outputs> {
-        let writer = sc.spawn(move || -> Result<Outputs> {
+    let ((), out) = crate::stream::with_writer(
+        2,
+        dir,
+        move |rx: crossbeam_channel::Receiver<(Window, Vec<Pixel>)>| -> Result<Outputs> {
             let mut out = out;
             for (w, pixels) in rx {
                 write_strip(&mut out, &pixels, w)?;
             }
             Ok(out)
-        });
-        for k in 0..strips {
-            let (y0, h) = (k * strip, strip.min(n - k * strip));
-            let pixels: Vec<Pixel> = (0..h * n)
-                .into_par_iter()
-                .map(|i| pixel(&scene, i % n, y0 + i / n))
-                .collect();
-            for (i, p) in pixels.iter().enumerate() {
-                if p.object > 0 {
-                    let (x, y) = ((i % n) as u64, (y0 + i / n) as u64);
-                    let b = &mut boxes[p.object as usize - 1];
-                    *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
-                    let s = &mut stats[p.object as usize - 1];
-                    let arable = Dlbm::ALL
-                        .get(p.dlbm as usize - 1)
-                        .is_some_and(|d| d.is_arable());
-                    s[0] += 1;
-                    s[1] += u64::from(arable);
-                    s[2] += u64::from(p.pbf);
-                    s[3] += u64::from(p.redline);
-                    s[4 + p.county as usize] += 1;
-                    changed += 1;
+        },
+        |tx| {
+            for k in 0..strips {
+                let (y0, h) = (k * strip, strip.min(n - k * strip));
+                let pixels: Vec<Pixel> = (0..h * n)
+                    .into_par_iter()
+                    .map(|i| pixel(&scene, i % n, y0 + i / n))
+                    .collect();
+                for (i, p) in pixels.iter().enumerate() {
+                    if p.object > 0 {
+                        let (x, y) = ((i % n) as u64, (y0 + i / n) as u64);
+                        let b = &mut boxes[p.object as usize - 1];
+                        *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+                        let s = &mut stats[p.object as usize - 1];
+                        let arable = Dlbm::ALL
+                            .get(p.dlbm as usize - 1)
+                            .is_some_and(|d| d.is_arable());
+                        s[0] += 1;
+                        s[1] += u64::from(arable);
+                        s[2] += u64::from(p.pbf);
+                        s[3] += u64::from(p.redline);
+                        s[4 + p.county as usize] += 1;
+                        changed += 1;
+                    }
                 }
+                let strip_window = Window {
+                    x: 0,
+                    y: y0,
+                    width: n,
+                    height: h,
+                };
+                if tx.send((strip_window, pixels)).is_err() {
+                    break;
+                }
+                progress("synth", k as u64 + 1, strips as u64);
             }
-            if tx
-                .send((
-                    Window {
-                        x: 0,
-                        y: y0,
-                        width: n,
-                        height: h,
-                    },
-                    pixels,
-                ))
-                .is_err()
-            {
-                break;
-            }
-            progress("synth", k as u64 + 1, strips as u64);
-        }
-        drop(tx);
-        writer.join().map_err(|_| Error::Write {
-            path: dir.clone(),
-            reason: "writer thread panicked".into(),
-        })?
-    })?;
+            Ok(())
+        },
+    )?;
     let objects: Vec<ObjectStats> = scene
         .changes
         .iter()
