@@ -193,6 +193,8 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
                 a.mbi_lines
             )
         })?;
+    // Read once: the typing rules, and the model raster a rules file may name.
+    let rules = a.rules.as_deref().map(load_rules).transpose()?;
     let config = PipelineConfig {
         evidence: evidence.unwrap_or(EvidenceKind::Mbi),
         normalize: !a.no_normalize,
@@ -219,21 +221,19 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         evidence,
         open_px: a.open,
         join_m: a.join,
+        classes: match (&a.classes, &a.rules, &rules) {
+            (Some(c), _, _) => Some(c.clone()),
+            // A rules file may name the model raster, relative to itself.
+            (None, Some(r), Some(conf)) => conf
+                .classes
+                .as_ref()
+                .map(|c| r.parent().unwrap_or(std::path::Path::new(".")).join(c)),
+            _ => None,
+        },
         classify: if a.no_classify {
             None
         } else {
-            Some(match &a.rules {
-                Some(p) => load_rules(p)?,
-                None => ClassifyConf::default(),
-            })
-        },
-        classes: match (&a.classes, &a.rules) {
-            (Some(c), _) => Some(c.clone()),
-            // A rules file may name the model raster, relative to itself.
-            (None, Some(r)) => load_rules(r)?
-                .classes
-                .map(|c| r.parent().unwrap_or(std::path::Path::new(".")).join(c)),
-            (None, None) => None,
+            Some(rules.unwrap_or_default())
         },
         context: a.context.as_ref().map(|path| ContextSource {
             source: tuban::job::Source {
@@ -247,7 +247,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             class_field: a.context_field.clone(),
         }),
         vectorize: !a.no_polygons,
-        min_area_m2: a.min_area_mu * 10_000.0 / 15.0,
+        min_area_m2: a.min_area_mu * tuban::MU_M2,
         config,
         model: a
             .model

@@ -54,14 +54,14 @@ pub fn run(a: &OverlayArgs) -> Result<()> {
             parent.display()
         );
     }
-    let imagery = job.imagery.as_ref();
+    // Dates not given default to the job's in the library.
     let ojob = OverlayJob {
         changes: a.changes.clone(),
         changes_layer: a.layer.clone(),
         job: &job,
         out: a.out.clone(),
-        before_date: date("--before-date", &a.before_date)?.or(imagery.and_then(|i| i.before_date)),
-        after_date: date("--after-date", &a.after_date)?.or(imagery.and_then(|i| i.after_date)),
+        before_date: date("--before-date", &a.before_date)?,
+        after_date: date("--after-date", &a.after_date)?,
     };
     let progress = Progress::new();
     let s = overlay(&ojob, &|st, d, t| progress.report(st, d, t));

@@ -54,8 +54,8 @@ pub fn overlay(
     let ctx = write::Context {
         rules: &rules,
         quarter: job.job.quarter,
-        before: job.before_date,
-        after: job.after_date,
+        before: job.before(),
+        after: job.after(),
     };
     let w = std::time::Instant::now();
     let mut summary = write::write(&o, &ctx, &job.out)?;

@@ -81,6 +81,20 @@ pub struct OverlayJob<'a> {
     pub after_date: Option<Date>,
 }
 
+impl OverlayJob<'_> {
+    /// The before-image date: the one given, else the job's `[imagery]` date.
+    pub fn before(&self) -> Option<Date> {
+        self.before_date
+            .or(self.job.imagery.as_ref().and_then(|i| i.before_date))
+    }
+
+    /// The after-image date (the approvals' cut-off): the one given, else the job's.
+    pub fn after(&self) -> Option<Date> {
+        self.after_date
+            .or(self.job.imagery.as_ref().and_then(|i| i.after_date))
+    }
+}
+
 fn timed<T>(
     seconds: &mut BTreeMap<&'static str, f64>,
     stage: &'static str,

@@ -173,7 +173,7 @@ pub(super) fn approvals(
     books: &mut Books,
 ) -> Result<()> {
     let area = ctx.work.area;
-    let after = ctx.job.after_date;
+    let after = ctx.job.after();
     if after.is_none() {
         return Err(Error::Job {
             path: ctx.job.job.path.clone(),
