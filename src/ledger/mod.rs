@@ -253,9 +253,10 @@ impl Ledger {
             .db
             .begin(write, self.srid)
             .map_err(|e| ledger_err(&path, e))?;
+        // A store failure inside `f` ([`sql`]) does not know the ledger: name it here.
         let out = f(&mut tx).map_err(|e| match e {
-            Error::Ledger { reason, .. } if reason.starts_with(SQL_PREFIX) => {
-                ledger_err(&path, reason.trim_start_matches(SQL_PREFIX).to_string())
+            Error::Ledger { path: p, reason } if p.as_os_str().is_empty() => {
+                ledger_err(&path, reason)
             }
             other => other,
         })?;
@@ -334,13 +335,12 @@ impl Ledger {
     }
 }
 
-const SQL_PREFIX: &str = "\u{0}sql:";
-
-/// A store failure inside a transaction (the ledger is named by [`Ledger::transaction`]).
+/// A store failure inside a transaction, without the ledger's name ([`Ledger::transaction`]
+/// adds it).
 fn sql(e: String) -> Error {
     Error::Ledger {
         path: PathBuf::new(),
-        reason: format!("{SQL_PREFIX}{e}"),
+        reason: e,
     }
 }
 
