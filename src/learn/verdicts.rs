@@ -46,6 +46,16 @@ pub fn parse_real(v: &str) -> Option<bool> {
     }
 }
 
+/// A CSV reader as spreadsheets write the files: UTF-8 with or without a byte-order mark,
+/// ragged rows, padded cells.
+pub fn spreadsheet_csv(text: &str) -> csv::Reader<&[u8]> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes())
+}
+
 /// Parse a verdicts file's text.
 ///
 /// # Errors
@@ -57,12 +67,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Verdicts> {
         line,
         reason,
     };
-    // Spreadsheets save UTF-8 with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut r = spreadsheet_csv(text);
     let header: Vec<String> = r
         .headers()
         .map_err(|e| fail(1, e.to_string()))?

@@ -88,11 +88,7 @@ fn read_rows(file: &Path) -> Result<Vec<(usize, HashMap<String, String>)>> {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
         let text = std::fs::read_to_string(file).map_err(|e| ledger_err(file, e))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let mut r = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
+        let mut r = crate::learn::verdicts::spreadsheet_csv(&text);
         let header: Vec<String> = r
             .headers()
             .map_err(|e| ledger_err(file, e))?
