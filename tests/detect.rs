@@ -47,6 +47,34 @@ fn opts(
     }
 }
 
+/// `tuban detect` on the CPU without polygons, from files in `dir` into `dir/out`, which must
+/// succeed; its detect.json.
+fn detect_cli(
+    dir: &Path,
+    (before, after): (&str, &str),
+    out: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let paths = [before, after, out].map(|f| dir.join(f).to_string_lossy().into_owned());
+    let mut args = vec![
+        "detect",
+        "--before",
+        &paths[0],
+        "--after",
+        &paths[1],
+        "--out",
+        &paths[2],
+        "--backend",
+        "cpu",
+        "--no-polygons",
+    ];
+    args.extend(extra);
+    let (code, _, e) = common::cli::tuban(&args);
+    assert_eq!(code, 0, "{e}");
+    serde_json::from_str(&std::fs::read_to_string(dir.join(out).join("detect.json")).unwrap())
+        .unwrap()
+}
+
 fn run(o: &DetectOptions, backend: &Backend) -> DetectSummary {
     detect(o, backend, &|_, _, _| {}).unwrap()
 }
@@ -437,7 +465,7 @@ fn the_shift_between_the_dates_is_measured_and_named() {
 /// put every pixel over the cloud threshold (no change at all, exit 0).
 #[test]
 fn a_warped_16_bit_after_image_keeps_its_scale() {
-    use common::cli::{synth, tuban};
+    use common::cli::synth;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     synth(d, 1024, 2);
@@ -454,31 +482,9 @@ fn a_warped_16_bit_after_image_keeps_its_scale() {
         .unwrap();
     assert!(st.success());
     let changed = |after: &str, out: &str, extra: &[&str]| {
-        let mut args: Vec<String> = vec![
-            "detect".into(),
-            "--before".into(),
-            d.join("before.tif").to_str().unwrap().into(),
-            "--after".into(),
-            d.join(after).to_str().unwrap().into(),
-            "--out".into(),
-            d.join(out).to_str().unwrap().into(),
-            "--backend".into(),
-            "cpu".into(),
-            "--no-polygons".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, _, e) = tuban(&refs);
-        assert_eq!(code, 0, "{e}");
-        let s: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(d.join(out).join("detect.json")).unwrap(),
-        )
-        .unwrap();
-        (
-            s["changed_px"].as_u64().unwrap(),
-            s["cloud_px"].as_u64().unwrap(),
-            s["valid_px"].as_u64().unwrap(),
-        )
+        let s = detect_cli(d, ("before.tif", after), out, extra);
+        let n = |k: &str| s[k].as_u64().unwrap();
+        (n("changed_px"), n("cloud_px"), n("valid_px"))
     };
     let (aligned, cloud, _) = changed("after.tif", "o1", &[]);
     let (warped, warped_cloud, valid) = changed("a_off.tif", "o2", &["--resample"]);
@@ -605,7 +611,7 @@ fn a_paletted_pair_is_read_as_its_colours() {
 /// above 1: every pixel a cloud.
 #[test]
 fn band_scale_and_offset_are_applied() {
-    use common::cli::{synth, tuban};
+    use common::cli::synth;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     synth(d, 1024, 7);
@@ -646,26 +652,7 @@ fn band_scale_and_offset_are_applied() {
         );
     }
     let result = |before: &str, after: &str, out: &str| {
-        let args = [
-            "detect",
-            "--before",
-            &d.join(before).to_string_lossy(),
-            "--after",
-            &d.join(after).to_string_lossy(),
-            "--out",
-            &d.join(out).to_string_lossy(),
-            "--backend",
-            "cpu",
-            "--no-polygons",
-        ]
-        .map(|s| s.to_string());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, _, e) = tuban(&refs);
-        assert_eq!(code, 0, "{e}");
-        let s: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(d.join(out).join("detect.json")).unwrap(),
-        )
-        .unwrap();
+        let s = detect_cli(d, (before, after), out, &[]);
         let n = |k: &str| s[k].as_u64().unwrap();
         (
             n("changed_px"),

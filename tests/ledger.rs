@@ -170,20 +170,22 @@ fn a_year_of_quarters_on_a_geopackage() {
 
 #[test]
 fn a_year_of_quarters_on_postgis() {
+    on_postgis("story", story);
+}
+
+/// Run `f` on a fresh database of a PostgreSQL server started for it (skipped where there is
+/// none, unless REQUIRE_POSTGIS=1).
+fn on_postgis(db: &str, f: fn(&Store, &Path)) {
     let Some(server) = PgServer::start() else {
         return;
     };
+    server.database(db);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::Postgres {
-        db: server
-            .database("story")
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string(),
+        db: db.to_string(),
         server: &server,
     };
-    story(&store, dir.path());
+    f(&store, dir.path());
 }
 
 /// Dispatch, feedback with bad rows, the next quarter's links and duplicates, provincial
@@ -599,20 +601,7 @@ fn two_writers_and_a_killed_import_on_a_geopackage() {
 
 #[test]
 fn two_writers_and_a_killed_import_on_postgis() {
-    let Some(server) = PgServer::start() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::Postgres {
-        db: server
-            .database("writers")
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string(),
-        server: &server,
-    };
-    writers_and_kill(&store, dir.path());
+    on_postgis("writers", writers_and_kill);
 }
 
 /// Two imports at once both land; an import killed while it holds the write lock leaves the

@@ -104,17 +104,20 @@ impl PgServer {
         Some(s)
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// A command running one of the server's tools (as `postgres` when root).
+    fn tool(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
-        let out = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--", exe.to_str().unwrap()])
-                .args(args)
-                .output()
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
         } else {
-            Command::new(exe).args(args).output()
+            Command::new(exe)
         }
-        .unwrap();
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.tool(tool).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "{tool}: {}{}",
@@ -123,17 +126,14 @@ impl PgServer {
         );
     }
 
-    /// A new empty database; its URL.
-    pub fn database(&self, name: &str) -> String {
-        let mut c = postgres::Client::connect(
-            &format!(
-                "host=127.0.0.1 port={} user=postgres dbname=postgres",
-                self.port
-            ),
-            postgres::NoTls,
-        )
-        .unwrap();
+    /// Create an empty database.
+    pub fn database(&self, name: &str) {
+        let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).unwrap();
         c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    }
+
+    /// The URL of a database.
+    pub fn url(&self, name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
@@ -148,15 +148,10 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        let exe = self.bin.join("pg_ctl");
-        let args = ["-D", self.data.to_str().unwrap(), "-m", "immediate", "stop"];
-        let _ = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--", exe.to_str().unwrap()])
-                .args(args)
-                .output()
-        } else {
-            Command::new(exe).args(args).output()
-        };
+        let data = self.data.to_string_lossy().into_owned();
+        let _ = self
+            .tool("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
     }
 }
