@@ -245,11 +245,15 @@ fn run_origin(dir: &Path) -> Result<(Quarter, Option<PathBuf>)> {
 }
 
 impl Ledger {
-    /// The ledger's CRS as the working CRS of reads (None before the first lead).
-    pub(super) fn work_crs(&mut self) -> Result<Option<WorkCrs>> {
-        self.projection()?
-            .map(|wkt| WorkCrs::from_wkt(&wkt, &self.path.to_string_lossy()))
-            .transpose()
+    /// The ledger's CRS (WKT) and the same as the working CRS of reads (None before the first
+    /// lead).
+    pub(super) fn work_crs(&mut self) -> Result<(Option<String>, Option<WorkCrs>)> {
+        let wkt = self.projection()?;
+        let work = wkt
+            .as_deref()
+            .map(|w| WorkCrs::from_wkt(w, &self.path.to_string_lossy()))
+            .transpose()?;
+        Ok((wkt, work))
     }
 
     /// Add the leads of a `tuban run` output folder, or of a merged cluster plan (`tuban plan`
@@ -271,8 +275,7 @@ impl Ledger {
             })
             .collect();
         packages.sort();
-        let mut work = self.work_crs()?;
-        let mut wkt = self.projection()?;
+        let (mut wkt, mut work) = self.work_crs()?;
         let mut incoming = vec![];
         for dir in &packages {
             let gpkg = dir.join("tuban.gpkg");
@@ -323,9 +326,9 @@ impl Ledger {
         mapping: &ImportMapping,
         o: &DispatchOptions,
     ) -> Result<DispatchSummary> {
-        let work = self.work_crs()?;
+        let (wkt, work) = self.work_crs()?;
         let (layer_wkt, feats) = read_features(file, layer, work.as_ref())?;
-        let wkt = self.projection()?.or(Some(layer_wkt));
+        let wkt = wkt.or(Some(layer_wkt));
         let mut incoming = Vec::with_capacity(feats.len());
         for (i, (geom, attrs)) in feats.into_iter().enumerate() {
             let field = |f: &Option<String>| f.as_ref().and_then(|f| text(&attrs, f));

@@ -122,7 +122,7 @@ impl Ledger {
         if c.reason.trim().is_empty() {
             return Err(ledger_err(&c.geometry, "a correction needs a reason"));
         }
-        let work = self.work_crs()?.ok_or_else(|| {
+        let work = self.work_crs()?.1.ok_or_else(|| {
             ledger_err(
                 &self.path,
                 "the ledger has no leads yet: nothing to correct",
@@ -447,10 +447,19 @@ fn overlay_again<'a>(
         }
     }
     w.finish()?;
-    let all: Vec<MultiPolygon<f64>> = leads.iter().map(|l| l.geom.clone()).collect();
-    let Some(extent) = envelope(&MultiPolygon::new(
-        all.into_iter().flat_map(|g| g.0).collect(),
-    )) else {
+    // The leads' joint envelope, without copying their polygons.
+    let Some(extent) = leads
+        .iter()
+        .filter_map(|l| envelope(&l.geom))
+        .reduce(|a, b| {
+            [
+                a[0].min(b[0]),
+                a[1].max(b[1]),
+                a[2].min(b[2]),
+                a[3].max(b[3]),
+            ]
+        })
+    else {
         return Ok(vec![]);
     };
     for (name, default_layer) in LAYERS {
