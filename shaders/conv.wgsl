@@ -2,13 +2,6 @@
 // the sum over input channels and kernel taps in the order of the CPU twin
 // model::conv::conv_px. Layouts as ONNX: input c x h x w, weight o x (c/group) x kh x kw.
 
-struct ConvParams {
-    c: u32, h: u32, w: u32, o: u32,
-    kh: u32, kw: u32, sh: u32, sw: u32,
-    ph: u32, pw: u32, dh: u32, dw: u32,
-    oh: u32, ow: u32, group: u32, has_bias: u32,
-}
-
 @group(0) @binding(0) var<uniform> cp: ConvParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;

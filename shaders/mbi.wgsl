@@ -2,9 +2,10 @@
 // top-hat profile, and the change of the index between dates. Min and max are exact, so this
 // agrees bit for bit with the CPU twin: src/change/cpu/mbi.rs.
 
-// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
+// KernelParams and the shared constants come from the prelude (src/change/contract.rs), nan()
+// from common.wgsl; both are prepended at load.
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: KernelParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read> valid: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;

@@ -3,9 +3,10 @@
 // joining of linear fragments. Nodata (255) is skipped inside windows and stays nodata. CPU
 // twin: src/change/cpu/morphology.rs.
 
-// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
+// KernelParams and the shared constants come from the prelude (src/change/contract.rs), nan()
+// from common.wgsl; both are prepended at load.
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: KernelParams;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(3) var<storage, read> aux: array<u32>;
@@ -135,7 +136,7 @@ fn or_into(@builtin(global_invocation_id) id: vec3<u32>) {
 
 
 // Majority of the change classes 1 and 2 in the (2 * p.half + 1)^2 window of a change pixel
-// (ties keep class 2, else 1, so filled pixels, class 3, always end as 1 or 2); 0 and nodata
+// (ties keep CLASS_GREEN, else CLASS_CHANGE, so CLASS_FILLED pixels always end as one of them); 0 and nodata
 // stay. Twin: cpu::morphology::class_majority_px.
 @compute @workgroup_size(16, 16)
 fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -158,16 +159,16 @@ fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
     for (var yy = max(y - r, 0); yy <= min(y + r, h - 1); yy++) {
         for (var xx = max(x - r, 0); xx <= min(x + r, w - 1); xx++) {
             let v = src[u32(yy * w + xx)];
-            if (v == 1u) {
+            if (v == CLASS_CHANGE) {
                 n1++;
-            } else if (v == 2u) {
+            } else if (v == CLASS_GREEN) {
                 n2++;
             }
         }
     }
-    var c = 1u;
-    if (n2 > n1 || (n2 == n1 && own == 2u)) {
-        c = 2u;
+    var c = CLASS_CHANGE;
+    if (n2 > n1 || (n2 == n1 && own == CLASS_GREEN)) {
+        c = CLASS_GREEN;
     }
     dst[i] = c;
 }
@@ -175,7 +176,7 @@ fn class_majority(@builtin(global_invocation_id) id: vec3<u32>) {
 // Arrays of rows (twin: cpu::morphology::rows_px / rows_at). Along a line of the mask,
 // position k is built when its class is 1; a row is a built run of at most p.half positions.
 fn line_built(base: i32, step: i32, k: i32) -> bool {
-    return src[u32(base + k * step)] == 1u;
+    return src[u32(base + k * step)] == CLASS_CHANGE;
 }
 
 // Whether the built run holding k is at most r long.
@@ -191,7 +192,7 @@ fn short_run(base: i32, step: i32, len: i32, r: i32, k: i32) -> bool {
     return end - start < r;
 }
 
-// A window [lo, hi] looks like rows: it touches at least 3 rows and is 20-80 % built.
+// A window [lo, hi] looks like rows: it touches at least ROWS_MIN_RUNS rows and is 20-80 % built.
 fn rows_window(base: i32, step: i32, len: i32, r: i32, lo: i32, hi: i32) -> bool {
     var runs = 0u;
     var built = 0u;
@@ -205,7 +206,7 @@ fn rows_window(base: i32, step: i32, len: i32, r: i32, lo: i32, hi: i32) -> bool
         }
     }
     let n = u32(hi - lo + 1);
-    return runs >= 3u && 5u * built >= n && 5u * built <= 4u * n;
+    return runs >= ROWS_MIN_RUNS && 5u * built >= n && 5u * built <= 4u * n;
 }
 
 // The run of equal flags holding k decides as one: a run of at most r at its middle (built, or
@@ -234,7 +235,7 @@ fn rows_at(base: i32, step: i32, len: i32, r: i32, k: i32) -> bool {
         || rows_window(base, step, len, r, at, min(at + 2 * r, len - 1));
 }
 
-// A pixel in an array of rows along its row or its column becomes class 3 (solar panels with
+// A pixel in an array of rows along its row or its column becomes CLASS_ROWS (solar panels with
 // grass between, greenhouse rows), gaps included; nodata stays, elsewhere the class stays.
 @compute @workgroup_size(16, 16)
 fn rows(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -253,7 +254,7 @@ fn rows(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let r = i32(p.half);
     if (rows_at(y * w, 1, w, r, x) || rows_at(x, w, h, r, y)) {
-        dst[i] = 3u;
+        dst[i] = CLASS_ROWS;
     } else {
         dst[i] = own;
     }

@@ -1,9 +1,10 @@
 // Relative radiometric normalisation: after' = after * gain[b] + offset[b], in place.
 // CPU twin: src/change/cpu/normalize.rs.
 
-// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
+// KernelParams and the shared constants come from the prelude (src/change/contract.rs), nan()
+// from common.wgsl; both are prepended at load.
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: KernelParams;
 @group(0) @binding(1) var<storage, read> coeffs: array<f32>;
 @group(0) @binding(2) var<storage, read_write> after: array<f32>;
 

@@ -1,28 +1,10 @@
 // Per-pixel change evidence from both dates' band values, and the visible-brightness planes that
 // feed the building index. CPU twin: src/change/cpu/spectral.rs (same arithmetic, same order).
 
-// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
+// KernelParams and the shared constants come from the prelude (src/change/contract.rs), nan()
+// from common.wgsl; both are prepended at load.
 
-const EV_BRIGHTNESS: u32 = 0u;
-const EV_CVA: u32 = 1u;
-const EV_SAM: u32 = 2u;
-const EV_NDVI: u32 = 3u;
-const EV_NDBI: u32 = 4u;
-const EV_LOGRATIO: u32 = 5u;
-const EV_MSI: u32 = 7u;
-const EV_CONVERSION: u32 = 8u;
-
-// Vegetation conversion rules (twin: change::conversion).
-const LOSS_DROP: f32 = 0.3;
-const BARE_NDVI: f32 = 0.25;
-const BARE_SOFT: f32 = 0.1;
-const GAIN_RISE: f32 = 0.02;
-const GAIN_NIR: f32 = 0.15;
-const GAIN_DENSE_NDVI: f32 = 0.6;
-const GAIN_DENSE_SOFT: f32 = 0.1;
-const BRIGHT_RATIO: f32 = 0.6;
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: KernelParams;
 @group(0) @binding(1) var<storage, read> before: array<f32>;
 @group(0) @binding(2) var<storage, read> after: array<f32>;
 @group(0) @binding(3) var<storage, read> valid: array<u32>;
@@ -193,25 +175,26 @@ fn visible_max(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // Change class of the mask (twin: cpu::spectral::change_class_px): 3 where closing or joining
-// filled the pixel, 2 where the NDVI of a detected pixel rose by GAIN_RISE, else 1.
+// filled the pixel (CLASS_FILLED), CLASS_GREEN where the NDVI of a detected pixel rose by
+// GAIN_RISE, else CLASS_CHANGE.
 @compute @workgroup_size(16, 16)
 fn change_class(@builtin(global_invocation_id) id: vec3<u32>) {
     if (id.x >= p.width || id.y >= p.height) {
         return;
     }
     let i = id.y * p.width + id.x;
-    if (mask[i] != 1u || p.evidence != EV_CONVERSION) {
+    if (mask[i] != CLASS_CHANGE || p.evidence != EV_CONVERSION) {
         return;
     }
-    // Filled by closing or joining: undecided (3), the vote gives it its neighbours' class.
+    // Filled by closing or joining: undecided, the vote gives it its neighbours' class.
     if (!(evidence_out[i] > p.threshold)) {
-        mask[i] = 3u;
+        mask[i] = CLASS_FILLED;
         return;
     }
     let n = p.width * p.height;
     let nd_b = norm_diff(before[p.nir * n + i], before[p.red * n + i]);
     let nd_a = norm_diff(after[p.nir * n + i], after[p.red * n + i]);
     if (nd_a - nd_b >= GAIN_RISE) {
-        mask[i] = 2u;
+        mask[i] = CLASS_GREEN;
     }
 }

@@ -1,9 +1,10 @@
 // Evidence to a 0/1 change mask (255 = nodata), counting pixels within the rounding band of the
 // threshold. CPU twin: src/change/cpu/threshold.rs.
 
-// struct Params, BIG, MASK_NODATA and nan() come from common.wgsl, prepended at load.
+// KernelParams and the shared constants come from the prelude (src/change/contract.rs), nan()
+// from common.wgsl; both are prepended at load.
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: KernelParams;
 @group(0) @binding(1) var<storage, read> evidence: array<f32>;
 @group(0) @binding(2) var<storage, read> valid: array<u32>;
 @group(0) @binding(3) var<storage, read_write> mask: array<u32>;

@@ -1,22 +1,13 @@
 // Pixel trees (src/model/pixel.rs): the raw score (log-odds) of every feature row, one thread
 // per row, the trees summed in order onto the base as the CPU twin PixelTrees::score does.
-// A node is (feature, split bits, left, right); a leaf has feature 0xffffffff and its value in
+// A node is (feature, split bits, left, right); a leaf has feature TREE_LEAF and its value in
 // the split bits. Children always come after their parent (checked when a model is read).
-
-struct TreeParams {
-    rows: u32,
-    features: u32,
-    trees: u32,
-    base: f32,
-}
 
 @group(0) @binding(0) var<uniform> tp: TreeParams;
 @group(0) @binding(1) var<storage, read> tree_rows: array<f32>;
 @group(0) @binding(2) var<storage, read> tree_nodes: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> tree_roots: array<u32>;
 @group(0) @binding(4) var<storage, read_write> tree_score: array<f32>;
-
-const TREE_LEAF: u32 = 0xffffffffu;
 
 @compute @workgroup_size(64)
 fn tree_scores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

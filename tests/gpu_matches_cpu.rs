@@ -191,23 +191,530 @@ fn rows_of_panels_gpu_matches_cpu() {
     assert_eq!(at(10, 30), 0);
 }
 
+/// naga's view of the prelude: each uniform struct's members (name, scalar type, offset) and
+/// size equal the Rust `#[repr(C)]` layout, and each constant's value the Rust value; every
+/// shader, compiled as the device compiles it, passes naga's validator.
 #[test]
-fn kernel_params_match_wgsl_struct_size() {
-    // shaders/common.wgsl declares `struct Params` with 16 four-byte fields; no other shader
-    // may declare its own.
-    assert_eq!(std::mem::size_of::<tuban::change::KernelParams>(), 64);
-    for (name, src) in tuban::gpu::shader_sources() {
-        let decls = src.matches("struct Params {").count();
-        if name == "common" {
-            assert_eq!(decls, 1);
-            let body = src
-                .split("struct Params {")
-                .nth(1)
-                .and_then(|s| s.split('}').next())
-                .unwrap_or("");
-            assert_eq!(body.split(',').filter(|f| f.contains(':')).count(), 16);
-        } else {
-            assert_eq!(decls, 0, "{name}.wgsl declares its own Params");
+fn the_wgsl_prelude_matches_the_rust_contract() {
+    use tuban::change::contract::{
+        ConvParams, KernelParams, TreeParams, Uniform, f32_constants, u32_constants,
+    };
+    use wgpu::naga;
+    let module = naga::front::wgsl::parse_str(tuban::gpu::shader_prelude())
+        .unwrap_or_else(|e| panic!("the prelude does not parse: {e}"));
+    fn check<U: Uniform>(module: &naga::Module) {
+        let (_, ty) = module
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some(U::NAME))
+            .unwrap_or_else(|| panic!("no struct {} in the prelude", U::NAME));
+        let naga::TypeInner::Struct { members, span } = &ty.inner else {
+            panic!("{} is not a struct", U::NAME)
+        };
+        assert_eq!(*span as usize, std::mem::size_of::<U>(), "{} size", U::NAME);
+        assert_eq!(members.len(), U::FIELDS.len(), "{} members", U::NAME);
+        for (m, f) in members.iter().zip(U::FIELDS) {
+            let what = format!("{}.{}", U::NAME, f.name);
+            assert_eq!(m.name.as_deref(), Some(f.name), "{what}: name");
+            assert_eq!(m.offset as usize, f.offset, "{what}: offset");
+            let naga::TypeInner::Scalar(s) = module.types[m.ty].inner else {
+                panic!("{what}: not a scalar")
+            };
+            let ty = match (s.kind, s.width) {
+                (naga::ScalarKind::Uint, 4) => "u32",
+                (naga::ScalarKind::Sint, 4) => "i32",
+                (naga::ScalarKind::Float, 4) => "f32",
+                other => panic!("{what}: {other:?}"),
+            };
+            assert_eq!(ty, f.ty, "{what}: type");
         }
     }
+    check::<KernelParams>(&module);
+    check::<TreeParams>(&module);
+    check::<ConvParams>(&module);
+    let value = |name: &str| {
+        let (_, c) = module
+            .constants
+            .iter()
+            .find(|(_, c)| c.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no constant {name} in the prelude"));
+        match module.global_expressions[c.init] {
+            naga::Expression::Literal(l) => l,
+            ref e => panic!("{name}: not a literal: {e:?}"),
+        }
+    };
+    for (name, v) in u32_constants() {
+        assert_eq!(value(&name), naga::Literal::U32(v), "{name}");
+    }
+    for (name, v) in f32_constants() {
+        assert_eq!(value(name), naga::Literal::F32(v), "{name}");
+    }
+    for (name, src) in tuban::gpu::shader_sources() {
+        let m = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(&src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&m)
+        .unwrap_or_else(|e| panic!("{name}.wgsl does not validate: {e:?}"));
+    }
+}
+
+/// Random tile planes for the per-kernel table.
+struct Planes {
+    p: tuban::change::KernelParams,
+    before: Vec<f32>,
+    after: Vec<f32>,
+    valid: Vec<u32>,
+    /// 0/1 blobs with nodata specks.
+    mask: Vec<u32>,
+    /// Another 0/1 mask (the "wide" mask of the seeds, the source of `or_into`).
+    other: Vec<u32>,
+    /// Change classes 0, 1, 2, filled and nodata in blobs.
+    classes: Vec<u32>,
+    /// Evidence around the threshold 1.0, NaN where invalid, some values on the threshold.
+    evidence: Vec<f32>,
+    /// Stripes of built rows (1) across fields (0) with noise: arrays of rows and not.
+    stripes: Vec<u32>,
+    plane_a: Vec<f32>,
+    plane_b: Vec<f32>,
+}
+
+fn planes(w: usize, h: usize, bands: usize, seed: u64) -> Planes {
+    use tuban::change::contract::{CLASS_CHANGE, CLASS_FILLED, CLASS_GREEN};
+    use tuban::change::{EvidenceKind, MASK_NODATA};
+    let input = common::scene(w, h, bands, seed);
+    let mut rng = common::Rng::new(seed ^ 0x5eed);
+    let n = w * h;
+    // Blobs: 3 x 3 cells switched on at random, so structuring elements find both shapes and
+    // single pixels.
+    let mut blobs = |on: f64| -> Vec<bool> {
+        let cells: Vec<bool> = (0..n.div_ceil(9) + w).map(|_| rng.unit() < on).collect();
+        (0..n)
+            .map(|i| cells[(i / w / 3) * w.div_ceil(3) + (i % w) / 3])
+            .collect()
+    };
+    let (a, b, c) = (blobs(0.35), blobs(0.5), blobs(0.3));
+    let mut noise: Vec<f64> = (0..n).map(|_| rng.unit()).collect();
+    let specks = |m: &mut Vec<u32>, noise: &[f64]| {
+        for (v, r) in m.iter_mut().zip(noise) {
+            if *r < 0.02 {
+                *v = MASK_NODATA;
+            } else if *r > 0.97 {
+                *v ^= 1;
+            }
+        }
+    };
+    let mut mask: Vec<u32> = a.iter().map(|&x| u32::from(x)).collect();
+    specks(&mut mask, &noise);
+    noise.reverse();
+    let mut other: Vec<u32> = b.iter().map(|&x| u32::from(x)).collect();
+    specks(&mut other, &noise);
+    let classes: Vec<u32> = (0..n)
+        .map(|i| match (a[i], c[i], (noise[i] * 10.0) as u32) {
+            (_, _, 0) => MASK_NODATA,
+            (false, false, _) => 0,
+            (true, false, _) => CLASS_CHANGE,
+            (false, true, _) => CLASS_GREEN,
+            (true, true, k) if k % 2 == 0 => CLASS_FILLED,
+            _ => CLASS_CHANGE,
+        })
+        .collect();
+    let evidence: Vec<f32> = (0..n)
+        .map(|i| {
+            if input.valid[i] == 0 {
+                f32::NAN
+            } else if noise[i] < 0.05 {
+                1.0
+            } else {
+                (noise[i] * 2.0) as f32
+            }
+        })
+        .collect();
+    let stripes: Vec<u32> = (0..n)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            let field = (x / 17 + y / 13) % 3;
+            let built = match field {
+                0 => (x / 3) % 2 == 0,
+                1 => (y / 2) % 3 == 0,
+                _ => noise[i] < 0.3,
+            };
+            if noise[i] > 0.995 {
+                MASK_NODATA
+            } else {
+                u32::from(built ^ (noise[i] < 0.01))
+            }
+        })
+        .collect();
+    let plane = |img: &[f32]| -> Vec<f32> { img[..n].to_vec() };
+    let p = plan_for(EvidenceKind::Cva, bands, 1.0).params(w, h);
+    Planes {
+        p,
+        plane_a: plane(&input.before),
+        plane_b: plane(&input.after),
+        before: input.before,
+        after: input.after,
+        valid: input.valid,
+        mask,
+        other,
+        classes,
+        evidence,
+        stripes,
+    }
+}
+
+/// No difference allowed.
+const EXACT: (f32, f32) = (0.0, 0.0);
+
+fn bytes<T: bytemuck::Pod>(v: &[T]) -> &[u8] {
+    bytemuck::cast_slice(v)
+}
+
+fn words(b: &[u8]) -> Vec<u32> {
+    bytemuck::pod_collect_to_vec(b)
+}
+
+fn floats(b: &[u8]) -> Vec<f32> {
+    bytemuck::pod_collect_to_vec(b)
+}
+
+/// The first pixel where a kernel's GPU output differs from its CPU twin, named.
+fn same_words(case: &str, w: usize, cpu: &[u32], gpu: &[u32]) {
+    assert_eq!(cpu.len(), gpu.len(), "{case}: lengths");
+    if let Some(i) = (0..cpu.len()).find(|&i| cpu[i] != gpu[i]) {
+        let diff = (0..cpu.len()).filter(|&i| cpu[i] != gpu[i]).count();
+        panic!(
+            "{case}: {diff} pixels differ, first at ({}, {}): cpu {}, gpu {}",
+            i % w,
+            i / w,
+            cpu[i],
+            gpu[i]
+        );
+    }
+}
+
+/// Within `rel` of the CPU value (of 1e-3 for smaller values), and `abs`.
+fn close_floats(case: &str, w: usize, cpu: &[f32], gpu: &[f32], (rel, abs): (f32, f32)) {
+    assert_eq!(cpu.len(), gpu.len(), "{case}: lengths");
+    for (i, (c, g)) in cpu.iter().zip(gpu).enumerate() {
+        let ok = if c.is_nan() {
+            g.is_nan()
+        } else {
+            (c - g).abs() <= rel * c.abs().max(1e-3) + abs
+        };
+        assert!(ok, "{case}: pixel ({}, {}): cpu {c}, gpu {g}", i % w, i / w);
+    }
+}
+
+/// Every kernel of the tile pipeline on its own, against its CPU twin, on random inputs (a tile
+/// that is not a multiple of the 16 x 16 workgroup), for several radii and every direction: a
+/// failure names the kernel, the case and the first pixel.
+#[test]
+fn each_kernel_gpu_matches_its_cpu_twin() {
+    use tuban::change::EvidenceKind;
+    use tuban::change::cpu::{mbi, morphology as morph, normalize, spectral, threshold};
+    let Some(gpu) = common::gpu() else { return };
+    let (w, h, bands) = (53usize, 41usize, 5usize);
+    let t = planes(w, h, bands, 29);
+    let n = w * h;
+    let run = |entry: &str, p: &tuban::change::KernelParams, bufs: &[(u32, &[u8])]| {
+        gpu.run_kernel(entry, p, bufs)
+            .unwrap_or_else(|e| panic!("{entry}: {e}"))
+    };
+    let per_px = |f: &dyn Fn(usize) -> u32| (0..n).map(f).collect::<Vec<u32>>();
+    let per_px_f = |f: &dyn Fn(usize) -> f32| (0..n).map(f).collect::<Vec<f32>>();
+    let mut cases = 0;
+
+    // normalize: after = after * gain + offset per band, in place.
+    let coeffs: Vec<f32> = (0..bands)
+        .flat_map(|b| [0.93 + 0.03 * b as f32, -17.5 + b as f32])
+        .collect();
+    let out = run(
+        "normalize",
+        &t.p,
+        &[(1, bytes(&coeffs)), (2, bytes(&t.after))],
+    );
+    let cpu: Vec<f32> = (0..n * bands)
+        .map(|k| normalize::normalize_px(t.after[k], coeffs[2 * (k / n)], coeffs[2 * (k / n) + 1]))
+        .collect();
+    close_floats("normalize", w, &cpu, &floats(&out[1]), EXACT);
+    cases += 1;
+
+    // evidence: every kind computed per pixel (the building indices go through their own
+    // kernels below), the conversion with its cloud, shadow and bright tests on and off.
+    for kind in EvidenceKind::ALL {
+        if kind.is_morphological() {
+            continue;
+        }
+        for screens in [false, true] {
+            if screens && kind != EvidenceKind::Conversion {
+                continue;
+            }
+            let mut plan = plan_for(kind, bands, 1.0);
+            if screens {
+                (plan.cloud_value, plan.dark_value, plan.bright_value) = (700.0, 330.0, 60.0);
+            }
+            let p = plan.params(w, h);
+            let ev = vec![0f32; n];
+            let out = run(
+                "evidence",
+                &p,
+                &[
+                    (1, bytes(&t.before)),
+                    (2, bytes(&t.after)),
+                    (3, bytes(&t.valid)),
+                    (4, bytes(&ev)),
+                ],
+            );
+            let cpu = per_px_f(&|i| spectral::evidence_px(&p, &t.before, &t.after, &t.valid, i));
+            let case = format!("evidence {} (screens {screens})", kind.name());
+            // Vulkan's log is exact to 2^-21 absolute near 1: the log ratio of nearly equal
+            // dates is tiny, so that bound, not a relative one, is what the device promises.
+            let abs = if kind == EvidenceKind::LogRatio {
+                2f32.powi(-21)
+            } else {
+                0.0
+            };
+            close_floats(&case, w, &cpu, &floats(&out[3]), (kind.rounding_rel(), abs));
+            cases += 1;
+        }
+    }
+
+    // visible_max: the brightness planes of the building (and, inverted, shadow) index.
+    for kind in [EvidenceKind::Mbi, EvidenceKind::Msi] {
+        for visible in [0u32, 0b0111] {
+            let p = tuban::change::KernelParams {
+                evidence: kind.code(),
+                visible,
+                ..t.p
+            };
+            let z = vec![0f32; n];
+            let out = run(
+                "visible_max",
+                &p,
+                &[
+                    (1, bytes(&t.before)),
+                    (2, bytes(&t.after)),
+                    (5, bytes(&z)),
+                    (6, bytes(&z)),
+                ],
+            );
+            let case = format!("visible_max {} visible {visible:#b}", kind.name());
+            let cpu_b = per_px_f(&|i| spectral::visible_max_px(&p, &t.before, i));
+            let cpu_a = per_px_f(&|i| spectral::visible_max_px(&p, &t.after, i));
+            close_floats(&case, w, &cpu_b, &floats(&out[2]), EXACT);
+            close_floats(&case, w, &cpu_a, &floats(&out[3]), EXACT);
+            cases += 1;
+        }
+    }
+
+    // erode_line / dilate_line: grey line erosion and dilation along the four directions.
+    for dir in 0..4 {
+        for half in [1u32, 3, 9] {
+            for erode in [true, false] {
+                let p = tuban::change::KernelParams { dir, half, ..t.p };
+                let entry = if erode { "erode_line" } else { "dilate_line" };
+                let z = vec![0f32; n];
+                let out = run(
+                    entry,
+                    &p,
+                    &[(1, bytes(&t.plane_a)), (2, bytes(&t.valid)), (3, bytes(&z))],
+                );
+                let cpu = per_px_f(&|i| mbi::line_extreme_px(&p, &t.plane_a, &t.valid, i, erode));
+                close_floats(
+                    &format!("{entry} dir {dir} half {half}"),
+                    w,
+                    &cpu,
+                    &floats(&out[2]),
+                    EXACT,
+                );
+                cases += 1;
+            }
+        }
+    }
+
+    // accumulate: acc += small - large.
+    let acc: Vec<f32> = t.plane_b.iter().map(|v| v * 0.01).collect();
+    let out = run(
+        "accumulate",
+        &t.p,
+        &[
+            (4, bytes(&t.plane_a)),
+            (5, bytes(&t.plane_b)),
+            (6, bytes(&acc)),
+        ],
+    );
+    let cpu = per_px_f(&|i| acc[i] + (t.plane_a[i] - t.plane_b[i]));
+    close_floats("accumulate", w, &cpu, &floats(&out[2]), EXACT);
+    cases += 1;
+
+    // mbi_change: |after - before| / 4, NaN where invalid.
+    let z = vec![0f32; n];
+    let out = run(
+        "mbi_change",
+        &t.p,
+        &[
+            (2, bytes(&t.valid)),
+            (7, bytes(&t.plane_a)),
+            (8, bytes(&t.plane_b)),
+            (9, bytes(&z)),
+        ],
+    );
+    let cpu = per_px_f(&|i| mbi::mbi_change_px(&t.valid, &t.plane_a, &t.plane_b, i));
+    close_floats("mbi_change", w, &cpu, &floats(&out[3]), EXACT);
+    cases += 1;
+
+    // threshold: the mask and the count of pixels near the threshold.
+    for thr in [1.0f32, 0.37] {
+        let p = tuban::change::KernelParams {
+            threshold: thr,
+            near_rel: 1e-3,
+            ..t.p
+        };
+        let zero = [0u32];
+        let m = vec![0u32; n];
+        let out = run(
+            "threshold",
+            &p,
+            &[
+                (1, bytes(&t.evidence)),
+                (2, bytes(&t.valid)),
+                (3, bytes(&m)),
+                (4, bytes(&zero)),
+            ],
+        );
+        let case = format!("threshold {thr}");
+        let cpu = per_px(&|i| threshold::threshold_px(t.evidence[i], t.valid[i], thr));
+        same_words(&case, w, &cpu, &words(&out[2]));
+        let near = (0..n)
+            .filter(|&i| threshold::is_near_px(t.evidence[i], t.valid[i], thr, p.near_rel))
+            .count() as u32;
+        assert!(
+            thr != 1.0 || near > 10,
+            "{case}: the table tests no near pixel"
+        );
+        assert_eq!(words(&out[3]), vec![near], "{case}: near count");
+        cases += 1;
+    }
+
+    // erode / dilate: binary squares of several radii.
+    for half in [1u32, 2, 4] {
+        for erode in [true, false] {
+            let p = tuban::change::KernelParams { half, ..t.p };
+            let entry = if erode { "erode" } else { "dilate" };
+            let m = vec![0u32; n];
+            let out = run(entry, &p, &[(1, bytes(&t.mask)), (2, bytes(&m))]);
+            let cpu = per_px(&|i| morph::binary_px(&p, &t.mask, i, erode));
+            same_words(&format!("{entry} half {half}"), w, &cpu, &words(&out[1]));
+            cases += 1;
+        }
+    }
+
+    // erode_line_mask / dilate_line_mask: binary lines in all eight directions.
+    for dir in 0..8 {
+        for half in [1u32, 4, 9] {
+            for erode in [true, false] {
+                let p = tuban::change::KernelParams { dir, half, ..t.p };
+                let entry = if erode {
+                    "erode_line_mask"
+                } else {
+                    "dilate_line_mask"
+                };
+                let m = vec![0u32; n];
+                let out = run(entry, &p, &[(1, bytes(&t.mask)), (2, bytes(&m))]);
+                let cpu = per_px(&|i| morph::line_binary_px(&p, &t.mask, i, erode));
+                same_words(
+                    &format!("{entry} dir {dir} half {half}"),
+                    w,
+                    &cpu,
+                    &words(&out[1]),
+                );
+                cases += 1;
+            }
+        }
+    }
+
+    // thin_seeds: change pixels outside the wide mask.
+    let m = vec![0u32; n];
+    let out = run(
+        "thin_seeds",
+        &t.p,
+        &[(1, bytes(&t.mask)), (3, bytes(&t.other)), (2, bytes(&m))],
+    );
+    let cpu = per_px(&|i| morph::thin_seed_px(&t.mask, &t.other, i));
+    same_words("thin_seeds", w, &cpu, &words(&out[2]));
+    cases += 1;
+
+    // or_into: dst |= src where dst is not nodata.
+    let out = run(
+        "or_into",
+        &t.p,
+        &[(1, bytes(&t.other)), (2, bytes(&t.mask))],
+    );
+    let cpu = per_px(&|i| morph::or_into_px(&t.other, t.mask[i], i));
+    same_words("or_into", w, &cpu, &words(&out[1]));
+    cases += 1;
+
+    // change_class: green gain, filled and plain change (conversion); other kinds unchanged.
+    for kind in [EvidenceKind::Conversion, EvidenceKind::Cva] {
+        let p = plan_for(kind, bands, 1.0).params(w, h);
+        let out = run(
+            "change_class",
+            &p,
+            &[
+                (1, bytes(&t.before)),
+                (2, bytes(&t.after)),
+                (4, bytes(&t.evidence)),
+                (7, bytes(&t.mask)),
+            ],
+        );
+        let cpu = per_px(&|i| {
+            spectral::change_class_px(&p, &t.before, &t.after, &t.evidence, t.mask[i], i)
+        });
+        same_words(
+            &format!("change_class {}", kind.name()),
+            w,
+            &cpu,
+            &words(&out[3]),
+        );
+        cases += 1;
+    }
+
+    // class_majority: the vote of classes 1 and 2 (filled pixels take the majority).
+    for half in [1u32, 2, 3] {
+        let p = tuban::change::KernelParams { half, ..t.p };
+        let m = vec![0u32; n];
+        let out = run(
+            "class_majority",
+            &p,
+            &[(1, bytes(&t.classes)), (2, bytes(&m))],
+        );
+        let cpu = per_px(&|i| morph::class_majority_px(&p, &t.classes, i));
+        same_words(
+            &format!("class_majority half {half}"),
+            w,
+            &cpu,
+            &words(&out[1]),
+        );
+        cases += 1;
+    }
+
+    // rows: arrays of built rows along rows and columns.
+    for half in [3u32, 6, 12] {
+        let p = tuban::change::KernelParams { half, ..t.p };
+        let m = vec![0u32; n];
+        let out = run("rows", &p, &[(1, bytes(&t.stripes)), (2, bytes(&m))]);
+        let cpu = per_px(&|i| morph::rows_px(&p, &t.stripes, i));
+        let g = words(&out[1]);
+        same_words(&format!("rows half {half}"), w, &cpu, &g);
+        assert!(
+            g.contains(&tuban::change::CLASS_ROWS),
+            "rows half {half}: the table has no array of rows"
+        );
+        cases += 1;
+    }
+    assert!(gpu.run_kernel("no_such_kernel", &t.p, &[]).is_err());
+    eprintln!("{cases} kernel cases: GPU = CPU");
 }

@@ -10,12 +10,13 @@
 //! identical (min/max/compare are exact; the few transcendental steps can differ by a few ulp,
 //! and pixels that close to the threshold are counted, see [`TileResult::near_threshold`]).
 
+pub mod contract;
 pub mod cpu;
 pub mod otsu;
 pub mod radiometry;
 
 use crate::error::{Error, Result};
-use bytemuck::{Pod, Zeroable};
+pub use contract::KernelParams;
 use cpu::Driver;
 
 /// Mask value for pixels that are nodata in either date.
@@ -27,21 +28,20 @@ pub const MASK_NODATA: u32 = 255;
 /// measured and dropped: it cut round objects into a core and a rim.)
 pub const MASK_CLASSES: [(u32, &str); 3] = [
     (
-        1,
+        CLASS_CHANGE,
         "change (cover lost to built or bare ground, or any change of other evidence)",
     ),
     (
-        2,
+        CLASS_GREEN,
         "new green cover (the gain arm of the conversion evidence)",
     ),
     (
-        ROWS_CLASS,
+        CLASS_ROWS,
         "an array of rows: built change alternating with anything else, gaps included (solar panels, rows of greenhouses)",
     ),
 ];
 
-/// The mask class of arrays of rows ([`cpu::morphology::rows_px`]).
-pub const ROWS_CLASS: u32 = 3;
+pub use contract::{CLASS_CHANGE, CLASS_GREEN, CLASS_ROWS};
 
 /// True for a change pixel of the mask (any class).
 #[inline]
@@ -55,39 +55,39 @@ pub const NO_BAND: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EvidenceKind {
     /// |mean(after) - mean(before)| over the bands: the classic brightness difference.
-    Brightness,
+    Brightness = 0,
     /// Change-vector magnitude: Euclidean distance between the band vectors.
-    Cva,
+    Cva = 1,
     /// Spectral angle between the band vectors (radians): insensitive to illumination.
-    Sam,
+    Sam = 2,
     /// NDVI(before) - NDVI(after): vegetation loss is positive. Needs R and NIR.
-    Ndvi,
+    Ndvi = 3,
     /// NDBI(after) - NDBI(before), NDBI = (SWIR - NIR) / (SWIR + NIR). Needs NIR and SWIR.
-    Ndbi,
+    Ndbi = 4,
     /// |ln((mean(after) + 1) / (mean(before) + 1))|: for SAR amplitude.
-    LogRatio,
+    LogRatio = 5,
     /// |MBI(after) - MBI(before)|, the change of the morphological building index: responds to
     /// buildings appearing or disappearing, not to spectral drift of fields.
-    Mbi,
+    Mbi = 6,
     /// |MSI(after) - MSI(before)|, the change of the morphological shadow index (the building
     /// index of the inverted brightness: dark, compact structures such as the shadows new
     /// buildings cast, and dark roofs).
-    Msi,
+    Msi = 7,
     /// Vegetation conversion (needs R and NIR): how far a pixel is past the rules of green cover
     /// turned into built or bare ground (NDVI drop and a non-vegetated after date), into new
     /// managed turf (NDVI and NIR rise to dense vegetation), or of bare ground turned into a
     /// bright new surface (visible brightness rise, both dates non-vegetated). 1.0 is the edge of a rule, so the
     /// threshold is fixed at 1.0, not fitted; harvest and flooding (after NDVI above the bare
     /// limit) and seasonal drift stay below it. See [`conversion`] for the constants.
-    Conversion,
+    Conversion = 8,
     /// The change probability of a learned model ([`crate::model`]), computed on the CPU before
     /// the kernels; the threshold, morphology and classes then run as for any other kind.
     /// Not in [`EvidenceKind::ALL`]: it needs a model file.
-    Model,
+    Model = 9,
 }
 
-/// The rules behind [`EvidenceKind::Conversion`] (NDVI units); the WGSL twin repeats them in
-/// `shaders/spectral.wgsl`.
+/// The rules behind [`EvidenceKind::Conversion`] (NDVI units); the shaders get them through
+/// [`contract::wgsl_prelude`].
 pub mod conversion {
     /// NDVI drop that scores 1.0 on the loss arm.
     pub const LOSS_DROP: f32 = 0.3;
@@ -132,7 +132,8 @@ impl EvidenceKind {
         matches!(self, EvidenceKind::Mbi | EvidenceKind::Msi)
     }
 
-    /// The code the shaders switch on.
+    /// The code the shaders switch on (`EV_*` in [`contract::wgsl_prelude`]): the explicit
+    /// discriminant, so reordering the kinds changes no code.
     pub fn code(self) -> u32 {
         self as u32
     }
@@ -141,8 +142,8 @@ impl EvidenceKind {
     /// computes, map to brightness).
     pub fn from_code(code: u32) -> Self {
         Self::ALL
-            .get(code as usize)
-            .copied()
+            .into_iter()
+            .find(|k| k.code() == code)
             .unwrap_or(EvidenceKind::Brightness)
     }
 
@@ -408,47 +409,13 @@ impl Plan {
     }
 }
 
-/// Uniform parameters shared by every shader. WGSL twin: `struct Params` at the top of each
-/// file in `shaders/` (a test checks the size).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct KernelParams {
-    pub width: u32,
-    pub height: u32,
-    pub bands: u32,
-    pub evidence: u32,
-    pub red: u32,
-    pub nir: u32,
-    pub swir: u32,
-    /// Bit mask of visible bands (0: all bands).
-    pub visible: u32,
-    pub threshold: f32,
-    pub near_rel: f32,
-    /// Line direction for the building index (0..4).
-    pub dir: u32,
-    /// Half-length of a line, or radius of a square structuring element.
-    pub half: u32,
-    /// Visible brightness of the after image (band units) from which a pixel is cloud: its
-    /// evidence is [`CLOUD_EVIDENCE`] (never change). 0 = no cloud test.
-    pub cloud: f32,
-    /// Visible brightness of the after image (band units) under which a pixel is in shadow
-    /// when the before image was not as dark there: its evidence is [`SHADOW_EVIDENCE`] (never
-    /// change: a shadow is not a surface, new buildings cast them, and what lies under it
-    /// cannot be seen). Dark in both dates (dense forest, water): evidence 0. 0 = no test.
-    pub dark: f32,
-    /// Rise of the visible brightness (band units) at which the conversion evidence's bright
-    /// arm scores 1.0 (a new roof or concrete on bare ground). 0 = no bright arm.
-    pub bright: f32,
-    pub pad: u32,
-}
-
 /// Evidence of a pixel the cloud test took out: below any threshold, so never change, and
 /// counted apart ([`crate::pipeline::detect::DetectSummary::cloud_px`]).
-pub const CLOUD_EVIDENCE: f32 = -cpu::BIG;
+pub const CLOUD_EVIDENCE: f32 = -contract::BIG;
 /// Evidence of a pixel the shadow test took out: never change, and counted apart (coverage:
 /// nothing under a shadow can be seen). Half of [`CLOUD_EVIDENCE`], exact in f32, as the WGSL
 /// twin writes it.
-pub const SHADOW_EVIDENCE: f32 = -cpu::BIG * 0.5;
+pub const SHADOW_EVIDENCE: f32 = -contract::BIG * 0.5;
 
 /// Whether an evidence value is a screen's code ([`CLOUD_EVIDENCE`], [`SHADOW_EVIDENCE`])
 /// rather than a measure.

@@ -91,7 +91,7 @@ impl Measured {
             "road_m" => self.road_m,
             "rows" => self
                 .mask_class
-                .map(|c| f64::from(u8::from(c == crate::change::ROWS_CLASS))),
+                .map(|c| f64::from(u8::from(c == crate::change::CLASS_ROWS))),
             "village_m" => self.village_m,
             "nir" => Some(if f.ndvi_after.is_some() { 1.0 } else { 0.0 }),
             "pixel_m" => Some(self.pixel_m),

@@ -24,8 +24,20 @@ pub(super) struct Kernels {
     pub tree_scores: wgpu::ComputePipeline,
 }
 
-/// Declarations every shader shares (the `Params` struct, constants), prepended to each.
+/// Functions every shader shares, prepended to each after the prelude.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// The declarations of the kernel contract ([`crate::change::contract::wgsl_prelude`]),
+/// written once per process.
+pub fn prelude() -> &'static str {
+    static PRELUDE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PRELUDE.get_or_init(crate::change::contract::wgsl_prelude)
+}
+
+/// The source a shader is compiled from: the prelude, the shared functions, then its own.
+pub fn full_source(src: &str) -> String {
+    format!("{}\n{COMMON}\n{src}", prelude())
+}
 
 /// The WGSL sources, compiled into the binary.
 pub const SHADERS: [(&str, &str); 7] = [
@@ -45,7 +57,7 @@ impl Kernels {
             .map(|(name, src)| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{src}").into()),
+                    source: wgpu::ShaderSource::Wgsl(full_source(src).into()),
                 })
             })
             .collect();
@@ -80,6 +92,32 @@ impl Kernels {
             conv2d: pipe(5, "conv2d"),
             tree_scores: pipe(6, "tree_scores"),
         }
+    }
+
+    /// The pipeline of WGSL entry point `entry`.
+    pub fn by_entry(&self, entry: &str) -> Option<&wgpu::ComputePipeline> {
+        Some(match entry {
+            "normalize" => &self.normalize,
+            "evidence" => &self.evidence,
+            "visible_max" => &self.visible_max,
+            "erode_line" => &self.erode_line,
+            "dilate_line" => &self.dilate_line,
+            "accumulate" => &self.accumulate,
+            "mbi_change" => &self.mbi_change,
+            "threshold" => &self.threshold,
+            "erode" => &self.erode,
+            "dilate" => &self.dilate,
+            "erode_line_mask" => &self.erode_line_mask,
+            "dilate_line_mask" => &self.dilate_line_mask,
+            "thin_seeds" => &self.thin_seeds,
+            "or_into" => &self.or_into,
+            "change_class" => &self.change_class,
+            "class_majority" => &self.class_majority,
+            "rows" => &self.rows,
+            "conv2d" => &self.conv2d,
+            "tree_scores" => &self.tree_scores,
+            _ => return None,
+        })
     }
 
     /// Record one dispatch of `pipeline` over `groups` workgroups with `bindings` in group 0.

@@ -7,12 +7,20 @@
 
 mod kernels;
 
-/// The WGSL sources compiled into the binary, by name, the shared `common` prelude first (for
-/// tests and tools).
-pub fn shader_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
-    std::iter::once(("common", kernels::COMMON)).chain(kernels::SHADERS)
+/// The WGSL sources compiled into the binary, by name, each as the device compiles it (the
+/// contract's prelude and the shared functions first), for tests and tools.
+pub fn shader_sources() -> impl Iterator<Item = (&'static str, String)> {
+    kernels::SHADERS
+        .iter()
+        .map(|(name, src)| (*name, kernels::full_source(src)))
 }
 
+/// The prelude every shader is compiled with ([`crate::change::contract::wgsl_prelude`]).
+pub fn shader_prelude() -> &'static str {
+    kernels::prelude()
+}
+
+use crate::change::contract::{ConvParams, TreeParams, Uniform};
 use crate::change::{KernelParams, Plan, TileInput, TileResult};
 use crate::error::{Error, Result};
 use kernels::Kernels;
@@ -524,6 +532,58 @@ impl GpuContext {
         })
     }
 
+    /// One dispatch of the tile kernel `entry` over `p.width` x `p.height` pixels, with `p` at
+    /// binding 0 and `buffers` (binding, initial contents) as storage buffers; returns every
+    /// buffer's contents after the dispatch, in the order given. For the per-kernel tests
+    /// against the CPU twins, and for tools.
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] for an unknown entry point, a binding the kernel does not declare, or a
+    /// device failure.
+    pub fn run_kernel(
+        &self,
+        entry: &str,
+        p: &KernelParams,
+        buffers: &[(u32, &[u8])],
+    ) -> Result<Vec<Vec<u8>>> {
+        let pipeline = self
+            .kernels
+            .by_entry(entry)
+            .ok_or_else(|| Error::Gpu(format!("no kernel named {entry}")))?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let params = self.uniform(p);
+        let bufs: Vec<wgpu::Buffer> = buffers
+            .iter()
+            .map(|(_, d)| self.storage(entry, d))
+            .collect();
+        let mut bindings = vec![(0, &params)];
+        bindings.extend(buffers.iter().map(|(b, _)| *b).zip(&bufs));
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(entry) });
+        let g = groups(p.width as usize, p.height as usize);
+        self.kernels
+            .dispatch(&self.device, &mut enc, pipeline, &bindings, g);
+        let parts: Vec<(&wgpu::Buffer, u64)> = bufs
+            .iter()
+            .zip(buffers)
+            .map(|(b, (_, d))| (b, d.len() as u64))
+            .collect();
+        let words = self.download(enc, &parts);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("{entry}: {e}")));
+        }
+        let bytes: Vec<u8> = bytemuck::cast_slice(&words?).to_vec();
+        let mut at = 0;
+        Ok(buffers
+            .iter()
+            .map(|(_, d)| {
+                at += d.len();
+                bytes[at - d.len()..at].to_vec()
+            })
+            .collect())
+    }
+
     /// Record copies of the first `bytes` of each buffer, one after the other, into one
     /// mappable buffer; submit, wait, and return its words.
     fn download(
@@ -573,7 +633,7 @@ impl GpuContext {
         &self,
         label: &str,
         pipeline: &wgpu::ComputePipeline,
-        params: &[u32],
+        params: &impl Uniform,
         inputs: &[&[u8]],
         n: usize,
     ) -> Result<Vec<f32>> {
@@ -582,7 +642,7 @@ impl GpuContext {
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                contents: bytemuck::cast_slice(params),
+                contents: bytemuck::bytes_of(params),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
         let buffers: Vec<wgpu::Buffer> = inputs.iter().map(|d| self.storage(label, d)).collect();
@@ -633,12 +693,12 @@ impl GpuContext {
                 nodes.len()
             )));
         }
-        let params: [u32; 4] = [
-            n as u32,
-            features as u32,
-            roots.len() as u32,
-            base.to_bits(),
-        ];
+        let params = TreeParams {
+            rows: n as u32,
+            features: features as u32,
+            trees: roots.len() as u32,
+            base,
+        };
         self.one_shot(
             "trees",
             &self.kernels.tree_scores,
@@ -674,24 +734,24 @@ impl GpuContext {
                 g.c, g.h, g.w
             )));
         }
-        let params: [u32; 16] = [
-            g.c as u32,
-            g.h as u32,
-            g.w as u32,
-            o as u32,
-            g.kh as u32,
-            g.kw as u32,
-            g.stride.0 as u32,
-            g.stride.1 as u32,
-            g.pad.0 as u32,
-            g.pad.1 as u32,
-            g.dilation.0 as u32,
-            g.dilation.1 as u32,
-            g.oh as u32,
-            g.ow as u32,
-            group as u32,
-            u32::from(!bias.is_empty()),
-        ];
+        let params = ConvParams {
+            c: g.c as u32,
+            h: g.h as u32,
+            w: g.w as u32,
+            o: o as u32,
+            kh: g.kh as u32,
+            kw: g.kw as u32,
+            sh: g.stride.0 as u32,
+            sw: g.stride.1 as u32,
+            ph: g.pad.0 as u32,
+            pw: g.pad.1 as u32,
+            dh: g.dilation.0 as u32,
+            dw: g.dilation.1 as u32,
+            oh: g.oh as u32,
+            ow: g.ow as u32,
+            group: group as u32,
+            has_bias: u32::from(!bias.is_empty()),
+        };
         let bias = if bias.is_empty() { &[0.0f32][..] } else { bias };
         self.one_shot(
             "conv",

@@ -25,6 +25,7 @@
 //! scene mean) and get NaN evidence.
 
 use super::train::TrainPair;
+use crate::change::contract::TREE_LEAF;
 use crate::change::cpu::Driver;
 use crate::change::cpu::mbi::mbi_sum;
 use crate::change::{KernelParams, TileInput};
@@ -311,7 +312,7 @@ fn for_each_sub(patch: &Patch, side: usize, mut f: impl FnMut(&Tile, &[Vec<f32>]
 
 /// One node of a compiled tree: a split on `feature` at `split` (f32, rounded down from the
 /// trained cut so that `v <= split` decides every f32 value as the cut did), or a leaf
-/// (`feature == u32::MAX`, value in `split`).
+/// (`feature == TREE_LEAF`, value in `split`).
 #[derive(Clone, Copy, Debug)]
 struct Node {
     feature: u32,
@@ -366,8 +367,8 @@ impl Levels {
             let mut depth = 0;
             loop {
                 let first = nodes[level[0]];
-                if first.feature == u32::MAX {
-                    if level.iter().any(|&i| nodes[i].feature != u32::MAX) {
+                if first.feature == TREE_LEAF {
+                    if level.iter().any(|&i| nodes[i].feature != TREE_LEAF) {
                         return None;
                     }
                     lv.leaves.extend(level.iter().map(|&i| nodes[i].split));
@@ -460,7 +461,7 @@ impl PixelTrees {
             nodes.extend((0..t.feature.len()).map(|i| {
                 if t.feature[i] < 0 {
                     Node {
-                        feature: u32::MAX,
+                        feature: TREE_LEAF,
                         split: t.value[i] as f32,
                         left: 0,
                         right: 0,
@@ -479,7 +480,7 @@ impl PixelTrees {
             .iter()
             .map(|n| [n.feature, n.split.to_bits(), n.left, n.right])
             .collect();
-        let leaf = |n: &Node| n.feature == u32::MAX;
+        let leaf = |n: &Node| n.feature == TREE_LEAF;
         let walk = nodes
             .iter()
             .enumerate()
@@ -1279,7 +1280,7 @@ mod tests {
         let mut s = trees.base;
         for &root in &trees.roots {
             let mut n = trees.packed[root as usize];
-            while n[0] != u32::MAX {
+            while n[0] != TREE_LEAF {
                 let split = f32::from_bits(n[1]);
                 n = trees.packed[if x[n[0] as usize] <= split {
                     n[2]

@@ -52,10 +52,7 @@ impl Driver {
     }
 }
 
-/// Largest finite f32, the "infinity" the kernels use as the neutral element of min and max
-/// (WGSL has no infinity literal). A valid centre pixel is always in its own window, so the
-/// sentinel never reaches an output.
-pub const BIG: f32 = 3.402_823_5e38;
+pub use super::contract::BIG;
 
 #[cfg(test)]
 mod tests {

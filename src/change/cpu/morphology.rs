@@ -4,6 +4,7 @@
 //! tile edge differently from the scene edge.
 
 use super::{Driver, chains};
+use crate::change::contract::{CLASS_CHANGE, CLASS_GREEN};
 use crate::change::{KernelParams, MASK_NODATA};
 
 /// The binary rule over the values of a window (structuring element): erosion is 0 at the
@@ -204,7 +205,8 @@ pub fn join_lines(driver: Driver, p: &KernelParams, mask: &mut [u32], half: u32,
 }
 
 /// The class of change pixel `i` after a majority vote of the change classes 1 and 2 in the
-/// `(2 * p.half + 1)^2` window (ties keep its own; a filled pixel, raw class 3, takes the
+/// `(2 * p.half + 1)^2` window (ties keep its own; a filled pixel,
+/// [`CLASS_FILLED`](crate::change::contract::CLASS_FILLED), takes the
 /// majority, 1 on a tie): single pixels of the other class inside an object (a speck of noise)
 /// and the pixels closing or joining filled join their neighbours instead of becoming polygons
 /// of their own. 0 and nodata stay.
@@ -220,17 +222,17 @@ pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     for yy in (y - r).max(0)..=(y + r).min(h - 1) {
         for xx in (x - r).max(0)..=(x + r).min(w - 1) {
             match src[(yy * w + xx) as usize] {
-                1 => n1 += 1,
-                2 => n2 += 1,
+                CLASS_CHANGE => n1 += 1,
+                CLASS_GREEN => n2 += 1,
                 _ => {}
             }
         }
     }
     match n2.cmp(&n1) {
-        std::cmp::Ordering::Greater => 2,
-        std::cmp::Ordering::Less => 1,
-        std::cmp::Ordering::Equal if own == 2 => 2,
-        std::cmp::Ordering::Equal => 1,
+        std::cmp::Ordering::Greater => CLASS_GREEN,
+        std::cmp::Ordering::Less => CLASS_CHANGE,
+        std::cmp::Ordering::Equal if own == CLASS_GREEN => CLASS_GREEN,
+        std::cmp::Ordering::Equal => CLASS_CHANGE,
     }
 }
 
@@ -299,7 +301,7 @@ pub fn rows_at(built: &dyn Fn(usize) -> bool, len: usize, r: usize, k: usize) ->
 
 /// The rows test: pixel `i` lies in an array of rows (solar panels with grass or soil between,
 /// rows of greenhouses) when it does along its row or its column ([`rows_at`], half-window
-/// `p.half`, built = change class 1). Such a pixel becomes [`crate::change::ROWS_CLASS`],
+/// `p.half`, built = change class 1). Such a pixel becomes [`crate::change::CLASS_ROWS`],
 /// whatever it was, so an array is one polygon, gaps included, not a polygon per row; the
 /// ground beyond its outer rows and past the ends of its rows stays. Nodata stays; elsewhere
 /// the class stays.
@@ -311,9 +313,9 @@ pub fn rows_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     let (w, h) = (p.width as usize, p.height as usize);
     let (x, y) = (i % w, i / w);
     let r = p.half as usize;
-    let along_row = rows_at(&|k| src[y * w + k] == 1, w, r, x);
-    if along_row || rows_at(&|k| src[k * w + x] == 1, h, r, y) {
-        crate::change::ROWS_CLASS
+    let along_row = rows_at(&|k| src[y * w + k] == CLASS_CHANGE, w, r, x);
+    if along_row || rows_at(&|k| src[k * w + x] == CLASS_CHANGE, h, r, y) {
+        crate::change::CLASS_ROWS
     } else {
         own
     }
@@ -335,7 +337,7 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
         .enumerate()
         .for_each_init(Vec::new, |line, (y, out)| {
             line.clear();
-            line.extend(src[y * w..(y + 1) * w].iter().map(|&m| m == 1));
+            line.extend(src[y * w..(y + 1) * w].iter().map(|&m| m == CLASS_CHANGE));
             rows_line(line, r, out);
         });
     // Along columns, in strips of `STRIP` columns, each strip's results row-major: the merge
@@ -350,7 +352,7 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
             let mut lines = vec![false; sw * h];
             for y in 0..h {
                 for (xl, &m) in src[y * w + x0..y * w + x0 + sw].iter().enumerate() {
-                    lines[xl * h + y] = m == 1;
+                    lines[xl * h + y] = m == CLASS_CHANGE;
                 }
             }
             let mut out = vec![false; sw * h];
@@ -375,7 +377,7 @@ pub fn rows(p: &KernelParams, src: &[u32], dst: &mut [u32]) {
                 for (xl, &hit) in across.iter().enumerate() {
                     let x = x0 + xl;
                     d[x] = if s[x] != MASK_NODATA && (along[x] || hit) {
-                        crate::change::ROWS_CLASS
+                        crate::change::CLASS_ROWS
                     } else {
                         s[x]
                     };

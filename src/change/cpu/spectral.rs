@@ -3,6 +3,7 @@
 //! morphological building index.
 
 use super::Driver;
+use crate::change::contract::{CLASS_CHANGE, CLASS_FILLED, CLASS_GREEN};
 use crate::change::{EvidenceKind, KernelParams};
 
 /// Value of band `b` at pixel `i` of a band-sequential buffer with `n` pixels per band.
@@ -226,10 +227,6 @@ fn conversion_rows(
     });
 }
 
-/// Raw class of a change pixel that closing or joining filled (its evidence is under the
-/// threshold): undecided until the majority vote gives it its neighbours' class.
-pub const CLASS_FILLED: u32 = 3;
-
 /// The change class of mask value `m` at pixel `i` ([`crate::change::MASK_CLASSES`]): with the
 /// conversion evidence a change pixel whose NDVI rose by the gain arm's `GAIN_RISE` is new
 /// green cover (2), any other detected pixel 1, and a pixel filled by closing or joining
@@ -243,7 +240,7 @@ pub fn change_class_px(
     m: u32,
     i: usize,
 ) -> u32 {
-    if m != 1 || p.evidence != EvidenceKind::Conversion.code() {
+    if m != CLASS_CHANGE || p.evidence != EvidenceKind::Conversion.code() {
         return m;
     }
     // NaN evidence is never above the threshold (the threshold kernel's comparison).
@@ -252,7 +249,11 @@ pub fn change_class_px(
     }
     let n = p.pixels();
     let nd = |img: &[f32]| norm_diff(band(img, n, p.nir, i), band(img, n, p.red, i));
-    1 + u32::from(nd(after) - nd(before) >= crate::change::conversion::GAIN_RISE)
+    if nd(after) - nd(before) >= crate::change::conversion::GAIN_RISE {
+        CLASS_GREEN
+    } else {
+        CLASS_CHANGE
+    }
 }
 
 /// Mean of the visible bands (all bands when none is known) at pixel `i`: the cloud test.
