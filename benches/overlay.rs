@@ -5,8 +5,8 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use std::hint::black_box;
+use tuban::geom::boolean::cover;
 use tuban::overlay::index::{RefFeature, Targets, Want};
-use tuban::overlay::ops::cover;
 
 const X0: f64 = 39_500_000.0;
 const Y0: f64 = 3_500_000.0;

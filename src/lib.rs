@@ -45,6 +45,7 @@ pub mod classify;
 pub mod coverage;
 pub mod error;
 pub mod eval;
+pub mod geom;
 pub mod gpu;
 pub mod job;
 pub mod learn;

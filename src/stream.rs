@@ -6,6 +6,9 @@
 //! so the next send fails and the computing side stops; the writer's error (or a panic in it,
 //! named by the output) is then returned, the computing side's own failure first.
 
+/// Progress reports from long stages: the stage name, units done, units in total.
+pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
 use crate::error::{Error, Result};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::Path;

@@ -43,6 +43,10 @@ pub const MASK_CLASSES: [(u32, &str); 3] = [
 
 pub use contract::{CLASS_CHANGE, CLASS_GREEN, CLASS_ROWS};
 
+/// Band metadata key of `change.tif` that lists its change classes; readers that want a plain
+/// mask (`tuban eval`) take every class as change.
+pub const CHANGE_CLASSES_KEY: &str = "TUBAN_CHANGE_CLASSES";
+
 /// True for a change pixel of the mask (any class).
 #[inline]
 pub fn is_change(m: u32) -> bool {

@@ -3,7 +3,7 @@
 //! house usually stands at the edge of a village. Which land classes count is configurable
 //! (`[classify.context]`): code tables differ between survey generations.
 
-use crate::overlay::geom::subdivide;
+use crate::geom::subdivide;
 use geo::{BoundingRect, Contains, Distance, Euclidean, Line, MultiPolygon, Polygon, Rect};
 use rstar::{AABB, RTree, RTreeObject, primitives::GeomWithData, primitives::Rectangle};
 use serde::Deserialize;

@@ -4,10 +4,14 @@
 //! ([`external`]).
 
 pub mod branches;
+#[cfg(feature = "gdal")]
+pub mod classifier;
 pub mod context;
 #[cfg(feature = "gdal")]
 pub mod external;
 pub mod features;
+#[cfg(feature = "gdal")]
+pub mod measures;
 pub mod near;
 pub mod pixels;
 pub mod rules;
@@ -49,7 +53,27 @@ impl Measured {
             .or(self.rect_width_m)
     }
 
-    /// The value of a rule feature ([`rules::FEATURES`]) by name.
+    /// Length of the polygon's skeleton (m): its area over its width.
+    pub fn skeleton_m(&self) -> Option<f64> {
+        self.width_m()
+            .filter(|w| *w > 0.0)
+            .map(|w| self.area_m2 / w)
+    }
+
+    /// Area over the square of the width: how many widths long the polygon is.
+    pub fn slenderness(&self) -> Option<f64> {
+        self.width_m()
+            .filter(|w| *w > 0.0)
+            .map(|w| self.area_m2 / (w * w))
+    }
+
+    /// Whether the polygon is an array of rows (its mask class), when the mask has classes.
+    pub fn in_rows(&self) -> Option<bool> {
+        self.mask_class.map(|c| c == crate::change::CLASS_ROWS)
+    }
+
+    /// The value of a rule feature ([`rules::FEATURES`]) by name (the rules a user writes
+    /// name them; code uses the fields and methods).
     pub fn value(&self, name: &str) -> Option<f64> {
         let f = &self.features;
         let diff = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
@@ -58,14 +82,8 @@ impl Measured {
             "elong" => self.elongation,
             "length_m" => self.length_m,
             "width_m" => self.width_m(),
-            "skel_m" => self
-                .width_m()
-                .filter(|w| *w > 0.0)
-                .map(|w| self.area_m2 / w),
-            "slender" => self
-                .width_m()
-                .filter(|w| *w > 0.0)
-                .map(|w| self.area_m2 / (w * w)),
+            "skel_m" => self.skeleton_m(),
+            "slender" => self.slenderness(),
             "rectfill" => match (self.elongation, self.length_m) {
                 (Some(e), Some(l)) if l > 0.0 => Some(self.area_m2 * e / (l * l)),
                 _ => None,
@@ -89,9 +107,7 @@ impl Measured {
             "blue_red" => f.blue_red,
             "evidence" => self.evidence,
             "road_m" => self.road_m,
-            "rows" => self
-                .mask_class
-                .map(|c| f64::from(u8::from(c == crate::change::CLASS_ROWS))),
+            "rows" => self.in_rows().map(|r| f64::from(u8::from(r))),
             "village_m" => self.village_m,
             "nir" => Some(if f.ndvi_after.is_some() { 1.0 } else { 0.0 }),
             "pixel_m" => Some(self.pixel_m),

@@ -10,7 +10,7 @@ use geo::{Area, ConvexHull, Euclidean, Length, MinimumRotatedRect, MultiPolygon}
 
 /// Shape descriptors of one polygon.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Shape {
+pub struct ShapeMeasures {
     /// Long side / short side of the minimum rotated rectangle (>= 1).
     pub elongation: f64,
     /// Long side of the minimum rotated rectangle (CRS units).
@@ -36,7 +36,7 @@ fn ring_length(g: &MultiPolygon<f64>) -> f64 {
 }
 
 /// The descriptors of `g`; None for an empty or zero-area geometry.
-pub fn shape(g: &MultiPolygon<f64>) -> Option<Shape> {
+pub fn shape(g: &MultiPolygon<f64>) -> Option<ShapeMeasures> {
     let area = g.unsigned_area();
     if area <= 0.0 || !area.is_finite() {
         return None;
@@ -51,7 +51,7 @@ pub fn shape(g: &MultiPolygon<f64>) -> Option<Shape> {
     let (long, short) = (a.max(b), a.min(b));
     let perimeter = ring_length(g);
     let hull = hull.unsigned_area();
-    Some(Shape {
+    Some(ShapeMeasures {
         elongation: if short > 0.0 {
             long / short
         } else {

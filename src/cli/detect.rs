@@ -236,7 +236,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             Some(rules.unwrap_or_default())
         },
         context: a.context.as_ref().map(|path| ContextSource {
-            source: tuban::job::Source {
+            source: tuban::job::LayerSource {
                 path: path.clone(),
                 layer: a.context_layer.clone(),
                 crs: None,
@@ -296,7 +296,7 @@ pub fn choose_gpu(arg: BackendArg) -> Result<Option<GpuContext>> {
 /// Choosing the GPU, or what `f` returns (a GPU error only when the GPU was asked for).
 pub fn on_backend<T>(
     arg: BackendArg,
-    f: impl Fn(&Backend, tuban::pipeline::ProgressFn) -> tuban::Result<T>,
+    f: impl Fn(&Backend, tuban::stream::ProgressFn) -> tuban::Result<T>,
 ) -> Result<T> {
     let gpu = choose_gpu(arg)?;
     let progress = Progress::new();

@@ -4,7 +4,8 @@ use super::Progress;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
-use tuban::pipeline::polygonize::{MU_M2, PolygonizeJob, polygonize};
+use tuban::MU_M2;
+use tuban::pipeline::polygonize::{PolygonizeJob, polygonize};
 use tuban::vectorize::source::Foreground;
 use tuban::vectorize::stitch::{Connectivity, PolygonizeOptions};
 

@@ -17,14 +17,14 @@
 
 use crate::change::{CLOUD_EVIDENCE, SHADOW_EVIDENCE};
 use crate::error::{Error, Result};
-use crate::job::{CountiesConf, Source};
-use crate::overlay::geom::{AreaMethod, clip_to_rect};
+use crate::geom::boolean::{Op, boolean};
+use crate::geom::{AreaMethod, clip_to_rect};
+use crate::job::{CountiesConf, LayerSource};
 use crate::overlay::index::Targets;
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
-use crate::overlay::ops::{Op, boolean};
-use crate::pipeline::ProgressFn;
 use crate::raster::grid::Window;
 use crate::raster::writer::{Georef, OutputRaster};
+use crate::stream::ProgressFn;
 use crate::vectorize::geometry::{GeoTransform, to_world};
 use crate::vectorize::source::components;
 use geo::{BoundingRect, MultiPolygon, Polygon, Rect};
@@ -156,7 +156,7 @@ pub struct CoverageJob<'a> {
     /// Where `seen.tif` goes.
     pub out_dir: &'a Path,
     /// The county layer; without one, the grid is one unit named by `whole_name`.
-    pub counties: Option<&'a (Source, CountiesConf)>,
+    pub counties: Option<&'a (LayerSource, CountiesConf)>,
     pub whole_name: &'a str,
     pub min_clear_share: f64,
 }
@@ -254,7 +254,7 @@ struct Unit {
 }
 
 /// The counties of the job's layer in the imagery's CRS (features of one code are one unit).
-fn read_counties((src, conf): &(Source, CountiesConf), work: &WorkCrs) -> Result<Vec<Unit>> {
+fn read_counties((src, conf): &(LayerSource, CountiesConf), work: &WorkCrs) -> Result<Vec<Unit>> {
     let fields = crate::overlay::county_fields(conf);
     let mut units: Vec<Unit> = vec![];
     read_layer(

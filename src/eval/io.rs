@@ -177,8 +177,7 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
             .collect();
         // tuban's own change.tif: its classes are kinds of evidence, not change types.
         let plain_mask =
-            gdal::Metadata::metadata_item(&band, crate::pipeline::detect::CHANGE_CLASSES_KEY, "")
-                .is_some();
+            gdal::Metadata::metadata_item(&band, crate::change::CHANGE_CLASSES_KEY, "").is_some();
         let codes: Vec<u32> = v
             .iter()
             .zip(&nodata)

@@ -82,7 +82,7 @@ pub struct LayersConf {
 
 /// Where a layer's features come from; shared by every layer kind.
 #[derive(Clone, Debug)]
-pub struct Source {
+pub struct LayerSource {
     /// A file path (resolved against the job folder) or an OGR connection string.
     pub path: String,
     /// Layer name; `None` = the source's only layer, or the kind's conventional name.
@@ -112,8 +112,8 @@ macro_rules! source_fields {
         }
 
         impl $name {
-            fn source(&self, base: &Path, text: &str) -> Source {
-                Source {
+            fn source(&self, base: &Path, text: &str) -> LayerSource {
+                LayerSource {
                     path: resolve(base, self.path.get_ref()),
                     layer: self.layer.clone(),
                     crs: self.crs.clone(),
@@ -206,12 +206,12 @@ pub struct Job {
     pub quarter: Quarter,
     pub out: PathBuf,
     pub imagery: Option<Imagery>,
-    pub dltb: Option<(Source, DltbConf)>,
-    pub basic_farmland: Option<(Source, CoverConf)>,
-    pub red_line: Option<(Source, CoverConf)>,
-    pub urban_boundary: Option<(Source, CoverConf)>,
-    pub approvals: Option<(Source, ApprovalsConf)>,
-    pub counties: Option<(Source, CountiesConf)>,
+    pub dltb: Option<(LayerSource, DltbConf)>,
+    pub basic_farmland: Option<(LayerSource, CoverConf)>,
+    pub red_line: Option<(LayerSource, CoverConf)>,
+    pub urban_boundary: Option<(LayerSource, CoverConf)>,
+    pub approvals: Option<(LayerSource, ApprovalsConf)>,
+    pub counties: Option<(LayerSource, CountiesConf)>,
     pub rules: RulesConf,
     /// Typing rules for the change polygons.
     pub classify: crate::classify::ClassifyConf,
@@ -223,7 +223,7 @@ pub struct Job {
 
 /// One image file of a date and its acquisition date.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Scene {
+pub struct SceneFile {
     pub path: PathBuf,
     pub date: Option<Date>,
 }
@@ -233,8 +233,8 @@ pub struct Scene {
 /// approval cut-off: an approval dated after a change was first seen does not legalise it).
 #[derive(Clone, Debug)]
 pub struct Imagery {
-    pub before: Vec<Scene>,
-    pub after: Vec<Scene>,
+    pub before: Vec<SceneFile>,
+    pub after: Vec<SceneFile>,
     pub before_date: Option<Date>,
     pub after_date: Option<Date>,
     pub bands: Option<String>,
@@ -336,15 +336,15 @@ impl Job {
                         &im.after_scenes,
                     ),
                 ] {
-                    let list: Vec<Scene> = match (single, scenes.is_empty()) {
-                        (Some(p), true) => vec![Scene {
+                    let list: Vec<SceneFile> = match (single, scenes.is_empty()) {
+                        (Some(p), true) => vec![SceneFile {
                             path: existing(p, &format!("imagery.{key}"))?,
                             date: date(single_date, date_key)?,
                         }],
                         (None, false) => scenes
                             .iter()
-                            .map(|sc| -> Result<Scene> {
-                                Ok(Scene {
+                            .map(|sc| -> Result<SceneFile> {
+                                Ok(SceneFile {
                                     path: existing(
                                         &sc.path,
                                         &format!("imagery.{key}_scenes.path"),

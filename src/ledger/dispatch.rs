@@ -11,7 +11,7 @@
 use super::db::{Tx, Val, vals};
 use super::{Ledger, ledger_err, log, meta, set_meta, sql};
 use crate::error::{Error, Result};
-use crate::job::{Date, Quarter, Source};
+use crate::job::{Date, LayerSource, Quarter};
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use geo::{Area, BoundingRect, MultiPolygon};
 use serde_json::{Map, Value};
@@ -146,7 +146,7 @@ fn read_features(
     layer: Option<&str>,
     work: Option<&WorkCrs>,
 ) -> Result<(String, Vec<Feature>)> {
-    let src = Source {
+    let src = LayerSource {
         path: path.to_string_lossy().into_owned(),
         layer: layer.map(str::to_string),
         crs: None,
@@ -563,7 +563,7 @@ pub(super) fn overlap_ratio(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> f64
     if smaller <= 0.0 {
         return 0.0;
     }
-    crate::overlay::ops::boolean(a, b, crate::overlay::ops::Op::Intersection)
+    crate::geom::boolean::boolean(a, b, crate::geom::boolean::Op::Intersection)
         .map_or(0.0, |i| i.unsigned_area() / smaller)
 }
 

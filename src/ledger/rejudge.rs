@@ -20,7 +20,7 @@ use super::db::{Tx, Val, vals};
 use super::dispatch::{envelope, overlap_ratio};
 use super::{Ledger, ledger_err, log, sql};
 use crate::error::{Error, Result};
-use crate::job::{Date, Job, Source};
+use crate::job::{Date, Job, LayerSource};
 use crate::output::gpkg::{Column, GpkgWriter, gpkg_blob, parse_blob};
 use geo::MultiPolygon;
 use rusqlite::types::Value as Sql;
@@ -128,7 +128,7 @@ impl Ledger {
                 "the ledger has no leads yet: nothing to correct",
             )
         })?;
-        let src = Source {
+        let src = LayerSource {
             path: c.geometry.to_string_lossy().into_owned(),
             layer: None,
             crs: None,
@@ -438,7 +438,7 @@ fn overlay_again<'a>(
     for (k, members) in groups.values().enumerate() {
         let parts: Vec<MultiPolygon<f64>> =
             members.iter().map(|&i| leads[i].geom.clone()).collect();
-        let whole = crate::overlay::ops::union_all(&parts)
+        let whole = crate::geom::boolean::union_all(&parts)
             .unwrap_or_else(|_| MultiPolygon::new(parts.into_iter().flat_map(|p| p.0).collect()));
         let tblx = leads[members[0]].tblx.clone();
         w.push(&whole, vec![tblx.map_or(Sql::Null, Sql::Text)])?;
@@ -559,13 +559,13 @@ fn meets(a: &[f64; 4], b: &[f64; 4]) -> bool {
 /// A copy of the part of `src` around `extent` (ledger CRS) with `corrections` applied, as a
 /// source the overlay reads.
 fn corrected_layer(
-    src: &Source,
+    src: &LayerSource,
     default_layer: &str,
     corrections: &[&Correction],
     projection: &str,
     extent: &[f64; 4],
     dir: &Path,
-) -> Result<Source> {
+) -> Result<LayerSource> {
     let (ds, _) = crate::overlay::layer::open(src)?;
     let (_, name) = crate::overlay::layer::choose_layer(&ds, src, default_layer)?;
     let dest = dir.join(format!("{default_layer}.gpkg"));
@@ -607,7 +607,7 @@ fn corrected_layer(
     crate::output::vector::translate(&ds, &dest, &args)?;
     let conn = Connection::open(&dest).map_err(|e| Error::write(&dest, e))?;
     apply(&conn, &name, corrections).map_err(|e| Error::write(&dest, e))?;
-    Ok(Source {
+    Ok(LayerSource {
         path: dest.to_string_lossy().into_owned(),
         layer: Some(name),
         crs: None,
@@ -653,7 +653,7 @@ fn apply(
             if overlap_ratio(&g, &c.geom) <= 0.0 {
                 continue;
             }
-            let cut = crate::overlay::ops::subtract_all(&g, std::slice::from_ref(&c.geom))
+            let cut = crate::geom::boolean::subtract_all(&g, std::slice::from_ref(&c.geom))
                 .map_err(|_| format!("correction {}: cutting feature {fid} failed", c.id))?;
             conn.execute(
                 &format!(

@@ -293,7 +293,7 @@ pub struct TreesReport {
 }
 
 /// Every pair of the folders, read with the model bands.
-fn load_all(data: &TrainData, progress: crate::pipeline::ProgressFn) -> Result<Vec<TrainPair>> {
+fn load_all(data: &TrainData, progress: crate::stream::ProgressFn) -> Result<Vec<TrainPair>> {
     let mut files = Vec::new();
     for dir in &data.pairs {
         files.extend(list_pairs(dir)?);
@@ -340,10 +340,7 @@ fn own_config(bands: &[String], tile: TileConf, threshold: f32) -> ModelConfig {
 /// # Errors
 /// A folder or file that cannot be read (named), other than three model bands, an output that
 /// cannot be written.
-pub fn train_trees_job(
-    job: &TreesJob,
-    progress: crate::pipeline::ProgressFn,
-) -> Result<TreesReport> {
+pub fn train_trees_job(job: &TreesJob, progress: crate::stream::ProgressFn) -> Result<TreesReport> {
     let clock = std::time::Instant::now();
     if job.data.bands.len() != 3 {
         return Err(Error::Param {
@@ -408,7 +405,7 @@ pub struct TrainReport {
 /// # Errors
 /// A folder or file that cannot be read (named), pairs with different band counts, an output
 /// that cannot be written.
-pub fn train_job(job: &TrainJob, progress: crate::pipeline::ProgressFn) -> Result<TrainReport> {
+pub fn train_job(job: &TrainJob, progress: crate::stream::ProgressFn) -> Result<TrainReport> {
     let clock = std::time::Instant::now();
     let pairs = load_all(&job.data, progress)?;
     let trained = train(&pairs, &job.options, progress);

@@ -314,7 +314,7 @@ fn for_each_sub(patch: &Patch, side: usize, mut f: impl FnMut(&Tile, &[Vec<f32>]
 /// trained cut so that `v <= split` decides every f32 value as the cut did), or a leaf
 /// (`feature == TREE_LEAF`, value in `split`).
 #[derive(Clone, Copy, Debug)]
-struct Node {
+struct TreeNode {
     feature: u32,
     split: f32,
     left: u32,
@@ -332,7 +332,7 @@ pub struct PixelTrees {
     /// The nodes for the CPU's lock-step walk: a leaf splits on feature 0 at +inf and points
     /// to itself, so every walk takes exactly its tree's depth in steps, without branches;
     /// the leaf's value is in `leaf_value` (0 for a split).
-    walk: Vec<Node>,
+    walk: Vec<TreeNode>,
     leaf_value: Vec<f32>,
     /// Each tree's depth (steps from its root to its deepest leaf).
     depth: Vec<u32>,
@@ -360,7 +360,7 @@ impl Levels {
     /// The levels of compiled trees (`nodes`, trees starting at `roots`) when every tree is
     /// oblivious: all nodes of a level split on one feature at one f32 value, all leaves at
     /// one depth.
-    fn of(nodes: &[Node], roots: &[u32]) -> Option<Levels> {
+    fn of(nodes: &[TreeNode], roots: &[u32]) -> Option<Levels> {
         let mut lv = Levels::default();
         for &root in roots {
             let mut level = vec![root as usize];
@@ -374,7 +374,7 @@ impl Levels {
                     lv.leaves.extend(level.iter().map(|&i| nodes[i].split));
                     break;
                 }
-                let same = |n: &Node| {
+                let same = |n: &TreeNode| {
                     n.feature == first.feature && n.split.to_bits() == first.split.to_bits()
                 };
                 if depth == MAX_LEVELS || !level.iter().all(|&i| same(&nodes[i])) {
@@ -460,14 +460,14 @@ impl PixelTrees {
             roots.push(off);
             nodes.extend((0..t.feature.len()).map(|i| {
                 if t.feature[i] < 0 {
-                    Node {
+                    TreeNode {
                         feature: TREE_LEAF,
                         split: t.value[i] as f32,
                         left: 0,
                         right: 0,
                     }
                 } else {
-                    Node {
+                    TreeNode {
                         feature: t.feature[i] as u32,
                         split: f32_down(t.split[i]),
                         left: off + t.left[i],
@@ -480,13 +480,13 @@ impl PixelTrees {
             .iter()
             .map(|n| [n.feature, n.split.to_bits(), n.left, n.right])
             .collect();
-        let leaf = |n: &Node| n.feature == TREE_LEAF;
+        let leaf = |n: &TreeNode| n.feature == TREE_LEAF;
         let walk = nodes
             .iter()
             .enumerate()
             .map(|(i, n)| {
                 if leaf(n) {
-                    Node {
+                    TreeNode {
                         feature: 0,
                         split: f32::INFINITY,
                         left: i as u32,
@@ -902,14 +902,14 @@ pub struct TrainedTrees {
     pub kept_rounds: usize,
     /// The probability that gave the best pooled F1 on the validation rows, and that F1.
     pub best_threshold: Option<f32>,
-    pub validation_scores: Option<super::train::PixelScores>,
+    pub validation_scores: Option<super::train::ValidationScores>,
     /// The features with most split gain, most first.
     pub importance: Vec<(String, f64)>,
     pub options: TreesOptions,
 }
 
 /// Pixel scores of probabilities `p` against labels `y` at `threshold`.
-fn scores_at(p: &[f32], y: &[usize], threshold: f32) -> super::train::PixelScores {
+fn scores_at(p: &[f32], y: &[usize], threshold: f32) -> super::train::ValidationScores {
     let (mut tp, mut fp, mut fn_) = (0, 0, 0);
     for (&p, &y) in p.iter().zip(y) {
         match (p >= threshold, y == 1) {
@@ -919,7 +919,7 @@ fn scores_at(p: &[f32], y: &[usize], threshold: f32) -> super::train::PixelScore
             (false, false) => {}
         }
     }
-    super::train::PixelScores::from_counts(tp, fp, fn_)
+    super::train::ValidationScores::from_counts(tp, fp, fn_)
 }
 
 /// Train pixel trees on `pairs` (three bands each, scaled as [`super::data::load_pair`]
@@ -988,7 +988,7 @@ pub fn train_trees(
             .map(|k| k as f32 * 0.05)
             .map(|t| (t, scores_at(&p, &val.labels, t)))
             .fold(
-                None::<(f32, super::train::PixelScores)>,
+                None::<(f32, super::train::ValidationScores)>,
                 |b, (t, s)| match b {
                     Some((_, bs)) if bs.f1 >= s.f1 => b,
                     _ => Some((t, s)),

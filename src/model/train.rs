@@ -61,7 +61,7 @@ impl Default for TrainOptions {
 
 /// Pixel scores of a validation pass at probability 0.5.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
-pub struct PixelScores {
+pub struct ValidationScores {
     pub tp: u64,
     pub fp: u64,
     pub fn_: u64,
@@ -70,11 +70,11 @@ pub struct PixelScores {
     pub f1: f64,
 }
 
-impl PixelScores {
+impl ValidationScores {
     pub fn from_counts(tp: u64, fp: u64, fn_: u64) -> Self {
         let p = tp as f64 / (tp + fp).max(1) as f64;
         let r = tp as f64 / (tp + fn_).max(1) as f64;
-        PixelScores {
+        ValidationScores {
             tp,
             fp,
             fn_,
@@ -95,7 +95,7 @@ pub struct Epoch {
     pub epoch: usize,
     pub steps: usize,
     pub train_loss: f32,
-    pub validation: Option<PixelScores>,
+    pub validation: Option<ValidationScores>,
     pub seconds: f64,
 }
 
@@ -302,7 +302,7 @@ fn patch(set: &[&TrainPair], p: usize, total_px: usize, rng: &mut Rng) -> Sample
 
 /// Pixel precision, recall and F1 at probability 0.5 over whole validation pairs (cropped to
 /// a multiple of 4).
-pub fn validate(net: &Net, set: &[&TrainPair]) -> PixelScores {
+pub fn validate(net: &Net, set: &[&TrainPair]) -> ValidationScores {
     let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
     for t in set {
         let (w4, h4) = (t.width / 4 * 4, t.height / 4 * 4);
@@ -330,7 +330,7 @@ pub fn validate(net: &Net, set: &[&TrainPair]) -> PixelScores {
             }
         }
     }
-    PixelScores::from_counts(tp, fp, fn_)
+    ValidationScores::from_counts(tp, fp, fn_)
 }
 
 /// Adam's state for every parameter of a network.

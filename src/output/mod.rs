@@ -17,6 +17,23 @@ pub mod rtree;
 #[cfg(feature = "gdal")]
 pub mod vector;
 
+/// Prepare the output folder: create it, or refuse when the path is a file.
+///
+/// # Errors
+/// [`Error::Write`] naming the folder.
+pub fn prepare_out_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Write {
+            path: dir.into(),
+            reason: "exists and is not a folder".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.into(),
+        reason: e.to_string(),
+    })
+}
+
 /// The temporary name used while `path` is being written: `.NAME.partial` beside it.
 pub fn partial_path(path: &Path) -> PathBuf {
     let name = path

@@ -6,7 +6,7 @@
 //! source is refused and the message names `encoding =`.
 
 use crate::error::{Error, Result};
-use crate::job::Source;
+use crate::job::LayerSource;
 use gdal::vector::LayerAccess;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use std::path::Path;
@@ -94,7 +94,7 @@ fn text_bytes(path: &Path, options: &[&str]) -> Option<Vec<Vec<u8>>> {
 ///
 /// # Errors
 /// [`Error::Layer`] when the text is neither UTF-8 nor GB18030: the user must name it.
-pub fn guess(src: &Source) -> Result<Option<(&'static str, String)>> {
+pub fn guess(src: &LayerSource) -> Result<Option<(&'static str, String)>> {
     let path = Path::new(&src.path);
     if src.encoding.is_some() || !shapefile_without_cpg(path) {
         return Ok(None);

@@ -6,8 +6,8 @@
 //! 100,000-vertex red-line polygon costs each small change a small operation), and intersected
 //! with the targets its extent touches. Memory is bounded by the targets and one batch.
 
-use super::geom::{clip_to_rect, repair, subdivide};
-use super::ops::{Op, OpFailed, boolean};
+use crate::geom::boolean::{Op, OpFailed, boolean};
+use crate::geom::{clip_to_rect, repair, subdivide};
 use geo::{BoundingRect, MultiPolygon, Rect};
 use rayon::prelude::*;
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};

@@ -7,10 +7,10 @@
 //! CRS about the zone prefix. Both CRSs use the GIS axis order (easting/longitude first), so
 //! EPSG:4490's latitude-first definition never swaps coordinates.
 
-use super::geom::AreaMethod;
 use super::index::RefFeature;
 use crate::error::{Error, Result};
-use crate::job::Source;
+use crate::geom::AreaMethod;
+use crate::job::LayerSource;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Geometry, LayerAccess};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
@@ -122,7 +122,7 @@ pub enum Fields<'a> {
 
 /// Open a vector source, with the code page override when given, or the one
 /// [`super::encoding::guess`] found for a Shapefile that does not say its own (with its note).
-pub(crate) fn open(src: &Source) -> Result<(Dataset, Option<String>)> {
+pub(crate) fn open(src: &LayerSource) -> Result<(Dataset, Option<String>)> {
     let guessed = super::encoding::guess(src)?;
     let enc = src
         .encoding
@@ -229,7 +229,7 @@ fn polygons_of(g: &Geometry) -> Option<MultiPolygon<f64>> {
 /// The layer the source names, else the kind's conventional name, else its only layer.
 pub(crate) fn choose_layer<'d>(
     ds: &'d Dataset,
-    src: &Source,
+    src: &LayerSource,
     default_layer: &str,
 ) -> Result<(gdal::vector::Layer<'d>, String)> {
     let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
@@ -262,7 +262,7 @@ pub(crate) fn choose_layer<'d>(
 ///
 /// # Errors
 /// [`Error::Layer`] when the source or layer cannot be opened.
-pub fn layer_fields(src: &Source, default_layer: &str) -> Result<Vec<String>> {
+pub fn layer_fields(src: &LayerSource, default_layer: &str) -> Result<Vec<String>> {
     let (ds, _) = open(src)?;
     let (layer, _) = choose_layer(&ds, src, default_layer)?;
     Ok(layer.defn().fields().map(|f| f.name()).collect())
@@ -270,7 +270,7 @@ pub fn layer_fields(src: &Source, default_layer: &str) -> Result<Vec<String>> {
 
 /// The positions of the wanted fields in the layer (None: optional and absent).
 fn select_fields(
-    src: &Source,
+    src: &LayerSource,
     chosen: &str,
     available: &Schema,
     fields: Fields,
@@ -302,7 +302,10 @@ fn select_fields(
 }
 
 /// The layer's CRS (the job's `crs` first), in GIS axis order.
-fn layer_crs(src: &Source, layer: &gdal::vector::Layer) -> std::result::Result<SpatialRef, String> {
+fn layer_crs(
+    src: &LayerSource,
+    layer: &gdal::vector::Layer,
+) -> std::result::Result<SpatialRef, String> {
     let mut srs = match (&src.crs, layer.spatial_ref()) {
         (Some(c), _) => SpatialRef::from_definition(c)
             .map_err(|e| format!("crs {c:?} is not a CRS GDAL knows: {e}"))?,
@@ -365,7 +368,7 @@ fn gdal_failure() -> Option<String> {
 /// [`Error::Layer`] / [`Error::Field`] naming the source and layer (see the module doc), and
 /// whatever `sink` returns.
 pub fn read_layer(
-    src: &Source,
+    src: &LayerSource,
     default_layer: &str,
     fields: Fields,
     work: Option<&WorkCrs>,

@@ -15,10 +15,8 @@
 
 #[cfg(feature = "gdal")]
 pub mod encoding;
-pub mod geom;
 pub mod index;
 pub mod number;
-pub mod ops;
 pub mod rules;
 
 #[cfg(feature = "gdal")]
@@ -46,7 +44,7 @@ pub use write::{CountyTotals, FIELDS, OverlaySummary};
 #[cfg(feature = "gdal")]
 pub fn overlay(
     job: &OverlayJob,
-    progress: crate::pipeline::ProgressFn,
+    progress: crate::stream::ProgressFn,
 ) -> crate::Result<OverlaySummary> {
     let t = std::time::Instant::now();
     let mut o = run::run_stages(job, progress)?;

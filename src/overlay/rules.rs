@@ -104,7 +104,7 @@ pub struct Measures {
 
 /// The judgement of one polygon.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
+pub struct Ruling {
     pub lead: bool,
     /// Touches permanent basic farmland (SFYN).
     pub sfyn: bool,
@@ -120,7 +120,7 @@ pub struct Verdict {
 const SLIVER_M2: f64 = 0.01;
 
 /// Judge one polygon of type `tblx` (None: untyped, judged with the default thresholds).
-pub fn judge(rules: &Rules, tblx: Option<&str>, m: &Measures) -> Verdict {
+pub fn judge(rules: &Rules, tblx: Option<&str>, m: &Measures) -> Ruling {
     let t = rules.for_type(tblx);
     let mu = |a: f64| a / MU_M2;
     let mut fired = vec![];
@@ -170,7 +170,7 @@ pub fn judge(rules: &Rules, tblx: Option<&str>, m: &Measures) -> Verdict {
         missed
     };
     reasons.extend(notes);
-    Verdict {
+    Ruling {
         lead,
         sfyn: m.basic_farmland_m2 > SLIVER_M2,
         sfhx: m.red_line_m2 > SLIVER_M2,

@@ -2,15 +2,15 @@
 //! changes -> county pieces -> approvals (suspect remainder) -> land classes and protected
 //! areas -> judgement -> numbering -> output. Each reference layer is streamed once.
 
-use super::geom::{AreaMethod, repair};
 use super::index::{RefFeature, Targets, Want};
 use super::layer::{FieldSpec, Fields, LayerStats, Schema, WorkCrs, layer_fields, read_layer};
-use super::ops::{OpFailed, cover};
 use super::rules::Measures;
 use super::stages::{self, Books, Ctx};
 use crate::error::{Error, Result};
-use crate::job::{Date, Job, Source};
-use crate::pipeline::ProgressFn;
+use crate::geom::boolean::{OpFailed, cover};
+use crate::geom::{AreaMethod, repair};
+use crate::job::{Date, Job, LayerSource};
+use crate::stream::ProgressFn;
 use geo::MultiPolygon;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -116,7 +116,7 @@ struct ChangesRead {
 }
 
 fn read_changes(job: &OverlayJob, progress: ProgressFn) -> Result<ChangesRead> {
-    let src = Source {
+    let src = LayerSource {
         path: job.changes.to_string_lossy().into_owned(),
         layer: job.changes_layer.clone(),
         crs: None,
@@ -185,7 +185,7 @@ pub(super) struct Streamed {
 /// Stream one reference layer against `targets`, handing each hit (target, attrs, part) on.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn stream(
-    src: &Source,
+    src: &LayerSource,
     default_layer: &str,
     fields: &[FieldSpec],
     work: &WorkCrs,
@@ -246,7 +246,7 @@ pub(super) fn tolerance(area_m2: f64) -> f64 {
 /// # Errors
 /// [`Error::Layer`] / [`Error::Field`] as the overlay itself would report them.
 pub fn preflight(j: &Job) -> Result<()> {
-    let check = |src: &Source, default_layer: &str, fields: &[FieldSpec]| -> Result<()> {
+    let check = |src: &LayerSource, default_layer: &str, fields: &[FieldSpec]| -> Result<()> {
         if let Some(c) = &src.crs
             && gdal::spatial_ref::SpatialRef::from_definition(c).is_err()
         {

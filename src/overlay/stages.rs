@@ -2,17 +2,17 @@
 //! the changes into county pieces), approvals (the unapproved remainder), land classes (DLTB)
 //! and covered areas (basic farmland, red line, urban boundary).
 
-use super::geom::AreaMethod;
 use super::index::{Targets, Want};
 use super::layer::{FieldSpec, LayerStats, WorkCrs, layer_fields};
-use super::ops::union_all;
-use super::ops::{OpFailed, subtract_all};
 use super::rules::CountyMode;
 use super::rules::Rules;
 use super::run::{Change, County, OverlayJob, Piece, Streamed, covered_m2, stream, tolerance};
 use crate::error::{Error, Result};
-use crate::job::{ApprovalsConf, CountiesConf, CoverConf, Date, DltbConf, Source};
-use crate::pipeline::ProgressFn;
+use crate::geom::AreaMethod;
+use crate::geom::boolean::union_all;
+use crate::geom::boolean::{OpFailed, subtract_all};
+use crate::job::{ApprovalsConf, CountiesConf, CoverConf, Date, DltbConf, LayerSource};
+use crate::stream::ProgressFn;
 use geo::MultiPolygon;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -167,7 +167,7 @@ pub(super) fn counties(
 /// Subtract approvals dated by the after image: each piece keeps its unapproved part.
 pub(super) fn approvals(
     ctx: &Ctx,
-    src: &Source,
+    src: &LayerSource,
     conf: &ApprovalsConf,
     pieces: &mut [Piece],
     books: &mut Books,
@@ -273,7 +273,7 @@ pub(super) fn approvals(
 /// layer) the county from the unit codes.
 pub(super) fn land_classes(
     ctx: &Ctx,
-    src: &Source,
+    src: &LayerSource,
     conf: &DltbConf,
     targets: &Targets,
     pieces: &mut [Piece],
@@ -372,7 +372,7 @@ pub(super) fn land_classes(
 /// red_line or urban_boundary).
 pub(super) fn covered(
     ctx: &Ctx,
-    layer: (&'static str, &'static str, &Source, &CoverConf),
+    layer: (&'static str, &'static str, &LayerSource, &CoverConf),
     targets: &Targets,
     pieces: &mut [Piece],
     books: &mut Books,

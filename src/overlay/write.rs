@@ -3,7 +3,7 @@
 //! summary beside it. Written under a partial name and renamed when complete.
 
 use super::number::{Place, jcbh, sequence};
-use super::rules::{Rules, Verdict, judge};
+use super::rules::{Rules, Ruling, judge};
 use super::run::{Overlaid, change_measures};
 use crate::MU_M2;
 use crate::error::{Error, Result};
@@ -128,7 +128,7 @@ pub(super) struct Context<'a> {
 
 struct Record {
     piece: usize,
-    verdict: Verdict,
+    verdict: Ruling,
     jcbh: Option<String>,
 }
 
@@ -247,7 +247,7 @@ pub(super) fn write(o: &Overlaid, ctx: &Context, out: &Path) -> Result<OverlaySu
         repaired: o.repaired.clone(),
         warnings: o.warnings.clone(),
         seconds: o.seconds.clone(),
-        guarded_panics: super::ops::panics(),
+        guarded_panics: crate::geom::boolean::panics(),
     })
 }
 

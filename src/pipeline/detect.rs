@@ -6,9 +6,7 @@
 //! reads, computes and writes in a bounded pipeline (reader thread -> kernels -> writer thread,
 //! two tiles queued per hand-over), so memory is bounded by the tile size, not the scene size.
 
-use super::ProgressFn;
 use super::checkpoint;
-use super::classify::{Classifier, EvidenceRaster};
 use super::polygonize::{PolygonizeJob, polygonize};
 use crate::change::cpu::threshold::is_near_px;
 use crate::change::{
@@ -16,6 +14,7 @@ use crate::change::{
     MASK_CLASSES, PipelineConfig, Plan, SHADOW_EVIDENCE, Threshold, is_change, otsu, radiometry,
 };
 use crate::classify::ClassifyConf;
+use crate::classify::classifier::{Classifier, EvidenceRaster};
 use crate::classify::context::{Context, ContextConf};
 use crate::classify::external::External;
 use crate::classify::features::Measurer;
@@ -26,6 +25,7 @@ use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{DateOf, DateTile, PairOptions, ScenePair};
 use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
+use crate::stream::ProgressFn;
 use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::source::Foreground;
 use crate::vectorize::stitch::PolygonizeOptions;
@@ -158,7 +158,7 @@ struct ModelRun {
 /// ([`crate::classify::context`]).
 #[derive(Clone, Debug)]
 pub struct ContextSource {
-    pub source: crate::job::Source,
+    pub source: crate::job::LayerSource,
     /// Land-class code field; None: `DLBM` (then optional: without it no polygon is context).
     pub class_field: Option<String>,
 }
@@ -215,23 +215,6 @@ pub struct DetectSummary {
     pub stages: Vec<crate::timing::StageTime>,
     /// Scene megapixels per second of the whole run.
     pub mpx_per_s: f64,
-}
-
-/// Prepare the output folder: create it, or refuse when the path is a file.
-///
-/// # Errors
-/// [`Error::Write`] naming the folder.
-pub fn prepare_out_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::Write {
-            path: dir.into(),
-            reason: "exists and is not a folder".into(),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
-        path: dir.into(),
-        reason: e.to_string(),
-    })
 }
 
 /// Bytes written per scene pixel: evidence.tif is float32 under ZSTD, which noise barely
@@ -312,10 +295,6 @@ pub const JOIN_GAP_M: f64 = 50.0;
 /// Half-width from which a change counts as wide (never joined as a line): the widest roads and
 /// railway embankments in the automatic profile.
 pub const JOIN_WIDE_M: f64 = 16.0;
-
-/// Band metadata key of `change.tif` that lists its change classes; readers that want a plain
-/// mask (`tuban eval`) take every class as change.
-pub const CHANGE_CLASSES_KEY: &str = "TUBAN_CHANGE_CLASSES";
 
 /// The automatic settings for a pixel size and band roles.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -440,7 +419,7 @@ fn detect_into(
     progress: ProgressFn,
     statistics_only: bool,
 ) -> Result<(SceneStats, Option<DetectSummary>)> {
-    prepare_out_dir(&opts.out_dir)?;
+    crate::output::prepare_out_dir(&opts.out_dir)?;
     let _lock = super::lock::FolderLock::acquire(&opts.out_dir)?;
     crate::raster::tune_gdal();
     let pair_opts = PairOptions {
@@ -695,7 +674,7 @@ fn detect_into(
                         .iter()
                         .map(|(v, what)| format!("{v}: {what}"))
                         .collect();
-                    mask.set_band_metadata(CHANGE_CLASSES_KEY, &classes.join("; "))?;
+                    mask.set_band_metadata(crate::change::CHANGE_CLASSES_KEY, &classes.join("; "))?;
                     let cls = match &class_path {
                         Some(p) => Some(class_raster(p, size, &georef, &class_names, block)?),
                         None => None,

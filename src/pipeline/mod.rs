@@ -1,10 +1,8 @@
-//! Wiring of the stages. [`detect`] runs raster -> change for a pair of images and writes the
-//! evidence and mask rasters.
+//! Wiring of the stages; each stage's logic lives in its own module. [`detect`] runs raster ->
+//! change for a pair of images and writes the evidence and mask rasters.
 
 #[cfg(feature = "gdal")]
 pub mod checkpoint;
-#[cfg(feature = "gdal")]
-pub mod classify;
 #[cfg(feature = "gdal")]
 pub mod detect;
 pub mod lock;
@@ -17,5 +15,4 @@ pub mod run;
 #[cfg(feature = "gdal")]
 pub mod scenes;
 
-/// Progress reports from long stages: the stage name, units done, units in total.
-pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+pub use crate::stream::ProgressFn;

@@ -12,7 +12,6 @@
 //! `DIR/tasks/CODE/task.json` (the plan's fingerprint, `done` or `failed` with the error);
 //! `merge` refuses, naming them, while any county is missing, failed or made from another plan.
 
-use super::ProgressFn;
 use super::detect::{SceneStats, estimate, scene_statistics};
 use super::run::{RunJob, RunSummary, TaskScope, fingerprint, run};
 use crate::change::Backend;
@@ -21,6 +20,7 @@ use crate::job::Job;
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use crate::raster::grid::Window;
 use crate::raster::pair::ScenePair;
+use crate::stream::ProgressFn;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,22 +4,20 @@
 //! row in parallel and hands out finished components, which are turned into world geometry with
 //! ground attributes and written in batches.
 
-use super::ProgressFn;
-use super::classify::{Base, CLASS_FIELDS};
-use crate::classify::Measured;
+use crate::classify::classifier::{Base, CLASS_FIELDS};
+use crate::classify::measures::{FIELDS, Ground, attributes, ground};
 use crate::error::Result;
-use crate::output::vector::{FieldKind, Value, VectorWriter, decimals, significant};
+use crate::output::vector::{FieldKind, Value, VectorWriter};
 use crate::raster::grid::TileGrid;
+use crate::stream::ProgressFn;
 use crate::vectorize::geometry::{GeoTransform, to_world, to_world_simplified};
 use crate::vectorize::source::{Foreground, MaskSource};
 use crate::vectorize::stitch::{Component, PolygonizeOptions, Polygonizer};
-use geo::{Euclidean, GeodesicArea, Length, MultiPolygon};
+use geo::MultiPolygon;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-pub use crate::MU_M2;
 
 /// The CRS written for rasters without georeference: an engineering CRS in pixel units.
 pub const PIXEL_CRS: &str = r#"LOCAL_CS["image pixels (no georeference), y down",UNIT["pixel",1],AXIS["x",EAST],AXIS["y",SOUTH]]"#;
@@ -42,9 +40,9 @@ pub struct PolygonizeJob {
     pub simplify_m2: f64,
     /// Layer name (GeoPackage).
     pub layer: String,
-    /// Type every polygon (fields [`super::classify::CLASS_FIELDS`] added); pseudo-changes go
-    /// to the classifier's `rejected` layer instead.
-    pub classify: Option<std::sync::Arc<super::classify::Classifier>>,
+    /// Type every polygon (fields [`crate::classify::classifier::CLASS_FIELDS`] added);
+    /// pseudo-changes go to the classifier's `rejected` layer instead.
+    pub classify: Option<std::sync::Arc<crate::classify::classifier::Classifier>>,
 }
 
 /// What `polygonize` did.
@@ -57,152 +55,6 @@ pub struct PolygonizeSummary {
     /// How areas were computed.
     pub area_method: &'static str,
     pub seconds: f64,
-}
-
-/// The attribute schema of polygon layers.
-pub const FIELDS: [(&str, FieldKind); 16] = [
-    ("area_m2", FieldKind::Real),
-    ("area_mu", FieldKind::Real),
-    ("pixels", FieldKind::Integer),
-    ("perim_m", FieldKind::Real),
-    ("xmin", FieldKind::Real),
-    ("ymin", FieldKind::Real),
-    ("xmax", FieldKind::Real),
-    ("ymax", FieldKind::Real),
-    ("ev_mean", FieldKind::Real),
-    ("ev_max", FieldKind::Real),
-    ("comp_id", FieldKind::Integer),
-    // Shape (crate::classify::shape): minimum-rotated-rectangle elongation, its long side and
-    // the mean width in metres, compactness, convexity.
-    ("elong", FieldKind::Real),
-    ("length_m", FieldKind::Real),
-    ("width_m", FieldKind::Real),
-    ("compact", FieldKind::Real),
-    ("convex", FieldKind::Real),
-];
-
-/// How ground measures are taken for a raster's CRS.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Ground {
-    /// Projected: metres per CRS unit.
-    Projected(f64),
-    /// Geographic (degrees): geodesic on the ellipsoid.
-    Geodesic,
-    /// No georeference: pixel units.
-    Pixels,
-}
-
-fn ground(projection: &str, has_gt: bool) -> Ground {
-    if !has_gt {
-        return Ground::Pixels;
-    }
-    match gdal::spatial_ref::SpatialRef::from_wkt(projection) {
-        Ok(s) if s.is_geographic() => Ground::Geodesic,
-        Ok(s) if s.is_projected() => Ground::Projected(s.linear_units()),
-        _ => Ground::Pixels,
-    }
-}
-
-/// Total length of every ring under a metric.
-fn rings_length(geom: &MultiPolygon<f64>, metric: &impl Length<f64>) -> f64 {
-    geom.0
-        .iter()
-        .map(|p| {
-            metric.length(p.exterior())
-                + p.interiors().iter().map(|r| metric.length(r)).sum::<f64>()
-        })
-        .sum()
-}
-
-/// Shape fields; lengths in metres through the polygon's own ground/planar area ratio, so the
-/// same code serves projected, geographic and pixel grids.
-fn shape_measures(geom: &MultiPolygon<f64>, area_m2: f64, evidence: Option<f64>) -> Measured {
-    use geo::Area;
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let base = Measured {
-        area_m2,
-        evidence,
-        ..Measured::default()
-    };
-    match crate::classify::shape::shape(geom) {
-        Some(s) => {
-            let m_per_unit = (area_m2 / geom.unsigned_area()).sqrt();
-            Measured {
-                elongation: finite(s.elongation),
-                length_m: finite(s.length * m_per_unit),
-                rect_width_m: finite(s.width * m_per_unit),
-                compactness: finite(s.compactness),
-                convexity: finite(s.convexity),
-                ..base
-            }
-        }
-        None => base,
-    }
-}
-
-fn shape_values(m: &Measured) -> [Value; 5] {
-    let v = |x: Option<f64>, places| x.map_or(Value::Null, |x| Value::Real(decimals(x, places)));
-    [
-        v(m.elongation, 4),
-        v(m.length_m, 2),
-        v(m.rect_width_m, 2),
-        v(m.compactness, 4),
-        v(m.convexity, 4),
-    ]
-}
-
-/// Attributes of one component, and its measures for typing.
-fn attributes(
-    c: &Component,
-    geom: &MultiPolygon<f64>,
-    gt: &GeoTransform,
-    g: Ground,
-) -> (Measured, Vec<Value>) {
-    let (area_m2, perim_m) = match g {
-        Ground::Projected(unit) => (
-            c.pixels as f64 * gt.pixel_area() * unit * unit,
-            rings_length(geom, &Euclidean) * unit,
-        ),
-        Ground::Geodesic => (
-            geom.geodesic_area_unsigned(),
-            rings_length(geom, &geo::Geodesic),
-        ),
-        Ground::Pixels => (
-            c.pixels as f64,
-            crate::vectorize::geometry::perimeter_px(&c.polygons),
-        ),
-    };
-    use geo::BoundingRect;
-    let b = geom.bounding_rect();
-    let (xmin, ymin, xmax, ymax) = b.map_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN), |r| {
-        (r.min().x, r.min().y, r.max().x, r.max().y)
-    });
-    let mean = c.evidence.mean();
-    // Written to what the unit means (0.01 m², 0.0001 mu, 1 cm, six digits of evidence); the
-    // measures typing uses keep full precision.
-    let ev_mean = mean.map_or(Value::Null, |m| Value::Real(significant(m, 6)));
-    let ev_max = if c.evidence.max.is_finite() {
-        Value::Real(significant(c.evidence.max as f64, 6))
-    } else {
-        Value::Null
-    };
-    let values = vec![
-        Value::Real(decimals(area_m2, 2)),
-        Value::Real(decimals(area_m2 / MU_M2, 4)),
-        Value::Integer(c.pixels as i64),
-        Value::Real(decimals(perim_m, 2)),
-        Value::Real(xmin),
-        Value::Real(ymin),
-        Value::Real(xmax),
-        Value::Real(ymax),
-        ev_mean,
-        ev_max,
-        Value::Integer(c.first as i64),
-    ];
-    let m = shape_measures(geom, area_m2, mean);
-    let mut values = values;
-    values.extend(shape_values(&m));
-    (m, values)
 }
 
 /// One polygon ready to write.

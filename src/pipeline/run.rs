@@ -10,19 +10,19 @@
 //! so a run killed mid-way resumes at the stage (not the tile) where it stopped and ends with
 //! the same result. The overlay, seconds long and deterministic, always reruns.
 
-use super::ProgressFn;
 use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, SceneStats, detect};
 use super::scenes::{annotate, footprints, mosaic};
 use crate::change::Backend;
 use crate::coverage::{Coverage, CoverageJob, MIN_CLEAR_SHARE, NotSeen, coverage};
 use crate::error::{Error, Result};
-use crate::job::{CountiesConf, Job, Source};
+use crate::job::{CountiesConf, Job, LayerSource};
 use crate::output::chips::ChipSource;
 use crate::output::package::{CountyPackage, PackageContext, write_county};
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use crate::overlay::{OverlayJob, OverlaySummary, overlay, preflight};
 use crate::raster::grid::Window;
 use crate::raster::pair::PairOptions;
+use crate::stream::ProgressFn;
 use geo::MultiPolygon;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -112,10 +112,10 @@ fn no_imagery(j: &Job) -> Error {
 }
 
 /// The county layer's source filtered to county `code` (on top of any filter of its own).
-fn county_source(src: &Source, conf: &CountiesConf, code: &str) -> Source {
+fn county_source(src: &LayerSource, conf: &CountiesConf, code: &str) -> LayerSource {
     let field = conf.code_field.as_deref().unwrap_or("XZQDM");
     let own = format!("\"{field}\" = '{}'", code.replace('\'', "''"));
-    Source {
+    LayerSource {
         filter: Some(match &src.filter {
             Some(f) => format!("({f}) AND {own}"),
             None => own,

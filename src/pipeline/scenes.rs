@@ -4,7 +4,7 @@
 //! supplied its pixels (QSX / HSX).
 
 use crate::error::{Error, Result};
-use crate::job::{Date, Scene};
+use crate::job::{Date, SceneFile};
 use crate::output::gpkg::{Column, GpkgWriter};
 use crate::output::package::{read, text_column};
 use crate::vectorize::geometry::GeoTransform;
@@ -27,7 +27,7 @@ pub struct Footprint {
 /// # Errors
 /// [`Error::Open`] naming a scene that cannot be opened, or the mosaic when GDAL refuses the
 /// scenes together (different CRS or band counts).
-pub fn mosaic(scenes: &[Scene], dir: &Path, name: &str) -> Result<PathBuf> {
+pub fn mosaic(scenes: &[SceneFile], dir: &Path, name: &str) -> Result<PathBuf> {
     if let [one] = scenes {
         return Ok(one.path.clone());
     }
@@ -66,7 +66,7 @@ pub fn mosaic(scenes: &[Scene], dir: &Path, name: &str) -> Result<PathBuf> {
 ///
 /// # Errors
 /// [`Error::Open`] naming a scene that cannot be opened.
-pub fn footprints(scenes: &[Scene]) -> Result<Vec<Footprint>> {
+pub fn footprints(scenes: &[SceneFile]) -> Result<Vec<Footprint>> {
     scenes
         .iter()
         .map(|s| {

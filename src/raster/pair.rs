@@ -46,13 +46,13 @@ fn ds_source(path: &Path, ds: &Dataset) -> PathBuf {
     }
 }
 
-impl Date {
-    fn reopen(&self) -> Result<Date> {
+impl DateImage {
+    fn reopen(&self) -> Result<DateImage> {
         let ds = Dataset::open(&self.source).map_err(|e| Error::Open {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        Ok(Date {
+        Ok(DateImage {
             path: self.path.clone(),
             source: self.source.clone(),
             ds,
@@ -66,7 +66,7 @@ impl Date {
 }
 
 /// One opened date.
-struct Date {
+struct DateImage {
     /// The user's path, for messages.
     path: PathBuf,
     /// The file actually read (the warped copy when the after image was warped).
@@ -77,7 +77,7 @@ struct Date {
     masked: Vec<bool>,
     /// Pixel offset of the overlap in this file.
     offset: (usize, usize),
-    /// The value of reflectance 1.0 in the user's file ([`Date::value_scale`]; a warped copy
+    /// The value of reflectance 1.0 in the user's file ([`DateImage::value_scale`]; a warped copy
     /// is float but keeps its source's scale).
     scale: f64,
     /// Per selected band: the band's own scale and offset, applied at read time (None: the
@@ -87,8 +87,8 @@ struct Date {
 
 /// Two dates on one pixel grid, restricted to their overlap.
 pub struct ScenePair {
-    before: Date,
-    after: Date,
+    before: DateImage,
+    after: DateImage,
     /// Overlap size in pixels.
     pub width: usize,
     pub height: usize,
@@ -454,7 +454,7 @@ impl ScenePair {
                   offset,
                   scale: f64,
                   all_linear: &[Linear]|
-         -> Result<Date> {
+         -> Result<DateImage> {
             let bands: Vec<usize> = choice.iter().map(|c| c.number).collect();
             let (linear, scale) = applied_linear(path, &bands, all_linear, scale)?;
             let masked = bands
@@ -467,7 +467,7 @@ impl ScenePair {
                     Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
                 })
                 .collect::<Result<Vec<bool>>>()?;
-            Ok(Date {
+            Ok(DateImage {
                 path: path.into(),
                 source: ds_source(path, &ds),
                 ds,
@@ -612,7 +612,7 @@ impl ScenePair {
         ((block.0.max(1), block.1.max(1)), d.offset)
     }
 
-    fn date(&self, date: DateOf) -> &Date {
+    fn date(&self, date: DateOf) -> &DateImage {
         match date {
             DateOf::Before => &self.before,
             DateOf::After => &self.after,
@@ -744,7 +744,7 @@ impl BufferPool {
     }
 }
 
-impl Date {
+impl DateImage {
     /// The value of reflectance 1.0 in the user's file.
     fn value_scale(&self) -> f64 {
         self.scale
@@ -833,7 +833,7 @@ pub fn value_scale(t: gdal::raster::GdalDataType) -> f64 {
     }
 }
 
-fn read_date(d: &Date, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Result<Vec<f32>> {
+fn read_date(d: &DateImage, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Result<Vec<f32>> {
     let n = w.pixels();
     let err = |e: gdal::errors::GdalError| Error::Open {
         path: d.path.clone(),

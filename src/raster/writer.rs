@@ -38,7 +38,7 @@ pub struct Georef {
     pub projection: String,
 }
 
-pub use crate::output::partial_path;
+use crate::output::partial_path;
 
 impl OutputRaster {
     /// Create `path` (written as a hidden `.NAME.partial` until finished) with pixel type `T`.

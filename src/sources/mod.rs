@@ -17,10 +17,10 @@ use crate::error::{Error, Result};
 use crate::eval::io::{grid_for, load, scored_pixels};
 use crate::eval::metrics::{ObjectScores, PixelScores};
 use crate::eval::{EvalOptions, SizeRecall, TypeScores, evaluate};
-use crate::pipeline::ProgressFn;
 use crate::pipeline::detect::{DetectOptions, detect};
 use crate::raster::pair::PairOptions;
 use crate::raster::registration::Registration;
+use crate::stream::ProgressFn;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -308,7 +308,7 @@ const CHIP_LEADS: usize = 4;
 /// The change polygons of a detection: geometry, type and area in mu.
 fn change_polygons(changes: &Path) -> Result<Vec<(geo::MultiPolygon<f64>, String, f64)>> {
     use crate::overlay::layer::{FieldSpec, Fields, read_layer};
-    let src = crate::job::Source {
+    let src = crate::job::LayerSource {
         path: changes.display().to_string(),
         layer: Some("changes".into()),
         crs: None,
@@ -431,7 +431,7 @@ pub fn run(
     progress: ProgressFn,
 ) -> Result<SourcesReport> {
     let t0 = Instant::now();
-    crate::pipeline::detect::prepare_out_dir(out)?;
+    crate::output::prepare_out_dir(out)?;
     let placed;
     let bench = match bench.pixel_m {
         Some(m) => {

@@ -1,7 +1,7 @@
 //! Rendering the scene, pixel by pixel, for both dates and the truth and survey rasters. Each
 //! pixel depends only on the scene and its coordinates, so any tiling gives the same bytes.
 
-use super::scene::{Dlbm, Material, Role, Scene, When};
+use super::scene::{Dlbm, Material, Meaning, Scene, When};
 use super::world::hash01;
 
 /// Everything one pixel contributes.
@@ -24,7 +24,7 @@ pub struct Pixel {
 }
 
 /// The top feature at (x, y) on a date: material and role; None where only the field shows.
-fn cover(s: &Scene, x: f64, y: f64, after: bool) -> Option<(Material, Role)> {
+fn cover(s: &Scene, x: f64, y: f64, after: bool) -> Option<(Material, Meaning)> {
     let (px, py) = (x.max(0.0) as usize, y.max(0.0) as usize);
     for entry in s.buckets.candidates(px, py, x, y) {
         let f = &s.features[(entry >> 8) as usize];
@@ -84,8 +84,8 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
     let rb = radiance(s, mb, x, y, 0, var_b);
     p.before = rb.map(to_u16);
     let dlbm = match role_b {
-        Some(Role::Land(d)) => d,
-        Some(Role::Detail) => Dlbm::Homestead,
+        Some(Meaning::Land(d)) => d,
+        Some(Meaning::Detail) => Dlbm::Homestead,
         _ => crop_dlbm(crop),
     };
     p.dlbm = dlbm.raster();
@@ -94,7 +94,7 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
     p.redline = in_forest || s.near_river(cx, cy);
     p.county = s.county_at(cx, cy) as u8;
     // Truth: the change object at this place (world coordinates).
-    if let Some((_, Role::Change(id))) = cover(s, cx, cy, true) {
+    if let Some((_, Meaning::Change(id))) = cover(s, cx, cy, true) {
         p.truth = s.changes[id as usize].kind.code();
         p.object = id + 1;
     }
@@ -119,8 +119,8 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
         if role_a.is_none() && role_b.is_none() && acrop <= 1 {
             p.pseudo = 1;
         }
-        if matches!(role_a, Some(Role::WaterLevel))
-            != matches!(role_b, Some(Role::Land(Dlbm::Pond)))
+        if matches!(role_a, Some(Meaning::WaterLevel))
+            != matches!(role_b, Some(Meaning::Land(Dlbm::Pond)))
         {
             p.pseudo = 2;
         }

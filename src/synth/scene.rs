@@ -190,7 +190,7 @@ pub enum When {
 
 /// What a feature does to the survey layers (before date).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Role {
+pub enum Meaning {
     /// A land-cover feature with its survey class.
     Land(Dlbm),
     /// Rendering detail only (buildings, shadows inside villages).
@@ -209,7 +209,7 @@ pub struct Feature {
     pub shape: Shape,
     pub material: Material,
     pub when: When,
-    pub role: Role,
+    pub role: Meaning,
     /// Solar panels: stripe period in pixels (0: solid).
     pub stripes: u8,
 }
@@ -356,7 +356,7 @@ impl Scene {
         if let Some(Shape::Line { points, width }) = s
             .features
             .iter()
-            .find(|f| f.role == Role::Land(Dlbm::River))
+            .find(|f| f.role == Meaning::Land(Dlbm::River))
             .map(|f| f.shape.clone())
         {
             let r = width / 2.0 + s.redline_width;
@@ -412,7 +412,7 @@ impl Scene {
                 shape,
                 material,
                 when: When::AfterOnly,
-                role: Role::Change(id),
+                role: Meaning::Change(id),
                 stripes,
             });
         }
@@ -472,7 +472,7 @@ impl Scene {
                     shape,
                     material: Material::Shadow,
                     when: When::AfterOnly,
-                    role: Role::ChangeShadow,
+                    role: Meaning::ChangeShadow,
                     stripes: 0,
                 });
             }
@@ -674,7 +674,7 @@ impl Scene {
         m: &dyn Fn(f64) -> f64,
     ) {
         let (w, h) = (self.width as f64, self.height as f64);
-        let both = |shape: Shape, material: Material, role: Role| Feature {
+        let both = |shape: Shape, material: Material, role: Meaning| Feature {
             shape,
             material,
             when: When::Both,
@@ -702,7 +702,7 @@ impl Scene {
                                 y1: yy + bh,
                             },
                             Material::Roof(rng.below(4) as u8),
-                            Role::Detail,
+                            Meaning::Detail,
                         ));
                         villages.push(both(
                             Shape::Rect {
@@ -712,7 +712,7 @@ impl Scene {
                                 y1: yy + bh + sh,
                             },
                             Material::Shadow,
-                            Role::Detail,
+                            Meaning::Detail,
                         ));
                     }
                     xx += step;
@@ -727,7 +727,7 @@ impl Scene {
                     y1: y + vh,
                 },
                 Material::Ground,
-                Role::Land(Dlbm::Homestead),
+                Meaning::Land(Dlbm::Homestead),
             ));
         }
         out.extend(villages);
@@ -744,7 +744,7 @@ impl Scene {
                         y1: y + gh,
                     },
                     Material::Plastic,
-                    Role::Land(Dlbm::Facility),
+                    Meaning::Land(Dlbm::Facility),
                 ));
             }
         }
@@ -769,7 +769,7 @@ impl Scene {
                 width: m(24.0),
             },
             Material::Asphalt,
-            Role::Land(Dlbm::Highway),
+            Meaning::Land(Dlbm::Highway),
         ));
         for _ in 0..count(1.0, rng) {
             let (x, y) = (rng.range(0.0, w), rng.range(0.0, h));
@@ -795,7 +795,7 @@ impl Scene {
                     width: m(rng.range(4.0, 7.0)),
                 },
                 Material::Asphalt,
-                Role::Land(Dlbm::RuralRoad),
+                Meaning::Land(Dlbm::RuralRoad),
             ));
         }
         let rail = {
@@ -818,7 +818,7 @@ impl Scene {
                 width: m(10.0),
             },
             Material::Ballast,
-            Role::Land(Dlbm::Railway),
+            Meaning::Land(Dlbm::Railway),
         ));
         // Ponds: the water level differs between dates (pseudo-change).
         for _ in 0..count(2.0, rng) {
@@ -834,7 +834,7 @@ impl Scene {
                 },
                 material: Material::Water,
                 when: When::BeforeOnly,
-                role: Role::Land(Dlbm::Pond),
+                role: Meaning::Land(Dlbm::Pond),
                 stripes: 0,
             });
             out.push(Feature {
@@ -846,7 +846,7 @@ impl Scene {
                 },
                 material: Material::Water,
                 when: When::AfterOnly,
-                role: Role::WaterLevel,
+                role: Meaning::WaterLevel,
                 stripes: 0,
             });
         }
@@ -871,7 +871,7 @@ impl Scene {
                 width: m(rng.range(30.0, 60.0)),
             },
             Material::Water,
-            Role::Land(Dlbm::River),
+            Meaning::Land(Dlbm::River),
         ));
         // Forest patches.
         for _ in 0..count(1.5, rng) {
@@ -884,7 +884,7 @@ impl Scene {
                     ry: m(rng.range(30.0, 120.0)),
                 },
                 Material::Forest,
-                Role::Land(Dlbm::Forest),
+                Meaning::Land(Dlbm::Forest),
             ));
         }
     }

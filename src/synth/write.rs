@@ -3,9 +3,9 @@
 use super::render::{Pixel, pixel};
 use super::scene::{COUNTIES, Change, Dlbm, Scene};
 use crate::error::{Error, Result};
-use crate::pipeline::ProgressFn;
 use crate::raster::grid::Window;
 use crate::raster::writer::{Georef, OutputRaster, RasterSpec};
+use crate::stream::ProgressFn;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -127,7 +127,7 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
             reason: format!("{} m: use 0.05 to 10", opts.gsd_m),
         });
     }
-    crate::pipeline::detect::prepare_out_dir(&opts.out_dir)?;
+    crate::output::prepare_out_dir(&opts.out_dir)?;
     crate::raster::tune_gdal();
     let t0 = std::time::Instant::now();
     let n = opts.size;

@@ -12,6 +12,7 @@ use crate::raster::pool::Pool;
 use crate::vectorize::assemble::PixelPolygon;
 
 use crate::learn::LeadModel;
+use crate::vectorize::label::find;
 use crate::vectorize::stitch::{Component, PolygonizeOptions, polygonize_mask};
 use gdal::Dataset;
 use geo::MultiPolygon;
@@ -242,7 +243,7 @@ impl Classifier {
         let split = &self.conf.split;
         let linear = whole
             .measured
-            .value("slender")
+            .slenderness()
             .is_some_and(|s| s >= split.min_slender);
         if !split.enabled || !linear || self.external.is_some() {
             return Ok(vec![whole]);
@@ -271,7 +272,7 @@ impl Classifier {
             return Ok(vec![whole]);
         };
         drop(mask);
-        let window = Window {
+        let window = SplitWindow {
             x0,
             y0,
             w,
@@ -293,11 +294,11 @@ impl Classifier {
         let mut group: Vec<u32> = (0..=pieces.count).collect();
         for (a, b) in pieces.touching(w) {
             if key(&parts[a as usize - 1]) == key(&parts[b as usize - 1]) {
-                let (ra, rb) = (root(&group, a), root(&group, b));
+                let (ra, rb) = (find(&mut group, a), find(&mut group, b));
                 group[ra.max(rb) as usize] = ra.min(rb);
             }
         }
-        let roots: Vec<u32> = (1..=pieces.count).map(|l| root(&group, l)).collect();
+        let roots: Vec<u32> = (1..=pieces.count).map(|l| find(&mut group, l)).collect();
         let mut groups: Vec<u32> = roots.clone();
         groups.sort_unstable();
         groups.dedup();
@@ -326,15 +327,8 @@ impl Classifier {
     }
 }
 
-fn root(group: &[u32], mut l: u32) -> u32 {
-    while group[l as usize] != l {
-        l = group[l as usize];
-    }
-    l
-}
-
 /// The window a component was split in: where it lies in the scene and its evidence.
-struct Window {
+struct SplitWindow {
     x0: i64,
     y0: i64,
     w: usize,
@@ -342,7 +336,7 @@ struct Window {
     evidence: Option<Vec<f32>>,
 }
 
-impl Window {
+impl SplitWindow {
     /// The component made of the pieces `keep` selects: its outline traced again, its pixels,
     /// evidence and first pixel.
     fn piece(&self, labels: &[u32], keep: impl Fn(u32) -> bool, scene_width: usize) -> Component {
@@ -385,10 +379,10 @@ impl Window {
     }
 }
 
-/// The number in field `name` of a typed polygon's values ([`super::polygonize::FIELDS`] then
+/// The number in field `name` of a typed polygon's values ([`super::measures::FIELDS`] then
 /// [`CLASS_FIELDS`]); None when null or not a number.
 fn field_value(values: &[Value], name: &str) -> Option<f64> {
-    let at = super::polygonize::FIELDS
+    let at = super::measures::FIELDS
         .iter()
         .chain(CLASS_FIELDS.iter())
         .position(|(n, _)| *n == name)?;
@@ -399,7 +393,7 @@ fn field_value(values: &[Value], name: &str) -> Option<f64> {
     }
 }
 
-/// The values of [`CLASS_FIELDS`] for one polygon.
+/// The values of [`CLASS_FIELDS`] for one polygon, in that order (named, checked).
 pub fn class_values(m: &Measured, d: &Decision) -> Vec<Value> {
     let real = |v: Option<f64>| match v {
         Some(x) if x.is_finite() => Value::Real((x * 10_000.0).round() / 10_000.0),
@@ -410,27 +404,37 @@ pub fn class_values(m: &Measured, d: &Decision) -> Vec<Value> {
         Some(p) => format!("pseudo-change {p}: {}", d.reasons),
         None => d.reasons.clone(),
     };
-    vec![
-        Value::Text(d.tblx.clone()),
-        real(Some(d.confidence)),
-        Value::Text(reasons),
-        real(f.ndvi_before),
-        real(f.ndvi_after),
-        real(f.ndbi_before),
-        real(f.ndbi_after),
-        real(f.bright_before),
-        real(f.bright_after),
-        real(f.texture_after),
-        real(f.spread_after),
-        real(f.water_after),
-        real(f.green_after),
-        real(f.shadow),
-        real(f.blue_red),
-        real(m.value("width_m")),
-        real(m.value("skel_m")),
-        m.value("rows")
-            .map_or(Value::Null, |v| Value::Integer(v as i64)),
-        real(m.road_m),
-        real(m.village_m),
-    ]
+    let named = [
+        ("TBLX", Value::Text(d.tblx.clone())),
+        ("confidence", real(Some(d.confidence))),
+        ("LXYJ", Value::Text(reasons)),
+        ("ndvi_b", real(f.ndvi_before)),
+        ("ndvi_a", real(f.ndvi_after)),
+        ("ndbi_b", real(f.ndbi_before)),
+        ("ndbi_a", real(f.ndbi_after)),
+        ("bright_b", real(f.bright_before)),
+        ("bright_a", real(f.bright_after)),
+        ("texture", real(f.texture_after)),
+        ("spread", real(f.spread_after)),
+        ("water_a", real(f.water_after)),
+        ("green_a", real(f.green_after)),
+        ("shadow", real(f.shadow)),
+        ("blue_red", real(f.blue_red)),
+        ("width_dt", real(m.width_m())),
+        ("skel_m", real(m.skeleton_m())),
+        (
+            "rows",
+            m.in_rows()
+                .map_or(Value::Null, |r| Value::Integer(i64::from(r))),
+        ),
+        ("road_m", real(m.road_m)),
+        ("village_m", real(m.village_m)),
+    ];
+    debug_assert!(
+        named
+            .iter()
+            .map(|(n, _)| *n)
+            .eq(CLASS_FIELDS.iter().map(|(n, _)| *n))
+    );
+    named.into_iter().map(|(_, v)| v).collect()
 }

@@ -1,12 +1,15 @@
-//! Geometry for the overlay: ground area (planar or geodesic), exact clipping to a rectangle,
-//! subdivision of large reference polygons, union of clipped parts and repair of invalid input.
+//! Polygon geometry shared by the overlay, typing, coverage and the ledger: ground area
+//! (planar or geodesic), exact clipping to a rectangle, subdivision of large reference
+//! polygons, union of clipped parts and repair of invalid input.
 //!
 //! Invariants: `clip_to_rect` and `subdivide` keep area exactly (up to float rounding) and may
 //! leave zero-width edges along the cut lines; they only feed boolean operations (i_overlay
 //! via geo), whose even-odd fill removes such edges. Cut coordinates are written exactly, so
 //! the pieces of one polygon tile it without gaps.
 
-use super::ops::{Op, boolean_with};
+pub mod boolean;
+
+use boolean::{Op, boolean_with};
 use geo::algorithm::bool_ops::FillRule;
 use geo::orient::{Direction, Orient};
 use geo::{Area, BoundingRect, Coord, GeodesicArea, LineString, MultiPolygon, Polygon, Rect};
