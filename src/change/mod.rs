@@ -13,6 +13,7 @@
 pub mod contract;
 pub mod cpu;
 pub mod otsu;
+pub mod profile;
 pub mod radiometry;
 
 use crate::error::{Error, Result};

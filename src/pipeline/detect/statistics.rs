@@ -1,0 +1,171 @@
+//! The statistics pass: sample cells spread over the scene (independent of `--tile`) for the
+//! radiometric fit, the model's band statistics and the Otsu threshold; the registration
+//! offset between the dates, and `--coregister`.
+
+use super::*;
+
+/// Side of the sample cells used for scene statistics, and how many at most.
+pub(super) const SAMPLE_CELL_PX: usize = 256;
+
+pub(super) const SAMPLE_CELLS: usize = 64;
+
+/// Windows spread over the scene whose phase correlation measures the shift between the dates.
+pub(super) const REGISTRATION_WINDOWS: usize = 16;
+
+/// `--coregister` leaves shifts shorter than this (px) alone: resampling costs more than they do.
+pub(super) const COREGISTER_MIN_PX: f64 = 0.1;
+
+/// Paired pixels kept for the radiometric fit.
+pub(super) const RADIOMETRY_SAMPLES: usize = 250_000;
+
+/// `--coregister`: measure the shift between the dates, then open the pair again with the after
+/// image read moved back by it (a warped copy beside the outputs, removed with the pair).
+/// Returns the pair to read, the shift removed, and a note when it could not be measured.
+pub(super) fn coregister(
+    pair: ScenePair,
+    opts: &DetectOptions,
+    pair_opts: &PairOptions,
+) -> Result<(ScenePair, Option<Registration>, Option<String>)> {
+    if pair.geo_transform.is_none() {
+        return Err(Error::Ungeoreferenced {
+            before: opts.before.clone(),
+            after: opts.after.clone(),
+            what: "--coregister warps the after image: it needs a georeference".into(),
+        });
+    }
+    let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
+    match measure_registration(&pair, &probe)? {
+        None => Ok((
+            pair,
+            None,
+            Some(
+                "--coregister: the shift could not be measured (no wholly valid, textured 256 x 256 window in both dates): not co-registered".into(),
+            ),
+        )),
+        Some(r) if r.length_px() >= COREGISTER_MIN_PX => {
+            let moved = PairOptions {
+                shift_after: Some((r.dx_px, r.dy_px)),
+                ..pair_opts.clone()
+            };
+            drop(pair);
+            Ok((
+                ScenePair::open(&opts.before, &opts.after, &moved)?,
+                Some(r),
+                None,
+            ))
+        }
+        Some(_) => Ok((pair, None, None)),
+    }
+}
+
+/// The shift between the dates: phase correlation of the mean of all bands over up to
+/// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates.
+pub(super) fn measure_registration(
+    pair: &ScenePair,
+    grid: &TileGrid,
+) -> Result<Option<Registration>> {
+    use crate::raster::registration::{WINDOW_PX, register};
+    let n = WINDOW_PX;
+    let px = n * n;
+    let mut windows = vec![];
+    for t in grid.sample_tiles(n, REGISTRATION_WINDOWS) {
+        if t.core.width != n || t.core.height != n {
+            continue;
+        }
+        let input = pair.read(t.core)?;
+        if input.valid.iter().all(|&v| v == 1) {
+            let mean = |img: &[f32]| -> Vec<f32> {
+                (0..px)
+                    .map(|i| {
+                        (0..input.bands).map(|b| img[b * px + i]).sum::<f32>() / input.bands as f32
+                    })
+                    .collect()
+            };
+            windows.push((mean(&input.before), mean(&input.after)));
+        }
+    }
+    Ok(register(&windows, n))
+}
+
+/// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
+/// is mostly nodata), every cell.
+pub(super) fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
+    let spread = grid.sample_tiles(SAMPLE_CELL_PX, SAMPLE_CELLS);
+    for t in &spread {
+        if pair.read(t.core)?.valid.contains(&1) {
+            return Ok(spread);
+        }
+    }
+    let all = grid.sample_tiles(SAMPLE_CELL_PX, usize::MAX);
+    for t in &all {
+        if pair.read(t.core)?.valid.contains(&1) {
+            return Ok(all);
+        }
+    }
+    let (b, a) = pair.paths();
+    Err(Error::AllNodata {
+        before: b.into(),
+        after: a.into(),
+    })
+}
+
+/// Per date and band, the mean and standard deviation of the valid pixels of the sample cells
+/// (a model's `scale = "scene"`).
+pub(super) fn band_stats(pair: &ScenePair, cells: &[Tile]) -> Result<[Vec<(f64, f64)>; 2]> {
+    let mut acc = [(); 2].map(|_| vec![crate::model::infer::Moments::default(); pair.bands()]);
+    for t in cells {
+        let input = pair.read(t.core)?;
+        let n = input.pixels();
+        for (date, img) in [&input.before, &input.after].into_iter().enumerate() {
+            for (b, m) in acc[date].iter_mut().enumerate() {
+                m.add(&img[b * n..(b + 1) * n], &input.valid);
+            }
+        }
+    }
+    Ok(acc.map(|date| date.iter().map(|m| m.mean_std()).collect()))
+}
+
+pub(super) fn fit_radiometry(pair: &ScenePair, cells: &[Tile]) -> Result<Vec<f32>> {
+    let total: usize = cells.iter().map(|t| t.core.pixels()).sum();
+    let stride = total.div_ceil(RADIOMETRY_SAMPLES).max(1);
+    let mut s = radiometry::PairSamples::new(pair.bands());
+    let mut k = 0usize;
+    for t in cells {
+        let input = pair.read(t.core)?;
+        let n = input.pixels();
+        for i in 0..n {
+            k += 1;
+            if k % stride != 0 || input.valid[i] == 0 {
+                continue;
+            }
+            for b in 0..input.bands {
+                s.before[b].push(input.before[b * n + i]);
+                s.after[b].push(input.after[b * n + i]);
+            }
+        }
+    }
+    Ok(radiometry::fit(&s))
+}
+
+pub(super) fn scene_threshold(
+    pair: &ScenePair,
+    plan: &Plan,
+    backend: &Backend,
+    cells: &[Tile],
+    progress: ProgressFn,
+) -> Result<f32> {
+    let mut values = Vec::new();
+    for (k, t) in cells.iter().enumerate() {
+        let input = pair.read(t.read)?;
+        let r = backend.run_tile(plan, &input, false)?;
+        values.extend(crop(&r.evidence, t.read, t.core));
+        progress("statistics", k as u64 + 1, cells.len() as u64);
+    }
+    otsu::otsu_threshold(&values).ok_or_else(|| {
+        let (b, a) = pair.paths();
+        Error::AllNodata {
+            before: b.into(),
+            after: a.into(),
+        }
+    })
+}
