@@ -1,11 +1,11 @@
 //! `tuban eval`: score a prediction against truth (rasters or vector layers, any mix).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
-use tuban::eval::io::{grid_for, load, scored_pixels};
-use tuban::eval::{EvalOptions, evaluate, render};
-use tuban::learn::verdicts::{self, Verdict};
+use tuban::eval::io::{EvalFiles, evaluate_files, parse_merge};
+use tuban::eval::{EvalOptions, render};
+use tuban::learn::verdicts;
 
 /// Raw flags of `tuban eval`.
 #[derive(Debug, Args)]
@@ -46,75 +46,25 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    if !(a.cover > 0.0 && a.cover <= 1.0) {
-        bail!("--cover {}: must be in (0, 1]", a.cover);
-    }
-    if !(a.min_area_mu.is_finite() && a.min_area_mu >= 0.0) {
-        bail!(
-            "--min-area-mu {}: must be a non-negative number",
-            a.min_area_mu
-        );
-    }
-    let mut rename = std::collections::HashMap::new();
+    let mut merge = std::collections::HashMap::new();
     for m in &a.merge {
-        let (from, to) = m
-            .split_once('=')
-            .filter(|(f, t)| !f.trim().is_empty() && !t.trim().is_empty())
-            .with_context(|| format!("--merge {m:?}: expected TYPES=NAME, e.g. DL1,DL2=DL"))?;
-        for f in from.split(',') {
-            rename.insert(f.trim().to_string(), to.trim().to_string());
-        }
+        parse_merge(m, &mut merge)?;
     }
-    let grid = grid_for(&a.pred, &a.truth, a.pixel_size)?;
-    let mut truth = load(&a.truth, &grid)?;
-    let mut pred = load(&a.pred, &grid)?;
-    for layer in [&mut truth.layer, &mut pred.layer] {
-        for k in layer.kinds.iter_mut() {
-            if let Some(to) = rename.get(k.as_str()) {
-                *k = to.clone();
-            }
-        }
-    }
-    let mut masks = vec![];
-    for (path, keep_nonzero) in [(&a.ignore, false), (&a.scored, true)] {
-        if let Some(p) = path {
-            let m = load(p, &grid).with_context(|| format!("reading {}", p.display()))?;
-            masks.push((m, keep_nonzero));
-        }
-    }
-    let masks: Vec<(&_, bool)> = masks.iter().map(|(m, k)| (m, *k)).collect();
-    let scored = scored_pixels(&truth, &pred, &masks);
-    let opts = EvalOptions {
-        cover: a.cover,
-        min_area_mu: a.min_area_mu,
+    let job = EvalFiles {
+        pred: a.pred.clone(),
+        truth: a.truth.clone(),
+        ignore: a.ignore.clone(),
+        scored: a.scored.clone(),
+        pixel_size: a.pixel_size,
+        merge,
+        options: EvalOptions {
+            cover: a.cover,
+            min_area_mu: a.min_area_mu,
+        },
+        verdicts: a.verdicts.is_some(),
     };
-    let report = evaluate(
-        &truth.layer,
-        &pred.layer,
-        Some(&scored),
-        grid.pixel_area_m2(),
-        opts,
-    );
-    if let Some(out) = &a.verdicts {
-        if pred.fids.is_empty() && !pred.layer.kinds.is_empty() {
-            bail!(
-                "--verdicts: {} is a raster; verdicts are per polygon of a layer (changes.gpkg)",
-                a.pred.display()
-            );
-        }
-        let judged = tuban::eval::objects::verdicts(&truth.layer, &pred.layer, &scored, a.cover);
-        let rows: Vec<Verdict> = judged
-            .into_iter()
-            .zip(&pred.fids)
-            .filter_map(|(v, fid)| {
-                v.map(|(real, kind)| Verdict {
-                    key: fid.to_string(),
-                    real,
-                    kind,
-                    line: 0,
-                })
-            })
-            .collect();
+    let (report, rows) = evaluate_files(&job)?;
+    if let (Some(out), Some(rows)) = (&a.verdicts, rows) {
         tuban::output::write_text(out, &verdicts::to_csv(verdicts::FID, &rows))
             .with_context(|| format!("--verdicts {}", out.display()))?;
         eprintln!(

@@ -8,7 +8,8 @@ use gdal::Dataset;
 use gdal::raster::{Buffer, RasterizeOptions};
 use gdal::vector::LayerAccess;
 use rustc_hash::FxHashMap;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Largest grid evaluated in memory.
 const MAX_PIXELS: usize = 1 << 30;
@@ -462,4 +463,120 @@ pub fn scored_pixels(truth: &Loaded, pred: &Loaded, masks: &[(&Loaded, bool)]) -
         }
     }
     scored
+}
+
+/// What `tuban eval` scores: a prediction against truth, read from files (rasters or polygon
+/// layers, any mix).
+#[derive(Clone, Debug)]
+pub struct EvalFiles {
+    pub pred: PathBuf,
+    pub truth: PathBuf,
+    /// Raster on the grid whose non-zero pixels are not scored (unlabelled).
+    pub ignore: Option<PathBuf>,
+    /// Raster on the grid whose non-zero pixels are the only ones scored.
+    pub scored: Option<PathBuf>,
+    /// Pixel size (CRS units) of the grid when both inputs are vector layers.
+    pub pixel_size: Option<f64>,
+    /// Types scored as one: each name on the left becomes the one on the right, on both sides.
+    pub merge: HashMap<String, String>,
+    pub options: super::EvalOptions,
+    /// Also give the verdict a field check would give each predicted polygon.
+    pub verdicts: bool,
+}
+
+/// A `--merge` rule "DL1,DL2=DL" (several types scored as one) added to `merge`.
+///
+/// # Errors
+/// [`Error::Param`] for text that is not TYPES=NAME.
+pub fn parse_merge(rule: &str, merge: &mut HashMap<String, String>) -> Result<()> {
+    let (from, to) = rule
+        .split_once('=')
+        .filter(|(f, t)| !f.trim().is_empty() && !t.trim().is_empty())
+        .ok_or_else(|| Error::Param {
+            name: "merge",
+            reason: format!("--merge {rule:?}: expected TYPES=NAME, e.g. DL1,DL2=DL"),
+        })?;
+    for f in from.split(',') {
+        merge.insert(f.trim().to_string(), to.trim().to_string());
+    }
+    Ok(())
+}
+
+/// Score `job.pred` against `job.truth` on one grid; with `job.verdicts`, also the verdict of
+/// every predicted polygon (keyed by its fid; real when truth covers `cover` of it, with the
+/// truth type over most of it).
+///
+/// # Errors
+/// [`Error::Param`] for options out of range or verdicts asked of a raster prediction; any
+/// read error naming its file.
+pub fn evaluate_files(
+    job: &EvalFiles,
+) -> Result<(super::Report, Option<Vec<crate::learn::verdicts::Verdict>>)> {
+    let o = job.options;
+    if !(o.cover > 0.0 && o.cover <= 1.0) {
+        return Err(Error::Param {
+            name: "cover",
+            reason: format!("--cover {}: must be in (0, 1]", o.cover),
+        });
+    }
+    if !(o.min_area_mu.is_finite() && o.min_area_mu >= 0.0) {
+        return Err(Error::Param {
+            name: "min_area_mu",
+            reason: format!(
+                "--min-area-mu {}: must be a non-negative number",
+                o.min_area_mu
+            ),
+        });
+    }
+    let grid = grid_for(&job.pred, &job.truth, job.pixel_size)?;
+    let mut truth = load(&job.truth, &grid)?;
+    let mut pred = load(&job.pred, &grid)?;
+    for layer in [&mut truth.layer, &mut pred.layer] {
+        for k in layer.kinds.iter_mut() {
+            if let Some(to) = job.merge.get(k.as_str()) {
+                *k = to.clone();
+            }
+        }
+    }
+    let mut masks = vec![];
+    for (path, keep_nonzero) in [(&job.ignore, false), (&job.scored, true)] {
+        if let Some(p) = path {
+            masks.push((load(p, &grid)?, keep_nonzero));
+        }
+    }
+    let masks: Vec<(&Loaded, bool)> = masks.iter().map(|(m, k)| (m, *k)).collect();
+    let scored = scored_pixels(&truth, &pred, &masks);
+    let report = super::evaluate(
+        &truth.layer,
+        &pred.layer,
+        Some(&scored),
+        grid.pixel_area_m2(),
+        o,
+    );
+    if !job.verdicts {
+        return Ok((report, None));
+    }
+    if pred.fids.is_empty() && !pred.layer.kinds.is_empty() {
+        return Err(Error::Param {
+            name: "verdicts",
+            reason: format!(
+                "--verdicts: {} is a raster; verdicts are per polygon of a layer (changes.gpkg)",
+                job.pred.display()
+            ),
+        });
+    }
+    let judged = super::objects::verdicts(&truth.layer, &pred.layer, &scored, o.cover);
+    let rows = judged
+        .into_iter()
+        .zip(&pred.fids)
+        .filter_map(|(v, fid)| {
+            v.map(|(real, kind)| crate::learn::verdicts::Verdict {
+                key: fid.to_string(),
+                real,
+                kind,
+                line: 0,
+            })
+        })
+        .collect();
+    Ok((report, Some(rows)))
 }

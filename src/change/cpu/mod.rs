@@ -1,8 +1,14 @@
 //! CPU twins of the WGSL kernels. `cpu::NAME` mirrors `shaders/NAME.wgsl`: same inputs, same
 //! output layout, same arithmetic in the same order, so masks agree bit for bit with the GPU.
 //!
-//! Each per-pixel kernel is a plain `fn`; [`Driver`] runs it over a buffer either sequentially
-//! or on the rayon pool, and tests check that both give the same bytes.
+//! Each per-pixel kernel is a plain `fn` (`*_px`), the literal twin of its WGSL entry point
+//! (tested against it kernel by kernel on Vulkan). [`Driver::Sequential`] walks those per-pixel
+//! twins in order: the reference. [`Driver::Rayon`] is the production path: the same twins on
+//! the rayon pool, or, where one exists, a faster algorithm with the same result (line
+//! erosion/dilation by van Herk/Gil-Werman in `vhgw`, line joining on byte planes in
+//! `chains`, the conversion evidence row by row); tests check that both drivers give the same
+//! bytes. The rows test (`morphology::rows`) has only its fast form, checked against its
+//! per-pixel twin and the GPU.
 
 pub mod chains;
 pub mod mbi;
@@ -14,7 +20,8 @@ pub mod vhgw;
 
 use rayon::prelude::*;
 
-/// How a CPU kernel walks its output: one thread, or rayon over rows.
+/// How the CPU runs a kernel: the per-pixel reference twins in order, or the production path
+/// on the rayon pool (the same result, by the twins or a faster algorithm; see the module).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Driver {
     Sequential,
