@@ -7,10 +7,10 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
+use tuban::change::cpu::run_tile;
 use tuban::change::cpu::{Driver, mbi, morphology, normalize, spectral, threshold};
-use tuban::change::{
-    Backend, BandRoles, EvidenceKind, PipelineConfig, Plan, TileInput, run_tile_cpu,
-};
+use tuban::change::{BandRoles, EvidenceKind, PipelineConfig, Plan, TileInput};
+use tuban::engine::Backend;
 use tuban::gpu::{AdapterChoice, GpuContext};
 
 const SIZES: [usize; 3] = [256, 512, 1024];
@@ -183,7 +183,7 @@ fn pipeline(c: &mut Criterion) {
             }
             g.throughput(Throughput::Elements(input.pixels() as u64));
             g.bench_with_input(BenchmarkId::new("cpu", size), &size, |b, _| {
-                b.iter(|| run_tile_cpu(Driver::Rayon, &p, black_box(&input), true))
+                b.iter(|| run_tile(Driver::Rayon, &p, black_box(&input), true))
             });
             if let Some(ctx) = &gpu {
                 let backend = Backend::Gpu(ctx);

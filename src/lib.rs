@@ -19,8 +19,8 @@
 //! A 16 x 16 two-band tile in memory where an 8 x 8 bright roof appears in the after date:
 //!
 //! ```
-//! use tuban::change::{BandRoles, PipelineConfig, Plan, Threshold, TileInput, run_tile_cpu};
-//! use tuban::change::cpu::Driver;
+//! use tuban::change::{BandRoles, PipelineConfig, Plan, Threshold, TileInput};
+//! use tuban::change::cpu::{Driver, run_tile};
 //!
 //! let (w, h) = (16, 16);
 //! let before = vec![100.0f32; w * h * 2];
@@ -34,7 +34,7 @@
 //! let input = TileInput { width: w, height: h, bands: 2, before, after, valid: vec![1; w * h] };
 //! let config = PipelineConfig { threshold: Threshold::Value(50.0), mbi_half_px: (1, 6), ..Default::default() };
 //! let plan = Plan { threshold: 50.0, ..Plan::new(config, 2, BandRoles::NONE) };
-//! let result = run_tile_cpu(Driver::Rayon, &plan, &input, true);
+//! let result = run_tile(Driver::Rayon, &plan, &input, true);
 //! let changed = result.mask.iter().filter(|&&m| m == 1).count();
 //! assert_eq!(changed, 64);
 //! ```
@@ -43,6 +43,7 @@ pub mod change;
 pub mod classify;
 #[cfg(feature = "gdal")]
 pub mod coverage;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod geom;

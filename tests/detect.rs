@@ -6,8 +6,9 @@ mod common;
 
 use common::raster::{GT, Spec, read_f32, read_u8, write_tif};
 use std::path::{Path, PathBuf};
+use tuban::change::EvidenceKind;
 use tuban::change::cpu::Driver;
-use tuban::change::{Backend, EvidenceKind};
+use tuban::engine::Backend;
 use tuban::pipeline::detect::{DetectOptions, DetectSummary, detect};
 
 /// A 4-band uint16 pair (B, G, R, NIR) with new buildings, written to `dir`.

@@ -4,7 +4,8 @@
 mod common;
 
 use tuban::change::cpu::Driver;
-use tuban::change::{BandRoles, EvidenceKind, PipelineConfig, Plan, Threshold, run_tile_cpu};
+use tuban::change::cpu::run_tile;
+use tuban::change::{BandRoles, EvidenceKind, PipelineConfig, Plan, Threshold};
 
 fn plan_for(kind: EvidenceKind, bands: usize, t: f32) -> Plan {
     let roles = BandRoles {
@@ -45,12 +46,12 @@ fn assert_close(cpu: &[f32], gpu: &[f32], kind: EvidenceKind) {
 #[test]
 fn every_kernel_gpu_matches_cpu() {
     let Some(gpu) = common::gpu() else { return };
-    let backend = tuban::change::Backend::Gpu(&gpu);
+    let backend = tuban::engine::Backend::Gpu(&gpu);
     // Five bands: blue, green, red, NIR, SWIR.
     let input = common::scene(83, 61, 5, 7);
     for kind in EvidenceKind::ALL {
         // A threshold in the middle of the evidence range, so both classes are present.
-        let probe = run_tile_cpu(Driver::Sequential, &plan_for(kind, 5, 0.0), &input, false);
+        let probe = run_tile(Driver::Sequential, &plan_for(kind, 5, 0.0), &input, false);
         let mut finite: Vec<f32> = probe
             .evidence
             .iter()
@@ -63,8 +64,8 @@ fn every_kernel_gpu_matches_cpu() {
         // Line joining on every kind.
         plan.config.join_half_px = 7;
         plan.config.join_wide_px = 4;
-        let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
-        let seq = run_tile_cpu(Driver::Sequential, &plan, &input, true);
+        let cpu = run_tile(Driver::Rayon, &plan, &input, true);
+        let seq = run_tile(Driver::Sequential, &plan, &input, true);
         assert!(
             common::same_result(&cpu, &seq),
             "{}: rayon and sequential differ",
@@ -93,7 +94,7 @@ fn every_kernel_gpu_matches_cpu() {
     let mut plan = plan_for(EvidenceKind::Conversion, 5, 1.0);
     plan.cloud_value = 1000.0;
     plan.dark_value = 100.0;
-    let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
+    let cpu = run_tile(Driver::Rayon, &plan, &input, true);
     let g = backend.run_tile(&plan, &input, true).expect("gpu run");
     assert_close(&cpu.evidence, &g.evidence, EvidenceKind::Conversion);
     assert_eq!(cpu.mask, g.mask, "conversion with cloud and shadow tests");
@@ -121,11 +122,11 @@ fn every_kernel_gpu_matches_cpu() {
     }
     let mut lit = plan_for(EvidenceKind::Conversion, 5, 1.0);
     lit.bright_value = 150.0;
-    let c = run_tile_cpu(Driver::Rayon, &lit, &bare, true);
+    let c = run_tile(Driver::Rayon, &lit, &bare, true);
     let gl = backend.run_tile(&lit, &bare, true).expect("gpu run");
     assert_close(&c.evidence, &gl.evidence, EvidenceKind::Conversion);
     assert_eq!(c.mask, gl.mask, "conversion with the bright arm");
-    let dark = run_tile_cpu(
+    let dark = run_tile(
         Driver::Rayon,
         &plan_for(EvidenceKind::Conversion, 5, 1.0),
         &bare,
@@ -148,7 +149,7 @@ fn every_kernel_gpu_matches_cpu() {
 #[test]
 fn rows_of_panels_gpu_matches_cpu() {
     let Some(gpu) = common::gpu() else { return };
-    let backend = tuban::change::Backend::Gpu(&gpu);
+    let backend = tuban::engine::Backend::Gpu(&gpu);
     // Green fields before; after, a 40 x 30 array of 3-px panel rows (grey, no NIR lift) with
     // 3-px strips of the field between, and a lone panel block elsewhere.
     let (w, h, bands) = (90usize, 70usize, 5usize);
@@ -176,8 +177,8 @@ fn rows_of_panels_gpu_matches_cpu() {
     }
     let mut plan = plan_for(EvidenceKind::Conversion, bands, 1.0);
     plan.config.rows_half_px = 12;
-    let cpu = run_tile_cpu(Driver::Rayon, &plan, &input, true);
-    let seq = run_tile_cpu(Driver::Sequential, &plan, &input, true);
+    let cpu = run_tile(Driver::Rayon, &plan, &input, true);
+    let seq = run_tile(Driver::Sequential, &plan, &input, true);
     assert!(
         common::same_result(&cpu, &seq),
         "rayon and sequential differ"

@@ -8,7 +8,8 @@ mod common;
 use common::raster::read_u8;
 use std::path::{Path, PathBuf};
 use tuban::change::cpu::Driver;
-use tuban::change::{Backend, EvidenceKind, PipelineConfig};
+use tuban::change::{EvidenceKind, PipelineConfig};
+use tuban::engine::Backend;
 use tuban::model::graph::Graph;
 use tuban::model::onnx::{
     self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,

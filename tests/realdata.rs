@@ -7,7 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use tuban::change::cpu::Driver;
-use tuban::change::{Backend, EvidenceKind, PipelineConfig, Threshold};
+use tuban::change::{EvidenceKind, PipelineConfig, Threshold};
+use tuban::engine::Backend;
 use tuban::pipeline::detect::{DetectOptions, detect};
 
 /// Run detect and return the mask. `evidence` and `open_px` None mean the automatic profile.

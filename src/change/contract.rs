@@ -139,6 +139,8 @@ pub const CLASS_ROWS: u32 = 3;
 /// threshold): the majority vote gives it its neighbours' class, so it never reaches a mask on
 /// disk. Apart from every class of [`super::MASK_CLASSES`].
 pub const CLASS_FILLED: u32 = 4;
+/// Radius of the class majority vote, run by both tile pipelines after the classes.
+pub const CLASS_VOTE_PX: u32 = 2;
 /// A pixel-tree node whose feature is this is a leaf (its value in the split bits).
 pub const TREE_LEAF: u32 = u32::MAX;
 /// Largest finite f32: the neutral element of min/max (WGSL has no infinity literal). A valid

@@ -3,7 +3,8 @@
 //! Per tile, in order: radiometric normalisation of the after image ([`radiometry`] fits the
 //! model once per scene), evidence ([`EvidenceKind`]), threshold ([`otsu`] picks it once per
 //! scene), then morphological opening and closing. Each step is a WGSL shader in `shaders/`
-//! (run by [`crate::gpu`]) with a CPU twin in [`cpu`] of the same name; [`Backend`] picks one.
+//! (run by [`crate::gpu`]) with a CPU twin in [`cpu`] of the same name; [`crate::engine::Backend`]
+//! picks one.
 //!
 //! Invariants: evidence is NaN and the mask is [`MASK_NODATA`] wherever either date is nodata;
 //! every neighbourhood step reaches at most [`Plan::halo_px`] pixels; GPU and CPU masks are
@@ -18,7 +19,6 @@ pub mod radiometry;
 
 use crate::error::{Error, Result};
 pub use contract::KernelParams;
-use cpu::Driver;
 
 /// Mask value for pixels that are nodata in either date.
 pub const MASK_NODATA: u32 = 255;
@@ -364,7 +364,7 @@ impl Plan {
             + 2 * self.config.open_px as usize
             + 2 * self.config.close_px as usize
             + join
-            + cpu::morphology::CLASS_VOTE_PX as usize
+            + contract::CLASS_VOTE_PX as usize
             + 2 * self.config.rows_half_px as usize
     }
 
@@ -476,172 +476,4 @@ pub struct TileResult {
     pub near_threshold: u64,
     /// Seconds per kernel step (CPU), or of the whole dispatch and readback (GPU).
     pub timings: crate::timing::Timings,
-}
-
-/// Where the kernels run.
-pub enum Backend<'a> {
-    /// The rayon CPU twins (or sequential, for tests).
-    Cpu(Driver),
-    /// The WGSL shaders on a wgpu device.
-    Gpu(&'a crate::gpu::GpuContext),
-}
-
-impl Backend<'_> {
-    /// A short name for reports.
-    pub fn name(&self) -> String {
-        match self {
-            Backend::Cpu(Driver::Rayon) => {
-                format!("cpu ({} threads)", rayon::current_num_threads())
-            }
-            Backend::Cpu(Driver::Sequential) => "cpu (sequential)".into(),
-            Backend::Gpu(g) => format!("gpu ({})", g.adapter_name()),
-        }
-    }
-
-    /// Run the kernels on one tile. With `with_mask` false only evidence is computed (for
-    /// scene statistics).
-    ///
-    /// # Errors
-    /// [`Error::Gpu`] when the device fails; the CPU never fails.
-    pub fn run_tile(&self, plan: &Plan, input: &TileInput, with_mask: bool) -> Result<TileResult> {
-        self.run_tile_on(plan, input, None, with_mask)
-    }
-
-    /// [`Backend::run_tile`] with the evidence given (a model's, computed beforehand) instead
-    /// of computed by the evidence kernels.
-    ///
-    /// # Errors
-    /// As [`Backend::run_tile`].
-    pub fn run_tile_on(
-        &self,
-        plan: &Plan,
-        input: &TileInput,
-        evidence: Option<Vec<f32>>,
-        with_mask: bool,
-    ) -> Result<TileResult> {
-        match self {
-            Backend::Cpu(driver) => Ok(run_tile_cpu_on(*driver, plan, input, evidence, with_mask)),
-            Backend::Gpu(ctx) => {
-                let t = std::time::Instant::now();
-                let mut r = ctx.run_tile_on(plan, input, evidence.as_deref(), with_mask)?;
-                r.timings.add("gpu", t.elapsed().as_secs_f64());
-                Ok(r)
-            }
-        }
-    }
-}
-
-/// The CPU pipeline for one tile (the twin of [`crate::gpu::GpuContext::run_tile`]).
-pub fn run_tile_cpu(driver: Driver, plan: &Plan, input: &TileInput, with_mask: bool) -> TileResult {
-    run_tile_cpu_on(driver, plan, input, None, with_mask)
-}
-
-/// [`run_tile_cpu`] with the evidence given instead of computed (a model's; NaN where nodata).
-pub fn run_tile_cpu_on(
-    driver: Driver,
-    plan: &Plan,
-    input: &TileInput,
-    given: Option<Vec<f32>>,
-    with_mask: bool,
-) -> TileResult {
-    let mut t = crate::timing::Timings::default();
-    let p = plan.params(input.width, input.height);
-    // Gain 1 and offset 0 change no value (NaN stays NaN): the ratio indices skip the pass
-    // and its copy of the after image.
-    let identity = plan.coeffs.chunks(2).all(|c| c == [1.0, 0.0]);
-    let after: std::borrow::Cow<[f32]> = if plan.config.normalize && !identity {
-        let mut after = input.after.clone();
-        t.time("normalize", || {
-            cpu::normalize::normalize(driver, &p, &plan.coeffs, &mut after)
-        });
-        after.into()
-    } else {
-        input.after.as_slice().into()
-    };
-    let n = input.pixels();
-    let evidence = match given {
-        Some(e) => e,
-        None => {
-            let mut evidence = vec![0.0f32; n];
-            t.time("evidence", || {
-                tile_evidence(driver, plan, &p, input, &after, &mut evidence)
-            });
-            evidence
-        }
-    };
-    if !with_mask {
-        return TileResult {
-            evidence,
-            mask: Vec::new(),
-            near_threshold: 0,
-            timings: t,
-        };
-    }
-    let mut mask = vec![0u32; n];
-    let near = t.time("threshold", || {
-        cpu::threshold::threshold(driver, &p, &evidence, &input.valid, &mut mask)
-    });
-    let c = &plan.config;
-    t.time("open_close", || {
-        cpu::morphology::open_close(driver, &p, &mut mask, c.open_px, c.close_px)
-    });
-    t.time("join", || {
-        cpu::morphology::join_lines(driver, &p, &mut mask, c.join_half_px, c.join_wide_px)
-    });
-    t.time("classes", || {
-        driver.update(&mut mask, |i, m| {
-            cpu::spectral::change_class_px(&p, &input.before, &after, &evidence, m, i)
-        })
-    });
-    if c.evidence == EvidenceKind::Conversion {
-        let pv = KernelParams {
-            half: cpu::morphology::CLASS_VOTE_PX,
-            ..p
-        };
-        t.time("class_vote", || {
-            let raw = mask.clone();
-            driver.fill(&mut mask, input.width, |i| {
-                cpu::morphology::class_majority_px(&pv, &raw, i)
-            })
-        });
-        if c.rows_half_px > 0 {
-            let pr = KernelParams {
-                half: c.rows_half_px,
-                ..p
-            };
-            t.time("rows", || {
-                let voted = mask.clone();
-                cpu::morphology::rows(&pr, &voted, &mut mask)
-            });
-        }
-    }
-    TileResult {
-        evidence,
-        mask,
-        near_threshold: near,
-        timings: t,
-    }
-}
-
-/// The evidence of a tile: the building or shadow index change, or a spectral kind.
-fn tile_evidence(
-    driver: Driver,
-    plan: &Plan,
-    p: &KernelParams,
-    input: &TileInput,
-    after: &[f32],
-    evidence: &mut [f32],
-) {
-    if plan.config.evidence.is_morphological() {
-        let n = input.pixels();
-        let (mut base_b, mut base_a) = (vec![0.0; n], vec![0.0; n]);
-        cpu::spectral::visible_max(driver, p, &input.before, after, &mut base_b, &mut base_a);
-        let acc_b = cpu::mbi::mbi_sum(driver, p, &base_b, &input.valid, plan.config.mbi_half_px);
-        let acc_a = cpu::mbi::mbi_sum(driver, p, &base_a, &input.valid, plan.config.mbi_half_px);
-        driver.fill(evidence, input.width, |i| {
-            cpu::mbi::mbi_change_px(&input.valid, &acc_b, &acc_a, i)
-        });
-    } else {
-        cpu::spectral::evidence(driver, p, &input.before, after, &input.valid, evidence);
-    }
 }

@@ -1,7 +1,7 @@
 //! The only wgpu user: one [`GpuContext`] (device, queue, compiled pipelines) that runs the
 //! change kernels of `shaders/` on a tile and reads the results back.
 //!
-//! The dispatch order mirrors [`crate::change::run_tile_cpu`] step for step, so the two
+//! The dispatch order mirrors [`crate::change::cpu::run_tile`] step for step, so the two
 //! backends produce the same mask. Errors (no adapter, validation, out of memory) come back
 //! as [`Error::Gpu`]; the CLI then warns and falls back to the CPU.
 
@@ -173,7 +173,7 @@ impl GpuContext {
         keep.extend([params, src]);
     }
 
-    /// Run the kernels on one tile (the GPU twin of [`crate::change::run_tile_cpu`]).
+    /// Run the kernels on one tile (the GPU twin of [`crate::change::cpu::run_tile`]).
     ///
     /// # Errors
     /// [`Error::Gpu`] when the tile does not fit the device or the device fails.
@@ -335,7 +335,7 @@ impl GpuContext {
                 g,
             );
             if plan.config.evidence == crate::change::EvidenceKind::Conversion {
-                let vote = crate::change::cpu::morphology::CLASS_VOTE_PX;
+                let vote = crate::change::contract::CLASS_VOTE_PX;
                 self.over_mask_copy(&mut enc, &k.class_majority, &p, vote, &mask, &mut keep);
                 if plan.config.rows_half_px > 0 {
                     let half = plan.config.rows_half_px;

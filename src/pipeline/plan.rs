@@ -14,7 +14,7 @@
 
 use super::detect::{SceneStats, estimate, scene_statistics};
 use super::run::{RunJob, RunSummary, TaskScope, fingerprint, run};
-use crate::change::Backend;
+use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};

@@ -12,8 +12,8 @@
 
 use super::detect::{ContextSource, DetectOptions, DetectSummary, ModelSource, SceneStats, detect};
 use super::scenes::{annotate, footprints, mosaic};
-use crate::change::Backend;
 use crate::coverage::{Coverage, CoverageJob, MIN_CLEAR_SHARE, NotSeen, coverage};
+use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::job::{CountiesConf, Job, LayerSource};
 use crate::output::chips::ChipSource;

@@ -427,7 +427,7 @@ pub fn chip_table(out: &Path, results: &[SourceResult], min_mu: f64) -> Result<V
 pub fn run(
     bench: &Bench,
     out: &Path,
-    backend: &crate::change::Backend,
+    backend: &crate::engine::Backend,
     progress: ProgressFn,
 ) -> Result<SourcesReport> {
     let t0 = Instant::now();

@@ -16,7 +16,10 @@ pub mod morphology;
 pub mod normalize;
 pub mod spectral;
 pub mod threshold;
+mod tile;
 pub mod vhgw;
+
+pub use tile::{run_tile, run_tile_on};
 
 use rayon::prelude::*;
 

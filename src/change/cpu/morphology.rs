@@ -236,9 +236,6 @@ pub fn class_majority_px(p: &KernelParams, src: &[u32], i: usize) -> u32 {
     }
 }
 
-/// Radius of the class majority vote.
-pub const CLASS_VOTE_PX: u32 = 2;
-
 /// Rows a window must touch for its centre to lie in an array of rows: three, more than two
 /// parallel roads beside a field or a house between fields give.
 pub const ROWS_MIN_RUNS: u32 = 3;

@@ -19,7 +19,7 @@ pub use tiles::{Counts, crop};
 use crate::change::cpu::threshold::is_near_px;
 use crate::change::profile::{auto_profile, join_px};
 use crate::change::{
-    Backend, CLOUD_EVIDENCE, CLOUD_REFLECTANCE, DARK_REFLECTANCE, EvidenceKind, MASK_CLASSES,
+    CLOUD_EVIDENCE, CLOUD_REFLECTANCE, DARK_REFLECTANCE, EvidenceKind, MASK_CLASSES,
     PipelineConfig, Plan, SHADOW_EVIDENCE, Threshold, is_change, otsu, radiometry,
 };
 use crate::classify::ClassifyConf;
@@ -28,6 +28,7 @@ use crate::classify::context::{Context, ContextConf};
 use crate::classify::external::External;
 use crate::classify::features::Measurer;
 use crate::classify::near::NearStore;
+use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
@@ -229,7 +230,8 @@ pub const DEFAULT_TILE_PX: usize = 1536;
 ///
 /// # Examples
 /// ```no_run
-/// use tuban::change::{Backend, PipelineConfig, cpu::Driver};
+/// use tuban::change::cpu::Driver;
+/// use tuban::engine::Backend;
 /// use tuban::pipeline::detect::{DetectOptions, detect};
 /// let opts = DetectOptions {
 ///     tile_px: 1024,
