@@ -110,7 +110,7 @@ impl EvidenceRaster {
 
 /// What the polygonizer knows of a component before typing: its exact world geometry, its
 /// measures (area, shape, evidence, mask class) and its attribute values.
-pub struct Base {
+pub struct Untyped {
     pub geom: MultiPolygon<f64>,
     pub measured: Measured,
     pub values: Vec<Value>,
@@ -118,7 +118,7 @@ pub struct Base {
 
 /// One typed polygon: the traced component or a piece of it, its exact world geometry, and its
 /// attribute values (the polygonizer's, then [`CLASS_FIELDS`]).
-pub struct Typed<'a> {
+pub struct TypedPolygon<'a> {
     pub component: Cow<'a, Component>,
     pub geom: MultiPolygon<f64>,
     pub measured: Measured,
@@ -126,8 +126,8 @@ pub struct Typed<'a> {
     pub values: Vec<Value>,
 }
 
-/// The polygonizer's [`Base`] of a component (for the pieces a split cuts).
-pub type BaseFn<'f> = dyn Fn(&Component) -> Base + Sync + 'f;
+/// The polygonizer's [`Untyped`] of a component (for the pieces a split cuts).
+pub type UntypedFn<'f> = dyn Fn(&Component) -> Untyped + Sync + 'f;
 
 impl std::fmt::Debug for Classifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -180,7 +180,7 @@ impl Classifier {
 impl Classifier {
     /// Type a component: whole, or, when it is linear and lines of different directions meet
     /// in it (a road across a railway), piece by piece ([`branches`]), touching pieces of the
-    /// same type put back together. `whole` is the component's own [`Base`], `base` makes one
+    /// same type put back together. `whole` is the component's own [`Untyped`], `base` makes one
     /// for a piece; `min_m2` is the smallest polygon written: no piece is cut smaller.
     ///
     /// # Errors
@@ -188,10 +188,10 @@ impl Classifier {
     pub fn type_component<'a>(
         &self,
         c: &'a Component,
-        whole: Base,
-        base: &BaseFn,
+        whole: Untyped,
+        base: &UntypedFn,
         min_m2: f64,
-    ) -> Result<Vec<Typed<'a>>> {
+    ) -> Result<Vec<TypedPolygon<'a>>> {
         let out = self.type_pieces(c, whole, base, min_m2)?;
         if self.leads.is_some() {
             for t in &out {
@@ -212,11 +212,11 @@ impl Classifier {
     fn type_pieces<'a>(
         &self,
         c: &'a Component,
-        whole: Base,
-        base: &BaseFn,
+        whole: Untyped,
+        base: &UntypedFn,
         min_m2: f64,
-    ) -> Result<Vec<Typed<'a>>> {
-        let typed = |comp: Cow<'a, Component>, b: Base| -> Result<Typed<'a>> {
+    ) -> Result<Vec<TypedPolygon<'a>>> {
+        let typed = |comp: Cow<'a, Component>, b: Untyped| -> Result<TypedPolygon<'a>> {
             let (measured, mut decision) = self.decide(&comp.polygons, &b.geom, b.measured)?;
             let mut values = b.values;
             let own = values.len();
@@ -231,7 +231,7 @@ impl Classifier {
                 }
                 decision = judged;
             }
-            Ok(Typed {
+            Ok(TypedPolygon {
                 component: comp,
                 geom: b.geom,
                 measured,
@@ -282,7 +282,7 @@ impl Classifier {
                 None => None,
             },
         };
-        let parts: Vec<Typed> = (1..=pieces.count)
+        let parts: Vec<TypedPolygon> = (1..=pieces.count)
             .map(|l| {
                 let piece = window.piece(&pieces.labels, |k| k == l, self.scene_width);
                 let b = base(&piece);
@@ -290,7 +290,7 @@ impl Classifier {
             })
             .collect::<Result<_>>()?;
         // Touching pieces of the same type (or the same pseudo-change) are one polygon again.
-        let key = |t: &Typed| (t.decision.tblx.clone(), t.decision.pseudo.clone());
+        let key = |t: &TypedPolygon| (t.decision.tblx.clone(), t.decision.pseudo.clone());
         let mut group: Vec<u32> = (0..=pieces.count).collect();
         for (a, b) in pieces.touching(w) {
             if key(&parts[a as usize - 1]) == key(&parts[b as usize - 1]) {
@@ -306,7 +306,7 @@ impl Classifier {
             return Ok(vec![whole]);
         }
         let mut out = Vec::with_capacity(groups.len());
-        let mut parts: Vec<Option<Typed>> = parts.into_iter().map(Some).collect();
+        let mut parts: Vec<Option<TypedPolygon>> = parts.into_iter().map(Some).collect();
         for g in groups {
             let members = roots.iter().filter(|&&r| r == g).count();
             if members == 1 {

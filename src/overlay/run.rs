@@ -5,7 +5,7 @@
 use super::index::{RefFeature, Targets, Want};
 use super::layer::{FieldSpec, Fields, LayerStats, Schema, WorkCrs, layer_fields, read_layer};
 use super::rules::Measures;
-use super::stages::{self, Books, Ctx};
+use super::stages::{self, StageInputs, StageReport};
 use crate::error::{Error, Result};
 use crate::geom::boolean::{OpFailed, cover};
 use crate::geom::{AreaMethod, repair};
@@ -294,7 +294,7 @@ pub fn preflight(j: &Job) -> Result<()> {
 /// Run the stages (without writing).
 pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overlaid> {
     let mut seconds = BTreeMap::new();
-    let mut books = Books::default();
+    let mut books = StageReport::default();
     let j = job.job;
     let ChangesRead {
         changes,
@@ -304,7 +304,7 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
         repaired: rep,
     } = timed(&mut seconds, "changes", || read_changes(job, progress))?;
     books.record("changes", st, rep);
-    let ctx = Ctx {
+    let ctx = StageInputs {
         job,
         work: &work,
         progress,
@@ -350,7 +350,7 @@ pub(super) fn run_stages(job: &OverlayJob, progress: ProgressFn) -> Result<Overl
             )
         })?;
     }
-    let Books {
+    let StageReport {
         stats,
         repaired,
         mut warnings,

@@ -71,7 +71,7 @@ pub(super) fn cover_fields(key: &str, c: &CoverConf) -> Vec<FieldSpec> {
 }
 
 /// What every stage reads.
-pub(super) struct Ctx<'a> {
+pub(super) struct StageInputs<'a> {
     pub job: &'a OverlayJob<'a>,
     pub work: &'a WorkCrs,
     pub progress: ProgressFn<'a>,
@@ -79,13 +79,13 @@ pub(super) struct Ctx<'a> {
 
 /// What the stages report besides the pieces.
 #[derive(Default)]
-pub(super) struct Books {
+pub(super) struct StageReport {
     pub stats: BTreeMap<&'static str, LayerStats>,
     pub repaired: BTreeMap<&'static str, u64>,
     pub warnings: Vec<String>,
 }
 
-impl Books {
+impl StageReport {
     pub fn record(&mut self, stage: &'static str, stats: LayerStats, repaired: u64) {
         self.stats.insert(stage, stats);
         self.repaired.insert(stage, repaired);
@@ -102,9 +102,9 @@ impl Books {
 
 /// Cut the changes into county pieces; returns the pieces and the counties met.
 pub(super) fn counties(
-    ctx: &Ctx,
+    ctx: &StageInputs,
     changes: &[Change],
-    books: &mut Books,
+    books: &mut StageReport,
 ) -> Result<(Vec<Piece>, Vec<County>)> {
     let j = ctx.job.job;
     let rules = Rules::from_conf(&j.rules);
@@ -166,11 +166,11 @@ pub(super) fn counties(
 
 /// Subtract approvals dated by the after image: each piece keeps its unapproved part.
 pub(super) fn approvals(
-    ctx: &Ctx,
+    ctx: &StageInputs,
     src: &LayerSource,
     conf: &ApprovalsConf,
     pieces: &mut [Piece],
-    books: &mut Books,
+    books: &mut StageReport,
 ) -> Result<()> {
     let area = ctx.work.area;
     let after = ctx.job.after();
@@ -272,13 +272,13 @@ pub(super) fn approvals(
 /// Land classes of the unapproved parts: area per DLBM, arable area, and (without a county
 /// layer) the county from the unit codes.
 pub(super) fn land_classes(
-    ctx: &Ctx,
+    ctx: &StageInputs,
     src: &LayerSource,
     conf: &DltbConf,
     targets: &Targets,
     pieces: &mut [Piece],
     counties: &mut Vec<County>,
-    books: &mut Books,
+    books: &mut StageReport,
 ) -> Result<()> {
     let area = ctx.work.area;
     let arable: Vec<String> = conf
@@ -371,11 +371,11 @@ pub(super) fn land_classes(
 /// Area of the unapproved parts inside one overlapping layer (`key`: basic_farmland,
 /// red_line or urban_boundary).
 pub(super) fn covered(
-    ctx: &Ctx,
+    ctx: &StageInputs,
     layer: (&'static str, &'static str, &LayerSource, &CoverConf),
     targets: &Targets,
     pieces: &mut [Piece],
-    books: &mut Books,
+    books: &mut StageReport,
 ) -> Result<()> {
     let (key, default_name, src, conf) = layer;
     let area = ctx.work.area;

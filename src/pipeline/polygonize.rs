@@ -4,7 +4,7 @@
 //! row in parallel and hands out finished components, which are turned into world geometry with
 //! ground attributes and written in batches.
 
-use crate::classify::classifier::{Base, CLASS_FIELDS};
+use crate::classify::classifier::{CLASS_FIELDS, Untyped};
 use crate::classify::measures::{FIELDS, Ground, attributes, ground};
 use crate::error::Result;
 use crate::output::vector::{FieldKind, Value, VectorWriter};
@@ -187,13 +187,13 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                                 let geom = to_world(&p.polygons, &gt);
                                 let (mut measured, values) = attributes(p, &geom, &gt, g);
                                 measured.mask_class = class;
-                                Base {
+                                Untyped {
                                     geom,
                                     measured,
                                     values,
                                 }
                             };
-                            let whole = Base {
+                            let whole = Untyped {
                                 geom: exact,
                                 measured: m,
                                 values,

@@ -430,8 +430,13 @@ impl ScenePair {
             }
         }
         let roles = roles_of(&choice_b);
-        let (mut width, mut height, mut off_b, mut off_a, mut gt) =
-            overlap(&ds_b, &ds_a, before, after)?;
+        let Overlap {
+            mut width,
+            mut height,
+            offset_before: mut off_b,
+            offset_after: mut off_a,
+            geo_transform: mut gt,
+        } = overlap(&ds_b, &ds_a, before, after)?;
         if let Some(w) = opts.window {
             if w.width == 0 || w.height == 0 || w.x + w.width > width || w.y + w.height > height {
                 return Err(Error::Open {
@@ -987,13 +992,15 @@ fn grid_mismatch(b: &Dataset, a: &Dataset) -> Option<String> {
     }
 }
 
-type Overlap = (
-    usize,
-    usize,
-    (usize, usize),
-    (usize, usize),
-    Option<[f64; 6]>,
-);
+/// Where two grid-aligned images overlap: its size in pixels, its first pixel in each file,
+/// and its geotransform (None for two images without georeference on the same pixel grid).
+struct Overlap {
+    width: usize,
+    height: usize,
+    offset_before: (usize, usize),
+    offset_after: (usize, usize),
+    geo_transform: Option<[f64; 6]>,
+}
 
 /// The overlap of two grid-aligned images: size, offsets in each, and its geotransform.
 fn overlap(b: &Dataset, a: &Dataset, pb: &Path, pa: &Path) -> Result<Overlap> {
@@ -1007,7 +1014,13 @@ fn overlap(b: &Dataset, a: &Dataset, pb: &Path, pa: &Path) -> Result<Overlap> {
                 what: format!("pixel grids differ ({wb}x{hb} vs {wa}x{ha})"),
             });
         }
-        return Ok((wb, hb, (0, 0), (0, 0), None));
+        return Ok(Overlap {
+            width: wb,
+            height: hb,
+            offset_before: (0, 0),
+            offset_after: (0, 0),
+            geo_transform: None,
+        });
     };
     let ga = geo(a).expect("grid_mismatch guarantees both are georeferenced");
     // Offset of the after image's origin in before pixels (whole pixels, checked before).
@@ -1026,13 +1039,13 @@ fn overlap(b: &Dataset, a: &Dataset, pb: &Path, pa: &Path) -> Result<Overlap> {
     let mut gt = gb;
     gt[0] = gb[0] + x0 as f64 * gb[1];
     gt[3] = gb[3] + y0 as f64 * gb[5];
-    Ok((
-        (x1 - x0) as usize,
-        (y1 - y0) as usize,
-        (x0 as usize, y0 as usize),
-        ((x0 - dx) as usize, (y0 - dy) as usize),
-        Some(gt),
-    ))
+    Ok(Overlap {
+        width: (x1 - x0) as usize,
+        height: (y1 - y0) as usize,
+        offset_before: (x0 as usize, y0 as usize),
+        offset_after: ((x0 - dx) as usize, (y0 - dy) as usize),
+        geo_transform: Some(gt),
+    })
 }
 
 /// Warp `src` onto the grid of `grid` into a Float32 GeoTIFF at `path` (NaN outside `src`).
