@@ -58,6 +58,9 @@ pub struct NearStore {
     index: Vec<u32>,
     values: Vec<f32>,
     cache: FifoCache<usize, Kept>,
+    /// Change components (8-connected) of fewer pixels, wholly inside a tile's read window,
+    /// can never become a polygon (the detection drops them): nothing is kept near them.
+    min_component_px: u64,
 }
 
 impl NearStore {
@@ -84,7 +87,17 @@ impl NearStore {
             index: Vec::new(),
             values: Vec::new(),
             cache: FifoCache::new(CACHE_BYTES, |k| 4 * (k.index.len() + k.values.len())),
+            min_component_px: 0,
         })
+    }
+
+    /// The same store keeping nothing near change components of fewer than `px` pixels that
+    /// lie wholly inside a tile's read window: polygons under the detection's minimum area,
+    /// never typed. (A component touching the window's edge may continue in the next tile and
+    /// is kept.)
+    pub fn with_min_component_px(mut self, px: u64) -> Self {
+        self.min_component_px = px;
+        self
     }
 
     /// Keep the pixels of a tile's core near its changes. `input` and `mask` cover the tile's
@@ -105,7 +118,12 @@ impl NearStore {
             return Ok(());
         }
         let (w, h) = (read.width, read.height);
-        let near = near_changes(mask, &is_change, w, h, ring_px);
+        let near = if self.min_component_px > 1 {
+            let kept = without_small_components(mask, &is_change, w, h, self.min_component_px);
+            near_changes(&kept, |m| m == 1, w, h, ring_px)
+        } else {
+            near_changes(mask, &is_change, w, h, ring_px)
+        };
         let (n, bands) = (w * h, self.bands);
         let (dx, dy) = (core.x - read.x, core.y - read.y);
         let (index, values) = (&mut self.index, &mut self.values);
@@ -239,6 +257,70 @@ fn write_error(path: &Path, e: &std::io::Error) -> Error {
     }
 }
 
+/// 1 for the change pixels of `mask` except those of 8-connected components of fewer than
+/// `min_px` pixels that do not touch the window's edge; 0 elsewhere.
+fn without_small_components(
+    mask: &[u32],
+    is_change: impl Fn(u32) -> bool,
+    w: usize,
+    h: usize,
+    min_px: u64,
+) -> Vec<u32> {
+    use crate::vectorize::label::find;
+    // Union-find over the change pixels, labels in raster order (0 = none).
+    let mut label = vec![0u32; w * h];
+    let mut parent: Vec<u32> = vec![0];
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if !is_change(mask[i]) {
+                continue;
+            }
+            let mut l = 0u32;
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (y > 0 && x > 0).then(|| i - w - 1),
+                (y > 0).then(|| i - w),
+                (y > 0 && x + 1 < w).then(|| i - w + 1),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                let n = label[j];
+                if n == 0 {
+                    continue;
+                }
+                if l == 0 {
+                    l = n;
+                } else if n != l {
+                    let (a, b) = (find(&mut parent, l), find(&mut parent, n));
+                    parent[a.max(b) as usize] = a.min(b);
+                }
+            }
+            if l == 0 {
+                l = parent.len() as u32;
+                parent.push(l);
+            }
+            label[i] = l;
+        }
+    }
+    let mut size = vec![0u64; parent.len()];
+    let mut edge = vec![false; parent.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if label[i] != 0 {
+                let r = find(&mut parent, label[i]) as usize;
+                label[i] = r as u32;
+                size[r] += 1;
+                edge[r] |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+            }
+        }
+    }
+    label
+        .iter()
+        .map(|&l| u32::from(l != 0 && (edge[l as usize] || size[l as usize] >= min_px)))
+        .collect()
+}
+
 /// 1 where a change pixel lies within chessboard distance `r`: each row's distance to its
 /// nearest change along the row, then a running count of such rows over every column's
 /// window of `2r + 1` rows. Linear in the pixels whatever `r`; rows without change are skipped.
@@ -312,6 +394,36 @@ fn near_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_components_inside_the_window_are_left_out() {
+        #[rustfmt::skip]
+        let mask: Vec<u32> = vec![
+            1, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0,
+            0, 0, 1, 0, 0, 0, 0,
+            0, 0, 0, 1, 0, 1, 1,
+            0, 0, 0, 0, 0, 1, 1,
+            0, 1, 0, 0, 0, 1, 0,
+            0, 255, 0, 0, 0, 0, 0,
+        ];
+        let is = |m: u32| m == 1;
+        // With 3 px: the corner pixel touches the edge (kept); the diagonal pair inside is one
+        // component of 2 (dropped); the block of 5 touches the right edge (kept); the lone
+        // pixel at (1, 5) is inside (dropped; nodata below it is no change).
+        let kept = without_small_components(&mask, is, 7, 7, 3);
+        let want: Vec<u32> = mask
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| u32::from(m == 1 && ![16, 24, 36].contains(&i)))
+            .collect();
+        assert_eq!(kept, want);
+        // With 2 px the pair stays; with 1 px everything.
+        let kept2 = without_small_components(&mask, is, 7, 7, 2);
+        assert_eq!(kept2[16] + kept2[24] + kept2[36], 2);
+        let all: Vec<u32> = mask.iter().map(|&m| u32::from(is(m))).collect();
+        assert_eq!(without_small_components(&mask, is, 7, 7, 1), all);
+    }
 
     #[test]
     fn near_changes_is_the_square_dilation() {

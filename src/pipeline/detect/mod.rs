@@ -446,7 +446,9 @@ fn detect_into(
             let _ = std::fs::remove_file(&near_path);
             near = match ring_px {
                 Some(r) if resume.done.is_empty() => {
-                    Some((NearStore::create(&near_path, pair.bands())?, r))
+                    let store = NearStore::create(&near_path, pair.bands())?
+                        .with_min_component_px(never_typed_px(opts.min_area_m2, &pair));
+                    Some((store, r))
                 }
                 _ => None,
             };
@@ -852,6 +854,17 @@ fn measure_scene(
         coregistered_by,
     };
     Ok((stats, model, rule))
+}
+
+/// Change components of fewer pixels can never become a polygon of `min_area_m2`: the
+/// threshold in pixels of the scene's nominal pixel size, with a fifth to spare for the
+/// geodesic area of geographic grids and the pixel size's variation over a scene. 0 (keep
+/// everything) without a ground pixel size.
+fn never_typed_px(min_area_m2: f64, pair: &ScenePair) -> u64 {
+    match pair.pixel_size_m() {
+        Some(g) if g > 0.0 && min_area_m2 > 0.0 => (0.8 * min_area_m2 / (g * g)).floor() as u64,
+        _ => 0,
+    }
 }
 
 fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
