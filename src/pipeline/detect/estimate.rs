@@ -1,7 +1,8 @@
 //! What a detection will take before it starts: its outputs on disk (refused when the disk
 //! cannot hold them) and its time on the CPU.
 
-use super::*;
+use crate::error::{Error, Result};
+use std::path::Path;
 
 /// Bytes written per scene pixel: evidence.tif is float32 under ZSTD, which noise barely
 /// compresses (3.5 B measured on synth scenes); change.tif's runs of 0 take ~0.01 B. A

@@ -12,15 +12,16 @@ mod tiles;
 
 use estimate::check_disk;
 pub use estimate::{Estimate, estimate};
-use statistics::*;
-use tiles::*;
+use statistics::{
+    band_stats, coregister, fit_radiometry, measure_registration, sample_cells, scene_threshold,
+};
 pub use tiles::{Counts, crop};
+use tiles::{Streamed, class_raster, stream};
 
-use crate::change::cpu::threshold::is_near_px;
 use crate::change::profile::{auto_profile, join_px};
 use crate::change::{
-    CLOUD_EVIDENCE, CLOUD_REFLECTANCE, DARK_REFLECTANCE, EvidenceKind, MASK_CLASSES,
-    PipelineConfig, Plan, SHADOW_EVIDENCE, Threshold, is_change, otsu, radiometry,
+    CLOUD_REFLECTANCE, DARK_REFLECTANCE, EvidenceKind, MASK_CLASSES, PipelineConfig, Plan,
+    Threshold,
 };
 use crate::classify::ClassifyConf;
 use crate::classify::classifier::{Classifier, EvidenceRaster};
@@ -33,8 +34,8 @@ use crate::error::{Error, Result};
 use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
 use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
-use crate::raster::grid::{Tile, TileGrid, Window};
-use crate::raster::pair::{DateOf, DateTile, PairOptions, ScenePair};
+use crate::raster::grid::TileGrid;
+use crate::raster::pair::{PairOptions, ScenePair};
 use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::stream::ProgressFn;

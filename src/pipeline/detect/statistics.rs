@@ -2,11 +2,17 @@
 //! radiometric fit, the model's band statistics and the Otsu threshold; the registration
 //! offset between the dates, and `--coregister`.
 
-use super::*;
+use super::{DetectOptions, crop};
+use crate::change::{Plan, otsu, radiometry};
+use crate::engine::Backend;
+use crate::error::{Error, Result};
+use crate::raster::grid::{Tile, TileGrid};
+use crate::raster::pair::{PairOptions, ScenePair};
+use crate::raster::registration::Registration;
+use crate::stream::ProgressFn;
 
 /// Side of the sample cells used for scene statistics, and how many at most.
 pub(super) const SAMPLE_CELL_PX: usize = 256;
-
 pub(super) const SAMPLE_CELLS: usize = 64;
 
 /// Windows spread over the scene whose phase correlation measures the shift between the dates.

@@ -1,7 +1,19 @@
 //! The main pass: a reader per date -> the kernels -> one writer, tile by tile, with the
 //! checkpoint log, the counts and the pixels typing keeps near changes.
 
-use super::*;
+use super::ModelRun;
+use crate::change::cpu::threshold::is_near_px;
+use crate::change::{CLOUD_EVIDENCE, MASK_CLASSES, Plan, SHADOW_EVIDENCE, is_change};
+use crate::classify::near::NearStore;
+use crate::engine::Backend;
+use crate::error::Result;
+use crate::pipeline::checkpoint;
+use crate::raster::grid::{Tile, TileGrid, Window};
+use crate::raster::pair::{DateOf, DateTile, ScenePair};
+use crate::raster::writer::{Georef, OutputRaster};
+use crate::stream::ProgressFn;
+use std::path::Path;
+use std::time::Instant;
 
 /// The `core` part of a raster laid out over `read`.
 pub fn crop<T: Copy>(data: &[T], read: Window, core: Window) -> Vec<T> {
