@@ -266,54 +266,14 @@ fn without_small_components(
     h: usize,
     min_px: u64,
 ) -> Vec<u32> {
-    use crate::vectorize::label::find;
-    // Union-find over the change pixels, labels in raster order (0 = none).
-    let mut label = vec![0u32; w * h];
-    let mut parent: Vec<u32> = vec![0];
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if !is_change(mask[i]) {
-                continue;
-            }
-            let mut l = 0u32;
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (y > 0 && x > 0).then(|| i - w - 1),
-                (y > 0).then(|| i - w),
-                (y > 0 && x + 1 < w).then(|| i - w + 1),
-            ];
-            for j in neighbours.into_iter().flatten() {
-                let n = label[j];
-                if n == 0 {
-                    continue;
-                }
-                if l == 0 {
-                    l = n;
-                } else if n != l {
-                    let (a, b) = (find(&mut parent, l), find(&mut parent, n));
-                    parent[a.max(b) as usize] = a.min(b);
-                }
-            }
-            if l == 0 {
-                l = parent.len() as u32;
-                parent.push(l);
-            }
-            label[i] = l;
-        }
-    }
-    let mut size = vec![0u64; parent.len()];
-    let mut edge = vec![false; parent.len()];
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if label[i] != 0 {
-                let r = find(&mut parent, label[i]) as usize;
-                label[i] = r as u32;
-                size[r] += 1;
-                edge[r] |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
-            }
-        }
+    let (label, k) =
+        crate::vectorize::label::components8(w * h, w, |i| is_change(mask[i]), |_, _| true);
+    let mut size = vec![0u64; k + 1];
+    let mut edge = vec![false; k + 1];
+    for (i, &l) in label.iter().enumerate().filter(|(_, l)| **l != 0) {
+        let (x, y) = (i % w, i / w);
+        size[l as usize] += 1;
+        edge[l as usize] |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
     }
     label
         .iter()

@@ -2,7 +2,7 @@
 //! object's type. Rasters give 8-connected components (typed by their majority class code);
 //! vector layers give one object per feature (typed by its TBLX field).
 
-use crate::vectorize::label::find;
+use crate::vectorize::label::components8;
 use rustc_hash::FxHashMap;
 
 /// A change layer on the evaluation grid.
@@ -78,60 +78,18 @@ pub fn verdicts(
 /// written as the number. A layer with a single non-zero code (a plain 0/1 or 0/255 mask) is
 /// untyped.
 pub fn components(codes: &[u32], width: usize, names: &FxHashMap<u32, String>) -> ObjectLayer {
-    let n = codes.len();
-    let h = n.checked_div(width).unwrap_or(0);
-    let mut ids = vec![0u32; n];
-    let mut parent: Vec<u32> = vec![0];
-    for y in 0..h {
-        for x in 0..width {
-            let i = y * width + x;
-            if codes[i] == 0 {
-                continue;
-            }
-            let mut best = 0u32;
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (y > 0 && x > 0).then(|| i - width - 1),
-                (y > 0).then(|| i - width),
-                (y > 0 && x + 1 < width).then(|| i - width + 1),
-            ];
-            for j in neighbours.into_iter().flatten() {
-                let l = ids[j];
-                // Objects of different classes that touch stay separate objects.
-                if l == 0 || codes[j] != codes[i] {
-                    continue;
-                }
-                if best == 0 {
-                    best = find(&mut parent, l);
-                } else {
-                    let (a, b) = (find(&mut parent, best), find(&mut parent, l));
-                    if a != b {
-                        let (lo, hi) = (a.min(b), a.max(b));
-                        parent[hi as usize] = lo;
-                        best = lo;
-                    }
-                }
-            }
-            if best == 0 {
-                best = parent.len() as u32;
-                parent.push(best);
-            }
-            ids[i] = best;
+    // Objects of different classes that touch stay separate objects.
+    let (ids, k) = components8(
+        codes.len(),
+        width,
+        |i| codes[i] != 0,
+        |i, j| codes[i] == codes[j],
+    );
+    let mut votes: Vec<FxHashMap<u32, u64>> = vec![FxHashMap::default(); k];
+    for (&id, &code) in ids.iter().zip(codes) {
+        if id != 0 {
+            *votes[id as usize - 1].entry(code).or_default() += 1;
         }
-    }
-    let mut compact = vec![0u32; parent.len()];
-    let mut votes: Vec<FxHashMap<u32, u64>> = Vec::new();
-    for i in 0..n {
-        if ids[i] == 0 {
-            continue;
-        }
-        let r = find(&mut parent, ids[i]) as usize;
-        if compact[r] == 0 {
-            votes.push(FxHashMap::default());
-            compact[r] = votes.len() as u32;
-        }
-        ids[i] = compact[r];
-        *votes[compact[r] as usize - 1].entry(codes[i]).or_default() += 1;
     }
     let distinct: std::collections::BTreeSet<u32> =
         votes.iter().flat_map(|v| v.keys().copied()).collect();

@@ -82,6 +82,67 @@ pub fn find(parent: &mut [u32], mut a: u32) -> u32 {
     a
 }
 
+/// 8-connected components of the pixels where `fg` holds, neighbours joined only where
+/// `joins(i, j)` also holds (for equal classes): each pixel's component, numbered 1..=k in the
+/// raster order of its first pixel (0 = background), and k. A two-pass union-find.
+pub fn components8(
+    n: usize,
+    width: usize,
+    fg: impl Fn(usize) -> bool,
+    joins: impl Fn(usize, usize) -> bool,
+) -> (Vec<u32>, usize) {
+    let h = n.checked_div(width).unwrap_or(0);
+    let mut ids = vec![0u32; n];
+    let mut parent: Vec<u32> = vec![0];
+    for y in 0..h {
+        for x in 0..width {
+            let i = y * width + x;
+            if !fg(i) {
+                continue;
+            }
+            let mut best = 0u32;
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (y > 0 && x > 0).then(|| i - width - 1),
+                (y > 0).then(|| i - width),
+                (y > 0 && x + 1 < width).then(|| i - width + 1),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                let l = ids[j];
+                if l == 0 || !joins(i, j) {
+                    continue;
+                }
+                if best == 0 {
+                    best = find(&mut parent, l);
+                } else {
+                    let (a, b) = (find(&mut parent, best), find(&mut parent, l));
+                    if a != b {
+                        let (lo, hi) = (a.min(b), a.max(b));
+                        parent[hi as usize] = lo;
+                        best = lo;
+                    }
+                }
+            }
+            if best == 0 {
+                best = parent.len() as u32;
+                parent.push(best);
+            }
+            ids[i] = best;
+        }
+    }
+    let mut compact = vec![0u32; parent.len()];
+    let mut k = 0;
+    for id in ids.iter_mut().filter(|id| **id != 0) {
+        let r = find(&mut parent, *id) as usize;
+        if compact[r] == 0 {
+            k += 1;
+            compact[r] = k as u32;
+        }
+        *id = compact[r];
+    }
+    (ids, k)
+}
+
 /// Label the core of `tile` (4-connected) with a two-pass union-find. `scene_width` turns tile
 /// coordinates into stable raster indices.
 pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
