@@ -137,7 +137,7 @@ impl GpuContext {
         })
     }
 
-    fn uniform(&self, p: &KernelParams) -> wgpu::Buffer {
+    fn uniform(&self, p: &impl Uniform) -> wgpu::Buffer {
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("params"),
@@ -550,30 +550,25 @@ impl GpuContext {
             .kernels
             .by_entry(entry)
             .ok_or_else(|| Error::Gpu(format!("no kernel named {entry}")))?;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let params = self.uniform(p);
         let bufs: Vec<wgpu::Buffer> = buffers
             .iter()
             .map(|(_, d)| self.storage(entry, d))
             .collect();
-        let mut bindings = vec![(0, &params)];
-        bindings.extend(buffers.iter().map(|(b, _)| *b).zip(&bufs));
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(entry) });
-        let g = groups(p.width as usize, p.height as usize);
-        self.kernels
-            .dispatch(&self.device, &mut enc, pipeline, &bindings, g);
+        let bindings: Vec<(u32, &wgpu::Buffer)> =
+            buffers.iter().map(|(b, _)| *b).zip(&bufs).collect();
         let parts: Vec<(&wgpu::Buffer, u64)> = bufs
             .iter()
             .zip(buffers)
             .map(|(b, (_, d))| (b, d.len() as u64))
             .collect();
-        let words = self.download(enc, &parts);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!("{entry}: {e}")));
-        }
-        let bytes: Vec<u8> = bytemuck::cast_slice(&words?).to_vec();
+        let g = groups(p.width as usize, p.height as usize);
+        let words = self
+            .submit_one(entry, pipeline, p, &bindings, g, &parts)
+            .map_err(|e| match e {
+                Error::Gpu(m) => Error::Gpu(format!("{entry}: {m}")),
+                other => other,
+            })?;
+        let bytes: Vec<u8> = bytemuck::cast_slice(&words).to_vec();
         let mut at = 0;
         Ok(buffers
             .iter()
@@ -623,6 +618,34 @@ impl GpuContext {
         Ok(words)
     }
 
+    /// One dispatch of `pipeline` over `groups` workgroups with `params` as the uniform at
+    /// binding 0 and `bindings` as storage; returns the first bytes of each buffer in `read`, one
+    /// after the other, as words. A validation error of the dispatch is an [`Error::Gpu`].
+    fn submit_one(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &impl Uniform,
+        bindings: &[(u32, &wgpu::Buffer)],
+        groups: (u32, u32),
+        read: &[(&wgpu::Buffer, u64)],
+    ) -> Result<Vec<u32>> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let uniform = self.uniform(params);
+        let mut all = vec![(0, &uniform)];
+        all.extend_from_slice(bindings);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        self.kernels
+            .dispatch(&self.device, &mut enc, pipeline, &all, groups);
+        let words = self.download(enc, read);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        words
+    }
+
     /// One dispatch of `pipeline` over `n` threads (64 a workgroup, rows of at most 65,535
     /// workgroups) with `params` as the uniform at binding 0, `inputs` as storage buffers at
     /// bindings 1.. and an output of `n` f32 after them; returns the output.
@@ -637,36 +660,15 @@ impl GpuContext {
         inputs: &[&[u8]],
         n: usize,
     ) -> Result<Vec<f32>> {
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
         let buffers: Vec<wgpu::Buffer> = inputs.iter().map(|d| self.storage(label, d)).collect();
         let dst = self.scratch(label, n.max(1) * 4);
-        let mut bindings = vec![(0, &uniform)];
-        bindings.extend((1..).zip(&buffers));
+        let mut bindings: Vec<(u32, &wgpu::Buffer)> = (1..).zip(&buffers).collect();
         bindings.push((inputs.len() as u32 + 1, &dst));
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         let groups = n.div_ceil(64).max(1);
         let gx = groups.min(65_535);
-        self.kernels.dispatch(
-            &self.device,
-            &mut enc,
-            pipeline,
-            &bindings,
-            (gx as u32, groups.div_ceil(gx) as u32),
-        );
-        let r = self.download(enc, &[(&dst, (n.max(1) * 4) as u64)]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(e.to_string()));
-        }
-        let mut words = r?;
+        let g = (gx as u32, groups.div_ceil(gx) as u32);
+        let read = [(&dst, (n.max(1) * 4) as u64)];
+        let mut words = self.submit_one(label, pipeline, params, &bindings, g, &read)?;
         words.truncate(n);
         Ok(words.into_iter().map(f32::from_bits).collect())
     }
