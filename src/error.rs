@@ -111,6 +111,9 @@ pub enum Error {
     /// The case ledger refused or failed an operation: the ledger (file or URL) and why.
     #[error("{}: {reason}", path.display())]
     Ledger { path: PathBuf, reason: String },
+    /// The review web app could not start or stopped: the address and why.
+    #[error("tuban serve on {addr}: {reason}")]
+    Server { addr: String, reason: String },
     /// The GPU backend failed (no adapter, a device error, a shader that did not compile).
     #[error("GPU: {0}")]
     Gpu(String),

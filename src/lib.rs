@@ -58,6 +58,8 @@ pub mod overlay;
 pub mod pipeline;
 pub mod raster;
 #[cfg(feature = "gdal")]
+pub mod serve;
+#[cfg(feature = "gdal")]
 pub mod sources;
 pub mod stream;
 pub mod synth;

@@ -38,6 +38,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Learn(a) => cli::learn::run(a),
         cli::Command::Ledger(a) => cli::ledger::run(a),
         cli::Command::Sources(a) => cli::sources::run(a),
+        cli::Command::Serve(a) => cli::serve::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

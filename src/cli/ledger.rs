@@ -129,6 +129,20 @@ pub enum LedgerCommand {
         ledger: String,
         jcbh: Option<String>,
     },
+    /// Add a reviewer of the review app (`tuban serve`), or change one's role, county or
+    /// password. The password is read from $TUBAN_PASSWORD, else from the first line of
+    /// standard input; only its argon2 hash is stored.
+    User {
+        ledger: String,
+        name: String,
+        /// county (sees and edits one county's leads) or province (all counties whose code
+        /// starts with --county; every county without it).
+        #[arg(long)]
+        role: String,
+        /// The county's 6-digit code, or a province's leading digits (e.g. 32).
+        #[arg(long, default_value = "")]
+        county: String,
+    },
 }
 
 /// How new leads are linked and when they are due.
@@ -343,6 +357,30 @@ pub fn run(a: &LedgerArgs) -> Result<()> {
                 out.join("labels.gpkg").display(),
                 out.join("verdicts.csv").display()
             );
+        }
+        LedgerCommand::User {
+            ledger,
+            name,
+            role,
+            county,
+        } => {
+            let password = match std::env::var("TUBAN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            open(ledger)?.set_user(name, role, county, &password)?;
+            let scope = if county.is_empty() {
+                "all counties"
+            } else {
+                county.as_str()
+            };
+            println!("{ledger}: reviewer {name} ({role} of {scope})");
         }
         LedgerCommand::History { ledger, jcbh } => {
             for e in open(ledger)?.history(jcbh.as_deref())? {

@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod overlay;
 pub mod polygonize;
 pub mod run;
+pub mod serve;
 pub mod sources;
 pub mod synth;
 pub mod train;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Compare imagery sources (or degraded copies of one) on the same area and dates: what
     /// each finds, by change type and object size, at what cost.
     Sources(sources::SourcesArgs),
+    /// The review web app: each lead on the two dates' imagery, verdicts with photos into
+    /// the ledger, per-county sign-in.
+    Serve(serve::ServeArgs),
 }
 
 /// Where kernels run.

@@ -64,8 +64,8 @@ pub struct FeedbackSummary {
 }
 
 /// One checked row.
-struct Row {
-    jcbh: String,
+pub(super) struct Row {
+    pub(super) jcbh: String,
     verdict: Option<Verdict>,
     step: Option<(String, Date, Option<String>)>,
 }
@@ -144,7 +144,7 @@ fn parse_step(v: &str) -> Option<&'static str> {
 }
 
 /// Check one row; the problem when it cannot be applied.
-fn check(
+pub(super) fn check(
     row: &HashMap<String, String>,
     base: &Path,
     default_date: Option<Date>,
@@ -286,21 +286,9 @@ impl Ledger {
                     });
                     continue;
                 }
-                let by = r.verdict.as_ref().and_then(|v| v.by.clone());
-                let by = by.as_deref().unwrap_or(&actor);
-                if let Some(v) = &r.verdict {
-                    apply_verdict(tx, &r.jcbh, v, by, &file_name, line)?;
-                    summary.verdicts += 1;
-                }
-                if let Some((step, when, notes)) = &r.step {
-                    tx.execute(
-                        "INSERT INTO case_steps (JCBH, step, date, by, notes, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        vals![&r.jcbh, step, when.to_string(), by, notes.as_ref(), super::now_utc()],
-                    )
-                    .map_err(sql)?;
-                    log(tx, by, Some(&r.jcbh), "step", &format!("{step} on {when} ({file_name}:{line})"))?;
-                    summary.steps += 1;
-                }
+                let (v, s) = apply_row(tx, &r, &actor, &format!("{file_name}:{line}"))?;
+                summary.verdicts += v;
+                summary.steps += s;
             }
             Ok(())
         })?;
@@ -309,21 +297,93 @@ impl Ledger {
     }
 }
 
-fn known(tx: &mut Tx, jcbh: &str) -> Result<bool> {
+/// Write one checked row (its verdict and case step) as `actor` unless the row names who
+/// checked; `source` says where it came from on the events ("file.csv:4", "review app").
+/// Returns the verdicts and steps written (0 or 1 each).
+pub(super) fn apply_row(tx: &mut Tx, r: &Row, actor: &str, source: &str) -> Result<(usize, usize)> {
+    let by = r.verdict.as_ref().and_then(|v| v.by.clone());
+    let by = by.as_deref().unwrap_or(actor);
+    let mut written = (0, 0);
+    if let Some(v) = &r.verdict {
+        apply_verdict(tx, &r.jcbh, v, by, source)?;
+        written.0 = 1;
+    }
+    if let Some((step, when, notes)) = &r.step {
+        tx.execute(
+            "INSERT INTO case_steps (JCBH, step, date, by, notes, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            vals![&r.jcbh, step, when.to_string(), by, notes.as_ref(), super::now_utc()],
+        )
+        .map_err(sql)?;
+        log(
+            tx,
+            by,
+            Some(&r.jcbh),
+            "step",
+            &format!("{step} on {when} ({source})"),
+        )?;
+        written.1 = 1;
+    }
+    Ok(written)
+}
+
+/// Keep the photos a lead already has (`earlier`, `;`-separated as stored) in front of the
+/// row's new ones: a verdict from the review app adds photos, it never drops them.
+pub(super) fn keep_photos(r: &mut Row, earlier: Option<&str>) {
+    let Some(v) = r.verdict.as_mut() else { return };
+    let mut all: Vec<String> = earlier
+        .unwrap_or("")
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    for p in v.photos.iter().flat_map(|p| p.split(';')) {
+        if !all.iter().any(|a| a == p) {
+            all.push(p.to_string());
+        }
+    }
+    v.photos = (!all.is_empty()).then(|| all.join(";"));
+}
+
+/// What a checked row would record, in the words of the audit trail (for a verdict that was
+/// not applied, so that it is kept).
+pub(super) fn describe(r: &Row) -> String {
+    let mut parts = vec![];
+    if let Some(v) = &r.verdict {
+        parts.push(verdict_words(v));
+        if let Some(n) = &v.notes {
+            parts.push(format!("notes {n:?}"));
+        }
+        if let Some(p) = &v.photos {
+            parts.push(format!("photos {p}"));
+        }
+    }
+    if let Some((step, when, _)) = &r.step {
+        parts.push(format!("step {step} on {when}"));
+    }
+    parts.join("; ")
+}
+
+fn verdict_words(v: &Verdict) -> String {
+    format!(
+        "verified {}: real {}, legal {}, type {}{}",
+        v.verified,
+        v.real,
+        v.legal.as_deref().unwrap_or("-"),
+        v.found_type.as_deref().unwrap_or("-"),
+        v.rectified
+            .map_or(String::new(), |d| format!(", rectified {d}")),
+    )
+}
+
+pub(super) fn known(tx: &mut Tx, jcbh: &str) -> Result<bool> {
     Ok(tx
         .query_one("SELECT 1 FROM leads WHERE JCBH = ?1", vals![jcbh])
         .map_err(sql)?
         .is_some())
 }
 
-fn apply_verdict(
-    tx: &mut Tx,
-    jcbh: &str,
-    v: &Verdict,
-    by: &str,
-    file: &str,
-    line: usize,
-) -> Result<()> {
+fn apply_verdict(tx: &mut Tx, jcbh: &str, v: &Verdict, by: &str, source: &str) -> Result<()> {
     let before = tx
         .query_one(
             "SELECT verified, real, legal FROM leads WHERE JCBH = ?1",
@@ -354,15 +414,6 @@ fn apply_verdict(
         ),
         _ => String::new(),
     };
-    let detail = format!(
-        "verified {}: real {}, legal {}, type {}{}{} ({file}:{line})",
-        v.verified,
-        v.real,
-        v.legal.as_deref().unwrap_or("-"),
-        v.found_type.as_deref().unwrap_or("-"),
-        v.rectified
-            .map_or(String::new(), |d| format!(", rectified {d}")),
-        was
-    );
+    let detail = format!("{}{was} ({source})", verdict_words(v));
     log(tx, by, Some(jcbh), "verify", &detail)
 }

@@ -23,6 +23,7 @@ pub mod dispatch;
 pub mod feedback;
 pub mod rejudge;
 pub mod report;
+pub mod review;
 mod schema;
 
 use crate::error::{Error, Result};

@@ -11,7 +11,7 @@ use super::db::Tx;
 use super::{Result, set_meta, sql};
 
 /// The schema this tuban writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const TABLES: &str = r#"
 CREATE TABLE ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -214,6 +214,21 @@ CREATE TRIGGER corrections_kept BEFORE DELETE OR TRUNCATE ON corrections
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse('corrections are never deleted');
 "#;
 
+/// Version 2: the review app's users (`tuban ledger user`, `tuban serve`). Roles: `county`
+/// (sees and edits the leads of one county code), `province` (the leads whose code starts
+/// with `county`, all leads when it is empty). Only argon2 hashes are stored. The same
+/// spelling serves SQLite and PostgreSQL.
+const USERS: &str = r#"
+CREATE TABLE ledger_users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    county TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL
+);
+"#;
+
 /// Create every table of the current version.
 pub fn create(tx: &mut Tx) -> Result<()> {
     if tx.is_postgres() {
@@ -225,14 +240,16 @@ pub fn create(tx: &mut Tx) -> Result<()> {
             crate::output::gpkg::register_table(t, "leads", 0).map_err(|e| sql(e.to_string()))?;
         }
     }
+    tx.batch(USERS).map_err(sql)?;
     set_meta(tx, "schema_version", &VERSION.to_string())?;
     set_meta(tx, "created", &super::now_utc())
 }
 
 /// Bring a ledger of version `from` to [`VERSION`], step by step.
 pub fn migrate(tx: &mut Tx, from: i64) -> Result<()> {
-    // No version before 1 exists; each later version adds its step here, e.g.
-    // `if from < 2 { tx.batch("ALTER TABLE leads ADD COLUMN ...")?; }`.
-    let _ = from;
+    // No version before 1 exists; each later version adds its step here.
+    if from < 2 {
+        tx.batch(USERS).map_err(sql)?;
+    }
     set_meta(tx, "schema_version", &VERSION.to_string())
 }

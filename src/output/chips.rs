@@ -52,6 +52,11 @@ pub struct ChipRecipe {
 }
 
 impl ChipRecipe {
+    /// The image file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Open the image again.
     ///
     /// # Errors
@@ -165,6 +170,65 @@ impl ChipSource {
     /// Ground size of one image pixel in metres (projected CRS units assumed metres).
     fn pixel_m(&self) -> f64 {
         (self.spec.gt[1] * self.spec.gt[1] + self.spec.gt[4] * self.spec.gt[4]).sqrt()
+    }
+
+    /// The RGBA pixels (rows top down, `n` x `n`) of the square `area` (in the image's CRS)
+    /// with the image's own stretch (the same colours in every tile): transparent where the
+    /// image does not reach or a shown band is nodata; `None` when it does not reach the area
+    /// at all. The tiles of `tuban serve`. The window is snapped to whole image pixels (a
+    /// shift under one image pixel); reduced views average (or use the file's overviews).
+    ///
+    /// # Errors
+    /// [`Error::Open`] when the image cannot be read.
+    pub fn rgba(&self, area: geo::Rect<f64>, n: usize) -> Result<Option<Vec<u8>>> {
+        let (c0, r0) = self.to_pixel(area.min().x, area.max().y);
+        let (c1, r1) = self.to_pixel(area.max().x, area.min().y);
+        let (w, h) = (self.spec.width as f64, self.spec.height as f64);
+        let (wx0, wy0) = (c0.max(0.0).floor(), r0.max(0.0).floor());
+        let (wx1, wy1) = (c1.min(w).ceil(), r1.min(h).ceil());
+        if wx1 <= wx0 || wy1 <= wy0 || c1 <= c0 || r1 <= r0 {
+            return Ok(None);
+        }
+        let (sx, sy) = (n as f64 / (c1 - c0), n as f64 / (r1 - r0));
+        let to_buf = |v: f64, s: f64, o: f64| ((v - o) * s).round().clamp(0.0, n as f64) as usize;
+        let (bx0, bx1) = (to_buf(wx0, sx, c0), to_buf(wx1, sx, c0));
+        let (by0, by1) = (to_buf(wy0, sy, r0), to_buf(wy1, sy, r0));
+        let (bw, bh) = (bx1 - bx0, by1 - by0);
+        if bw == 0 || bh == 0 {
+            return Ok(None);
+        }
+        let window = (wx0 as isize, wy0 as isize);
+        let size = ((wx1 - wx0) as usize, (wy1 - wy0) as usize);
+        let alg = if sx < 1.0 {
+            ResampleAlg::Average
+        } else {
+            ResampleAlg::NearestNeighbour
+        };
+        let mut out = vec![0u8; 4 * n * n];
+        let mut seen = vec![true; bw * bh];
+        for (k, &band_no) in self.spec.rgb.iter().enumerate() {
+            let band = self
+                .ds
+                .rasterband(band_no)
+                .map_err(|e| Error::open(&self.spec.path, e))?;
+            let nodata = band.no_data_value();
+            let buf: Buffer<f64> = band
+                .read_as(window, size, (bw, bh), Some(alg))
+                .map_err(|e| Error::open(&self.spec.path, e))?;
+            let (lo, hi) = self.spec.stretch[k];
+            for (i, &v) in buf.data().iter().enumerate() {
+                if !v.is_finite() || Some(v) == nodata {
+                    seen[i] = false;
+                }
+                let (x, y) = (bx0 + i % bw, by0 + i / bw);
+                out[4 * (y * n + x) + k] = ((v - lo) / (hi - lo) * 255.0).clamp(0.0, 255.0) as u8;
+            }
+        }
+        for (i, s) in seen.iter().enumerate() {
+            let (x, y) = (bx0 + i % bw, by0 + i / bw);
+            out[4 * (y * n + x) + 3] = if *s { 255 } else { 0 };
+        }
+        Ok(Some(out))
     }
 
     /// Write the chip of `geom` (in the image's CRS) to `out` as PNG.

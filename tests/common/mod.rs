@@ -95,7 +95,11 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
 }
 
 #[cfg(feature = "gdal")]
+pub mod cdp;
+#[cfg(feature = "gdal")]
 pub mod cli;
+#[cfg(feature = "gdal")]
+pub mod http;
 #[cfg(feature = "gdal")]
 pub mod postgis;
 #[cfg(feature = "gdal")]

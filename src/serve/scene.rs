@@ -1,0 +1,313 @@
+//! The imagery and survey layers the review app shows: where they come from (a `tuban run`
+//! folder, or a `tuban detect` folder), the map's grid, and tiles rendered on the fly.
+//!
+//! **The map is in the imagery's own CRS**, not Web Mercator: the after image's pixel grid is
+//! the tile pyramid (zoom `max_zoom` = one screen pixel per image pixel, each level below
+//! halves), so at full zoom a reviewer sees exactly the pixels detection saw, without a
+//! resampling step, in the CGCS2000 Gauss-Krüger grid the survey layers and the leads already
+//! share; nothing offline needs a Mercator base map. The before image is cut to the same tile
+//! boxes from its own grid (another resolution or extent is fine; another CRS is refused, as
+//! detection refuses it). Survey layers and leads are reprojected into the map's CRS.
+
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::output::chips::{ChipRecipe, ChipSource};
+use crate::overlay::layer::WorkCrs;
+use geo::Rect;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Tile side in pixels.
+pub const TILE_PX: usize = 256;
+
+/// The map's grid: the after image's, north up.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MapGrid {
+    pub x0: f64,
+    pub y0: f64,
+    /// Map units per image pixel.
+    pub res: f64,
+    pub width: usize,
+    pub height: usize,
+    /// The zoom at which one tile pixel is one image pixel.
+    pub max_zoom: u32,
+    /// The CRS (WKT) and its name.
+    #[serde(skip)]
+    pub wkt: String,
+    pub crs_name: String,
+}
+
+impl MapGrid {
+    /// The box tile (`z`, `x`, `y`) covers, in map units.
+    pub fn tile_box(&self, z: u32, x: u32, y: u32) -> Rect<f64> {
+        let side = TILE_PX as f64
+            * self.res
+            * f64::from(1u32 << (self.max_zoom.saturating_sub(z)).min(30));
+        let minx = self.x0 + f64::from(x) * side;
+        let maxy = self.y0 - f64::from(y) * side;
+        Rect::new((minx, maxy - side), (minx + side, maxy))
+    }
+}
+
+/// One date's imagery.
+#[derive(Clone, Debug)]
+pub struct DateImage {
+    /// before or after.
+    pub name: &'static str,
+    pub date: Option<String>,
+    /// The image file.
+    pub path: PathBuf,
+    recipe: ChipRecipe,
+}
+
+/// A survey layer the map can overlay.
+#[derive(Clone, Debug)]
+pub struct MapLayer {
+    /// dltb, basic_farmland, red_line, urban_boundary, approvals, counties.
+    pub name: &'static str,
+    pub source: crate::job::LayerSource,
+    /// The field that names a feature's class or code (DLBM, XZQDM), when the layer has one.
+    pub field: Option<String>,
+}
+
+/// Everything the map shows besides the leads.
+pub struct Scene {
+    pub grid: MapGrid,
+    pub work: WorkCrs,
+    pub dates: Vec<DateImage>,
+    pub layers: Vec<MapLayer>,
+    /// Where the imagery was found (for the startup line).
+    pub origin: PathBuf,
+}
+
+fn json(path: &Path) -> Result<Option<serde_json::Value>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| Error::open(path, format!("not valid JSON: {e}"))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A path a run recorded: as written when it exists (relative to where the run was started),
+/// else relative to the run folder's parent.
+fn recorded_path(p: &str, run_dir: &Path) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() || p.exists() {
+        return p;
+    }
+    run_dir.parent().map_or(p.clone(), |d| d.join(&p))
+}
+
+impl Scene {
+    /// The imagery and layers of a `tuban run` output folder (its `run.json` names the job) or
+    /// of a `tuban detect` folder (`detect.json`; no survey layers then).
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming the folder when it is neither, or naming an image that cannot be
+    /// read.
+    pub fn discover(dir: &Path) -> Result<Scene> {
+        if let Some(run) = json(&dir.join("run.json"))? {
+            let job = run
+                .get("job")
+                .and_then(|j| j.as_str())
+                .map(|j| recorded_path(j, dir))
+                .ok_or_else(|| Error::open(dir.join("run.json"), "names no job file"))?;
+            let job = Job::load(&job)?;
+            let im = job.imagery.as_ref().ok_or_else(|| {
+                Error::open(
+                    &job.path,
+                    "has no [imagery]: the review map needs the two dates",
+                )
+            })?;
+            let pick = |scenes: &[crate::job::SceneFile], name: &str| -> PathBuf {
+                match scenes {
+                    [one] => one.path.clone(),
+                    _ => dir.join("mosaic").join(format!("{name}.vrt")),
+                }
+            };
+            let date = |d: Option<crate::job::Date>| d.map(|d| d.to_string());
+            let mut layers = vec![];
+            let mut add = |name, l: Option<&crate::job::LayerSource>, field: Option<String>| {
+                if let Some(src) = l {
+                    layers.push(MapLayer {
+                        name,
+                        source: src.clone(),
+                        field,
+                    });
+                }
+            };
+            let dltb_field = job.dltb.as_ref().and_then(|(_, c)| c.class_field.clone());
+            add(
+                "dltb",
+                job.dltb.as_ref().map(|l| &l.0),
+                Some(dltb_field.unwrap_or_else(|| "DLBM".into())),
+            );
+            add(
+                "basic_farmland",
+                job.basic_farmland.as_ref().map(|l| &l.0),
+                None,
+            );
+            add("red_line", job.red_line.as_ref().map(|l| &l.0), None);
+            add(
+                "urban_boundary",
+                job.urban_boundary.as_ref().map(|l| &l.0),
+                None,
+            );
+            add("approvals", job.approvals.as_ref().map(|l| &l.0), None);
+            let code_field = job
+                .counties
+                .as_ref()
+                .and_then(|(_, c)| c.code_field.clone());
+            add(
+                "counties",
+                job.counties.as_ref().map(|l| &l.0),
+                Some(code_field.unwrap_or_else(|| "XZQDM".into())),
+            );
+            return Scene::open(
+                (pick(&im.before, "before"), date(im.before_date)),
+                (pick(&im.after, "after"), date(im.after_date)),
+                im.bands.as_deref(),
+                layers,
+                dir,
+            );
+        }
+        if let Some(d) = json(&dir.join("detect.json"))? {
+            let path = |k: &str| -> Result<PathBuf> {
+                d.get(k)
+                    .and_then(|v| v.as_str())
+                    .map(|p| recorded_path(p, dir))
+                    .ok_or_else(|| {
+                        Error::open(dir.join("detect.json"), format!("names no {k} image"))
+                    })
+            };
+            return Scene::open(
+                (path("before")?, None),
+                (path("after")?, None),
+                None,
+                vec![],
+                dir,
+            );
+        }
+        Err(Error::open(
+            dir,
+            "neither a `tuban run` output folder (run.json) nor a `tuban detect` folder (detect.json)",
+        ))
+    }
+
+    /// The scene of two images (`bands`: the job's band mapping, for true colour).
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming an image that cannot be read or has no usable geotransform.
+    pub fn open(
+        before: (PathBuf, Option<String>),
+        after: (PathBuf, Option<String>),
+        bands: Option<&str>,
+        layers: Vec<MapLayer>,
+        origin: &Path,
+    ) -> Result<Scene> {
+        let ds = crate::raster::open_dataset(&after.0)?;
+        let gt = ds.geo_transform().map_err(|_| {
+            Error::open(
+                &after.0,
+                "has no geotransform: the review map needs georeferenced imagery",
+            )
+        })?;
+        if gt[2] != 0.0
+            || gt[4] != 0.0
+            || gt[1] <= 0.0
+            || gt[5] >= 0.0
+            || (gt[1] + gt[5]).abs() > 1e-9 * gt[1]
+        {
+            return Err(Error::open(
+                &after.0,
+                "is rotated or has non-square pixels; warp it north up (gdalwarp) for the review map",
+            ));
+        }
+        let wkt = ds.projection();
+        if wkt.is_empty() {
+            return Err(Error::open(&after.0, "has no CRS"));
+        }
+        let work = WorkCrs::from_wkt(&wkt, &after.0.display().to_string())?;
+        let (width, height) = ds.raster_size();
+        let mut max_zoom = 0;
+        while (TILE_PX << max_zoom) < width.max(height) {
+            max_zoom += 1;
+        }
+        let grid = MapGrid {
+            x0: gt[0],
+            y0: gt[3],
+            res: gt[1],
+            width,
+            height,
+            max_zoom,
+            crs_name: work.name.clone(),
+            wkt: wkt.clone(),
+        };
+        let date = |name, (path, date): (PathBuf, Option<String>)| -> Result<DateImage> {
+            let read = in_map_crs(&path, &wkt)?;
+            let recipe = ChipSource::open(&read, bands)?.recipe();
+            Ok(DateImage {
+                name,
+                date,
+                path,
+                recipe,
+            })
+        };
+        Ok(Scene {
+            grid,
+            work,
+            dates: vec![date("before", before)?, date("after", after)?],
+            layers,
+            origin: origin.to_path_buf(),
+        })
+    }
+
+    /// The RGBA pixels of tile (`z`, `x`, `y`) of date `d` (0 before, 1 after); `None` when
+    /// the image does not reach the tile.
+    ///
+    /// # Errors
+    /// [`Error::Open`] when the image cannot be read.
+    pub fn render(&self, d: usize, z: u32, x: u32, y: u32) -> Result<Option<Vec<u8>>> {
+        let date = &self.dates[d];
+        let area = self.grid.tile_box(z, x, y);
+        thread_local! {
+            static OPEN: RefCell<HashMap<PathBuf, ChipSource>> = RefCell::new(HashMap::new());
+        }
+        OPEN.with(|open| {
+            let mut open = open.borrow_mut();
+            let key = date.recipe.path().to_path_buf();
+            if !open.contains_key(&key) {
+                open.insert(key.clone(), date.recipe.open()?);
+            }
+            open[&key].rgba(area, TILE_PX)
+        })
+    }
+}
+
+/// Refuse an image in another CRS than the map's (detection refuses such a pair too).
+fn in_map_crs(path: &Path, map_wkt: &str) -> Result<PathBuf> {
+    let wkt = crate::raster::open_dataset(path)?.projection();
+    if wkt.is_empty() || same_crs(&wkt, map_wkt) {
+        return Ok(path.to_path_buf());
+    }
+    Err(Error::open(
+        path,
+        "is in another CRS than the after image; the map shows both dates in one grid (gdalwarp it to the after image's CRS)",
+    ))
+}
+
+/// Whether two WKTs are one CRS.
+pub fn same_crs(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (
+        gdal::spatial_ref::SpatialRef::from_wkt(a),
+        gdal::spatial_ref::SpatialRef::from_wkt(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
