@@ -560,6 +560,8 @@ fn story(store: &Store, d: &Path) {
         "{err}"
     );
 
+    review_app_writes(store, d, lp);
+
     // Nothing is ever deleted, and the audit trail is never rewritten.
     for sql in [
         "DELETE FROM leads",
@@ -569,6 +571,124 @@ fn story(store: &Store, d: &Path) {
         let e = store.sql(sql).unwrap_err();
         assert!(e.contains("never"), "{sql}: {e}");
     }
+}
+
+/// What the review app (`tuban serve`) writes, through the library on either store: its
+/// reviewers (schema 2, migrated into a ledger of schema 1), their county scope, verdicts
+/// with the version seen (applied, conflict kept in the trail, refused), photos kept.
+fn review_app_writes(store: &Store, d: &Path, lp: &str) {
+    use std::collections::HashMap;
+    use tuban::ledger::review::{LeadFilter, Recorded};
+    // A ledger of schema 1 (no reviewers yet) is migrated when opened.
+    store
+        .sql("DROP TABLE ledger_users; UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'")
+        .unwrap();
+    let mut l = tuban::ledger::Ledger::open(lp, "test").unwrap();
+    let (code, out, _) = tuban(&["ledger", "history", lp]);
+    assert_eq!(code, 0);
+    assert!(out.contains("migrate: schema 1 -> 2"), "{out}");
+    l.set_user("wang", "county", "320581", "county-pw-1")
+        .unwrap();
+    l.set_user("su", "province", "32", "province-pw").unwrap();
+    for (role, county, pw, why) in [
+        ("county", "3205", "long-enough", "6-digit code"),
+        ("mayor", "", "long-enough", "county or province"),
+        ("county", "320581", "short", "at least 8"),
+    ] {
+        let e = l.set_user("x", role, county, pw).unwrap_err().to_string();
+        assert!(e.contains(why), "{e}");
+    }
+    assert!(l.login("wang", "wrong-pw-1").unwrap().is_none());
+    assert!(l.login("nobody", "county-pw-1").unwrap().is_none());
+    let wang = l.login("wang", "county-pw-1").unwrap().unwrap();
+    let su = l.login("su", "province-pw").unwrap().unwrap();
+    // Only argon2 hashes are stored.
+    let (_, hist, _) = tuban(&["ledger", "history", lp]);
+    assert!(!hist.contains("county-pw-1"));
+    let all = l.lead_list(&su, &LeadFilter::default()).unwrap();
+    let mine = l.lead_list(&wang, &LeadFilter::default()).unwrap();
+    assert!(!mine.is_empty() && mine.len() < all.len());
+    assert!(mine.iter().all(|s| s.xzqdm == "320581"));
+    let open = mine
+        .iter()
+        .find(|s| s.status == "open")
+        .expect("an open lead");
+    let seen = open.version;
+    let row = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let photo_dir = d.join("photos");
+    std::fs::create_dir_all(photo_dir.join("p")).unwrap();
+    std::fs::write(photo_dir.join("p/a.jpg"), b"jpeg").unwrap();
+    let r = l
+        .record(
+            &open.jcbh,
+            &row(&[("real", "yes"), ("photos", "p/a.jpg")]),
+            &photo_dir,
+            seen,
+            "wang",
+        )
+        .unwrap();
+    assert_eq!(r, Recorded::Applied { version: seen + 1 });
+    let r = l
+        .record(
+            &open.jcbh,
+            &row(&[("real", "no"), ("notes", "a shadow")]),
+            &photo_dir,
+            seen,
+            "su",
+        )
+        .unwrap();
+    assert_eq!(
+        r,
+        Recorded::Conflict {
+            version: seen + 1,
+            seen
+        }
+    );
+    let r = l
+        .record(
+            &open.jcbh,
+            &row(&[("real", "perhaps")]),
+            &photo_dir,
+            seen + 1,
+            "su",
+        )
+        .unwrap();
+    assert!(
+        matches!(r, Recorded::Refused { ref problem } if problem.contains("perhaps")),
+        "{r:?}"
+    );
+    let r = l
+        .record(
+            &open.jcbh,
+            &row(&[("real", "yes"), ("legal", "illegal")]),
+            &photo_dir,
+            seen + 1,
+            "su",
+        )
+        .unwrap();
+    assert_eq!(r, Recorded::Applied { version: seen + 2 });
+    let lead = l.lead(&open.jcbh).unwrap().unwrap();
+    assert_eq!(
+        lead.fields["photos"], "p/a.jpg",
+        "a later verdict keeps the photos"
+    );
+    assert_eq!(lead.fields["verified_by"], "su");
+    assert!(lead.geom.is_some());
+    let kinds: Vec<&str> = lead.history.iter().map(|e| e.kind.as_str()).collect();
+    assert!(
+        kinds.ends_with(&["verify", "verdict_conflict", "verify"]),
+        "{kinds:?}"
+    );
+    assert!(
+        lead.history
+            .iter()
+            .any(|e| e.kind == "verdict_conflict" && e.detail.contains("a shadow"))
+    );
 }
 
 /// A layer of `n` squares in a row, numbered `PREFIX-i`, in county 320581.
