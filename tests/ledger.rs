@@ -804,3 +804,44 @@ fn writers_and_kill(store: &Store, d: &Path) {
     assert!(out.contains("20000 annual leads"), "{out}");
     assert_eq!(store.count(), 20_800);
 }
+
+/// Polygons in a geographic CRS without their own JCMJ are measured on the ellipsoid, not in
+/// square degrees.
+#[test]
+fn imported_leads_in_degrees_get_ground_areas() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("deg.gpkg");
+    let g = MultiPolygon::new(vec![
+        geo::Rect::new(
+            geo::coord! { x: 120.0, y: 31.0 },
+            geo::coord! { x: 120.001, y: 31.001 },
+        )
+        .to_polygon(),
+    ]);
+    write_layer(
+        &layer,
+        "p",
+        &wkt_of(4326),
+        &["JCBH", "XZQDM"],
+        &[(g, vec!["D-1", "320581"])],
+    );
+    let ledger = dir.path().join("l.gpkg");
+    let lp = ledger.to_str().unwrap();
+    ok(&["ledger", "init", lp]);
+    ok(&[
+        "ledger",
+        "import",
+        lp,
+        layer.to_str().unwrap(),
+        "--kind",
+        "provincial",
+        "--quarter",
+        "2024Q3",
+    ]);
+    let jcmj: f64 = rusqlite::Connection::open(&ledger)
+        .unwrap()
+        .query_row("SELECT JCMJ FROM leads", [], |r| r.get(0))
+        .unwrap();
+    // 0.001 deg of latitude is 110.9 m there, of longitude 95.5 m: about 10,590 m².
+    assert!((jcmj - 10_590.0).abs() < 60.0, "JCMJ {jcmj}");
+}

@@ -11,6 +11,7 @@
 use super::db::{Tx, Val, vals};
 use super::{Ledger, ledger_err, log, meta, set_meta, sql};
 use crate::error::{Error, Result};
+use crate::geom::AreaMethod;
 use crate::job::{Date, LayerSource, Quarter};
 use crate::overlay::layer::{Fields, WorkCrs, read_layer};
 use geo::{Area, BoundingRect, MultiPolygon};
@@ -429,9 +430,17 @@ impl Ledger {
                 .and_then(|r| r.int(0))
                 .ok_or_else(|| sql("no id for the new run".into()))?;
             summary.already_in = present.len();
+            // A lead without its own JCMJ is measured on the ground: geodesic in a
+            // geographic CRS (a planar area there would be in square degrees).
+            // The leads are in the ledger's CRS by now (adopted from them, or reprojected).
+            let area = super::meta(tx, "projection")?
+                .or(wkt.clone())
+                .and_then(|w| crate::overlay::layer::WorkCrs::from_wkt(&w, "the leads' CRS").ok())
+                .map_or(AreaMethod::Planar { metres_per_unit: 1.0 }, |c| c.area);
             for lead in incoming.iter().filter(|l| !present.contains(&l.jcbh)) {
                 let link = earlier_lead(tx, lead, run_id, o.overlap)?;
-                insert(tx, lead, run_id, quarter, kind, o.date, deadline, link.as_ref())?;
+                let jcmj = lead.real("JCMJ").unwrap_or_else(|| area.area_m2(&lead.geom));
+                insert(tx, lead, jcmj, run_id, quarter, kind, o.date, deadline, link.as_ref())?;
                 let detail = match &link {
                     Some(l) => format!(
                         "{kind} {quarter} from {}; same place as {} ({:.0} % overlap), case {}{}",
@@ -622,6 +631,7 @@ fn earlier_lead(
 fn insert(
     tx: &mut Tx,
     lead: &Incoming,
+    jcmj: f64,
     run_id: i64,
     quarter: Quarter,
     kind: &str,
@@ -643,7 +653,7 @@ fn insert(
                 Val::from(kind),
                 Val::from(run_id),
                 Val::from(lead.tblx.as_ref()),
-                Val::from(lead.real("JCMJ").or_else(|| Some(lead.geom.unsigned_area()))),
+                Val::from(jcmj),
                 Val::from(lead.qsx.as_ref()),
                 Val::from(lead.hsx.as_ref()),
                 Val::from(link.map(|l| &l.jcbh)),

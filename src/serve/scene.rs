@@ -26,8 +26,9 @@ pub const TILE_PX: usize = 256;
 pub struct MapGrid {
     pub x0: f64,
     pub y0: f64,
-    /// Map units per image pixel.
+    /// Map units per image pixel, across and down (positive; geographic grids often differ).
     pub res: f64,
+    pub res_y: f64,
     pub width: usize,
     pub height: usize,
     /// The zoom at which one tile pixel is one image pixel.
@@ -41,12 +42,11 @@ pub struct MapGrid {
 impl MapGrid {
     /// The box tile (`z`, `x`, `y`) covers, in map units.
     pub fn tile_box(&self, z: u32, x: u32, y: u32) -> Rect<f64> {
-        let side = TILE_PX as f64
-            * self.res
-            * f64::from(1u32 << (self.max_zoom.saturating_sub(z)).min(30));
-        let minx = self.x0 + f64::from(x) * side;
-        let maxy = self.y0 - f64::from(y) * side;
-        Rect::new((minx, maxy - side), (minx + side, maxy))
+        let px = TILE_PX as f64 * f64::from(1u32 << (self.max_zoom.saturating_sub(z)).min(30));
+        let (w, h) = (px * self.res, px * self.res_y);
+        let minx = self.x0 + f64::from(x) * w;
+        let maxy = self.y0 - f64::from(y) * h;
+        Rect::new((minx, maxy - h), (minx + w, maxy))
     }
 }
 
@@ -214,15 +214,10 @@ impl Scene {
                 "has no geotransform: the review map needs georeferenced imagery",
             )
         })?;
-        if gt[2] != 0.0
-            || gt[4] != 0.0
-            || gt[1] <= 0.0
-            || gt[5] >= 0.0
-            || (gt[1] + gt[5]).abs() > 1e-9 * gt[1]
-        {
+        if gt[2] != 0.0 || gt[4] != 0.0 || gt[1] <= 0.0 || gt[5] >= 0.0 {
             return Err(Error::open(
                 &after.0,
-                "is rotated or has non-square pixels; warp it north up (gdalwarp) for the review map",
+                "is rotated or not north up; warp it north up (gdalwarp) for the review map",
             ));
         }
         let wkt = ds.projection();
@@ -239,6 +234,7 @@ impl Scene {
             x0: gt[0],
             y0: gt[3],
             res: gt[1],
+            res_y: -gt[5],
             width,
             height,
             max_zoom,

@@ -71,12 +71,12 @@ function setupMap() {
   if (state.map) return;
   if (!g) { $('map-note').textContent = 'No imagery: start tuban serve with --run DIR.'; return; }
   const crs = L.extend({}, L.CRS.Simple, {
-    transformation: new L.Transformation(1 / g.res, -g.x0 / g.res, -1 / g.res, g.y0 / g.res),
+    transformation: new L.Transformation(1 / g.res, -g.x0 / g.res, -1 / g.res_y, g.y0 / g.res_y),
     scale: (z) => Math.pow(2, z - g.max_zoom),
     zoom: (s) => Math.log(s) / Math.LN2 + g.max_zoom,
     infinite: true,
   });
-  const bounds = L.latLngBounds([g.y0 - g.height * g.res, g.x0], [g.y0, g.x0 + g.width * g.res]);
+  const bounds = L.latLngBounds([g.y0 - g.height * g.res_y, g.x0], [g.y0, g.x0 + g.width * g.res]);
   state.map = L.map('map', { crs, minZoom: 0, maxZoom: g.max_zoom + 3, zoomSnap: 1, attributionControl: false });
   const tiles = (date) => {
     const t = L.tileLayer(`/tiles/${date}/{z}/{x}/{y}.png`, {
