@@ -100,6 +100,9 @@ pub struct CountyCoverage {
     pub no_image_km2: f64,
     /// `clear_km2 / area_km2` (0 for a county of no area).
     pub clear_share: f64,
+    /// The clear km² by the [`resolution_class`] it was seen at (the coarser of the two dates'
+    /// scenes there); one class for single images. Adds up to `clear_km2`.
+    pub clear_km2_by_resolution: std::collections::BTreeMap<&'static str, f64>,
     /// Boolean operations that failed on this county's geometry (its parts are then approximate
     /// and say so).
     pub failed_ops: u64,
@@ -128,8 +131,10 @@ pub struct GridCounts {
 #[derive(Clone, Debug, Serialize)]
 pub struct Coverage {
     pub pixel_size_m: Option<f64>,
-    /// [`resolution_class`] of the grid: every seen pixel was seen at this resolution.
-    pub resolution: &'static str,
+    /// [`resolution_class`] of the imagery; for mosaics of scenes of several classes,
+    /// "mixed: <= 1 m + 1-2 m" (each county's split is in its
+    /// `clear_km2_by_resolution`).
+    pub resolution: String,
     pub area_method: &'static str,
     pub grid: GridCounts,
     pub counties: Vec<CountyCoverage>,
@@ -159,6 +164,73 @@ pub struct CoverageJob<'a> {
     pub counties: Option<&'a (LayerSource, CountiesConf)>,
     pub whole_name: &'a str,
     pub min_clear_share: f64,
+    /// The scenes of each date (before, after) when a date is a mosaic: where each was on top
+    /// and its pixel size split the clear area by resolution class. `None`: the grid's.
+    pub scenes: Option<(&'a [SceneSource], &'a [SceneSource])>,
+}
+
+/// One scene of a mosaic: its extent (in the grid's CRS) and ground pixel size. Later scenes
+/// of a date lie on top of earlier ones, as in the mosaic.
+#[derive(Clone, Debug)]
+pub struct SceneSource {
+    pub extent: Rect<f64>,
+    pub pixel_m: Option<f64>,
+}
+
+/// The places of the grid by the resolution class they were seen at: each date's topmost
+/// scene there, the coarser of the two. Empty regions are left out.
+fn resolution_regions(
+    before: &[SceneSource],
+    after: &[SceneSource],
+) -> Vec<(&'static str, MultiPolygon<f64>)> {
+    // Where each scene of a date is on top: its extent less those of the scenes after it.
+    let on_top = |scenes: &[SceneSource]| -> Vec<(Option<f64>, MultiPolygon<f64>)> {
+        scenes
+            .iter()
+            .enumerate()
+            .map(|(i, sc)| {
+                let mut g = MultiPolygon::new(vec![sc.extent.to_polygon()]);
+                for later in &scenes[i + 1..] {
+                    let cut = MultiPolygon::new(vec![later.extent.to_polygon()]);
+                    g = boolean(&g, &cut, Op::Difference).unwrap_or(g);
+                }
+                (sc.pixel_m, g)
+            })
+            .collect()
+    };
+    let (b, a) = (on_top(before), on_top(after));
+    let mut regions: Vec<(&'static str, MultiPolygon<f64>)> = vec![];
+    for (rb, gb) in &b {
+        for (ra, ga) in &a {
+            let Ok(both) = boolean(gb, ga, Op::Intersection) else {
+                continue;
+            };
+            if both.0.is_empty() {
+                continue;
+            }
+            let coarser = match (rb, ra) {
+                (Some(x), Some(y)) => Some(x.max(*y)),
+                _ => None,
+            };
+            let class = resolution_class(coarser);
+            match regions.iter_mut().find(|(c, _)| *c == class) {
+                Some((_, g)) => *g = boolean(g, &both, Op::Union).unwrap_or_else(|_| g.clone()),
+                None => regions.push((class, both)),
+            }
+        }
+    }
+    regions.sort_by_key(|(c, _)| class_rank(c));
+    regions
+}
+
+/// Finest first.
+fn class_rank(class: &str) -> u8 {
+    match class {
+        "<= 1 m" => 0,
+        "1-2 m" => 1,
+        "> 2 m" => 2,
+        _ => 3,
+    }
 }
 
 /// The per-pixel code of one pixel from its mask value and evidence.
@@ -310,16 +382,7 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
         },
         |w| w.area,
     );
-    let pixel_size_m = work.as_ref().map(|w| match w.area {
-        AreaMethod::Planar { metres_per_unit } => {
-            (gt.0[1] * gt.0[5]).abs().sqrt() * metres_per_unit
-        }
-        AreaMethod::Geodesic => crate::raster::pair::degree_pixel_m(
-            gt.0[1],
-            gt.0[5],
-            gt.0[3] + gt.0[5] * h as f64 / 2.0,
-        ),
-    });
+    let pixel_size_m = crate::raster::pair::ground_pixel_m(&gt.0, &georef.projection, h);
     let units = match (job.counties, &work) {
         (Some(c), Some(work)) => read_counties(c, work)?,
         _ => vec![Unit {
@@ -343,10 +406,20 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
             (*r, Targets::new(polys))
         })
         .collect();
+    let grid_class = resolution_class(pixel_size_m);
+    let regions = job
+        .scenes
+        .map(|(b, a)| resolution_regions(b, a))
+        .unwrap_or_default();
     let per_county: Vec<(CountyCoverage, Vec<NotSeen>)> = units
         .par_iter()
         .enumerate()
-        .map(|(k, u)| county_parts(k, u, &footprint, &indexed, &area))
+        .map(|(k, u)| {
+            let (mut c, parts) = county_parts(k, u, &footprint, &indexed, &area);
+            c.clear_km2_by_resolution =
+                clear_by_class(&c, u, &footprint, &parts, &regions, &area, grid_class);
+            (c, parts)
+        })
         .collect();
     let mut counties = vec![];
     let mut not_seen = vec![];
@@ -357,7 +430,14 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
     let warnings = warnings(&counties, job.min_clear_share);
     Ok(Coverage {
         pixel_size_m,
-        resolution: resolution_class(pixel_size_m),
+        resolution: match regions.as_slice() {
+            [] => grid_class.to_string(),
+            [(one, _)] => (*one).to_string(),
+            many => format!(
+                "mixed: {}",
+                many.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(" + ")
+            ),
+        },
         area_method: area.describe(),
         grid,
         counties,
@@ -412,6 +492,46 @@ fn warnings(counties: &[CountyCoverage], min_clear_share: f64) -> Vec<String> {
         ));
     }
     warnings
+}
+
+/// A county's clear km² by resolution class: for each class's region, the county inside the
+/// grid there less the not-seen pieces there (exact polygon areas); all of it in the grid's
+/// class when there are no regions (single images).
+fn clear_by_class(
+    c: &CountyCoverage,
+    u: &Unit,
+    footprint: &Rect<f64>,
+    parts: &[NotSeen],
+    regions: &[(&'static str, MultiPolygon<f64>)],
+    area: &AreaMethod,
+    grid_class: &'static str,
+) -> std::collections::BTreeMap<&'static str, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    if regions.is_empty() {
+        out.insert(grid_class, c.clear_km2);
+        return out;
+    }
+    let inside = clip_to_rect(&u.geom, footprint);
+    let within = |g: &MultiPolygon<f64>, r: &MultiPolygon<f64>| -> f64 {
+        boolean(g, r, Op::Intersection).map_or(0.0, |x| area.area_m2(&x))
+    };
+    for (class, region) in regions {
+        let seen = within(&inside, region);
+        let lost: f64 = parts
+            .iter()
+            .filter(|p| p.reason != Reason::NoImage)
+            .filter(|p| match (p.geom.bounding_rect(), region.bounding_rect()) {
+                (Some(a), Some(b)) => geo::Intersects::intersects(&a, &b),
+                _ => false,
+            })
+            .map(|p| within(&p.geom, region))
+            .sum();
+        let km2 = (seen - lost).max(0.0) / 1e6;
+        if km2 > 0.0 {
+            out.insert(*class, km2);
+        }
+    }
+    out
 }
 
 /// One county's parts: not-seen pieces cut to the county, and its table row.
@@ -514,6 +634,7 @@ fn county_parts(
             } else {
                 0.0
             },
+            clear_km2_by_resolution: Default::default(),
             failed_ops: failed,
         },
         parts,
@@ -641,6 +762,32 @@ mod tests {
     }
 
     #[test]
+    fn each_place_takes_the_coarser_of_the_two_dates_topmost_scenes() {
+        use geo::Area;
+        let scene = |x0: f64, y0: f64, x1: f64, y1: f64, m: f64| SceneSource {
+            extent: Rect::new((x0, y0), (x1, y1)),
+            pixel_m: Some(m),
+        };
+        let before = [scene(0.0, 0.0, 100.0, 100.0, 0.8)];
+        // A 2 m scene listed last lies on top of the 0.8 m one where they overlap (y 40-50).
+        let after = [
+            scene(0.0, 0.0, 100.0, 50.0, 0.8),
+            scene(0.0, 40.0, 100.0, 100.0, 2.0),
+        ];
+        let r = resolution_regions(&before, &after);
+        let areas: Vec<(&str, f64)> = r.iter().map(|(c, g)| (*c, g.unsigned_area())).collect();
+        assert_eq!(areas.len(), 2, "{areas:?}");
+        assert_eq!(areas[0].0, "<= 1 m");
+        assert!((areas[0].1 - 4000.0).abs() < 1e-6, "{areas:?}");
+        assert_eq!(areas[1].0, "1-2 m");
+        assert!((areas[1].1 - 6000.0).abs() < 1e-6, "{areas:?}");
+        // A coarse before scene makes the place coarse whatever the after image.
+        let r = resolution_regions(&[scene(0.0, 0.0, 100.0, 100.0, 4.0)], &after);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, "> 2 m");
+    }
+
+    #[test]
     fn counties_out_of_the_imagery_share_one_warning() {
         let row = |code: &str, clear: f64, no_image: f64| CountyCoverage {
             code: code.into(),
@@ -652,6 +799,7 @@ mod tests {
             nodata_km2: 0.0,
             no_image_km2: no_image,
             clear_share: clear,
+            clear_km2_by_resolution: Default::default(),
             failed_ops: 0,
         };
         let rows = [

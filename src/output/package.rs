@@ -143,10 +143,20 @@ pub struct PackageContext<'a> {
 
 /// Append a text column (if absent) and return its index.
 pub(crate) fn text_column(cols: &mut Vec<(String, Column)>, rows: &mut [Row], name: &str) -> usize {
+    column(cols, rows, name, Column::Text)
+}
+
+/// The index of column `name` of kind `kind`, added (NULL in every row) when missing.
+pub(crate) fn column(
+    cols: &mut Vec<(String, Column)>,
+    rows: &mut [Row],
+    name: &str,
+    kind: Column,
+) -> usize {
     if let Some(i) = cols.iter().position(|(n, _)| n == name) {
         return i;
     }
-    cols.push((name.into(), Column::Text));
+    cols.push((name.into(), kind));
     for r in rows.iter_mut() {
         r.values.push(Sql::Null);
     }

@@ -293,6 +293,20 @@ fn coverage_table(c: &CountyCoverage) -> String {
         "<tr><th>county</th><th>{:.4}</th><th>100 %</th></tr></tbody></table>",
         c.area_km2
     );
+    // The clear part by the resolution it was seen at (finest first), for mosaics of several.
+    if c.clear_km2_by_resolution.len() > 1 {
+        let mut by: Vec<(&&str, &f64)> = c.clear_km2_by_resolution.iter().collect();
+        by.sort_by_key(|(class, _)| !class.starts_with('<'));
+        let parts: Vec<String> = by
+            .iter()
+            .map(|(class, km2)| format!("{class} {km2:.4} km² ({:.1} %)", pct(**km2)))
+            .collect();
+        let _ = writeln!(
+            h,
+            "<p id=\"resolution\">Seen clear at (分辨率): {}.</p>",
+            parts.join("; ")
+        );
+    }
     if c.clear_share < 1.0 - 1e-9 && c.area_km2 > 0.0 {
         let _ = writeln!(
             h,

@@ -240,11 +240,12 @@ fn write_coverage(dir: &Path, cov: &Coverage) -> Result<()> {
     w.finish()?;
     std::fs::rename(&partial, &gpkg).map_err(|e| Error::write(&gpkg, e))?;
     let mut csv = String::from(
-        "\u{feff}XZQDM,XZQMC,area_km2,clear_km2,cloud_km2,shadow_km2,nodata_km2,no_image_km2,clear_share,resolution\n",
+        "\u{feff}XZQDM,XZQMC,area_km2,clear_km2,cloud_km2,shadow_km2,nodata_km2,no_image_km2,clear_share,resolution,clear_le_1m_km2,clear_1_2m_km2,clear_gt_2m_km2\n",
     );
     for c in &cov.counties {
+        let by = |class: &str| c.clear_km2_by_resolution.get(class).copied().unwrap_or(0.0);
         csv.push_str(&format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{}\n",
+            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{},{:.6},{:.6},{:.6}\n",
             c.code,
             c.name.as_deref().unwrap_or(""),
             c.area_km2,
@@ -254,7 +255,10 @@ fn write_coverage(dir: &Path, cov: &Coverage) -> Result<()> {
             c.nodata_km2,
             c.no_image_km2,
             c.clear_share,
-            cov.resolution
+            cov.resolution,
+            by("<= 1 m"),
+            by("1-2 m"),
+            by("> 2 m"),
         ));
     }
     crate::output::write_text(&dir.join("coverage.csv"), &csv)
@@ -315,6 +319,25 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
     };
     seconds.insert("detect".to_string(), t.elapsed().as_secs_f64());
 
+    // Mosaics: every scene's extent, date and pixel size (coverage by resolution class, each
+    // polygon's provenance).
+    let mosaicked = im.before.len() > 1 || im.after.len() > 1;
+    let prints = if mosaicked {
+        Some((footprints(&im.before)?, footprints(&im.after)?))
+    } else {
+        None
+    };
+    let sources = prints.as_ref().map(|(b, a)| {
+        (
+            b.iter()
+                .map(super::scenes::Footprint::source)
+                .collect::<Vec<_>>(),
+            a.iter()
+                .map(super::scenes::Footprint::source)
+                .collect::<Vec<_>>(),
+        )
+    });
+
     // What the imagery saw: always redone (a pass over change.tif and evidence.tif).
     let t = Instant::now();
     let cdir = job.out.join("coverage");
@@ -325,6 +348,7 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
             counties: scoped.as_ref().unwrap_or(j).counties.as_ref(),
             whole_name: "scene",
             min_clear_share: j.rules.min_clear_share.unwrap_or(MIN_CLEAR_SHARE),
+            scenes: sources.as_ref().map(|(b, a)| (b.as_slice(), a.as_slice())),
         },
         progress,
     )?;
@@ -340,15 +364,9 @@ pub fn run(job: &RunJob, backend: &Backend, progress: ProgressFn) -> Result<RunS
         .map(|d| d.projection())
         .unwrap_or_default();
     // With scenes, every polygon records the scenes it lies in and their dates (QSX/HSX).
-    let changes = if im.before.len() > 1 || im.after.len() > 1 {
+    let changes = if let Some((b, a)) = &prints {
         let dated = odir.join("changes_scenes.gpkg");
-        annotate(
-            &ddir.join("changes.gpkg"),
-            &dated,
-            &projection,
-            &footprints(&im.before)?,
-            &footprints(&im.after)?,
-        )?;
+        annotate(&ddir.join("changes.gpkg"), &dated, &projection, b, a)?;
         dated
     } else {
         ddir.join("changes.gpkg")

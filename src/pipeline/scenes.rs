@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::job::{Date, SceneFile};
 use crate::output::gpkg::{Column, GpkgWriter};
-use crate::output::package::{read, text_column};
+use crate::output::package::{column, read, text_column};
 use crate::vectorize::geometry::GeoTransform;
 use gdal::programs::raster::{BuildVRTOptions, build_vrt};
 use geo::{BoundingRect, Intersects, Rect};
@@ -19,6 +19,18 @@ pub struct Footprint {
     pub name: String,
     pub date: Option<Date>,
     pub extent: Rect<f64>,
+    /// Ground size of its pixels in metres (None without a usable CRS).
+    pub pixel_m: Option<f64>,
+}
+
+impl Footprint {
+    /// What the coverage pass needs of it.
+    pub fn source(&self) -> crate::coverage::SceneSource {
+        crate::coverage::SceneSource {
+            extent: self.extent,
+            pixel_m: self.pixel_m,
+        }
+    }
 }
 
 /// The image detection reads for one date: the file itself for one scene, else a VRT of the
@@ -81,14 +93,15 @@ pub fn footprints(scenes: &[SceneFile]) -> Result<Vec<Footprint>> {
                     .unwrap_or_default(),
                 date: s.date,
                 extent: GeoTransform(g).extent(w, h),
+                pixel_m: crate::raster::pair::ground_pixel_m(&g, &ds.projection(), h),
             })
         })
         .collect()
 }
 
-/// The scenes a polygon's extent meets ("name (date); ..."), and the date of the topmost scene
-/// holding its centre.
-fn provenance(extent: &Rect<f64>, scenes: &[Footprint]) -> (String, Option<Date>) {
+/// The scenes a polygon's extent meets ("name (date); ..."), and the topmost scene holding its
+/// centre (it supplied the polygon's pixels: its date and pixel size).
+fn provenance<'a>(extent: &Rect<f64>, scenes: &'a [Footprint]) -> (String, Option<&'a Footprint>) {
     let list: Vec<String> = scenes
         .iter()
         .filter(|s| s.extent.intersects(extent))
@@ -98,16 +111,14 @@ fn provenance(extent: &Rect<f64>, scenes: &[Footprint]) -> (String, Option<Date>
         })
         .collect();
     let c = extent.center();
-    let top = scenes
-        .iter()
-        .rev()
-        .find(|s| s.extent.intersects(&c))
-        .and_then(|s| s.date);
+    let top = scenes.iter().rev().find(|s| s.extent.intersects(&c));
     (list.join("; "), top)
 }
 
 /// Copy the change layer `src` to `dst` adding QSX, HSX (dates of the scenes that supplied the
-/// polygon's pixels), QS_SCENES and HS_SCENES (every scene its extent meets). Returns the
+/// polygon's pixels), QS_RES_M, HS_RES_M (those scenes' pixel sizes in metres: mosaics of
+/// several resolutions are detected on the finest grid, and this says what each polygon was
+/// really seen at), QS_SCENES and HS_SCENES (every scene its extent meets). Returns the
 /// number of polygons.
 ///
 /// # Errors
@@ -124,15 +135,28 @@ pub fn annotate(
         .iter()
         .map(|n| text_column(&mut cols, &mut rows, n))
         .collect();
+    let res: Vec<usize> = ["QS_RES_M", "HS_RES_M"]
+        .iter()
+        .map(|n| column(&mut cols, &mut rows, n, Column::Real))
+        .collect();
     for r in rows.iter_mut() {
         let Some(e) = r.geom.bounding_rect() else {
             continue;
         };
-        let (qs, qd) = provenance(&e, before);
-        let (hs, hd) = provenance(&e, after);
-        let text = |d: Option<Date>| d.map_or(Sql::Null, |d| Sql::Text(d.to_string()));
-        r.values[idx[0]] = text(qd);
-        r.values[idx[1]] = text(hd);
+        let (qs, qtop) = provenance(&e, before);
+        let (hs, htop) = provenance(&e, after);
+        let text = |f: Option<&Footprint>| {
+            f.and_then(|f| f.date)
+                .map_or(Sql::Null, |d| Sql::Text(d.to_string()))
+        };
+        let metres = |f: Option<&Footprint>| {
+            f.and_then(|f| f.pixel_m)
+                .map_or(Sql::Null, |m| Sql::Real((m * 1e4).round() / 1e4))
+        };
+        r.values[idx[0]] = text(qtop);
+        r.values[idx[1]] = text(htop);
+        r.values[res[0]] = metres(qtop);
+        r.values[res[1]] = metres(htop);
         r.values[idx[2]] = Sql::Text(qs);
         r.values[idx[3]] = Sql::Text(hs);
     }

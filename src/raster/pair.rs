@@ -546,16 +546,7 @@ impl ScenePair {
     /// two sides (projected CRS in its linear unit, or geographic degrees converted at the
     /// scene's central latitude, where a degree of latitude is longer than one of longitude).
     pub fn pixel_size_m(&self) -> Option<f64> {
-        let gt = self.geo_transform?;
-        let srs = gdal::spatial_ref::SpatialRef::from_wkt(&self.projection).ok()?;
-        if srs.is_projected() {
-            Some((gt[1] * gt[5]).abs().sqrt() * srs.linear_units())
-        } else if srs.is_geographic() {
-            let lat = gt[3] + gt[5] * self.height as f64 / 2.0;
-            Some(degree_pixel_m(gt[1], gt[5], lat))
-        } else {
-            None
-        }
+        ground_pixel_m(&self.geo_transform?, &self.projection, self.height)
     }
 
     /// The band value that stands for reflectance 1.0, from the before image's data type:
@@ -753,6 +744,21 @@ impl DateImage {
     /// The value of reflectance 1.0 in the user's file.
     fn value_scale(&self) -> f64 {
         self.scale
+    }
+}
+
+/// Ground size of a pixel of an image (geotransform `gt`, CRS `projection`, `height` rows) in
+/// metres: the geometric mean of its two sides, in a projected CRS's linear unit or from
+/// degrees at the image's central latitude; `None` without a usable CRS.
+pub fn ground_pixel_m(gt: &[f64; 6], projection: &str, height: usize) -> Option<f64> {
+    let srs = gdal::spatial_ref::SpatialRef::from_wkt(projection).ok()?;
+    if srs.is_projected() {
+        Some((gt[1] * gt[5]).abs().sqrt() * srs.linear_units())
+    } else if srs.is_geographic() {
+        let lat = gt[3] + gt[5] * height as f64 / 2.0;
+        Some(degree_pixel_m(gt[1], gt[5], lat))
+    } else {
+        None
     }
 }
 
