@@ -712,3 +712,52 @@ fn the_review_app_works_in_a_real_browser() {
     assert_eq!(status, json!(403));
     assert!(b.errors.is_empty(), "script errors: {:?}", b.errors);
 }
+
+#[test]
+fn serve_refuses_what_it_cannot_show_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let missing = d.join("none.gpkg");
+    let (code, _, e) = tuban(&[
+        "serve",
+        "--ledger",
+        missing.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert!(
+        code != 0 && e.contains("none.gpkg") && e.contains("no such ledger"),
+        "{e}"
+    );
+    let ledger = d.join("l.gpkg");
+    let l = ledger.to_str().unwrap();
+    assert_eq!(tuban(&["ledger", "init", l]).0, 0);
+    let empty = d.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, _, e) = tuban(&[
+        "serve",
+        "--ledger",
+        l,
+        "--run",
+        empty.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert!(
+        code != 0 && e.contains("empty") && e.contains("neither a `tuban run` output folder"),
+        "{e}"
+    );
+    let (code, _, e) = tuban(&[
+        "serve",
+        "--ledger",
+        "postgres://nobody@127.0.0.1:1/none",
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert!(code != 0 && e.contains("cannot connect"), "{e}");
+    // A reviewer needs a known role and a real county code.
+    let (code, _, e) = tuban(&[
+        "ledger", "user", l, "x", "--role", "county", "--county", "32",
+    ]);
+    assert!(code != 0 && e.contains("6-digit code"), "{e}");
+}

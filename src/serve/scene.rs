@@ -90,14 +90,21 @@ fn json(path: &Path) -> Result<Option<serde_json::Value>> {
     }
 }
 
-/// A path a run recorded: as written when it exists (relative to where the run was started),
-/// else relative to the run folder's parent.
+/// A path a run recorded (relative to where the run was started): as written when it exists,
+/// else under the first of the run folder's ancestors where it does (a server started
+/// elsewhere than the run).
 fn recorded_path(p: &str, run_dir: &Path) -> PathBuf {
     let p = PathBuf::from(p);
     if p.is_absolute() || p.exists() {
         return p;
     }
-    run_dir.parent().map_or(p.clone(), |d| d.join(&p))
+    let run_dir = std::path::absolute(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
+    run_dir
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join(&p))
+        .find(|c| c.exists())
+        .unwrap_or(p)
 }
 
 impl Scene {
