@@ -288,6 +288,34 @@ impl Ledger {
             .collect())
     }
 
+    /// The leads `who` may see that pass `filter`, with their polygons (one query; the map's
+    /// outlines).
+    ///
+    /// # Errors
+    /// [`crate::Error::Ledger`] when the ledger cannot be read.
+    pub fn lead_outlines(
+        &mut self,
+        who: &Reviewer,
+        filter: &LeadFilter,
+    ) -> Result<Vec<(LeadSummary, MultiPolygon<f64>)>> {
+        let rows = self.read(|tx| {
+            tx.query(
+                &format!("SELECT {SUMMARY_COLUMNS}, WKB(geom) FROM leads ORDER BY JCBH"),
+                &[],
+            )
+            .map_err(sql)
+        })?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let s = summary(r).0;
+                (who.may_see(&s.xzqdm) && filter.keeps(&s))
+                    .then(|| r.geom(17).map(|g| (s, g)))
+                    .flatten()
+            })
+            .collect())
+    }
+
     /// One lead whole (`None` when there is no such JCBH).
     ///
     /// # Errors

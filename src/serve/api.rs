@@ -137,18 +137,17 @@ pub async fn outlines(
 ) -> Response {
     let got = blocking(move || {
         let to_map = ToMap::new(&app)?;
-        let mut l = ledger(&app)?;
-        let list = l.lead_list(&who, &f).map_err(internal)?;
-        let mut features = vec![];
-        for s in list {
-            if let Some(g) = l.lead(&s.jcbh).map_err(internal)?.and_then(|d| d.geom) {
-                features.push(json!({
+        let outlines = ledger(&app)?.lead_outlines(&who, &f).map_err(internal)?;
+        let features: Vec<Value> = outlines
+            .into_iter()
+            .map(|(s, g)| {
+                json!({
                     "type": "Feature",
                     "properties": {"jcbh": s.jcbh, "status": s.status, "tblx": s.tblx},
                     "geometry": geojson(&to_map.apply(g)),
-                }));
-            }
-        }
+                })
+            })
+            .collect();
         Ok(json!({"type": "FeatureCollection", "features": features}))
     })
     .await;

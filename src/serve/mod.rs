@@ -195,11 +195,12 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
             .with_graceful_shutdown(async {
                 let ctrl_c = tokio::signal::ctrl_c();
                 #[cfg(unix)]
-                {
-                    let mut term =
-                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                            .expect("a SIGTERM handler");
-                    tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut term) => tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} },
+                    // Without a SIGTERM handler, Ctrl-C still stops it.
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                    }
                 }
                 #[cfg(not(unix))]
                 let _ = ctrl_c.await;
