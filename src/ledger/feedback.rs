@@ -376,7 +376,7 @@ fn verdict_words(v: &Verdict) -> String {
     )
 }
 
-pub(super) fn known(tx: &mut Tx, jcbh: &str) -> Result<bool> {
+fn known(tx: &mut Tx, jcbh: &str) -> Result<bool> {
     Ok(tx
         .query_one("SELECT 1 FROM leads WHERE JCBH = ?1", vals![jcbh])
         .map_err(sql)?

@@ -9,7 +9,7 @@
 //! and the reviewer is shown what is there now.
 
 use super::db::vals;
-use super::feedback::{apply_row, check, describe, keep_photos, known};
+use super::feedback::{apply_row, check, describe, keep_photos};
 use super::{Event, Ledger, ledger_err, log, sql};
 use crate::error::Result;
 use geo::MultiPolygon;
@@ -321,7 +321,7 @@ impl Ledger {
     /// # Errors
     /// [`crate::Error::Ledger`] when the ledger cannot be read.
     pub fn lead(&mut self, jcbh: &str) -> Result<Option<LeadDetail>> {
-        const FIELDS: [&str; 20] = [
+        const FIELDS: [&str; 23] = [
             "case_no",
             "QQJCBH",
             "overlap",
@@ -342,15 +342,16 @@ impl Ledger {
             "legal",
             "found_type",
             "notes",
+            "rectified",
+            "photos",
+            "verified_by",
         ];
-        const MORE: [&str; 3] = ["rectified", "photos", "verified_by"];
-        let all: Vec<&str> = FIELDS.iter().chain(&MORE).copied().collect();
         let found = self.read(|tx| {
             let row = tx
                 .query_one(
                     &format!(
                         "SELECT {SUMMARY_COLUMNS}, WKB(geom), {} FROM leads WHERE JCBH = ?1",
-                        all.join(", ")
+                        FIELDS.join(", ")
                     ),
                     vals![jcbh],
                 )
@@ -369,7 +370,7 @@ impl Ledger {
         };
         let (summary, attrs) = summary(&row);
         let mut fields = Map::new();
-        for (k, name) in all.iter().enumerate() {
+        for (k, name) in FIELDS.iter().enumerate() {
             let i = 18 + k;
             let v = match row.0.get(i) {
                 Some(super::db::Val::Int(v)) => Value::from(*v),
@@ -424,22 +425,19 @@ impl Ledger {
             Err(problem) => return Ok(Recorded::Refused { problem }),
         };
         self.write(|tx| {
-            if !known(tx, jcbh)? {
-                return Ok(Recorded::Refused {
-                    problem: "no such lead in the ledger".into(),
-                });
-            }
             let current = tx
                 .query_one(
                     "SELECT version, photos FROM leads WHERE JCBH = ?1",
                     vals![jcbh],
                 )
                 .map_err(sql)?;
-            let now = current.as_ref().and_then(|r| r.int(0)).unwrap_or(1);
-            keep_photos(
-                &mut checked,
-                current.as_ref().and_then(|r| r.text(1)).as_deref(),
-            );
+            let Some(current) = current else {
+                return Ok(Recorded::Refused {
+                    problem: "no such lead in the ledger".into(),
+                });
+            };
+            let now = current.int(0).unwrap_or(1);
+            keep_photos(&mut checked, current.text(1).as_deref());
             if now != seen_version {
                 log(
                     tx,
