@@ -64,8 +64,10 @@ impl TileCache {
 
     fn put(&mut self, k: (usize, u32, u32, u32), v: Arc<Vec<u8>>) {
         self.bytes += v.len();
-        if self.map.insert(k, v).is_none() {
-            self.order.push_back(k);
+        // Two requests may render the same tile at once: the second replaces the first.
+        match self.map.insert(k, v) {
+            Some(old) => self.bytes -= old.len(),
+            None => self.order.push_back(k),
         }
         while self.bytes > self.limit {
             let Some(old) = self.order.pop_front() else {
@@ -96,11 +98,6 @@ fn server_err(addr: SocketAddr, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// The folder of the latest run dispatched into the ledger.
-fn latest_run(ledger: &mut Ledger) -> Result<Option<PathBuf>> {
-    ledger.latest_run_path()
-}
-
 /// Open everything and build the app (no socket yet).
 ///
 /// # Errors
@@ -109,7 +106,7 @@ pub fn build(opts: &ServeOptions) -> Result<(Router, Arc<App>)> {
     let mut ledger = Ledger::open(&opts.ledger, "tuban serve")?;
     let run = match &opts.run {
         Some(r) => Some(r.clone()),
-        None => latest_run(&mut ledger)?,
+        None => ledger.latest_run_path()?,
     };
     let scene = run.as_deref().map(Scene::discover).transpose()?;
     let photos = match (&opts.photos, crate::ledger::is_url(&opts.ledger)) {
