@@ -296,7 +296,7 @@ fn coverage_table(c: &CountyCoverage) -> String {
     // The clear part by the resolution it was seen at (finest first), for mosaics of several.
     if c.clear_km2_by_resolution.len() > 1 {
         let mut by: Vec<(&&str, &f64)> = c.clear_km2_by_resolution.iter().collect();
-        by.sort_by_key(|(class, _)| !class.starts_with('<'));
+        by.sort_by_key(|(class, _)| crate::coverage::class_rank(class));
         let parts: Vec<String> = by
             .iter()
             .map(|(class, km2)| format!("{class} {km2:.4} km² ({:.1} %)", pct(**km2)))
@@ -317,21 +317,26 @@ fn coverage_table(c: &CountyCoverage) -> String {
     h
 }
 
+/// The TBLX codes of the national monitoring and what each means.
+pub const TYPES: [(&str, &str); 11] = [
+    ("20", "新增建（构）筑物 building or structure"),
+    ("DL1", "道路（已建成） built road"),
+    ("DL2", "道路（在建） road under construction"),
+    ("DL3", "路网 road network"),
+    ("TL", "铁路 railway"),
+    ("GEF", "高尔夫球场 golf course"),
+    ("GF", "光伏 solar farm"),
+    ("DT", "推填土 earth moving"),
+    ("TD", "堆土 soil piling"),
+    ("YH", "硬化地面 hardened ground"),
+    ("QT", "其他 other change"),
+];
+
 /// What a TBLX code means (the codes of the national monitoring; others as they are).
 pub fn type_name(tblx: &str) -> &str {
-    match tblx {
-        "20" => "新增建（构）筑物 building or structure",
-        "DL1" => "道路（已建成） built road",
-        "DL2" => "道路（在建） road under construction",
-        "DL3" => "路网 road network",
-        "TL" => "铁路 railway",
-        "GEF" => "高尔夫球场 golf course",
-        "GF" => "光伏 solar farm",
-        "DT" => "推填土 earth moving",
-        "TD" => "堆土 soil piling",
-        "YH" => "硬化地面 hardened ground",
-        "QT" => "其他 other change",
-        "untyped" => "not typed",
-        _ => "",
+    match TYPES.iter().find(|(code, _)| *code == tblx) {
+        Some((_, name)) => name,
+        None if tblx == "untyped" => "not typed",
+        None => "",
     }
 }

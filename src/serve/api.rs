@@ -14,11 +14,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The change types a reviewer can pick (TBLX codes of the national monitoring).
-const TYPES: [&str; 11] = [
-    "20", "DL1", "DL2", "DL3", "TL", "GEF", "GF", "DT", "TD", "YH", "QT",
-];
-
 /// Most features of a survey layer sent for one view.
 const MAX_LAYER_FEATURES: usize = 5000;
 
@@ -111,8 +106,8 @@ pub async fn scene(State(app): State<Arc<App>>, Auth(who): Auth) -> Json<Value> 
         "grid": s.map(|s| &s.grid),
         "dates": s.map(|s| s.dates.iter().map(|d| json!({"name": d.name, "date": d.date})).collect::<Vec<_>>()),
         "layers": s.map(|s| s.layers.iter().map(|l| l.name).collect::<Vec<_>>()).unwrap_or_default(),
-        "types": TYPES.iter().map(|t| [*t, crate::output::report::type_name(t)]).collect::<Vec<_>>(),
-        "type_names": TYPES.iter().map(|t| (t.to_string(), Value::from(crate::output::report::type_name(t)))).collect::<serde_json::Map<_, _>>(),
+        "types": crate::output::report::TYPES,
+        "type_names": crate::output::report::TYPES.iter().map(|(code, name)| (code.to_string(), Value::from(*name))).collect::<serde_json::Map<_, _>>(),
         "steps": crate::ledger::feedback::STEPS,
     }))
 }
@@ -466,14 +461,6 @@ pub async fn layer(
             .iter()
             .find(|l| l.name == name)
             .ok_or_else(|| fail(StatusCode::NOT_FOUND, format!("no layer {name}")))?;
-        let default_layer = match l.name {
-            "dltb" => "DLTB",
-            "basic_farmland" => "YJJBNTTB",
-            "red_line" => "STBHHX",
-            "urban_boundary" => "CZKFBJ",
-            "approvals" => "PZYD",
-            _ => "XZQ",
-        };
         let spec: Vec<_> = l
             .field
             .iter()
@@ -483,7 +470,7 @@ pub async fn layer(
         let mut total = 0usize;
         crate::overlay::layer::read_layer(
             &l.source,
-            default_layer,
+            l.default_layer,
             crate::overlay::layer::Fields::Named(&spec),
             Some(&scene.work),
             Some(geo::Rect::new((minx, miny), (maxx, maxy))),

@@ -66,6 +66,8 @@ pub struct DateImage {
 pub struct MapLayer {
     /// dltb, basic_farmland, red_line, urban_boundary, approvals, counties.
     pub name: &'static str,
+    /// The survey's conventional layer name, read when the job names none (DLTB, ...).
+    pub default_layer: &'static str,
     pub source: crate::job::LayerSource,
     /// The field that names a feature's class or code (DLBM, XZQDM), when the layer has one.
     pub field: Option<String>,
@@ -135,43 +137,61 @@ impl Scene {
                 }
             };
             let date = |d: Option<crate::job::Date>| d.map(|d| d.to_string());
-            let mut layers = vec![];
-            let mut add = |name, l: Option<&crate::job::LayerSource>, field: Option<String>| {
-                if let Some(src) = l {
-                    layers.push(MapLayer {
-                        name,
-                        source: src.clone(),
-                        field,
-                    });
-                }
-            };
+            // (key, the survey's conventional layer name, the source, the field shown)
             let dltb_field = job.dltb.as_ref().and_then(|(_, c)| c.class_field.clone());
-            add(
-                "dltb",
-                job.dltb.as_ref().map(|l| &l.0),
-                Some(dltb_field.unwrap_or_else(|| "DLBM".into())),
-            );
-            add(
-                "basic_farmland",
-                job.basic_farmland.as_ref().map(|l| &l.0),
-                None,
-            );
-            add("red_line", job.red_line.as_ref().map(|l| &l.0), None);
-            add(
-                "urban_boundary",
-                job.urban_boundary.as_ref().map(|l| &l.0),
-                None,
-            );
-            add("approvals", job.approvals.as_ref().map(|l| &l.0), None);
             let code_field = job
                 .counties
                 .as_ref()
                 .and_then(|(_, c)| c.code_field.clone());
-            add(
-                "counties",
-                job.counties.as_ref().map(|l| &l.0),
-                Some(code_field.unwrap_or_else(|| "XZQDM".into())),
-            );
+            let candidates = [
+                (
+                    "dltb",
+                    "DLTB",
+                    job.dltb.as_ref().map(|l| &l.0),
+                    Some(dltb_field.unwrap_or_else(|| "DLBM".into())),
+                ),
+                (
+                    "basic_farmland",
+                    "YJJBNTTB",
+                    job.basic_farmland.as_ref().map(|l| &l.0),
+                    None,
+                ),
+                (
+                    "red_line",
+                    "STBHHX",
+                    job.red_line.as_ref().map(|l| &l.0),
+                    None,
+                ),
+                (
+                    "urban_boundary",
+                    "CZKFBJ",
+                    job.urban_boundary.as_ref().map(|l| &l.0),
+                    None,
+                ),
+                (
+                    "approvals",
+                    "PZYD",
+                    job.approvals.as_ref().map(|l| &l.0),
+                    None,
+                ),
+                (
+                    "counties",
+                    "XZQ",
+                    job.counties.as_ref().map(|l| &l.0),
+                    Some(code_field.unwrap_or_else(|| "XZQDM".into())),
+                ),
+            ];
+            let layers = candidates
+                .into_iter()
+                .filter_map(|(name, default_layer, src, field)| {
+                    Some(MapLayer {
+                        name,
+                        default_layer,
+                        source: src?.clone(),
+                        field,
+                    })
+                })
+                .collect();
             return Scene::open(
                 (pick(&im.before, "before"), date(im.before_date)),
                 (pick(&im.after, "after"), date(im.after_date)),
@@ -249,8 +269,8 @@ impl Scene {
             wkt: wkt.clone(),
         };
         let date = |name, (path, date): (PathBuf, Option<String>)| -> Result<DateImage> {
-            let read = in_map_crs(&path, &wkt)?;
-            let recipe = ChipSource::open(&read, bands)?.recipe();
+            same_crs_as_map(&path, &wkt)?;
+            let recipe = ChipSource::open(&path, bands)?.recipe();
             Ok(DateImage {
                 name,
                 date,
@@ -290,10 +310,10 @@ impl Scene {
 }
 
 /// Refuse an image in another CRS than the map's (detection refuses such a pair too).
-fn in_map_crs(path: &Path, map_wkt: &str) -> Result<PathBuf> {
+fn same_crs_as_map(path: &Path, map_wkt: &str) -> Result<()> {
     let wkt = crate::raster::open_dataset(path)?.projection();
     if wkt.is_empty() || same_crs(&wkt, map_wkt) {
-        return Ok(path.to_path_buf());
+        return Ok(());
     }
     Err(Error::open(
         path,
