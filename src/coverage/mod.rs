@@ -223,8 +223,8 @@ fn resolution_regions(
     regions
 }
 
-/// Finest first.
-fn class_rank(class: &str) -> u8 {
+/// The order of [`resolution_class`]es, finest first.
+pub fn class_rank(class: &str) -> u8 {
     match class {
         "<= 1 m" => 0,
         "1-2 m" => 1,
@@ -415,10 +415,11 @@ pub fn coverage(job: &CoverageJob, progress: ProgressFn) -> Result<Coverage> {
         .par_iter()
         .enumerate()
         .map(|(k, u)| {
-            let (mut c, parts) = county_parts(k, u, &footprint, &indexed, &area);
-            c.clear_km2_by_resolution =
-                clear_by_class(&c, u, &footprint, &parts, &regions, &area, grid_class);
-            (c, parts)
+            let classes = Classes {
+                regions: &regions,
+                grid: grid_class,
+            };
+            county_parts(k, u, &footprint, &indexed, &area, &classes)
         })
         .collect();
     let mut counties = vec![];
@@ -494,29 +495,33 @@ fn warnings(counties: &[CountyCoverage], min_clear_share: f64) -> Vec<String> {
     warnings
 }
 
-/// A county's clear km² by resolution class: for each class's region, the county inside the
-/// grid there less the not-seen pieces there (exact polygon areas); all of it in the grid's
-/// class when there are no regions (single images).
+/// The resolution classes of the grid's places ([`resolution_regions`]), or the grid's one
+/// class for single images (no regions).
+struct Classes<'a> {
+    regions: &'a [(&'static str, MultiPolygon<f64>)],
+    grid: &'static str,
+}
+
+/// A county's clear km² (`clear_km2`) by resolution class: for each class's region, the
+/// county's part inside the grid (`inside`) there less the not-seen pieces there (exact polygon
+/// areas); all of it in the grid's class when there are no regions.
 fn clear_by_class(
-    c: &CountyCoverage,
-    u: &Unit,
-    footprint: &Rect<f64>,
+    inside: &MultiPolygon<f64>,
     parts: &[NotSeen],
-    regions: &[(&'static str, MultiPolygon<f64>)],
+    classes: &Classes,
     area: &AreaMethod,
-    grid_class: &'static str,
+    clear_km2: f64,
 ) -> std::collections::BTreeMap<&'static str, f64> {
     let mut out = std::collections::BTreeMap::new();
-    if regions.is_empty() {
-        out.insert(grid_class, c.clear_km2);
+    if classes.regions.is_empty() {
+        out.insert(classes.grid, clear_km2);
         return out;
     }
-    let inside = clip_to_rect(&u.geom, footprint);
     let within = |g: &MultiPolygon<f64>, r: &MultiPolygon<f64>| -> f64 {
         boolean(g, r, Op::Intersection).map_or(0.0, |x| area.area_m2(&x))
     };
-    for (class, region) in regions {
-        let seen = within(&inside, region);
+    for (class, region) in classes.regions {
+        let seen = within(inside, region);
         let lost: f64 = parts
             .iter()
             .filter(|p| p.reason != Reason::NoImage)
@@ -541,6 +546,7 @@ fn county_parts(
     footprint: &Rect<f64>,
     indexed: &[(Reason, Targets)],
     area: &AreaMethod,
+    classes: &Classes,
 ) -> (CountyCoverage, Vec<NotSeen>) {
     let mut failed = 0u64;
     let total_m2 = area.area_m2(&u.geom);
@@ -634,7 +640,7 @@ fn county_parts(
             } else {
                 0.0
             },
-            clear_km2_by_resolution: Default::default(),
+            clear_km2_by_resolution: clear_by_class(&inside, &parts, classes, area, km2(clear_m2)),
             failed_ops: failed,
         },
         parts,
@@ -715,7 +721,7 @@ mod tests {
         let area = AreaMethod::Planar {
             metres_per_unit: 1.0,
         };
-        let (row, parts) = county_parts(0, &county, &footprint, &indexed, &area);
+        let (row, parts) = county_parts(0, &county, &footprint, &indexed, &area, &ONE_CLASS);
         let km2 = |m2: f64| m2 / 1e6;
         assert!((row.area_km2 - km2(10_000.0)).abs() < 1e-12);
         assert!((row.no_image_km2 - km2(5_000.0)).abs() < 1e-12);
@@ -754,12 +760,17 @@ mod tests {
         let area = AreaMethod::Planar {
             metres_per_unit: 1.0,
         };
-        let (row, parts) = county_parts(0, &county, &footprint, &[], &area);
+        let (row, parts) = county_parts(0, &county, &footprint, &[], &area, &ONE_CLASS);
         assert_eq!(row.clear_km2, 0.0);
         assert!((row.no_image_km2 - 0.005).abs() < 1e-12);
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].reason, Reason::NoImage);
     }
+
+    const ONE_CLASS: Classes = Classes {
+        regions: &[],
+        grid: "<= 1 m",
+    };
 
     #[test]
     fn each_place_takes_the_coarser_of_the_two_dates_topmost_scenes() {

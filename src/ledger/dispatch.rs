@@ -431,11 +431,11 @@ impl Ledger {
                 .ok_or_else(|| sql("no id for the new run".into()))?;
             summary.already_in = present.len();
             // A lead without its own JCMJ is measured on the ground: geodesic in a
-            // geographic CRS (a planar area there would be in square degrees).
-            // The leads are in the ledger's CRS by now (adopted from them, or reprojected).
+            // geographic CRS (a planar area there would be in square degrees). The leads are
+            // in the ledger's CRS by now (adopted from them, or reprojected into it).
             let area = super::meta(tx, "projection")?
                 .or(wkt.clone())
-                .and_then(|w| crate::overlay::layer::WorkCrs::from_wkt(&w, "the leads' CRS").ok())
+                .and_then(|w| WorkCrs::from_wkt(&w, "the leads' CRS").ok())
                 .map_or(AreaMethod::Planar { metres_per_unit: 1.0 }, |c| c.area);
             for lead in incoming.iter().filter(|l| !present.contains(&l.jcbh)) {
                 let link = earlier_lead(tx, lead, run_id, o.overlap)?;
