@@ -51,13 +51,16 @@ fn evidence_px(i: u32) -> f32 {
     let n = p.width * p.height;
     if (p.cloud > 0.0 || p.dark > 0.0) {
         let v = visible_mean(i);
-        if (p.cloud > 0.0 && v >= p.cloud) {
+        let vb = visible_mean_of(i, true);
+        // Cloud in either date (CLOUD_EVIDENCE of the CPU twin): nothing seen now, or nothing
+        // telling what stood there before.
+        if (p.cloud > 0.0 && (v >= p.cloud || vb >= p.cloud)) {
             return -BIG;
         }
         if (v < p.dark) {
             // Dark in both dates: a dark surface (dense forest, water), seen, unchanged. Dark
             // only now: a shadow fell on it (SHADOW_EVIDENCE of the CPU twin).
-            if (visible_mean_of(i, true) < p.dark) {
+            if (vb < p.dark) {
                 return 0.0;
             }
             return -0.5 * BIG;

@@ -688,3 +688,53 @@ fn coverage_adds_up_and_names_what_was_not_seen() {
         assert!(html.contains("id=\"coverage\"") && html.contains("class=\"noimage\""));
     }
 }
+
+#[test]
+fn clouds_in_the_before_image_are_cloud_and_hold_no_change() {
+    // The synth's clouds lie in its after image; with the dates swapped they are the before
+    // image's. Under a cloud then, nothing tells what stood there before the quarter.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth(d, 1024, 5);
+    let out = d.join("swapped");
+    let (code, _, e) = tuban(&[
+        "detect",
+        "--before",
+        d.join("after.tif").to_str().unwrap(),
+        "--after",
+        d.join("before.tif").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{e}");
+    assert!(e.contains("cloud in the after or the before image"), "{e}");
+    let (w, _, pseudo) = common::raster::read_u8(&d.join("pseudo.tif"));
+    let evidence = common::raster::read_f32(&out.join("evidence.tif"));
+    let (_, _, change) = common::raster::read_u8(&out.join("change.tif"));
+    let clouds: Vec<usize> = (0..pseudo.len()).filter(|&i| pseudo[i] == 3).collect();
+    assert!(clouds.len() > 1000, "{}", clouds.len());
+    let screened = clouds
+        .iter()
+        .filter(|&&i| evidence[i] == tuban::change::CLOUD_EVIDENCE)
+        .count();
+    assert!(
+        screened as f64 >= 0.99 * clouds.len() as f64,
+        "{screened} of {} cloud px screened (w {w})",
+        clouds.len()
+    );
+    let changed = clouds
+        .iter()
+        .filter(|&&i| tuban::change::is_change(u32::from(change[i])))
+        .count();
+    assert!(
+        changed as f64 <= 0.01 * clouds.len() as f64,
+        "{changed} of {} cloud px changed",
+        clouds.len()
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("detect.json")).unwrap()).unwrap();
+    let cloud_px = summary["cloud_px"].as_u64().unwrap() as usize;
+    assert!(cloud_px >= screened, "{cloud_px} vs {screened}");
+}

@@ -75,8 +75,9 @@ uniform_struct! {
         pub dir: u32,
         /// Half-length of a line, or radius of a square structuring element.
         pub half: u32,
-        /// Visible brightness of the after image (band units) from which a pixel is cloud: its
-        /// evidence is [`super::CLOUD_EVIDENCE`] (never change). 0 = no cloud test.
+        /// Visible brightness (band units) from which a pixel is cloud, in the after or the
+        /// before image: its evidence is [`super::CLOUD_EVIDENCE`] (never change). 0 = no
+        /// cloud test.
         pub cloud: f32,
         /// Visible brightness of the after image (band units) under which a pixel is in shadow
         /// when the before image was not as dark there: its evidence is

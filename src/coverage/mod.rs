@@ -1,7 +1,7 @@
 //! Coverage: what the imagery saw in each county, and what it did not.
 //!
 //! A lead cannot be found where no image looked. After detection, every pixel of the grid is
-//! one of: seen clear by both dates, under cloud or in shadow in the after date (the screens
+//! one of: seen clear by both dates, under cloud in either date or in shadow in the after date (the screens
 //! of the evidence kernels, [`crate::change::CLOUD_EVIDENCE`] and
 //! [`crate::change::SHADOW_EVIDENCE`]), or nodata in either date (scene gaps, mosaic seams,
 //! fill). Each county's area is split into those and into the part the grid does not reach at
@@ -35,7 +35,7 @@ use std::time::Instant;
 
 /// Code of `seen.tif`: seen clear by both dates.
 pub const SEEN_CLEAR: u8 = 0;
-/// Code of `seen.tif`: under cloud in the after date.
+/// Code of `seen.tif`: under cloud in either date.
 pub const SEEN_CLOUD: u8 = 1;
 /// Code of `seen.tif`: nodata in either date.
 pub const SEEN_NODATA: u8 = 2;

@@ -277,7 +277,7 @@ fn coverage_table(c: &CountyCoverage) -> String {
     );
     for (what, km2) in [
         ("seen clear by both dates (有效覆盖)", c.clear_km2),
-        ("cloud in the after image (云覆盖)", c.cloud_km2),
+        ("cloud in either image (云覆盖)", c.cloud_km2),
         ("shadow in the after image (阴影)", c.shadow_km2),
         ("nodata in either image (无数据)", c.nodata_km2),
         ("no image (无影像)", c.no_image_km2),

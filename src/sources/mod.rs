@@ -239,7 +239,7 @@ pub struct SourceResult {
     pub registration: Option<Registration>,
     /// With `coregister`: the shift removed before detection (`registration` is what remained).
     pub coregistered_by: Option<Registration>,
-    /// Shares of the grid: cloud and shadow in the after image, nodata in either.
+    /// Shares of the grid: cloud in either image, shadow in the after image, nodata in either.
     pub cloud_share: f64,
     pub shadow_share: f64,
     pub nodata_share: f64,

@@ -52,9 +52,11 @@ fn evidence_of(
     }
     let n = p.pixels();
     if p.cloud > 0.0 || p.dark > 0.0 {
-        if let Some(e) = screened(p, visible_mean_px(p, after, i), || {
-            visible_mean_px(p, before, i)
-        }) {
+        if let Some(e) = screened(
+            p,
+            visible_mean_px(p, after, i),
+            visible_mean_px(p, before, i),
+        ) {
             return e;
         }
     }
@@ -130,16 +132,19 @@ fn evidence_of(
     }
 }
 
-/// The evidence the cloud and shadow screens give a pixel whose after visible mean is `v`
-/// (`before` gives the before date's when it is needed), or None when it passes them. A pixel
-/// dark in both dates is a dark surface (dense forest, water): seen and unchanged (0); dark only
-/// in the after date, a shadow fell on it ([`crate::change::SHADOW_EVIDENCE`]).
+/// The evidence the cloud and shadow screens give a pixel whose visible means are `after` and
+/// `before`, or None when it passes them. Cloud in either date
+/// ([`crate::change::CLOUD_EVIDENCE`]): under a cloud now nothing can be seen, and under a
+/// cloud then nothing tells what stood there before the quarter. Dark in both dates: a dark
+/// surface (dense forest, water), seen and unchanged (0); dark only in the after date, a
+/// shadow fell on it ([`crate::change::SHADOW_EVIDENCE`]). Dark only in the before date is not
+/// screened: a filled pond built over looks just like a shadow that moved away.
 #[inline(always)]
-fn screened(p: &KernelParams, v: f32, before: impl FnOnce() -> f32) -> Option<f32> {
-    if p.cloud > 0.0 && v >= p.cloud {
+fn screened(p: &KernelParams, after: f32, before: f32) -> Option<f32> {
+    if p.cloud > 0.0 && (after >= p.cloud || before >= p.cloud) {
         Some(crate::change::CLOUD_EVIDENCE)
-    } else if v < p.dark {
-        Some(if before() < p.dark {
+    } else if after < p.dark {
+        Some(if before < p.dark {
             0.0
         } else {
             crate::change::SHADOW_EVIDENCE
@@ -213,13 +218,9 @@ fn conversion_rows(
                 f32::NAN
             } else {
                 let va = mean_of(vis.iter().map(|v| v[x]));
-                let screen = if screens {
-                    screened(p, va, || mean_of(vis_b.iter().map(|v| v[x])))
-                } else {
-                    None
-                };
+                let vb = mean_of(vis_b.iter().map(|v| v[x]));
+                let screen = if screens { screened(p, va, vb) } else { None };
                 screen.unwrap_or_else(|| {
-                    let vb = mean_of(vis_b.iter().map(|v| v[x]));
                     conversion_score(p.bright, (rb[x], nb[x], vb), (ra[x], na[x], va))
                 })
             };
@@ -381,18 +382,20 @@ mod tests {
 
     #[test]
     fn dark_now_is_shadow_and_dark_in_both_dates_is_a_dark_surface() {
-        // Four pixels, bands B, G, R, NIR (visible = the first three): dark after a bright
-        // before (a shadow fell), dark in both (forest, water), bright now (passes), cloud.
-        let (w, n) = (4usize, 4usize);
-        let plane = |v: [f32; 4]| v.to_vec();
-        let vis_b = plane([2000.0, 300.0, 2000.0, 2000.0]);
-        let vis_a = plane([300.0, 300.0, 2000.0, 5000.0]);
+        // Six pixels, bands B, G, R, NIR (visible = the first three): dark after a bright
+        // before (a shadow fell), dark in both (forest, water), bright now (passes), cloud now,
+        // cloud before (what stood there then is unknown), dark only before (a pond filled
+        // and built over: not screened).
+        let (w, n) = (6usize, 6usize);
+        let plane = |v: [f32; 6]| v.to_vec();
+        let vis_b = plane([2000.0, 300.0, 2000.0, 2000.0, 5000.0, 300.0]);
+        let vis_a = plane([300.0, 300.0, 2000.0, 5000.0, 2000.0, 2500.0]);
         let stack = |vis: &[f32]| {
             let mut img = Vec::new();
             for _ in 0..3 {
                 img.extend_from_slice(vis);
             }
-            img.extend_from_slice(&[3000.0; 4]);
+            img.extend_from_slice(&[3000.0; 6]);
             img
         };
         let (before, after) = (stack(&vis_b), stack(&vis_a));
@@ -416,6 +419,8 @@ mod tests {
             assert_eq!(out[1], 0.0);
             assert!(!crate::change::is_screened(out[2]));
             assert_eq!(out[3], crate::change::CLOUD_EVIDENCE);
+            assert_eq!(out[4], crate::change::CLOUD_EVIDENCE);
+            assert!(!crate::change::is_screened(out[5]));
         }
         // The per-pixel path of the other kinds screens alike.
         let cva = KernelParams {
@@ -425,6 +430,8 @@ mod tests {
         let pixel = |i| evidence_px(&cva, &before, &after, &valid, i);
         assert_eq!(pixel(0), crate::change::SHADOW_EVIDENCE);
         assert_eq!(pixel(1), 0.0);
+        assert_eq!(pixel(4), crate::change::CLOUD_EVIDENCE);
+        assert!(pixel(5) > 0.0);
     }
 
     #[test]

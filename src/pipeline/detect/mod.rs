@@ -678,7 +678,7 @@ fn scene_notes(
     }
     if counts.cloud * 100 >= counts.valid.max(1) {
         notes.push(format!(
-            "{:.1} % of the valid pixels are cloud in the after image (visible reflectance >= {}): never change there; what lies under them cannot be seen",
+            "{:.1} % of the valid pixels are cloud in the after or the before image (visible reflectance >= {}): never change there; what lies under them, or lay under them before, cannot be seen",
             100.0 * counts.cloud as f64 / counts.valid.max(1) as f64,
             CLOUD_REFLECTANCE
         ));
