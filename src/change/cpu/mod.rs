@@ -64,6 +64,35 @@ impl Driver {
 
 pub use super::contract::BIG;
 
+/// `fn NAME(args) -> R` that runs `INNER(args)` compiled for AVX2 where the CPU has it (x86-64;
+/// elsewhere, or without it, as built). The baseline x86-64 target has SSE2 only, on which the
+/// compiler keeps loops with float blends and divisions scalar; inlined into the AVX2 twin
+/// (`INNER` must be `#[inline(always)]`) they run eight lanes wide. The same operations in the
+/// same order either way: results are bit for bit those of the baseline build (Rust never
+/// fuses a multiply and an add on its own).
+macro_rules! avx2_twin {
+    ($(#[$m:meta])* $vis:vis fn $name:ident => $inner:ident ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// Only on a CPU with AVX2.
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $inner($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just now).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $inner($($arg),*)
+        }
+    };
+}
+pub(crate) use avx2_twin;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,7 +186,9 @@ fn conversion_score(
 }
 
 /// [`evidence_px`] for the conversion kind, row by row on band slices: the same arithmetic in
-/// the same order, without the index arithmetic and bounds checks of every band read.
+/// the same order, in passes over whole rows (visible means, scores, screens, nodata) that
+/// the compiler turns into vector code, without the index arithmetic, bounds checks and
+/// per-pixel branches of the per-pixel kernel.
 fn conversion_rows(
     p: &KernelParams,
     before: &[f32],
@@ -199,33 +201,83 @@ fn conversion_rows(
     let plane = |b: u32| b as usize * n..(b as usize + 1) * n;
     let (rb, nb) = (&before[plane(p.red)], &before[plane(p.nir)]);
     let (ra, na) = (&after[plane(p.red)], &after[plane(p.nir)]);
-    let visible: Vec<&[f32]> = visible_bands(p).map(|b| &after[plane(b)]).collect();
-    let visible_b: Vec<&[f32]> = visible_bands(p).map(|b| &before[plane(b)]).collect();
-    let screens = p.cloud > 0.0 || p.dark > 0.0;
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let r = y * w..y * w + row.len();
-        let (rb, nb, ra, na, valid) = (
-            &rb[r.clone()],
-            &nb[r.clone()],
-            &ra[r.clone()],
-            &na[r.clone()],
-            &valid[r.clone()],
-        );
-        let vis: Vec<&[f32]> = visible.iter().map(|v| &v[r.clone()]).collect();
-        let vis_b: Vec<&[f32]> = visible_b.iter().map(|v| &v[r.clone()]).collect();
-        for x in 0..row.len() {
-            row[x] = if valid[x] == 0 {
-                f32::NAN
-            } else {
-                let va = mean_of(vis.iter().map(|v| v[x]));
-                let vb = mean_of(vis_b.iter().map(|v| v[x]));
-                let screen = if screens { screened(p, va, vb) } else { None };
-                screen.unwrap_or_else(|| {
-                    conversion_score(p.bright, (rb[x], nb[x], vb), (ra[x], na[x], va))
-                })
-            };
+    let visible: Vec<u32> = visible_bands(p).collect();
+    let scratch = || (vec![0.0f32; w], vec![0.0f32; w]);
+    out.par_chunks_mut(w)
+        .enumerate()
+        .for_each_init(scratch, |(va, vb), (y, row)| {
+            // Every slice cut to the row's length, so the loops run without bounds checks.
+            let len = row.len();
+            let r = y * w..y * w + len;
+            let (va, vb) = (&mut va[..len], &mut vb[..len]);
+            visible_mean_row(after, n, &visible, r.clone(), va);
+            visible_mean_row(before, n, &visible, r.clone(), vb);
+            let bands = [
+                &rb[r.clone()][..len],
+                &nb[r.clone()][..len],
+                &vb[..len],
+                &ra[r.clone()][..len],
+                &na[r.clone()][..len],
+                &va[..len],
+            ];
+            conversion_row(p, bands, &valid[r][..len], row);
+        });
+}
+
+super::avx2_twin! {
+    /// Scores, screens and nodata of one row from its band slices (red, NIR and visible mean
+    /// of the before date, then of the after date), compiled for AVX2 where the CPU has it
+    /// (its divisions then run eight at a time).
+    fn conversion_row => conversion_row_with(
+        p: &KernelParams,
+        bands: [&[f32]; 6],
+        valid: &[u32],
+        row: &mut [f32],
+    )
+}
+
+#[inline(always)]
+fn conversion_row_with(p: &KernelParams, bands: [&[f32]; 6], valid: &[u32], row: &mut [f32]) {
+    let len = row.len();
+    let [rb, nb, vb, ra, na, va] = bands.map(|b| &b[..len]);
+    let valid = &valid[..len];
+    for x in 0..len {
+        row[x] = conversion_score(p.bright, (rb[x], nb[x], vb[x]), (ra[x], na[x], va[x]));
+    }
+    if p.cloud > 0.0 || p.dark > 0.0 {
+        for x in 0..len {
+            if let Some(e) = screened(p, va[x], vb[x]) {
+                row[x] = e;
+            }
         }
-    });
+    }
+    for (o, v) in row.iter_mut().zip(valid) {
+        if *v == 0 {
+            *o = f32::NAN;
+        }
+    }
+}
+
+/// [`mean_of`] the `visible` bands of `img` (planes of `n` pixels) over the pixel range `r`,
+/// into `out`: summed band by band in band order, as the per-pixel kernel sums them.
+fn visible_mean_row(
+    img: &[f32],
+    n: usize,
+    visible: &[u32],
+    r: std::ops::Range<usize>,
+    out: &mut [f32],
+) {
+    out.fill(0.0);
+    for &b in visible {
+        let at = b as usize * n;
+        for (o, v) in out.iter_mut().zip(&img[at + r.start..at + r.end]) {
+            *o += v;
+        }
+    }
+    let k = (visible.len() as f32).max(1.0);
+    for o in out {
+        *o /= k;
+    }
 }
 
 /// The change class of mask value `m` at pixel `i` ([`crate::change::MASK_CLASSES`]): with the
@@ -470,6 +522,25 @@ mod tests {
             evidence(Driver::Rayon, &p, &before, &after, &valid, &mut rows);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&seq), bits(&rows));
+            // The row kernel as built for the baseline CPU and as its AVX2 twin (the one the
+            // rayon driver ran, where the CPU has AVX2) give the same bits.
+            let plane = |img: &[f32], b: u32| img[b as usize * n..][..w].to_vec();
+            let mean =
+                |img: &[f32]| -> Vec<f32> { (0..w).map(|x| visible_mean_px(&p, img, x)).collect() };
+            let bands = [
+                plane(&before, p.red),
+                plane(&before, p.nir),
+                mean(&before),
+                plane(&after, p.red),
+                plane(&after, p.nir),
+                mean(&after),
+            ];
+            let bands = [0, 1, 2, 3, 4, 5].map(|k| bands[k].as_slice());
+            let (mut twin, mut base) = (vec![0.0f32; w], vec![0.0f32; w]);
+            conversion_row(&p, bands, &valid[..w], &mut twin);
+            conversion_row_with(&p, bands, &valid[..w], &mut base);
+            assert_eq!(bits(&twin), bits(&base));
+            assert_eq!(bits(&twin), bits(&seq[..w]));
             assert!(seq.contains(&crate::change::CLOUD_EVIDENCE) || p.cloud == 0.0);
             assert!(seq.contains(&crate::change::SHADOW_EVIDENCE) || p.dark == 0.0);
         }
