@@ -14,6 +14,7 @@ use crate::change::TileInput;
 use crate::error::{Error, Result};
 use crate::raster::grid::Window;
 use crate::raster::pool::FifoCache;
+use rayon::prelude::*;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -110,7 +111,7 @@ impl NearStore {
         &mut self,
         input: &TileInput,
         mask: &[u32],
-        is_change: impl Fn(u32) -> bool,
+        is_change: impl Fn(u32) -> bool + Sync,
         (read, core): (Window, Window),
         ring_px: usize,
     ) -> Result<()> {
@@ -129,14 +130,19 @@ impl NearStore {
         let (index, values) = (&mut self.index, &mut self.values);
         index.clear();
         values.clear();
-        for y in 0..core.height {
-            let row = (y + dy) * w + dx;
-            for x in 0..core.width {
-                let i = row + x;
-                if near[i] == 1 && input.valid[i] != 0 {
-                    index.push((y * core.width + x) as u32);
-                }
-            }
+        // Row by row on the rayon pool, then in row order.
+        let per_row: Vec<Vec<u32>> = (0..core.height)
+            .into_par_iter()
+            .map(|y| {
+                let row = (y + dy) * w + dx;
+                (0..core.width)
+                    .filter(|&x| near[row + x] == 1 && input.valid[row + x] != 0)
+                    .map(|x| (y * core.width + x) as u32)
+                    .collect()
+            })
+            .collect();
+        for r in &per_row {
+            index.extend_from_slice(r);
         }
         let bytes = 4 * (index.len() * (1 + 2 * bands)) as u64;
         if self.end + bytes > self.limit {
@@ -147,13 +153,18 @@ impl NearStore {
                 .set_len(0)
                 .map_err(|e| write_error(&self.path, &e));
         }
-        values.reserve(index.len() * 2 * bands);
-        for &k in index.iter() {
-            let (x, y) = (k as usize % core.width, k as usize / core.width);
-            let i = (y + dy) * w + dx + x;
-            values.extend((0..bands).map(|b| input.before[b * n + i]));
-            values.extend((0..bands).map(|b| input.after[b * n + i]));
-        }
+        values.resize(index.len() * 2 * bands, 0.0);
+        values
+            .par_chunks_mut(2 * bands)
+            .zip(index.par_iter())
+            .for_each(|(v, &k)| {
+                let (x, y) = (k as usize % core.width, k as usize / core.width);
+                let i = (y + dy) * w + dx + x;
+                for b in 0..bands {
+                    v[b] = input.before[b * n + i];
+                    v[bands + b] = input.after[b * n + i];
+                }
+            });
         for bytes in [bytemuck::cast_slice(index), bytemuck::cast_slice(values)] {
             self.file
                 .write_all(bytes)
@@ -284,39 +295,41 @@ fn without_small_components(
 /// 1 where a change pixel lies within chessboard distance `r`: each row's distance to its
 /// nearest change along the row, then a running count of such rows over every column's
 /// window of `2r + 1` rows. Linear in the pixels whatever `r`; rows without change are skipped.
+/// Rows, then bands of rows (each starting its own window), run on the rayon pool.
 fn near_changes(
     mask: &[u32],
-    is_change: impl Fn(u32) -> bool,
+    is_change: impl Fn(u32) -> bool + Sync,
     w: usize,
     h: usize,
     r: usize,
 ) -> Vec<u8> {
+    let w1 = w.max(1);
     let mut rows = vec![0u8; w * h];
     let mut any = vec![false; h];
-    for y in 0..h {
-        let (m, o) = (&mask[y * w..(y + 1) * w], &mut rows[y * w..(y + 1) * w]);
-        let mut last = None;
-        for x in 0..w {
-            if is_change(m[x]) {
-                last = Some(x);
+    rows.par_chunks_mut(w1)
+        .zip(any.par_iter_mut())
+        .enumerate()
+        .for_each(|(y, (o, any))| {
+            let m = &mask[y * w..(y + 1) * w];
+            let mut last = None;
+            for x in 0..w {
+                if is_change(m[x]) {
+                    last = Some(x);
+                }
+                o[x] = u8::from(last.is_some_and(|l| x - l <= r));
             }
-            o[x] = u8::from(last.is_some_and(|l| x - l <= r));
-        }
-        let Some(_) = last else { continue };
-        any[y] = true;
-        let mut next = None;
-        for x in (0..w).rev() {
-            if is_change(m[x]) {
-                next = Some(x);
+            let Some(_) = last else { return };
+            *any = true;
+            let mut next = None;
+            for x in (0..w).rev() {
+                if is_change(m[x]) {
+                    next = Some(x);
+                }
+                if next.is_some_and(|n| n - x <= r) {
+                    o[x] = 1;
+                }
             }
-            if next.is_some_and(|n| n - x <= r) {
-                o[x] = 1;
-            }
-        }
-    }
-    let mut out = vec![0u8; w * h];
-    let mut count = vec![0u16; w];
-    let mut live = 0usize;
+        });
     let add = |y: usize, sign: bool, count: &mut [u16]| {
         if any[y] {
             for (c, &v) in count.iter_mut().zip(&rows[y * w..(y + 1) * w]) {
@@ -328,26 +341,42 @@ fn near_changes(
             }
         }
     };
-    for (y, &a) in any.iter().enumerate().take(r + 1) {
-        add(y, true, &mut count);
-        live += usize::from(a);
-    }
-    for y in 0..h {
-        if live > 0 {
-            for (o, &c) in out[y * w..(y + 1) * w].iter_mut().zip(&count) {
-                *o = u8::from(c > 0);
+    let mut out = vec![0u8; w * h];
+    // Bands of rows several times the window, so that starting each band's window is a small
+    // share of its work.
+    let band = h
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(4 * (2 * r + 1))
+        .max(1);
+    out.par_chunks_mut(band * w1)
+        .enumerate()
+        .for_each(|(k, part)| {
+            let (y0, y1) = (k * band, k * band + part.len() / w1);
+            // The window [y - r, y + r] of the band's first row.
+            let mut count = vec![0u16; w];
+            let mut live = 0usize;
+            for y in y0.saturating_sub(r)..(y0 + r + 1).min(h) {
+                add(y, true, &mut count);
+                live += usize::from(any[y]);
             }
-        }
-        // Slide the window [y - r, y + r] down one row.
-        if y + r + 1 < h {
-            add(y + r + 1, true, &mut count);
-            live += usize::from(any[y + r + 1]);
-        }
-        if y >= r {
-            add(y - r, false, &mut count);
-            live -= usize::from(any[y - r]);
-        }
-    }
+            for y in y0..y1 {
+                if live > 0 {
+                    let o = &mut part[(y - y0) * w..(y - y0 + 1) * w];
+                    for (o, &c) in o.iter_mut().zip(&count) {
+                        *o = u8::from(c > 0);
+                    }
+                }
+                // Slide the window down one row.
+                if y + r + 1 < h {
+                    add(y + r + 1, true, &mut count);
+                    live += usize::from(any[y + r + 1]);
+                }
+                if y >= r {
+                    add(y - r, false, &mut count);
+                    live -= usize::from(any[y - r]);
+                }
+            }
+        });
     out
 }
 
