@@ -355,9 +355,10 @@ fn near_changes(
             // The window [y - r, y + r] of the band's first row.
             let mut count = vec![0u16; w];
             let mut live = 0usize;
-            for y in y0.saturating_sub(r)..(y0 + r + 1).min(h) {
+            let first = y0.saturating_sub(r);
+            for (y, &a) in any.iter().enumerate().take(y0 + r + 1).skip(first) {
                 add(y, true, &mut count);
-                live += usize::from(any[y]);
+                live += usize::from(a);
             }
             for y in y0..y1 {
                 if live > 0 {
