@@ -176,21 +176,32 @@ impl Browser {
 
     /// Evaluate `expr` in the page (promises awaited); its value. A script error panics.
     pub fn eval(&mut self, expr: &str) -> Value {
+        self.try_eval(expr)
+            .unwrap_or_else(|e| panic!("script {expr:?} failed: {e}"))
+    }
+
+    /// [`Browser::eval`], a script error returned.
+    fn try_eval(&mut self, expr: &str) -> Result<Value, String> {
         let r = self.call(
             "Runtime.evaluate",
             json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
         );
-        if let Some(e) = r.get("exceptionDetails") {
-            panic!("script {expr:?} failed: {e}");
+        match r.get("exceptionDetails") {
+            Some(e) => Err(e.to_string()),
+            None => Ok(r["result"]["value"].clone()),
         }
-        r["result"]["value"].clone()
     }
 
-    /// Wait until `expr` is truthy (checked every 100 ms); its value. Panics after `secs`.
+    /// Wait until `expr` is truthy (checked every 100 ms); its value. A script error counts
+    /// as not yet (the page may be between documents, e.g. reloading after a sign-out); it is
+    /// named if the wait ends. Panics after `secs`.
     pub fn wait_for(&mut self, expr: &str, secs: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            let v = self.eval(expr);
+            let (v, failed) = match self.try_eval(expr) {
+                Ok(v) => (v, None),
+                Err(e) => (Value::Null, Some(e)),
+            };
             let truthy =
                 !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
             if truthy {
@@ -198,7 +209,7 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "waited {secs} s for {expr:?}; page errors: {:?}",
+                    "waited {secs} s for {expr:?} (last script error: {failed:?}); page errors: {:?}",
                     self.errors
                 );
             }
