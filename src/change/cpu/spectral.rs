@@ -206,21 +206,19 @@ fn conversion_rows(
     out.par_chunks_mut(w)
         .enumerate()
         .for_each_init(scratch, |(va, vb), (y, row)| {
-            // Every slice cut to the row's length, so the loops run without bounds checks.
-            let len = row.len();
-            let r = y * w..y * w + len;
-            let (va, vb) = (&mut va[..len], &mut vb[..len]);
+            let r = y * w..y * w + row.len();
+            let (va, vb) = (&mut va[..row.len()], &mut vb[..row.len()]);
             visible_mean_row(after, n, &visible, r.clone(), va);
             visible_mean_row(before, n, &visible, r.clone(), vb);
             let bands = [
-                &rb[r.clone()][..len],
-                &nb[r.clone()][..len],
-                &vb[..len],
-                &ra[r.clone()][..len],
-                &na[r.clone()][..len],
-                &va[..len],
+                &rb[r.clone()],
+                &nb[r.clone()],
+                &*vb,
+                &ra[r.clone()],
+                &na[r.clone()],
+                &*va,
             ];
-            conversion_row(p, bands, &valid[r][..len], row);
+            conversion_row(p, bands, &valid[r], row);
         });
 }
 
@@ -238,6 +236,7 @@ super::avx2_twin! {
 
 #[inline(always)]
 fn conversion_row_with(p: &KernelParams, bands: [&[f32]; 6], valid: &[u32], row: &mut [f32]) {
+    // Every slice cut to the row's length, so the loops run without bounds checks.
     let len = row.len();
     let [rb, nb, vb, ra, na, va] = bands.map(|b| &b[..len]);
     let valid = &valid[..len];
