@@ -50,24 +50,32 @@ impl GeoTransform {
         (g[1] * g[5] - g[2] * g[4]).abs()
     }
 
+    /// True when the transform mirrors the plane (negative determinant, as a north-up grid's
+    /// does): rings then turn the other way on the ground than in pixel coordinates.
+    pub fn flips(&self) -> bool {
+        let g = &self.0;
+        g[1] * g[5] - g[2] * g[4] < 0.0
+    }
+
     /// The identity (pixel coordinates), for rasters without georeference.
     pub const IDENTITY: GeoTransform = GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
 }
 
-fn ring(gt: &GeoTransform, r: &[Vertex], ccw: bool) -> LineString<f64> {
-    let mut pts: Vec<Coord<f64>> = r.iter().map(|&v| gt.apply(v)).collect();
+/// World ring of a pixel ring, closed. Exteriors come out counter-clockwise and holes
+/// clockwise (OGC / GeoJSON convention) without measuring them: a pixel exterior has positive
+/// shoelace area and a hole negative (see `trace`), and the transform multiplies that area by
+/// its determinant, so both are reversed exactly when the determinant is negative (a north-up
+/// grid).
+fn ring(gt: &GeoTransform, r: &[Vertex]) -> LineString<f64> {
+    let mut pts: Vec<Coord<f64>> = Vec::with_capacity(r.len() + 1);
+    pts.extend(r.iter().map(|&v| gt.apply(v)));
     if let Some(&first) = pts.first() {
         pts.push(first);
     }
-    let mut ls = LineString::new(pts);
-    // Exterior rings counter-clockwise, holes clockwise (OGC / GeoJSON convention).
-    use geo::Winding;
-    if ccw {
-        ls.make_ccw_winding()
-    } else {
-        ls.make_cw_winding()
+    if gt.flips() {
+        pts.reverse();
     }
-    ls
+    LineString::new(pts)
 }
 
 /// World MultiPolygon of pixel polygons.
@@ -77,8 +85,8 @@ pub fn to_world(polys: &[PixelPolygon], gt: &GeoTransform) -> MultiPolygon<f64> 
             .iter()
             .map(|p| {
                 Polygon::new(
-                    ring(gt, &p.exterior, true),
-                    p.holes.iter().map(|h| ring(gt, h, false)).collect(),
+                    ring(gt, &p.exterior),
+                    p.holes.iter().map(|h| ring(gt, h)).collect(),
                 )
             })
             .collect(),
@@ -105,7 +113,16 @@ pub fn to_world_simplified(
         && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
         && super::valid::is_valid(&simplified);
     let chosen = if keep { simplified } else { exact };
-    chosen.map_coords(|c| gt.apply_f64(c.x, c.y))
+    let mut world = chosen.map_coords(|c| gt.apply_f64(c.x, c.y));
+    // Simplification keeps each ring's direction; the transform reverses them all when it
+    // flips (see `ring`).
+    if gt.flips() {
+        for p in &mut world.0 {
+            p.exterior_mut(|r| r.0.reverse());
+            p.interiors_mut(|hs| hs.iter_mut().for_each(|h| h.0.reverse()));
+        }
+    }
+    world
 }
 
 /// Perimeter in pixel units (every ring, holes included).
@@ -137,6 +154,36 @@ pub fn area_px(polys: &[PixelPolygon]) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exteriors_turn_counter_clockwise_and_holes_clockwise_on_the_ground() {
+        use geo::Winding;
+        use geo::winding_order::WindingOrder;
+        // A 4 x 4 square with a 1-pixel hole, as the tracer gives it: exterior of positive
+        // shoelace area in pixel coordinates, hole negative.
+        let square = PixelPolygon {
+            exterior: vec![(0, 0), (4, 0), (4, 4), (0, 4)],
+            holes: vec![vec![(1, 1), (1, 2), (2, 2), (2, 1)]],
+        };
+        let north_up = GeoTransform([100.0, 2.0, 0.0, 500.0, 0.0, -2.0]);
+        let south_up = GeoTransform([100.0, 2.0, 0.0, 500.0, 0.0, 2.0]);
+        for gt in [north_up, south_up, GeoTransform::IDENTITY] {
+            for mp in [
+                to_world(std::slice::from_ref(&square), &gt),
+                to_world_simplified(std::slice::from_ref(&square), &gt, 0.25),
+            ] {
+                let p = &mp.0[0];
+                assert_eq!(
+                    p.exterior().winding_order(),
+                    Some(WindingOrder::CounterClockwise)
+                );
+                assert_eq!(
+                    p.interiors()[0].winding_order(),
+                    Some(WindingOrder::Clockwise)
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_extent_covers_every_corner_of_a_rotated_grid() {

@@ -99,28 +99,38 @@ struct TileOut {
 }
 
 /// Pairs of different labels that touch at a corner inside the tile (8- but not 4-adjacent).
-fn diagonal_pairs(labels: &[u32], w: usize, h: usize) -> Vec<(u32, u32)> {
-    let mut pairs = HashSet::default();
+/// Two foreground pixels touching at a corner carry different labels only when both pixels
+/// of the other diagonal are background (either of them would join the two by sides), so
+/// only pixels whose upper neighbour is background are looked at, from the flags.
+fn diagonal_pairs(t: &MaskTile, labels: &[u32]) -> Vec<(u32, u32)> {
+    let (w, h) = (t.core.width, t.core.height);
+    let (stride, fg) = (t.stride(), &t.fg);
+    let mut pairs = Vec::new();
     for y in 1..h {
-        for x in 0..w {
-            let a = labels[y * w + x];
-            if a == 0 {
-                continue;
-            }
-            for nx in [x.wrapping_sub(1), x + 1] {
-                if nx >= w {
-                    continue;
+        // Flag index of the core pixel (0, y).
+        let row = (y + 1) * stride + 1;
+        let mut x = 0;
+        while let Some(found) = super::tile::next_nonzero(&fg[row..row + w], x) {
+            x = found;
+            let i = row + x;
+            if fg[i - stride] == 0 {
+                let a = labels[y * w + x];
+                if x > 0 && fg[i - stride - 1] == 1 && fg[i - 1] == 0 {
+                    let b = labels[(y - 1) * w + x - 1];
+                    pairs.push((a.min(b), a.max(b)));
                 }
-                let b = labels[(y - 1) * w + nx];
-                if b != 0 && b != a {
-                    pairs.insert((a.min(b), a.max(b)));
+                if x + 1 < w && fg[i - stride + 1] == 1 && fg[i + 1] == 0 {
+                    let b = labels[(y - 1) * w + x + 1];
+                    pairs.push((a.min(b), a.max(b)));
                 }
             }
+            x += 1;
         }
     }
-    let mut v: Vec<_> = pairs.into_iter().collect();
-    v.sort_unstable();
-    v
+    pairs.retain(|(a, b)| a != b);
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
@@ -141,7 +151,7 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
         bottom: l.labels[(h - 1) * w..].to_vec(),
         left: (0..h).map(|y| l.labels[y * w]).collect(),
         right: (0..h).map(|y| l.labels[y * w + w - 1]).collect(),
-        diagonal: diagonal_pairs(&l.labels, w, h),
+        diagonal: diagonal_pairs(t, &l.labels),
     }
 }
 

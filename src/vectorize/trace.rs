@@ -142,129 +142,129 @@ pub struct Traced {
 
 /// Trace every boundary edge owned by the tile's core. `labels` are the core's local labels.
 ///
-/// Edges are kept sparse, listed in raster order; a pixel's first edge index and side mask find
-/// any edge again in constant time.
+/// One byte per core pixel holds the sides that still have an untraced boundary edge: the
+/// walks clear them as they go, so no edge list, successor table or visited flags are built.
+/// Chains start at the edges whose predecessor the tile does not own (only pixels of the
+/// core's border rows and columns can have one) and are listed in raster order of their first
+/// edge (pixel, then side); the rings left are then found in the same order.
 pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
     let (w, h) = (t.core.width, t.core.height);
     let (x0, y0) = (t.core.x as i64, t.core.y as i64);
-    let key_of = |e: Edge| -> Option<u32> {
-        let (px, py) = e.owner();
-        t.owns(px, py)
-            .then(|| ((((py - y0) as usize * w) + (px - x0) as usize) * 4 + e.d as usize) as u32)
-    };
-    let mut keys: Vec<u32> = Vec::new();
-    let mut edges: Vec<Edge> = Vec::new();
-    // Per core pixel: the index of its first edge and the bit mask of its edge sides, so an
-    // edge is found again in O(1) (a byte and a word per pixel, far less than one slot per side).
-    let mut first = vec![0u32; w * h];
-    let mut sides = vec![0u8; w * h];
     let stride = t.stride();
     let fg = &t.fg;
+    let mut sides = vec![0u8; w * h];
     // Direct scan of the flag raster: a pixel has an edge on each side whose neighbour is
     // background (halo included, so the tile edge is handled like any other).
     for py in 0..h {
         let row = (py + 1) * stride;
-        // The core of this row, in flag indices; jump over runs of background.
         let core_row = &fg[row + 1..row + 1 + w];
         let mut px = 0;
         while let Some(found) = super::tile::next_nonzero(core_row, px) {
             px = found;
             let i = row + px + 1;
-            let bg = [
-                fg[i - stride] == 0,
-                fg[i + 1] == 0,
-                fg[i + stride] == 0,
-                fg[i - 1] == 0,
-            ];
-            if bg[0] || bg[1] || bg[2] || bg[3] {
-                let (gx, gy) = (x0 + px as i64, y0 + py as i64);
-                first[py * w + px] = keys.len() as u32;
-                sides[py * w + px] = bg
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |m, (d, &b)| m | (u8::from(b) << d));
-                for d in 0..4u8 {
-                    if bg[d as usize] {
-                        keys.push(((py * w + px) * 4) as u32 + d as u32);
-                        edges.push(Edge::of_pixel(gx, gy, d));
+            sides[py * w + px] = u8::from(fg[i - stride] == 0)
+                | u8::from(fg[i + 1] == 0) << 1
+                | u8::from(fg[i + stride] == 0) << 2
+                | u8::from(fg[i - 1] == 0) << 3;
+            px += 1;
+        }
+    }
+    // The core index of an edge's owner pixel, None when the tile does not own it.
+    let slot = |e: Edge| -> Option<usize> {
+        let (px, py) = e.owner();
+        t.owns(px, py)
+            .then(|| (py - y0) as usize * w + (px - x0) as usize)
+    };
+    let mut out = Traced::default();
+    // Open chains, from the edges of border pixels whose predecessor lies outside the core.
+    for py in 0..h {
+        let whole_row = py == 0 || py + 1 == h || w <= 2;
+        for px in (0..w).step_by(if whole_row { 1 } else { w - 1 }) {
+            let i = py * w + px;
+            for d in 0..4u8 {
+                if sides[i] & (1 << d) == 0 {
+                    continue;
+                }
+                let start = Edge::of_pixel(x0 + px as i64, y0 + py as i64, d);
+                if slot(prev(t, start)).is_some() {
+                    continue;
+                }
+                let label = labels[i];
+                let mut points = vec![(start.x, start.y)];
+                let (mut e, mut at) = (start, i);
+                loop {
+                    sides[at] &= !(1 << e.d);
+                    let n = next_fast(t, e);
+                    match slot(n) {
+                        None => {
+                            points.push(e.end());
+                            out.chains.push(Chain {
+                                start,
+                                then: n,
+                                label,
+                                points,
+                            });
+                            break;
+                        }
+                        Some(j) => {
+                            if n.d != e.d {
+                                points.push(e.end());
+                            }
+                            (e, at) = (n, j);
+                        }
                     }
                 }
+            }
+        }
+    }
+    // Closed rings: what is left forms cycles.
+    for py in 0..h {
+        let mut px = 0;
+        while let Some(found) = super::tile::next_nonzero(&sides[py * w..(py + 1) * w], px) {
+            px = found;
+            let i = py * w + px;
+            while sides[i] != 0 {
+                let d = sides[i].trailing_zeros() as u8;
+                let start = Edge::of_pixel(x0 + px as i64, y0 + py as i64, d);
+                let mut points = Vec::new();
+                let (mut e, mut at) = (start, i);
+                loop {
+                    sides[at] &= !(1 << e.d);
+                    let n = next_fast(t, e);
+                    if n.d != e.d {
+                        points.push(e.end());
+                    }
+                    if n == start {
+                        break;
+                    }
+                    at = slot(n).expect("a ring the tile owns stays in its core");
+                    e = n;
+                }
+                out.rings.push(Ring {
+                    label: labels[i],
+                    points,
+                });
             }
             px += 1;
         }
     }
-    const END: u32 = u32::MAX;
-    let n = edges.len();
-    let mut succ = vec![END; n];
-    let mut has_pred = vec![false; n];
-    for i in 0..n {
-        if let Some(k) = key_of(next_fast(t, edges[i])) {
-            let (p, d) = (k as usize / 4, k % 4);
-            debug_assert!(
-                sides[p] & (1 << d) != 0,
-                "a successor inside the tile is a listed edge"
-            );
-            let j = first[p] as usize + (sides[p] & ((1u8 << d) - 1)).count_ones() as usize;
-            succ[i] = j as u32;
-            has_pred[j] = true;
-        }
-    }
-    let label_of = |i: usize| labels[keys[i] as usize / 4];
-    let mut visited = vec![false; n];
-    let mut out = Traced::default();
-    // Open chains: from each edge whose predecessor is owned by another tile.
-    for i in 0..n {
-        if has_pred[i] {
-            continue;
-        }
-        let start = edges[i];
-        let mut points = vec![(start.x, start.y)];
-        let mut cur = i;
-        loop {
-            visited[cur] = true;
-            let e = edges[cur];
-            let j = succ[cur];
-            if j == END {
-                points.push(e.end());
-                out.chains.push(Chain {
-                    start,
-                    then: next(t, e),
-                    label: label_of(i),
-                    points,
-                });
-                break;
-            }
-            if edges[j as usize].d != e.d {
-                points.push(e.end());
-            }
-            cur = j as usize;
-        }
-    }
-    // Closed rings: what is left forms cycles.
-    for i in 0..n {
-        if visited[i] {
-            continue;
-        }
-        let mut points = Vec::new();
-        let mut cur = i;
-        loop {
-            visited[cur] = true;
-            let e = edges[cur];
-            let j = succ[cur] as usize;
-            if edges[j].d != e.d {
-                points.push(e.end());
-            }
-            cur = j;
-            if cur == i {
-                break;
-            }
-        }
-        out.rings.push(Ring {
-            label: label_of(i),
-            points,
-        });
-    }
     out
+}
+
+/// The predecessor of boundary edge `e`: the edge ending at its start vertex whose successor
+/// ([`next`]) is `e`.
+fn prev(t: &MaskTile, e: Edge) -> Edge {
+    (0..4u8)
+        .map(|d| {
+            let (dx, dy) = step(d);
+            Edge {
+                x: e.x - dx,
+                y: e.y - dy,
+                d,
+            }
+        })
+        .find(|&p| exists(t, p) && next(t, p) == e)
+        .expect("a boundary edge always has a predecessor")
 }
 
 #[cfg(test)]
