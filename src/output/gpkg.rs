@@ -30,6 +30,8 @@ pub struct GpkgWriter {
     conn: Connection,
     path: PathBuf,
     table: String,
+    /// The prepared insert's SQL (the statement cache's key).
+    insert: String,
     srs_id: i32,
     columns: usize,
     pending: usize,
@@ -89,11 +91,11 @@ fn srs_row(projection: &str) -> (i32, String, String, i32, String) {
 /// The GeoPackage geometry blob: header (magic, version, flags: little endian with an xy
 /// envelope, SRS id, envelope minx maxx miny maxy) and ISO WKB.
 pub fn gpkg_blob(geom: &MultiPolygon<f64>, srs_id: i32) -> (Vec<u8>, Option<[f64; 4]>) {
-    let wkb = super::vector::wkb_multipolygon(geom);
     let env = geom
         .bounding_rect()
         .map(|r| [r.min().x, r.max().x, r.min().y, r.max().y]);
-    let mut b = Vec::with_capacity(8 + 32 + wkb.len());
+    // The header: magic, version, flags, SRS id and (for a non-empty geometry) the envelope.
+    let mut b = Vec::with_capacity(40 + super::vector::wkb_len(geom));
     b.extend_from_slice(b"GP");
     b.push(0);
     match env {
@@ -110,7 +112,7 @@ pub fn gpkg_blob(geom: &MultiPolygon<f64>, srs_id: i32) -> (Vec<u8>, Option<[f64
             b.extend_from_slice(&srs_id.to_le_bytes());
         }
     }
-    b.extend_from_slice(&wkb);
+    super::vector::wkb_multipolygon_into(&mut b, geom);
     (b, env)
 }
 
@@ -240,10 +242,15 @@ impl GpkgWriter {
         .map_err(|e| Error::write(path, e))?;
         conn.execute_batch("BEGIN")
             .map_err(|e| Error::write(path, e))?;
+        let marks = "?,".repeat(fields.len() + 1);
         Ok(GpkgWriter {
             conn,
             path: path.into(),
             table: table.into(),
+            insert: format!(
+                "INSERT INTO {t} VALUES (NULL, {})",
+                marks.trim_end_matches(',')
+            ),
             srs_id,
             columns: fields.len(),
             pending: 0,
@@ -260,18 +267,12 @@ impl GpkgWriter {
     pub fn push(&mut self, geom: &MultiPolygon<f64>, values: Vec<SqlValue>) -> Result<()> {
         debug_assert_eq!(values.len(), self.columns);
         let (blob, env) = gpkg_blob(geom, self.srs_id);
-        let t = quote(&self.table);
-        let marks = "?,".repeat(self.columns + 1);
-        let insert = format!(
-            "INSERT INTO {t} VALUES (NULL, {})",
-            marks.trim_end_matches(',')
-        );
         let mut all = Vec::with_capacity(self.columns + 1);
         all.push(SqlValue::Blob(blob));
         all.extend(values);
         let p = &self.path;
         self.conn
-            .prepare_cached(&insert)
+            .prepare_cached(&self.insert)
             .map_err(|e| Error::write(p, e))?
             .execute(params_from_iter(all))
             .map_err(|e| Error::write(p, e))?;

@@ -123,20 +123,32 @@ fn write_features(
 
 /// ISO WKB (little endian) of a MultiPolygon.
 pub fn wkb_multipolygon(mp: &MultiPolygon<f64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(wkb_len(mp));
+    wkb_multipolygon_into(&mut out, mp);
+    out
+}
+
+/// Bytes of [`wkb_multipolygon`]'s output.
+pub fn wkb_len(mp: &MultiPolygon<f64>) -> usize {
     let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
     let points: usize =
         mp.0.iter()
             .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
             .sum();
-    let mut out = Vec::with_capacity(9 + mp.0.len() * 9 + rings * 4 + points * 16);
+    9 + mp.0.len() * 9 + rings * 4 + points * 16
+}
+
+/// [`wkb_multipolygon`] appended to `out` (a GeoPackage blob after its header).
+pub fn wkb_multipolygon_into(out: &mut Vec<u8>, mp: &MultiPolygon<f64>) {
+    out.reserve(wkb_len(mp));
     let head = |out: &mut Vec<u8>, kind: u32, n: usize| {
         out.push(1);
         out.extend_from_slice(&kind.to_le_bytes());
         out.extend_from_slice(&(n as u32).to_le_bytes());
     };
-    head(&mut out, 6, mp.0.len());
+    head(out, 6, mp.0.len());
     for p in &mp.0 {
-        head(&mut out, 3, 1 + p.interiors().len());
+        head(out, 3, 1 + p.interiors().len());
         for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
             out.extend_from_slice(&(ring.0.len() as u32).to_le_bytes());
             for c in &ring.0 {
@@ -145,7 +157,6 @@ pub fn wkb_multipolygon(mp: &MultiPolygon<f64>) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 /// The polygons of a WKB geometry (ISO or EWKB, either byte order; Polygon or MultiPolygon;

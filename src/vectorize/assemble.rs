@@ -18,6 +18,14 @@ pub struct PixelPolygon {
     pub holes: Vec<Vec<Vertex>>,
 }
 
+/// A closed ring from the tracer (see `trace::Ring`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TracedRing {
+    pub points: Vec<Vertex>,
+    /// The saddle vertices it passes, once per pass (see `trace::Ring::saddles`).
+    pub saddles: Vec<Vertex>,
+}
+
 /// Twice the signed area (shoelace) of a closed ring given without its closing vertex.
 pub fn area2(ring: &[Vertex]) -> i64 {
     let n = ring.len();
@@ -62,46 +70,49 @@ pub fn drop_collinear(ring: &mut Vec<Vertex>) {
     *ring = out;
 }
 
-/// True when some vertex occurs twice.
-fn has_repeat(ring: &[Vertex]) -> bool {
-    if ring.len() <= 48 {
-        // Small rings (most of them): a quadratic scan, no allocation.
-        return (1..ring.len()).any(|i| ring[..i].contains(&ring[i]));
+/// Split a ring at every vertex it visits twice, into simple rings, handing each (of 4
+/// vertices or more) to `piece`. Only the `saddles` the ring passed can be visited twice (the
+/// tracer lists every pass): those passed twice are the cut points, and a ring without any
+/// goes through whole.
+pub fn split_simple(ring: Vec<Vertex>, saddles: &[Vertex], mut piece: impl FnMut(Vec<Vertex>)) {
+    let mut twice: Vec<Vertex> = Vec::new();
+    if saddles.len() >= 2 {
+        let mut sorted = saddles.to_vec();
+        sorted.sort_unstable();
+        twice = sorted
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        twice.dedup();
     }
-    let mut sorted = ring.to_vec();
-    sorted.sort_unstable();
-    sorted.windows(2).any(|w| w[0] == w[1])
-}
-
-/// Split a ring at every vertex it visits twice, into simple rings.
-pub fn split_simple(ring: Vec<Vertex>) -> Vec<Vec<Vertex>> {
-    if !has_repeat(&ring) {
-        return if ring.len() >= 4 {
-            vec![ring]
-        } else {
-            Vec::new()
-        };
-    }
-    let mut out = Vec::new();
-    let mut stack: Vec<Vertex> = Vec::with_capacity(ring.len());
-    let mut seen: HashMap<Vertex, usize> =
-        HashMap::with_capacity_and_hasher(ring.len(), Default::default());
-    for v in ring {
-        if let Some(&at) = seen.get(&v) {
-            // Close the loop from the earlier visit of v to here.
-            let piece: Vec<Vertex> = stack.drain(at..).collect();
-            for p in &piece {
-                seen.remove(p);
-            }
-            out.push(piece);
+    if twice.is_empty() {
+        if ring.len() >= 4 {
+            piece(ring);
         }
-        seen.insert(v, stack.len());
+        return;
+    }
+    let mut stack: Vec<Vertex> = Vec::with_capacity(ring.len());
+    // Where each cut point sits on the stack, while it is there.
+    let mut seen: Vec<(Vertex, usize)> = Vec::with_capacity(twice.len());
+    for v in ring {
+        if twice.binary_search(&v).is_ok() {
+            if let Some(k) = seen.iter().position(|(u, _)| *u == v) {
+                // Close the loop from the earlier visit of v to here.
+                let at = seen[k].1;
+                let closed: Vec<Vertex> = stack.drain(at..).collect();
+                seen.retain(|&(_, p)| p < at);
+                if closed.len() >= 4 {
+                    piece(closed);
+                }
+            }
+            seen.push((v, stack.len()));
+        }
         stack.push(v);
     }
-    if !stack.is_empty() {
-        out.push(stack);
+    if stack.len() >= 4 {
+        piece(stack);
     }
-    out.into_iter().filter(|r| r.len() >= 4).collect()
 }
 
 /// Even-odd test of a point against a ring.
@@ -130,21 +141,28 @@ fn inside_hole(hole: &[Vertex]) -> (f64, f64) {
 
 /// Build the polygons of one component from its rings, each tagged with the 4-connected part
 /// it bounds. Holes smaller than `min_hole_px` pixels are dropped (0 keeps all).
-pub fn assemble(rings: Vec<(u64, Vec<Vertex>)>, min_hole_px: i64) -> Vec<PixelPolygon> {
+pub fn assemble(rings: Vec<(u64, TracedRing)>, min_hole_px: i64) -> Vec<PixelPolygon> {
     // Per 4-connected part: its outer rings and its holes.
     type ShellsAndHoles = (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>);
     let mut parts: HashMap<u64, ShellsAndHoles> = HashMap::default();
-    for (part, mut ring) in rings {
-        drop_collinear(&mut ring);
-        for r in split_simple(ring) {
+    for (
+        part,
+        TracedRing {
+            mut points,
+            saddles,
+        },
+    ) in rings
+    {
+        drop_collinear(&mut points);
+        let entry = parts.entry(part).or_default();
+        split_simple(points, &saddles, |r| {
             let a = area2(&r);
-            let entry = parts.entry(part).or_default();
             if a > 0 {
                 entry.0.push(r);
             } else if a < 0 && -a >= 2 * min_hole_px {
                 entry.1.push(r);
             }
-        }
+        });
     }
     let mut out = Vec::new();
     let mut keys: Vec<u64> = parts.keys().copied().collect();
@@ -210,7 +228,14 @@ mod tests {
             (1, 1),
             (0, 1),
         ];
-        let parts = split_simple(ring);
+        let split = |saddles: &[Vertex]| {
+            let mut parts = Vec::new();
+            split_simple(ring.clone(), saddles, |p| parts.push(p));
+            parts
+        };
+        // Passed once only (or not at all): no cut.
+        assert_eq!(split(&[(1, 1)]), vec![ring.clone()]);
+        let parts = split(&[(1, 1), (1, 1)]);
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| p.len() == 4 && area2(p) == 2));
     }
@@ -220,12 +245,19 @@ mod tests {
         let shell = vec![(0, 0), (3, 0), (3, 3), (0, 3)];
         let hole = vec![(1, 1), (1, 2), (2, 2), (2, 1)];
         assert_eq!(area2(&hole), -2);
-        let p = assemble(vec![(7, shell), (7, hole.clone())], 0);
+        let traced = |points: Vec<Vertex>| TracedRing {
+            points,
+            saddles: Vec::new(),
+        };
+        let p = assemble(vec![(7, traced(shell)), (7, traced(hole.clone()))], 0);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].holes.len(), 1);
         assert!(
             assemble(
-                vec![(7, vec![(0, 0), (3, 0), (3, 3), (0, 3)]), (7, hole)],
+                vec![
+                    (7, traced(vec![(0, 0), (3, 0), (3, 3), (0, 3)])),
+                    (7, traced(hole))
+                ],
                 2
             )[0]
             .holes

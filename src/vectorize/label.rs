@@ -143,62 +143,78 @@ pub fn components8(
     (ids, k)
 }
 
-/// Label the core of `tile` (4-connected) with a two-pass union-find. `scene_width` turns tile
-/// coordinates into stable raster indices.
+/// Label the core of `tile` (4-connected) with a two-pass union-find over runs of foreground
+/// (one union per pair of overlapping runs of two rows, not per pixel). `scene_width` turns
+/// tile coordinates into stable raster indices.
 pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
     let (w, h) = (tile.core.width, tile.core.height);
-    let mut labels = vec![0u32; w * h];
-    let mut parent: Vec<u32> = vec![0];
     let stride = tile.stride();
+    // Every run of the core as (start, end, provisional label), row after row; `rows[y]` is
+    // where row y's runs begin.
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+    let mut rows: Vec<usize> = Vec::with_capacity(h + 1);
+    let mut parent: Vec<u32> = vec![0];
     for y in 0..h {
         let core_row = &tile.fg[(y + 1) * stride + 1..(y + 1) * stride + 1 + w];
+        let above = rows.last().copied().unwrap_or(0)..runs.len();
+        rows.push(runs.len());
+        let mut k = above.start;
         let mut x = 0;
-        while let Some(found) = super::tile::next_nonzero(core_row, x) {
-            x = found;
-            let up = if y > 0 { labels[(y - 1) * w + x] } else { 0 };
-            let left = if x > 0 { labels[y * w + x - 1] } else { 0 };
-            labels[y * w + x] = match (up, left) {
-                (0, 0) => {
-                    let l = parent.len() as u32;
-                    parent.push(l);
-                    l
-                }
-                (a, 0) | (0, a) => a,
-                (a, b) => {
-                    let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                    let (lo, hi) = (ra.min(rb), ra.max(rb));
+        while let Some(start) = super::tile::next_nonzero(core_row, x) {
+            let end = super::tile::next_zero(core_row, start).unwrap_or(w);
+            x = end;
+            // Runs above that share a column: skip those ending before this one starts.
+            while k < above.end && (runs[k].1 as usize) <= start {
+                k += 1;
+            }
+            let mut label = 0u32;
+            let mut j = k;
+            while j < above.end && (runs[j].0 as usize) < end {
+                let r = find(&mut parent, runs[j].2);
+                label = if label == 0 {
+                    r
+                } else {
+                    let l = find(&mut parent, label);
+                    let (lo, hi) = (l.min(r), l.max(r));
                     parent[hi as usize] = lo;
                     lo
-                }
-            };
-            x += 1;
+                };
+                j += 1;
+            }
+            // The last run above may reach past this one's end: the next run may share it.
+            k = j.saturating_sub(1).max(k);
+            if label == 0 {
+                label = parent.len() as u32;
+                parent.push(label);
+            }
+            runs.push((start as u32, end as u32, label));
         }
     }
-    // Compact roots to 1..=n in order of first appearance (raster order).
+    rows.push(runs.len());
+    // Compact roots to 1..=n in order of first appearance (raster order) and fill the pixels.
+    let mut labels = vec![0u32; w * h];
     let mut compact = vec![0u32; parent.len()];
     let mut stats: Vec<LabelStats> = Vec::new();
     for y in 0..h {
-        let core_row = &tile.fg[(y + 1) * stride + 1..(y + 1) * stride + 1 + w];
-        let mut x = 0;
-        while let Some(found) = super::tile::next_nonzero(core_row, x) {
-            x = found;
-            let i = y * w + x;
-            x += 1;
-            let root = find(&mut parent, labels[i]) as usize;
+        for &(start, end, provisional) in &runs[rows[y]..rows[y + 1]] {
+            let (start, end) = (start as usize, end as usize);
+            let root = find(&mut parent, provisional) as usize;
             if compact[root] == 0 {
                 stats.push(LabelStats {
                     pixels: 0,
                     evidence: EvidenceStats::default(),
-                    first: ((tile.core.y + y) * scene_width + tile.core.x + i % w) as u64,
+                    first: ((tile.core.y + y) * scene_width + tile.core.x + start) as u64,
                 });
                 compact[root] = stats.len() as u32;
             }
             let l = compact[root];
-            labels[i] = l;
+            labels[y * w + start..y * w + end].fill(l);
             let s = &mut stats[l as usize - 1];
-            s.pixels += 1;
+            s.pixels += (end - start) as u64;
             if let Some(ev) = &tile.evidence {
-                s.evidence.add(ev[i]);
+                ev[y * w + start..y * w + end]
+                    .iter()
+                    .for_each(|&v| s.evidence.add(v));
             }
         }
     }

@@ -8,7 +8,7 @@
 //! state is dropped. Memory is the tiles in flight plus the state of components crossing the
 //! current seam.
 
-use super::assemble::{PixelPolygon, Vertex, assemble};
+use super::assemble::{PixelPolygon, TracedRing, Vertex, assemble};
 use super::label::{EvidenceStats, LabelStats, label_tile};
 use super::tile::MaskTile;
 use super::trace::{Edge, trace_tile};
@@ -88,7 +88,7 @@ struct TileOut {
     id: u64,
     x0: usize,
     stats: Vec<LabelStats>,
-    rings: Vec<(u32, Vec<Vertex>)>,
+    rings: Vec<(u32, TracedRing)>,
     chains: Vec<super::trace::Chain>,
     top: Vec<u32>,
     bottom: Vec<u32>,
@@ -144,7 +144,15 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
         rings: traced
             .rings
             .into_iter()
-            .map(|r| (r.label, r.points))
+            .map(|r| {
+                (
+                    r.label,
+                    TracedRing {
+                        points: r.points,
+                        saddles: r.saddles,
+                    },
+                )
+            })
             .collect(),
         chains: traced.chains,
         top: l.labels[..w].to_vec(),
@@ -160,12 +168,13 @@ struct OpenChain {
     then: Edge,
     label: u64,
     points: Vec<Vertex>,
+    saddles: Vec<Vertex>,
 }
 
 #[derive(Default)]
 struct Pending {
     stats: Option<LabelStats>,
-    rings: Vec<Vec<Vertex>>,
+    rings: Vec<TracedRing>,
 }
 
 /// The streaming polygonizer of a `width` x `height` mask cut into `tile_px` tiles.
@@ -299,12 +308,12 @@ impl Polygonizer {
     }
 
     fn add_chains(&mut self, o: TileOut) {
-        for (l, points) in o.rings {
+        for (l, ring) in o.rings {
             self.pending
                 .entry(global(o.id, l))
                 .or_default()
                 .rings
-                .push(points);
+                .push(ring);
         }
         for c in o.chains {
             let chain = OpenChain {
@@ -312,6 +321,7 @@ impl Polygonizer {
                 then: c.then,
                 label: global(o.id, c.label),
                 points: c.points,
+                saddles: c.saddles,
             };
             self.join(chain);
         }
@@ -324,6 +334,7 @@ impl Polygonizer {
         if let Some(prev_start) = self.ends.remove(&cur.start) {
             let mut prev = self.open.remove(&prev_start).expect("ends and open agree");
             prev.points.extend_from_slice(&cur.points[1..]);
+            prev.saddles.extend_from_slice(&cur.saddles);
             prev.then = cur.then;
             cur = prev;
         }
@@ -336,13 +347,17 @@ impl Polygonizer {
                     .entry(cur.label)
                     .or_default()
                     .rings
-                    .push(points);
+                    .push(TracedRing {
+                        points,
+                        saddles: cur.saddles,
+                    });
                 return;
             }
             match self.open.remove(&cur.then) {
                 Some(next) => {
                     self.ends.remove(&next.then);
                     cur.points.extend_from_slice(&next.points[1..]);
+                    cur.saddles.extend_from_slice(&next.saddles);
                     cur.then = next.then;
                 }
                 None => break,

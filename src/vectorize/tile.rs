@@ -78,6 +78,24 @@ pub fn next_nonzero(bytes: &[u8], mut from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
+/// Index of the first zero byte of `bytes` (0/1 flags) at or after `from`, skipping ones
+/// eight at a time.
+#[inline]
+pub fn next_zero(bytes: &[u8], mut from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    while from + 8 <= bytes.len() {
+        let word = u64::from_ne_bytes(bytes[from..from + 8].try_into().expect("8 bytes"));
+        if word != ONES {
+            break;
+        }
+        from += 8;
+    }
+    bytes[from.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == 0)
+        .map(|p| p + from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +110,12 @@ mod tests {
         assert_eq!(next_nonzero(&v, 20), Some(20));
         assert_eq!(next_nonzero(&v, 21), Some(36));
         assert_eq!(next_nonzero(&v, 37), None);
+        let mut ones = vec![1u8; 37];
+        assert_eq!(next_zero(&ones, 0), None);
+        ones[3] = 0;
+        ones[30] = 0;
+        assert_eq!(next_zero(&ones, 0), Some(3));
+        assert_eq!(next_zero(&ones, 4), Some(30));
+        assert_eq!(next_zero(&ones, 31), None);
     }
 }

@@ -95,9 +95,11 @@ pub fn next(t: &MaskTile, e: Edge) -> Edge {
     unreachable!("a boundary edge always has a successor")
 }
 
-/// [`next`] from the 2x2 block of flags around the end vertex, four lookups in all.
-#[inline]
-fn next_fast(t: &MaskTile, e: Edge) -> Edge {
+/// [`next`] from the 2x2 block of flags around the end vertex, four lookups in all; and
+/// whether that vertex is a saddle (foreground on one diagonal only), the only kind of vertex
+/// a boundary can pass twice.
+#[inline(always)]
+fn next_fast(t: &MaskTile, e: Edge) -> (Edge, bool) {
     let (x, y) = e.end();
     let stride = t.stride();
     // Flag index of pixel (x - 1, y - 1), the north-west one of the block.
@@ -105,9 +107,10 @@ fn next_fast(t: &MaskTile, e: Edge) -> Edge {
     let (pnw, pne) = (t.fg[nw] == 1, t.fg[nw + 1] == 1);
     let (psw, pse) = (t.fg[nw + stride] == 1, t.fg[nw + stride + 1] == 1);
     let exists = [pse && !pne, psw && !pse, pnw && !psw, pne && !pnw];
+    let saddle = pnw == pse && pne == psw && pnw != pne;
     for d in [(e.d + 1) & 3, e.d, (e.d + 3) & 3] {
         if exists[d as usize] {
-            return Edge { x, y, d };
+            return (Edge { x, y, d }, saddle);
         }
     }
     unreachable!("a boundary edge always has a successor")
@@ -123,6 +126,8 @@ pub struct Chain {
     pub label: u32,
     /// Start vertex, every vertex where the direction changes, and the end vertex.
     pub points: Vec<(i64, i64)>,
+    /// The saddle vertices it passes (see [`Ring::saddles`]).
+    pub saddles: Vec<(i64, i64)>,
 }
 
 /// A ring closed inside the tile.
@@ -131,6 +136,9 @@ pub struct Ring {
     pub label: u32,
     /// The vertices where the direction changes, in order (not repeated at the end).
     pub points: Vec<(i64, i64)>,
+    /// The saddle vertices it passes, once per pass: only these can it visit twice (and need
+    /// splitting there into simple rings). Empty for most rings.
+    pub saddles: Vec<(i64, i64)>,
 }
 
 /// What a tile contributes.
@@ -191,10 +199,13 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                 }
                 let label = labels[i];
                 let mut points = vec![(start.x, start.y)];
-                let (mut e, mut at) = (start, i);
+                let (mut e, mut at, mut saddles) = (start, i, Vec::new());
                 loop {
                     sides[at] &= !(1 << e.d);
-                    let n = next_fast(t, e);
+                    let (n, at_saddle) = next_fast(t, e);
+                    if at_saddle {
+                        saddles.push(e.end());
+                    }
                     match slot(n) {
                         None => {
                             points.push(e.end());
@@ -203,6 +214,7 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                                 then: n,
                                 label,
                                 points,
+                                saddles,
                             });
                             break;
                         }
@@ -227,10 +239,13 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                 let d = sides[i].trailing_zeros() as u8;
                 let start = Edge::of_pixel(x0 + px as i64, y0 + py as i64, d);
                 let mut points = Vec::new();
-                let (mut e, mut at) = (start, i);
+                let (mut e, mut at, mut saddles) = (start, i, Vec::new());
                 loop {
                     sides[at] &= !(1 << e.d);
-                    let n = next_fast(t, e);
+                    let (n, at_saddle) = next_fast(t, e);
+                    if at_saddle {
+                        saddles.push(e.end());
+                    }
                     if n.d != e.d {
                         points.push(e.end());
                     }
@@ -243,6 +258,7 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                 out.rings.push(Ring {
                     label: labels[i],
                     points,
+                    saddles,
                 });
             }
             px += 1;
