@@ -5,6 +5,7 @@
 use super::Measured;
 use crate::MU_M2;
 use crate::output::vector::{FieldKind, Value, decimals, significant};
+use crate::vectorize::assemble::PixelPolygon;
 use crate::vectorize::geometry::GeoTransform;
 use crate::vectorize::stitch::Component;
 use geo::{Euclidean, GeodesicArea, Length, MultiPolygon};
@@ -66,17 +67,22 @@ fn rings_length(geom: &MultiPolygon<f64>, metric: &impl Length<f64>) -> f64 {
 
 /// Shape fields; lengths in metres through the polygon's own ground/planar area ratio, so the
 /// same code serves projected, geographic and pixel grids.
-fn shape_measures(geom: &MultiPolygon<f64>, area_m2: f64, evidence: Option<f64>) -> Measured {
+fn shape_measures(
+    (polys, gt, geom): (&[PixelPolygon], &GeoTransform, &MultiPolygon<f64>),
+    (area_m2, planar_perimeter): (f64, f64),
+    evidence: Option<f64>,
+) -> Measured {
     use geo::Area;
+    let planar_area = geom.unsigned_area();
     let finite = |v: f64| v.is_finite().then_some(v);
     let base = Measured {
         area_m2,
         evidence,
         ..Measured::default()
     };
-    match crate::classify::shape::shape(geom) {
+    match crate::classify::shape::shape(polys, gt, planar_area, planar_perimeter) {
         Some(s) => {
-            let m_per_unit = (area_m2 / geom.unsigned_area()).sqrt();
+            let m_per_unit = (area_m2 / planar_area).sqrt();
             Measured {
                 elongation: finite(s.elongation),
                 length_m: finite(s.length * m_per_unit),
@@ -108,10 +114,12 @@ pub fn attributes(
     gt: &GeoTransform,
     g: Ground,
 ) -> (Measured, Vec<Value>) {
+    // The rings' length in CRS units serves the perimeter and the shape measures.
+    let planar_perimeter = rings_length(geom, &Euclidean);
     let (area_m2, perim_m) = match g {
         Ground::Projected(unit) => (
             c.pixels as f64 * gt.pixel_area() * unit * unit,
-            rings_length(geom, &Euclidean) * unit,
+            planar_perimeter * unit,
         ),
         Ground::Geodesic => (
             geom.geodesic_area_unsigned(),
@@ -136,7 +144,7 @@ pub fn attributes(
     } else {
         Value::Null
     };
-    let m = shape_measures(geom, area_m2, mean);
+    let m = shape_measures((&c.polygons, gt, geom), (area_m2, planar_perimeter), mean);
     let [elong, length, width, compact, convex] = shape_values(&m);
     let named = [
         ("area_m2", Value::Real(decimals(area_m2, 2))),

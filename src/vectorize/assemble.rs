@@ -48,26 +48,32 @@ pub fn drop_collinear(ring: &mut Vec<Vertex>) {
     let straight = |a: Vertex, b: Vertex, c: Vertex| {
         (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0) == 0
     };
-    let mut out: Vec<Vertex> = Vec::with_capacity(n);
+    // Kept vertices are written over the ring's front (never ahead of the one being judged);
+    // the first is judged against the original last one and the last against the original
+    // first, both saved before they can be overwritten.
+    let (first, last) = (ring[0], ring[n - 1]);
+    let mut k = 0;
     for i in 0..n {
-        let (b, c) = (ring[i], ring[(i + 1) % n]);
-        let a = out.last().copied().unwrap_or(ring[n - 1]);
+        let b = ring[i];
+        let c = if i + 1 < n { ring[i + 1] } else { first };
+        let a = if k > 0 { ring[k - 1] } else { last };
         if !straight(a, b, c) {
-            out.push(b);
+            ring[k] = b;
+            k += 1;
         }
     }
+    ring.truncate(k);
     // The first vertex was judged against the original last one, which may have been dropped.
-    while out.len() > 4 {
-        let k = out.len();
-        if straight(out[k - 1], out[0], out[1]) {
-            out.remove(0);
-        } else if straight(out[k - 2], out[k - 1], out[0]) {
-            out.pop();
+    while ring.len() > 4 {
+        let k = ring.len();
+        if straight(ring[k - 1], ring[0], ring[1]) {
+            ring.remove(0);
+        } else if straight(ring[k - 2], ring[k - 1], ring[0]) {
+            ring.pop();
         } else {
             break;
         }
     }
-    *ring = out;
 }
 
 /// Split a ring at every vertex it visits twice, into simple rings, handing each (of 4

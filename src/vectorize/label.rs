@@ -12,12 +12,43 @@ pub struct LabelStats {
     pub first: u64,
 }
 
-/// Labels of a tile's core pixels (0 = background) and the statistics of each label.
+/// Labels of a tile's core pixels as runs of foreground (background is label 0), and the
+/// statistics of each label.
 #[derive(Clone, Debug)]
 pub struct Labels {
-    pub labels: Vec<u32>,
+    /// Every run of foreground as (first column, end column, label), row after row.
+    runs: Vec<(u32, u32, u32)>,
+    /// Row `y`'s runs are `runs[rows[y]..rows[y + 1]]`.
+    rows: Vec<usize>,
+    width: usize,
     /// `stats[l - 1]` for label `l`.
     pub stats: Vec<LabelStats>,
+}
+
+impl Labels {
+    /// The label of core pixel (`x`, `y`), 0 for background.
+    pub fn at(&self, x: usize, y: usize) -> u32 {
+        let row = &self.runs[self.rows[y]..self.rows[y + 1]];
+        let k = row.partition_point(|r| r.1 as usize <= x);
+        match row.get(k) {
+            Some(&(start, _, l)) if start as usize <= x => l,
+            _ => 0,
+        }
+    }
+
+    /// Row `y`'s labels, pixel by pixel.
+    pub fn row(&self, y: usize) -> Vec<u32> {
+        let mut out = vec![0u32; self.width];
+        for &(start, end, l) in &self.runs[self.rows[y]..self.rows[y + 1]] {
+            out[start as usize..end as usize].fill(l);
+        }
+        out
+    }
+
+    /// Column `x`'s labels, row by row.
+    pub fn column(&self, x: usize) -> Vec<u32> {
+        (0..self.rows.len() - 1).map(|y| self.at(x, y)).collect()
+    }
 }
 
 /// Whether an evidence value enters a polygon's statistics: not NaN (nodata), not infinite, and
@@ -191,14 +222,13 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
         }
     }
     rows.push(runs.len());
-    // Compact roots to 1..=n in order of first appearance (raster order) and fill the pixels.
-    let mut labels = vec![0u32; w * h];
+    // Compact roots to 1..=n in order of first appearance (raster order).
     let mut compact = vec![0u32; parent.len()];
     let mut stats: Vec<LabelStats> = Vec::new();
     for y in 0..h {
-        for &(start, end, provisional) in &runs[rows[y]..rows[y + 1]] {
-            let (start, end) = (start as usize, end as usize);
-            let root = find(&mut parent, provisional) as usize;
+        for run in &mut runs[rows[y]..rows[y + 1]] {
+            let (start, end) = (run.0 as usize, run.1 as usize);
+            let root = find(&mut parent, run.2) as usize;
             if compact[root] == 0 {
                 stats.push(LabelStats {
                     pixels: 0,
@@ -208,7 +238,7 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
                 compact[root] = stats.len() as u32;
             }
             let l = compact[root];
-            labels[y * w + start..y * w + end].fill(l);
+            run.2 = l;
             let s = &mut stats[l as usize - 1];
             s.pixels += (end - start) as u64;
             if let Some(ev) = &tile.evidence {
@@ -218,7 +248,12 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
             }
         }
     }
-    Labels { labels, stats }
+    Labels {
+        runs,
+        rows,
+        width: w,
+        stats,
+    }
 }
 
 #[cfg(test)]
@@ -249,7 +284,10 @@ mod tests {
         let l = label_tile(&t, 4);
         assert_eq!(l.stats.len(), 2);
         assert_eq!(l.stats[0].pixels, 7);
-        assert_eq!(l.labels[15], 2);
+        assert_eq!(l.at(3, 3), 2);
+        assert_eq!((l.at(1, 0), l.at(2, 0), l.at(0, 3)), (0, 1, 0));
+        assert_eq!(l.row(2), vec![1, 1, 1, 0]);
+        assert_eq!(l.column(3), vec![0, 0, 0, 2]);
         assert_eq!(l.stats[1].first, 15);
     }
 

@@ -24,6 +24,40 @@ pub enum Foreground {
     Classes(u32),
 }
 
+/// A byte mask's foreground rule in the form the common cases take: one value (a class), or
+/// all values but one or two (0, and nodata), decided by comparisons the compiler vectorizes;
+/// any other rule by its 256-entry table.
+enum ByteRule {
+    Is(u8),
+    IsNot(u8, u8),
+    Table,
+}
+
+impl ByteRule {
+    fn of(lut: &[u8]) -> ByteRule {
+        let pick =
+            |want: u8| -> Vec<u8> { (0..=255u8).filter(|&v| lut[v as usize] == want).collect() };
+        match (pick(1).as_slice(), pick(0).as_slice()) {
+            ([k], _) => ByteRule::Is(*k),
+            (_, [a]) => ByteRule::IsNot(*a, *a),
+            (_, [a, b]) => ByteRule::IsNot(*a, *b),
+            _ => ByteRule::Table,
+        }
+    }
+
+    /// The flags of `src` into `dst`.
+    fn apply(&self, dst: &mut [u8], src: &[u8], lut: &[u8]) {
+        let pairs = dst.iter_mut().zip(src);
+        match *self {
+            ByteRule::Is(k) => pairs.for_each(|(d, &v)| *d = u8::from(v == k)),
+            ByteRule::IsNot(a, b) => {
+                pairs.for_each(|(d, &v)| *d = u8::from(v != a) & u8::from(v != b))
+            }
+            ByteRule::Table => pairs.for_each(|(d, &v)| *d = lut[v as usize]),
+        }
+    }
+}
+
 /// The evidence of a tile where it is needed: in the blocks of the evidence raster that hold a
 /// foreground pixel of `fg` (the tile's halo raster); elsewhere 0, which nothing reads. Changes
 /// are sparse, and each class pass of a class raster reads the evidence again: decoding all of
@@ -251,11 +285,10 @@ impl MaskSource {
                 let lut: Vec<u8> = (0..=255u8)
                     .map(|v| u8::from(is_fg(rule, f64::from(v))))
                     .collect();
+                let decide = ByteRule::of(&lut);
                 for y in 0..rh {
                     let dst = &mut fg[(y + oy) * stride + ox..(y + oy) * stride + ox + rw];
-                    for (d, &v) in dst.iter_mut().zip(&b[y * rw..(y + 1) * rw]) {
-                        *d = lut[v as usize];
-                    }
+                    decide.apply(dst, &b[y * rw..(y + 1) * rw], &lut);
                 }
             }
         } else {

@@ -9,7 +9,7 @@
 //! current seam.
 
 use super::assemble::{PixelPolygon, TracedRing, Vertex, assemble};
-use super::label::{EvidenceStats, LabelStats, label_tile};
+use super::label::{EvidenceStats, LabelStats, Labels, label_tile};
 use super::tile::MaskTile;
 use super::trace::{Edge, trace_tile};
 use rayon::prelude::*;
@@ -102,7 +102,7 @@ struct TileOut {
 /// Two foreground pixels touching at a corner carry different labels only when both pixels
 /// of the other diagonal are background (either of them would join the two by sides), so
 /// only pixels whose upper neighbour is background are looked at, from the flags.
-fn diagonal_pairs(t: &MaskTile, labels: &[u32]) -> Vec<(u32, u32)> {
+fn diagonal_pairs(t: &MaskTile, labels: &Labels) -> Vec<(u32, u32)> {
     let (w, h) = (t.core.width, t.core.height);
     let (stride, fg) = (t.stride(), &t.fg);
     let mut pairs = Vec::new();
@@ -114,13 +114,13 @@ fn diagonal_pairs(t: &MaskTile, labels: &[u32]) -> Vec<(u32, u32)> {
             x = found;
             let i = row + x;
             if fg[i - stride] == 0 {
-                let a = labels[y * w + x];
+                let a = labels.at(x, y);
                 if x > 0 && fg[i - stride - 1] == 1 && fg[i - 1] == 0 {
-                    let b = labels[(y - 1) * w + x - 1];
+                    let b = labels.at(x - 1, y - 1);
                     pairs.push((a.min(b), a.max(b)));
                 }
                 if x + 1 < w && fg[i - stride + 1] == 1 && fg[i + 1] == 0 {
-                    let b = labels[(y - 1) * w + x + 1];
+                    let b = labels.at(x + 1, y - 1);
                     pairs.push((a.min(b), a.max(b)));
                 }
             }
@@ -135,12 +135,11 @@ fn diagonal_pairs(t: &MaskTile, labels: &[u32]) -> Vec<(u32, u32)> {
 
 fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
     let l = label_tile(t, scene_width);
-    let traced = trace_tile(t, &l.labels);
+    let traced = trace_tile(t, &l);
     let (w, h) = (t.core.width, t.core.height);
     TileOut {
         id,
         x0: t.core.x,
-        stats: l.stats,
         rings: traced
             .rings
             .into_iter()
@@ -155,11 +154,13 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
             })
             .collect(),
         chains: traced.chains,
-        top: l.labels[..w].to_vec(),
-        bottom: l.labels[(h - 1) * w..].to_vec(),
-        left: (0..h).map(|y| l.labels[y * w]).collect(),
-        right: (0..h).map(|y| l.labels[y * w + w - 1]).collect(),
-        diagonal: diagonal_pairs(t, &l.labels),
+        top: l.row(0),
+        bottom: l.row(h - 1),
+        left: l.column(0),
+        right: l.column(w - 1),
+        diagonal: diagonal_pairs(t, &l),
+        // Last: the fields above read the labels.
+        stats: l.stats,
     }
 }
 

@@ -12,6 +12,7 @@
 //! Each edge belongs to the tile that owns its owner pixel. A tile returns its closed rings and
 //! its open chains: runs of edges whose successor (or predecessor) is owned by another tile.
 
+use super::label::Labels;
 use super::tile::MaskTile;
 
 /// Unit step of direction `d`: 0 right (+x), 1 down (+y), 2 left, 3 up.
@@ -155,26 +156,55 @@ pub struct Traced {
 /// Chains start at the edges whose predecessor the tile does not own (only pixels of the
 /// core's border rows and columns can have one) and are listed in raster order of their first
 /// edge (pixel, then side); the rings left are then found in the same order.
-pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
+pub fn trace_tile(t: &MaskTile, labels: &Labels) -> Traced {
+    thread_local! {
+        /// Each thread's side masks, all zero between tiles: the walks clear every bit they
+        /// set, so no tile pays for zeroing (or mapping) a buffer of its size.
+        static SIDES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    /// Zeroes the buffer should a walk panic half-way, so the next tile on the thread does not
+    /// inherit its bits.
+    struct Clean<'a>(&'a mut [u8]);
+    impl Drop for Clean<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.fill(0);
+            }
+        }
+    }
+    let n = t.core.width * t.core.height;
+    SIDES.with_borrow_mut(|buf| {
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        let sides = Clean(&mut buf[..n]);
+        let out = trace_with(t, labels, sides.0);
+        debug_assert!(sides.0.iter().all(|&b| b == 0), "every edge traced");
+        out
+    })
+}
+
+/// [`trace_tile`] with `sides`, one zero byte per core pixel, left zero.
+fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
     let (w, h) = (t.core.width, t.core.height);
     let (x0, y0) = (t.core.x as i64, t.core.y as i64);
     let stride = t.stride();
     let fg = &t.fg;
-    let mut sides = vec![0u8; w * h];
-    // Direct scan of the flag raster: a pixel has an edge on each side whose neighbour is
-    // background (halo included, so the tile edge is handled like any other).
+    // A pixel has an edge on each side whose neighbour is background (halo included, so the
+    // tile edge is handled like any other). Whole rows, branch-free, background included (it
+    // gets 0): byte arithmetic the compiler turns into vector code.
     for py in 0..h {
-        let row = (py + 1) * stride;
-        let core_row = &fg[row + 1..row + 1 + w];
-        let mut px = 0;
-        while let Some(found) = super::tile::next_nonzero(core_row, px) {
-            px = found;
-            let i = row + px + 1;
-            sides[py * w + px] = u8::from(fg[i - stride] == 0)
-                | u8::from(fg[i + 1] == 0) << 1
-                | u8::from(fg[i + stride] == 0) << 2
-                | u8::from(fg[i - 1] == 0) << 3;
-            px += 1;
+        let row = (py + 1) * stride + 1;
+        let (up, mid, down) = (
+            &fg[row - stride..row - stride + w],
+            &fg[row - 1..row + w + 1],
+            &fg[row + stride..row + stride + w],
+        );
+        let out = &mut sides[py * w..(py + 1) * w];
+        for (x, s) in out.iter_mut().enumerate() {
+            let (left, me, right) = (mid[x], mid[x + 1], mid[x + 2]);
+            *s = me.wrapping_neg()
+                & ((up[x] ^ 1) | (right ^ 1) << 1 | (down[x] ^ 1) << 2 | (left ^ 1) << 3);
         }
     }
     // The core index of an edge's owner pixel, None when the tile does not own it.
@@ -197,7 +227,7 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                 if slot(prev(t, start)).is_some() {
                     continue;
                 }
-                let label = labels[i];
+                let label = labels.at(px, py);
                 let mut points = vec![(start.x, start.y)];
                 let (mut e, mut at, mut saddles) = (start, i, Vec::new());
                 loop {
@@ -256,7 +286,7 @@ pub fn trace_tile(t: &MaskTile, labels: &[u32]) -> Traced {
                     e = n;
                 }
                 out.rings.push(Ring {
-                    label: labels[i],
+                    label: labels.at(px, py),
                     points,
                     saddles,
                 });
@@ -302,8 +332,8 @@ mod tests {
         )
     }
 
-    fn labels(t: &MaskTile) -> Vec<u32> {
-        super::super::label::label_tile(t, t.core.width).labels
+    fn labels(t: &MaskTile) -> Labels {
+        super::super::label::label_tile(t, t.core.width)
     }
 
     #[test]
