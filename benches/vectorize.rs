@@ -56,7 +56,7 @@ fn tile_work(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("label", size), &size, |b, _| {
             b.iter(|| label_tile(black_box(&t), size))
         });
-        let labels = label_tile(&t, size).labels;
+        let labels = label_tile(&t, size);
         g.bench_with_input(BenchmarkId::new("trace", size), &size, |b, _| {
             b.iter(|| trace_tile(black_box(&t), &labels))
         });
