@@ -278,7 +278,13 @@ impl MaskSource {
         // Byte masks (the common case) are read as bytes and decided by a table; everything
         // else as f64, exact for every integer type up to 32 bits.
         if band.band_type() == GdalDataType::UInt8 {
-            let mut b = vec![0u8; rw * rh];
+            thread_local! {
+                /// The reading thread's byte buffer, reused tile after tile (GDAL writes
+                /// every byte of it).
+                static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            let mut b = BYTES.take();
+            b.resize(rw * rh, 0);
             band.read_into_slice(window.0, window.1, window.1, &mut b, None)
                 .map_err(|e| err(&self.path, e))?;
             for (fg, &rule) in fgs.iter_mut().zip(rules) {
@@ -291,6 +297,7 @@ impl MaskSource {
                     decide.apply(dst, &b[y * rw..(y + 1) * rw], &lut);
                 }
             }
+            BYTES.set(b);
         } else {
             let mut v = vec![0.0f64; rw * rh];
             band.read_into_slice(window.0, window.1, window.1, &mut v, None)
