@@ -227,35 +227,16 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
                 if slot(prev(t, start)).is_some() {
                     continue;
                 }
-                let label = labels.at(px, py);
-                let mut points = vec![(start.x, start.y)];
-                let (mut e, mut at, mut saddles) = (start, i, Vec::new());
-                loop {
-                    sides[at] &= !(1 << e.d);
-                    let (n, at_saddle) = next_fast(t, e);
-                    if at_saddle {
-                        saddles.push(e.end());
-                    }
-                    match slot(n) {
-                        None => {
-                            points.push(e.end());
-                            out.chains.push(Chain {
-                                start,
-                                then: n,
-                                label,
-                                points,
-                                saddles,
-                            });
-                            break;
-                        }
-                        Some(j) => {
-                            if n.d != e.d {
-                                points.push(e.end());
-                            }
-                            (e, at) = (n, j);
-                        }
-                    }
-                }
+                let (mut points, mut saddles) = (vec![(start.x, start.y)], Vec::new());
+                let then = walk(t, sides, &slot, (start, i), &mut points, &mut saddles)
+                    .expect("a chain starting at the core's edge leaves it");
+                out.chains.push(Chain {
+                    start,
+                    then,
+                    label: labels.at(px, py),
+                    points,
+                    saddles,
+                });
             }
         }
     }
@@ -268,23 +249,9 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
             while sides[i] != 0 {
                 let d = sides[i].trailing_zeros() as u8;
                 let start = Edge::of_pixel(x0 + px as i64, y0 + py as i64, d);
-                let mut points = Vec::new();
-                let (mut e, mut at, mut saddles) = (start, i, Vec::new());
-                loop {
-                    sides[at] &= !(1 << e.d);
-                    let (n, at_saddle) = next_fast(t, e);
-                    if at_saddle {
-                        saddles.push(e.end());
-                    }
-                    if n.d != e.d {
-                        points.push(e.end());
-                    }
-                    if n == start {
-                        break;
-                    }
-                    at = slot(n).expect("a ring the tile owns stays in its core");
-                    e = n;
-                }
+                let (mut points, mut saddles) = (Vec::new(), Vec::new());
+                let left = walk(t, sides, &slot, (start, i), &mut points, &mut saddles);
+                assert!(left.is_none(), "a ring the tile owns stays in its core");
                 out.rings.push(Ring {
                     label: labels.at(px, py),
                     points,
@@ -295,6 +262,40 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
         }
     }
     out
+}
+
+/// Follow the boundary from `start` (an owned edge, its owner at core index `at`), clearing
+/// each edge's bit in `sides` and recording in `points` the end of every edge after which the
+/// direction changes or the boundary leaves the core, and in `saddles` every saddle vertex
+/// passed. Returns the first edge the core does not own (the walk was a chain), or None when
+/// the boundary came back to `start` (a ring).
+fn walk(
+    t: &MaskTile,
+    sides: &mut [u8],
+    slot: &impl Fn(Edge) -> Option<usize>,
+    (start, mut at): (Edge, usize),
+    points: &mut Vec<(i64, i64)>,
+    saddles: &mut Vec<(i64, i64)>,
+) -> Option<Edge> {
+    let mut e = start;
+    loop {
+        sides[at] &= !(1 << e.d);
+        let (n, at_saddle) = next_fast(t, e);
+        if at_saddle {
+            saddles.push(e.end());
+        }
+        let next_at = slot(n);
+        if n.d != e.d || next_at.is_none() {
+            points.push(e.end());
+        }
+        if n == start {
+            return None;
+        }
+        match next_at {
+            Some(j) => (e, at) = (n, j),
+            None => return Some(n),
+        }
+    }
 }
 
 /// The predecessor of boundary edge `e`: the edge ending at its start vertex whose successor
