@@ -265,8 +265,27 @@ impl GpkgWriter {
     /// # Errors
     /// [`Error::Write`] naming the file.
     pub fn push(&mut self, geom: &MultiPolygon<f64>, values: Vec<SqlValue>) -> Result<()> {
-        debug_assert_eq!(values.len(), self.columns);
         let (blob, env) = gpkg_blob(geom, self.srs_id);
+        self.push_blob(blob, env, values)
+    }
+
+    /// The SRS id geometry blobs of this layer carry (see [`gpkg_blob`]).
+    pub fn srs_id(&self) -> i32 {
+        self.srs_id
+    }
+
+    /// Add a feature whose geometry blob (of [`gpkg_blob`] with [`GpkgWriter::srs_id`]) and
+    /// envelope were made beforehand, e.g. on another thread.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn push_blob(
+        &mut self,
+        blob: Vec<u8>,
+        env: Option<[f64; 4]>,
+        values: Vec<SqlValue>,
+    ) -> Result<()> {
+        debug_assert_eq!(values.len(), self.columns);
         let mut all = Vec::with_capacity(self.columns + 1);
         all.push(SqlValue::Blob(blob));
         all.extend(values);

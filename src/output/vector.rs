@@ -96,16 +96,11 @@ pub enum Value {
     Null,
 }
 
-fn write_features(
-    layer: &gdal::vector::Layer,
-    batch: Vec<(MultiPolygon<f64>, Vec<Value>)>,
-    path: &Path,
-) -> Result<()> {
-    for (geom, values) in batch {
+fn write_features(layer: &gdal::vector::Layer, batch: Vec<Encoded>, path: &Path) -> Result<()> {
+    for Encoded { blob, values, .. } in batch {
         let mut f = gdal::vector::Feature::new(layer.defn()).map_err(|e| Error::write(path, e))?;
         // Through WKB: one FFI call per geometry instead of one per vertex.
-        let g = gdal::vector::Geometry::from_wkb(&wkb_multipolygon(&geom))
-            .map_err(|e| Error::write(path, e))?;
+        let g = gdal::vector::Geometry::from_wkb(&blob).map_err(|e| Error::write(path, e))?;
         f.set_geometry(g).map_err(|e| Error::write(path, e))?;
         for (i, v) in values.into_iter().enumerate() {
             match v {
@@ -246,6 +241,38 @@ pub fn parse_wkb(b: &[u8]) -> Option<MultiPolygon<f64>> {
     }
 }
 
+/// A feature encoded for one layer: its geometry as the layer stores it (a GeoPackage blob, or
+/// ISO WKB for OGR), its envelope (GeoPackage) and its attribute values.
+pub struct Encoded {
+    blob: Vec<u8>,
+    envelope: Option<[f64; 4]>,
+    values: Vec<Value>,
+}
+
+/// Encodes features for a [`VectorWriter`]; `Copy` and free of the writer, so the costly part
+/// of writing (the geometry's bytes, dropping the geometry) runs where the features are made,
+/// in parallel, and the writer's thread only inserts.
+#[derive(Clone, Copy, Debug)]
+pub struct Encoder {
+    /// The GeoPackage layer's SRS id; None for layers written through OGR.
+    gpkg_srs: Option<i32>,
+}
+
+impl Encoder {
+    /// `geometry` and `values` encoded for the layer.
+    pub fn encode(&self, geometry: &MultiPolygon<f64>, values: Vec<Value>) -> Encoded {
+        let (blob, envelope) = match self.gpkg_srs {
+            Some(srs) => super::gpkg::gpkg_blob(geometry, srs),
+            None => (wkb_multipolygon(geometry), None),
+        };
+        Encoded {
+            blob,
+            envelope,
+            values,
+        }
+    }
+}
+
 /// A polygon layer being written.
 pub struct VectorWriter {
     /// Shapefile and FlatGeobuf go through OGR ...
@@ -255,7 +282,7 @@ pub struct VectorWriter {
     finished: bool,
     format: VectorFormat,
     fields: Vec<(String, FieldKind)>,
-    batch: Vec<(MultiPolygon<f64>, Vec<Value>)>,
+    batch: Vec<Encoded>,
     staging: PathBuf,
     path: PathBuf,
     pub written: u64,
@@ -422,10 +449,27 @@ impl VectorWriter {
     /// # Errors
     /// [`Error::Write`] when a batch fails.
     pub fn push(&mut self, geometry: MultiPolygon<f64>, values: Vec<Value>) -> Result<()> {
-        debug_assert_eq!(values.len(), self.fields.len());
+        let f = self.encoder().encode(&geometry, values);
+        self.push_encoded(f)
+    }
+
+    /// What encodes features for this layer, on any thread (see [`Encoder`]).
+    pub fn encoder(&self) -> Encoder {
+        Encoder {
+            gpkg_srs: self.gpkg.as_ref().map(super::gpkg::GpkgWriter::srs_id),
+        }
+    }
+
+    /// Add one feature encoded by this layer's [`VectorWriter::encoder`].
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a batch fails.
+    pub fn push_encoded(&mut self, f: Encoded) -> Result<()> {
+        debug_assert_eq!(f.values.len(), self.fields.len());
         if let Some(g) = self.gpkg.as_mut() {
             use rusqlite::types::Value as Sql;
-            let sql = values
+            let sql = f
+                .values
                 .into_iter()
                 .map(|v| match v {
                     Value::Real(x) if x.is_finite() => Sql::Real(x),
@@ -434,11 +478,11 @@ impl VectorWriter {
                     _ => Sql::Null,
                 })
                 .collect();
-            g.push(&geometry, sql)?;
+            g.push_blob(f.blob, f.envelope, sql)?;
             self.written += 1;
             return Ok(());
         }
-        self.batch.push((geometry, values));
+        self.batch.push(f);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }

@@ -7,7 +7,7 @@
 use crate::classify::classifier::{CLASS_FIELDS, Untyped};
 use crate::classify::measures::{FIELDS, Ground, attributes, ground};
 use crate::error::Result;
-use crate::output::vector::{FieldKind, Value, VectorWriter};
+use crate::output::vector::{Encoded, FieldKind, VectorWriter};
 use crate::raster::grid::TileGrid;
 use crate::stream::ProgressFn;
 use crate::vectorize::geometry::{GeoTransform, to_world, to_world_simplified};
@@ -57,12 +57,12 @@ pub struct PolygonizeSummary {
     pub seconds: f64,
 }
 
-/// One polygon ready to write.
+/// One polygon ready to write, encoded for its layer where it was made
+/// ([`crate::output::vector::Encoder`]).
 struct Feature {
     area: f64,
     pixels: u64,
-    geom: MultiPolygon<f64>,
-    values: Vec<Value>,
+    encoded: Encoded,
     /// Set aside as a pseudo-change by the classifier.
     pseudo: bool,
 }
@@ -156,6 +156,8 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
         &job.out,
         move |out_rx: crossbeam_channel::Receiver<(Option<u32>, Vec<Component>)>| -> Result<(u64, f64, u64, PathBuf)> {
                 let (mut pixels, mut area) = (0u64, 0.0f64);
+                let encoder = writer.encoder();
+                let reject_encoder = rejected.as_ref().map_or(encoder, VectorWriter::encoder);
                 for (class, comps) in out_rx {
                     let features: Vec<Result<Vec<Feature>>> = comps
                         .par_iter()
@@ -177,8 +179,7 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                                 return Ok(vec![Feature {
                                     area: m.area_m2,
                                     pixels: c.pixels,
-                                    geom: geom(c, exact),
-                                    values,
+                                    encoded: encoder.encode(&geom(c, exact), values),
                                     pseudo: false,
                                 }]);
                             };
@@ -201,12 +202,15 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                             let typed = k.type_component(c, whole, &base, min_area_m2)?;
                             Ok(typed
                                 .into_iter()
-                                .map(|t| Feature {
-                                    area: t.measured.area_m2,
-                                    pixels: t.component.pixels,
-                                    pseudo: t.decision.pseudo.is_some(),
-                                    geom: geom(&t.component, t.geom),
-                                    values: t.values,
+                                .map(|t| {
+                                    let pseudo = t.decision.pseudo.is_some();
+                                    let to = if pseudo { reject_encoder } else { encoder };
+                                    Feature {
+                                        area: t.measured.area_m2,
+                                        pixels: t.component.pixels,
+                                        pseudo,
+                                        encoded: to.encode(&geom(&t.component, t.geom), t.values),
+                                    }
                                 })
                                 .collect())
                         })
@@ -214,11 +218,11 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
                     for f in features {
                         for f in f? {
                             match (&mut rejected, f.pseudo) {
-                                (Some(r), true) => r.push(f.geom, f.values)?,
+                                (Some(r), true) => r.push_encoded(f.encoded)?,
                                 _ => {
                                     pixels += f.pixels;
                                     area += f.area;
-                                    writer.push(f.geom, f.values)?;
+                                    writer.push_encoded(f.encoded)?;
                                 }
                             }
                         }

@@ -903,15 +903,18 @@ fn read_bands(
     mut data: Vec<f32>,
 ) -> std::result::Result<Vec<f32>, String> {
     let n = size.0 * size.1;
-    // GDAL writes every value: a reused buffer of the right size is not zeroed first.
-    data.resize(n * bands.len(), 0.0);
+    let len = n * bands.len();
+    // GDAL writes every value, so the buffer is not zeroed first: the first tiles would
+    // otherwise write every page of their fresh buffers twice (a tenth of a short run's time).
+    data.clear();
+    data.reserve_exact(len);
     let band_list: Vec<i32> = bands.iter().map(|&b| b as i32).collect();
     let to_i32 = |v: usize| i32::try_from(v).map_err(|_| format!("window of {v} px is too large"));
     let (x, y) = (origin.0 as i32, origin.1 as i32);
     let (w, h) = (to_i32(size.0)?, to_i32(size.1)?);
-    // SAFETY: `data` holds exactly `bands.len()` planes of `w * h` f32 laid out with the pixel,
-    // line and band spacings passed; `band_list` outlives the call; the dataset handle is valid
-    // for the lifetime of `ds`, which is only used from this thread.
+    // SAFETY: `data` has room for exactly `bands.len()` planes of `w * h` f32 laid out with the
+    // pixel, line and band spacings passed; `band_list` outlives the call; the dataset handle is
+    // valid for the lifetime of `ds`, which is only used from this thread.
     let rv = unsafe {
         gdal_sys::GDALDatasetRasterIOEx(
             ds.c_dataset(),
@@ -920,7 +923,7 @@ fn read_bands(
             y,
             w,
             h,
-            data.as_mut_ptr().cast(),
+            data.spare_capacity_mut().as_mut_ptr().cast(),
             w,
             h,
             gdal_sys::GDALDataType::GDT_Float32,
@@ -953,6 +956,8 @@ fn read_bands(
             ),
         });
     }
+    // SAFETY: GDAL wrote all `len` values (the call succeeded for the whole window).
+    unsafe { data.set_len(len) };
     Ok(data)
 }
 

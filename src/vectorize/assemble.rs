@@ -6,8 +6,6 @@
 //! should a part have several, to the one that contains them). The result is a set of
 //! polygons whose rings are simple and meet only at single points: valid OGC geometry.
 
-use rustc_hash::FxHashMap as HashMap;
-
 /// A vertex in pixel-corner coordinates.
 pub type Vertex = (i64, i64);
 
@@ -147,59 +145,35 @@ fn inside_hole(hole: &[Vertex]) -> (f64, f64) {
 
 /// Build the polygons of one component from its rings, each tagged with the 4-connected part
 /// it bounds. Holes smaller than `min_hole_px` pixels are dropped (0 keeps all).
-pub fn assemble(rings: Vec<(u64, TracedRing)>, min_hole_px: i64) -> Vec<PixelPolygon> {
-    // Per 4-connected part: its outer rings and its holes.
-    type ShellsAndHoles = (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>);
-    let mut parts: HashMap<u64, ShellsAndHoles> = HashMap::default();
-    for (
-        part,
-        TracedRing {
-            mut points,
-            saddles,
-        },
-    ) in rings
-    {
-        drop_collinear(&mut points);
-        let entry = parts.entry(part).or_default();
-        split_simple(points, &saddles, |r| {
-            let a = area2(&r);
-            if a > 0 {
-                entry.0.push(r);
-            } else if a < 0 && -a >= 2 * min_hole_px {
-                entry.1.push(r);
-            }
-        });
+pub fn assemble(mut rings: Vec<(u64, TracedRing)>, min_hole_px: i64) -> Vec<PixelPolygon> {
+    // Rings of a part together (stable: a part's rings keep their order). Most components
+    // are one part, already in order.
+    if rings.windows(2).any(|w| w[0].0 > w[1].0) {
+        rings.sort_by_key(|r| r.0);
     }
     let mut out = Vec::new();
-    let mut keys: Vec<u64> = parts.keys().copied().collect();
-    keys.sort_unstable();
-    for k in keys {
-        let (shells, holes) = parts.remove(&k).unwrap_or_default();
-        let mut polys: Vec<PixelPolygon> = shells
-            .into_iter()
-            .map(|exterior| PixelPolygon {
-                exterior,
-                holes: Vec::new(),
-            })
-            .collect();
-        for h in holes {
-            let target = if polys.len() == 1 {
-                Some(0)
-            } else {
-                let (px, py) = inside_hole(&h);
-                // The smallest shell that contains the hole's interior.
-                polys
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| contains(&p.exterior, px, py))
-                    .min_by_key(|(_, p)| area2(&p.exterior))
-                    .map(|(i, _)| i)
-            };
-            if let Some(i) = target {
-                polys[i].holes.push(h);
-            }
+    // One part's outer rings and holes.
+    let (mut shells, mut holes): (Vec<Vec<Vertex>>, Vec<Vec<Vertex>>) = (Vec::new(), Vec::new());
+    let mut rings = rings.into_iter().peekable();
+    while let Some((part, first)) = rings.next() {
+        let mut ring = Some(first);
+        while let Some(TracedRing {
+            mut points,
+            saddles,
+        }) = ring.take()
+        {
+            drop_collinear(&mut points);
+            split_simple(points, &saddles, |r| {
+                let a = area2(&r);
+                if a > 0 {
+                    shells.push(r);
+                } else if a < 0 && -a >= 2 * min_hole_px {
+                    holes.push(r);
+                }
+            });
+            ring = rings.next_if(|r| r.0 == part).map(|r| r.1);
         }
-        out.extend(polys);
+        attach_holes(&mut shells, &mut holes, &mut out);
     }
     for p in &mut out {
         canonical(&mut p.exterior);
@@ -208,6 +182,41 @@ pub fn assemble(rings: Vec<(u64, TracedRing)>, min_hole_px: i64) -> Vec<PixelPol
     }
     out.sort_by(|a, b| a.exterior.cmp(&b.exterior));
     out
+}
+
+/// The polygons of one part: each of its `holes` goes to the smallest of its `shells` that
+/// contains it (a hole no shell contains is dropped); both lists are left empty.
+fn attach_holes(
+    shells: &mut Vec<Vec<Vertex>>,
+    holes: &mut Vec<Vec<Vertex>>,
+    out: &mut Vec<PixelPolygon>,
+) {
+    if shells.len() == 1 {
+        out.push(PixelPolygon {
+            exterior: shells.pop().unwrap_or_default(),
+            holes: std::mem::take(holes),
+        });
+        return;
+    }
+    let first = out.len();
+    out.extend(shells.drain(..).map(|exterior| PixelPolygon {
+        exterior,
+        holes: Vec::new(),
+    }));
+    let polys = &mut out[first..];
+    for h in holes.drain(..) {
+        let (px, py) = inside_hole(&h);
+        // The smallest shell that contains the hole's interior.
+        let target = polys
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| contains(&p.exterior, px, py))
+            .min_by_key(|(_, p)| area2(&p.exterior))
+            .map(|(i, _)| i);
+        if let Some(i) = target {
+            polys[i].holes.push(h);
+        }
+    }
 }
 
 /// Rotate a ring to start at its smallest vertex (row-major), for deterministic output.

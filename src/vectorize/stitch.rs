@@ -87,15 +87,19 @@ impl UnionFind {
 struct TileOut {
     id: u64,
     x0: usize,
-    stats: Vec<LabelStats>,
+    /// The labels that reach the core's border (by their tile component), with their stats.
+    stats: Vec<(u32, LabelStats)>,
+    /// The rings of those labels.
     rings: Vec<(u32, TracedRing)>,
     chains: Vec<super::trace::Chain>,
     top: Vec<u32>,
     bottom: Vec<u32>,
     left: Vec<u32>,
     right: Vec<u32>,
-    /// Distinct local labels that touch only diagonally inside the tile.
+    /// Distinct local labels that touch only diagonally inside the tile (of those above).
     diagonal: Vec<(u32, u32)>,
+    /// Components wholly inside the tile (no pixel on the core's border), finished here.
+    complete: Vec<Component>,
 }
 
 /// Pairs of different labels that touch at a corner inside the tile (8- but not 4-adjacent).
@@ -133,34 +137,97 @@ fn diagonal_pairs(t: &MaskTile, labels: &Labels) -> Vec<(u32, u32)> {
     pairs
 }
 
-fn process_tile(t: &MaskTile, id: u64, scene_width: usize) -> TileOut {
+fn process_tile(t: &MaskTile, id: u64, scene_width: usize, opts: PolygonizeOptions) -> TileOut {
     let l = label_tile(t, scene_width);
     let traced = trace_tile(t, &l);
     let (w, h) = (t.core.width, t.core.height);
+    let (top, bottom, left, right) = (l.row(0), l.row(h - 1), l.column(0), l.column(w - 1));
+    let diagonal = diagonal_pairs(t, &l);
+    // Each label's component inside the tile (its root label), and whether that component
+    // reaches the core's border: only those can continue in another tile.
+    let n = l.stats.len();
+    let mut root: Vec<u32> = (0..=n as u32).collect();
+    if opts.connectivity == Connectivity::Eight {
+        let find = |root: &mut Vec<u32>, mut a: u32| {
+            while root[a as usize] != a {
+                let up = root[root[a as usize] as usize];
+                root[a as usize] = up;
+                a = up;
+            }
+            a
+        };
+        for &(a, b) in &diagonal {
+            let (ra, rb) = (find(&mut root, a), find(&mut root, b));
+            root[ra.max(rb) as usize] = ra.min(rb);
+        }
+        for a in 1..=n as u32 {
+            root[a as usize] = find(&mut root, a);
+        }
+    }
+    let mut border = vec![false; n + 1];
+    for &a in top.iter().chain(&bottom).chain(&left).chain(&right) {
+        border[root[a as usize] as usize] = true;
+    }
+    let open = |a: u32| border[root[a as usize] as usize];
+    // Rings of components wholly inside the tile, by root, then label, in tracing order.
+    let mut inside: Vec<(u32, u32, TracedRing)> = Vec::new();
+    let mut rings = Vec::new();
+    for r in traced.rings {
+        let ring = TracedRing {
+            points: r.points,
+            saddles: r.saddles,
+        };
+        if open(r.label) {
+            rings.push((r.label, ring));
+        } else {
+            inside.push((root[r.label as usize], r.label, ring));
+        }
+    }
+    inside.sort_by_key(|&(c, label, _)| (c, label));
+    let mut complete = Vec::new();
+    let mut inside = inside.into_iter().peekable();
+    while let Some(&(c, _, _)) = inside.peek() {
+        let mut members = Vec::new();
+        while let Some((_, label, ring)) = inside.next_if(|r| r.0 == c) {
+            members.push((u64::from(label), ring));
+        }
+        // The labels of the component, in order (as the stitcher merges them).
+        let (mut pixels, mut evidence, mut first) = (0u64, EvidenceStats::default(), u64::MAX);
+        let mut last = 0;
+        for &(label, _) in &members {
+            if label != last {
+                let s = &l.stats[label as usize - 1];
+                pixels += s.pixels;
+                evidence.merge(&s.evidence);
+                first = first.min(s.first);
+                last = label;
+            }
+        }
+        if pixels == 0 || pixels < opts.min_pixels {
+            continue;
+        }
+        complete.push(Component {
+            polygons: assemble(members, opts.min_hole_px),
+            pixels,
+            evidence,
+            first,
+        });
+    }
     TileOut {
         id,
         x0: t.core.x,
-        rings: traced
-            .rings
-            .into_iter()
-            .map(|r| {
-                (
-                    r.label,
-                    TracedRing {
-                        points: r.points,
-                        saddles: r.saddles,
-                    },
-                )
-            })
-            .collect(),
+        rings,
         chains: traced.chains,
-        top: l.row(0),
-        bottom: l.row(h - 1),
-        left: l.column(0),
-        right: l.column(w - 1),
-        diagonal: diagonal_pairs(t, &l),
-        // Last: the fields above read the labels.
-        stats: l.stats,
+        top,
+        bottom,
+        left,
+        right,
+        diagonal: diagonal.into_iter().filter(|&(a, _)| open(a)).collect(),
+        stats: (1..=n as u32)
+            .filter(|&a| open(a))
+            .map(|a| (a, l.stats[a as usize - 1]))
+            .collect(),
+        complete,
     }
 }
 
@@ -226,7 +293,7 @@ impl Polygonizer {
         let outs: Vec<TileOut> = tiles
             .par_iter()
             .enumerate()
-            .map(|(c, t)| process_tile(t, base + c as u64, self.width))
+            .map(|(c, t)| process_tile(t, base + c as u64, self.width, self.opts))
             .collect();
         let mut bottom = vec![0u64; self.width];
         let mut prev_right: Vec<u64> = Vec::new();
@@ -237,7 +304,9 @@ impl Polygonizer {
                 bottom[o.x0 + x] = global(o.id, l);
             }
         }
-        for o in outs {
+        let mut complete = Vec::new();
+        for mut o in outs {
+            complete.append(&mut o.complete);
             self.add_chains(o);
         }
         self.prev_bottom = bottom;
@@ -253,7 +322,10 @@ impl Polygonizer {
                 .collect();
             labels.into_iter().map(|l| self.root(l)).collect()
         };
-        self.emit(&alive)
+        let mut out = self.emit(&alive);
+        out.append(&mut complete);
+        out.sort_by_key(|c| c.first);
+        out
     }
 
     fn root(&mut self, l: u64) -> u64 {
@@ -265,11 +337,11 @@ impl Polygonizer {
 
     /// Register a tile's labels and unite them with the tiles above and to the left.
     fn absorb(&mut self, o: &TileOut, prev_right: &[u64]) {
-        for (k, s) in o.stats.iter().enumerate() {
-            let g = global(o.id, k as u32 + 1);
+        for &(l, s) in &o.stats {
+            let g = global(o.id, l);
             self.uf4.add(g);
             self.uf8.add(g);
-            self.pending.entry(g).or_default().stats = Some(*s);
+            self.pending.entry(g).or_default().stats = Some(s);
         }
         for &(a, b) in &o.diagonal {
             self.uf8.union(global(o.id, a), global(o.id, b));

@@ -214,6 +214,9 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
             .then(|| (py - y0) as usize * w + (px - x0) as usize)
     };
     let mut out = Traced::default();
+    // The walks record into these (grown once per tile); each ring or chain is copied out at
+    // its exact length, one allocation instead of a doubling series.
+    let (mut points, mut saddles) = (Vec::new(), Vec::new());
     // Open chains, from the edges of border pixels whose predecessor lies outside the core.
     for py in 0..h {
         let whole_row = py == 0 || py + 1 == h || w <= 2;
@@ -227,15 +230,17 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
                 if slot(prev(t, start)).is_some() {
                     continue;
                 }
-                let (mut points, mut saddles) = (vec![(start.x, start.y)], Vec::new());
+                points.clear();
+                saddles.clear();
+                points.push((start.x, start.y));
                 let then = walk(t, sides, &slot, (start, i), &mut points, &mut saddles)
                     .expect("a chain starting at the core's edge leaves it");
                 out.chains.push(Chain {
                     start,
                     then,
                     label: labels.at(px, py),
-                    points,
-                    saddles,
+                    points: points.clone(),
+                    saddles: saddles.clone(),
                 });
             }
         }
@@ -249,13 +254,14 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
             while sides[i] != 0 {
                 let d = sides[i].trailing_zeros() as u8;
                 let start = Edge::of_pixel(x0 + px as i64, y0 + py as i64, d);
-                let (mut points, mut saddles) = (Vec::new(), Vec::new());
+                points.clear();
+                saddles.clear();
                 let left = walk(t, sides, &slot, (start, i), &mut points, &mut saddles);
                 assert!(left.is_none(), "a ring the tile owns stays in its core");
                 out.rings.push(Ring {
                     label: labels.at(px, py),
-                    points,
-                    saddles,
+                    points: points.clone(),
+                    saddles: saddles.clone(),
                 });
             }
             px += 1;
