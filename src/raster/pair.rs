@@ -633,6 +633,64 @@ impl ScenePair {
     }
 }
 
+/// Two more handles on a pair, one per date, reading a window's two dates side by side. The
+/// statistics pass reads its windows through them and the detection stream then takes them
+/// over as its two date readers, so the blocks the statistics decoded are still in their
+/// caches.
+pub struct DateReaders {
+    handles: [ScenePair; 2],
+}
+
+impl DateReaders {
+    /// The readers of `pair` (opened without GDAL's own decoding threads: the two readers
+    /// already decode side by side).
+    ///
+    /// # Errors
+    /// [`Error::Open`] when a file cannot be opened again.
+    pub fn open(pair: &ScenePair) -> Result<Self> {
+        let _ = gdal::config::set_thread_local_config_option("GDAL_NUM_THREADS", "1");
+        let handles = pair.try_clone().and_then(|b| Ok([b, pair.try_clone()?]));
+        let _ = gdal::config::clear_thread_local_config_option("GDAL_NUM_THREADS");
+        Ok(DateReaders { handles: handles? })
+    }
+
+    /// Both dates of `w` (overlap coordinates), as [`ScenePair::read`] gives them; the after
+    /// date on a second thread.
+    ///
+    /// # Errors
+    /// As [`ScenePair::read`].
+    pub fn read(&mut self, w: Window) -> Result<TileInput> {
+        let pool = BufferPool::default();
+        let [before, after] = &mut self.handles;
+        let bands = before.bands();
+        let (b, a) = std::thread::scope(|s| {
+            let pool = &pool;
+            let after: &mut ScenePair = after;
+            let other = s.spawn(move || after.read_date_pooled(DateOf::After, w, pool));
+            let b = before.read_date_pooled(DateOf::Before, w, pool);
+            (b, other.join())
+        });
+        let a = a.unwrap_or_else(|_| {
+            Err(Error::Open {
+                path: self.handles[1].after.path.clone(),
+                reason: "the reading thread failed".into(),
+            })
+        });
+        Ok(DateTile::pair(w.width, w.height, bands, b?, a?, &pool))
+    }
+
+    /// The pair read (for its size, bands and paths).
+    pub fn pair(&self) -> &ScenePair {
+        &self.handles[0]
+    }
+
+    /// The handles: the first has read the before date of every window so far, the second
+    /// the after date.
+    pub fn into_handles(self) -> [ScenePair; 2] {
+        self.handles
+    }
+}
+
 /// Which date of a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DateOf {

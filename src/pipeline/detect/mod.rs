@@ -35,7 +35,7 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
 use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
 use crate::raster::grid::TileGrid;
-use crate::raster::pair::{PairOptions, ScenePair};
+use crate::raster::pair::{DateReaders, PairOptions, ScenePair};
 use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::stream::ProgressFn;
@@ -311,9 +311,11 @@ fn detect_into(
 
     let t0 = Instant::now();
     let model_path = model.as_ref().map(|(m, _)| m.path.clone());
+    // The statistics pass reads through the two date readers the detection stream then uses.
+    let mut readers = DateReaders::open(&pair)?;
     let (stats, model, rule) = measure_scene(
         opts,
-        (&pair, &grid),
+        (&mut readers, &grid),
         &mut plan,
         model,
         coregistered_by,
@@ -454,7 +456,7 @@ fn detect_into(
                 _ => None,
             };
             let streamed = stream(
-                &pair,
+                (&pair, readers),
                 &grid,
                 &plan,
                 (backend, model.as_ref()),
@@ -772,7 +774,7 @@ fn polygons(
 /// Returns them with the model ready to run and the rule threshold of the evidence, if any.
 fn measure_scene(
     opts: &DetectOptions,
-    (pair, grid): (&ScenePair, &TileGrid),
+    (readers, grid): (&mut DateReaders, &TileGrid),
     plan: &mut Plan,
     model: Option<(crate::model::infer::ChangeModel, Vec<usize>)>,
     coregistered_by: Option<Registration>,
@@ -782,11 +784,11 @@ fn measure_scene(
     // A given scene needs no samples of this window.
     let samples = match given {
         Some(_) => Vec::new(),
-        None => sample_cells(pair, grid)?,
+        None => sample_cells(readers, grid)?,
     };
     let registration = match given {
         Some(g) => g.registration,
-        None => measure_registration(pair, grid)?,
+        None => measure_registration(readers, grid)?,
     };
     let coregistered_by = match given {
         Some(g) => g.coregistered_by.or(coregistered_by),
@@ -806,7 +808,7 @@ fn measure_scene(
         }
         plan.coeffs = g.radiometry.iter().flatten().copied().collect();
     } else if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
-        plan.coeffs = fit_radiometry(pair, &samples)?;
+        plan.coeffs = fit_radiometry(readers, &samples)?;
     }
     // The band statistics a model scaled by the scene's used, given or measured.
     let mut scene_band_stats = None;
@@ -817,7 +819,7 @@ fn measure_scene(
                 (crate::model::config::Scale::Scene, given) => {
                     let s = match given {
                         Some(g) => g.band_stats.clone().unwrap_or_default(),
-                        None => band_stats(pair, &samples)?,
+                        None => band_stats(readers, &samples)?,
                     };
                     scene_band_stats = Some(s.clone());
                     s
@@ -844,7 +846,7 @@ fn measure_scene(
         (Threshold::Auto, Some(t), _) => t,
         (_, _, Some(g)) => g.threshold,
         (Threshold::Auto | Threshold::Otsu, _, None) => {
-            scene_threshold(pair, plan, backend, &samples, progress)?
+            scene_threshold(readers, plan, backend, &samples, progress)?
         }
     };
     let stats = SceneStats {

@@ -7,7 +7,7 @@ use crate::change::{Plan, otsu, radiometry};
 use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::raster::grid::{Tile, TileGrid};
-use crate::raster::pair::{PairOptions, ScenePair};
+use crate::raster::pair::{DateReaders, PairOptions, ScenePair};
 use crate::raster::registration::Registration;
 use crate::stream::ProgressFn;
 
@@ -40,7 +40,8 @@ pub(super) fn coregister(
         });
     }
     let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
-    match measure_registration(&pair, &probe)? {
+    let measured = measure_registration(&mut DateReaders::open(&pair)?, &probe)?;
+    match measured {
         None => Ok((
             pair,
             None,
@@ -67,7 +68,7 @@ pub(super) fn coregister(
 /// The shift between the dates: phase correlation of the mean of all bands over up to
 /// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates.
 pub(super) fn measure_registration(
-    pair: &ScenePair,
+    readers: &mut DateReaders,
     grid: &TileGrid,
 ) -> Result<Option<Registration>> {
     use crate::raster::registration::{WINDOW_PX, register};
@@ -78,7 +79,7 @@ pub(super) fn measure_registration(
         if t.core.width != n || t.core.height != n {
             continue;
         }
-        let input = pair.read(t.core)?;
+        let input = readers.read(t.core)?;
         if input.valid.iter().all(|&v| v == 1) {
             let mean = |img: &[f32]| -> Vec<f32> {
                 (0..px)
@@ -95,20 +96,20 @@ pub(super) fn measure_registration(
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
 /// is mostly nodata), every cell.
-pub(super) fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile>> {
+pub(super) fn sample_cells(readers: &mut DateReaders, grid: &TileGrid) -> Result<Vec<Tile>> {
     let spread = grid.sample_tiles(SAMPLE_CELL_PX, SAMPLE_CELLS);
     for t in &spread {
-        if pair.read(t.core)?.valid.contains(&1) {
+        if readers.read(t.core)?.valid.contains(&1) {
             return Ok(spread);
         }
     }
     let all = grid.sample_tiles(SAMPLE_CELL_PX, usize::MAX);
     for t in &all {
-        if pair.read(t.core)?.valid.contains(&1) {
+        if readers.read(t.core)?.valid.contains(&1) {
             return Ok(all);
         }
     }
-    let (b, a) = pair.paths();
+    let (b, a) = readers.pair().paths();
     Err(Error::AllNodata {
         before: b.into(),
         after: a.into(),
@@ -117,10 +118,14 @@ pub(super) fn sample_cells(pair: &ScenePair, grid: &TileGrid) -> Result<Vec<Tile
 
 /// Per date and band, the mean and standard deviation of the valid pixels of the sample cells
 /// (a model's `scale = "scene"`).
-pub(super) fn band_stats(pair: &ScenePair, cells: &[Tile]) -> Result<[Vec<(f64, f64)>; 2]> {
-    let mut acc = [(); 2].map(|_| vec![crate::model::infer::Moments::default(); pair.bands()]);
+pub(super) fn band_stats(
+    readers: &mut DateReaders,
+    cells: &[Tile],
+) -> Result<[Vec<(f64, f64)>; 2]> {
+    let mut acc =
+        [(); 2].map(|_| vec![crate::model::infer::Moments::default(); readers.pair().bands()]);
     for t in cells {
-        let input = pair.read(t.core)?;
+        let input = readers.read(t.core)?;
         let n = input.pixels();
         for (date, img) in [&input.before, &input.after].into_iter().enumerate() {
             for (b, m) in acc[date].iter_mut().enumerate() {
@@ -131,13 +136,13 @@ pub(super) fn band_stats(pair: &ScenePair, cells: &[Tile]) -> Result<[Vec<(f64, 
     Ok(acc.map(|date| date.iter().map(|m| m.mean_std()).collect()))
 }
 
-pub(super) fn fit_radiometry(pair: &ScenePair, cells: &[Tile]) -> Result<Vec<f32>> {
+pub(super) fn fit_radiometry(readers: &mut DateReaders, cells: &[Tile]) -> Result<Vec<f32>> {
     let total: usize = cells.iter().map(|t| t.core.pixels()).sum();
     let stride = total.div_ceil(RADIOMETRY_SAMPLES).max(1);
-    let mut s = radiometry::PairSamples::new(pair.bands());
+    let mut s = radiometry::PairSamples::new(readers.pair().bands());
     let mut k = 0usize;
     for t in cells {
-        let input = pair.read(t.core)?;
+        let input = readers.read(t.core)?;
         let n = input.pixels();
         for i in 0..n {
             k += 1;
@@ -154,7 +159,7 @@ pub(super) fn fit_radiometry(pair: &ScenePair, cells: &[Tile]) -> Result<Vec<f32
 }
 
 pub(super) fn scene_threshold(
-    pair: &ScenePair,
+    readers: &mut DateReaders,
     plan: &Plan,
     backend: &Backend,
     cells: &[Tile],
@@ -162,13 +167,13 @@ pub(super) fn scene_threshold(
 ) -> Result<f32> {
     let mut values = Vec::new();
     for (k, t) in cells.iter().enumerate() {
-        let input = pair.read(t.read)?;
+        let input = readers.read(t.read)?;
         let r = backend.run_tile(plan, &input, false)?;
         values.extend(crop(&r.evidence, t.read, t.core));
         progress("statistics", k as u64 + 1, cells.len() as u64);
     }
     otsu::otsu_threshold(&values).ok_or_else(|| {
-        let (b, a) = pair.paths();
+        let (b, a) = readers.pair().paths();
         Error::AllNodata {
             before: b.into(),
             after: a.into(),
