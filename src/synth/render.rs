@@ -1,7 +1,7 @@
 //! Rendering the scene, pixel by pixel, for both dates and the truth and survey rasters. Each
 //! pixel depends only on the scene and its coordinates, so any tiling gives the same bytes.
 
-use super::scene::{Dlbm, Material, Meaning, Scene, When};
+use super::scene::{Dlbm, FieldsAlong, Material, Meaning, Scene, When};
 use super::world::hash01;
 
 /// Everything one pixel contributes.
@@ -70,12 +70,35 @@ fn to_u16(v: f64) -> u16 {
     (v.clamp(1.0, 65535.0) + 0.5) as u16
 }
 
+/// Render row `y` of the scene into `out` (one pixel per column).
+pub fn row(s: &Scene, y: usize, out: &mut [Pixel]) {
+    let cy = y as f64 + 0.5;
+    let mut before = s.fields_along(cy);
+    let mut after = s.fields_along(cy + s.shift.1);
+    for (x, p) in out.iter_mut().enumerate() {
+        *p = pixel_with(s, x, y, &mut before, &mut after);
+    }
+}
+
 /// Render pixel (x, y).
 pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
+    let cy = y as f64 + 0.5;
+    let (mut before, mut after) = (s.fields_along(cy), s.fields_along(cy + s.shift.1));
+    pixel_with(s, x, y, &mut before, &mut after)
+}
+
+/// Pixel (x, y), with the fields along its row in the before and the (shifted) after image.
+fn pixel_with(
+    s: &Scene,
+    x: usize,
+    y: usize,
+    before: &mut FieldsAlong,
+    after: &mut FieldsAlong,
+) -> Pixel {
     let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
     let mut p = Pixel::default();
     // Before date, and the survey layers (which describe the before date).
-    let (fr, fc) = s.field_at(cx, cy);
+    let (fr, fc) = before.at(cx);
     let (crop, pbf_field) = s.field_kind(fr, fc);
     let field_var = 0.9 + 0.2 * hash01(s.seed ^ 0xB, fr as u64, fc as u64);
     let top_b = cover(s, cx, cy, false);
@@ -103,7 +126,7 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
     let top_a = cover(s, ax, ay, true);
     let role_a = top_a.map(|(_, r)| r);
     // The field under the shifted after pixel (it differs near field edges).
-    let (afr, afc) = s.field_at(ax, ay);
+    let (afr, afc) = after.at(ax);
     let (acrop, _) = s.field_kind(afr, afc);
     let (ma, var_a) = top_a.map_or_else(
         || {
@@ -146,4 +169,22 @@ pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
     }
     p.after = ra.map(to_u16);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_render_what_single_pixels_do() {
+        // The row renderer steps through the fields; single pixels search for theirs.
+        let s = Scene::generate(600, 400, 0.8, 5);
+        let mut out = vec![Pixel::default(); s.width];
+        for y in (0..s.height).step_by(7) {
+            row(&s, y, &mut out);
+            for (x, p) in out.iter().enumerate() {
+                assert_eq!(*p, pixel(&s, x, y), "pixel ({x}, {y})");
+            }
+        }
+    }
 }

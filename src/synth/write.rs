@@ -1,6 +1,6 @@
 //! Writing a synthetic scene: streamed rendering into GeoTIFFs, statistics per change object.
 
-use super::render::{Pixel, pixel};
+use super::render::{Pixel, row};
 use super::scene::{COUNTIES, Change, Dlbm, Scene};
 use crate::error::{Error, Result};
 use crate::raster::grid::Window;
@@ -221,10 +221,11 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
         |tx| {
             for k in 0..strips {
                 let (y0, h) = (k * strip, strip.min(n - k * strip));
-                let pixels: Vec<Pixel> = (0..h * n)
-                    .into_par_iter()
-                    .map(|i| pixel(&scene, i % n, y0 + i / n))
-                    .collect();
+                let mut pixels = vec![Pixel::default(); h * n];
+                pixels
+                    .par_chunks_mut(n)
+                    .enumerate()
+                    .for_each(|(r, out)| row(&scene, y0 + r, out));
                 for (i, p) in pixels.iter().enumerate() {
                     if p.object > 0 {
                         let (x, y) = ((i % n) as u64, (y0 + i / n) as u64);
