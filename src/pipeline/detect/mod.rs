@@ -490,7 +490,7 @@ fn detect_into(
         Some(polygons(
             opts,
             (&change_path, &evidence_path),
-            (classes, tile_px),
+            (classes, tile_px, never_typed_px(opts.min_area_m2, &pair)),
             classifier,
             &mut notes,
             progress,
@@ -736,7 +736,7 @@ fn typing(
 fn polygons(
     opts: &DetectOptions,
     (change_path, evidence_path): (&Path, &Path),
-    (classes, tile_px): (u32, usize),
+    (classes, tile_px, min_pixels): (u32, usize, u64),
     classifier: Option<std::sync::Arc<Classifier>>,
     notes: &mut Vec<String>,
     progress: ProgressFn,
@@ -748,7 +748,13 @@ fn polygons(
         // Only the classes that occur: each is a pass over the mask.
         foreground: Foreground::Classes(classes),
         tile_px,
-        options: PolygonizeOptions::default(),
+        // Components too small to reach the minimum area are dropped as they are found, not
+        // assembled, measured and then dropped (holes are not filled here, so a component's
+        // area is its pixels').
+        options: PolygonizeOptions {
+            min_pixels,
+            ..PolygonizeOptions::default()
+        },
         min_area_m2: opts.min_area_m2,
         fill_holes_m2: 0.0,
         simplify_m2: 0.0,
