@@ -222,7 +222,12 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize, opts: PolygonizeOptio
         bottom,
         left,
         right,
-        diagonal: diagonal.into_iter().filter(|&(a, _)| open(a)).collect(),
+        // (With 8-connectivity both labels of a pair share a component; with 4, a pair with a
+        // label finished here has nothing to unite.)
+        diagonal: diagonal
+            .into_iter()
+            .filter(|&(a, b)| open(a) && open(b))
+            .collect(),
         stats: (1..=n as u32)
             .filter(|&a| open(a))
             .map(|a| (a, l.stats[a as usize - 1]))
