@@ -273,6 +273,11 @@ impl Encoder {
     }
 }
 
+/// SQLite's page size of a GeoPackage layer (its default) and of a large one
+/// ([`VectorWriter::create_large`]).
+const PAGE: u32 = 4096;
+const LARGE_PAGE: u32 = 65536;
+
 /// A polygon layer being written.
 pub struct VectorWriter {
     /// Shapefile and FlatGeobuf go through OGR ...
@@ -315,6 +320,33 @@ impl VectorWriter {
         fields: &[(&str, FieldKind)],
         encoding: &str,
     ) -> Result<Self> {
+        Self::create_with(path, layer, projection, fields, (encoding, PAGE))
+    }
+
+    /// As [`VectorWriter::create`], for a layer that may run to hundreds of MB (polygons of a
+    /// large raster): a GeoPackage gets SQLite pages of 64 KiB instead of 4 KiB. Measured on
+    /// the 146,078 polygons of `tools/bench_polygonize.sh 16384`: `polygonize` 8 % faster (the
+    /// inserts are its serial tail), the file 209 MB instead of 226 MB; but a near-empty file
+    /// takes 1.2 MB instead of 0.3 MB, hence not for every layer.
+    ///
+    /// # Errors
+    /// As [`VectorWriter::create`].
+    pub fn create_large(
+        path: &Path,
+        layer: &str,
+        projection: &str,
+        fields: &[(&str, FieldKind)],
+    ) -> Result<Self> {
+        Self::create_with(path, layer, projection, fields, ("UTF-8", LARGE_PAGE))
+    }
+
+    fn create_with(
+        path: &Path,
+        layer: &str,
+        projection: &str,
+        fields: &[(&str, FieldKind)],
+        (encoding, page): (&str, u32),
+    ) -> Result<Self> {
         let format = VectorFormat::from_path(path)?;
         let name = path
             .file_name()
@@ -346,9 +378,12 @@ impl VectorWriter {
                     (*n, c)
                 })
                 .collect();
-            let gpkg =
-                super::gpkg::GpkgWriter::create(&staging.join(&name), layer, projection, &cols)
-                    .map_err(|e| Error::write(path, e))?;
+            let gpkg = super::gpkg::GpkgWriter::create_paged(
+                &staging.join(&name),
+                (layer, projection, &cols),
+                page,
+            )
+            .map_err(|e| Error::write(path, e))?;
             return Ok(Self::new(None, Some(gpkg), format, fields, staging, path));
         }
         let drv = DriverManager::get_driver_by_name(format.driver())

@@ -57,6 +57,9 @@ pub struct PolygonizeSummary {
     pub seconds: f64,
 }
 
+/// Masks of at least this many pixels get a layer made for size ([`VectorWriter::create_large`]).
+const LARGE_MASK_PX: usize = 1 << 26;
+
 /// One polygon ready to write, encoded for its layer where it was made
 /// ([`crate::output::vector::Encoder`]).
 struct Feature {
@@ -128,7 +131,13 @@ pub fn polygonize(job: &PolygonizeJob, progress: ProgressFn) -> Result<Polygoniz
     if job.classify.is_some() {
         fields.extend(CLASS_FIELDS);
     }
-    let mut writer = VectorWriter::create(&job.out, &job.layer, &projection, &fields)?;
+    // A mask of 8192² pixels or more can hold hundreds of MB of polygons: large SQLite pages.
+    let create = if src.width * src.height >= LARGE_MASK_PX {
+        VectorWriter::create_large
+    } else {
+        VectorWriter::create
+    };
+    let mut writer = create(&job.out, &job.layer, &projection, &fields)?;
     let mut rejected = match &job.classify {
         Some(c) => Some(VectorWriter::create(
             &c.rejected,
