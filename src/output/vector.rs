@@ -273,9 +273,9 @@ impl Encoder {
     }
 }
 
-/// SQLite's page size of a GeoPackage layer (its default) and of a large one
-/// ([`VectorWriter::create_large`]).
+/// SQLite's page size of a GeoPackage layer: SQLite's own default ...
 const PAGE: u32 = 4096;
+/// ... and of a large one ([`VectorWriter::create_large`]).
 const LARGE_PAGE: u32 = 65536;
 
 /// A polygon layer being written.
