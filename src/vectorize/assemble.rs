@@ -16,11 +16,13 @@ pub struct PixelPolygon {
     pub holes: Vec<Vec<Vertex>>,
 }
 
-/// A closed ring from the tracer (see `trace::Ring`).
+/// A closed ring from the tracer, or joined from its chains by the stitcher.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TracedRing {
+    /// The vertices where the direction changes, in order (not repeated at the end).
     pub points: Vec<Vertex>,
-    /// The saddle vertices it passes, once per pass (see `trace::Ring::saddles`).
+    /// The saddle vertices it passes, once per pass: only these can it visit twice (and need
+    /// splitting there into simple rings). Empty for most rings.
     pub saddles: Vec<Vertex>,
 }
 

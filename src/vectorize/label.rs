@@ -12,6 +12,24 @@ pub struct LabelStats {
     pub first: u64,
 }
 
+impl LabelStats {
+    /// The statistics of no pixel, to [`LabelStats::merge`] parts into.
+    pub fn none() -> Self {
+        LabelStats {
+            pixels: 0,
+            evidence: EvidenceStats::default(),
+            first: u64::MAX,
+        }
+    }
+
+    /// Add the statistics of another part of the same component.
+    pub fn merge(&mut self, other: &LabelStats) {
+        self.pixels += other.pixels;
+        self.evidence.merge(&other.evidence);
+        self.first = self.first.min(other.first);
+    }
+}
+
 /// Labels of a tile's core pixels as runs of foreground (background is label 0), and the
 /// statistics of each label.
 #[derive(Clone, Debug)]

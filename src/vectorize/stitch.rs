@@ -47,6 +47,25 @@ pub struct Component {
     pub first: u64,
 }
 
+impl PolygonizeOptions {
+    /// Whether a component of these statistics is kept (it has pixels, at least `min_pixels`).
+    fn keeps(&self, s: &LabelStats) -> bool {
+        s.pixels > 0 && s.pixels >= self.min_pixels
+    }
+}
+
+impl Component {
+    /// The component of `rings` (each tagged with its 4-connected part) and `stats`.
+    fn assembled(rings: Vec<(u64, TracedRing)>, stats: LabelStats, min_hole_px: i64) -> Self {
+        Component {
+            polygons: assemble(rings, min_hole_px),
+            pixels: stats.pixels,
+            evidence: stats.evidence,
+            first: stats.first,
+        }
+    }
+}
+
 #[derive(Default)]
 struct UnionFind {
     parent: HashMap<u64, u64>,
@@ -172,15 +191,11 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize, opts: PolygonizeOptio
     // Rings of components wholly inside the tile, by root, then label, in tracing order.
     let mut inside: Vec<(u32, u32, TracedRing)> = Vec::new();
     let mut rings = Vec::new();
-    for r in traced.rings {
-        let ring = TracedRing {
-            points: r.points,
-            saddles: r.saddles,
-        };
-        if open(r.label) {
-            rings.push((r.label, ring));
+    for (label, ring) in traced.rings {
+        if open(label) {
+            rings.push((label, ring));
         } else {
-            inside.push((root[r.label as usize], r.label, ring));
+            inside.push((root[label as usize], label, ring));
         }
     }
     inside.sort_by_key(|&(c, label, _)| (c, label));
@@ -192,26 +207,17 @@ fn process_tile(t: &MaskTile, id: u64, scene_width: usize, opts: PolygonizeOptio
             members.push((u64::from(label), ring));
         }
         // The labels of the component, in order (as the stitcher merges them).
-        let (mut pixels, mut evidence, mut first) = (0u64, EvidenceStats::default(), u64::MAX);
+        let mut stats = LabelStats::none();
         let mut last = 0;
         for &(label, _) in &members {
             if label != last {
-                let s = &l.stats[label as usize - 1];
-                pixels += s.pixels;
-                evidence.merge(&s.evidence);
-                first = first.min(s.first);
+                stats.merge(&l.stats[label as usize - 1]);
                 last = label;
             }
         }
-        if pixels == 0 || pixels < opts.min_pixels {
-            continue;
+        if opts.keeps(&stats) {
+            complete.push(Component::assembled(members, stats, opts.min_hole_px));
         }
-        complete.push(Component {
-            polygons: assemble(members, opts.min_hole_px),
-            pixels,
-            evidence,
-            first,
-        });
     }
     TileOut {
         id,
@@ -461,13 +467,11 @@ impl Polygonizer {
         for (_, mut members) in groups {
             members.sort_unstable();
             let mut rings = Vec::new();
-            let (mut pixels, mut evidence, mut first) = (0u64, EvidenceStats::default(), u64::MAX);
+            let mut stats = LabelStats::none();
             for &l in &members {
                 let p = self.pending.remove(&l).unwrap_or_default();
                 if let Some(s) = p.stats {
-                    pixels += s.pixels;
-                    evidence.merge(&s.evidence);
-                    first = first.min(s.first);
+                    stats.merge(&s);
                 }
                 let part = self.uf4.find(l);
                 rings.extend(p.rings.into_iter().map(|r| (part, r)));
@@ -476,20 +480,14 @@ impl Polygonizer {
                 self.uf4.remove(l);
                 self.uf8.remove(l);
             }
-            if pixels == 0 || pixels < self.opts.min_pixels {
-                continue;
+            if self.opts.keeps(&stats) {
+                finished.push((rings, stats));
             }
-            finished.push((rings, pixels, evidence, first));
         }
         let min_hole_px = self.opts.min_hole_px;
         let mut out: Vec<Component> = finished
             .into_par_iter()
-            .map(|(rings, pixels, evidence, first)| Component {
-                polygons: assemble(rings, min_hole_px),
-                pixels,
-                evidence,
-                first,
-            })
+            .map(|(rings, stats)| Component::assembled(rings, stats, min_hole_px))
             .collect();
         out.sort_by_key(|c| c.first);
         out

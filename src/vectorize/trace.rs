@@ -12,6 +12,7 @@
 //! Each edge belongs to the tile that owns its owner pixel. A tile returns its closed rings and
 //! its open chains: runs of edges whose successor (or predecessor) is owned by another tile.
 
+use super::assemble::TracedRing;
 use super::label::Labels;
 use super::tile::MaskTile;
 
@@ -127,25 +128,15 @@ pub struct Chain {
     pub label: u32,
     /// Start vertex, every vertex where the direction changes, and the end vertex.
     pub points: Vec<(i64, i64)>,
-    /// The saddle vertices it passes (see [`Ring::saddles`]).
-    pub saddles: Vec<(i64, i64)>,
-}
-
-/// A ring closed inside the tile.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ring {
-    pub label: u32,
-    /// The vertices where the direction changes, in order (not repeated at the end).
-    pub points: Vec<(i64, i64)>,
-    /// The saddle vertices it passes, once per pass: only these can it visit twice (and need
-    /// splitting there into simple rings). Empty for most rings.
+    /// The saddle vertices it passes (see [`TracedRing::saddles`]).
     pub saddles: Vec<(i64, i64)>,
 }
 
 /// What a tile contributes.
 #[derive(Clone, Debug, Default)]
 pub struct Traced {
-    pub rings: Vec<Ring>,
+    /// The rings closed inside the tile, each with the local label of its owner pixels.
+    pub rings: Vec<(u32, TracedRing)>,
     pub chains: Vec<Chain>,
 }
 
@@ -258,11 +249,13 @@ fn trace_with(t: &MaskTile, labels: &Labels, sides: &mut [u8]) -> Traced {
                 saddles.clear();
                 let left = walk(t, sides, &slot, (start, i), &mut points, &mut saddles);
                 assert!(left.is_none(), "a ring the tile owns stays in its core");
-                out.rings.push(Ring {
-                    label: labels.at(px, py),
-                    points: points.clone(),
-                    saddles: saddles.clone(),
-                });
+                out.rings.push((
+                    labels.at(px, py),
+                    TracedRing {
+                        points: points.clone(),
+                        saddles: saddles.clone(),
+                    },
+                ));
             }
             px += 1;
         }
@@ -349,7 +342,7 @@ mod tests {
         let r = trace_tile(&t, &labels(&t));
         assert!(r.chains.is_empty());
         assert_eq!(r.rings.len(), 1);
-        let mut p = r.rings[0].points.clone();
+        let mut p = r.rings[0].1.points.clone();
         p.sort();
         assert_eq!(p, vec![(1, 1), (1, 2), (2, 1), (2, 2)]);
     }
@@ -362,7 +355,7 @@ mod tests {
         assert!(
             r.rings
                 .iter()
-                .all(|g| g.points.len() == 4 && g.points.contains(&(1, 1)))
+                .all(|(_, g)| g.points.len() == 4 && g.points.contains(&(1, 1)))
         );
     }
 
