@@ -1,7 +1,7 @@
 //! Rendering the scene, pixel by pixel, for both dates and the truth and survey rasters. Each
 //! pixel depends only on the scene and its coordinates, so any tiling gives the same bytes.
 
-use super::scene::{Dlbm, FieldsAlong, Material, Meaning, Scene, When};
+use super::scene::{Dlbm, Material, Meaning, Scene, When};
 use super::world::hash01;
 
 /// Everything one pixel contributes.
@@ -70,35 +70,36 @@ fn to_u16(v: f64) -> u16 {
     (v.clamp(1.0, 65535.0) + 0.5) as u16
 }
 
-/// Render row `y` of the scene into `out` (one pixel per column).
+/// Render row `y` of the scene into `out` (one pixel per column), stepping through the fields
+/// the row crosses in each date.
 pub fn row(s: &Scene, y: usize, out: &mut [Pixel]) {
     let cy = y as f64 + 0.5;
     let mut before = s.fields_along(cy);
     let mut after = s.fields_along(cy + s.shift.1);
     for (x, p) in out.iter_mut().enumerate() {
-        *p = pixel_with(s, x, y, &mut before, &mut after);
+        let cx = x as f64 + 0.5;
+        *p = pixel_in(s, (x, y), before.at(cx), after.at(cx + s.shift.0));
     }
 }
 
-/// Render pixel (x, y).
+/// Render pixel (x, y), finding its fields by search.
 pub fn pixel(s: &Scene, x: usize, y: usize) -> Pixel {
-    let cy = y as f64 + 0.5;
-    let (mut before, mut after) = (s.fields_along(cy), s.fields_along(cy + s.shift.1));
-    pixel_with(s, x, y, &mut before, &mut after)
+    let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
+    let after = s.field_at(cx + s.shift.0, cy + s.shift.1);
+    pixel_in(s, (x, y), s.field_at(cx, cy), after)
 }
 
-/// Pixel (x, y), with the fields along its row in the before and the (shifted) after image.
-fn pixel_with(
+/// Pixel (x, y), in the field (row, column) `(fr, fc)` of the before image and `(afr, afc)`
+/// under its shifted place in the after image.
+fn pixel_in(
     s: &Scene,
-    x: usize,
-    y: usize,
-    before: &mut FieldsAlong,
-    after: &mut FieldsAlong,
+    (x, y): (usize, usize),
+    (fr, fc): (usize, usize),
+    (afr, afc): (usize, usize),
 ) -> Pixel {
     let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
     let mut p = Pixel::default();
     // Before date, and the survey layers (which describe the before date).
-    let (fr, fc) = before.at(cx);
     let (crop, pbf_field) = s.field_kind(fr, fc);
     let field_var = 0.9 + 0.2 * hash01(s.seed ^ 0xB, fr as u64, fc as u64);
     let top_b = cover(s, cx, cy, false);
@@ -126,7 +127,6 @@ fn pixel_with(
     let top_a = cover(s, ax, ay, true);
     let role_a = top_a.map(|(_, r)| r);
     // The field under the shifted after pixel (it differs near field edges).
-    let (afr, afc) = after.at(ax);
     let (acrop, _) = s.field_kind(afr, afc);
     let (ma, var_a) = top_a.map_or_else(
         || {

@@ -891,9 +891,9 @@ impl Scene {
 
     /// The field at (x, y): (row, column) in the field grid.
     pub fn field_at(&self, x: f64, y: f64) -> (usize, usize) {
-        let mut along = self.fields_along(y);
-        along.c = along.cols.partition_point(|&s| s <= x).saturating_sub(1);
-        (along.r, along.c)
+        let along = self.fields_along(y);
+        let c = along.cols.partition_point(|&s| s <= x).saturating_sub(1);
+        (along.r, c)
     }
 
     /// The fields along the line at `y`, to be asked at increasing x.
