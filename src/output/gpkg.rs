@@ -25,6 +25,12 @@ pub fn yes_no(b: bool) -> SqlValue {
     SqlValue::Text(if b { "是" } else { "否" }.into())
 }
 
+/// SQLite's page size of a GeoPackage: SQLite's own default ...
+pub const PAGE_SIZE: u32 = 4096;
+/// ... and the one for layers that may run to hundreds of MB
+/// ([`crate::output::vector::VectorWriter::create_large`]).
+pub const LARGE_PAGE_SIZE: u32 = 65536;
+
 /// A GeoPackage polygon layer being written.
 pub struct GpkgWriter {
     conn: Connection,
@@ -208,7 +214,7 @@ impl GpkgWriter {
         projection: &str,
         fields: &[(&str, Column)],
     ) -> Result<Self> {
-        Self::create_paged(path, (table, projection, fields), 4096)
+        Self::create_paged(path, (table, projection, fields), PAGE_SIZE)
     }
 
     /// As [`GpkgWriter::create`], a new file made with SQLite pages of `page_size` bytes (a

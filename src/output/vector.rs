@@ -273,11 +273,6 @@ impl Encoder {
     }
 }
 
-/// SQLite's page size of a GeoPackage layer: SQLite's own default ...
-const PAGE: u32 = 4096;
-/// ... and of a large one ([`VectorWriter::create_large`]).
-const LARGE_PAGE: u32 = 65536;
-
 /// A polygon layer being written.
 pub struct VectorWriter {
     /// Shapefile and FlatGeobuf go through OGR ...
@@ -320,7 +315,13 @@ impl VectorWriter {
         fields: &[(&str, FieldKind)],
         encoding: &str,
     ) -> Result<Self> {
-        Self::create_with(path, layer, projection, fields, (encoding, PAGE))
+        Self::create_with(
+            path,
+            layer,
+            projection,
+            fields,
+            (encoding, super::gpkg::PAGE_SIZE),
+        )
     }
 
     /// As [`VectorWriter::create`], for a layer that may run to hundreds of MB (polygons of a
@@ -337,7 +338,13 @@ impl VectorWriter {
         projection: &str,
         fields: &[(&str, FieldKind)],
     ) -> Result<Self> {
-        Self::create_with(path, layer, projection, fields, ("UTF-8", LARGE_PAGE))
+        Self::create_with(
+            path,
+            layer,
+            projection,
+            fields,
+            ("UTF-8", super::gpkg::LARGE_PAGE_SIZE),
+        )
     }
 
     fn create_with(
