@@ -249,9 +249,8 @@ pub fn label_tile(tile: &MaskTile, scene_width: usize) -> Labels {
             let root = find(&mut parent, run.2) as usize;
             if compact[root] == 0 {
                 stats.push(LabelStats {
-                    pixels: 0,
-                    evidence: EvidenceStats::default(),
                     first: ((tile.core.y + y) * scene_width + tile.core.x + start) as u64,
+                    ..LabelStats::none()
                 });
                 compact[root] = stats.len() as u32;
             }
