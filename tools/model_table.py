@@ -7,7 +7,10 @@ dealt round-robin into --folds folds), train on the other folds' pairs (plus opt
 folders), run `tuban detect --model` on the held-out pairs, and score with `tuban eval`; the
 classical kinds run on the same held-out pairs. Counts are pooled over folds per dataset.
 
-usage: tools/model_table.py [--tuban PATH] [--data DIR] [--folds 4] [--epochs 60] [--kind net|trees]
+With --by-dataset the folds are the datasets: each is scored by a model trained on the other
+datasets only (imagery from a sensor and place the model never saw).
+
+usage: tools/model_table.py [--tuban PATH] [--data DIR] [--folds 4 | --by-dataset] [--epochs 60] [--kind net|trees]
                             [--synth DIR ...] [--work DIR] [--kinds mbi,msi,cva,sam,brightness]
                             [-- extra train flags]
 """
@@ -34,6 +37,7 @@ def main():
     ap.add_argument("--tuban", default=os.path.join(target, "release", "tuban"))
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "realcd"))
     ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--by-dataset", action="store_true", help="leave one dataset out: the folds are the datasets")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--kind", default="net", choices=["net", "trees"], help="tuban train --kind")
     ap.add_argument("--synth", action="append", default=[], help="extra training folders (synth scenes)")
@@ -43,7 +47,19 @@ def main():
     ap.add_argument("extra", nargs="*", help="extra flags for tuban train")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="tuban-cv-")
-    if not os.path.isdir(os.path.join(work, "fold0")):
+    if a.by_dataset:
+        # Every pair once (one fold holds them all), then fold f: dataset f held out.
+        every = os.path.join(work, "every")
+        if not os.path.isdir(every):
+            run([sys.executable, os.path.join(HERE, "cv_folds.py"), "--data", a.data, "--out", every, "--folds", "1"])
+        a.folds = len(DATASETS)
+        for f, held in enumerate(DATASETS):
+            for d in DATASETS:
+                link = os.path.join(work, f"fold{f}", "test" if d == held else "train", d)
+                if not os.path.exists(link):
+                    os.makedirs(os.path.dirname(link), exist_ok=True)
+                    os.symlink(os.path.join(every, "fold0", "test", d), link)
+    elif not os.path.isdir(os.path.join(work, "fold0")):
         run([sys.executable, os.path.join(HERE, "cv_folds.py"), "--data", a.data, "--out", work, "--folds", str(a.folds)])
     extra_t = [t for t in a.thresholds.split(",") if t.strip()]
     methods = ["model"] + [f"model@{t}" for t in extra_t] + a.kinds.split(",")
