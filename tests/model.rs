@@ -753,5 +753,12 @@ fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
     let m = tuban::model::infer::ChangeModel::builtin_rgb();
     assert_eq!(m.config.input.bands, ["R", "G", "B"]);
     assert_eq!(auto.threshold, m.config.output.threshold);
-    assert_eq!(run("mbi", Some(EvidenceKind::Mbi)).evidence, "mbi");
+    let said = |n: &Vec<String>| {
+        n.iter()
+            .any(|n| n == tuban::pipeline::detect::BUILTIN_RGB_NOTE)
+    };
+    assert!(said(&auto.notes), "{:?}", auto.notes);
+    let mbi = run("mbi", Some(EvidenceKind::Mbi));
+    assert_eq!(mbi.evidence, "mbi");
+    assert!(!said(&mbi.notes), "{:?}", mbi.notes);
 }

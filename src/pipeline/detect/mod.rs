@@ -612,6 +612,12 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
     // 8-bit after one, every after pixel was under the shadow value: no change at all).
     let scale = pair.after_value_scale();
     let mut notes = pair.notes.clone();
+    if model
+        .as_ref()
+        .is_some_and(|(m, _)| m.path == Path::new(crate::model::infer::BUILTIN_RGB_NAME))
+    {
+        notes.push(BUILTIN_RGB_NOTE.to_string());
+    }
     if scale != pair.value_scale() {
         notes.push(mixed_scales_note(pair, &plan));
     }
@@ -640,6 +646,10 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
         grid,
     })
 }
+
+/// Said when `--evidence auto` runs the built-in RGB model: it knows the sources it was
+/// trained on and falls below the building index on others (README, "Across datasets").
+pub const BUILTIN_RGB_NOTE: &str = "evidence: the built-in RGB pixel trees, trained on LEVIR-CD, WHU-CD and DSIFN-CD (Google Earth and aerial RGB, 0.3-2 m); on imagery of another source they score below the building index (held-out-dataset pixel F1 0.05-0.12 against 0.33-0.45): there, run --evidence mbi or a model trained on that source's verified leads";
 
 /// What the run must tell about the scene: a co-registration done, a shift left between the
 /// dates, the shares of shadow and cloud.
