@@ -612,10 +612,8 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
     // 8-bit after one, every after pixel was under the shadow value: no change at all).
     let scale = pair.after_value_scale();
     let mut notes = pair.notes.clone();
-    if model
-        .as_ref()
-        .is_some_and(|(m, _)| m.path == Path::new(crate::model::infer::BUILTIN_RGB_NAME))
-    {
+    // A model the user did not name is the built-in one `auto` chose above.
+    if opts.model.is_none() && model.is_some() {
         notes.push(BUILTIN_RGB_NOTE.to_string());
     }
     if scale != pair.value_scale() {
