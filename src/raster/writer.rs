@@ -239,6 +239,70 @@ impl OutputRaster {
             .map_err(err)
     }
 
+    /// Write every band of window `w` at once from pixel-interleaved `data` (`B` values per
+    /// pixel, row-major, `w.width` wide): one dataset-level RasterIO, so GDAL fills each block
+    /// of a pixel-interleaved file once instead of once per band.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file, also when the raster has not `B` bands or `data` does
+    /// not cover the window.
+    pub fn write_pixels<T: GdalType + Copy, const B: usize>(
+        &mut self,
+        w: Window,
+        data: &[[T; B]],
+    ) -> Result<()> {
+        let fail = |reason: String| Error::Write {
+            path: self.path.clone(),
+            reason,
+        };
+        let ds = self.ds.as_ref().expect("written after finish");
+        if ds.raster_count() != B || data.len() != w.pixels() {
+            return Err(fail(format!(
+                "{} values of {B} bands for a {}x{} window of a {}-band raster",
+                data.len(),
+                w.width,
+                w.height,
+                ds.raster_count()
+            )));
+        }
+        let to_i32 = |v: usize| i32::try_from(v).map_err(|_| fail(format!("{v} px window")));
+        let (x, y, width, height) = (
+            to_i32(w.x)?,
+            to_i32(w.y)?,
+            to_i32(w.width)?,
+            to_i32(w.height)?,
+        );
+        let value = std::mem::size_of::<T>();
+        // SAFETY: `data` holds exactly `w.width * w.height` pixels of `B` values of `T`, laid
+        // out with the pixel, line and band spacings passed; GDAL only reads it (GF_Write); a
+        // null band map means bands 1..=B, which the dataset has (checked above).
+        let rv = unsafe {
+            gdal_sys::GDALDatasetRasterIOEx(
+                ds.c_dataset(),
+                gdal_sys::GDALRWFlag::GF_Write,
+                x,
+                y,
+                width,
+                height,
+                data.as_ptr().cast_mut().cast(),
+                width,
+                height,
+                T::gdal_ordinal(),
+                B as i32,
+                std::ptr::null_mut(),
+                (B * value) as i64,
+                (B * value * w.width) as i64,
+                value as i64,
+                std::ptr::null_mut(),
+            )
+        };
+        if rv == gdal_sys::CPLErr::CE_None {
+            Ok(())
+        } else {
+            Err(fail(super::gdal_last_error().trim().to_string()))
+        }
+    }
+
     /// Flush, close and rename into place.
     ///
     /// # Errors
@@ -262,6 +326,78 @@ impl Drop for OutputRaster {
         // Not finished: an error or a panic. Remove the partial file.
         if self.ds.take().is_some() {
             let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixel_interleaved_writes_land_band_by_band() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("four.tif");
+        let spec = RasterSpec {
+            width: 40,
+            height: 20,
+            bands: 4,
+            nodata: None,
+            predictor: "PREDICTOR=2",
+            tile_rows: 16,
+            tile_cols: 16,
+        };
+        let georef = Georef {
+            geo_transform: None,
+            projection: String::new(),
+        };
+        let mut out = OutputRaster::create_bands::<u16>(&path, &spec, &georef).unwrap();
+        let value = |x: usize, y: usize, b: usize| (1000 * b + 40 * y + x) as u16;
+        // Two windows: the top 12 rows, then the rest (not tile-aligned).
+        for (y0, h) in [(0, 12), (12, 8)] {
+            let w = Window {
+                x: 0,
+                y: y0,
+                width: 40,
+                height: h,
+            };
+            let px: Vec<[u16; 4]> = (0..w.pixels())
+                .map(|i| std::array::from_fn(|b| value(i % 40, y0 + i / 40, b)))
+                .collect();
+            out.write_pixels(w, &px).unwrap();
+        }
+        // A window the data does not cover, and a band count the raster does not have.
+        let w = Window {
+            x: 0,
+            y: 0,
+            width: 4,
+            height: 4,
+        };
+        let err = out
+            .write_pixels(w, &[[0u16; 4]; 15])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("four.tif") && err.contains("4x4 window"),
+            "{err}"
+        );
+        let err = out
+            .write_pixels(w, &[[0u16; 3]; 16])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("4-band raster"), "{err}");
+        out.finish().unwrap();
+        let ds = Dataset::open(&path).unwrap();
+        for b in 0..4 {
+            let got = ds
+                .rasterband(b + 1)
+                .unwrap()
+                .read_as::<u16>((0, 0), (40, 20), (40, 20), None)
+                .unwrap()
+                .data()
+                .to_vec();
+            let want: Vec<u16> = (0..800).map(|i| value(i % 40, i / 40, b)).collect();
+            assert_eq!(got, want, "band {}", b + 1);
         }
     }
 }

@@ -941,15 +941,34 @@ impl Scene {
 
     /// The index of the county at (x, y).
     pub fn county_at(&self, x: f64, y: f64) -> usize {
-        let on = |line: &[f64], at: f64| {
-            let k = (at / self.border_step).max(0.0);
-            let i = (k as usize).min(line.len().saturating_sub(2));
-            let t = (k - i as f64).clamp(0.0, 1.0);
-            line[i] * (1.0 - t) + line[(i + 1).min(line.len() - 1)] * t
-        };
-        let east = usize::from(x >= on(&self.border, y));
-        let south = !self.border_ew.is_empty() && y >= on(&self.border_ew, x);
-        east + 2 * usize::from(south)
+        self.counties_along(y).at(x)
+    }
+
+    /// The counties along the line at `y` (the north-south border's x found once).
+    pub fn counties_along(&self, y: f64) -> CountiesAlong<'_> {
+        CountiesAlong {
+            scene: self,
+            y,
+            east_from: self.border_at(&self.border, y),
+        }
+    }
+
+    /// A wandering border (`border` or `border_ew`) at `at`, interpolated between its knots.
+    fn border_at(&self, line: &[f64], at: f64) -> f64 {
+        let k = (at / self.border_step).max(0.0);
+        let i = (k as usize).min(line.len().saturating_sub(2));
+        let t = (k - i as f64).clamp(0.0, 1.0);
+        line[i] * (1.0 - t) + line[(i + 1).min(line.len() - 1)] * t
+    }
+
+    /// A field's crop, basic-farmland flag and brightness factor.
+    pub fn field(&self, (r, c): (usize, usize)) -> Field {
+        let (crop, pbf) = self.field_kind(r, c);
+        Field {
+            crop,
+            pbf,
+            var: 0.9 + 0.2 * super::world::hash01(self.seed ^ 0xB, r as u64, c as u64),
+        }
     }
 
     /// Counties the scene spans (2 or 4; see [`COUNTIES`]).
@@ -975,10 +994,40 @@ impl Scene {
     /// True inside the red-line corridor along the river.
     pub fn near_river(&self, x: f64, y: f64) -> bool {
         let (px, py) = (x.max(0.0) as usize, y.max(0.0) as usize);
-        self.corridor_buckets.candidates(px, py, x, y).any(|i| {
+        self.near_river_of(self.corridor_buckets.candidates(px, py, x, y), x, y)
+    }
+
+    /// [`Scene::near_river`] over the corridor segments `ids` (the bucket candidates of (x, y)).
+    pub fn near_river_of(&self, mut ids: impl Iterator<Item = u32>, x: f64, y: f64) -> bool {
+        ids.any(|i| {
             let (a, b, r) = self.corridor[i as usize];
             super::world::dist2_segment(x, y, a, b) <= r * r
         })
+    }
+}
+
+/// A field of the grid as it renders: crop, basic-farmland flag, brightness factor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Field {
+    pub crop: u8,
+    pub pbf: bool,
+    pub var: f64,
+}
+
+/// The counties along one line of the scene (see [`Scene::counties_along`]).
+pub struct CountiesAlong<'a> {
+    scene: &'a Scene,
+    y: f64,
+    east_from: f64,
+}
+
+impl CountiesAlong<'_> {
+    /// The index of the county at `x` on this line.
+    pub fn at(&self, x: f64) -> usize {
+        let s = self.scene;
+        let east = usize::from(x >= self.east_from);
+        let south = !s.border_ew.is_empty() && self.y >= s.border_at(&s.border_ew, x);
+        east + 2 * usize::from(south)
     }
 }
 

@@ -297,6 +297,48 @@ impl Buckets {
     }
 }
 
+impl Buckets {
+    /// The entries of the cell row of pixel row `py` whose boxes span `fy`, column by column:
+    /// [`Buckets::candidates`] along a line of pixels, with the y test done once per row.
+    pub fn along(&self, py: usize, fy: f64) -> BucketRow {
+        let r = (py / CELL).min(self.rows - 1);
+        let fy = fy as f32;
+        let mut starts = Vec::with_capacity(self.cols + 1);
+        let mut entries = Vec::new();
+        starts.push(0);
+        for cell in &self.cells[r * self.cols..(r + 1) * self.cols] {
+            entries.extend(
+                cell.iter()
+                    .filter(|(_, b)| fy >= b[1] && fy <= b[3])
+                    .map(|&(id, b)| (id, b[0], b[2])),
+            );
+            starts.push(entries.len());
+        }
+        BucketRow { starts, entries }
+    }
+}
+
+/// One row of a [`Buckets`] index at a fixed y (see [`Buckets::along`]).
+pub struct BucketRow {
+    /// Where each cell column's entries start in `entries` (one more than the columns).
+    starts: Vec<usize>,
+    /// (entry, box x0, box x1).
+    entries: Vec<(u32, f32, f32)>,
+}
+
+impl BucketRow {
+    /// What [`Buckets::candidates`] yields for pixel column `x` and point x `fx` on this row.
+    #[inline]
+    pub fn candidates(&self, x: usize, fx: f64) -> impl Iterator<Item = u32> + '_ {
+        let c = (x / CELL).min(self.starts.len() - 2);
+        let fx = fx as f32;
+        self.entries[self.starts[c]..self.starts[c + 1]]
+            .iter()
+            .filter(move |(_, x0, x1)| fx >= *x0 && fx <= *x1)
+            .map(|e| e.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,49 +207,48 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
     let strip = STRIP;
     let strips = n.div_ceil(strip);
     let mut changed = 0u64;
-    // Render strips here (in parallel) while a writer thread compresses the previous ones.
+    // Render strips here (in parallel, straight into the rasters' planes) while a writer thread
+    // compresses the previous ones.
     let ((), out) = crate::stream::with_writer(
         2,
         dir,
-        move |rx: crossbeam_channel::Receiver<(Window, Vec<Pixel>)>| -> Result<Outputs> {
+        move |rx: crossbeam_channel::Receiver<Strip>| -> Result<Outputs> {
             let mut out = out;
-            for (w, pixels) in rx {
-                write_strip(&mut out, &pixels, w)?;
+            for strip in rx {
+                write_strip(&mut out, strip)?;
             }
             Ok(out)
         },
         |tx| {
             for k in 0..strips {
                 let (y0, h) = (k * strip, strip.min(n - k * strip));
-                let mut pixels = vec![Pixel::default(); h * n];
-                pixels
-                    .par_chunks_mut(n)
-                    .enumerate()
-                    .for_each(|(r, out)| row(&scene, y0 + r, out));
-                for (i, p) in pixels.iter().enumerate() {
-                    if p.object > 0 {
-                        let (x, y) = ((i % n) as u64, (y0 + i / n) as u64);
-                        let b = &mut boxes[p.object as usize - 1];
-                        *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
-                        let s = &mut stats[p.object as usize - 1];
-                        let arable = Dlbm::ALL
-                            .get(p.dlbm as usize - 1)
-                            .is_some_and(|d| d.is_arable());
-                        s[0] += 1;
-                        s[1] += u64::from(arable);
-                        s[2] += u64::from(p.pbf);
-                        s[3] += u64::from(p.redline);
-                        s[4 + p.county as usize] += 1;
-                        changed += 1;
-                    }
-                }
-                let strip_window = Window {
+                let mut planes = Strip::new(Window {
                     x: 0,
                     y: y0,
                     width: n,
                     height: h,
-                };
-                if tx.send((strip_window, pixels)).is_err() {
+                });
+                planes.render(&scene);
+                for (i, &object) in planes.objects.iter().enumerate() {
+                    if object > 0 {
+                        let (x, y) = ((i % n) as u64, (y0 + i / n) as u64);
+                        let b = &mut boxes[object as usize - 1];
+                        *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+                        let s = &mut stats[object as usize - 1];
+                        let landuse = planes.landuse[i];
+                        let county = landuse / 16;
+                        let arable = Dlbm::ALL
+                            .get((landuse % 16) as usize - 1)
+                            .is_some_and(|d| d.is_arable());
+                        s[0] += 1;
+                        s[1] += u64::from(arable);
+                        s[2] += u64::from(planes.pbf[i] > 0);
+                        s[3] += u64::from(planes.redline[i]);
+                        s[4 + county as usize] += 1;
+                        changed += 1;
+                    }
+                }
+                if tx.send(planes).is_err() {
                     break;
                 }
                 progress("synth", k as u64 + 1, strips as u64);
@@ -356,30 +355,117 @@ fn label_bands(out: &Outputs) -> Result<()> {
     Ok(())
 }
 
-fn write_strip(out: &mut Outputs, px: &[Pixel], w: Window) -> Result<()> {
-    for b in 0..4 {
-        out.before
-            .write_band(b + 1, w, px.iter().map(|p| p.before[b]).collect())?;
-        out.after
-            .write_band(b + 1, w, px.iter().map(|p| p.after[b]).collect())?;
+/// One strip of the scene as the rasters take it: both dates pixel-interleaved, the rest one
+/// plane each (the survey planes already coded as the reference rasters want them).
+struct Strip {
+    window: Window,
+    before: Vec<[u16; 4]>,
+    after: Vec<[u16; 4]>,
+    truth: Vec<u8>,
+    pseudo: Vec<u8>,
+    /// Land class (`Dlbm::raster`) + 16 x county index.
+    landuse: Vec<u8>,
+    /// County index + 1 where the pixel is basic farmland.
+    pbf: Vec<u8>,
+    redline: Vec<u8>,
+    objects: Vec<u32>,
+}
+
+/// Row `y` of a [`Strip`], plane by plane.
+struct StripRow<'a> {
+    y: usize,
+    before: &'a mut [[u16; 4]],
+    after: &'a mut [[u16; 4]],
+    truth: &'a mut [u8],
+    pseudo: &'a mut [u8],
+    landuse: &'a mut [u8],
+    pbf: &'a mut [u8],
+    redline: &'a mut [u8],
+    objects: &'a mut [u32],
+}
+
+impl Strip {
+    fn new(window: Window) -> Self {
+        let n = window.pixels();
+        Strip {
+            window,
+            before: vec![[0; 4]; n],
+            after: vec![[0; 4]; n],
+            truth: vec![0; n],
+            pseudo: vec![0; n],
+            landuse: vec![0; n],
+            pbf: vec![0; n],
+            redline: vec![0; n],
+            objects: vec![0; n],
+        }
     }
-    out.truth.write(w, px.iter().map(|p| p.truth).collect())?;
-    out.pseudo.write(w, px.iter().map(|p| p.pseudo).collect())?;
+
+    /// Render every row of the strip, rows in parallel.
+    fn render(&mut self, scene: &Scene) {
+        let (w, y0) = (self.window.width, self.window.y);
+        let rows: Vec<StripRow> = self
+            .before
+            .chunks_mut(w)
+            .zip(self.after.chunks_mut(w))
+            .zip(self.truth.chunks_mut(w))
+            .zip(self.pseudo.chunks_mut(w))
+            .zip(self.landuse.chunks_mut(w))
+            .zip(self.pbf.chunks_mut(w))
+            .zip(self.redline.chunks_mut(w))
+            .zip(self.objects.chunks_mut(w))
+            .enumerate()
+            .map(
+                |(
+                    r,
+                    (((((((before, after), truth), pseudo), landuse), pbf), redline), objects),
+                )| {
+                    StripRow {
+                        y: y0 + r,
+                        before,
+                        after,
+                        truth,
+                        pseudo,
+                        landuse,
+                        pbf,
+                        redline,
+                        objects,
+                    }
+                },
+            )
+            .collect();
+        rows.into_par_iter().for_each_init(
+            || vec![Pixel::default(); w],
+            |pixels, r| {
+                row(scene, r.y, pixels);
+                for (x, p) in pixels.iter().enumerate() {
+                    r.before[x] = p.before;
+                    r.after[x] = p.after;
+                    r.truth[x] = p.truth;
+                    r.pseudo[x] = p.pseudo;
+                    r.landuse[x] = p.dlbm + 16 * p.county;
+                    r.pbf[x] = if p.pbf { p.county + 1 } else { 0 };
+                    r.redline[x] = u8::from(p.redline);
+                    r.objects[x] = p.object;
+                }
+            },
+        );
+    }
+}
+
+fn write_strip(out: &mut Outputs, s: Strip) -> Result<()> {
+    let w = s.window;
+    out.before.write_pixels(w, &s.before)?;
+    out.after.write_pixels(w, &s.after)?;
     out.clouds
-        .write(w, px.iter().map(|p| u8::from(p.pseudo >= 3)).collect())?;
+        .write(w, s.pseudo.iter().map(|&p| u8::from(p >= 3)).collect())?;
     let a = &mut out.aux;
-    a.landuse
-        .write(w, px.iter().map(|p| p.dlbm + 16 * p.county).collect())?;
-    a.pbf.write(
-        w,
-        px.iter()
-            .map(|p| if p.pbf { p.county + 1 } else { 0 })
-            .collect(),
-    )?;
-    a.redline
-        .write(w, px.iter().map(|p| u8::from(p.redline)).collect())?;
     a.county
-        .write(w, px.iter().map(|p| p.county + 1).collect())?;
-    a.objects.write(w, px.iter().map(|p| p.object).collect())?;
+        .write(w, s.landuse.iter().map(|&l| l / 16 + 1).collect())?;
+    out.truth.write(w, s.truth)?;
+    out.pseudo.write(w, s.pseudo)?;
+    a.landuse.write(w, s.landuse)?;
+    a.pbf.write(w, s.pbf)?;
+    a.redline.write(w, s.redline)?;
+    a.objects.write(w, s.objects)?;
     Ok(())
 }
