@@ -59,7 +59,15 @@ pub fn write_vectors(
         ("qualifies", Column::Text),
     ];
     let mut w = GpkgWriter::create(&tmp, "truth", &g.projection, &fields)?;
-    let [truth, landuse, pbf_pieces, red_pieces, county_pieces] = traced(dir, aux, counties.len())?;
+    let codes: Vec<f64> = super::scene::Change::ALL
+        .iter()
+        .map(|c| c.code() as f64)
+        .collect();
+    let truth = components(
+        &dir.join("truth.tif"),
+        &codes,
+        Some(&aux.join("objects.tif")),
+    )?;
     for (c, comps) in super::scene::Change::ALL.iter().zip(truth) {
         for comp in comps {
             // The component's object: the largest id it holds (components of one object are the
@@ -106,8 +114,15 @@ pub fn write_vectors(
             ("KCXS", Column::Real),
         ],
     )?;
-    // In the order of `traced`'s values: county by county, class by class.
-    let mut landuse = landuse.into_iter();
+    let classes: Vec<(usize, Dlbm)> = (0..counties.len())
+        .flat_map(|k| Dlbm::ALL.into_iter().map(move |d| (k, d)))
+        .collect();
+    let values: Vec<f64> = classes
+        .iter()
+        .map(|(k, d)| (d.raster() + 16 * *k as u8) as f64)
+        .collect();
+    // In the order of `classes`: county by county, class by class.
+    let mut landuse = components(&aux.join("landuse.tif"), &values, None)?.into_iter();
     for (code, _) in counties.iter() {
         for d in Dlbm::ALL {
             let (dlbm, dlmc) = d.code_name();
@@ -133,7 +148,9 @@ pub fn write_vectors(
         &g.projection,
         &[("JBNTMJ", Column::Real), ("XZQDM", Column::Text)],
     )?;
-    for ((code, _), comps) in counties.iter().zip(pbf_pieces) {
+    let values: Vec<f64> = (1..=counties.len()).map(|k| k as f64).collect();
+    let pieces = components(&aux.join("pbf.tif"), &values, None)?;
+    for ((code, _), comps) in counties.iter().zip(pieces) {
         for comp in comps {
             pbf.push(
                 &to_world(&comp.polygons, &gt),
@@ -148,7 +165,10 @@ pub fn write_vectors(
         &g.projection,
         &[("HXMC", Column::Text), ("MJ", Column::Real)],
     )?;
-    for comp in red_pieces.into_iter().flatten() {
+    for comp in components(&aux.join("redline.tif"), &[1.0], None)?
+        .into_iter()
+        .flatten()
+    {
         red.push(
             &to_world(&comp.polygons, &gt),
             vec![Sql::Text("生态保护红线".into()), Sql::Real(area(&comp))],
@@ -162,7 +182,8 @@ pub fn write_vectors(
         &g.projection,
         &[("XZQDM", Column::Text), ("XZQMC", Column::Text)],
     )?;
-    for ((code, name), comps) in counties.iter().zip(county_pieces) {
+    let pieces = components(&aux.join("county.tif"), &values, None)?;
+    for ((code, name), comps) in counties.iter().zip(pieces) {
         for comp in comps {
             xzq.push(
                 &to_world(&comp.polygons, &gt),
@@ -213,38 +234,6 @@ pub fn write_vectors(
     progress("references", 5, 5);
     rename(&tmp, &dir.join("refs.gpkg"))?;
     Ok(count)
-}
-
-/// The components of the scene's rasters, traced side by side (each raster's rows on the pool
-/// too): the truth classes (with the object ids as evidence, so a component knows its object),
-/// land use by county and class, basic farmland and the counties by county, the red line.
-fn traced(dir: &Path, aux: &Path, counties: usize) -> Result<[Vec<Vec<Component>>; 5]> {
-    use rayon::prelude::*;
-    let codes: Vec<f64> = super::scene::Change::ALL
-        .iter()
-        .map(|c| c.code() as f64)
-        .collect();
-    let landuse: Vec<f64> = (0..counties)
-        .flat_map(|k| {
-            Dlbm::ALL
-                .into_iter()
-                .map(move |d| (d.raster() + 16 * k as u8) as f64)
-        })
-        .collect();
-    let county: Vec<f64> = (1..=counties).map(|k| k as f64).collect();
-    let objects = aux.join("objects.tif");
-    let jobs = [
-        (dir.join("truth.tif"), codes, Some(objects.as_path())),
-        (aux.join("landuse.tif"), landuse, None),
-        (aux.join("pbf.tif"), county.clone(), None),
-        (aux.join("redline.tif"), vec![1.0], None),
-        (aux.join("county.tif"), county, None),
-    ];
-    let done: Vec<Vec<Vec<Component>>> = jobs
-        .par_iter()
-        .map(|(raster, values, evidence)| components(raster, values, *evidence))
-        .collect::<Result<_>>()?;
-    Ok(done.try_into().expect("five rasters traced, five results"))
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
