@@ -11,7 +11,7 @@ use crate::output::gpkg::{Column, GpkgWriter, yes_no};
 use crate::raster::writer::Georef;
 use crate::stream::ProgressFn;
 use crate::vectorize::geometry::{GeoTransform, to_world};
-use crate::vectorize::source::components;
+use crate::vectorize::source::{components, components_each};
 use crate::vectorize::stitch::Component;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use rusqlite::types::Value as Sql;
@@ -121,25 +121,22 @@ pub fn write_vectors(
         .iter()
         .map(|(k, d)| (d.raster() + 16 * *k as u8) as f64)
         .collect();
-    // In the order of `classes`: county by county, class by class.
-    let mut landuse = components(&aux.join("landuse.tif"), &values, None)?.into_iter();
-    for (code, _) in counties.iter() {
-        for d in Dlbm::ALL {
-            let (dlbm, dlmc) = d.code_name();
-            for comp in landuse.next().unwrap_or_default() {
-                let a = area(&comp);
-                let values = vec![
-                    Sql::Text(dlbm.into()),
-                    Sql::Text(dlmc.into()),
-                    Sql::Text(format!("{code}100001")),
-                    Sql::Real(a),
-                    Sql::Real(a),
-                    Sql::Real(0.0),
-                ];
-                dltb.push(&to_world(&comp.polygons, &gt), values)?;
-            }
-        }
-    }
+    // Written as the rows complete them (a county's fields are most of a scene's polygons:
+    // they are not held until the raster is traced).
+    components_each(&aux.join("landuse.tif"), &values, None, |k, comp| {
+        let (county, d) = classes[k];
+        let (dlbm, dlmc) = d.code_name();
+        let a = area(&comp);
+        let values = vec![
+            Sql::Text(dlbm.into()),
+            Sql::Text(dlmc.into()),
+            Sql::Text(format!("{}100001", counties[county].0)),
+            Sql::Real(a),
+            Sql::Real(a),
+            Sql::Real(0.0),
+        ];
+        dltb.push(&to_world(&comp.polygons, &gt), values)
+    })?;
     dltb.finish()?;
     progress("references", 2, 5);
     let mut pbf = GpkgWriter::create(
@@ -149,15 +146,12 @@ pub fn write_vectors(
         &[("JBNTMJ", Column::Real), ("XZQDM", Column::Text)],
     )?;
     let values: Vec<f64> = (1..=counties.len()).map(|k| k as f64).collect();
-    let pieces = components(&aux.join("pbf.tif"), &values, None)?;
-    for ((code, _), comps) in counties.iter().zip(pieces) {
-        for comp in comps {
-            pbf.push(
-                &to_world(&comp.polygons, &gt),
-                vec![Sql::Real(area(&comp)), Sql::Text((*code).into())],
-            )?;
-        }
-    }
+    components_each(&aux.join("pbf.tif"), &values, None, |k, comp| {
+        pbf.push(
+            &to_world(&comp.polygons, &gt),
+            vec![Sql::Real(area(&comp)), Sql::Text(counties[k].0.into())],
+        )
+    })?;
     pbf.finish()?;
     let mut red = GpkgWriter::create(
         &tmp,

@@ -345,10 +345,14 @@ impl MaskSource {
     }
 }
 
+/// Flag-plane bytes one pass over a raster's tile rows may hold: each value traced in the pass
+/// holds a plane the size of a tile per tile column, so a wide raster with many values traces
+/// them in several passes (synth's land use, thirty-odd values, held 0.5 GB on a 16384² scene
+/// and would have held 2 GB at 65536²).
+const PASS_PLANES_BYTES: usize = 256 << 20;
+
 /// The components of each of `values` in the raster `mask` (8-connected, with `evidence`
-/// statistics when given), in that order: every row of the raster (and of `evidence`) is
-/// decoded once for all values, one polygonizer per value. (One pass per value decoded synth's
-/// survey raster thirty times: most of synth's time.)
+/// statistics when given), in that order (see [`components_each`]).
 ///
 /// # Errors
 /// [`Error::Open`] naming the file when GDAL fails.
@@ -357,25 +361,53 @@ pub fn components(
     values: &[f64],
     evidence: Option<&Path>,
 ) -> Result<Vec<Vec<super::stitch::Component>>> {
+    let mut out = vec![Vec::new(); values.len()];
+    components_each(mask, values, evidence, |k, c| {
+        out[k].push(c);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Hand `each` every component of each of `values` in the raster `mask` (8-connected, with
+/// `evidence` statistics when given) with the index of its value, as the tile rows complete
+/// them: nothing is held past its row. Every row of the raster (and of `evidence`) is decoded
+/// once for as many values as [`PASS_PLANES_BYTES`] allows (all of them, but on very wide
+/// rasters), one polygonizer per value. (One pass per value decoded synth's survey raster
+/// thirty times: most of synth's time.)
+///
+/// # Errors
+/// [`Error::Open`] naming the file when GDAL fails; the first error of `each`.
+pub fn components_each(
+    mask: &Path,
+    values: &[f64],
+    evidence: Option<&Path>,
+    mut each: impl FnMut(usize, super::stitch::Component) -> Result<()>,
+) -> Result<()> {
     use super::stitch::{PolygonizeOptions, Polygonizer};
     let rules: Vec<Foreground> = values.iter().map(|&v| Foreground::Value(v)).collect();
     let Some(&first) = rules.first() else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let src = MaskSource::open(mask, first, evidence)?;
     let tile = 1024;
     let grid = TileGrid::new(src.width, src.height, tile, 1);
-    let (_, rows) = grid.dims();
-    let mut polys: Vec<Polygonizer> = rules
-        .iter()
-        .map(|_| Polygonizer::new(src.width, tile, PolygonizeOptions::default()))
-        .collect();
-    let mut out = vec![Vec::new(); rules.len()];
-    for r in 0..rows {
-        let passes = src.read_row_passes(&grid, r, &rules)?;
-        for ((p, o), tiles) in polys.iter_mut().zip(out.iter_mut()).zip(passes) {
-            o.extend(p.push_row(&tiles, r + 1 == rows));
+    let (cols, rows) = grid.dims();
+    let per_value = cols * (tile + 2) * (tile + 2);
+    let group = (PASS_PLANES_BYTES / per_value.max(1)).max(1);
+    for (g, pass) in rules.chunks(group).enumerate() {
+        let mut polys: Vec<Polygonizer> = pass
+            .iter()
+            .map(|_| Polygonizer::new(src.width, tile, PolygonizeOptions::default()))
+            .collect();
+        for r in 0..rows {
+            let tiles = src.read_row_passes(&grid, r, pass)?;
+            for (k, (p, tiles)) in polys.iter_mut().zip(tiles).enumerate() {
+                for c in p.push_row(&tiles, r + 1 == rows) {
+                    each(g * group + k, c)?;
+                }
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
