@@ -285,7 +285,8 @@ fn detect_into(
 ) -> Result<(SceneStats, Option<DetectSummary>)> {
     crate::output::prepare_out_dir(&opts.out_dir)?;
     let _lock = super::lock::FolderLock::acquire(&opts.out_dir)?;
-    crate::raster::tune_gdal();
+    // The readers keep the halo rows a tile row shares with the next in the cache.
+    crate::raster::tune_gdal(256);
     let pair_opts = PairOptions {
         scratch_dir: Some(opts.out_dir.clone()),
         ..opts.pair.clone()
