@@ -346,9 +346,9 @@ impl MaskSource {
 }
 
 /// Flag-plane bytes one pass over a raster's tile rows may hold: each value traced in the pass
-/// holds a plane the size of a tile per tile column, so a wide raster with many values traces
-/// them in several passes (synth's land use, thirty-odd values, held 0.5 GB on a 16384² scene
-/// and would have held 2 GB at 65536²).
+/// fills a plane the size of a tile (1 MB) per tile column, so a wide raster with many values
+/// traces them in several passes (synth's land use, thirty-four values with two counties:
+/// 0.57 GB per tile row of a 16384² scene, 2.3 GB at 65536², in one pass).
 const PASS_PLANES_BYTES: usize = 256 << 20;
 
 /// The components of each of `values` in the raster `mask` (8-connected, with `evidence`
