@@ -119,7 +119,7 @@ pub fn write_vectors(
         .collect();
     let values: Vec<f64> = classes
         .iter()
-        .map(|(k, d)| (d.raster() + 16 * *k as u8) as f64)
+        .map(|(k, d)| f64::from(super::write::landuse_code(d.raster(), *k as u8)))
         .collect();
     // Written as the rows complete them (a county's fields are most of a scene's polygons:
     // they are not held until the raster is traced).

@@ -295,9 +295,7 @@ impl Buckets {
             .filter(move |(_, b)| fx >= b[0] && fy >= b[1] && fx <= b[2] && fy <= b[3])
             .map(|(id, _)| *id)
     }
-}
 
-impl Buckets {
     /// The entries of the cell row of pixel row `py` whose boxes span `fy`, column by column:
     /// [`Buckets::candidates`] along a line of pixels, with the y test done once per row.
     pub fn along(&self, py: usize, fy: f64) -> BucketRow {

@@ -99,7 +99,7 @@ struct Outputs {
 }
 
 struct Aux {
-    /// Land class (`Dlbm::raster`) + 16 x county index.
+    /// Land class and county, coded by [`landuse_code`].
     landuse: OutputRaster,
     /// County index + 1 where the pixel is basic farmland.
     pbf: OutputRaster,
@@ -237,10 +237,9 @@ pub fn synth(opts: &SynthOptions, progress: ProgressFn) -> Result<SynthSummary> 
                         let b = &mut boxes[object as usize - 1];
                         *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
                         let s = &mut stats[object as usize - 1];
-                        let landuse = planes.landuse[i];
-                        let county = landuse / 16;
+                        let (dlbm, county) = landuse_parts(planes.landuse[i]);
                         let arable = Dlbm::ALL
-                            .get((landuse % 16) as usize - 1)
+                            .get(dlbm as usize - 1)
                             .is_some_and(|d| d.is_arable());
                         s[0] += 1;
                         s[1] += u64::from(arable);
@@ -357,6 +356,16 @@ fn label_bands(out: &Outputs) -> Result<()> {
     Ok(())
 }
 
+/// The land-use raster's code of land class `dlbm` (`Dlbm::raster`) in county `county`.
+pub(super) fn landuse_code(dlbm: u8, county: u8) -> u8 {
+    dlbm + 16 * county
+}
+
+/// The land class and the county of a land-use code (see [`landuse_code`]).
+fn landuse_parts(code: u8) -> (u8, u8) {
+    (code % 16, code / 16)
+}
+
 /// One strip of the scene as the rasters take it: both dates pixel-interleaved, the rest one
 /// plane each (the survey planes already coded as the reference rasters want them).
 struct Strip {
@@ -365,7 +374,7 @@ struct Strip {
     after: Vec<[u16; 4]>,
     truth: Vec<u8>,
     pseudo: Vec<u8>,
-    /// Land class (`Dlbm::raster`) + 16 x county index.
+    /// Land class and county, coded by [`landuse_code`].
     landuse: Vec<u8>,
     /// County index + 1 where the pixel is basic farmland.
     pbf: Vec<u8>,
@@ -444,7 +453,7 @@ impl Strip {
                     r.after[x] = p.after;
                     r.truth[x] = p.truth;
                     r.pseudo[x] = p.pseudo;
-                    r.landuse[x] = p.dlbm + 16 * p.county;
+                    r.landuse[x] = landuse_code(p.dlbm, p.county);
                     r.pbf[x] = if p.pbf { p.county + 1 } else { 0 };
                     r.redline[x] = u8::from(p.redline);
                     r.objects[x] = p.object;
@@ -461,8 +470,10 @@ fn write_strip(out: &mut Outputs, s: Strip) -> Result<()> {
     out.clouds
         .write(w, s.pseudo.iter().map(|&p| u8::from(p >= 3)).collect())?;
     let a = &mut out.aux;
-    a.county
-        .write(w, s.landuse.iter().map(|&l| l / 16 + 1).collect())?;
+    a.county.write(
+        w,
+        s.landuse.iter().map(|&l| landuse_parts(l).1 + 1).collect(),
+    )?;
     out.truth.write(w, s.truth)?;
     out.pseudo.write(w, s.pseudo)?;
     a.landuse.write(w, s.landuse)?;
