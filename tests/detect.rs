@@ -605,6 +605,118 @@ fn a_paletted_pair_is_read_as_its_colours() {
     assert!(!rgb.notes.iter().any(|n| n.contains("colour-table")));
 }
 
+/// An RGBA image whose alpha band is not marked as alpha (band 4 of 0 and 255, no colour
+/// interpretation) is read as R, G, B, with a note: taken as NIR it ran the conversion
+/// evidence on a constant and gave another mask, exit 0. Both the marked-RGB case (band 4
+/// the one left) and the no-interpretation case (4 bands, which would be B, G, R, NIR) give
+/// the PNG pair's own result; a fourth band that varies stays NIR.
+#[test]
+fn an_unmarked_alpha_band_is_not_taken_for_nir() {
+    use gdal::raster::ColorInterpretation as C;
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
+    let write = |date: &str, name: &str, marked: bool, fourth: &dyn Fn(usize, u8) -> f32| {
+        let ds = gdal::Dataset::open(root.join(format!("{date}.png"))).unwrap();
+        let (w, h) = ds.raster_size();
+        let mut data: Vec<f32> = Vec::with_capacity(4 * w * h);
+        for b in 1..=3 {
+            let band = ds.rasterband(b).unwrap();
+            let p = band.read_as::<u8>((0, 0), (w, h), (w, h), None).unwrap();
+            data.extend(p.data().iter().map(|&v| f32::from(v)));
+        }
+        let red: Vec<u8> = data[..w * h].iter().map(|&v| v as u8).collect();
+        data.extend((0..w * h).map(|i| fourth(i, red[i])));
+        let path = dir.path().join(name);
+        let spec = Spec {
+            gt: None,
+            epsg: None,
+            ..Spec::gk(w, h, 4)
+        };
+        write_tif::<u8>(&path, spec, &data, |v| v as u8);
+        let out = gdal::Dataset::open_ex(
+            &path,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let interp = if marked {
+            [C::RedBand, C::GreenBand, C::BlueBand, C::Undefined]
+        } else {
+            [C::Undefined, C::Undefined, C::Undefined, C::Undefined]
+        };
+        for (k, c) in interp.into_iter().enumerate() {
+            out.rasterband(k + 1)
+                .unwrap()
+                .set_color_interpretation(c)
+                .unwrap();
+        }
+        path
+    };
+    // Opaque but for a transparent corner.
+    let alpha = |i: usize, _: u8| if i < 300 { 0.0 } else { 255.0 };
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let png = run(
+        &opts(
+            &root.join("before.png"),
+            &root.join("after.png"),
+            &dir.path().join("png"),
+            1536,
+            None,
+        ),
+        &cpu,
+    );
+    assert!(png.changed_px > 500, "{}", png.changed_px);
+    for marked in [true, false] {
+        let (b, a) = (
+            write("before", &format!("b{marked}.tif"), marked, &alpha),
+            write("after", &format!("a{marked}.tif"), marked, &alpha),
+        );
+        let out = dir.path().join(format!("rgba{marked}"));
+        let s = run(&opts(&b, &a, &out, 1536, None), &cpu);
+        assert_eq!(s.evidence, png.evidence, "marked {marked}");
+        assert_eq!(s.changed_px, png.changed_px, "marked {marked}");
+        assert!(
+            read_u8(&out.join("change.tif")).2 == read_u8(&dir.path().join("png/change.tif")).2,
+            "marked {marked}: the mask differs from the PNG pair's"
+        );
+        assert!(
+            s.notes
+                .iter()
+                .any(|n| n.contains(&format!("b{marked}.tif: band 4"))
+                    && n.contains("not near infrared")),
+            "{:?}",
+            s.notes
+        );
+    }
+    // A fourth band that varies (here a dimmed red) is the NIR of a 4-band product.
+    let dim = |_: usize, r: u8| f32::from(r / 2 + 10);
+    let (b, a) = (
+        write("before", "bn.tif", true, &dim),
+        write("after", "an.tif", true, &dim),
+    );
+    let s = run(&opts(&b, &a, &dir.path().join("nir"), 1536, None), &cpu);
+    assert_eq!(s.evidence, "conversion");
+    assert!(!s.notes.iter().any(|n| n.contains("not near infrared")));
+}
+
+/// The same image given as both dates changes nowhere, whatever the evidence: the built-in
+/// pixel trees, which read each date's look, marked 61 pixels (3 polygons) of this LEVIR-CD
+/// tile before learned evidence was held at 0 where the dates are identical.
+#[test]
+fn identical_dates_change_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir/after.png");
+    let cpu = Backend::Cpu(Driver::Rayon);
+    for evidence in [None, Some(EvidenceKind::Mbi), Some(EvidenceKind::Cva)] {
+        let out = dir.path().join(format!("{evidence:?}"));
+        let s = run(&opts(&png, &png, &out, 1536, evidence), &cpu);
+        assert!(s.valid_px > 60_000, "{}", s.valid_px);
+        assert_eq!(s.changed_px, 0, "{evidence:?} ({})", s.evidence);
+    }
+}
+
 /// Bands that carry their own scale and offset are read through them: a Sentinel-2 image of
 /// processing baseline 04 (digital numbers +1000, offset -1000) beside one without the offset,
 /// and Landsat Collection 2 style surface reflectance (x 0.0000275 - 0.2) on both dates, give

@@ -20,6 +20,54 @@ pub struct ModelEvidence {
     pub classes: Vec<Vec<f32>>,
 }
 
+/// Half-side (px) of the window [`still_where_identical`] compares.
+pub const STILL_REACH_PX: usize = 1;
+
+/// Set `change` to 0 at valid pixels where both dates hold the same values in every one of
+/// the model's `bands` over the 3 x 3 window around (clipped to the tile): nothing changed
+/// there, whatever the model makes of the pixel's look. A model that reads each date's
+/// appearance (the built-in pixel trees read both dates' features beside their difference)
+/// otherwise marks change on identical dates: 61 pixels, 3 polygons on a LEVIR-CD tile given
+/// as both dates; and mosaics fill the areas a quarter did not image with the old imagery.
+/// Two different acquisitions agree on 27 values of a 3 x 3 window only where both clip (pure
+/// black or white), where no change shows either.
+pub fn still_where_identical(input: &TileInput, bands: &[usize], change: &mut [f32]) {
+    let (w, h) = (input.width, input.height);
+    let n = w * h;
+    let same: Vec<u8> = (0..n)
+        .map(|i| {
+            u8::from(
+                bands
+                    .iter()
+                    .all(|&b| input.before[b * n + i] == input.after[b * n + i]),
+            )
+        })
+        .collect();
+    if !same.contains(&1) {
+        return;
+    }
+    // Eroded along rows, then along columns (a 3 x 3 minimum).
+    let r = STILL_REACH_PX;
+    let mut rows = vec![0u8; n];
+    for y in 0..h {
+        let line = &same[y * w..(y + 1) * w];
+        for x in 0..w {
+            rows[y * w + x] = line[x.saturating_sub(r)..(x + r + 1).min(w)]
+                .iter()
+                .fold(1, |m, &v| m.min(v));
+        }
+    }
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let i = y * w + x;
+            if input.valid[i] != 0 && (y0..y1).all(|yy| rows[yy * w + x] != 0) {
+                change[i] = 0.0;
+            }
+        }
+    }
+}
+
 /// What computes a model's probabilities.
 #[derive(Clone, Debug)]
 pub enum Engine {
@@ -253,12 +301,33 @@ impl ChangeModel {
         })
     }
 
+    /// How far (px) a pixel's evidence reaches: the model tiles' overlap, and the window
+    /// [`still_where_identical`] looks at.
+    pub fn reach_px(&self) -> u32 {
+        self.config.tile.overlap as u32 + STILL_REACH_PX as u32
+    }
+
     /// The change probability of every pixel of `input` (NaN where not valid), with model
-    /// tiles of `tile` px (None: the configuration's), convolutions on `device` (None: CPU).
+    /// tiles of `tile` px (None: the configuration's), convolutions on `device` (None: CPU);
+    /// 0 where the dates are identical around the pixel ([`still_where_identical`]).
     ///
     /// # Errors
     /// [`Error::Model`] when the graph refuses the tile (a wrong shape).
     pub fn evidence(
+        &self,
+        input: &TileInput,
+        bands: &[usize],
+        scaling: &Scaling,
+        tile: Option<usize>,
+        device: super::ops::ConvDevice,
+    ) -> Result<ModelEvidence> {
+        let mut e = self.model_evidence(input, bands, scaling, tile, device)?;
+        still_where_identical(input, bands, &mut e.change);
+        Ok(e)
+    }
+
+    /// [`Self::evidence`] as the model gives it.
+    fn model_evidence(
         &self,
         input: &TileInput,
         bands: &[usize],
@@ -498,6 +567,50 @@ fn ramp(size: usize, overlap: usize, first: bool, last: bool) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identical_windows_are_still() {
+        // 9 x 7, two bands; the after date differs at (4, 3) in band 1 only, and band 0
+        // differs at (0, 0), which the model does not read (bands = [1]).
+        let (w, h) = (9, 7);
+        let n = w * h;
+        let before: Vec<f32> = (0..2 * n).map(|i| (i % 13) as f32).collect();
+        let mut after = before.clone();
+        after[n + 3 * w + 4] += 1.0;
+        after[0] += 5.0;
+        let mut valid = vec![1u32; n];
+        valid[w * h - 1] = 0;
+        let input = TileInput {
+            width: w,
+            height: h,
+            bands: 2,
+            before,
+            after,
+            valid,
+        };
+        let mut change = vec![0.7f32; n];
+        change[n - 1] = f32::NAN;
+        still_where_identical(&input, &[1], &mut change);
+        for y in 0..h {
+            for x in 0..w {
+                let c = change[y * w + x];
+                if y * w + x == n - 1 {
+                    assert!(c.is_nan(), "nodata stays nodata");
+                } else if x.abs_diff(4) <= 1 && y.abs_diff(3) <= 1 {
+                    assert_eq!(c, 0.7, "({x}, {y}) sees the changed pixel");
+                } else {
+                    assert_eq!(c, 0.0, "({x}, {y}) is still");
+                }
+            }
+        }
+        // Every band read: band 0's difference at (0, 0) keeps its window.
+        let mut change = vec![0.7f32; n];
+        still_where_identical(&input, &[0, 1], &mut change);
+        assert_eq!(
+            (change[0], change[w + 1], change[2 * w + 2]),
+            (0.7, 0.7, 0.0)
+        );
+    }
 
     #[test]
     fn tiles_cover_the_axis_and_weights_never_vanish() {

@@ -402,13 +402,20 @@ impl ScenePair {
         let spec_b = opts.bands_before.as_deref();
         let spec_a = opts.bands_after.as_deref().or(spec_b);
         let mut choice_b = select(&ds_b, before, spec_b)?;
-        let choice_a = select(&ds_a, after, spec_a)?;
+        let mut choice_a = select(&ds_a, after, spec_a)?;
         if choice_a.len() != choice_b.len() {
             return Err(Error::BandCount {
                 path: after.into(),
                 got: choice_a.len(),
                 want: choice_b.len(),
             });
+        }
+        if spec_b.is_none() && spec_a.is_none() {
+            drop_mask_band(
+                (&mut choice_b, &ds_b, before),
+                (&mut choice_a, &ds_a),
+                &mut notes,
+            );
         }
         let known = roles_of(&choice_b);
         if known == BandRoles::NONE {
@@ -728,6 +735,72 @@ impl DateTile {
             valid,
         }
     }
+}
+
+/// Of four bands, the one a 4-band product would have as NIR (the 4th when no band has a role;
+/// the one left when blue, green and red are marked) is left out when, in both dates, it
+/// holds nothing but 0 and full-scale values ([`mask_like`]): an RGBA image's unmarked alpha
+/// band or a padding band, read as NIR, ran the conversion evidence on a constant and gave a
+/// wrong mask with no error. Without it the image is R, G, B ([`assume_roles`]).
+fn drop_mask_band(
+    (choice_b, ds_b, before): (&mut Vec<BandChoice>, &Dataset, &Path),
+    (choice_a, ds_a): (&mut Vec<BandChoice>, &Dataset),
+    notes: &mut Vec<String>,
+) {
+    if choice_b.len() != 4 || choice_a.len() != 4 {
+        return;
+    }
+    let known = roles_of(choice_b);
+    let candidate = if known == BandRoles::NONE {
+        Some(3)
+    } else if known.nir.is_none()
+        && [known.blue, known.green, known.red]
+            .iter()
+            .all(Option::is_some)
+    {
+        choice_b.iter().position(|c| c.role.is_none())
+    } else {
+        None
+    };
+    let Some(k) = candidate else {
+        return;
+    };
+    if !(mask_like(ds_b, choice_b[k].number) && mask_like(ds_a, choice_a[k].number)) {
+        return;
+    }
+    let number = choice_b[k].number;
+    choice_b.remove(k);
+    choice_a.remove(k);
+    notes.push(format!(
+        "{}: band {number} has no colour interpretation and holds only 0 and full-scale values (255 or 65535) in both dates: a transparency mask or padding, not near infrared; left out (mark it as alpha, e.g. gdal_edit.py -colorinterp_{number} alpha FILE, so that transparent pixels are nodata, or name it with --bands if it is NIR)",
+        before.display()
+    ));
+}
+
+/// Side (px) of the windows [`mask_like`] reads, on a 5 x 5 grid over the image.
+const MASK_PROBE_PX: usize = 16;
+
+/// Whether band `n` of `ds` holds nothing but 0, 255 and 65535 in 25 small windows spread over
+/// the image (at least 256 pixels read): the values of a transparency mask or a padding band,
+/// never all of a real image band's. False when it cannot tell (a tiny image, a read error).
+fn mask_like(ds: &Dataset, n: usize) -> bool {
+    let Ok(band) = ds.rasterband(n) else {
+        return false;
+    };
+    let (w, h) = ds.raster_size();
+    let side = MASK_PROBE_PX.min(w).min(h);
+    if side * side * 25 < 256 {
+        return false;
+    }
+    (0..25).all(|k| {
+        let (x, y) = ((w - side) * (k % 5) / 4, (h - side) * (k / 5) / 4);
+        band.read_as::<f64>((x as isize, y as isize), (side, side), (side, side), None)
+            .is_ok_and(|b| {
+                b.data()
+                    .iter()
+                    .all(|&v| v == 0.0 || v == 255.0 || v == 65535.0)
+            })
+    })
 }
 
 /// When no role is known: 4 bands are taken as B, G, R, NIR (the order of GF-2, ZY-3, Planet and

@@ -579,7 +579,7 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
             let model = crate::model::infer::ChangeModel::load(&m.path, m.config.as_deref())?;
             let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
             config.evidence = EvidenceKind::Model;
-            config.model_reach_px = model.config.tile.overlap as u32;
+            config.model_reach_px = model.reach_px();
             Some((model, bands))
         }
         // `auto` on imagery with red, green and blue but no NIR, finer than 5 m: the built-in
@@ -591,7 +591,7 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
                 .ok()
                 .map(|bands| {
                     config.evidence = EvidenceKind::Model;
-                    config.model_reach_px = model.config.tile.overlap as u32;
+                    config.model_reach_px = model.reach_px();
                     (model, bands)
                 })
         }
