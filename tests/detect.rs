@@ -605,6 +605,52 @@ fn a_paletted_pair_is_read_as_its_colours() {
     assert!(!rgb.notes.iter().any(|n| n.contains("colour-table")));
 }
 
+/// The R, G, B planes of testdata/levir's `date`.png, band-sequential, and the tile's size.
+fn levir_planes(date: &str) -> (usize, usize, Vec<f32>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
+    let ds = gdal::Dataset::open(root.join(format!("{date}.png"))).unwrap();
+    let (w, h) = ds.raster_size();
+    let mut data = Vec::with_capacity(3 * w * h);
+    for b in 1..=3 {
+        let p = ds.rasterband(b).unwrap();
+        let p = p.read_as::<u8>((0, 0), (w, h), (w, h), None).unwrap();
+        data.extend(p.data().iter().map(|&v| f32::from(v)));
+    }
+    (w, h, data)
+}
+
+/// Write `data` as a byte GeoTIFF without georeference, its bands' colour interpretations
+/// set to `interp`.
+fn write_interpreted(
+    path: &Path,
+    (w, h): (usize, usize),
+    data: &[f32],
+    nodata: Option<f64>,
+    interp: Vec<gdal::raster::ColorInterpretation>,
+) {
+    let spec = Spec {
+        gt: None,
+        epsg: None,
+        nodata,
+        ..Spec::gk(w, h, interp.len())
+    };
+    write_tif::<u8>(path, spec, data, |v| v as u8);
+    let out = gdal::Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (k, c) in interp.into_iter().enumerate() {
+        out.rasterband(k + 1)
+            .unwrap()
+            .set_color_interpretation(c)
+            .unwrap();
+    }
+}
+
 /// An RGBA image whose alpha band is not marked as alpha (band 4 of 0 and 255, no colour
 /// interpretation) is read as R, G, B, with a note: taken as NIR it ran the conversion
 /// evidence on a constant and gave another mask, exit 0. Both the marked-RGB case (band 4
@@ -616,42 +662,16 @@ fn an_unmarked_alpha_band_is_not_taken_for_nir() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
     let write = |date: &str, name: &str, marked: bool, fourth: &dyn Fn(usize, u8) -> f32| {
-        let ds = gdal::Dataset::open(root.join(format!("{date}.png"))).unwrap();
-        let (w, h) = ds.raster_size();
-        let mut data: Vec<f32> = Vec::with_capacity(4 * w * h);
-        for b in 1..=3 {
-            let band = ds.rasterband(b).unwrap();
-            let p = band.read_as::<u8>((0, 0), (w, h), (w, h), None).unwrap();
-            data.extend(p.data().iter().map(|&v| f32::from(v)));
-        }
+        let (w, h, mut data) = levir_planes(date);
         let red: Vec<u8> = data[..w * h].iter().map(|&v| v as u8).collect();
         data.extend((0..w * h).map(|i| fourth(i, red[i])));
         let path = dir.path().join(name);
-        let spec = Spec {
-            gt: None,
-            epsg: None,
-            ..Spec::gk(w, h, 4)
-        };
-        write_tif::<u8>(&path, spec, &data, |v| v as u8);
-        let out = gdal::Dataset::open_ex(
-            &path,
-            gdal::DatasetOptions {
-                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-                ..Default::default()
-            },
-        )
-        .unwrap();
         let interp = if marked {
-            [C::RedBand, C::GreenBand, C::BlueBand, C::Undefined]
+            vec![C::RedBand, C::GreenBand, C::BlueBand, C::Undefined]
         } else {
-            [C::Undefined, C::Undefined, C::Undefined, C::Undefined]
+            vec![C::Undefined, C::Undefined, C::Undefined, C::Undefined]
         };
-        for (k, c) in interp.into_iter().enumerate() {
-            out.rasterband(k + 1)
-                .unwrap()
-                .set_color_interpretation(c)
-                .unwrap();
-        }
+        write_interpreted(&path, (w, h), &data, None, interp);
         path
     };
     // Opaque but for a transparent corner.
@@ -715,6 +735,59 @@ fn identical_dates_change_nowhere() {
         assert!(s.valid_px > 60_000, "{}", s.valid_px);
         assert_eq!(s.changed_px, 0, "{evidence:?} ({})", s.evidence);
     }
+}
+
+/// An after date whose right 96 columns are 0 in every band, with no nodata declared, is
+/// read as imagery (the run cannot tell fill from black) but the run says so; declared as
+/// nodata, the collar is left out and the note is not given.
+#[test]
+fn an_undeclared_zero_collar_is_noted() {
+    use gdal::raster::ColorInterpretation as C;
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
+    let (w, h, mut data) = levir_planes("after");
+    for (i, v) in data.iter_mut().enumerate() {
+        if i % w >= w - 96 {
+            *v = 0.0;
+        }
+    }
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let mut runs = Vec::new();
+    for nodata in [None, Some(0.0)] {
+        let path = dir.path().join(format!("after{}.tif", nodata.is_some()));
+        let interp = vec![C::RedBand, C::GreenBand, C::BlueBand];
+        write_interpreted(&path, (w, h), &data, nodata, interp);
+        let out = dir.path().join(format!("o{}", nodata.is_some()));
+        runs.push(run(
+            &opts(&root.join("before.png"), &path, &out, 1536, None),
+            &cpu,
+        ));
+    }
+    let noted = |s: &DetectSummary| {
+        s.notes
+            .iter()
+            .any(|n| n.contains("afterfalse.tif") && n.contains("0 in every band"))
+    };
+    assert!(noted(&runs[0]), "{:?}", runs[0].notes);
+    assert!(
+        !runs[1].notes.iter().any(|n| n.contains("0 in every band")),
+        "{:?}",
+        runs[1].notes
+    );
+    // Declared, the collar is nodata (and so is any other pixel with a 0 in some band: GDAL's
+    // nodata is per band), and none of it changed.
+    let outside = (w * h - 96 * h) as u64;
+    assert!(
+        runs[1].valid_px <= outside && runs[1].valid_px * 100 > outside * 98,
+        "{} valid of {outside} outside the collar",
+        runs[1].valid_px
+    );
+    assert!(
+        runs[1].changed_px < runs[0].changed_px,
+        "{} {}",
+        runs[1].changed_px,
+        runs[0].changed_px
+    );
 }
 
 /// Bands that carry their own scale and offset are read through them: a Sentinel-2 image of

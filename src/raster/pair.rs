@@ -492,6 +492,11 @@ impl ScenePair {
         };
         let before_date = mk(before, ds_b, &choice_b, off_b, scale_b, &linear_b)?;
         let after_date = mk(after, ds_a, &choice_a, off_a, scale_a, &linear_a)?;
+        notes.extend(
+            [&before_date, &after_date]
+                .into_iter()
+                .filter_map(fill_note),
+        );
         for d in [&before_date, &after_date] {
             if d.linear.iter().any(Option::is_some) {
                 notes.push(format!(
@@ -788,18 +793,72 @@ fn mask_like(ds: &Dataset, n: usize) -> bool {
         return false;
     };
     let (w, h) = ds.raster_size();
-    let side = MASK_PROBE_PX.min(w).min(h);
-    if side * side * 25 < 256 {
+    let Some(mut windows) = probe_windows(w, h) else {
         return false;
-    }
-    (0..25).all(|k| {
-        let (x, y) = ((w - side) * (k % 5) / 4, (h - side) * (k / 5) / 4);
+    };
+    windows.all(|(x, y, side)| {
         band.read_as::<f64>((x as isize, y as isize), (side, side), (side, side), None)
             .is_ok_and(|b| {
                 b.data()
                     .iter()
                     .all(|&v| v == 0.0 || v == 255.0 || v == 65535.0)
             })
+    })
+}
+
+/// The 25 windows `(x, y, side)` the probes read, on a 5 x 5 grid over a `w` x `h` image,
+/// corners and edges included; None when they would read under 256 pixels (too few to tell).
+fn probe_windows(w: usize, h: usize) -> Option<impl Iterator<Item = (usize, usize, usize)>> {
+    let side = MASK_PROBE_PX.min(w).min(h);
+    (side * side * 25 >= 256)
+        .then(|| (0..25).map(move |k| ((w - side) * (k % 5) / 4, (h - side) * (k / 5) / 4, side)))
+}
+
+/// Of the probe windows' pixels ([`probe_windows`]), how many are 0 in every one of `bands`,
+/// and how many were read; None when it cannot tell.
+fn zero_pixels(ds: &Dataset, bands: &[usize]) -> Option<(usize, usize)> {
+    let (w, h) = ds.raster_size();
+    let (mut zero, mut read) = (0, 0);
+    for (x, y, side) in probe_windows(w, h)? {
+        let mut all = vec![true; side * side];
+        for &n in bands {
+            let b = ds
+                .rasterband(n)
+                .ok()?
+                .read_as::<f64>((x as isize, y as isize), (side, side), (side, side), None)
+                .ok()?;
+            for (a, &v) in all.iter_mut().zip(b.data()) {
+                *a &= v == 0.0;
+            }
+        }
+        zero += all.iter().filter(|&&z| z).count();
+        read += side * side;
+    }
+    Some((zero, read))
+}
+
+/// Share of sampled pixels, 0 in every band of an image that declares no nodata, from which
+/// the run says they may be fill ([`fill_note`]).
+const FILL_NOTE_SHARE: f64 = 0.02;
+
+/// The note for `date` when it declares no nodata (no band has a mask) and at least
+/// [`FILL_NOTE_SHARE`] of its sampled pixels are 0 in every band: the collar of an
+/// orthoimage or a mosaic's unimaged area, left undeclared, shows as change (a LEVIR-CD tile
+/// whose after date had its right 96 columns zeroed: 38 % of the pixels changed, 34
+/// polygons). Pure black in every band is rare in imagery (clipped shadow); the run cannot
+/// tell, so it says so rather than guess.
+fn fill_note(date: &DateImage) -> Option<String> {
+    if date.masked.iter().any(|&m| m) {
+        return None;
+    }
+    let (zero, read) = zero_pixels(&date.ds, &date.bands)?;
+    let share = zero as f64 / read as f64;
+    (share >= FILL_NOTE_SHARE).then(|| {
+        format!(
+            "{}: {:.0} % of {read} pixels sampled over the image are 0 in every band and the file declares no nodata: if that is fill outside the imaged area, declare it (gdal_edit.py -a_nodata 0 FILE), or it shows as change",
+            date.path.display(),
+            100.0 * share
+        )
     })
 }
 
