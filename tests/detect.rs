@@ -737,6 +737,47 @@ fn identical_dates_change_nowhere() {
     }
 }
 
+/// The built-in pixel trees scale each date by its own statistics: an 8-bit before date and
+/// the after date stretched to 16 bits give the 8-bit pair's mask, and the note says why
+/// (it spoke of NDVI, which no model computes).
+#[test]
+fn the_trees_do_not_mind_mixed_bit_depths() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
+    let (w, h, data) = levir_planes("after");
+    let a16 = dir.path().join("after16.tif");
+    let spec = Spec {
+        gt: None,
+        epsg: None,
+        ..Spec::gk(w, h, 3)
+    };
+    write_tif::<u16>(&a16, spec, &data, |v| (v * 257.0) as u16);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let before = root.join("before.png");
+    let png = dir.path().join("png");
+    let same = run(
+        &opts(&before, &root.join("after.png"), &png, 1536, None),
+        &cpu,
+    );
+    let mixed = run(
+        &opts(&before, &a16, &dir.path().join("mixed"), 1536, None),
+        &cpu,
+    );
+    assert_eq!(mixed.evidence, "model");
+    assert!(same.changed_px > 500, "{}", same.changed_px);
+    assert!(
+        read_u8(&dir.path().join("mixed/change.tif")).2 == read_u8(&png.join("change.tif")).2,
+        "the 16-bit after date changed the mask"
+    );
+    assert!(
+        mixed.notes.iter().any(
+            |n| n.contains("after16.tif is integer") && n.contains("each date by its own mean")
+        ),
+        "{:?}",
+        mixed.notes
+    );
+}
+
 /// An after date whose right 96 columns are 0 in every band, with no nodata declared, is
 /// read as imagery (the run cannot tell fill from black) but the run says so; declared as
 /// nodata, the collar is left out and the note is not given.

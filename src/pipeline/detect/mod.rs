@@ -618,7 +618,8 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
         notes.push(BUILTIN_RGB_NOTE.to_string());
     }
     if scale != pair.value_scale() {
-        notes.push(mixed_scales_note(pair, &plan));
+        let model_scale = model.as_ref().map(|(m, _)| m.config.input.scale);
+        notes.push(mixed_scales_note(pair, &plan, model_scale));
     }
     if plan.config.evidence == EvidenceKind::Conversion && scale != 255.0 {
         plan.cloud_value = (CLOUD_REFLECTANCE * scale) as f32;
@@ -885,9 +886,20 @@ fn never_typed_px(min_area_m2: f64, pair: &ScenePair) -> u64 {
     }
 }
 
-fn mixed_scales_note(pair: &ScenePair, plan: &Plan) -> String {
+fn mixed_scales_note(
+    pair: &ScenePair,
+    plan: &Plan,
+    model_scale: Option<crate::model::config::Scale>,
+) -> String {
+    use crate::model::config::Scale;
     let (b, a) = pair.paths();
-    let how = if plan.config.evidence.is_ratio_index() {
+    let how = if let Some(scale) = model_scale {
+        if scale == Scale::Scene {
+            "the model scales each date by its own mean and deviation, so the scales do not matter, but a display stretch changes the look: check the result"
+        } else {
+            "the model reads both dates with one fixed scaling (its configuration's), so one of them is off its scale: bring both to one (gdal_translate -scale) or expect wrong evidence"
+        }
+    } else if plan.config.evidence.is_ratio_index() {
         "the evidence compares band ratios (NDVI), which do not depend on the scale, but a display stretch moves them: check the result"
     } else if plan.config.normalize {
         "the radiometric normalisation fits the after image onto the before one"
