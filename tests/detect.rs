@@ -823,6 +823,17 @@ fn an_undeclared_zero_collar_is_noted() {
         "{} valid of {outside} outside the collar",
         runs[1].valid_px
     );
+    // Scattered black is not fill: the before tile's red band alone is 0 at 7 % of its
+    // pixels (shadows), with no sampled window all 0.
+    let (w, h, before) = levir_planes("before");
+    let red = dir.path().join("red.tif");
+    write_interpreted(&red, (w, h), &before[..w * h], None, vec![C::Undefined]);
+    let s = run(&opts(&red, &red, &dir.path().join("red"), 1536, None), &cpu);
+    assert!(
+        !s.notes.iter().any(|n| n.contains("0 in every band")),
+        "{:?}",
+        s.notes
+    );
     assert!(
         runs[1].changed_px < runs[0].changed_px,
         "{} {}",

@@ -815,10 +815,10 @@ fn probe_windows(w: usize, h: usize) -> Option<impl Iterator<Item = (usize, usiz
 }
 
 /// Of the probe windows' pixels ([`probe_windows`]), how many are 0 in every one of `bands`,
-/// and how many were read; None when it cannot tell.
-fn zero_pixels(ds: &Dataset, bands: &[usize]) -> Option<(usize, usize)> {
+/// how many were read, and how many windows were 0 throughout; None when it cannot tell.
+fn zero_pixels(ds: &Dataset, bands: &[usize]) -> Option<(usize, usize, usize)> {
     let (w, h) = ds.raster_size();
-    let (mut zero, mut read) = (0, 0);
+    let (mut zero, mut read, mut whole) = (0, 0, 0);
     for (x, y, side) in probe_windows(w, h)? {
         let mut all = vec![true; side * side];
         for &n in bands {
@@ -831,18 +831,22 @@ fn zero_pixels(ds: &Dataset, bands: &[usize]) -> Option<(usize, usize)> {
                 *a &= v == 0.0;
             }
         }
-        zero += all.iter().filter(|&&z| z).count();
+        let z = all.iter().filter(|&&z| z).count();
+        zero += z;
         read += side * side;
+        whole += usize::from(z == side * side);
     }
-    Some((zero, read))
+    Some((zero, read, whole))
 }
 
 /// Share of sampled pixels, 0 in every band of an image that declares no nodata, from which
 /// the run says they may be fill ([`fill_note`]).
 const FILL_NOTE_SHARE: f64 = 0.02;
 
-/// The note for `date` when it declares no nodata (no band has a mask) and at least
-/// [`FILL_NOTE_SHARE`] of its sampled pixels are 0 in every band: the collar of an
+/// The note for `date` when it declares no nodata (no band has a mask), at least
+/// [`FILL_NOTE_SHARE`] of its sampled pixels are 0 in every band and one probe window is 0
+/// throughout (fill is one large area; the red band of a LEVIR-CD tile, alone, is 0 at 7 % of
+/// its pixels, in shadows, with no 16² window of it all 0): the collar of an
 /// orthoimage or a mosaic's unimaged area, left undeclared, shows as change (a LEVIR-CD tile
 /// whose after date had its right 96 columns zeroed: 38 % of the pixels changed, 34
 /// polygons). Pure black in every band is rare in imagery (clipped shadow); the run cannot
@@ -851,9 +855,9 @@ fn fill_note(date: &DateImage) -> Option<String> {
     if date.masked.iter().any(|&m| m) {
         return None;
     }
-    let (zero, read) = zero_pixels(&date.ds, &date.bands)?;
+    let (zero, read, whole) = zero_pixels(&date.ds, &date.bands)?;
     let share = zero as f64 / read as f64;
-    (share >= FILL_NOTE_SHARE).then(|| {
+    (share >= FILL_NOTE_SHARE && whole > 0).then(|| {
         format!(
             "{}: {:.0} % of {read} pixels sampled over the image are 0 in every band and the file declares no nodata: if that is fill outside the imaged area, declare it (gdal_edit.py -a_nodata 0 FILE), or it shows as change",
             date.path.display(),
