@@ -47,6 +47,8 @@ const CASES: &[Case] = &[
     case("detect: band beyond the image", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o8", "--bands", "R=9,G=2,B=1"], &["b.tif", "9"], &["o8/change.tif"]),
     case("detect: negative minimum area", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o9", "--min-area-mu=-1"], &["--min-area-mu -1"], &["o9"]),
     case("detect: join gap out of range", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o10", "--join", "5000"], &["--join 5000"], &["o10"]),
+    case("detect: opening radius out of range", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o10b", "--open", "100000"], &["--open 100000", "0 to 100"], &["o10b"]),
+    case("detect: closing radius out of range", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o10c", "--close", "101"], &["--close 101", "0 to 100"], &["o10c"]),
     case("detect: building index lines reversed", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o11", "--mbi-lines", "45,5"], &["--mbi-lines", "45,5"], &["o11"]),
     case("detect: a model that is not ONNX", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o12", "--model", "{d}/notes.txt"], &["notes.txt"], &["o12/change.tif"]),
     case("detect: a lead model that is not one", &[DET[0], DET[1], DET[2], DET[3], DET[4], "--out", "{d}/o13", "--lead-model", "{d}/rules_bad.toml"], &["rules_bad.toml", "not a tuban lead model"], &["o13"]),

@@ -10,6 +10,10 @@ use tuban::classify::ClassifyConf;
 use tuban::engine::Backend;
 use tuban::gpu::{AdapterChoice, GpuContext};
 use tuban::pipeline::detect::{ContextSource, DetectOptions, DetectSummary, detect};
+
+/// Largest `--open` / `--close` radius (px): an opening of 100 px removes every change
+/// narrower than 201 px, far past any use.
+const MAX_MORPHOLOGY_PX: u32 = 100;
 use tuban::raster::pair::PairOptions;
 
 /// Raw flags of `tuban detect`.
@@ -56,10 +60,10 @@ pub struct DetectArgs {
     /// railways); 0 = no joining. Default: 50 below 5 m pixels, 0 at 5 m and coarser.
     #[arg(long)]
     pub join: Option<f64>,
-    /// Opening radius in pixels (0 = none). Default: 1 below 5 m pixels, 0 at 5 m and coarser.
+    /// Opening radius in pixels (0 = none, at most 100). Default: 1 below 5 m pixels, 0 at 5 m and coarser.
     #[arg(long)]
     pub open: Option<u32>,
-    /// Closing radius in pixels (0 = none).
+    /// Closing radius in pixels (0 = none, at most 100).
     #[arg(long, default_value_t = 1)]
     pub close: u32,
     /// Shortest and longest line of the building index, in pixels (odd): "5,45".
@@ -168,6 +172,13 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
         && !(j.is_finite() && (0.0..=1000.0).contains(&j))
     {
         bail!("--join {j}: expected a gap in metres from 0 to 1000");
+    }
+    // Each pixel of radius widens every tile's halo by two: --open 100000 read the whole
+    // scene around every tile (a 200225-px halo), and removed every change.
+    for (name, r) in [("--open", a.open.unwrap_or(0)), ("--close", a.close)] {
+        if r > MAX_MORPHOLOGY_PX {
+            bail!("{name} {r}: expected a radius in pixels from 0 to {MAX_MORPHOLOGY_PX}");
+        }
     }
     let threshold = match a.threshold.as_str() {
         "auto" => Threshold::Auto,
