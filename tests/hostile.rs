@@ -63,6 +63,7 @@ const CASES: &[Case] = &[
     case("detect: more bands than the kernels carry", &["detect", "--before", "{d}/bands40.tif", "--after", "{d}/bands40.tif", "--out", "{d}/o23"], &["bands40.tif", "40 bands", "--bands"], &["o23"]),
     case("detect: images that do not overlap", &["detect", "--before", "{d}/b.tif", "--after", "{d}/far.tif", "--out", "{d}/o20"], &["far.tif", "overlap"], &["o20"]),
     // polygonize
+    case("polygonize: a foreground value that is not a number", &["polygonize", "--mask", "{root}/testdata/levir/label.png", "--out", "{d}/nan.gpkg", "--min-value", "nan"], &["--min-value NaN", "finite"], &["nan.gpkg"]),
     case("polygonize: missing mask", &["polygonize", "--mask", "{d}/nope.tif", "--out", "{d}/p1.gpkg"], &["nope.tif"], &["p1.gpkg"]),
     case("polygonize: an RGB image as a mask", &["polygonize", "--mask", "{d}/rgb.tif", "--out", "{d}/p2.gpkg"], &["rgb.tif", "bands"], &["p2.gpkg"]),
     case("polygonize: unknown output format", &["polygonize", "--mask", "{d}/mask.tif", "--out", "{d}/p3.xyz"], &["p3.xyz"], &["p3.xyz"]),

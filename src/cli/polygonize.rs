@@ -74,6 +74,14 @@ fn job(a: &PolygonizeArgs) -> Result<PolygonizeJob> {
             bail!("{name} {v}: must be a non-negative number");
         }
     }
+    // A NaN matched no pixel and gave an empty layer, exit 0.
+    for (name, v) in [("--value", a.value), ("--min-value", a.min_value)] {
+        if let Some(v) = v
+            && !v.is_finite()
+        {
+            bail!("{name} {v}: must be a finite number");
+        }
+    }
     let foreground = match (a.value, a.min_value) {
         (Some(v), _) => Foreground::Value(v),
         (None, Some(m)) => Foreground::AtLeast(m),
