@@ -10,11 +10,11 @@ use tuban::classify::ClassifyConf;
 use tuban::engine::Backend;
 use tuban::gpu::{AdapterChoice, GpuContext};
 use tuban::pipeline::detect::{ContextSource, DetectOptions, DetectSummary, detect};
+use tuban::raster::pair::PairOptions;
 
 /// Largest `--open` / `--close` radius (px): an opening of 100 px removes every change
 /// narrower than 201 px, far past any use.
 const MAX_MORPHOLOGY_PX: u32 = 100;
-use tuban::raster::pair::PairOptions;
 
 /// Raw flags of `tuban detect`.
 #[derive(Debug, Args)]

@@ -46,24 +46,11 @@ pub fn still_where_identical(input: &TileInput, bands: &[usize], change: &mut [f
     if !same.contains(&1) {
         return;
     }
-    // Eroded along rows, then along columns (a 3 x 3 minimum).
-    let r = STILL_REACH_PX;
-    let mut rows = vec![0u8; n];
-    for y in 0..h {
-        let line = &same[y * w..(y + 1) * w];
-        for x in 0..w {
-            rows[y * w + x] = line[x.saturating_sub(r)..(x + r + 1).min(w)]
-                .iter()
-                .fold(1, |m, &v| m.min(v));
-        }
-    }
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let i = y * w + x;
-            if input.valid[i] != 0 && (y0..y1).all(|yy| rows[yy * w + x] != 0) {
-                change[i] = 0.0;
-            }
+    let mut still = vec![0u8; n];
+    crate::change::cpu::chains::square_par((w, h), STILL_REACH_PX as u32, true, &same, &mut still);
+    for ((c, &s), &v) in change.iter_mut().zip(&still).zip(&input.valid) {
+        if s != 0 && v != 0 {
+            *c = 0.0;
         }
     }
 }
@@ -321,32 +308,31 @@ impl ChangeModel {
         tile: Option<usize>,
         device: super::ops::ConvDevice,
     ) -> Result<ModelEvidence> {
-        let mut e = self.model_evidence(input, bands, scaling, tile, device)?;
+        let size = tile.unwrap_or(self.config.tile.size);
+        let mut e = match &self.engine {
+            Engine::Trees(t) => ModelEvidence {
+                change: t.evidence(input, bands, scaling, size, device)?,
+                classes: Vec::new(),
+            },
+            Engine::Graph(g) => self.graph_evidence(g, input, bands, scaling, size, device)?,
+        };
         still_where_identical(input, bands, &mut e.change);
         Ok(e)
     }
 
-    /// [`Self::evidence`] as the model gives it.
-    fn model_evidence(
+    /// [`Self::evidence`] of a network, as it gives it: model tiles of `size` px that overlap,
+    /// blended.
+    fn graph_evidence(
         &self,
+        graph: &Graph,
         input: &TileInput,
         bands: &[usize],
         scaling: &Scaling,
-        tile: Option<usize>,
+        size: usize,
         device: super::ops::ConvDevice,
     ) -> Result<ModelEvidence> {
         let (w, h) = (input.width, input.height);
         let conf = &self.config.tile;
-        let size = tile.unwrap_or(conf.size);
-        let graph = match &self.engine {
-            Engine::Trees(t) => {
-                return Ok(ModelEvidence {
-                    change: t.evidence(input, bands, scaling, size, device)?,
-                    classes: Vec::new(),
-                });
-            }
-            Engine::Graph(g) => g,
-        };
         let multiple = conf.multiple.max(1);
         let fixed = graph
             .inputs
