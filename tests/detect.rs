@@ -263,26 +263,13 @@ fn issue_17_an_8_bit_after_image_is_read_on_its_own_scale() {
     write_tif::<u8>(&a8, Spec::gk(w, h, 4), &s.after, |v| {
         (v / 10.0).clamp(1.0, 255.0) as u8
     });
+    // GTiff takes the fourth band of a 4-band byte image for alpha: it is the NIR here.
     {
-        // GTiff takes the fourth band of a 4-band byte image for alpha: it is the NIR here.
         use gdal::raster::ColorInterpretation as C;
-        let ds = gdal::Dataset::open_ex(
+        set_interpretations(
             &a8,
-            gdal::DatasetOptions {
-                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        for (k, c) in [C::BlueBand, C::GreenBand, C::RedBand, C::Undefined]
-            .into_iter()
-            .enumerate()
-        {
-            ds.rasterband(k + 1)
-                .unwrap()
-                .set_color_interpretation(c)
-                .unwrap();
-        }
+            vec![C::BlueBand, C::GreenBand, C::RedBand, C::Undefined],
+        );
     }
     let cpu = Backend::Cpu(Driver::Rayon);
     let same = run(&opts(&b, &a16, &dir.path().join("o16"), 128, None), &cpu);
@@ -506,79 +493,46 @@ fn a_warped_16_bit_after_image_keeps_its_scale() {
 fn a_paletted_pair_is_read_as_its_colours() {
     use gdal::raster::{ColorEntry, ColorInterpretation as C, ColorTable, PaletteInterpretation};
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
     // Each date quantised to a 6 x 6 x 6 colour cube, written as indices with the cube as
     // the table, and as the RGB of the same colours.
     let level = |v: u8| u16::from(v) * 5 / 255;
     let colour = |l: u16| (l * 51) as f32;
     let mut paths = Vec::new();
     for date in ["before", "after"] {
-        let ds = gdal::Dataset::open(root.join(format!("{date}.png"))).unwrap();
-        let (w, h) = ds.raster_size();
-        let planes: Vec<Vec<u8>> = (1..=3)
-            .map(|b| {
-                ds.rasterband(b)
-                    .unwrap()
-                    .read_as::<u8>((0, 0), (w, h), (w, h), None)
-                    .unwrap()
-                    .data()
-                    .to_vec()
-            })
-            .collect();
+        let (w, h, planes) = levir_planes(date);
+        let byte = |b: usize, i: usize| planes[b * w * h + i] as u8;
         let index: Vec<f32> = (0..w * h)
             .map(|i| {
-                let l = |b: usize| level(planes[b][i]);
+                let l = |b: usize| level(byte(b, i));
                 f32::from(l(0) * 36 + l(1) * 6 + l(2))
             })
             .collect();
-        let rgb: Vec<f32> = (0..3)
-            .flat_map(|b| {
-                let p = &planes[b];
-                p.iter().map(move |&v| colour(level(v))).collect::<Vec<_>>()
-            })
+        let rgb: Vec<f32> = (0..3 * w * h)
+            .map(|j| colour(level(byte(j / (w * h), j % (w * h)))))
             .collect();
         let (pal, full) = (
             dir.path().join(format!("{date}_pal.tif")),
             dir.path().join(format!("{date}_rgb.tif")),
         );
-        let plain = |bands| Spec {
+        let plain = Spec {
             gt: None,
             epsg: None,
-            ..Spec::gk(w, h, bands)
+            ..Spec::gk(w, h, 1)
         };
-        write_tif::<u8>(&pal, plain(1), &index, |v| v as u8);
-        write_tif::<u8>(&full, plain(3), &rgb, |v| v as u8);
-        let open = |p: &Path| {
-            gdal::Dataset::open_ex(
-                p,
-                gdal::DatasetOptions {
-                    open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-        };
+        write_tif::<u8>(&pal, plain, &index, |v| v as u8);
         let mut table = ColorTable::new(PaletteInterpretation::Rgba);
         for k in 0..216u16 {
             let c = |l: u16| (l * 51) as i16;
             table.set_color_entry(k, &ColorEntry::rgba(c(k / 36), c(k / 6 % 6), c(k % 6), 255));
         }
         {
-            let ds = open(&pal);
+            let ds = open_update(&pal);
             let mut band = ds.rasterband(1).unwrap();
             band.set_color_table(&table);
             band.set_color_interpretation(C::PaletteIndex).unwrap();
         }
-        let ds = open(&full);
-        for (k, c) in [C::RedBand, C::GreenBand, C::BlueBand]
-            .into_iter()
-            .enumerate()
-        {
-            ds.rasterband(k + 1)
-                .unwrap()
-                .set_color_interpretation(c)
-                .unwrap();
-        }
+        let interp = vec![C::RedBand, C::GreenBand, C::BlueBand];
+        write_interpreted(&full, (w, h), &rgb, None, interp);
         paths.push((pal, full));
     }
     let cpu = Backend::Cpu(Driver::Rayon);
@@ -619,6 +573,29 @@ fn levir_planes(date: &str) -> (usize, usize, Vec<f32>) {
     (w, h, data)
 }
 
+/// A raster opened for update.
+fn open_update(path: &Path) -> gdal::Dataset {
+    gdal::Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Set the colour interpretations of a raster's bands, band 1 first.
+fn set_interpretations(path: &Path, interp: Vec<gdal::raster::ColorInterpretation>) {
+    let ds = open_update(path);
+    for (k, c) in interp.into_iter().enumerate() {
+        ds.rasterband(k + 1)
+            .unwrap()
+            .set_color_interpretation(c)
+            .unwrap();
+    }
+}
+
 /// Write `data` as a byte GeoTIFF without georeference, its bands' colour interpretations
 /// set to `interp`.
 fn write_interpreted(
@@ -635,20 +612,7 @@ fn write_interpreted(
         ..Spec::gk(w, h, interp.len())
     };
     write_tif::<u8>(path, spec, data, |v| v as u8);
-    let out = gdal::Dataset::open_ex(
-        path,
-        gdal::DatasetOptions {
-            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    for (k, c) in interp.into_iter().enumerate() {
-        out.rasterband(k + 1)
-            .unwrap()
-            .set_color_interpretation(c)
-            .unwrap();
-    }
+    set_interpretations(path, interp);
 }
 
 /// An RGBA image whose alpha band is not marked as alpha (band 4 of 0 and 255, no colour
