@@ -788,7 +788,7 @@ fn an_undeclared_zero_collar_is_noted() {
         runs[1].valid_px
     );
     // Scattered black is not fill: the before tile's red band alone is 0 at 7 % of its
-    // pixels (shadows), with no sampled window all 0.
+    // pixels (shadows), with no 16² block all 0.
     let (w, h, before) = levir_planes("before");
     let red = dir.path().join("red.tif");
     write_interpreted(&red, (w, h), &before[..w * h], None, vec![C::Undefined]);

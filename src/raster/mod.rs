@@ -7,6 +7,7 @@ pub mod pool;
 
 #[cfg(feature = "gdal")]
 pub mod blocks;
+pub mod fill;
 #[cfg(feature = "gdal")]
 pub mod pair;
 pub mod registration;

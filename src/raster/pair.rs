@@ -492,11 +492,6 @@ impl ScenePair {
         };
         let before_date = mk(before, ds_b, &choice_b, off_b, scale_b, &linear_b)?;
         let after_date = mk(after, ds_a, &choice_a, off_a, scale_a, &linear_a)?;
-        notes.extend(
-            [&before_date, &after_date]
-                .into_iter()
-                .filter_map(fill_note),
-        );
         for d in [&before_date, &after_date] {
             if d.linear.iter().any(Option::is_some) {
                 notes.push(format!(
@@ -605,6 +600,19 @@ impl ScenePair {
         valid.resize(w.pixels(), 1);
         let data = read_date(d, w, &mut valid, pool.take())?;
         Ok(DateTile { data, valid })
+    }
+
+    /// What a stored 0 reads as in each band of `date` (its offset where the band is read
+    /// through its own scale and offset), for counting undeclared fill
+    /// ([`super::fill::ZeroFill`]); None when the file declares nodata (fill is then masked).
+    pub fn fill_values(&self, date: DateOf) -> Option<Vec<f32>> {
+        let d = self.date(date);
+        (!d.masked.iter().any(|&m| m)).then(|| {
+            d.linear
+                .iter()
+                .map(|l| l.map_or(0.0, |(_, o)| o as f32))
+                .collect()
+        })
     }
 
     /// The block grid of one date's file, in overlap pixel coordinates: the block size and the
@@ -812,58 +820,6 @@ fn probe_windows(w: usize, h: usize) -> Option<impl Iterator<Item = (usize, usiz
     let side = MASK_PROBE_PX.min(w).min(h);
     (side * side * 25 >= 256)
         .then(|| (0..25).map(move |k| ((w - side) * (k % 5) / 4, (h - side) * (k / 5) / 4, side)))
-}
-
-/// Of the probe windows' pixels ([`probe_windows`]), how many are 0 in every one of `bands`,
-/// how many were read, and how many windows were 0 throughout; None when it cannot tell.
-fn zero_pixels(ds: &Dataset, bands: &[usize]) -> Option<(usize, usize, usize)> {
-    let (w, h) = ds.raster_size();
-    let (mut zero, mut read, mut whole) = (0, 0, 0);
-    for (x, y, side) in probe_windows(w, h)? {
-        let mut all = vec![true; side * side];
-        for &n in bands {
-            let b = ds
-                .rasterband(n)
-                .ok()?
-                .read_as::<f64>((x as isize, y as isize), (side, side), (side, side), None)
-                .ok()?;
-            for (a, &v) in all.iter_mut().zip(b.data()) {
-                *a &= v == 0.0;
-            }
-        }
-        let z = all.iter().filter(|&&z| z).count();
-        zero += z;
-        read += side * side;
-        whole += usize::from(z == side * side);
-    }
-    Some((zero, read, whole))
-}
-
-/// Share of sampled pixels, 0 in every band of an image that declares no nodata, from which
-/// the run says they may be fill ([`fill_note`]).
-const FILL_NOTE_SHARE: f64 = 0.02;
-
-/// The note for `date` when it declares no nodata (no band has a mask), at least
-/// [`FILL_NOTE_SHARE`] of its sampled pixels are 0 in every band and one probe window is 0
-/// throughout (fill is one large area; the red band of a LEVIR-CD tile, alone, is 0 at 7 % of
-/// its pixels, in shadows, with no 16² window of it all 0): the collar of an
-/// orthoimage or a mosaic's unimaged area, left undeclared, shows as change (a LEVIR-CD tile
-/// whose after date had its right 96 columns zeroed: 38 % of the pixels changed, 34
-/// polygons). Pure black in every band is rare in imagery (clipped shadow); the run cannot
-/// tell, so it says so rather than guess.
-fn fill_note(date: &DateImage) -> Option<String> {
-    if date.masked.iter().any(|&m| m) {
-        return None;
-    }
-    let (zero, read, whole) = zero_pixels(&date.ds, &date.bands)?;
-    let share = zero as f64 / read as f64;
-    (share >= FILL_NOTE_SHARE && whole > 0).then(|| {
-        format!(
-            "{}: {:.0} % of {read} pixels sampled over the image are 0 in every band and the file declares no nodata: if that is fill outside the imaged area, declare it (gdal_edit.py -a_nodata 0 FILE), or it shows as change",
-            date.path.display(),
-            100.0 * share
-        )
-    })
 }
 
 /// When no role is known: 4 bands are taken as B, G, R, NIR (the order of GF-2, ZY-3, Planet and

@@ -368,6 +368,7 @@ fn detect_into(
         counts,
         classes,
         timings: stages,
+        fill,
     } = match finished {
         Some((counts, classes)) => {
             notes.push(
@@ -378,6 +379,7 @@ fn detect_into(
                 counts,
                 classes,
                 timings: Default::default(),
+                fill: Default::default(),
             }
         }
         None => {
@@ -482,6 +484,13 @@ fn detect_into(
         &mut notes,
         progress,
     )?;
+    let (before_path, after_path) = pair.paths();
+    notes.extend(
+        [before_path, after_path]
+            .into_iter()
+            .zip(&fill)
+            .filter_map(|(path, zero)| zero.note(path)),
+    );
     notes.extend(coregister_note);
     notes.extend(scene_notes(&pair, registration, coregistered_by, &counts));
     let seconds_main = t1.elapsed().as_secs_f64();

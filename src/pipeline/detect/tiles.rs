@@ -8,6 +8,7 @@ use crate::classify::near::NearStore;
 use crate::engine::Backend;
 use crate::error::Result;
 use crate::pipeline::checkpoint;
+use crate::raster::fill::ZeroFill;
 use crate::raster::grid::{Tile, TileGrid, Window};
 use crate::raster::pair::{DateOf, DateReaders, DateTile, ScenePair};
 use crate::raster::writer::{Georef, OutputRaster};
@@ -44,6 +45,8 @@ pub(super) struct Streamed {
     pub counts: Counts,
     pub classes: u32,
     pub timings: crate::timing::Timings,
+    /// Per date (before, after): pixels 0 in every band where the file declares no nodata.
+    pub fill: [ZeroFill; 2],
 }
 
 /// The main pass on the streaming skeleton ([`crate::stream`]): a reader per date -> kernels
@@ -79,7 +82,9 @@ pub(super) fn stream(
     // Per tile: id, counts, core window, evidence, mask, a per-class model's class planes.
     type Written = (usize, Counts, Window, Vec<f32>, Vec<u8>, Vec<Vec<f32>>);
     type Outputs = (OutputRaster, OutputRaster, Option<OutputRaster>, f64);
-    let ((counts, classes, mut timings), (ev_out, mask_out, cls_out, write_s)) =
+    // The kernels' tally: counts, mask classes seen, stage times, fill per date.
+    type Tally = (Counts, u32, crate::timing::Timings, [ZeroFill; 2]);
+    let ((counts, classes, mut timings, fill), (ev_out, mask_out, cls_out, write_s)) =
         crate::stream::with_writer(
             2,
             Path::new("outputs"),
@@ -108,7 +113,7 @@ pub(super) fn stream(
                 Ok((ev_out, mask_out, cls_out, busy))
             },
             |write_tx| {
-                std::thread::scope(|s| -> Result<(Counts, u32, crate::timing::Timings)> {
+                std::thread::scope(|s| -> Result<Tally> {
                     // One reader per date, handing each tile over as it is read (a queue of
                     // none): the reader works one tile ahead of the kernels. Each held tile is
                     // a date of a tile, halo and all, in f32 (38-62 MB at 1536 px); a tile
@@ -120,11 +125,16 @@ pub(super) fn stream(
                         .zip([DateOf::Before, DateOf::After])
                         .map(|(handle, date)| {
                             let pool = pool.clone();
+                            let fill = handle.fill_values(date);
                             crate::stream::reader(s, 0, tiles.iter(), move |t| {
                                 let clock = Instant::now();
-                                handle
-                                    .read_date_pooled(date, t.read, &pool)
-                                    .map(|d| (d, clock.elapsed().as_secs_f64()))
+                                handle.read_date_pooled(date, t.read, &pool).map(|d| {
+                                    let mut zero = ZeroFill::default();
+                                    if let Some(f) = &fill {
+                                        zero.add(&d.data, f, t.read, t.core);
+                                    }
+                                    (d, clock.elapsed().as_secs_f64(), zero)
+                                })
                             })
                         })
                         .collect();
@@ -137,6 +147,7 @@ pub(super) fn stream(
                         MASK_CLASSES.iter().fold(0, |s, (c, _)| s | 1 << c)
                     };
                     let mut timings = crate::timing::Timings::default();
+                    let mut fill = [ZeroFill::default(); 2];
                     let rel = plan.config.evidence.rounding_rel();
                     let mut done = resume.done.len() as u64;
                     for (k, &t) in tiles.iter().enumerate() {
@@ -145,8 +156,10 @@ pub(super) fn stream(
                         };
                         let id = ids[k];
                         let step = before.and_then(|b| Ok((b, after?))).and_then(
-                            |((b, b_s), (a, a_s))| {
+                            |((b, b_s, b_zero), (a, a_s, a_zero))| {
                                 timings.add("read", b_s + a_s);
+                                fill[0].merge(&b_zero);
+                                fill[1].merge(&a_zero);
                                 let (w, h) = (t.read.width, t.read.height);
                                 let input = DateTile::pair(w, h, pair.bands(), b, a, &pool);
                                 let learned = match model {
@@ -246,7 +259,7 @@ pub(super) fn stream(
                         done += 1;
                         progress("detect", done, total);
                     }
-                    Ok((counts, classes, timings))
+                    Ok((counts, classes, timings, fill))
                 })
             },
         )?;
@@ -261,6 +274,7 @@ pub(super) fn stream(
         counts,
         classes,
         timings,
+        fill,
     })
 }
 
