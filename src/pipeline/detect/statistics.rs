@@ -166,10 +166,17 @@ pub(super) fn scene_threshold(
     progress: ProgressFn,
 ) -> Result<f32> {
     let mut values = Vec::new();
+    // Each cell is read with as much around it as the evidence reaches, not with the whole
+    // detection halo (morphology, joining, typing's ring): the evidence of its pixels is the
+    // same, and 256-px cells read with the 0.8 m defaults' 220-px halo computed 7.7 times
+    // their pixels (the building index on a 1024² tile: 2.1 s of statistics against 0.35 s of
+    // evidence in the main pass).
+    let scene = (readers.pair().width, readers.pair().height);
     for (k, t) in cells.iter().enumerate() {
-        let input = readers.read(t.read)?;
+        let read = t.core.grown(plan.evidence_reach_px(), scene);
+        let input = readers.read(read)?;
         let r = backend.run_tile(plan, &input, false)?;
-        values.extend(crop(&r.evidence, t.read, t.core));
+        values.extend(crop(&r.evidence, read, t.core));
         progress("statistics", k as u64 + 1, cells.len() as u64);
     }
     otsu::otsu_threshold(&values).ok_or_else(|| {
