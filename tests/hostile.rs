@@ -99,6 +99,8 @@ const CASES: &[Case] = &[
     case("train: a pairs folder that is not there", &["train", "--pairs", "{d}/nope", "--out", "{d}/t1.onnx"], &["nope"], &["t1.onnx"]),
     case("train: bad encoder widths", &["train", "--pairs", "{d}", "--out", "{d}/t2.onnx", "--widths", "16,32"], &["--widths"], &["t2.onnx"]),
     case("train: a patch that is not a multiple of 4", &["train", "--pairs", "{d}", "--out", "{d}/t3.onnx", "--patch", "30"], &["--patch"], &["t3.onnx"]),
+    case("train: a blend weight out of 0-1", &["train", "--pairs", "{d}", "--out", "{d}/t4.toml", "--blend", "mbi:2:0.8"], &["--blend", "weight"], &["t4.toml"]),
+    case("train: a blend of no classical kind", &["train", "--pairs", "{d}", "--out", "{d}/t5.toml", "--blend", "magic:0.5:0.8"], &["--blend", "magic"], &["t5.toml"]),
     // learn
     case("learn: a leads file that is not there", &["learn", "--leads", "{d}/nope.gpkg", "--verdicts", "{d}/verdicts.csv", "--out", "{d}/l1.toml"], &["nope.gpkg"], &["l1.toml"]),
     case("learn: a verdict that is neither real nor false", &["learn", "--leads", "{d}/changes.gpkg", "--verdicts", "{d}/verdicts_bad.csv", "--out", "{d}/l2.toml"], &["verdicts_bad.csv:3", "maybe"], &["l2.toml"]),

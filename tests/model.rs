@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::raster::read_u8;
+use common::raster::{read_f32, read_u8};
 use std::path::{Path, PathBuf};
 use tuban::change::cpu::Driver;
 use tuban::change::{EvidenceKind, PipelineConfig};
@@ -16,7 +16,7 @@ use tuban::model::onnx::{
     ValueInfoProto,
 };
 use tuban::model::tensor::Tensor;
-use tuban::pipeline::detect::{DetectOptions, ModelSource, detect};
+use tuban::pipeline::detect::{DetectOptions, DetectSummary, ModelSource, detect};
 
 fn testdata(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -247,33 +247,14 @@ fn detect_opts(out: &Path, model: &Path, tile: Option<usize>) -> DetectOptions {
     }
 }
 
-/// The stacked fixture on a real LEVIR-CD pair: the GPU backend (the model's convolutions,
-/// then the threshold and masks, as WGSL kernels) gives the CPU's mask but for pixels whose
-/// probability is within rounding of the threshold.
-#[test]
-fn detect_with_a_model_gives_the_same_mask_on_gpu_and_cpu() {
-    let Some(gpu) = common::gpu() else { return };
+/// Detection with `opts(out)` on the GPU and on the CPU: the masks agree but for pixels whose
+/// evidence is within rounding of the threshold. The CPU run's summary, or None without a GPU.
+fn same_mask_on_gpu_and_cpu(opts: impl Fn(&Path) -> DetectOptions) -> Option<DetectSummary> {
+    let gpu = common::gpu()?;
     let dir = tempfile::tempdir().unwrap();
-    let model = testdata("model/stacked_softmax.onnx");
     let (oc, og) = (dir.path().join("cpu"), dir.path().join("gpu"));
-    let sc = detect(
-        &detect_opts(&oc, &model, None),
-        &Backend::Cpu(Driver::Rayon),
-        &|_, _, _| {},
-    )
-    .unwrap();
-    let sg = detect(
-        &detect_opts(&og, &model, None),
-        &Backend::Gpu(&gpu),
-        &|_, _, _| {},
-    )
-    .unwrap();
-    assert_eq!(sc.evidence, "model");
-    assert!(
-        sc.changed_px > 100 && sc.changed_px < 60_000,
-        "{} changed",
-        sc.changed_px
-    );
+    let sc = detect(&opts(&oc), &Backend::Cpu(Driver::Rayon), &|_, _, _| {}).unwrap();
+    let sg = detect(&opts(&og), &Backend::Gpu(&gpu), &|_, _, _| {}).unwrap();
     let (mc, mg) = (
         read_u8(&oc.join("change.tif")).2,
         read_u8(&og.join("change.tif")).2,
@@ -284,6 +265,47 @@ fn detect_with_a_model_gives_the_same_mask_on_gpu_and_cpu() {
         "{differ} pixels differ, {} near the threshold",
         sg.near_threshold_px
     );
+    Some(sc)
+}
+
+/// The stacked fixture on a real LEVIR-CD pair: the GPU backend (the model's convolutions,
+/// then the threshold and masks, as WGSL kernels) gives the CPU's mask but for pixels whose
+/// probability is within rounding of the threshold.
+#[test]
+fn detect_with_a_model_gives_the_same_mask_on_gpu_and_cpu() {
+    let model = testdata("model/stacked_softmax.onnx");
+    let Some(sc) = same_mask_on_gpu_and_cpu(|out| detect_opts(out, &model, None)) else {
+        return;
+    };
+    assert_eq!(sc.evidence, "model");
+    assert!(
+        sc.changed_px > 100 && sc.changed_px < 60_000,
+        "{} changed",
+        sc.changed_px
+    );
+}
+
+/// The built-in model's blend (its trees as a WGSL kernel, the building index through the GPU
+/// kernels) gives the CPU's mask.
+#[test]
+fn the_builtin_blend_gives_the_same_mask_on_gpu_and_cpu() {
+    let opts = |out: &Path| DetectOptions {
+        vectorize: false,
+        classify: None,
+        ..DetectOptions::new(
+            testdata("levir/before.png"),
+            testdata("levir/after.png"),
+            out,
+        )
+    };
+    let Some(sc) = same_mask_on_gpu_and_cpu(opts) else {
+        return;
+    };
+    assert_eq!(
+        sc.model.as_deref(),
+        Some(Path::new(tuban::model::infer::BUILTIN_RGB_NAME))
+    );
+    assert!(sc.changed_px > 100, "{} changed", sc.changed_px);
 }
 
 /// Model tiles of 64 and 256 px blend to the same mask away from the scene edge: at most 1 %
@@ -752,7 +774,6 @@ fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
     assert!(auto.changed_px > 0 && auto.changed_px < auto.valid_px);
     let m = tuban::model::infer::ChangeModel::builtin_rgb();
     assert_eq!(m.config.input.bands, ["R", "G", "B"]);
-    assert_eq!(auto.threshold, m.config.output.threshold);
     let said = |n: &Vec<String>| {
         n.iter()
             .any(|n| n == tuban::pipeline::detect::BUILTIN_RGB_NOTE)
@@ -761,4 +782,71 @@ fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
     let mbi = run("mbi", Some(EvidenceKind::Mbi));
     assert_eq!(mbi.evidence, "mbi");
     assert!(!said(&mbi.notes), "{:?}", mbi.notes);
+
+    // The built-in model blends its probability with the building index: its evidence is the
+    // mean of the trees' probability over 0.2 and the index over its own scene threshold,
+    // checked against the two run apart (the trees without their blend, and `--evidence mbi`).
+    let blend = m
+        .config
+        .output
+        .blend
+        .clone()
+        .expect("the built-in model blends");
+    assert_eq!((blend.evidence.as_str(), blend.weight), ("mbi", 0.5));
+    assert_eq!(auto.threshold, blend.threshold);
+    let alone = dir.path().join("trees.toml");
+    let text = tuban::model::infer::BUILTIN_RGB;
+    let cut = text.find("[output.blend]").unwrap();
+    let rest = &text[cut..];
+    let end = rest.find("\n\n").unwrap();
+    std::fs::write(&alone, format!("{}{}", &text[..cut], &rest[end + 2..])).unwrap();
+    let out = dir.path().join("trees");
+    let opts = DetectOptions {
+        vectorize: false,
+        classify: None,
+        model: Some(ModelSource {
+            path: alone,
+            config: None,
+            tile_px: None,
+        }),
+        ..DetectOptions::new(
+            testdata("levir/before.png"),
+            testdata("levir/after.png"),
+            &out,
+        )
+    };
+    let trees = detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {}).unwrap();
+    assert_eq!(trees.threshold, m.config.output.threshold);
+    let e = read_f32(&dir.path().join("auto/evidence.tif"));
+    let p = read_f32(&out.join("evidence.tif"));
+    let x = read_f32(&dir.path().join("mbi/evidence.tif"));
+    let (wp, wx) = (0.5 / trees.threshold, 0.5 / mbi.threshold);
+    let mut compared = 0;
+    for i in 0..e.len() {
+        if !(p[i].is_finite() && x[i].is_finite()) {
+            assert!(
+                e[i].is_nan(),
+                "pixel {i}: {} from {} and {}",
+                e[i],
+                p[i],
+                x[i]
+            );
+            continue;
+        }
+        // Where the dates are identical around a pixel, the model's evidence is 0 (so the
+        // trees' probability is too).
+        if e[i] == 0.0 && p[i] == 0.0 {
+            continue;
+        }
+        let want = wp * p[i] + wx * x[i];
+        assert!(
+            (e[i] - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "pixel {i}: {} against {want} (p {}, x {})",
+            e[i],
+            p[i],
+            x[i]
+        );
+        compared += 1;
+    }
+    assert!(compared * 10 > e.len() * 9, "{compared} of {}", e.len());
 }

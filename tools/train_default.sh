@@ -24,7 +24,7 @@ for d in LEVIR-CD WHU-CD DSIFN-CD; do pairs+=(--pairs "$work/fold0/test/$d"); do
 case "$kind" in
   trees)
     "$tuban" train "${pairs[@]}" --out "${3:-$here/../models/tuban-rgb-trees.toml}" \
-      --seed 1 --validation 0 --threshold "${THRESHOLD:-0.2}" ;;
+      --seed 1 --validation 0 --threshold "${THRESHOLD:-0.2}" --blend "${BLEND:-mbi:0.5:0.8}" ;;
   net)
     "$tuban" train "${pairs[@]}" --out "${3:-$here/../models/tuban-rgb.onnx}" \
       --epochs "${EPOCHS:-45}" --seed 1 --validation 0 --threshold "${THRESHOLD:-0.5}" ;;

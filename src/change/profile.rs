@@ -32,9 +32,10 @@ pub const ROWS_WINDOW_M: f64 = 40.0;
 
 /// The automatic profile. Sub-5 m imagery (or imagery without georeference, taken as 0.8 m):
 /// vegetation conversion when red and NIR are mapped, else the building index — which
-/// [`crate::pipeline::detect::detect`] replaces by the built-in RGB pixel trees when red, green and blue are known
-/// (cross-validated on real pairs it did not train on: LEVIR-CD pixel F1 0.60 against 0.34,
-/// README, "Learned evidence"); a 1-px opening
+/// [`crate::pipeline::detect::detect`] replaces by the built-in RGB model (pixel trees averaged
+/// with the building index) when red, green and blue are known (cross-validated on real pairs
+/// it did not train on: LEVIR-CD pixel F1 0.55 against 0.34, README, "Learned evidence"); a
+/// 1-px opening
 /// against speckle; linear fragments joined over [`JOIN_GAP_M`]. Coarser imagery: the change
 /// vector, no opening, no joining (a road is a pixel wide there).
 pub fn auto_profile(pixel_size_m: Option<f64>, roles: &BandRoles) -> Profile {

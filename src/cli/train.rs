@@ -5,6 +5,7 @@ use super::Progress;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
+use tuban::model::config::BlendConf;
 use tuban::model::data::{TrainData, TrainJob, TreesJob, train_job, train_trees_job};
 use tuban::model::pixel::TreesOptions;
 use tuban::model::train::TrainOptions;
@@ -78,6 +79,32 @@ pub struct TrainArgs {
     /// `--bands` mapping of the images (as for detect).
     #[arg(long)]
     pub bands: Option<String>,
+    /// Average the model's probability with a classical evidence kind at detection,
+    /// `KIND:WEIGHT:THRESHOLD` (the model's `[output.blend]`; e.g. `mbi:0.5:1`, the built-in
+    /// model's: the mean of the two, each over its own threshold, from 1 is change).
+    #[arg(long)]
+    pub blend: Option<String>,
+}
+
+/// `--blend KIND:WEIGHT:THRESHOLD`.
+fn parse_blend(text: &str) -> Result<BlendConf> {
+    let parts: Vec<&str> = text.split(':').map(str::trim).collect();
+    let number = |s: &str| s.parse::<f32>().ok();
+    let [kind, weight, threshold] = parts[..] else {
+        bail!("--blend {text}: KIND:WEIGHT:THRESHOLD, e.g. mbi:0.5:1");
+    };
+    let (Some(weight), Some(threshold)) = (number(weight), number(threshold)) else {
+        bail!("--blend {text}: WEIGHT and THRESHOLD are numbers, e.g. mbi:0.5:1");
+    };
+    let blend = BlendConf {
+        evidence: kind.to_string(),
+        weight,
+        threshold,
+    };
+    blend
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--blend {text}: {e}"))?;
+    Ok(blend)
 }
 
 /// The pairs and bands every kind of model reads.
@@ -148,6 +175,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             ..Default::default()
         },
         threshold: a.threshold.unwrap_or(0.5),
+        blend: a.blend.as_deref().map(parse_blend).transpose()?,
     };
     let progress = Progress::new();
     let r = train_job(&job, &|st, d, t| progress.report(st, d, t));
@@ -204,6 +232,7 @@ fn run_trees(a: &TrainArgs) -> Result<()> {
             scales,
         },
         threshold: a.threshold,
+        blend: a.blend.as_deref().map(parse_blend).transpose()?,
     };
     let progress = Progress::new();
     let r = train_trees_job(&job, &|st, d, t| progress.report(st, d, t));

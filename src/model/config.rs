@@ -117,6 +117,78 @@ pub struct OutputConf {
     /// type the polygons (their mean probabilities, as `--classes` does).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
+    /// `[output.blend]`: the change probability averaged with a classical evidence kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<BlendConf>,
+}
+
+/// A model's change probability averaged with a classical evidence kind of the same pair, each
+/// in units of its own threshold: `weight * p / output.threshold + (1 - weight) * x / t`, where
+/// `t` is the kind's scene threshold (Otsu, as `--evidence KIND` alone would take), and change
+/// where that reaches `threshold` (1: both at their own thresholds on average). A model that
+/// knows the look of its training sources leans on a label-free index where it sees imagery
+/// unlike them (README, "Learned evidence").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlendConf {
+    /// The classical kind (`mbi`, `cva`, ...; `--evidence` names).
+    pub evidence: String,
+    /// Weight of the model's probability, 0-1; the kind has the rest.
+    pub weight: f32,
+    /// Threshold of the blended evidence.
+    pub threshold: f32,
+}
+
+impl BlendConf {
+    /// The classical kind blended in.
+    ///
+    /// # Errors
+    /// A message when `evidence` names no classical kind.
+    pub fn kind(&self) -> std::result::Result<crate::change::EvidenceKind, String> {
+        use crate::change::EvidenceKind;
+        EvidenceKind::parse(&self.evidence).map_err(|_| {
+            format!(
+                "output.blend.evidence {:?} is not one of {}",
+                self.evidence,
+                EvidenceKind::ALL.map(|k| k.name()).join(", ")
+            )
+        })
+    }
+
+    /// Why the blend cannot be run, if it cannot: an unknown kind, a weight out of 0-1, a
+    /// threshold that is not a positive number.
+    ///
+    /// # Errors
+    /// The problem, in words.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        self.kind()?;
+        if !(0.0..=1.0).contains(&self.weight) {
+            return Err(format!("output.blend.weight {} is not in 0-1", self.weight));
+        }
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(format!(
+                "output.blend.threshold {} must be a positive number",
+                self.threshold
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Self::validate`], and a model output it can blend: a probability with a positive
+    /// threshold (its unit).
+    fn check(&self, output: &OutputConf) -> std::result::Result<(), String> {
+        self.validate()?;
+        if output.kind == OutputKind::Logit {
+            return Err(
+                "output.blend needs a probability (kind = \"probability\" or \"softmax\"), not a logit"
+                    .into(),
+            );
+        }
+        if output.threshold.is_nan() || output.threshold <= 0.0 {
+            return Err("output.blend needs output.threshold above 0 (its unit)".into());
+        }
+        Ok(())
+    }
 }
 
 /// The name of the no-change channel in [`OutputConf::classes`].
@@ -129,6 +201,7 @@ impl Default for OutputConf {
             channel: 0,
             threshold: 0.5,
             classes: Vec::new(),
+            blend: None,
         }
     }
 }
@@ -150,7 +223,11 @@ impl ModelConfig {
         Ok(conf)
     }
 
-    fn check(&self) -> std::result::Result<(), String> {
+    /// Why the configuration cannot be run, if it cannot.
+    ///
+    /// # Errors
+    /// The problem, in words.
+    pub fn check(&self) -> std::result::Result<(), String> {
         let n = self.input.bands.len();
         if n == 0 {
             return Err("input.bands is empty".into());
@@ -206,6 +283,9 @@ impl ModelConfig {
                 self.output.threshold
             ));
         }
+        if let Some(b) = &self.output.blend {
+            b.check(&self.output)?;
+        }
         Ok(())
     }
 
@@ -246,4 +326,52 @@ pub fn resolve_bands(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "[input]\nbands = [\"R\", \"G\", \"B\"]\n[output]\nkind = \"probability\"\nchannel = 0\nthreshold = 0.2\n";
+
+    #[test]
+    fn a_blend_round_trips_and_is_checked() {
+        let text =
+            format!("{HEAD}[output.blend]\nevidence = \"mbi\"\nweight = 0.5\nthreshold = 0.8\n");
+        let conf = ModelConfig::parse(&text, Path::new("m.toml")).unwrap();
+        let blend = conf.output.blend.clone().unwrap();
+        assert_eq!(blend.kind().unwrap(), crate::change::EvidenceKind::Mbi);
+        assert_eq!(
+            ModelConfig::parse(&conf.to_toml(), Path::new("m.toml")).unwrap(),
+            conf
+        );
+        for (bad, says) in [
+            (
+                "evidence = \"model\"\nweight = 0.5\nthreshold = 1",
+                "output.blend.evidence",
+            ),
+            ("evidence = \"mbi\"\nweight = 1.5\nthreshold = 1", "weight"),
+            (
+                "evidence = \"mbi\"\nweight = 0.5\nthreshold = 0",
+                "threshold",
+            ),
+            (
+                "evidence = \"mbi\"\nweight = 0.5\nthreshold = nan",
+                "threshold",
+            ),
+        ] {
+            let text = format!("{HEAD}[output.blend]\n{bad}\n");
+            let e = ModelConfig::parse(&text, Path::new("m.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("m.toml") && e.contains(says), "{e}");
+        }
+        let logit = HEAD.replace("probability", "logit");
+        let text =
+            format!("{logit}[output.blend]\nevidence = \"mbi\"\nweight = 0.5\nthreshold = 1\n");
+        let e = ModelConfig::parse(&text, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("logit"), "{e}");
+    }
 }

@@ -5,7 +5,8 @@
 //! so a model sees at training what it will see at detection.
 
 use super::config::{
-    InputConf, Layout, METADATA_KEY, ModelConfig, OutputConf, OutputKind, Scale, TileConf,
+    BlendConf, InputConf, Layout, METADATA_KEY, ModelConfig, OutputConf, OutputKind, Scale,
+    TileConf,
 };
 use super::pixel::{TrainedTrees, TreesOptions};
 use super::train::{TrainOptions, TrainPair, Trained, train};
@@ -268,6 +269,8 @@ pub struct TrainJob {
     pub options: TrainOptions,
     /// Probability from which detection calls a pixel change (stored in the model).
     pub threshold: f32,
+    /// The model's `[output.blend]` (`--blend`).
+    pub blend: Option<BlendConf>,
 }
 
 /// What `tuban train` does for pixel trees ([`super::pixel`]).
@@ -281,6 +284,8 @@ pub struct TreesJob {
     /// Probability from which detection calls a pixel change; None: the one that scored best
     /// on the validation pairs (0.3 without validation).
     pub threshold: Option<f32>,
+    /// The model's `[output.blend]` (`--blend`).
+    pub blend: Option<BlendConf>,
 }
 
 /// What `tuban train` did for pixel trees; also written beside the model as `MODEL.json`.
@@ -314,7 +319,12 @@ fn load_all(data: &TrainData, progress: crate::stream::ProgressFn) -> Result<Vec
 
 /// The configuration of a model tuban trained: `bands` scaled by scene statistics, one
 /// probability out.
-fn own_config(bands: &[String], tile: TileConf, threshold: f32) -> ModelConfig {
+fn own_config(
+    bands: &[String],
+    tile: TileConf,
+    threshold: f32,
+    blend: Option<BlendConf>,
+) -> ModelConfig {
     ModelConfig {
         input: InputConf {
             layout: Layout::Pair,
@@ -331,6 +341,7 @@ fn own_config(bands: &[String], tile: TileConf, threshold: f32) -> ModelConfig {
             channel: 0,
             threshold,
             classes: Vec::new(),
+            blend,
         },
     }
 }
@@ -359,7 +370,7 @@ pub fn train_trees_job(job: &TreesJob, progress: crate::stream::ProgressFn) -> R
         overlap: super::pixel::HALO,
         multiple: 1,
     };
-    let config = own_config(&job.data.bands, tile, threshold);
+    let config = own_config(&job.data.bands, tile, threshold, job.blend.clone());
     let file = super::pixel::TreesFile {
         kind: super::pixel::KIND.to_string(),
         features: super::pixel::FEATURE_SET.to_string(),
@@ -414,7 +425,7 @@ pub fn train_job(job: &TrainJob, progress: crate::stream::ProgressFn) -> Result<
         overlap: 48,
         multiple: 4,
     };
-    let config = own_config(&job.data.bands, tile, job.threshold);
+    let config = own_config(&job.data.bands, tile, job.threshold, job.blend.clone());
     let report = TrainReport {
         model: job.out.clone(),
         config: config.clone(),

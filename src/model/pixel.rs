@@ -1081,6 +1081,7 @@ impl TreesFile {
             tile: f.tile,
             output: f.output,
         };
+        config.check()?;
         check_config(&config)?;
         Ok((config, trees))
     }

@@ -6,10 +6,12 @@
 //! reads, computes and writes in a bounded pipeline (reader thread -> kernels -> writer thread,
 //! two tiles queued per hand-over), so memory is bounded by the tile size, not the scene size.
 
+mod blend;
 mod estimate;
 mod statistics;
 mod tiles;
 
+use blend::Blend;
 use estimate::check_disk;
 pub use estimate::{Estimate, estimate};
 use statistics::{
@@ -131,6 +133,12 @@ pub struct SceneStats {
     pub threshold: f32,
     /// Per date and band (mean, standard deviation): a model scaled by the scene's statistics.
     pub band_stats: Option<[Vec<(f64, f64)>; 2]>,
+    /// The scene threshold of the classical kind a model's `[output.blend]` averages in.
+    #[serde(default)]
+    pub index_threshold: Option<f32>,
+    /// Its radiometry (`[gain, offset]` per band; empty without a blend).
+    #[serde(default)]
+    pub index_radiometry: Vec<[f32; 2]>,
     /// The after image's shift against the before image.
     pub registration: Option<Registration>,
     /// The shift removed by `--coregister` (the tasks read the after image moved back by it).
@@ -153,6 +161,8 @@ struct ModelRun {
     bands: Vec<usize>,
     scaling: crate::model::infer::Scaling,
     tile_px: Option<usize>,
+    /// The classical kind averaged in, its threshold measured.
+    blend: Option<Blend>,
 }
 
 /// A land-use survey layer whose roads and villages give the typing its context
@@ -301,6 +311,7 @@ fn detect_into(
     let Planned {
         mut plan,
         model,
+        blend,
         mut notes,
         ring_px,
         grid,
@@ -318,7 +329,7 @@ fn detect_into(
         opts,
         (&mut readers, &grid),
         &mut plan,
-        model,
+        (model, blend),
         coregistered_by,
         (backend, progress),
     )?;
@@ -571,6 +582,8 @@ fn detect_into(
 struct Planned {
     plan: Plan,
     model: Option<(crate::model::infer::ChangeModel, Vec<usize>)>,
+    /// The classical kind the model's `[output.blend]` averages in.
+    blend: Option<Blend>,
     notes: Vec<String>,
     ring_px: Option<usize>,
     grid: TileGrid,
@@ -604,6 +617,30 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
                     (model, bands)
                 })
         }
+        None => None,
+    };
+    // A model's `[output.blend]`: the classical kind runs on the same tiles, whose halo covers
+    // the farther reach of the two.
+    let blend = match &model {
+        Some((m, _)) => match &m.config.output.blend {
+            Some(b) => {
+                let blend = Blend::new(
+                    b,
+                    m.config.output.threshold,
+                    &config,
+                    pair.bands(),
+                    pair.roles,
+                )
+                .map_err(|reason| Error::Model {
+                    path: m.path.clone(),
+                    reason,
+                })?;
+                blend.plan.check_roles(&opts.before)?;
+                config.model_reach_px = config.model_reach_px.max(blend.reach_px() as u32);
+                Some(blend)
+            }
+            None => None,
+        },
         None => None,
     };
     config.open_px = opts.open_px.unwrap_or(auto.open_px);
@@ -650,6 +687,7 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
     Ok(Planned {
         plan,
         model,
+        blend,
         notes,
         ring_px,
         grid,
@@ -658,7 +696,7 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
 
 /// Said when `--evidence auto` runs the built-in RGB model: it knows the sources it was
 /// trained on and falls below the building index on others (README, "Across datasets").
-pub const BUILTIN_RGB_NOTE: &str = "evidence: the built-in RGB pixel trees, trained on LEVIR-CD, WHU-CD and DSIFN-CD (Google Earth and aerial RGB, 0.3-2 m); on imagery of another source they score below the building index (held-out-dataset pixel F1 0.05-0.12 against 0.33-0.45): there, run --evidence mbi or a model trained on that source's verified leads";
+pub const BUILTIN_RGB_NOTE: &str = "evidence: the built-in RGB model, pixel trees trained on LEVIR-CD, WHU-CD and DSIFN-CD (Google Earth and aerial RGB, 0.3-2 m) averaged with the building index; on imagery of another source it scores below the building index alone (held-out-dataset pixel F1 0.20-0.29 against 0.33-0.45): there, run --evidence mbi or a model trained on that source's verified leads";
 
 /// What the run must tell about the scene: a co-registration done, a shift left between the
 /// dates, the shares of shadow and cloud.
@@ -801,7 +839,10 @@ fn measure_scene(
     opts: &DetectOptions,
     (readers, grid): (&mut DateReaders, &TileGrid),
     plan: &mut Plan,
-    model: Option<(crate::model::infer::ChangeModel, Vec<usize>)>,
+    (model, blend): (
+        Option<(crate::model::infer::ChangeModel, Vec<usize>)>,
+        Option<Blend>,
+    ),
     coregistered_by: Option<Registration>,
     (backend, progress): (&Backend, ProgressFn),
 ) -> Result<(SceneStats, Option<ModelRun>, Option<f32>)> {
@@ -837,6 +878,8 @@ fn measure_scene(
     }
     // The band statistics a model scaled by the scene's used, given or measured.
     let mut scene_band_stats = None;
+    let mut index_threshold = None;
+    let mut index_radiometry = Vec::new();
     let model = match model {
         Some((model, bands)) => {
             // Only `scale = "scene"` reads the scene's statistics: the others skip the pass.
@@ -853,16 +896,48 @@ fn measure_scene(
             };
             let scaling = model.scaling(&bands, &stats);
             let tile_px = opts.model.as_ref().and_then(|m| m.tile_px);
+            // The classical kind of a blend: the scene's radiometry, and its own threshold as
+            // `--evidence KIND` alone would measure it.
+            let blend = match blend {
+                Some(mut b) => {
+                    // The model reads the dates as they are; the classical kind as it would
+                    // alone (the after image normalised onto the before one).
+                    if let Some(g) = given {
+                        if g.index_radiometry.len() == b.plan.bands {
+                            b.plan.coeffs = g.index_radiometry.iter().flatten().copied().collect();
+                        }
+                    } else if b.plan.config.normalize && !b.kind().is_ratio_index() {
+                        b.plan.coeffs = fit_radiometry(readers, &samples)?;
+                    }
+                    index_radiometry = b.plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect();
+                    b.plan.threshold = match given {
+                        Some(g) => g.index_threshold.ok_or_else(|| Error::Job {
+                            path: opts.before.clone(),
+                            line: 0,
+                            reason: format!(
+                                "the scene statistics given have no threshold for the {} evidence the model blends in",
+                                b.kind().name()
+                            ),
+                        })?,
+                        None => scene_threshold(readers, &b.plan, backend, &samples, progress)?,
+                    };
+                    index_threshold = Some(b.plan.threshold);
+                    Some(b)
+                }
+                None => None,
+            };
             Some(ModelRun {
                 model,
                 bands,
                 scaling,
                 tile_px,
+                blend,
             })
         }
         None => None,
     };
     let rule = match &model {
+        Some(ModelRun { blend: Some(b), .. }) => Some(b.threshold),
         Some(m) => Some(m.model.config.output.threshold),
         None => plan.config.evidence.rule_threshold(),
     };
@@ -878,6 +953,8 @@ fn measure_scene(
         radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
         threshold: plan.threshold,
         band_stats: scene_band_stats,
+        index_threshold,
+        index_radiometry,
         registration,
         coregistered_by,
     };

@@ -7,6 +7,7 @@ use crate::change::{CLOUD_EVIDENCE, MASK_CLASSES, Plan, SHADOW_EVIDENCE, is_chan
 use crate::classify::near::NearStore;
 use crate::engine::Backend;
 use crate::error::Result;
+use crate::model::infer::still_where_identical;
 use crate::pipeline::checkpoint;
 use crate::raster::fill::ZeroFill;
 use crate::raster::grid::{Tile, TileGrid, Window};
@@ -169,10 +170,17 @@ pub(super) fn stream(
                                             Backend::Gpu(g) => Some(*g),
                                             Backend::Cpu(_) => None,
                                         };
-                                        let e = m.model.evidence(
+                                        let mut e = m.model.evidence(
                                             &input, &m.bands, &m.scaling, m.tile_px, device,
                                         )?;
                                         timings.add("model", clock.elapsed().as_secs_f64());
+                                        if let Some(b) = &m.blend {
+                                            let clock = Instant::now();
+                                            let x = backend.run_tile(&b.plan, &input, false)?;
+                                            b.apply(&mut e.change, &x.evidence);
+                                            still_where_identical(&input, &m.bands, &mut e.change);
+                                            timings.add("blend", clock.elapsed().as_secs_f64());
+                                        }
                                         Some(e)
                                     }
                                     None => None,
