@@ -60,7 +60,10 @@ impl Blend {
     /// either is; the cloud and shadow codes of the classical kind are kept as they are.
     pub fn apply(&self, model: &mut [f32], index: &[f32]) {
         let wm = self.weight / self.model_threshold;
-        let wi = (1.0 - self.weight) / self.plan.threshold;
+        // Otsu gives 0 when every sample of the kind is 0 (dates alike wherever sampled): 0 / 0
+        // would make the evidence of such pixels NaN (no data); any evidence above 0 is change
+        // for the kind then, as it is here.
+        let wi = (1.0 - self.weight) / self.plan.threshold.max(f32::MIN_POSITIVE);
         for (m, &x) in model.iter_mut().zip(index) {
             *m = if x == CLOUD_EVIDENCE || x == SHADOW_EVIDENCE {
                 x
@@ -98,6 +101,12 @@ mod tests {
         assert_eq!(&model[..3], &[1.0, 1.5, 0.5]);
         assert!(model[3].is_nan() && model[4].is_nan());
         assert_eq!(model[5], SHADOW_EVIDENCE);
+        // A kind whose scene threshold is 0 (all its samples 0).
+        b.plan.threshold = 0.0;
+        let mut model = vec![0.1, 0.1];
+        b.apply(&mut model, &[0.0, 1e-3]);
+        assert_eq!(model[0], 0.125);
+        assert!(model[1].is_finite() && model[1] > conf.threshold);
     }
 
     #[test]
