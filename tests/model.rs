@@ -850,3 +850,50 @@ fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
     }
     assert!(compared * 10 > e.len() * 9, "{compared} of {}", e.len());
 }
+
+/// A window judged with the whole scene's statistics, as `tuban run` judges each county, blends
+/// with the scene's threshold and radiometry of the building index: the evidence of the run
+/// that measured them itself, and a scene without them is refused, naming what is missing.
+#[test]
+fn given_scene_statistics_carry_the_blend() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |name: &str| DetectOptions {
+        vectorize: false,
+        classify: None,
+        ..DetectOptions::new(
+            testdata("levir/before.png"),
+            testdata("levir/after.png"),
+            dir.path().join(name),
+        )
+    };
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let stats =
+        tuban::pipeline::detect::scene_statistics(&opts("stats"), &cpu, &|_, _, _| {}).unwrap();
+    assert!(stats.index_threshold.is_some_and(|t| t > 0.0));
+    assert_eq!(stats.index_radiometry.len(), 3);
+    assert!(stats.index_radiometry.iter().any(|c| *c != [1.0, 0.0]));
+    detect(&opts("own"), &cpu, &|_, _, _| {}).unwrap();
+    let given = DetectOptions {
+        scene: Some(stats.clone()),
+        ..opts("given")
+    };
+    detect(&given, &cpu, &|_, _, _| {}).unwrap();
+    let own = read_f32(&dir.path().join("own/evidence.tif"));
+    let from_scene = read_f32(&dir.path().join("given/evidence.tif"));
+    assert!(
+        own.iter()
+            .zip(&from_scene)
+            .all(|(a, b)| a == b || a.is_nan() && b.is_nan())
+    );
+    let missing = DetectOptions {
+        scene: Some(tuban::pipeline::detect::SceneStats {
+            index_threshold: None,
+            ..stats
+        }),
+        ..opts("missing")
+    };
+    let e = detect(&missing, &cpu, &|_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mbi"), "{e}");
+}
