@@ -58,17 +58,11 @@ impl ZeroFill {
             let mut any = false;
             for (k, &f) in fill.iter().enumerate() {
                 let values = &data[k * n + start..k * n + start + core.width];
-                if k == 0 {
-                    for (z, &v) in row.iter_mut().zip(values) {
-                        *z = v == f;
-                        any |= *z;
-                    }
-                } else {
-                    any = false;
-                    for (z, &v) in row.iter_mut().zip(values) {
-                        *z &= v == f;
-                        any |= *z;
-                    }
+                any = false;
+                for (z, &v) in row.iter_mut().zip(values) {
+                    // The first band sets the row, the others can only clear it.
+                    *z = (k == 0 || *z) && v == f;
+                    any |= *z;
                 }
                 if !any {
                     break;
