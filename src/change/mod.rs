@@ -341,6 +341,16 @@ impl Plan {
         }
     }
 
+    /// [`Plan::coeffs`] as `[gain, offset]` per band.
+    pub fn radiometry(&self) -> Vec<[f32; 2]> {
+        self.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect()
+    }
+
+    /// Set [`Plan::coeffs`] from `[gain, offset]` per band.
+    pub fn set_radiometry(&mut self, radiometry: &[[f32; 2]]) {
+        self.coeffs = radiometry.iter().flatten().copied().collect();
+    }
+
     /// How far (pixels) the evidence of one pixel reaches.
     pub fn evidence_reach_px(&self) -> usize {
         match self.config.evidence {

@@ -15,7 +15,8 @@ use blend::Blend;
 use estimate::check_disk;
 pub use estimate::{Estimate, estimate};
 use statistics::{
-    band_stats, coregister, fit_radiometry, measure_registration, sample_cells, scene_threshold,
+    band_stats, blend_statistics, coregister, fit_radiometry, measure_registration, sample_cells,
+    scene_threshold,
 };
 pub use tiles::{Counts, crop};
 use tiles::{Streamed, class_raster, stream};
@@ -872,14 +873,12 @@ fn measure_scene(
                 ),
             });
         }
-        plan.coeffs = g.radiometry.iter().flatten().copied().collect();
+        plan.set_radiometry(&g.radiometry);
     } else if plan.config.normalize && !plan.config.evidence.is_ratio_index() {
         plan.coeffs = fit_radiometry(readers, &samples)?;
     }
     // The band statistics a model scaled by the scene's used, given or measured.
     let mut scene_band_stats = None;
-    let mut index_threshold = None;
-    let mut index_radiometry = Vec::new();
     let model = match model {
         Some((model, bands)) => {
             // Only `scale = "scene"` reads the scene's statistics: the others skip the pass.
@@ -896,36 +895,17 @@ fn measure_scene(
             };
             let scaling = model.scaling(&bands, &stats);
             let tile_px = opts.model.as_ref().and_then(|m| m.tile_px);
-            // The classical kind of a blend: the scene's radiometry, and its own threshold as
-            // `--evidence KIND` alone would measure it.
-            let blend = match blend {
-                Some(mut b) => {
-                    // The model reads the dates as they are; the classical kind as it would
-                    // alone (the after image normalised onto the before one).
-                    if let Some(g) = given {
-                        if g.index_radiometry.len() == b.plan.bands {
-                            b.plan.coeffs = g.index_radiometry.iter().flatten().copied().collect();
-                        }
-                    } else if b.plan.config.normalize && !b.kind().is_ratio_index() {
-                        b.plan.coeffs = fit_radiometry(readers, &samples)?;
-                    }
-                    index_radiometry = b.plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect();
-                    b.plan.threshold = match given {
-                        Some(g) => g.index_threshold.ok_or_else(|| Error::Job {
-                            path: opts.before.clone(),
-                            line: 0,
-                            reason: format!(
-                                "the scene statistics given have no threshold for the {} evidence the model blends in",
-                                b.kind().name()
-                            ),
-                        })?,
-                        None => scene_threshold(readers, &b.plan, backend, &samples, progress)?,
-                    };
-                    index_threshold = Some(b.plan.threshold);
-                    Some(b)
-                }
-                None => None,
-            };
+            let blend = blend
+                .map(|b| {
+                    blend_statistics(
+                        b,
+                        given,
+                        (readers, &samples),
+                        (backend, progress),
+                        &opts.before,
+                    )
+                })
+                .transpose()?;
             Some(ModelRun {
                 model,
                 bands,
@@ -949,12 +929,13 @@ fn measure_scene(
             scene_threshold(readers, plan, backend, &samples, progress)?
         }
     };
+    let index = model.as_ref().and_then(|m| m.blend.as_ref());
     let stats = SceneStats {
-        radiometry: plan.coeffs.chunks(2).map(|c| [c[0], c[1]]).collect(),
+        radiometry: plan.radiometry(),
         threshold: plan.threshold,
         band_stats: scene_band_stats,
-        index_threshold,
-        index_radiometry,
+        index_threshold: index.map(|b| b.plan.threshold),
+        index_radiometry: index.map(|b| b.plan.radiometry()).unwrap_or_default(),
         registration,
         coregistered_by,
     };

@@ -2,7 +2,8 @@
 //! radiometric fit, the model's band statistics and the Otsu threshold; the registration
 //! offset between the dates, and `--coregister`.
 
-use super::{DetectOptions, crop};
+use super::blend::Blend;
+use super::{DetectOptions, SceneStats, crop};
 use crate::change::{Plan, otsu, radiometry};
 use crate::engine::Backend;
 use crate::error::{Error, Result};
@@ -186,4 +187,41 @@ pub(super) fn scene_threshold(
             after: a.into(),
         }
     })
+}
+
+/// The classical kind of a blend, measured as `--evidence KIND` alone would measure it: the
+/// after image normalised onto the before one (the model reads the dates as they are) and the
+/// kind's own Otsu threshold over `samples`; or taken from the scene statistics `given`.
+///
+/// # Errors
+/// Reading errors; given statistics without the kind's threshold (naming `before`).
+pub(super) fn blend_statistics(
+    mut b: Blend,
+    given: Option<&SceneStats>,
+    (readers, samples): (&mut DateReaders, &[Tile]),
+    (backend, progress): (&Backend, ProgressFn),
+    before: &std::path::Path,
+) -> Result<Blend> {
+    match given {
+        Some(g) => {
+            if g.index_radiometry.len() == b.plan.bands {
+                b.plan.set_radiometry(&g.index_radiometry);
+            }
+            b.plan.threshold = g.index_threshold.ok_or_else(|| Error::Job {
+                path: before.to_path_buf(),
+                line: 0,
+                reason: format!(
+                    "the scene statistics given have no threshold for the {} evidence the model blends in",
+                    b.kind().name()
+                ),
+            })?;
+        }
+        None => {
+            if b.plan.config.normalize && !b.kind().is_ratio_index() {
+                b.plan.coeffs = fit_radiometry(readers, samples)?;
+            }
+            b.plan.threshold = scene_threshold(readers, &b.plan, backend, samples, progress)?;
+        }
+    }
+    Ok(b)
 }
