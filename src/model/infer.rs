@@ -295,8 +295,10 @@ impl ChangeModel {
     }
 
     /// The change probability of every pixel of `input` (NaN where not valid), with model
-    /// tiles of `tile` px (None: the configuration's), convolutions on `device` (None: CPU);
-    /// 0 where the dates are identical around the pixel ([`still_where_identical`]).
+    /// tiles of `tile` px (None: the configuration's), convolutions on `device` (None: CPU).
+    /// The caller holds it at 0 where the dates are identical around the pixel
+    /// ([`still_where_identical`]), once, after anything it combines it with (detection's
+    /// blend).
     ///
     /// # Errors
     /// [`Error::Model`] when the graph refuses the tile (a wrong shape).
@@ -309,15 +311,13 @@ impl ChangeModel {
         device: super::ops::ConvDevice,
     ) -> Result<ModelEvidence> {
         let size = tile.unwrap_or(self.config.tile.size);
-        let mut e = match &self.engine {
-            Engine::Trees(t) => ModelEvidence {
+        match &self.engine {
+            Engine::Trees(t) => Ok(ModelEvidence {
                 change: t.evidence(input, bands, scaling, size, device)?,
                 classes: Vec::new(),
-            },
-            Engine::Graph(g) => self.graph_evidence(g, input, bands, scaling, size, device)?,
-        };
-        still_where_identical(input, bands, &mut e.change);
-        Ok(e)
+            }),
+            Engine::Graph(g) => self.graph_evidence(g, input, bands, scaling, size, device),
+        }
     }
 
     /// [`Self::evidence`] of a network, as it gives it: model tiles of `size` px that overlap,

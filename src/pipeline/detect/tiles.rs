@@ -178,9 +178,9 @@ pub(super) fn stream(
                                             let clock = Instant::now();
                                             let x = backend.run_tile(&b.plan, &input, false)?;
                                             b.apply(&mut e.change, &x.evidence);
-                                            still_where_identical(&input, &m.bands, &mut e.change);
                                             timings.add("blend", clock.elapsed().as_secs_f64());
                                         }
+                                        still_where_identical(&input, &m.bands, &mut e.change);
                                         Some(e)
                                     }
                                     None => None,
