@@ -260,14 +260,7 @@ fn issue_17_an_alpha_only_image_is_refused() {
         v as u8
     });
     {
-        let ds = gdal::Dataset::open_ex(
-            &alpha,
-            gdal::DatasetOptions {
-                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let ds = common::open_update(&alpha);
         ds.rasterband(1)
             .unwrap()
             .set_color_interpretation(gdal::raster::ColorInterpretation::AlphaBand)

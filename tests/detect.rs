@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::open_update;
 use common::raster::{GT, Spec, read_f32, read_u8, write_tif};
 use std::path::{Path, PathBuf};
 use tuban::change::EvidenceKind;
@@ -571,18 +572,6 @@ fn levir_planes(date: &str) -> (usize, usize, Vec<f32>) {
         data.extend(p.data().iter().map(|&v| f32::from(v)));
     }
     (w, h, data)
-}
-
-/// A raster opened for update.
-fn open_update(path: &Path) -> gdal::Dataset {
-    gdal::Dataset::open_ex(
-        path,
-        gdal::DatasetOptions {
-            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-            ..Default::default()
-        },
-    )
-    .unwrap()
 }
 
 /// Set the colour interpretations of a raster's bands, band 1 first.

@@ -273,14 +273,10 @@ fn geopackage_has_a_working_spatial_index_and_survives_edits() {
     assert!(some > 0 && some < total, "{some} of {total}");
     drop(ds);
     // Edits through OGR keep the R-tree in step (the extension's triggers).
-    let ds = gdal::Dataset::open_ex(
+    let ds = common::open_with(
         &out,
-        gdal::DatasetOptions {
-            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_VECTOR,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+        gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_VECTOR,
+    );
     let fid = ds
         .layer_by_name("changes")
         .unwrap()

@@ -572,14 +572,7 @@ fn coverage_adds_up_and_names_what_was_not_seen() {
         .unwrap();
     assert!(st.success());
     {
-        let ds = gdal::Dataset::open_ex(
-            d.join("a_cut.tif"),
-            gdal::DatasetOptions {
-                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let ds = common::open_update(d.join("a_cut.tif"));
         for b in 1..=4 {
             let mut buf = gdal::raster::Buffer::new((200, 100), vec![0u16; 200 * 100]);
             ds.rasterband(b)

@@ -94,6 +94,25 @@ pub fn same_result(a: &TileResult, b: &TileResult) -> bool {
         && a.near_threshold == b.near_threshold
 }
 
+/// A GDAL dataset opened with `flags` (update, vector, ...).
+#[cfg(feature = "gdal")]
+pub fn open_with(path: impl AsRef<std::path::Path>, flags: gdal::GdalOpenFlags) -> gdal::Dataset {
+    gdal::Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: flags,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A dataset opened for update.
+#[cfg(feature = "gdal")]
+pub fn open_update(path: impl AsRef<std::path::Path>) -> gdal::Dataset {
+    open_with(path, gdal::GdalOpenFlags::GDAL_OF_UPDATE)
+}
+
 #[cfg(feature = "gdal")]
 pub mod cdp;
 #[cfg(feature = "gdal")]

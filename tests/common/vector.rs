@@ -57,14 +57,7 @@ pub fn write_layer(
 /// A vector dataset (a file, or a connection string such as `PG:...`, which GDAL would
 /// otherwise also probe for rasters).
 pub fn open_vector(path: impl AsRef<Path>) -> gdal::Dataset {
-    gdal::Dataset::open_ex(
-        path,
-        gdal::DatasetOptions {
-            open_flags: gdal::GdalOpenFlags::GDAL_OF_VECTOR,
-            ..Default::default()
-        },
-    )
-    .unwrap()
+    super::open_with(path, gdal::GdalOpenFlags::GDAL_OF_VECTOR)
 }
 
 /// Every feature of a layer as field -> text.
