@@ -88,27 +88,39 @@ fn blur(src: &[f32], (w, h): (usize, usize), sigma: f32) -> Vec<f32> {
     let sum: f32 = k.iter().sum();
     let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
     let mut tmp = vec![0.0f32; w * h];
-    tmp.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        // The row with `r` mirrored pixels each side, then the taps as whole-row sweeps (the
-        // inner loop runs along x, so it vectorises).
-        let s = &src[y * w..(y + 1) * w];
-        let padded: Vec<f32> = (-r..w as i64 + r).map(|i| s[mirror(i, w)]).collect();
-        for (j, &kv) in k.iter().enumerate() {
-            for (o, &v) in row.iter_mut().zip(&padded[j..j + w]) {
-                *o += kv * v;
+    tmp.par_chunks_mut(w)
+        .enumerate()
+        .for_each_init(Vec::new, |padded, (y, row)| {
+            // The row with `r` mirrored pixels each side, then the taps as whole-row sweeps
+            // (the inner loop runs along x, so it vectorises).
+            let s = &src[y * w..(y + 1) * w];
+            padded.clear();
+            padded.extend((-r..0).map(|i| s[mirror(i, w)]));
+            padded.extend_from_slice(s);
+            padded.extend((w as i64..w as i64 + r).map(|i| s[mirror(i, w)]));
+            for (j, &kv) in k.iter().enumerate() {
+                add_scaled(row, kv, &padded[j..j + w]);
             }
-        }
-    });
+        });
     let mut out = vec![0.0f32; w * h];
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (j, &kv) in k.iter().enumerate() {
-            let s = &tmp[mirror(y as i64 + j as i64 - r, h) * w..][..w];
-            for (o, &v) in row.iter_mut().zip(s) {
-                *o += kv * v;
-            }
+            add_scaled(row, kv, &tmp[mirror(y as i64 + j as i64 - r, h) * w..][..w]);
         }
     });
     out
+}
+
+crate::change::cpu::avx2_twin! {
+    /// `out[i] += k * v[i]` (a multiply, then an add: the same bits on every CPU).
+    fn add_scaled => add_scaled_inner(out: &mut [f32], k: f32, v: &[f32])
+}
+
+#[inline(always)]
+fn add_scaled_inner(out: &mut [f32], k: f32, v: &[f32]) {
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o += k * x;
+    }
 }
 
 /// Index `i` reflected into `0..len` (the edge pixel repeated once).
@@ -339,6 +351,8 @@ pub struct PixelTrees {
     /// The trees as levels when every tree is oblivious (`tuban train --trees oblivious`):
     /// scored a block of pixels at a time without walking.
     levels: Option<Levels>,
+    /// The free trees padded to complete trees, when none is deeper than [`MAX_COMPLETE`].
+    complete: Option<Complete>,
 }
 
 /// Oblivious trees: tree `t` asks `depth[t]` questions (feature, split: right when
@@ -414,6 +428,196 @@ impl Levels {
             }
             q += d as usize;
             leaf += 1 << d;
+        }
+    }
+}
+
+/// Free trees, each padded to a complete tree of its depth in heap order (node `k`'s children
+/// at `2k + 1` and `2k + 2`): a leaf above the last level becomes questions that always go
+/// left (feature 0 at +inf, as the walk's leaves) down to copies of its value. A block of
+/// pixels then answers every question of a tree as whole-column comparisons, each answer one
+/// bit of a word per pixel (node `k` bit `k`), and finds its leaf by shifting through that
+/// word: no walk from node to node and no feature gathered per pixel, so the loops run eight
+/// lanes wide ([`score_complete`]). Tree `t`'s `2^depth - 1` questions follow the previous
+/// tree's in `feature` / `split`, its `2^depth` leaves in `leaves`.
+#[derive(Clone, Debug, Default)]
+struct Complete {
+    depth: Vec<u32>,
+    feature: Vec<u32>,
+    split: Vec<f32>,
+    leaves: Vec<f32>,
+}
+
+/// Deepest free tree scored as a complete tree (its questions are the bits of a `u32`).
+const MAX_COMPLETE: u32 = 5;
+
+impl Complete {
+    /// The complete trees of compiled trees (`nodes`, tree `t` from `roots[t]`, `depth[t]`
+    /// steps deep), when none is deeper than [`MAX_COMPLETE`].
+    fn of(nodes: &[TreeNode], roots: &[u32], depth: &[u32]) -> Option<Complete> {
+        if depth.iter().any(|&d| d > MAX_COMPLETE) {
+            return None;
+        }
+        let mut c = Complete::default();
+        for (&root, &d) in roots.iter().zip(depth) {
+            let inner = (1usize << d) - 1;
+            let (q, l) = (c.feature.len(), c.leaves.len());
+            c.feature.resize(q + inner, 0);
+            c.split.resize(q + inner, f32::INFINITY);
+            c.leaves.resize(l + inner + 1, 0.0);
+            c.depth.push(d);
+            // (compiled node, heap position)
+            let mut todo = vec![(root as usize, 0usize)];
+            while let Some((i, k)) = todo.pop() {
+                let n = nodes[i];
+                let is_leaf = n.feature == TREE_LEAF;
+                if k >= inner {
+                    // A tree's depth is its deepest leaf's: only leaves reach the last level.
+                    debug_assert!(is_leaf);
+                    c.leaves[l + k - inner] = n.split;
+                } else if is_leaf {
+                    todo.extend([(i, 2 * k + 1), (i, 2 * k + 2)]);
+                } else {
+                    c.feature[q + k] = n.feature;
+                    c.split[q + k] = n.split;
+                    todo.extend([(n.left as usize, 2 * k + 1), (n.right as usize, 2 * k + 2)]);
+                }
+            }
+        }
+        Some(c)
+    }
+}
+
+/// Raw scores of `out.len()` pixels (features as columns, [`PixelTrees::score_columns`]) by
+/// complete trees: base first, then tree by tree, the walk's sums. With AVX2, eight pixels
+/// per instruction ([`score_complete_avx2`]); else the portable loops, the same bits.
+fn score_complete(c: &Complete, base: f32, cols: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just now).
+        return unsafe { score_complete_avx2(c, base, cols, out) };
+    }
+    score_complete_portable(c, base, cols, out);
+}
+
+/// Pixels scored together as complete trees: their features (13 KB) stay in L1.
+const COMPLETE_BLOCK: usize = 32;
+
+/// The block of `COMPLETE_BLOCK` pixels from `at` (`m` of them) of `cols` (`n` pixels a
+/// column) copied into `block`, feature by feature: the trees' thousands of questions then
+/// read one small buffer, not a hundred columns a page or more apart. Lanes past `m` keep
+/// what they held (they are scored, never used).
+fn gather_block(cols: &[f32], n: usize, (at, m): (usize, usize), block: &mut [f32]) {
+    for (dst, col) in block
+        .chunks_exact_mut(COMPLETE_BLOCK)
+        .zip(cols.chunks_exact(n))
+    {
+        dst[..m].copy_from_slice(&col[at..at + m]);
+    }
+}
+
+/// [`score_complete`] in AVX2 intrinsics: a block's 32 answer words and 32 sums stay in
+/// registers through a tree; the leaves are gathered.
+///
+/// # Safety
+/// Only on a CPU with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn score_complete_avx2(c: &Complete, base: f32, cols: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    const G: usize = COMPLETE_BLOCK / 8;
+    let n = out.len();
+    let mut block = [0.0f32; FEATURES * COMPLETE_BLOCK];
+    let one = _mm256_set1_epi32(1);
+    for (b, s) in out.chunks_mut(COMPLETE_BLOCK).enumerate() {
+        let m = s.len();
+        gather_block(cols, n, (b * COMPLETE_BLOCK, m), &mut block);
+        let mut sum = [_mm256_set1_ps(base); G];
+        let (mut q, mut l) = (0, 0);
+        for &d in &c.depth {
+            let inner = (1usize << d) - 1;
+            let mut answers = [_mm256_setzero_si256(); G];
+            for (k, (&f, &t)) in c.feature[q..q + inner]
+                .iter()
+                .zip(&c.split[q..q + inner])
+                .enumerate()
+            {
+                let col = &block[f as usize * COMPLETE_BLOCK..][..COMPLETE_BLOCK];
+                let (t, bit) = (_mm256_set1_ps(t), _mm256_set1_epi32(1 << k));
+                for (g, a) in answers.iter_mut().enumerate() {
+                    // SAFETY: `col` holds COMPLETE_BLOCK = 8 * G floats.
+                    let v = unsafe { _mm256_loadu_ps(col.as_ptr().add(8 * g)) };
+                    // Right when `v > t`: ordered, so NaN goes left, as `v > t` does.
+                    let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, t));
+                    *a = _mm256_or_si256(*a, _mm256_and_si256(right, bit));
+                }
+            }
+            let leaves = &c.leaves[l..=l + inner];
+            let first = _mm256_set1_epi32(inner as i32);
+            for (a, sm) in answers.iter().zip(&mut sum) {
+                let mut p = _mm256_setzero_si256();
+                for _ in 0..d {
+                    let go = _mm256_and_si256(_mm256_srlv_epi32(*a, p), one);
+                    p = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(p, p), one), go);
+                }
+                // SAFETY: after `d` levels every lane's node is a leaf, `inner..=2 * inner`,
+                // so the index is within the tree's `inner + 1` leaves.
+                let leaf = unsafe {
+                    _mm256_i32gather_ps::<4>(leaves.as_ptr(), _mm256_sub_epi32(p, first))
+                };
+                *sm = _mm256_add_ps(*sm, leaf);
+            }
+            q += inner;
+            l += inner + 1;
+        }
+        let mut lanes = [0.0f32; COMPLETE_BLOCK];
+        for (g, sm) in sum.iter().enumerate() {
+            // SAFETY: `lanes` holds 8 * G floats.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * g), *sm) };
+        }
+        s.copy_from_slice(&lanes[..m]);
+    }
+}
+
+fn score_complete_portable(c: &Complete, base: f32, cols: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let mut block = [0.0f32; FEATURES * COMPLETE_BLOCK];
+    for (b, s) in out.chunks_mut(COMPLETE_BLOCK).enumerate() {
+        let m = s.len();
+        gather_block(cols, n, (b * COMPLETE_BLOCK, m), &mut block);
+        s.fill(base);
+        let (mut q, mut l) = (0, 0);
+        for &d in &c.depth {
+            let inner = (1usize << d) - 1;
+            // Bit k of a pixel's word: its answer to question k (right when `v > split`, as
+            // the walk goes for the finite values features always are).
+            let mut answers = [0u32; COMPLETE_BLOCK];
+            for (k, (&f, &t)) in c.feature[q..q + inner]
+                .iter()
+                .zip(&c.split[q..q + inner])
+                .enumerate()
+            {
+                let col: &[f32; COMPLETE_BLOCK] = block[f as usize * COMPLETE_BLOCK..]
+                    [..COMPLETE_BLOCK]
+                    .try_into()
+                    .expect("a block's column");
+                let bit = 1u32 << k;
+                for j in 0..COMPLETE_BLOCK {
+                    answers[j] |= u32::from(col[j] > t) * bit;
+                }
+            }
+            let mut at_node = [0u32; COMPLETE_BLOCK];
+            for _ in 0..d {
+                for (p, &a) in at_node.iter_mut().zip(&answers) {
+                    *p = 2 * *p + 1 + ((a >> *p) & 1);
+                }
+            }
+            let leaves = &c.leaves[l..=l + inner];
+            for (o, &p) in s.iter_mut().zip(&at_node[..m]) {
+                *o += leaves[p as usize - inner];
+            }
+            q += inner;
+            l += inner + 1;
         }
     }
 }
@@ -509,8 +713,9 @@ impl PixelTrees {
                 height[i] = 1 + height[n.left as usize].max(height[n.right as usize]);
             }
         }
-        let depth = roots.iter().map(|&r| height[r as usize]).collect();
+        let depth: Vec<u32> = roots.iter().map(|&r| height[r as usize]).collect();
         let levels = Levels::of(&nodes, &roots);
+        let complete = Complete::of(&nodes, &roots, &depth);
         Ok(PixelTrees {
             base: booster.base[0] as f32,
             booster,
@@ -520,24 +725,27 @@ impl PixelTrees {
             leaf_value,
             depth,
             levels,
+            complete,
         })
     }
 
     /// Raw scores (log-odds) of `out.len()` pixels whose features are columns (feature `f`
-    /// of pixel `i` at `cols[f * out.len() + i]`): by levels when the trees are oblivious,
-    /// else by the lock-step walk ([`PixelTrees::walk_columns`]). Either way base first,
-    /// then tree by tree, as the WGSL kernel sums: the same bits.
+    /// of pixel `i` at `cols[f * out.len() + i]`): by levels when the trees are oblivious, as
+    /// complete trees when they are free and at most [`MAX_COMPLETE`] deep (the built-in
+    /// model's are 5), else by the lock-step walk ([`PixelTrees::walk_columns`]). Every way
+    /// base first, then tree by tree, as the WGSL kernel sums: the same bits.
     fn score_columns(&self, cols: &[f32], out: &mut [f32]) {
         debug_assert_eq!(cols.len(), FEATURES * out.len());
-        match &self.levels {
-            Some(lv) => {
+        match (&self.levels, &self.complete) {
+            (Some(lv), _) => {
                 let n = out.len();
                 for (b, o) in out.chunks_mut(BLOCK).enumerate() {
                     o.fill(self.base);
                     lv.add(cols, n, b * BLOCK, o);
                 }
             }
-            None => self.walk_columns(cols, out),
+            (None, Some(c)) => score_complete(c, self.base, cols, out),
+            (None, None) => self.walk_columns(cols, out),
         }
     }
 
@@ -1340,6 +1548,62 @@ mod tests {
             .filter(|(p, y)| (**p > 0.5) == (**y == 1))
             .count();
         assert_eq!(correct, rows.len());
+    }
+
+    #[test]
+    fn free_trees_score_as_complete_trees_with_the_walks_bits() {
+        // Free trees of depth 5 grown on noisy rows, a large minimum leaf weight leaving many
+        // leaves above the last level (padded with always-left questions): scored as complete
+        // trees, every pixel has the bits of the lock-step walk and of one row walking the
+        // kernel's node format, for a count of pixels that is not a multiple of the block.
+        let mut rng = crate::synth::world::Rng::new(4);
+        let rows: Vec<[f32; FEATURES]> = (0..301)
+            .map(|_| std::array::from_fn(|_| rng.unit_f32() * 4.0 - 2.0))
+            .collect();
+        let y: Vec<usize> = rows
+            .iter()
+            .map(|r| usize::from(r[7] * r[40] > 0.2 || r[101] > 1.2 - 0.3 * r[2]))
+            .collect();
+        let x: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let grow = |depth, min_child_hess| {
+            let p = crate::learn::gbdt::Params {
+                rounds: 25,
+                depth,
+                min_child_hess,
+                ..Default::default()
+            };
+            let (fit, _) = crate::learn::gbdt::train(&x, &y, 2, &p, None);
+            PixelTrees::new(fit.booster).expect("valid trees")
+        };
+        let trees = grow(5, 4.0);
+        let c = trees
+            .complete
+            .as_ref()
+            .expect("free trees of depth 5 are completed");
+        assert!(trees.levels.is_none());
+        assert!(c.depth.contains(&5), "{:?}", c.depth);
+        // Some leaf sits above the last level: padding was needed.
+        let padded = c.split.iter().filter(|t| t.is_infinite()).count();
+        assert!(padded > 0);
+        let n = rows.len();
+        let cols = to_columns(&rows);
+        let mut complete = vec![0.0f32; n];
+        trees.score_columns(&cols, &mut complete);
+        let mut walked = vec![0.0f32; n];
+        trees.walk_columns(&cols, &mut walked);
+        // The portable loops (what a CPU without AVX2 runs) too.
+        let mut portable = vec![0.0f32; n];
+        score_complete_portable(c, trees.base, &cols, &mut portable);
+        for (((r, a), b), p) in rows.iter().zip(&complete).zip(&walked).zip(&portable) {
+            assert_eq!(a.to_bits(), b.to_bits());
+            assert_eq!(a.to_bits(), p.to_bits());
+            assert_eq!(single_walk(&trees, r).to_bits(), a.to_bits());
+        }
+        // Deeper trees are walked.
+        assert!(grow(6, 0.5).complete.is_none());
     }
 
     #[test]
