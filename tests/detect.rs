@@ -108,6 +108,28 @@ fn mask_does_not_depend_on_tile_size() {
 }
 
 #[test]
+fn an_otsu_threshold_does_not_depend_on_tile_size() {
+    // The building index's Otsu threshold over the sample cells: computed cell by cell with
+    // 100-px tiles (the main pass's windows hold fewer pixels than the scene), over the whole
+    // scene at once, cells cut from it, with 1024-px tiles. The same bits, the same mask.
+    let dir = tempfile::tempdir().unwrap();
+    let (b, a) = write_pair(dir.path(), 700, 530, 11);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let mut runs = Vec::new();
+    for tile in [100, 1024] {
+        let out = dir.path().join(format!("t{tile}"));
+        let s = run(&opts(&b, &a, &out, tile, Some(EvidenceKind::Mbi)), &cpu);
+        assert_eq!(s.threshold_method, "otsu");
+        // The two ways: 100-px tiles read windows smaller than the scene, 1024-px ones not.
+        let window = (tile + 2 * s.halo_px).pow(2);
+        assert_eq!(window < 700 * 530, tile == 100, "halo {}", s.halo_px);
+        runs.push((s.threshold, read_u8(&out.join("change.tif")).2));
+    }
+    assert_eq!(runs[0].0.to_bits(), runs[1].0.to_bits());
+    assert!(runs[0].1 == runs[1].1, "masks differ between tile sizes");
+}
+
+#[test]
 fn nodata_in_either_date_is_never_change() {
     let dir = tempfile::tempdir().unwrap();
     let (b, a) = write_pair(dir.path(), 300, 200, 5);

@@ -848,6 +848,8 @@ fn measure_scene(
     (backend, progress): (&Backend, ProgressFn),
 ) -> Result<(SceneStats, Option<ModelRun>, Option<f32>)> {
     let given = opts.scene.as_ref();
+    // The most pixels the main pass reads at once: statistics may compute as many.
+    let window_px = (grid.tile_px + 2 * grid.halo_px).pow(2);
     // A given scene needs no samples of this window.
     let samples = match given {
         Some(_) => Vec::new(),
@@ -901,7 +903,7 @@ fn measure_scene(
                         b,
                         given,
                         (readers, &samples),
-                        (backend, progress),
+                        (backend, window_px, progress),
                         &opts.before,
                     )
                 })
@@ -926,7 +928,7 @@ fn measure_scene(
         (Threshold::Auto, Some(t), _) => t,
         (_, _, Some(g)) => g.threshold,
         (Threshold::Auto | Threshold::Otsu, _, None) => {
-            scene_threshold(readers, plan, backend, &samples, progress)?
+            scene_threshold(readers, plan, (backend, window_px), &samples, progress)?
         }
     };
     let index = model.as_ref().and_then(|m| m.blend.as_ref());
