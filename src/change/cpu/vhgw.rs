@@ -31,22 +31,27 @@ fn rows<const ERODE: bool>(w: usize, half: usize, src: &[f32], valid: &[u32], ou
             let n = f.len();
             g.resize(n, 0.0);
             s.resize(n, 0.0);
-            for j in 0..n {
-                g[j] = if j % k == 0 {
-                    f[j]
-                } else {
-                    op::<ERODE>(g[j - 1], f[j])
-                };
+            // Prefix extremes restarting at every multiple of k, suffix extremes restarting
+            // at every block's last pixel (and the row's).
+            for (gb, fb) in g.chunks_mut(k).zip(f.chunks(k)) {
+                let mut acc = fb[0];
+                gb[0] = acc;
+                for (o, &v) in gb[1..].iter_mut().zip(&fb[1..]) {
+                    acc = op::<ERODE>(acc, v);
+                    *o = acc;
+                }
             }
-            for j in (0..n).rev() {
-                s[j] = if j % k == k - 1 || j == n - 1 {
-                    f[j]
-                } else {
-                    op::<ERODE>(s[j + 1], f[j])
-                };
+            for (sb, fb) in s.chunks_mut(k).zip(f.chunks(k)) {
+                let last = fb.len() - 1;
+                let mut acc = fb[last];
+                sb[last] = acc;
+                for (o, &v) in sb[..last].iter_mut().zip(&fb[..last]).rev() {
+                    acc = op::<ERODE>(acc, v);
+                    *o = acc;
+                }
             }
-            for (x, o) in row.iter_mut().enumerate() {
-                *o = op::<ERODE>(s[x], g[x + k - 1]);
+            for ((o, &a), &b) in row.iter_mut().zip(&s[..w]).zip(&g[k - 1..]) {
+                *o = op::<ERODE>(a, b);
             }
         },
     );
@@ -66,73 +71,82 @@ fn sweep<const ERODE: bool>(
     let neutral = if ERODE { BIG } else { -BIG };
     let k = 2 * half + 1;
     let (pw, ph) = (w + 2 * half, h + 2 * half);
-    // F at padded (r, xp): the raster value at (r - half, xp - half), or neutral.
-    let value = |r: usize, xp: usize| -> f32 {
-        let (y, x) = (r as i64 - half as i64, xp as i64 - half as i64);
-        if y < 0 || x < 0 || y >= h as i64 || x >= w as i64 {
-            return neutral;
-        }
-        let i = y as usize * w + x as usize;
-        if valid[i] == 0 { neutral } else { src[i] }
-    };
-    // The neighbour of padded column `xp` on the adjacent row, or neutral off the padding.
-    let at = |row: &[f32], xq: i64| {
-        if xq < 0 || xq >= pw as i64 {
-            neutral
-        } else {
-            row[xq as usize]
+    // F on padded row r: the raster's row r - half (nodata as neutral), neutral around it.
+    let values = |r: usize, vals: &mut Vec<f32>| {
+        vals.clear();
+        vals.resize(pw, neutral);
+        if let Some(y) = r.checked_sub(half).filter(|&y| y < h) {
+            let (s, v) = (&src[y * w..(y + 1) * w], &valid[y * w..(y + 1) * w]);
+            for ((o, &x), &ok) in vals[half..half + w].iter_mut().zip(s).zip(v) {
+                *o = if ok == 0 { neutral } else { x };
+            }
         }
     };
     let mut g = vec![0.0f32; ph * pw];
     let mut s = vec![0.0f32; ph * pw];
     // Prefix extremes along the lines, restarting at the first row of each block of k rows.
-    g.par_chunks_mut(k * pw).enumerate().for_each(|(b, block)| {
-        for dr in 0..block.len() / pw {
-            let r = b * k + dr;
-            let (done, rest) = block.split_at_mut(dr * pw);
-            let cur = &mut rest[..pw];
-            if dr == 0 {
-                cur.iter_mut()
-                    .enumerate()
-                    .for_each(|(xp, v)| *v = value(r, xp));
-            } else {
-                let prev = &done[(dr - 1) * pw..];
-                for (xp, v) in cur.iter_mut().enumerate() {
-                    *v = op::<ERODE>(at(prev, xp as i64 - c), value(r, xp));
+    g.par_chunks_mut(k * pw)
+        .enumerate()
+        .for_each_init(Vec::new, |vals, (b, block)| {
+            for dr in 0..block.len() / pw {
+                values(b * k + dr, vals);
+                let (done, rest) = block.split_at_mut(dr * pw);
+                let cur = &mut rest[..pw];
+                if dr == 0 {
+                    cur.copy_from_slice(vals);
+                } else {
+                    step::<ERODE>(cur, &done[(dr - 1) * pw..], vals, c, neutral);
                 }
             }
-        }
-    });
+        });
     // Suffix extremes, restarting at the last row of each block.
-    s.par_chunks_mut(k * pw).enumerate().for_each(|(b, block)| {
-        let rows = block.len() / pw;
-        for dr in (0..rows).rev() {
-            let r = b * k + dr;
-            let (head, tail) = block.split_at_mut((dr + 1) * pw);
-            let cur = &mut head[dr * pw..];
-            if dr == rows - 1 {
-                cur.iter_mut()
-                    .enumerate()
-                    .for_each(|(xp, v)| *v = value(r, xp));
-            } else {
-                let next = &tail[..pw];
-                for (xp, v) in cur.iter_mut().enumerate() {
-                    *v = op::<ERODE>(at(next, xp as i64 + c), value(r, xp));
+    s.par_chunks_mut(k * pw)
+        .enumerate()
+        .for_each_init(Vec::new, |vals, (b, block)| {
+            let rows = block.len() / pw;
+            for dr in (0..rows).rev() {
+                values(b * k + dr, vals);
+                let (head, tail) = block.split_at_mut((dr + 1) * pw);
+                let cur = &mut head[dr * pw..];
+                if dr == rows - 1 {
+                    cur.copy_from_slice(vals);
+                } else {
+                    step::<ERODE>(cur, &tail[..pw], vals, -c, neutral);
                 }
             }
-        }
-    });
+        });
     // The window of (y, x) runs from padded (y, x + half - c half) to (y + 2 half, x + half + c half).
-    let hc = c * half as i64;
+    let (xs, xe) = (
+        (half as i64 - c * half as i64) as usize,
+        (half as i64 + c * half as i64) as usize,
+    );
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let srow = &s[y * pw..(y + 1) * pw];
-        let grow = &g[(y + 2 * half) * pw..(y + 2 * half + 1) * pw];
-        for (x, o) in row.iter_mut().enumerate() {
-            let xs = (x as i64 + half as i64 - hc) as usize;
-            let xe = (x as i64 + half as i64 + hc) as usize;
-            *o = op::<ERODE>(srow[xs], grow[xe]);
+        let srow = &s[y * pw + xs..][..w];
+        let grow = &g[(y + 2 * half) * pw + xe..][..w];
+        for ((o, &a), &b) in row.iter_mut().zip(srow).zip(grow) {
+            *o = op::<ERODE>(a, b);
         }
     });
+}
+
+/// One step along the lines: `cur[xp] = op(line[xp - shift], vals[xp])` for a `shift` of -1,
+/// 0 or 1 columns, `line` read as `neutral` off its ends. Whole-row slices, so it vectorises.
+fn step<const ERODE: bool>(cur: &mut [f32], line: &[f32], vals: &[f32], shift: i64, neutral: f32) {
+    let pw = cur.len();
+    let (cur, line, vals) = match shift {
+        1 => {
+            cur[0] = op::<ERODE>(neutral, vals[0]);
+            (&mut cur[1..], &line[..pw - 1], &vals[1..])
+        }
+        -1 => {
+            cur[pw - 1] = op::<ERODE>(neutral, vals[pw - 1]);
+            (&mut cur[..pw - 1], &line[1..pw], &vals[..pw - 1])
+        }
+        _ => (cur, &line[..pw], vals),
+    };
+    for ((o, &a), &v) in cur.iter_mut().zip(line).zip(vals) {
+        *o = op::<ERODE>(a, v);
+    }
 }
 
 /// Erode (`erode = true`) or dilate `src` along lines of direction `p.dir` with half-length
