@@ -6,9 +6,11 @@
 //! network's 0.24 and the building index's 0.34 (README, "Learned evidence"). The built-in RGB
 //! model ([`super::infer::BUILTIN_RGB`]) is one of these.
 //!
-//! The trees run on the CPU (16 pixels walk each tree in lock step; oblivious trees, one
-//! question per level, are scored 64 pixels at a time without walking) or as the WGSL kernel
-//! `shaders/trees.wgsl`; all sum the trees in one order, so they give the same bits.
+//! The trees run on the CPU or as the WGSL kernel `shaders/trees.wgsl`. On the CPU, oblivious
+//! trees (one question per level) are scored 64 pixels at a time by levels; free trees up to 5
+//! deep (the built-in model's) as complete trees, 32 pixels answering every question of a tree
+//! at once in AVX2 (`Complete`); deeper ones by 16 pixels walking each tree in lock step.
+//! All sum the trees in one order, so they give the same bits.
 //!
 //! Features ([`FEATURES`], names in [`feature_names`]): each date's R, G, B, scaled by the
 //! date's own scene mean and standard deviation, give three channels — brightness (the mean),
