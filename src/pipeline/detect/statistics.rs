@@ -160,9 +160,10 @@ pub(super) fn fit_radiometry(readers: &mut DateReaders, cells: &[Tile]) -> Resul
 }
 
 /// The Otsu threshold of `plan`'s evidence over the sample `cells`. `window_px` is the most
-/// pixels the main pass reads at once (a tile and its halo): a scene no larger whose cells
-/// would compute more pixels than it has (a small scene, its cells covering it) is computed
-/// whole, once, and the cells cut from it.
+/// pixels the main pass reads at once (a tile and its halo): when the smallest window holding
+/// every cell's read is no larger, and holds no more pixels than the cells' reads together (a
+/// small scene, its cells covering it), the evidence is computed once over that window and
+/// the cells cut from it.
 pub(super) fn scene_threshold(
     readers: &mut DateReaders,
     plan: &Plan,
@@ -179,22 +180,17 @@ pub(super) fn scene_threshold(
     let scene = (readers.pair().width, readers.pair().height);
     let reach = plan.evidence_reach_px();
     let reads: Vec<Window> = cells.iter().map(|t| t.core.grown(reach, scene)).collect();
-    let whole = Window {
-        x: 0,
-        y: 0,
-        width: scene.0,
-        height: scene.1,
-    };
     let computed: usize = reads.iter().map(Window::pixels).sum();
-    if whole.pixels() <= computed && whole.pixels() <= window_px {
-        // The same values: a pixel's evidence depends on what lies within its reach, and
-        // the scene's edge cuts a cell's window as it cuts the scene's (the main pass's tiles
-        // rely on it too). The building index on WHU-CD's 1024² pair: its 16 cells grown by
-        // 44 px computed 1.8 times the scene.
-        let input = readers.read(whole)?;
+    let union = reads.iter().copied().reduce(|a, b| a.union(b));
+    if let Some(union) = union.filter(|u| u.pixels() <= computed.min(window_px)) {
+        // The same values: a pixel's evidence depends on what lies within its reach, which
+        // the union holds wherever a cell's read held it, and the scene's edge cuts both alike
+        // (the main pass's tiles rely on it too). The building index on WHU-CD's 1024² pair:
+        // its 16 cells grown by 44 px computed 1.8 times the scene.
+        let input = readers.read(union)?;
         let r = backend.run_tile(plan, &input, false)?;
         for t in cells {
-            values.extend(crop(&r.evidence, whole, t.core));
+            values.extend(crop(&r.evidence, union, t.core));
         }
         progress("statistics", cells.len() as u64, cells.len() as u64);
     } else {
