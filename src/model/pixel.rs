@@ -1552,24 +1552,32 @@ mod tests {
         assert_eq!(correct, rows.len());
     }
 
+    /// `n` rows of features drawn uniformly in -2..2 (seed `seed`), as f32 rows and as the
+    /// booster's f64 rows, labelled 1 where `rule` holds.
+    fn noisy_rows(
+        seed: u64,
+        n: usize,
+        rule: impl Fn(&[f32; FEATURES]) -> bool,
+    ) -> (Vec<[f32; FEATURES]>, Vec<Vec<f64>>, Vec<usize>) {
+        let mut rng = crate::synth::world::Rng::new(seed);
+        let rows: Vec<[f32; FEATURES]> = (0..n)
+            .map(|_| std::array::from_fn(|_| rng.unit_f32() * 4.0 - 2.0))
+            .collect();
+        let y = rows.iter().map(|r| usize::from(rule(r))).collect();
+        let x = rows
+            .iter()
+            .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        (rows, x, y)
+    }
+
     #[test]
     fn free_trees_score_as_complete_trees_with_the_walks_bits() {
         // Free trees of depth 5 grown on noisy rows, a large minimum leaf weight leaving many
         // leaves above the last level (padded with always-left questions): scored as complete
         // trees, every pixel has the bits of the lock-step walk and of one row walking the
         // kernel's node format, for a count of pixels that is not a multiple of the block.
-        let mut rng = crate::synth::world::Rng::new(4);
-        let rows: Vec<[f32; FEATURES]> = (0..301)
-            .map(|_| std::array::from_fn(|_| rng.unit_f32() * 4.0 - 2.0))
-            .collect();
-        let y: Vec<usize> = rows
-            .iter()
-            .map(|r| usize::from(r[7] * r[40] > 0.2 || r[101] > 1.2 - 0.3 * r[2]))
-            .collect();
-        let x: Vec<Vec<f64>> = rows
-            .iter()
-            .map(|r| r.iter().map(|&v| f64::from(v)).collect())
-            .collect();
+        let (rows, x, y) = noisy_rows(4, 301, |r| r[7] * r[40] > 0.2 || r[101] > 1.2 - 0.3 * r[2]);
         let grow = |depth, min_child_hess| {
             let p = crate::learn::gbdt::Params {
                 rounds: 25,
@@ -1613,18 +1621,7 @@ mod tests {
         // Oblivious trees grown on noisy rows score by levels; every pixel's score has the
         // bits of the lock-step walk and of one row walking the kernel's node format (what
         // the GPU runs), for a count of pixels that is not a multiple of the block.
-        let mut rng = crate::synth::world::Rng::new(9);
-        let rows: Vec<[f32; FEATURES]> = (0..203)
-            .map(|_| std::array::from_fn(|_| rng.unit_f32() * 4.0 - 2.0))
-            .collect();
-        let y: Vec<usize> = rows
-            .iter()
-            .map(|r| usize::from(r[5] + 0.5 * r[70] > 0.3 || r[99] > 1.5))
-            .collect();
-        let x: Vec<Vec<f64>> = rows
-            .iter()
-            .map(|r| r.iter().map(|&v| f64::from(v)).collect())
-            .collect();
+        let (rows, x, y) = noisy_rows(9, 203, |r| r[5] + 0.5 * r[70] > 0.3 || r[99] > 1.5);
         let p = crate::learn::gbdt::Params {
             rounds: 30,
             depth: 4,
