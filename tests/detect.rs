@@ -754,10 +754,11 @@ fn the_trees_do_not_mind_mixed_bit_depths() {
 }
 
 /// An after date whose right 96 columns are 0 in every band, with no nodata declared, is
-/// read as imagery (the run cannot tell fill from black) but the run says so; declared as
-/// nodata, the collar is left out and the note is not given.
+/// read as fill (nodata) and the run says so; with `--zero-is-data` it is read as black
+/// imagery and shows as change; declared as nodata, the collar is left out and no note is
+/// given.
 #[test]
-fn an_undeclared_zero_collar_is_noted() {
+fn an_undeclared_zero_collar_is_fill() {
     use gdal::raster::ColorInterpretation as C;
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/levir");
@@ -769,52 +770,127 @@ fn an_undeclared_zero_collar_is_noted() {
     }
     let cpu = Backend::Cpu(Driver::Rayon);
     let mut runs = Vec::new();
-    for nodata in [None, Some(0.0)] {
-        let path = dir.path().join(format!("after{}.tif", nodata.is_some()));
+    for (name, nodata, zero_is_data) in [
+        ("undeclared", None, false),
+        ("declared", Some(0.0), false),
+        ("data", None, true),
+    ] {
+        let path = dir.path().join(format!("{name}.tif"));
         let interp = vec![C::RedBand, C::GreenBand, C::BlueBand];
         write_interpreted(&path, (w, h), &data, nodata, interp);
-        let out = dir.path().join(format!("o{}", nodata.is_some()));
-        runs.push(run(
-            &opts(&root.join("before.png"), &path, &out, 1536, None),
-            &cpu,
-        ));
+        let out = dir.path().join(name);
+        let mut o = opts(&root.join("before.png"), &path, &out, 1536, None);
+        o.pair.zero_is_data = zero_is_data;
+        let s = run(&o, &cpu);
+        let mask = read_u8(&out.join("change.tif")).2;
+        let collar_changed = (0..w * h)
+            .filter(|&i| i % w >= w - 96 && mask[i] == 1)
+            .count();
+        runs.push((s, collar_changed));
     }
     let noted = |s: &DetectSummary| {
         s.notes
             .iter()
-            .any(|n| n.contains("afterfalse.tif") && n.contains("0 in every band"))
+            .any(|n| n.contains("undeclared.tif") && n.contains("0 in every band"))
     };
-    assert!(noted(&runs[0]), "{:?}", runs[0].notes);
+    assert!(noted(&runs[0].0), "{:?}", runs[0].0.notes);
     assert!(
-        !runs[1].notes.iter().any(|n| n.contains("0 in every band")),
+        runs[0].0.notes.iter().any(|n| n.contains("24576 px")),
         "{:?}",
-        runs[1].notes
+        runs[0].0.notes
     );
-    // Declared, the collar is nodata (and so is any other pixel with a 0 in some band: GDAL's
-    // nodata is per band), and none of it changed.
+    for (s, _) in &runs[1..] {
+        assert!(
+            !s.notes.iter().any(|n| n.contains("0 in every band")),
+            "{:?}",
+            s.notes
+        );
+    }
+    // Read as fill, none of the collar is valid or changed; the rest of the tile is (its
+    // scattered black included: GDAL's declared nodata is per band and takes more).
     let outside = (w * h - 96 * h) as u64;
+    assert_eq!(runs[0].0.valid_px, outside);
+    assert_eq!(runs[0].1, 0);
     assert!(
-        runs[1].valid_px <= outside && runs[1].valid_px * 100 > outside * 98,
+        runs[1].0.valid_px < outside && runs[1].0.valid_px * 100 > outside * 98,
         "{} valid of {outside} outside the collar",
-        runs[1].valid_px
+        runs[1].0.valid_px
     );
+    assert_eq!(runs[1].1, 0);
+    // Read as data, black shows as change.
+    assert_eq!(runs[2].0.valid_px, (w * h) as u64);
+    assert!(runs[2].1 > 1000, "{} collar pixels changed", runs[2].1);
     // Scattered black is not fill: the before tile's red band alone is 0 at 7 % of its
     // pixels (shadows), with no 16² block all 0.
     let (w, h, before) = levir_planes("before");
     let red = dir.path().join("red.tif");
     write_interpreted(&red, (w, h), &before[..w * h], None, vec![C::Undefined]);
     let s = run(&opts(&red, &red, &dir.path().join("red"), 1536, None), &cpu);
+    assert_eq!(s.valid_px, (w * h) as u64);
     assert!(
         !s.notes.iter().any(|n| n.contains("0 in every band")),
         "{:?}",
         s.notes
     );
-    assert!(
-        runs[1].changed_px < runs[0].changed_px,
-        "{} {}",
-        runs[1].changed_px,
-        runs[0].changed_px
-    );
+}
+
+/// Fill whose edge is slanted, as a rotated footprint leaves it, crossing tile edges: tiles of
+/// 256 px (whose windows are grown where a square of fill may cross them) and one tile give
+/// the same fill, evidence and mask, and no pixel of the fill changes.
+#[test]
+fn undeclared_fill_does_not_depend_on_tile_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (700, 530);
+    let s = common::scene(w, h, 4, 11);
+    let n = w * h;
+    let edge = |i: usize| 420 + (i / w) / 4;
+    let mut after = s.after.clone();
+    for k in 0..4 {
+        for i in 0..n {
+            after[k * n + i] = if i % w > edge(i) {
+                0.0
+            } else {
+                after[k * n + i].max(1.0)
+            };
+        }
+    }
+    let before: Vec<f32> = s.before.iter().map(|v| v.max(1.0)).collect();
+    let (b, a) = (dir.path().join("before.tif"), dir.path().join("after.tif"));
+    write_tif::<u16>(&b, Spec::gk(w, h, 4), &before, |v| v as u16);
+    write_tif::<u16>(&a, Spec::gk(w, h, 4), &after, |v| v as u16);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let mut outs = Vec::new();
+    for tile in [256, 100_000] {
+        let out = dir.path().join(format!("t{tile}"));
+        let s = run(&opts(&b, &a, &out, tile, None), &cpu);
+        assert!(s.changed_px > 1000, "tile {tile}: {} changed", s.changed_px);
+        assert!(
+            s.notes
+                .iter()
+                .any(|n| n.contains("after.tif") && n.contains("0 in every band")),
+            "{:?}",
+            s.notes
+        );
+        let mask = read_u8(&out.join("change.tif")).2;
+        // Past the first rows (where no 16² square fits beside the slant), every pixel
+        // beyond the edge is fill.
+        for i in (16 * w..n).filter(|&i| i % w > edge(i)) {
+            assert_eq!(
+                mask[i], 255,
+                "tile {tile}: pixel {i} is fill but mask is {}",
+                mask[i]
+            );
+        }
+        outs.push((s.valid_px, mask, read_f32(&out.join("evidence.tif"))));
+    }
+    assert_eq!(outs[0].0, outs[1].0);
+    assert!(outs[0].1 == outs[1].1, "masks differ between tile sizes");
+    let same = outs[0]
+        .2
+        .iter()
+        .zip(&outs[1].2)
+        .all(|(x, y)| x.to_bits() == y.to_bits());
+    assert!(same, "evidence differs between tile sizes");
 }
 
 /// Bands that carry their own scale and offset are read through them: a Sentinel-2 image of

@@ -47,6 +47,10 @@ pub struct DetectArgs {
     /// back by it (bilinear).
     #[arg(long)]
     pub coregister: bool,
+    /// Read pixels that are 0 in every band as imagery even in blocks of 16² or more, in an
+    /// image that declares no nodata (by default such blocks are unimaged fill: nodata).
+    #[arg(long)]
+    pub zero_is_data: bool,
     /// Evidence: auto, conversion, mbi, msi, cva, sam, brightness, ndvi, ndbi, logratio. auto =
     /// below 5 m pixels (or without georeference) conversion when red and NIR are mapped, else
     /// mbi; cva at 5 m and coarser.
@@ -228,6 +232,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
             coregister: a.coregister,
             shift_after: None,
             window: None,
+            zero_is_data: a.zero_is_data,
         },
         tile_px: a.tile,
         evidence,

@@ -6,6 +6,7 @@
 //! not a finite number.
 
 use super::bands::{BandChoice, Role, parse_bands, roles_of};
+use super::fill;
 use super::grid::Window;
 use crate::change::{BandRoles, TileInput};
 use crate::error::{Error, Result};
@@ -33,6 +34,9 @@ pub struct PairOptions {
     /// Only this window of the overlap (pixels of the overlap grid): the pair then is that
     /// window, with its own geotransform (a plan's task detects one county's part of a scene).
     pub window: Option<Window>,
+    /// Read pixels 0 in every band as imagery even in blocks ([`super::fill`]: by default an
+    /// image that declares no nodata has such blocks read as fill, nodata).
+    pub zero_is_data: bool,
 }
 
 /// The file a dataset was opened from (its description), or `path`.
@@ -58,6 +62,7 @@ impl DateImage {
             ds,
             bands: self.bands.clone(),
             masked: self.masked.clone(),
+            fill: self.fill.clone(),
             offset: self.offset,
             scale: self.scale,
             linear: self.linear.clone(),
@@ -83,6 +88,9 @@ struct DateImage {
     /// Per selected band: the band's own scale and offset, applied at read time (None: the
     /// raw values are the file's convention already).
     linear: Vec<Linear>,
+    /// Per selected band, what a stored 0 reads as, when the file's blocks of 0 are read as
+    /// fill ([`super::fill::mask_fill`]): None when it declares nodata or `zero_is_data`.
+    fill: Option<Vec<f32>>,
 }
 
 /// Two dates on one pixel grid, restricted to their overlap.
@@ -479,12 +487,19 @@ impl ScenePair {
                     Ok(!band.mask_flags().map(|f| f.is_all_valid()).unwrap_or(false))
                 })
                 .collect::<Result<Vec<bool>>>()?;
+            let fill = (!opts.zero_is_data && !masked.iter().any(|&m| m)).then(|| {
+                linear
+                    .iter()
+                    .map(|l| l.map_or(0.0, |(_, o)| o as f32))
+                    .collect()
+            });
             Ok(DateImage {
                 path: path.into(),
                 source: ds_source(path, &ds),
                 ds,
                 bands,
                 masked,
+                fill,
                 offset,
                 scale,
                 linear,
@@ -598,21 +613,16 @@ impl ScenePair {
         let mut valid = pool.take_valid();
         valid.clear();
         valid.resize(w.pixels(), 1);
-        let data = read_date(d, w, &mut valid, pool.take())?;
+        let data = read_date(d, w, self.size(), &mut valid, pool.take())?;
         Ok(DateTile { data, valid })
     }
 
     /// What a stored 0 reads as in each band of `date` (its offset where the band is read
     /// through its own scale and offset), for counting undeclared fill
-    /// ([`super::fill::ZeroFill`]); None when the file declares nodata (fill is then masked).
+    /// ([`super::fill::ZeroFill`]); None when the file declares nodata or blocks of 0 are read
+    /// as data (`zero_is_data`).
     pub fn fill_values(&self, date: DateOf) -> Option<Vec<f32>> {
-        let d = self.date(date);
-        (!d.masked.iter().any(|&m| m)).then(|| {
-            d.linear
-                .iter()
-                .map(|l| l.map_or(0.0, |(_, o)| o as f32))
-                .collect()
-        })
+        self.date(date).fill.clone()
     }
 
     /// The block grid of one date's file, in overlap pixel coordinates: the block size and the
@@ -628,6 +638,10 @@ impl ScenePair {
         ((block.0.max(1), block.1.max(1)), d.offset)
     }
 
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
     fn date(&self, date: DateOf) -> &DateImage {
         match date {
             DateOf::Before => &self.before,
@@ -640,8 +654,8 @@ impl ScenePair {
         let n = w.pixels();
         let bands = self.bands();
         let mut valid = vec![1u32; n];
-        let before = read_date(&self.before, w, &mut valid, before)?;
-        let after = read_date(&self.after, w, &mut valid, after)?;
+        let before = read_date(&self.before, w, self.size(), &mut valid, before)?;
+        let after = read_date(&self.after, w, self.size(), &mut valid, after)?;
         Ok(TileInput {
             width: w.width,
             height: w.height,
@@ -994,7 +1008,15 @@ pub fn value_scale(t: gdal::raster::GdalDataType) -> f64 {
     }
 }
 
-fn read_date(d: &DateImage, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Result<Vec<f32>> {
+/// One date of `w` (overlap coordinates) in a `scene`-sized overlap: its bands, and `valid`
+/// cleared where the date is nodata, not finite or undeclared fill.
+fn read_date(
+    d: &DateImage,
+    w: Window,
+    scene: (usize, usize),
+    valid: &mut [u32],
+    buf: Vec<f32>,
+) -> Result<Vec<f32>> {
     let n = w.pixels();
     let err = |e: gdal::errors::GdalError| Error::Open {
         path: d.path.clone(),
@@ -1002,18 +1024,9 @@ fn read_date(d: &DateImage, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Resu
     };
     let origin = ((d.offset.0 + w.x) as isize, (d.offset.1 + w.y) as isize);
     let size = (w.width, w.height);
-    let mut data =
-        read_bands(&d.ds, &d.bands, origin, size, buf).map_err(|reason| Error::Open {
-            path: d.path.clone(),
-            reason,
-        })?;
-    for (plane, l) in data.chunks_exact_mut(n).zip(&d.linear) {
-        if let Some((s, o)) = *l {
-            let (s, o) = (s as f32, o as f32);
-            for x in plane {
-                *x = *x * s + o;
-            }
-        }
+    let data = read_values(d, w, buf)?;
+    if let Some(fill) = &d.fill {
+        mask_fill_exact(d, fill, w, scene, &data, valid)?;
     }
     let mut mask = Vec::new();
     for (k, (&b, &masked)) in d.bands.iter().zip(&d.masked).enumerate() {
@@ -1040,6 +1053,63 @@ fn read_date(d: &DateImage, w: Window, valid: &mut [u32], buf: Vec<f32>) -> Resu
         }
     }
     Ok(data)
+}
+
+/// The bands of `w` (overlap coordinates) as band-sequential f32, through their own scale and
+/// offset where they have them.
+fn read_values(d: &DateImage, w: Window, buf: Vec<f32>) -> Result<Vec<f32>> {
+    let origin = ((d.offset.0 + w.x) as isize, (d.offset.1 + w.y) as isize);
+    let mut data =
+        read_bands(&d.ds, &d.bands, origin, (w.width, w.height), buf).map_err(|reason| {
+            Error::Open {
+                path: d.path.clone(),
+                reason,
+            }
+        })?;
+    for (plane, l) in data.chunks_exact_mut(w.pixels().max(1)).zip(&d.linear) {
+        if let Some((s, o)) = *l {
+            let (s, o) = (s as f32, o as f32);
+            for x in plane {
+                *x = *x * s + o;
+            }
+        }
+    }
+    Ok(data)
+}
+
+/// Clear `valid` at the undeclared fill of `w` ([`fill::mask_fill`]); when a square of fill
+/// may cross an edge of `w` inside the scene, the window grown by the squares' reach is read
+/// too, so the answer is the one the whole scene gives.
+fn mask_fill_exact(
+    d: &DateImage,
+    fill: &[f32],
+    w: Window,
+    scene: (usize, usize),
+    data: &[f32],
+    valid: &mut [u32],
+) -> Result<()> {
+    let open = fill::OpenEdges::of(w, scene);
+    if !fill::mask_fill(data, fill, (w.width, w.height), valid, open) {
+        return Ok(());
+    }
+    let g = w.grown(fill::FILL_BLOCK_PX - 1, scene);
+    let more = read_values(d, g, Vec::new())?;
+    let mut grown = vec![1u32; g.pixels()];
+    fill::mask_fill(
+        &more,
+        fill,
+        (g.width, g.height),
+        &mut grown,
+        fill::OpenEdges::default(),
+    );
+    let (ox, oy) = (w.x - g.x, w.y - g.y);
+    for (y, row) in valid.chunks_exact_mut(w.width).enumerate() {
+        let from = &grown[(oy + y) * g.width + ox..][..w.width];
+        for (v, &f) in row.iter_mut().zip(from) {
+            *v &= f;
+        }
+    }
+    Ok(())
 }
 
 /// Read `bands` of a window as band-sequential f32 in one dataset-level RasterIO call: GDAL

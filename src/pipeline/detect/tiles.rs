@@ -132,7 +132,7 @@ pub(super) fn stream(
                                 handle.read_date_pooled(date, t.read, &pool).map(|d| {
                                     let mut zero = ZeroFill::default();
                                     if let Some(f) = &fill {
-                                        zero.add(&d.data, f, t.read, t.core);
+                                        zero.add(&d.data, f, &d.valid, t.read, t.core);
                                     }
                                     (d, clock.elapsed().as_secs_f64(), zero)
                                 })
