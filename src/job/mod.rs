@@ -58,6 +58,8 @@ pub struct ImageryConf {
     /// Measure the shift between the dates and remove it before detection (`detect
     /// --coregister`).
     pub coregister: Option<bool>,
+    /// Read blocks of 0 in every band as imagery, not fill (`detect --zero-is-data`).
+    pub zero_is_data: Option<bool>,
 }
 
 /// One scene of a date.
@@ -242,6 +244,7 @@ pub struct Imagery {
     pub model: Option<PathBuf>,
     pub model_config: Option<PathBuf>,
     pub coregister: bool,
+    pub zero_is_data: bool,
 }
 
 /// 1-based line of a byte offset.
@@ -417,6 +420,7 @@ impl Job {
                     model,
                     model_config,
                     coregister: im.coregister.unwrap_or(false),
+                    zero_is_data: im.zero_is_data.unwrap_or(false),
                 })
             }
         };
@@ -541,6 +545,26 @@ mod tests {
         assert_eq!(job.quarter, Quarter { year: 2024, q: 2 });
         assert_eq!(job.out, PathBuf::from("/nonexistent/out"));
         assert!(job.dltb.is_none());
+    }
+
+    #[test]
+    fn imagery_options_parse() {
+        let im = |extra: &str| {
+            parse(&format!(
+                "quarter = \"2024Q2\"\n[imagery]\nbefore = \"/\"\nafter = \"/\"\n{extra}"
+            ))
+            .unwrap()
+            .imagery
+            .unwrap()
+        };
+        let plain = im("");
+        assert!(!plain.coregister && !plain.zero_is_data);
+        let set = im("coregister = true\nzero_is_data = true\n");
+        assert!(set.coregister && set.zero_is_data);
+        assert!(
+            message("quarter = \"2024Q2\"\n[imagery]\nzero_is_dat = true\n")
+                .contains("zero_is_dat")
+        );
     }
 
     #[test]

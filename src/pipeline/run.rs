@@ -82,6 +82,7 @@ pub(crate) fn detect_options(
             coregister: im.coregister && task.is_none(),
             shift_after: task.and_then(|(t, _)| t.shift_after),
             window: task.map(|(_, w)| w),
+            zero_is_data: im.zero_is_data,
             ..Default::default()
         },
         tile_px,
