@@ -893,6 +893,73 @@ fn undeclared_fill_does_not_depend_on_tile_size() {
     assert!(same, "evidence differs between tile sizes");
 }
 
+/// A 16-bit image whose values never pass 255 holds 8-bit display values, and one whose
+/// values never pass 1023 10-bit digital numbers: read as reflectance x 10000 (every pixel
+/// under the shadow value), nothing changed. Read on the scale its values show, the 8-bit
+/// values in a 16-bit file give the 8-bit file's mask, with a note naming the file.
+#[test]
+fn integer_images_of_8_and_10_bit_values_are_not_read_as_reflectance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (700, 530);
+    let s = common::scene(w, h, 4, 11);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let mut runs = Vec::new();
+    for (name, top) in [("byte", 255.0f32), ("u16_255", 255.0), ("u16_1023", 1023.0)] {
+        let (b, a) = (
+            dir.path().join(format!("{name}_b.tif")),
+            dir.path().join(format!("{name}_a.tif")),
+        );
+        let to = |v: f32| (v * top / 4000.0).round().clamp(1.0, top);
+        if name == "byte" {
+            write_tif::<u8>(&b, Spec::gk(w, h, 4), &s.before, |v| to(v) as u8);
+            write_tif::<u8>(&a, Spec::gk(w, h, 4), &s.after, |v| to(v) as u8);
+        } else {
+            write_tif::<u16>(&b, Spec::gk(w, h, 4), &s.before, |v| to(v) as u16);
+            write_tif::<u16>(&a, Spec::gk(w, h, 4), &s.after, |v| to(v) as u16);
+        }
+        let out = dir.path().join(name);
+        let mut o = opts(&b, &a, &out, 1024, Some(EvidenceKind::Conversion));
+        o.pair.bands_before = Some("B=1,G=2,R=3,NIR=4".into());
+        let summary = run(&o, &cpu);
+        runs.push((summary, read_u8(&out.join("change.tif")).2));
+    }
+    let noted = |s: &DetectSummary, file: &str, what: &str| {
+        s.notes.iter().any(|n| n.contains(file) && n.contains(what))
+    };
+    assert!(runs[0].0.changed_px > 1000, "{}", runs[0].0.changed_px);
+    assert!(
+        !runs[0]
+            .0
+            .notes
+            .iter()
+            .any(|n| n.contains("an integer image"))
+    );
+    assert!(
+        noted(&runs[1].0, "u16_255_b.tif", "8-bit (display values)"),
+        "{:?}",
+        runs[1].0.notes
+    );
+    assert!(
+        noted(&runs[1].0, "u16_255_a.tif", "8-bit (display values)"),
+        "{:?}",
+        runs[1].0.notes
+    );
+    assert!(
+        runs[1].1 == runs[0].1,
+        "the 16-bit file of 8-bit values changed the mask"
+    );
+    assert!(
+        noted(&runs[2].0, "u16_1023_a.tif", "10-bit digital numbers"),
+        "{:?}",
+        runs[2].0.notes
+    );
+    let (byte, dn) = (runs[0].0.changed_px as f64, runs[2].0.changed_px as f64);
+    assert!(
+        (dn - byte).abs() < 0.2 * byte,
+        "10-bit {dn} against 8-bit {byte} changed"
+    );
+}
+
 /// Bands that carry their own scale and offset are read through them: a Sentinel-2 image of
 /// processing baseline 04 (digital numbers +1000, offset -1000) beside one without the offset,
 /// and Landsat Collection 2 style surface reflectance (x 0.0000275 - 0.2) on both dates, give

@@ -588,9 +588,41 @@ impl ScenePair {
     pub fn scale_name(scale: f64) -> &'static str {
         match scale {
             255.0 => "8-bit (display values)",
+            DN10_MAX => "10-bit digital numbers",
             1.0 => "floating-point reflectance",
             _ => "integer reflectance x 10000",
         }
+    }
+
+    /// Read `date` on the scale its values show, given `max`, its largest valid value in any
+    /// band over windows spread over the scene: an integer image taken for reflectance x 10000
+    /// (wider than 8 bits, no scale of its own) whose values never pass 255 holds 8-bit
+    /// display values, one whose values never pass [`DN10_MAX`] 10-bit digital numbers (GF-1/2
+    /// and ZY-3 products before radiometric calibration): reflectance of at most 0.1 in every
+    /// band, near infrared and roofs included, is not a scene of land. Read as reflectance, the
+    /// shadow screen took every pixel for shadow and nothing changed. Returns the note when
+    /// the scale changed.
+    pub fn settle_scale(&mut self, date: DateOf, max: f32) -> Option<String> {
+        let d = match date {
+            DateOf::Before => &mut self.before,
+            DateOf::After => &mut self.after,
+        };
+        if d.scale != 10_000.0 || d.linear.iter().any(Option::is_some) || !max.is_finite() {
+            return None;
+        }
+        let scale = if max <= 255.0 {
+            255.0
+        } else if f64::from(max) <= DN10_MAX {
+            DN10_MAX
+        } else {
+            return None;
+        };
+        d.scale = scale;
+        Some(format!(
+            "{}: an integer image, but no value in the windows sampled passes {scale} (the largest is {max}): read as {}, not reflectance x 10000, so without the cloud and shadow screens; give reflectance x 10000 (or float reflectance) for them",
+            d.path.display(),
+            ScenePair::scale_name(scale),
+        ))
     }
 
     /// Read `w` (in overlap pixel coordinates) from both dates.
@@ -995,6 +1027,16 @@ fn applied_linear(
 fn scale_of(ds: &Dataset, band: usize) -> f64 {
     ds.rasterband(band)
         .map_or(10_000.0, |b| value_scale(b.band_type()))
+}
+
+/// The scale of an integer image read as 10-bit digital numbers ([`ScenePair::settle_scale`]).
+pub const DN10_MAX: f64 = 1023.0;
+
+/// Whether band values on `scale` are reflectance (x 10000 for integers, as is for floats),
+/// which the cloud and shadow screens' thresholds are: not 8-bit display values or digital
+/// numbers.
+pub fn is_reflectance(scale: f64) -> bool {
+    scale == 1.0 || scale == 10_000.0
 }
 
 /// The value of reflectance 1.0 for a data type: 255 for 8-bit products (display-stretched),

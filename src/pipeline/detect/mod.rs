@@ -38,7 +38,7 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
 use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
 use crate::raster::grid::TileGrid;
-use crate::raster::pair::{DateReaders, PairOptions, ScenePair};
+use crate::raster::pair::{DateOf, DateReaders, PairOptions, ScenePair};
 use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::stream::ProgressFn;
@@ -144,6 +144,10 @@ pub struct SceneStats {
     pub registration: Option<Registration>,
     /// The shift removed by `--coregister` (the tasks read the after image moved back by it).
     pub coregistered_by: Option<Registration>,
+    /// Per date, the largest valid value in any band over the registration windows
+    /// ([`ScenePair::settle_scale`]).
+    #[serde(default)]
+    pub value_max: Option<[f32; 2]>,
 }
 
 /// A change model to run (`--model`, `--model-config`, `--model-tile`).
@@ -303,7 +307,7 @@ fn detect_into(
         ..opts.pair.clone()
     };
     let pair = ScenePair::open(&opts.before, &opts.after, &pair_opts)?;
-    let (pair, coregistered_by, coregister_note) = if pair_opts.coregister {
+    let (mut pair, coregistered_by, coregister_note) = if pair_opts.coregister {
         coregister(pair, opts, &pair_opts)?
     } else {
         (pair, None, None)
@@ -324,6 +328,7 @@ fn detect_into(
 
     let t0 = Instant::now();
     let model_path = model.as_ref().map(|(m, _)| m.path.clone());
+    let model_scale = model.as_ref().map(|(m, _)| m.config.input.scale);
     // The statistics pass reads through the two date readers the detection stream then uses.
     let mut readers = DateReaders::open(&pair)?;
     let (stats, model, rule) = measure_scene(
@@ -334,6 +339,20 @@ fn detect_into(
         coregistered_by,
         (backend, progress),
     )?;
+    // The value range the statistics saw may show an integer image is not reflectance.
+    if let Some(max) = stats.value_max {
+        let settled: Vec<String> = [(DateOf::Before, max[0]), (DateOf::After, max[1])]
+            .into_iter()
+            .filter_map(|(date, m)| pair.settle_scale(date, m))
+            .collect();
+        if !settled.is_empty() {
+            set_value_thresholds(&mut plan, &pair);
+            notes.extend(settled);
+        }
+    }
+    if pair.after_value_scale() != pair.value_scale() {
+        notes.push(mixed_scales_note(&pair, &plan, model_scale));
+    }
     let (registration, coregistered_by) = (stats.registration, stats.coregistered_by);
     let seconds_statistics = t0.elapsed().as_secs_f64();
     if statistics_only {
@@ -655,28 +674,12 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
     }
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
     plan.check_roles(&opts.before)?;
-    // Reflectance products only (16-bit x 10000 or float): 8-bit images are display-stretched.
-    // The screens read the after image, on its own scale (with a 16-bit before image and an
-    // 8-bit after one, every after pixel was under the shadow value: no change at all).
-    let scale = pair.after_value_scale();
     let mut notes = pair.notes.clone();
     // A model the user did not name is the built-in one `auto` chose above.
     if opts.model.is_none() && model.is_some() {
         notes.push(BUILTIN_RGB_NOTE.to_string());
     }
-    if scale != pair.value_scale() {
-        let model_scale = model.as_ref().map(|(m, _)| m.config.input.scale);
-        notes.push(mixed_scales_note(pair, &plan, model_scale));
-    }
-    if plan.config.evidence == EvidenceKind::Conversion && scale != 255.0 {
-        plan.cloud_value = (CLOUD_REFLECTANCE * scale) as f32;
-        plan.dark_value = (DARK_REFLECTANCE * scale) as f32;
-    }
-    // The bright arm compares the two dates' brightness directly (the conversion evidence is
-    // not normalised): only for dates on one scale.
-    if plan.config.evidence == EvidenceKind::Conversion && scale == pair.value_scale() {
-        plan.bright_value = (crate::change::conversion::BRIGHT_RISE * scale) as f32;
-    }
+    set_value_thresholds(&mut plan, pair);
     // Typing measures each polygon over the shadow ring around it: the main pass keeps the
     // pixels within that reach of a change (its halo must see that far past the core).
     let ring_px = match (&opts.classify, opts.vectorize) {
@@ -693,6 +696,33 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
         ring_px,
         grid,
     })
+}
+
+/// The screens' and the bright arm's values in the pair's band units.
+fn set_value_thresholds(plan: &mut Plan, pair: &ScenePair) {
+    // Reflectance products only (16-bit x 10000 or float): 8-bit images are display-stretched.
+    // The screens read the after image, on its own scale (with a 16-bit before image and an
+    // 8-bit after one, every after pixel was under the shadow value: no change at all).
+    let scale = pair.after_value_scale();
+    let conversion = plan.config.evidence == EvidenceKind::Conversion;
+    let reflectance = conversion && crate::raster::pair::is_reflectance(scale);
+    plan.cloud_value = if reflectance {
+        (CLOUD_REFLECTANCE * scale) as f32
+    } else {
+        0.0
+    };
+    plan.dark_value = if reflectance {
+        (DARK_REFLECTANCE * scale) as f32
+    } else {
+        0.0
+    };
+    // The bright arm compares the two dates' brightness directly (the conversion evidence is
+    // not normalised): only for dates on one scale.
+    plan.bright_value = if conversion && scale == pair.value_scale() {
+        (crate::change::conversion::BRIGHT_RISE * scale) as f32
+    } else {
+        0.0
+    };
 }
 
 /// Said when `--evidence auto` runs the built-in RGB model: it knows the sources it was
@@ -855,9 +885,12 @@ fn measure_scene(
         Some(_) => Vec::new(),
         None => sample_cells(readers, grid)?,
     };
-    let registration = match given {
-        Some(g) => g.registration,
-        None => measure_registration(readers, grid)?,
+    let (registration, value_max) = match given {
+        Some(g) => (g.registration, g.value_max),
+        None => {
+            let (r, max) = measure_registration(readers, grid)?;
+            (r, Some(max))
+        }
     };
     let coregistered_by = match given {
         Some(g) => g.coregistered_by.or(coregistered_by),
@@ -940,6 +973,7 @@ fn measure_scene(
         index_radiometry: index.map(|b| b.plan.radiometry()).unwrap_or_default(),
         registration,
         coregistered_by,
+        value_max,
     };
     Ok((stats, model, rule))
 }

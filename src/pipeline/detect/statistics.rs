@@ -41,7 +41,7 @@ pub(super) fn coregister(
         });
     }
     let probe = TileGrid::new(pair.width, pair.height, opts.tile_px, 0);
-    let measured = measure_registration(&mut DateReaders::open(&pair)?, &probe)?;
+    let (measured, _) = measure_registration(&mut DateReaders::open(&pair)?, &probe)?;
     match measured {
         None => Ok((
             pair,
@@ -67,20 +67,33 @@ pub(super) fn coregister(
 }
 
 /// The shift between the dates: phase correlation of the mean of all bands over up to
-/// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates.
+/// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates;
+/// and each date's largest valid value in any band over those windows (edge windows of
+/// another size included), which [`ScenePair::settle_scale`] reads.
 pub(super) fn measure_registration(
     readers: &mut DateReaders,
     grid: &TileGrid,
-) -> Result<Option<Registration>> {
+) -> Result<(Option<Registration>, [f32; 2])> {
     use crate::raster::registration::{WINDOW_PX, register};
     let n = WINDOW_PX;
     let px = n * n;
     let mut windows = vec![];
+    let mut max = [f32::NEG_INFINITY; 2];
     for t in grid.sample_tiles(n, REGISTRATION_WINDOWS) {
+        let input = readers.read(t.core)?;
+        let k = input.pixels();
+        for (m, img) in max.iter_mut().zip([&input.before, &input.after]) {
+            for plane in img.chunks_exact(k.max(1)) {
+                for (&v, &ok) in plane.iter().zip(&input.valid) {
+                    if ok != 0 && v > *m {
+                        *m = v;
+                    }
+                }
+            }
+        }
         if t.core.width != n || t.core.height != n {
             continue;
         }
-        let input = readers.read(t.core)?;
         if input.valid.iter().all(|&v| v == 1) {
             let mean = |img: &[f32]| -> Vec<f32> {
                 (0..px)
@@ -92,7 +105,7 @@ pub(super) fn measure_registration(
             windows.push((mean(&input.before), mean(&input.after)));
         }
     }
-    Ok(register(&windows, n))
+    Ok((register(&windows, n), max))
 }
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
