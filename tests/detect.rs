@@ -713,8 +713,9 @@ fn identical_dates_change_nowhere() {
 }
 
 /// The built-in pixel trees scale each date by its own statistics: an 8-bit before date and
-/// the after date stretched to 16 bits give the 8-bit pair's mask, and the note says why
-/// (it spoke of NDVI, which no model computes).
+/// the after date stretched to 16 bits (read as a 16-bit stretch, not reflectance x 10000)
+/// give the 8-bit pair's mask, and the note says why (it spoke of NDVI, which no model
+/// computes).
 #[test]
 fn the_trees_do_not_mind_mixed_bit_depths() {
     let dir = tempfile::tempdir().unwrap();
@@ -745,9 +746,11 @@ fn the_trees_do_not_mind_mixed_bit_depths() {
         "the 16-bit after date changed the mask"
     );
     assert!(
-        mixed.notes.iter().any(
-            |n| n.contains("after16.tif is integer") && n.contains("each date by its own mean")
-        ),
+        mixed
+            .notes
+            .iter()
+            .any(|n| n.contains("after16.tif is 16-bit display values")
+                && n.contains("each date by its own mean")),
         "{:?}",
         mixed.notes
     );
@@ -893,29 +896,46 @@ fn undeclared_fill_does_not_depend_on_tile_size() {
     assert!(same, "evidence differs between tile sizes");
 }
 
-/// A 16-bit image whose values never pass 255 holds 8-bit display values, and one whose
-/// values never pass 1023 10-bit digital numbers: read as reflectance x 10000 (every pixel
-/// under the shadow value), nothing changed. Read on the scale its values show, the 8-bit
-/// values in a 16-bit file give the 8-bit file's mask, with a note naming the file.
+/// Images whose data type says reflectance but whose values do not: a 16-bit image whose
+/// values never pass 255 holds 8-bit display values, one whose values never pass 1023 10-bit
+/// digital numbers; a float image of values past 2 holds display values or reflectance x
+/// 10000. Read as reflectance, every pixel was shadow (integers) or cloud (floats) and nothing
+/// changed. Read on the scale their values show, they give the mask of the file of the same
+/// values in the type that says so, with a note naming the file.
 #[test]
-fn integer_images_of_8_and_10_bit_values_are_not_read_as_reflectance() {
+fn images_whose_values_are_not_reflectance_are_read_on_their_own_scale() {
     let dir = tempfile::tempdir().unwrap();
     let (w, h) = (700, 530);
     let s = common::scene(w, h, 4, 11);
     let cpu = Backend::Cpu(Driver::Rayon);
     let mut runs = Vec::new();
-    for (name, top) in [("byte", 255.0f32), ("u16_255", 255.0), ("u16_1023", 1023.0)] {
+    let kinds = [
+        ("byte", 255.0f32),
+        ("u16_255", 255.0),
+        ("u16_1023", 1023.0),
+        ("f32_255", 255.0),
+        ("u16", 0.0),
+        ("f32_10000", 0.0),
+    ];
+    for (name, top) in kinds {
         let (b, a) = (
             dir.path().join(format!("{name}_b.tif")),
             dir.path().join(format!("{name}_a.tif")),
         );
-        let to = |v: f32| (v * top / 4000.0).round().clamp(1.0, top);
-        if name == "byte" {
-            write_tif::<u8>(&b, Spec::gk(w, h, 4), &s.before, |v| to(v) as u8);
-            write_tif::<u8>(&a, Spec::gk(w, h, 4), &s.after, |v| to(v) as u8);
-        } else {
-            write_tif::<u16>(&b, Spec::gk(w, h, 4), &s.before, |v| to(v) as u16);
-            write_tif::<u16>(&a, Spec::gk(w, h, 4), &s.after, |v| to(v) as u16);
+        // 0: the scene's own reflectance x 10000; else stretched to 0..top.
+        let to = |v: f32| {
+            if top == 0.0 {
+                v.round().max(1.0)
+            } else {
+                (v * top / 4000.0).round().clamp(1.0, top)
+            }
+        };
+        for (path, data) in [(&b, &s.before), (&a, &s.after)] {
+            match name {
+                "byte" => write_tif::<u8>(path, Spec::gk(w, h, 4), data, |v| to(v) as u8),
+                n if n.starts_with("f32") => write_tif::<f32>(path, Spec::gk(w, h, 4), data, to),
+                _ => write_tif::<u16>(path, Spec::gk(w, h, 4), data, |v| to(v) as u16),
+            }
         }
         let out = dir.path().join(name);
         let mut o = opts(&b, &a, &out, 1024, Some(EvidenceKind::Conversion));
@@ -923,33 +943,34 @@ fn integer_images_of_8_and_10_bit_values_are_not_read_as_reflectance() {
         let summary = run(&o, &cpu);
         runs.push((summary, read_u8(&out.join("change.tif")).2));
     }
-    let noted = |s: &DetectSummary, file: &str, what: &str| {
-        s.notes.iter().any(|n| n.contains(file) && n.contains(what))
-    };
-    assert!(runs[0].0.changed_px > 1000, "{}", runs[0].0.changed_px);
-    assert!(
-        !runs[0]
+    let noted = |k: usize, file: &str, what: &str| {
+        runs[k]
             .0
             .notes
             .iter()
-            .any(|n| n.contains("an integer image"))
-    );
+            .any(|n| n.contains(file) && n.contains(what))
+    };
+    for k in [0, 4] {
+        assert!(runs[k].0.changed_px > 1000, "{}", runs[k].0.changed_px);
+        assert!(
+            !runs[k].0.notes.iter().any(|n| n.contains("read as")),
+            "{:?}",
+            runs[k].0.notes
+        );
+    }
+    for (k, file, what, like) in [
+        (1, "u16_255", "8-bit (display values)", 0),
+        (3, "f32_255", "8-bit (display values)", 0),
+        (5, "f32_10000", "read as reflectance x 10000", 4),
+    ] {
+        for date in ["b", "a"] {
+            let f = format!("{file}_{date}.tif");
+            assert!(noted(k, &f, what), "{f}: {:?}", runs[k].0.notes);
+        }
+        assert!(runs[k].1 == runs[like].1, "{file} gave another mask");
+    }
     assert!(
-        noted(&runs[1].0, "u16_255_b.tif", "8-bit (display values)"),
-        "{:?}",
-        runs[1].0.notes
-    );
-    assert!(
-        noted(&runs[1].0, "u16_255_a.tif", "8-bit (display values)"),
-        "{:?}",
-        runs[1].0.notes
-    );
-    assert!(
-        runs[1].1 == runs[0].1,
-        "the 16-bit file of 8-bit values changed the mask"
-    );
-    assert!(
-        noted(&runs[2].0, "u16_1023_a.tif", "10-bit digital numbers"),
+        noted(2, "u16_1023_a.tif", "10-bit digital numbers"),
         "{:?}",
         runs[2].0.notes
     );
@@ -1031,6 +1052,18 @@ fn band_scale_and_offset_are_applied() {
         "{c} changed, {k} cloud (original {changed}, {cloud})"
     );
     assert!(notes.contains("floating-point reflectance"), "{notes}");
-    let (_, k, v, _) = result("before_dn.tif", "after_dn.tif", "o_dn");
-    assert!(k > v / 2, "without the offset: {k} cloud px of {v}");
+    // Without their scale the numbers are not reflectance x 10000 (many of them past 20000,
+    // reflectance 2): read as a 16-bit stretch, without the screens, and the bright arm's rise
+    // on that scale (0.18 in reflectance, not 0.1): 41 % of the pixels found with the scale
+    // (read as reflectance, every pixel was cloud and none changed).
+    let (c, k, _, notes) = result("before_dn.tif", "after_dn.tif", "o_dn");
+    assert!(
+        notes.contains("after_dn.tif") && notes.contains("16-bit display values"),
+        "{notes}"
+    );
+    assert_eq!(k, 0);
+    assert!(
+        c > changed / 4,
+        "without the scale: {c} changed (with it {changed})"
+    );
 }

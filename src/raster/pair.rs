@@ -589,39 +589,65 @@ impl ScenePair {
         match scale {
             255.0 => "8-bit (display values)",
             DN10_MAX => "10-bit digital numbers",
+            65_535.0 => "16-bit display values or digital numbers",
             1.0 => "floating-point reflectance",
-            _ => "integer reflectance x 10000",
+            _ => "reflectance x 10000",
         }
     }
 
-    /// Read `date` on the scale its values show, given `max`, its largest valid value in any
-    /// band over windows spread over the scene: an integer image taken for reflectance x 10000
-    /// (wider than 8 bits, no scale of its own) whose values never pass 255 holds 8-bit
-    /// display values, one whose values never pass [`DN10_MAX`] 10-bit digital numbers (GF-1/2
-    /// and ZY-3 products before radiometric calibration): reflectance of at most 0.1 in every
-    /// band, near infrared and roofs included, is not a scene of land. Read as reflectance, the
-    /// shadow screen took every pixel for shadow and nothing changed. Returns the note when
-    /// the scale changed.
-    pub fn settle_scale(&mut self, date: DateOf, max: f32) -> Option<String> {
+    /// Read `date` on the scale its values show ([`ValueRange`], over windows spread over the
+    /// scene), where its data type said reflectance and it has no scale of its own:
+    /// - an integer image wider than 8 bits whose values never pass 255 holds 8-bit display
+    ///   values, one whose values never pass [`DN10_MAX`] 10-bit digital numbers (GF-1/2 and
+    ///   ZY-3 products before radiometric calibration): reflectance of at most 0.1 in every
+    ///   band, near infrared and roofs included, is no scene of land. Read as reflectance x
+    ///   10000, the shadow screen took every pixel and nothing changed.
+    /// - an image with 1 % or more of its values above twice reflectance 1 (a float image past
+    ///   2, an integer one past 20000: reflectance never is) holds display values (up to 255),
+    ///   10-bit numbers (up to 1023), reflectance x 10000 (a float image up to 20000) or a
+    ///   16-bit stretch. Read as reflectance, every pixel was cloud.
+    ///
+    /// Returns the note when the scale changed.
+    pub fn settle_scale(&mut self, date: DateOf, range: ValueRange) -> Option<String> {
         let d = match date {
             DateOf::Before => &mut self.before,
             DateOf::After => &mut self.after,
         };
-        if d.scale != 10_000.0 || d.linear.iter().any(Option::is_some) || !max.is_finite() {
+        let ValueRange { max, above_two } = range;
+        let past_two = above_two >= NOT_REFLECTANCE_SHARE;
+        let not_reflectance = match d.scale {
+            10_000.0 => f64::from(max) <= DN10_MAX || past_two,
+            1.0 => past_two,
+            _ => false,
+        };
+        if !not_reflectance || d.linear.iter().any(Option::is_some) || !max.is_finite() {
             return None;
         }
-        let scale = if max <= 255.0 {
-            255.0
-        } else if f64::from(max) <= DN10_MAX {
-            DN10_MAX
-        } else {
-            return None;
+        let scale = match f64::from(max) {
+            m if m <= 255.0 => 255.0,
+            m if m <= DN10_MAX => DN10_MAX,
+            m if m <= 20_000.0 => 10_000.0,
+            _ => 65_535.0,
         };
+        let why = if past_two {
+            format!(
+                "{:.1} % of its values in the windows sampled are above twice reflectance 1 (the largest is {max})",
+                100.0 * above_two
+            )
+        } else {
+            format!("no value in the windows sampled passes {scale} (the largest is {max})")
+        };
+        let was = ScenePair::scale_name(d.scale);
         d.scale = scale;
         Some(format!(
-            "{}: an integer image, but no value in the windows sampled passes {scale} (the largest is {max}): read as {}, not reflectance x 10000, so without the cloud and shadow screens; give reflectance x 10000 (or float reflectance) for them",
+            "{}: {why}: read as {}, not {was}{}; give reflectance x 10000 (or float reflectance) for them",
             d.path.display(),
             ScenePair::scale_name(scale),
+            if is_reflectance(scale) {
+                ""
+            } else {
+                ", so without the cloud and shadow screens"
+            },
         ))
     }
 
@@ -1029,8 +1055,66 @@ fn scale_of(ds: &Dataset, band: usize) -> f64 {
         .map_or(10_000.0, |b| value_scale(b.band_type()))
 }
 
-/// The scale of an integer image read as 10-bit digital numbers ([`ScenePair::settle_scale`]).
+/// The scale of an image read as 10-bit digital numbers ([`ScenePair::settle_scale`]).
 pub const DN10_MAX: f64 = 1023.0;
+
+/// The share of an image's values above twice reflectance 1 from which they are not
+/// reflectance.
+pub const NOT_REFLECTANCE_SHARE: f32 = 0.01;
+
+/// What one date's values look like over windows spread over the scene
+/// ([`ScenePair::settle_scale`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ValueRange {
+    /// The largest valid value in any band.
+    pub max: f32,
+    /// The share of the valid values (every band) above twice the value of reflectance 1 on
+    /// the date's scale, which reflectance never is.
+    pub above_two: f32,
+}
+
+/// A [`ValueRange`] counted window by window.
+#[derive(Clone, Copy, Debug)]
+pub struct ValueTally {
+    /// Twice the value of reflectance 1.
+    two: f32,
+    max: f32,
+    above_two: u64,
+    seen: u64,
+}
+
+impl ValueTally {
+    /// A tally for a date whose reflectance 1 is `scale`.
+    pub fn new(scale: f64) -> Self {
+        ValueTally {
+            two: (2.0 * scale) as f32,
+            max: f32::NEG_INFINITY,
+            above_two: 0,
+            seen: 0,
+        }
+    }
+
+    /// Count the `valid` pixels of `data` (band-sequential planes of `valid.len()` pixels).
+    pub fn add(&mut self, data: &[f32], valid: &[u32]) {
+        for plane in data.chunks_exact(valid.len().max(1)) {
+            for (&v, &ok) in plane.iter().zip(valid) {
+                if ok != 0 {
+                    self.max = self.max.max(v);
+                    self.above_two += u64::from(v > self.two);
+                    self.seen += 1;
+                }
+            }
+        }
+    }
+
+    /// The range counted (a max of -inf when no pixel was valid).
+    pub fn range(&self) -> ValueRange {
+        ValueRange {
+            max: self.max,
+            above_two: self.above_two as f32 / self.seen.max(1) as f32,
+        }
+    }
+}
 
 /// Whether band values on `scale` are reflectance (x 10000 for integers, as is for floats),
 /// which the cloud and shadow screens' thresholds are: not 8-bit display values or digital

@@ -38,7 +38,7 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
 use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
 use crate::raster::grid::TileGrid;
-use crate::raster::pair::{DateOf, DateReaders, PairOptions, ScenePair};
+use crate::raster::pair::{DateOf, DateReaders, PairOptions, ScenePair, ValueRange};
 use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::stream::ProgressFn;
@@ -144,10 +144,10 @@ pub struct SceneStats {
     pub registration: Option<Registration>,
     /// The shift removed by `--coregister` (the tasks read the after image moved back by it).
     pub coregistered_by: Option<Registration>,
-    /// Per date, the largest valid value in any band over the registration windows
+    /// Per date, what its values look like over the registration windows
     /// ([`ScenePair::settle_scale`]).
     #[serde(default)]
-    pub value_max: Option<[f32; 2]>,
+    pub value_range: Option<[ValueRange; 2]>,
 }
 
 /// A change model to run (`--model`, `--model-config`, `--model-tile`).
@@ -340,8 +340,8 @@ fn detect_into(
         (backend, progress),
     )?;
     // The value range the statistics saw may show an integer image is not reflectance.
-    if let Some(max) = stats.value_max {
-        let settled: Vec<String> = [(DateOf::Before, max[0]), (DateOf::After, max[1])]
+    if let Some([b, a]) = stats.value_range {
+        let settled: Vec<String> = [(DateOf::Before, b), (DateOf::After, a)]
             .into_iter()
             .filter_map(|(date, m)| pair.settle_scale(date, m))
             .collect();
@@ -885,11 +885,11 @@ fn measure_scene(
         Some(_) => Vec::new(),
         None => sample_cells(readers, grid)?,
     };
-    let (registration, value_max) = match given {
-        Some(g) => (g.registration, g.value_max),
+    let (registration, value_range) = match given {
+        Some(g) => (g.registration, g.value_range),
         None => {
-            let (r, max) = measure_registration(readers, grid)?;
-            (r, Some(max))
+            let (r, range) = measure_registration(readers, grid)?;
+            (r, Some(range))
         }
     };
     let coregistered_by = match given {
@@ -973,7 +973,7 @@ fn measure_scene(
         index_radiometry: index.map(|b| b.plan.radiometry()).unwrap_or_default(),
         registration,
         coregistered_by,
-        value_max,
+        value_range,
     };
     Ok((stats, model, rule))
 }

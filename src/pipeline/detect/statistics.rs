@@ -8,7 +8,7 @@ use crate::change::{Plan, otsu, radiometry};
 use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::raster::grid::{Tile, TileGrid, Window};
-use crate::raster::pair::{DateReaders, PairOptions, ScenePair};
+use crate::raster::pair::{DateReaders, PairOptions, ScenePair, ValueRange, ValueTally};
 use crate::raster::registration::Registration;
 use crate::stream::ProgressFn;
 
@@ -68,29 +68,22 @@ pub(super) fn coregister(
 
 /// The shift between the dates: phase correlation of the mean of all bands over up to
 /// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates;
-/// and each date's largest valid value in any band over those windows (edge windows of
-/// another size included), which [`ScenePair::settle_scale`] reads.
+/// and each date's [`ValueRange`] over those windows (edge windows of another size included),
+/// which [`ScenePair::settle_scale`] reads.
 pub(super) fn measure_registration(
     readers: &mut DateReaders,
     grid: &TileGrid,
-) -> Result<(Option<Registration>, [f32; 2])> {
+) -> Result<(Option<Registration>, [ValueRange; 2])> {
     use crate::raster::registration::{WINDOW_PX, register};
     let n = WINDOW_PX;
     let px = n * n;
     let mut windows = vec![];
-    let mut max = [f32::NEG_INFINITY; 2];
+    let pair = readers.pair();
+    let mut tally = [pair.value_scale(), pair.after_value_scale()].map(ValueTally::new);
     for t in grid.sample_tiles(n, REGISTRATION_WINDOWS) {
         let input = readers.read(t.core)?;
-        let k = input.pixels();
-        for (m, img) in max.iter_mut().zip([&input.before, &input.after]) {
-            for plane in img.chunks_exact(k.max(1)) {
-                for (&v, &ok) in plane.iter().zip(&input.valid) {
-                    if ok != 0 && v > *m {
-                        *m = v;
-                    }
-                }
-            }
-        }
+        tally[0].add(&input.before, &input.valid);
+        tally[1].add(&input.after, &input.valid);
         if t.core.width != n || t.core.height != n {
             continue;
         }
@@ -105,7 +98,7 @@ pub(super) fn measure_registration(
             windows.push((mean(&input.before), mean(&input.after)));
         }
     }
-    Ok((register(&windows, n), max))
+    Ok((register(&windows, n), tally.map(|t| t.range())))
 }
 
 /// The sample cells: a spread of 256-px cells; when none of them has a valid pixel (a scene that
