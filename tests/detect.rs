@@ -974,6 +974,23 @@ fn images_whose_values_are_not_reflectance_are_read_on_their_own_scale() {
         "{:?}",
         runs[2].0.notes
     );
+    // Without a near-infrared band, values under 1024 may be the reflectance of a dark scene:
+    // left alone.
+    let visible = dir.path().join("visible");
+    let mut o = opts(
+        &dir.path().join("u16_1023_b.tif"),
+        &dir.path().join("u16_1023_a.tif"),
+        &visible,
+        1024,
+        Some(EvidenceKind::Mbi),
+    );
+    o.pair.bands_before = Some("B=1,G=2,R=3".into());
+    let v = run(&o, &cpu);
+    assert!(
+        !v.notes.iter().any(|n| n.contains("read as")),
+        "{:?}",
+        v.notes
+    );
     let (byte, dn) = (runs[0].0.changed_px as f64, runs[2].0.changed_px as f64);
     assert!(
         (dn - byte).abs() < 0.2 * byte,

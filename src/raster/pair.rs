@@ -595,28 +595,52 @@ impl ScenePair {
         }
     }
 
-    /// Read `date` on the scale its values show ([`ValueRange`], over windows spread over the
-    /// scene), where its data type said reflectance and it has no scale of its own:
+    /// Read each date on the scale its values show ([`ValueRange`], over windows spread over
+    /// the scene), where its data type said reflectance and it has no scale of its own:
     /// - an integer image wider than 8 bits whose values never pass 255 holds 8-bit display
-    ///   values, one whose values never pass [`DN10_MAX`] 10-bit digital numbers (GF-1/2 and
-    ///   ZY-3 products before radiometric calibration): reflectance of at most 0.1 in every
-    ///   band, near infrared and roofs included, is no scene of land. Read as reflectance x
-    ///   10000, the shadow screen took every pixel and nothing changed.
+    ///   values, and one with a near-infrared band whose values never pass [`DN10_MAX`] 10-bit
+    ///   digital numbers (GF-1/2 and ZY-3 products before radiometric calibration):
+    ///   reflectance of at most 0.1 in every band, near infrared included, is no scene of
+    ///   land. Read as reflectance x 10000, the shadow screen took every pixel and nothing
+    ///   changed.
     /// - an image with 1 % or more of its values above twice reflectance 1 (a float image past
     ///   2, an integer one past 20000: reflectance never is) holds display values (up to 255),
     ///   10-bit numbers (up to 1023), reflectance x 10000 (a float image up to 20000) or a
     ///   16-bit stretch. Read as reflectance, every pixel was cloud.
     ///
-    /// Returns the note when the scale changed.
-    pub fn settle_scale(&mut self, date: DateOf, range: ValueRange) -> Option<String> {
+    /// Returns a note for each date whose scale changed.
+    ///
+    /// Two dates their data types put on one scale are judged together, on both their
+    /// values, so that one source's pair stays on one scale (a dark before date alone fell
+    /// under 255 while its after date did not).
+    pub fn settle_scales(&mut self, [before, after]: [ValueRange; 2]) -> Vec<String> {
+        let [b, a] = if self.before.scale == self.after.scale {
+            let both = ValueRange {
+                max: before.max.max(after.max),
+                above_two: 0.5 * (before.above_two + after.above_two),
+            };
+            [both, both]
+        } else {
+            [before, after]
+        };
+        [(DateOf::Before, b), (DateOf::After, a)]
+            .into_iter()
+            .filter_map(|(date, range)| self.settle_scale(date, range))
+            .collect()
+    }
+
+    fn settle_scale(&mut self, date: DateOf, range: ValueRange) -> Option<String> {
         let d = match date {
             DateOf::Before => &mut self.before,
             DateOf::After => &mut self.after,
         };
         let ValueRange { max, above_two } = range;
         let past_two = above_two >= NOT_REFLECTANCE_SHARE;
+        // A blue or green band alone, or R, G, B of a dark scene, may stay under reflectance
+        // 0.1; near infrared over land never does (a blue band of the synth county: 0.086).
+        let ten_bit = f64::from(max) <= DN10_MAX && (max <= 255.0 || self.roles.nir.is_some());
         let not_reflectance = match d.scale {
-            10_000.0 => f64::from(max) <= DN10_MAX || past_two,
+            10_000.0 => ten_bit || past_two,
             1.0 => past_two,
             _ => false,
         };
@@ -1055,7 +1079,7 @@ fn scale_of(ds: &Dataset, band: usize) -> f64 {
         .map_or(10_000.0, |b| value_scale(b.band_type()))
 }
 
-/// The scale of an image read as 10-bit digital numbers ([`ScenePair::settle_scale`]).
+/// The scale of an image read as 10-bit digital numbers ([`ScenePair::settle_scales`]).
 pub const DN10_MAX: f64 = 1023.0;
 
 /// The share of an image's values above twice reflectance 1 from which they are not
@@ -1063,7 +1087,7 @@ pub const DN10_MAX: f64 = 1023.0;
 pub const NOT_REFLECTANCE_SHARE: f32 = 0.01;
 
 /// What one date's values look like over windows spread over the scene
-/// ([`ScenePair::settle_scale`]).
+/// ([`ScenePair::settle_scales`]).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValueRange {
     /// The largest valid value in any band.

@@ -38,7 +38,7 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
 use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
 use crate::raster::grid::TileGrid;
-use crate::raster::pair::{DateOf, DateReaders, PairOptions, ScenePair, ValueRange};
+use crate::raster::pair::{DateReaders, PairOptions, ScenePair, ValueRange};
 use crate::raster::registration::Registration;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::stream::ProgressFn;
@@ -145,7 +145,7 @@ pub struct SceneStats {
     /// The shift removed by `--coregister` (the tasks read the after image moved back by it).
     pub coregistered_by: Option<Registration>,
     /// Per date, what its values look like over the registration windows
-    /// ([`ScenePair::settle_scale`]).
+    /// ([`ScenePair::settle_scales`]).
     #[serde(default)]
     pub value_range: Option<[ValueRange; 2]>,
 }
@@ -340,11 +340,8 @@ fn detect_into(
         (backend, progress),
     )?;
     // The value range the statistics saw may show an integer image is not reflectance.
-    if let Some([b, a]) = stats.value_range {
-        let settled: Vec<String> = [(DateOf::Before, b), (DateOf::After, a)]
-            .into_iter()
-            .filter_map(|(date, m)| pair.settle_scale(date, m))
-            .collect();
+    if let Some(ranges) = stats.value_range {
+        let settled = pair.settle_scales(ranges);
         if !settled.is_empty() {
             set_value_thresholds(&mut plan, &pair);
             notes.extend(settled);

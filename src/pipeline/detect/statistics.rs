@@ -69,7 +69,7 @@ pub(super) fn coregister(
 /// The shift between the dates: phase correlation of the mean of all bands over up to
 /// [`REGISTRATION_WINDOWS`] windows spread over the scene, each wholly valid in both dates;
 /// and each date's [`ValueRange`] over those windows (edge windows of another size included),
-/// which [`ScenePair::settle_scale`] reads.
+/// which [`ScenePair::settle_scales`] reads.
 pub(super) fn measure_registration(
     readers: &mut DateReaders,
     grid: &TileGrid,
