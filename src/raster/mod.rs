@@ -11,6 +11,7 @@ pub mod fill;
 #[cfg(feature = "gdal")]
 pub mod pair;
 pub mod registration;
+pub mod values;
 #[cfg(feature = "gdal")]
 pub mod writer;
 

@@ -8,6 +8,8 @@
 use super::bands::{BandChoice, Role, parse_bands, roles_of};
 use super::fill;
 use super::grid::Window;
+pub use super::values::value_scale;
+use super::values::{self, ValueRange};
 use crate::change::{BandRoles, TileInput};
 use crate::error::{Error, Result};
 use gdal::Dataset;
@@ -586,93 +588,43 @@ impl ScenePair {
 
     /// The convention a [`ScenePair::value_scale`] stands for, in words.
     pub fn scale_name(scale: f64) -> &'static str {
-        match scale {
-            255.0 => "8-bit (display values)",
-            DN10_MAX => "10-bit digital numbers",
-            65_535.0 => "16-bit display values or digital numbers",
-            1.0 => "floating-point reflectance",
-            _ => "reflectance x 10000",
-        }
+        values::scale_name(scale)
     }
 
-    /// Read each date on the scale its values show ([`ValueRange`], over windows spread over
-    /// the scene), where its data type said reflectance and it has no scale of its own:
-    /// - an integer image wider than 8 bits whose values never pass 255 holds 8-bit display
-    ///   values, and one with a near-infrared band whose values never pass [`DN10_MAX`] 10-bit
-    ///   digital numbers (GF-1/2 and ZY-3 products before radiometric calibration):
-    ///   reflectance of at most 0.1 in every band, near infrared included, is no scene of
-    ///   land. Read as reflectance x 10000, the shadow screen took every pixel and nothing
-    ///   changed.
-    /// - an image with 1 % or more of its values above twice reflectance 1 (a float image past
-    ///   2, an integer one past 20000: reflectance never is) holds display values (up to 255),
-    ///   10-bit numbers (up to 1023), reflectance x 10000 (a float image up to 20000) or a
-    ///   16-bit stretch. Read as reflectance, every pixel was cloud.
-    ///
-    /// Returns a note for each date whose scale changed.
-    ///
-    /// Two dates their data types put on one scale are judged together, on both their
-    /// values, so that one source's pair stays on one scale (a dark before date alone fell
-    /// under 255 while its after date did not).
+    /// Read each date on the scale its values show ([`values::settled_scale`]: over windows
+    /// spread over the scene), where its data type said reflectance and its bands have no
+    /// scale of their own. Two dates their data types put on one scale are judged together, so
+    /// that one source's pair stays on one scale (judged alone, a dark before date fell under
+    /// 255 while its after date did not). Returns a note for each date whose scale changed.
     pub fn settle_scales(&mut self, [before, after]: [ValueRange; 2]) -> Vec<String> {
-        let [b, a] = if self.before.scale == self.after.scale {
-            let both = ValueRange {
-                max: before.max.max(after.max),
-                above_two: 0.5 * (before.above_two + after.above_two),
-            };
-            [both, both]
+        let ranges = if self.before.scale == self.after.scale {
+            [before.joined(after); 2]
         } else {
             [before, after]
         };
-        [(DateOf::Before, b), (DateOf::After, a)]
-            .into_iter()
-            .filter_map(|(date, range)| self.settle_scale(date, range))
-            .collect()
-    }
-
-    fn settle_scale(&mut self, date: DateOf, range: ValueRange) -> Option<String> {
-        let d = match date {
-            DateOf::Before => &mut self.before,
-            DateOf::After => &mut self.after,
-        };
-        let ValueRange { max, above_two } = range;
-        let past_two = above_two >= NOT_REFLECTANCE_SHARE;
-        // A blue or green band alone, or R, G, B of a dark scene, may stay under reflectance
-        // 0.1; near infrared over land never does (a blue band of the synth county: 0.086).
-        let ten_bit = f64::from(max) <= DN10_MAX && (max <= 255.0 || self.roles.nir.is_some());
-        let not_reflectance = match d.scale {
-            10_000.0 => ten_bit || past_two,
-            1.0 => past_two,
-            _ => false,
-        };
-        if !not_reflectance || d.linear.iter().any(Option::is_some) || !max.is_finite() {
-            return None;
+        let nir = self.roles.nir.is_some();
+        let mut notes = Vec::new();
+        for (d, range) in [&mut self.before, &mut self.after].into_iter().zip(ranges) {
+            if d.linear.iter().any(Option::is_some) {
+                continue;
+            }
+            let Some((scale, why)) = values::settled_scale(d.scale, nir, range) else {
+                continue;
+            };
+            notes.push(format!(
+                "{}: {why}: read as {}, not {}{}; give reflectance x 10000 (or float reflectance) for them",
+                d.path.display(),
+                values::scale_name(scale),
+                values::scale_name(d.scale),
+                if values::is_reflectance(scale) {
+                    ""
+                } else {
+                    ", so without the cloud and shadow screens"
+                },
+            ));
+            d.scale = scale;
         }
-        let scale = match f64::from(max) {
-            m if m <= 255.0 => 255.0,
-            m if m <= DN10_MAX => DN10_MAX,
-            m if m <= 20_000.0 => 10_000.0,
-            _ => 65_535.0,
-        };
-        let why = if past_two {
-            format!(
-                "{:.1} % of its values in the windows sampled are above twice reflectance 1 (the largest is {max})",
-                100.0 * above_two
-            )
-        } else {
-            format!("no value in the windows sampled passes {scale} (the largest is {max})")
-        };
-        let was = ScenePair::scale_name(d.scale);
-        d.scale = scale;
-        Some(format!(
-            "{}: {why}: read as {}, not {was}{}; give reflectance x 10000 (or float reflectance) for them",
-            d.path.display(),
-            ScenePair::scale_name(scale),
-            if is_reflectance(scale) {
-                ""
-            } else {
-                ", so without the cloud and shadow screens"
-            },
-        ))
+        notes
     }
 
     /// Read `w` (in overlap pixel coordinates) from both dates.
@@ -1077,85 +1029,6 @@ fn applied_linear(
 fn scale_of(ds: &Dataset, band: usize) -> f64 {
     ds.rasterband(band)
         .map_or(10_000.0, |b| value_scale(b.band_type()))
-}
-
-/// The scale of an image read as 10-bit digital numbers ([`ScenePair::settle_scales`]).
-pub const DN10_MAX: f64 = 1023.0;
-
-/// The share of an image's values above twice reflectance 1 from which they are not
-/// reflectance.
-pub const NOT_REFLECTANCE_SHARE: f32 = 0.01;
-
-/// What one date's values look like over windows spread over the scene
-/// ([`ScenePair::settle_scales`]).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ValueRange {
-    /// The largest valid value in any band.
-    pub max: f32,
-    /// The share of the valid values (every band) above twice the value of reflectance 1 on
-    /// the date's scale, which reflectance never is.
-    pub above_two: f32,
-}
-
-/// A [`ValueRange`] counted window by window.
-#[derive(Clone, Copy, Debug)]
-pub struct ValueTally {
-    /// Twice the value of reflectance 1.
-    two: f32,
-    max: f32,
-    above_two: u64,
-    seen: u64,
-}
-
-impl ValueTally {
-    /// A tally for a date whose reflectance 1 is `scale`.
-    pub fn new(scale: f64) -> Self {
-        ValueTally {
-            two: (2.0 * scale) as f32,
-            max: f32::NEG_INFINITY,
-            above_two: 0,
-            seen: 0,
-        }
-    }
-
-    /// Count the `valid` pixels of `data` (band-sequential planes of `valid.len()` pixels).
-    pub fn add(&mut self, data: &[f32], valid: &[u32]) {
-        for plane in data.chunks_exact(valid.len().max(1)) {
-            for (&v, &ok) in plane.iter().zip(valid) {
-                if ok != 0 {
-                    self.max = self.max.max(v);
-                    self.above_two += u64::from(v > self.two);
-                    self.seen += 1;
-                }
-            }
-        }
-    }
-
-    /// The range counted (a max of -inf when no pixel was valid).
-    pub fn range(&self) -> ValueRange {
-        ValueRange {
-            max: self.max,
-            above_two: self.above_two as f32 / self.seen.max(1) as f32,
-        }
-    }
-}
-
-/// Whether band values on `scale` are reflectance (x 10000 for integers, as is for floats),
-/// which the cloud and shadow screens' thresholds are: not 8-bit display values or digital
-/// numbers.
-pub fn is_reflectance(scale: f64) -> bool {
-    scale == 1.0 || scale == 10_000.0
-}
-
-/// The value of reflectance 1.0 for a data type: 255 for 8-bit products (display-stretched),
-/// 1 for floating point (reflectance as is), 10000 for 16/32-bit integers.
-pub fn value_scale(t: gdal::raster::GdalDataType) -> f64 {
-    use gdal::raster::GdalDataType as T;
-    match t {
-        T::UInt8 => 255.0,
-        T::Float32 | T::Float64 => 1.0,
-        _ => 10_000.0,
-    }
 }
 
 /// One date of `w` (overlap coordinates) in a `scene`-sized overlap: its bands, and `valid`

@@ -38,8 +38,9 @@ use crate::overlay::layer::{FieldSpec, Fields, WorkCrs, read_layer};
 use crate::pipeline::checkpoint;
 use crate::pipeline::polygonize::{PolygonizeJob, polygonize};
 use crate::raster::grid::TileGrid;
-use crate::raster::pair::{DateReaders, PairOptions, ScenePair, ValueRange};
+use crate::raster::pair::{DateReaders, PairOptions, ScenePair};
 use crate::raster::registration::Registration;
+use crate::raster::values::ValueRange;
 use crate::raster::writer::{Georef, OutputRaster};
 use crate::stream::ProgressFn;
 use crate::vectorize::geometry::GeoTransform;
@@ -702,7 +703,7 @@ fn set_value_thresholds(plan: &mut Plan, pair: &ScenePair) {
     // 8-bit after one, every after pixel was under the shadow value: no change at all).
     let scale = pair.after_value_scale();
     let conversion = plan.config.evidence == EvidenceKind::Conversion;
-    let reflectance = conversion && crate::raster::pair::is_reflectance(scale);
+    let reflectance = conversion && crate::raster::values::is_reflectance(scale);
     plan.cloud_value = if reflectance {
         (CLOUD_REFLECTANCE * scale) as f32
     } else {

@@ -8,8 +8,9 @@ use crate::change::{Plan, otsu, radiometry};
 use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::raster::grid::{Tile, TileGrid, Window};
-use crate::raster::pair::{DateReaders, PairOptions, ScenePair, ValueRange, ValueTally};
+use crate::raster::pair::{DateReaders, PairOptions, ScenePair};
 use crate::raster::registration::Registration;
+use crate::raster::values::{ValueRange, ValueTally};
 use crate::stream::ProgressFn;
 
 /// Side of the sample cells used for scene statistics, and how many at most.
