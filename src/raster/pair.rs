@@ -597,7 +597,8 @@ impl ScenePair {
     /// that one source's pair stays on one scale (judged alone, a dark before date fell under
     /// 255 while its after date did not). Returns a note for each date whose scale changed.
     pub fn settle_scales(&mut self, [before, after]: [ValueRange; 2]) -> Vec<String> {
-        let ranges = if self.before.scale == self.after.scale {
+        let joint = self.before.scale == self.after.scale;
+        let ranges = if joint {
             [before.joined(after); 2]
         } else {
             [before, after]
@@ -612,8 +613,9 @@ impl ScenePair {
                 continue;
             };
             notes.push(format!(
-                "{}: {why}: read as {}, not {}{}; give reflectance x 10000 (or float reflectance) for them",
+                "{}: {why}{}: read as {}, not {}{}; give reflectance x 10000 (or float reflectance) for them",
                 d.path.display(),
+                if joint { ", the two dates together" } else { "" },
                 values::scale_name(scale),
                 values::scale_name(d.scale),
                 if values::is_reflectance(scale) {
