@@ -996,6 +996,26 @@ fn images_whose_values_are_not_reflectance_are_read_on_their_own_scale() {
         (dn - byte).abs() < 0.2 * byte,
         "10-bit {dn} against 8-bit {byte} changed"
     );
+    // The scale is settled before anything reads the screens: an Otsu threshold over the
+    // sample cells of the 16-bit file of 8-bit values is the 8-bit file's.
+    let otsu: Vec<_> = ["byte", "u16_255"]
+        .into_iter()
+        .map(|name| {
+            let d = dir.path();
+            let out = d.join(format!("{name}_otsu"));
+            let (b, a) = (
+                d.join(format!("{name}_b.tif")),
+                d.join(format!("{name}_a.tif")),
+            );
+            let mut o = opts(&b, &a, &out, 1024, Some(EvidenceKind::Conversion));
+            o.pair.bands_before = Some("B=1,G=2,R=3,NIR=4".into());
+            o.config.threshold = tuban::change::Threshold::Otsu;
+            let s = run(&o, &cpu);
+            (s.threshold.to_bits(), read_u8(&out.join("change.tif")).2)
+        })
+        .collect();
+    assert_eq!(otsu[0].0, otsu[1].0, "Otsu thresholds differ");
+    assert!(otsu[0].1 == otsu[1].1, "Otsu masks differ");
 }
 
 /// Bands that carry their own scale and offset are read through them: a Sentinel-2 image of

@@ -334,20 +334,12 @@ fn detect_into(
     let mut readers = DateReaders::open(&pair)?;
     let (stats, model, rule) = measure_scene(
         opts,
-        (&mut readers, &grid),
-        &mut plan,
+        (&mut pair, &mut readers, &grid),
+        (&mut plan, &mut notes),
         (model, blend),
         coregistered_by,
         (backend, progress),
     )?;
-    // The value range the statistics saw may show an integer image is not reflectance.
-    if let Some(ranges) = stats.value_range {
-        let settled = pair.settle_scales(ranges);
-        if !settled.is_empty() {
-            set_value_thresholds(&mut plan, &pair);
-            notes.extend(settled);
-        }
-    }
     if pair.after_value_scale() != pair.value_scale() {
         notes.push(mixed_scales_note(&pair, &plan, model_scale));
     }
@@ -862,12 +854,12 @@ fn polygons(
 }
 
 /// The statistics pass, or the statistics given (a cluster task uses the plan's): samples,
-/// registration, the radiometric fit, a model's scene scaling and the threshold, set on `plan`.
-/// Returns them with the model ready to run and the rule threshold of the evidence, if any.
+/// registration, the radiometric fit, a model's scene scaling and the threshold, set on `plan`;
+/// the scale `pair`'s values show ([`ScenePair::settle_scales`], with its notes). Returns them with the model ready to run and the rule threshold of the evidence, if any.
 fn measure_scene(
     opts: &DetectOptions,
-    (readers, grid): (&mut DateReaders, &TileGrid),
-    plan: &mut Plan,
+    (pair, readers, grid): (&mut ScenePair, &mut DateReaders, &TileGrid),
+    (plan, notes): (&mut Plan, &mut Vec<String>),
     (model, blend): (
         Option<(crate::model::infer::ChangeModel, Vec<usize>)>,
         Option<Blend>,
@@ -890,6 +882,15 @@ fn measure_scene(
             (r, Some(range))
         }
     };
+    // The values may show an image is not reflectance: settled before anything reads the
+    // plan's screens (an Otsu threshold of the conversion evidence over the sample cells).
+    if let Some(ranges) = value_range {
+        let settled = pair.settle_scales(ranges);
+        if !settled.is_empty() {
+            set_value_thresholds(plan, pair);
+            notes.extend(settled);
+        }
+    }
     let coregistered_by = match given {
         Some(g) => g.coregistered_by.or(coregistered_by),
         None => coregistered_by,
