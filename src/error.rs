@@ -23,6 +23,15 @@ pub enum Error {
         mapping: String,
         reason: String,
     },
+    /// The two dates declare different roles for bands that would be compared.
+    #[error(
+        "{before} and {after}: {what}; name the bands of each date with --bands and --after-bands (e.g. --bands R=3,G=2,B=1,NIR=4 --after-bands R=1,G=2,B=3,NIR=4)"
+    )]
+    BandRoles {
+        before: PathBuf,
+        after: PathBuf,
+        what: String,
+    },
     /// The two dates are not on the same grid and `--resample` was not given.
     #[error(
         "{before} and {after}: {what}; pass --resample to warp the after image onto the before grid"

@@ -107,6 +107,53 @@ fn mask_does_not_depend_on_tile_size() {
     }
 }
 
+/// One CRS written two ways (the after image's as the PROJ string of the before image's
+/// EPSG:4527, its datum name lost) is one grid: the same mask as the pair written alike, with a
+/// note; it was refused as "coordinate reference systems differ" (warping onto the same grid
+/// resamples every pixel). A CRS that is another one is still refused, naming both.
+#[test]
+fn one_crs_written_two_ways_is_one_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, a) = write_pair(dir.path(), 300, 200, 5);
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let reference = run(&opts(&b, &a, &dir.path().join("ref"), 1536, None), &cpu);
+    let set_crs = |def: &str| {
+        let srs = gdal::spatial_ref::SpatialRef::from_definition(def).unwrap();
+        open_update(&a).set_spatial_ref(&srs).unwrap();
+    };
+    set_crs(
+        "+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=39500000 +y_0=0 +ellps=GRS80 +units=m +no_defs",
+    );
+    let s = run(&opts(&b, &a, &dir.path().join("proj"), 1536, None), &cpu);
+    assert_eq!(s.changed_px, reference.changed_px);
+    let mask = |out: &str| read_u8(&dir.path().join(out).join("change.tif")).2;
+    assert!(mask("proj") == mask("ref"), "the mask differs");
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("coordinate reference systems are written differently")),
+        "{:?}",
+        s.notes
+    );
+    // The next zone's central meridian is another CRS.
+    set_crs(
+        "+proj=tmerc +lat_0=0 +lon_0=120 +k=1 +x_0=39500000 +y_0=0 +ellps=GRS80 +units=m +no_defs",
+    );
+    let e = detect(
+        &opts(&b, &a, &dir.path().join("other"), 1536, None),
+        &cpu,
+        &|_, _, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(
+            "coordinate reference systems differ (CGCS2000 / 3-degree Gauss-Kruger zone 39 and"
+        ),
+        "{e}"
+    );
+}
+
 #[test]
 fn an_otsu_threshold_does_not_depend_on_tile_size() {
     // The building index's Otsu threshold over the sample cells: computed cell by cell with
@@ -694,6 +741,107 @@ fn an_unmarked_alpha_band_is_not_taken_for_nir() {
     let s = run(&opts(&b, &a, &dir.path().join("nir"), 1536, None), &cpu);
     assert_eq!(s.evidence, "conversion");
     assert!(!s.notes.iter().any(|n| n.contains("not near infrared")));
+}
+
+/// Two files of one scene whose bands stand in another order, each saying so in its colour
+/// interpretations, are compared band by role: an after image of R, G, B, NIR against a before
+/// image of B, G, R, NIR was compared red with blue and gave another mask, exit 0. A before image
+/// without interpretations takes the after image's (not the B, G, R, NIR convention), and files
+/// that declare different bands for one comparison are refused naming both.
+#[test]
+fn bands_in_another_order_are_paired_by_their_roles() {
+    use gdal::Metadata;
+    use gdal::raster::ColorInterpretation as C;
+    let dir = tempfile::tempdir().unwrap();
+    // LEVIR-CD's R, G, B and a fourth band that varies (a dimmed red) as NIR.
+    let planes = |date: &str, order: [usize; 4]| {
+        let (w, h, mut data) = levir_planes(date);
+        let nir: Vec<f32> = data[..w * h]
+            .iter()
+            .map(|r| (r / 2.0 + 10.0).floor())
+            .collect();
+        data.extend(nir);
+        let out: Vec<f32> = order
+            .iter()
+            .flat_map(|&b| data[b * w * h..(b + 1) * w * h].to_vec())
+            .collect();
+        ((w, h), out)
+    };
+    let write = |name: &str, date: &str, order: [usize; 4], interp: Vec<C>| {
+        let (size, data) = planes(date, order);
+        let path = dir.path().join(name);
+        write_interpreted(&path, size, &data, None, interp);
+        path
+    };
+    let rgbn = || vec![C::RedBand, C::GreenBand, C::BlueBand, C::Undefined];
+    let bgrn = || vec![C::BlueBand, C::GreenBand, C::RedBand, C::Undefined];
+    let cpu = Backend::Cpu(Driver::Rayon);
+    let detect_pair = |b: &Path, a: &Path, out: &str| {
+        detect(
+            &opts(b, a, &dir.path().join(out), 1536, None),
+            &cpu,
+            &|_, _, _| {},
+        )
+    };
+    let b_rgbn = write("b_rgbn.tif", "before", [0, 1, 2, 3], rgbn());
+    let a_rgbn = write("a_rgbn.tif", "after", [0, 1, 2, 3], rgbn());
+    let reference = detect_pair(&b_rgbn, &a_rgbn, "ref").unwrap();
+    assert_eq!(reference.evidence, "conversion");
+    assert!(reference.changed_px > 500, "{}", reference.changed_px);
+    let mask = |out: &str| read_u8(&dir.path().join(out).join("change.tif")).2;
+    // The after image in B, G, R, NIR order.
+    let a_bgrn = write("a_bgrn.tif", "after", [2, 1, 0, 3], bgrn());
+    let s = detect_pair(&b_rgbn, &a_bgrn, "reordered").unwrap();
+    assert_eq!(s.changed_px, reference.changed_px);
+    assert!(mask("reordered") == mask("ref"), "the mask differs");
+    assert!(
+        s.notes.iter().any(
+            |n| n.contains("a_bgrn.tif: its bands declare the roles B,G,R,?")
+                && n.contains("bands 3,2,1,4")
+        ),
+        "{:?}",
+        s.notes
+    );
+    // A before image in R, G, B, NIR order without interpretations beside the after image that
+    // declares that order (by convention it would be B, G, R, NIR).
+    let b_plain = write(
+        "b_plain.tif",
+        "before",
+        [0, 1, 2, 3],
+        (0..4).map(|_| C::Undefined).collect(),
+    );
+    let s = detect_pair(&b_plain, &a_rgbn, "plain").unwrap();
+    assert!(mask("plain") == mask("ref"), "the mask differs");
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("b_plain.tif: bands carry no colour interpretation; taking")),
+        "{:?}",
+        s.notes
+    );
+    // NIR in the after image where the before image has blue: refused, naming both files.
+    let a_rgn = write("a_rgn.tif", "after", [0, 1, 3, 2], rgbn());
+    let ds = open_update(&a_rgn);
+    let mut band = ds.rasterband(3).unwrap();
+    band.set_color_interpretation(C::Undefined).unwrap();
+    band.set_description("NIR").unwrap();
+    let mut band = ds.rasterband(4).unwrap();
+    band.set_description("blue").unwrap();
+    drop(ds);
+    let b_rgb = write("b_rgbx.tif", "before", [0, 1, 2, 3], rgbn());
+    let ds = open_update(&b_rgb);
+    let mut band = ds.rasterband(4).unwrap();
+    band.set_description("SWIR1").unwrap();
+    drop(ds);
+    let e = detect_pair(&b_rgb, &a_rgn, "conflict")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("b_rgbx.tif and")
+            && e.contains("a_rgn.tif: the two dates declare different bands"),
+        "{e}"
+    );
+    assert!(e.contains("--after-bands"), "{e}");
 }
 
 /// The same image given as both dates changes nowhere, whatever the evidence: the built-in

@@ -212,17 +212,22 @@ pub fn load(path: &Path, grid: &Grid) -> Result<Loaded> {
 }
 
 /// A raster in another CRS than the grid's is refused (its pixels would be compared with the
-/// wrong ground).
+/// wrong ground); one CRS written another way (an EPSG code and its PROJ string) is the same.
 fn same_crs(ds: &Dataset, path: &Path, grid: &Grid) -> Result<()> {
+    use crate::raster::crs::{CrsMatch, compare};
     let (own, theirs) = (ds.projection(), &grid.projection);
-    if own.is_empty() || theirs.is_empty() || own == *theirs {
+    if own.is_empty() || theirs.is_empty() {
+        return Ok(());
+    }
+    let size = (grid.width, grid.height);
+    if !matches!(
+        compare(theirs, &own, grid.geo_transform, size),
+        CrsMatch::Differ { .. }
+    ) {
         return Ok(());
     }
     let srs = |w: &str| gdal::spatial_ref::SpatialRef::from_wkt(w).ok();
     let (a, b) = (srs(&own), srs(theirs));
-    if a.is_some() && a == b {
-        return Ok(());
-    }
     let name = |s: Option<gdal::spatial_ref::SpatialRef>| {
         s.map(|s| match (s.auth_name(), s.auth_code()) {
             (Some(n), Ok(c)) => format!("{n}:{c}"),

@@ -30,6 +30,17 @@ impl Role {
             _ => None,
         }
     }
+
+    /// The role's short name, as `--bands` takes it.
+    pub fn short(self) -> &'static str {
+        match self {
+            Role::Red => "R",
+            Role::Green => "G",
+            Role::Blue => "B",
+            Role::Nir => "NIR",
+            Role::Swir => "SWIR",
+        }
+    }
 }
 
 /// One selected band: its 1-based number in the file and its role, if known.
@@ -106,6 +117,88 @@ pub fn roles_of(choice: &[BandChoice]) -> BandRoles {
     }
 }
 
+/// How the after image's bands pair with the before image's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pairing {
+    /// Band for band, in the order they were selected.
+    InOrder,
+    /// The after image's bands in the before image's order (each before band's partner at its
+    /// position): the two files declare the same roles in another order.
+    Reordered(Vec<BandChoice>),
+    /// The two files declare different roles for bands that would be compared: the position
+    /// (in the before image's selection) and the two roles.
+    Conflict {
+        position: usize,
+        before: Role,
+        after: Role,
+    },
+}
+
+/// Pair the after image's bands with the before image's by the roles both files declare.
+///
+/// A role declared in both files pairs its two bands wherever they stand; the bands left over
+/// pair in their order. Files of which one declares no role, or a role twice, pair in order
+/// (nothing says otherwise). A pair left with two different declared roles is a conflict: comparing a red band
+/// with a blue one is change everywhere.
+pub fn pair_by_role(before: &[BandChoice], after: &[BandChoice]) -> Pairing {
+    let declares = |c: &[BandChoice]| c.iter().any(|b| b.role.is_some());
+    // A role declared twice in one file (two "red" bands) says nothing about which is which.
+    let unique = |c: &[BandChoice]| {
+        c.iter().enumerate().all(|(i, b)| {
+            b.role
+                .is_none_or(|r| c[..i].iter().all(|o| o.role != Some(r)))
+        })
+    };
+    if before.len() != after.len()
+        || !declares(before)
+        || !declares(after)
+        || !unique(before)
+        || !unique(after)
+    {
+        return Pairing::InOrder;
+    }
+    let mut partner: Vec<Option<usize>> = before
+        .iter()
+        .map(|b| {
+            b.role
+                .and_then(|r| after.iter().position(|a| a.role == Some(r)))
+        })
+        .collect();
+    let taken: Vec<usize> = partner.iter().flatten().copied().collect();
+    let mut left = (0..after.len()).filter(|j| !taken.contains(j));
+    for p in &mut partner {
+        if p.is_none() {
+            *p = left.next();
+        }
+    }
+    let order: Vec<usize> = partner.into_iter().flatten().collect();
+    for (position, (b, &j)) in before.iter().zip(&order).enumerate() {
+        if let (Some(rb), Some(ra)) = (b.role, after[j].role) {
+            if rb != ra {
+                return Pairing::Conflict {
+                    position,
+                    before: rb,
+                    after: ra,
+                };
+            }
+        }
+    }
+    if order.iter().enumerate().all(|(i, &j)| i == j) {
+        Pairing::InOrder
+    } else {
+        Pairing::Reordered(order.into_iter().map(|j| after[j]).collect())
+    }
+}
+
+/// The roles of a selection as a comma list (`B,G,R,?` where a band has none).
+pub fn role_list(choice: &[BandChoice]) -> String {
+    choice
+        .iter()
+        .map(|c| c.role.map_or("?", Role::short))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +226,53 @@ mod tests {
             let e = parse_bands(bad, 4, p).unwrap_err().to_string();
             assert!(e.starts_with("scene.tif: band mapping"), "{bad}: {e}");
         }
+    }
+
+    fn choice(roles: &[Option<Role>]) -> Vec<BandChoice> {
+        roles
+            .iter()
+            .enumerate()
+            .map(|(i, &role)| BandChoice {
+                number: i + 1,
+                role,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bands_pair_by_the_roles_both_files_declare() {
+        use Role::*;
+        let bgrn = choice(&[Some(Blue), Some(Green), Some(Red), None]);
+        // Same order, or one file without roles: band for band.
+        assert_eq!(pair_by_role(&bgrn, &bgrn), Pairing::InOrder);
+        assert_eq!(pair_by_role(&bgrn, &choice(&[None; 4])), Pairing::InOrder);
+        assert_eq!(pair_by_role(&choice(&[None; 4]), &bgrn), Pairing::InOrder);
+        // R, G, B, ? against B, G, R, ?: the after's bands 3, 2, 1, 4.
+        let rgbn = choice(&[Some(Red), Some(Green), Some(Blue), None]);
+        let Pairing::Reordered(a) = pair_by_role(&bgrn, &rgbn) else {
+            panic!("not reordered");
+        };
+        assert_eq!(a.iter().map(|c| c.number).collect::<Vec<_>>(), [3, 2, 1, 4]);
+        // A role only one file declares pairs with what is left, in order.
+        let nir_first = choice(&[None, Some(Red), Some(Green), Some(Blue)]);
+        let bgr_nir = choice(&[Some(Blue), Some(Green), Some(Red), Some(Nir)]);
+        let Pairing::Reordered(a) = pair_by_role(&bgr_nir, &nir_first) else {
+            panic!("not reordered");
+        };
+        assert_eq!(a.iter().map(|c| c.number).collect::<Vec<_>>(), [4, 3, 2, 1]);
+        // NIR against SWIR in the last place: a conflict, named.
+        let bgrs = choice(&[Some(Blue), Some(Green), Some(Red), Some(Swir)]);
+        assert_eq!(
+            pair_by_role(&bgr_nir, &bgrs),
+            Pairing::Conflict {
+                position: 3,
+                before: Nir,
+                after: Swir
+            }
+        );
+        // A role declared twice says nothing.
+        let rrgb = choice(&[Some(Red), Some(Red), Some(Green), Some(Blue)]);
+        assert_eq!(pair_by_role(&bgr_nir, &rrgb), Pairing::InOrder);
+        assert_eq!(role_list(&bgrn), "B,G,R,?");
     }
 }

@@ -2,6 +2,8 @@
 //! reader (band mapping, nodata, co-registration) and the GeoTIFF writer.
 
 pub mod bands;
+#[cfg(feature = "gdal")]
+pub mod crs;
 pub mod grid;
 pub mod pool;
 

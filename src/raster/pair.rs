@@ -5,7 +5,7 @@
 //! 0 wherever either date is nodata (GDAL mask band: nodata value, alpha band or .msk mask) or
 //! not a finite number.
 
-use super::bands::{BandChoice, Role, parse_bands, roles_of};
+use super::bands::{BandChoice, Pairing, Role, pair_by_role, parse_bands, role_list, roles_of};
 use super::fill;
 use super::grid::Window;
 pub use super::values::value_scale;
@@ -362,7 +362,7 @@ impl ScenePair {
                 what: "one image is georeferenced and the other is not".into(),
             });
         }
-        let mismatch = grid_mismatch(&ds_b, &ds_a);
+        let mismatch = grid_mismatch((&ds_b, before), (&ds_a, after), &mut notes);
         if let Some(what) = &mismatch {
             if !opts.resample {
                 return Err(Error::Coregistration {
@@ -421,6 +421,7 @@ impl ScenePair {
             });
         }
         if spec_b.is_none() && spec_a.is_none() {
+            pair_bands((&mut choice_b, before), (&mut choice_a, after), &mut notes)?;
             drop_mask_band(
                 (&mut choice_b, &ds_b, before),
                 (&mut choice_a, &ds_a),
@@ -840,6 +841,74 @@ fn drop_mask_band(
     ));
 }
 
+/// Pair the after image's bands with the before image's by the roles both files declare
+/// ([`pair_by_role`]): a file whose bands stand in another order is read in the before image's
+/// order (band 1 of an R, G, B, NIR file compared with band 3 of a B, G, R, NIR one was change on
+/// every pixel), with a note; a before image without roles takes the after image's.
+///
+/// # Errors
+/// [`Error::BandRoles`] when the files declare different roles for bands that would be compared.
+fn pair_bands(
+    (choice_b, before): (&mut [BandChoice], &Path),
+    (choice_a, after): (&mut Vec<BandChoice>, &Path),
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    match pair_by_role(choice_b, choice_a) {
+        Pairing::InOrder => {}
+        Pairing::Reordered(paired) => {
+            notes.push(format!(
+                "{}: its bands declare the roles {} and {}'s {}: compared by role, the after image's bands {} with the before image's {}",
+                after.display(),
+                role_list(choice_a),
+                before.display(),
+                role_list(choice_b),
+                numbers(&paired),
+                numbers(choice_b),
+            ));
+            *choice_a = paired;
+        }
+        Pairing::Conflict {
+            position,
+            before: rb,
+            after: ra,
+        } => {
+            return Err(Error::BandRoles {
+                before: before.into(),
+                after: after.into(),
+                what: format!(
+                    "the two dates declare different bands (before {}, after {}): band {} of the before image is {} where the after image has {}",
+                    role_list(choice_b),
+                    role_list(choice_a),
+                    choice_b[position].number,
+                    rb.short(),
+                    ra.short()
+                ),
+            });
+        }
+    }
+    if choice_b.iter().all(|c| c.role.is_none()) && choice_a.iter().any(|c| c.role.is_some()) {
+        for (b, a) in choice_b.iter_mut().zip(choice_a.iter()) {
+            b.role = a.role;
+        }
+        notes.push(format!(
+            "{}: bands carry no colour interpretation; taking {}'s ({})",
+            before.display(),
+            after.display(),
+            role_list(choice_b)
+        ));
+    }
+    Ok(())
+}
+
+/// Band numbers as a comma list.
+fn numbers(choice: &[BandChoice]) -> String {
+    choice
+        .iter()
+        .map(|c| c.number.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Side (px) of the windows [`mask_like`] reads, on a 5 x 5 grid over the image.
 const MASK_PROBE_PX: usize = 16;
 
@@ -1208,23 +1277,32 @@ fn read_bands(
 
 /// Why the two grids differ, or None when the after image can be read on the before grid by a
 /// whole-pixel offset.
-fn grid_mismatch(b: &Dataset, a: &Dataset) -> Option<String> {
+/// A CRS written differently in the two files (an EPSG code and a PROJ string of the same
+/// projection) that places the grid at the same coordinates is one CRS, with a note.
+fn grid_mismatch(
+    (b, path_b): (&Dataset, &Path),
+    (a, path_a): (&Dataset, &Path),
+    notes: &mut Vec<String>,
+) -> Option<String> {
     match (geo(b), geo(a)) {
         (None, None) => None,
         (Some(_), None) | (None, Some(_)) => {
             Some("one image is georeferenced and the other is not".into())
         }
         (Some(gb), Some(ga)) => {
-            let (pb, pa) = (b.projection(), a.projection());
-            let same_crs = match (
-                gdal::spatial_ref::SpatialRef::from_wkt(&pb),
-                gdal::spatial_ref::SpatialRef::from_wkt(&pa),
-            ) {
-                (Ok(sb), Ok(sa)) => sb == sa,
-                _ => pb == pa,
-            };
-            if !same_crs {
-                return Some("coordinate reference systems differ".into());
+            use super::crs::{CrsMatch, compare};
+            match compare(&b.projection(), &a.projection(), gb, b.raster_size()) {
+                CrsMatch::Same => {}
+                CrsMatch::Equivalent { shift_px } => notes.push(format!(
+                    "{} and {}: their coordinate reference systems are written differently but place the before image's corners and centre within {shift_px:.1e} px of each other: read as one",
+                    path_b.display(),
+                    path_a.display()
+                )),
+                CrsMatch::Differ { first, second } => {
+                    return Some(format!(
+                        "coordinate reference systems differ ({first} and {second})"
+                    ));
+                }
             }
             if gb[2] != 0.0 || gb[4] != 0.0 || ga[2] != 0.0 || ga[4] != 0.0 {
                 return Some("a geotransform is rotated".into());
