@@ -819,6 +819,32 @@ fn bands_in_another_order_are_paired_by_their_roles() {
         "{:?}",
         s.notes
     );
+    // A 3-band R, G, B before image beside the B, G, R, NIR after image: their R, G, B, as
+    // the two 3-band files give (it was refused: 4 bands, expected 3).
+    let rgb_only = |name: &str, date: &str, order: [usize; 3]| {
+        let ((w, h), data) = planes(date, [order[0], order[1], order[2], 3]);
+        let path = dir.path().join(name);
+        let interp = vec![C::RedBand, C::GreenBand, C::BlueBand];
+        write_interpreted(&path, (w, h), &data[..3 * w * h], None, interp);
+        path
+    };
+    let b_rgb3 = rgb_only("b_rgb3.tif", "before", [0, 1, 2]);
+    let a_rgb3 = rgb_only("a_rgb3.tif", "after", [0, 1, 2]);
+    let mbi = |b: &Path, a: &Path, out: &str| {
+        let o = opts(b, a, &dir.path().join(out), 1536, Some(EvidenceKind::Mbi));
+        detect(&o, &cpu, &|_, _, _| {}).unwrap()
+    };
+    let three = mbi(&b_rgb3, &a_rgb3, "three");
+    let s = mbi(&b_rgb3, &a_bgrn, "three_four");
+    assert_eq!(s.changed_px, three.changed_px);
+    assert!(mask("three_four") == mask("three"), "the mask differs");
+    assert!(
+        s.notes.iter().any(|n| n.contains(
+            "compared on the roles both declare, R,G,B (before bands 1,2,3, after bands 3,2,1)"
+        )),
+        "{:?}",
+        s.notes
+    );
     // NIR in the after image where the before image has blue: refused, naming both files.
     let a_rgn = write("a_rgn.tif", "after", [0, 1, 3, 2], rgbn());
     let ds = open_update(&a_rgn);

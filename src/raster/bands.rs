@@ -190,6 +190,41 @@ pub fn pair_by_role(before: &[BandChoice], after: &[BandChoice]) -> Pairing {
     }
 }
 
+/// The bands of two files with different band counts that play the roles both declare: each
+/// file's bands of those roles, in the before image's order. None unless every band of the file
+/// with fewer bands declares a role that the other file declares once (a 3-band R, G, B image
+/// beside a 4-band B, G, R, NIR one: their R, G, B).
+pub fn common_by_role(
+    before: &[BandChoice],
+    after: &[BandChoice],
+) -> Option<(Vec<BandChoice>, Vec<BandChoice>)> {
+    let (fewer, more) = if before.len() < after.len() {
+        (before, after)
+    } else {
+        (after, before)
+    };
+    let once = |c: &[BandChoice], r: Role| c.iter().filter(|b| b.role == Some(r)).count() == 1;
+    if fewer.len() == more.len()
+        || fewer
+            .iter()
+            .any(|b| b.role.is_none_or(|r| !once(fewer, r) || !once(more, r)))
+    {
+        return None;
+    }
+    let roles: Vec<Role> = before
+        .iter()
+        .filter_map(|b| b.role)
+        .filter(|&r| fewer.iter().any(|f| f.role == Some(r)))
+        .collect();
+    let pick = |c: &[BandChoice]| -> Vec<BandChoice> {
+        roles
+            .iter()
+            .filter_map(|&r| c.iter().find(|b| b.role == Some(r)).copied())
+            .collect()
+    };
+    Some((pick(before), pick(after)))
+}
+
 /// The roles of a selection as a comma list (`B,G,R,?` where a band has none).
 pub fn role_list(choice: &[BandChoice]) -> String {
     choice
@@ -274,5 +309,26 @@ mod tests {
         let rrgb = choice(&[Some(Red), Some(Red), Some(Green), Some(Blue)]);
         assert_eq!(pair_by_role(&bgr_nir, &rrgb), Pairing::InOrder);
         assert_eq!(role_list(&bgrn), "B,G,R,?");
+    }
+
+    #[test]
+    fn files_of_different_band_counts_share_the_roles_both_declare() {
+        use Role::*;
+        let rgb = choice(&[Some(Red), Some(Green), Some(Blue)]);
+        let bgrn = choice(&[Some(Blue), Some(Green), Some(Red), None]);
+        let numbers = |c: &[BandChoice]| c.iter().map(|b| b.number).collect::<Vec<_>>();
+        let (b, a) = common_by_role(&rgb, &bgrn).unwrap();
+        assert_eq!((numbers(&b), numbers(&a)), (vec![1, 2, 3], vec![3, 2, 1]));
+        // The other way round, in the before image's order.
+        let (b, a) = common_by_role(&bgrn, &rgb).unwrap();
+        assert_eq!((numbers(&b), numbers(&a)), (vec![1, 2, 3], vec![3, 2, 1]));
+        // A band of the smaller file without a role, or a role the other lacks: nothing said.
+        assert_eq!(
+            common_by_role(&choice(&[Some(Red), None, Some(Blue)]), &bgrn),
+            None
+        );
+        let rgs = choice(&[Some(Red), Some(Green), Some(Swir)]);
+        assert_eq!(common_by_role(&rgs, &bgrn), None);
+        assert_eq!(common_by_role(&rgb, &rgb), None);
     }
 }

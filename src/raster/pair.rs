@@ -5,7 +5,9 @@
 //! 0 wherever either date is nodata (GDAL mask band: nodata value, alpha band or .msk mask) or
 //! not a finite number.
 
-use super::bands::{BandChoice, Pairing, Role, pair_by_role, parse_bands, role_list, roles_of};
+use super::bands::{
+    BandChoice, Pairing, Role, common_by_role, pair_by_role, parse_bands, role_list, roles_of,
+};
 use super::fill;
 use super::grid::Window;
 pub use super::values::value_scale;
@@ -414,11 +416,28 @@ impl ScenePair {
         let mut choice_b = select(&ds_b, before, spec_b)?;
         let mut choice_a = select(&ds_a, after, spec_a)?;
         if choice_a.len() != choice_b.len() {
-            return Err(Error::BandCount {
-                path: after.into(),
-                got: choice_a.len(),
-                want: choice_b.len(),
-            });
+            // Without --bands, files of different band counts compare the roles both declare.
+            let common = (spec_b.is_none() && spec_a.is_none())
+                .then(|| common_by_role(&choice_b, &choice_a))
+                .flatten();
+            let Some((b, a)) = common else {
+                return Err(Error::BandCount {
+                    path: after.into(),
+                    got: choice_a.len(),
+                    want: choice_b.len(),
+                });
+            };
+            notes.push(format!(
+                "{} has bands {} and {} {}: compared on the roles both declare, {} (before bands {}, after bands {})",
+                before.display(),
+                role_list(&choice_b),
+                after.display(),
+                role_list(&choice_a),
+                role_list(&b),
+                numbers(&b),
+                numbers(&a)
+            ));
+            (choice_b, choice_a) = (b, a);
         }
         if spec_b.is_none() && spec_a.is_none() {
             pair_bands((&mut choice_b, before), (&mut choice_a, after), &mut notes)?;
