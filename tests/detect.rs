@@ -1277,4 +1277,26 @@ fn band_scale_and_offset_are_applied() {
         c > changed / 4,
         "without the scale: {c} changed (with it {changed})"
     );
+    // Numbers of a product with an offset that all stay under 20000 (a dark scene: reflectance
+    // 1 at 17000) read as reflectance x 10000 are all bright: every pixel a cloud, nothing
+    // changed, and the note says what the values may be and how to give their scale.
+    let dark = [
+        "-ot",
+        "UInt16",
+        "-scale",
+        "0",
+        "10000",
+        "7272.7273",
+        "17000",
+    ];
+    for date in ["before", "after"] {
+        translate(&format!("{date}.tif"), &format!("{date}_dark.tif"), &dark);
+    }
+    let (c, k, valid, notes) = result("before_dark.tif", "after_dark.tif", "o_dark");
+    assert_eq!((c, k), (0, valid));
+    assert!(
+        notes.contains("Landsat Collection 2 keeps reflectance 0 at 7273")
+            && notes.contains("gdal_edit.py -scale 0.0000275 -offset -0.2"),
+        "{notes}"
+    );
 }

@@ -757,8 +757,15 @@ fn scene_notes(
         ));
     }
     if counts.cloud * 100 >= counts.valid.max(1) {
+        // Nearly every pixel bright: an overcast pair, or values that are not reflectance (a
+        // product with an offset, Landsat Collection 2's reflectance 0 at 7273, read as x 10000).
+        let hint = if counts.cloud * 100 >= counts.valid.max(1) * 99 {
+            "; if the images are not overcast, their values are not reflectance: a product whose numbers carry an offset (Landsat Collection 2 keeps reflectance 0 at 7273: scale 0.0000275, offset -0.2) needs its bands' scale and offset set (gdal_edit.py -scale 0.0000275 -offset -0.2 FILE) or reflectance given"
+        } else {
+            ""
+        };
         notes.push(format!(
-            "{:.1} % of the valid pixels are cloud in the after or the before image (visible reflectance >= {}): never change there; what lies under them, or lay under them before, cannot be seen",
+            "{:.1} % of the valid pixels are cloud in the after or the before image (visible reflectance >= {}): never change there; what lies under them, or lay under them before, cannot be seen{hint}",
             100.0 * counts.cloud as f64 / counts.valid.max(1) as f64,
             CLOUD_REFLECTANCE
         ));
