@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The hand-made survey: two land classes side by side, a basic-farmland triangle, a red-line
-/// strip, two counties, an approval before and one after the after image.
-fn hand_made(dir: &Path) {
+/// strip, two counties, an approval before and one after the after image. `arable` is the
+/// arable class's DLBM code.
+fn hand_made(dir: &Path, arable: &str) {
     let refs = dir.join("refs.gpkg");
     let wkt = wkt_of(4527);
     write_layer(
@@ -26,7 +27,7 @@ fn hand_made(dir: &Path) {
         &wkt,
         &["DLBM", "ZLDWDM"],
         &[
-            (rect(0.0, 0.0, 100.0, 100.0), vec!["0101", "320581100001"]),
+            (rect(0.0, 0.0, 100.0, 100.0), vec![arable, "320581100001"]),
             (rect(100.0, 0.0, 200.0, 100.0), vec!["0702", "320581100001"]),
         ],
     );
@@ -77,6 +78,23 @@ fn hand_made(dir: &Path) {
     );
 }
 
+/// A DLTB of the second national survey (GB/T 21010-2007: arable land 011, 012, 013) is arable
+/// land by default too: with only the third survey's 0101-0103 counted, its 9.6 mu of arable
+/// land under the change counted as none, and a lead of >= 10 mu would have been missed.
+#[test]
+fn second_survey_arable_codes_count_as_arable_land() {
+    let dir = tempfile::tempdir().unwrap();
+    hand_made(dir.path(), "012");
+    let job = hand_job(dir.path(), "");
+    let out = dir.path().join("leads.gpkg");
+    let (code, _, stderr) = overlay(&dir.path().join("changes.gpkg"), &job, &out);
+    assert_eq!(code, 0, "{stderr}");
+    let mut leads = rows(&out, "leads");
+    leads.sort_by(|a, b| a["XZQDM"].cmp(&b["XZQDM"]));
+    assert_eq!(num(&leads[0], "GDMJ"), 6400.0);
+    assert_eq!(leads[0]["DLBM_MJ"], r#"{"012":6400.00,"0702":1600.00}"#);
+}
+
 fn hand_job(dir: &Path, extra_rules: &str) -> std::path::PathBuf {
     let job = dir.join("job.toml");
     std::fs::write(
@@ -112,7 +130,7 @@ name_field = "XZQMC"
 #[test]
 fn hand_made_shapes_give_exact_areas_split_by_county() {
     let dir = tempfile::tempdir().unwrap();
-    hand_made(dir.path());
+    hand_made(dir.path(), "0101");
     let job = hand_job(dir.path(), "");
     let out = dir.path().join("leads.gpkg");
     let (code, stdout, stderr) = overlay(&dir.path().join("changes.gpkg"), &job, &out);

@@ -135,7 +135,8 @@ source_fields! {
         pub class_field: Option<String>,
         /// Location unit code field (ZLDWDM); its first 6 digits are the county.
         pub unit_field: Option<String>,
-        /// Class codes that count as arable land (default 0101, 0102, 0103).
+        /// Class codes that count as arable land (default 0101, 0102, 0103 and the second
+        /// survey's 011, 012, 013).
         pub arable_codes: Option<Vec<String>>,
         /// Deduction coefficient field (KCXS): class area = intersected area x (1 - KCXS).
         pub deduction_field: Option<String>,

@@ -269,6 +269,11 @@ pub(super) fn approvals(
     Ok(())
 }
 
+/// DLBM codes of arable land unless a job names its own: paddy, irrigated and dry land of the
+/// third national land survey (0101, 0102, 0103) and of the second (GB/T 21010-2007: 011, 012,
+/// 013), whose codes no third-survey class shares; older county layers still carry them.
+pub const DEFAULT_ARABLE_CODES: [&str; 6] = ["0101", "0102", "0103", "011", "012", "013"];
+
 /// Land classes of the unapproved parts: area per DLBM, arable area, and (without a county
 /// layer) the county from the unit codes.
 pub(super) fn land_classes(
@@ -284,7 +289,7 @@ pub(super) fn land_classes(
     let arable: Vec<String> = conf
         .arable_codes
         .clone()
-        .unwrap_or_else(|| vec!["0101".into(), "0102".into(), "0103".into()]);
+        .unwrap_or_else(|| DEFAULT_ARABLE_CODES.iter().map(|c| c.to_string()).collect());
     let fields = dltb_fields(conf);
     let unit_at = Some(1);
     let kcxs_at = conf.deduction_field.as_ref().map(|_| 2);
