@@ -309,11 +309,22 @@ impl Scene {
     }
 }
 
-/// Refuse an image in another CRS than the map's (detection refuses such a pair too).
+/// Refuse an image in another CRS than the map's (detection refuses such a pair too); one CRS
+/// written another way is the same ([`crate::raster::crs::compare`], as detection reads it).
 fn same_crs_as_map(path: &Path, map_wkt: &str) -> Result<()> {
-    let wkt = crate::raster::open_dataset(path)?.projection();
+    use crate::raster::crs::{CrsMatch, compare};
+    let ds = crate::raster::open_dataset(path)?;
+    let wkt = ds.projection();
     if wkt.is_empty() || same_crs(&wkt, map_wkt) {
         return Ok(());
+    }
+    if let Ok(gt) = ds.geo_transform() {
+        if !matches!(
+            compare(&wkt, map_wkt, gt, ds.raster_size()),
+            CrsMatch::Differ { .. }
+        ) {
+            return Ok(());
+        }
     }
     Err(Error::open(
         path,
@@ -332,5 +343,35 @@ pub fn same_crs(a: &str, b: &str) -> bool {
     ) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::spatial_ref::SpatialRef;
+
+    /// A 64² GeoTIFF on EPSG:4527 (Gauss-Krüger zone 39).
+    fn image(path: &Path) {
+        let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = drv.create_with_band_type::<u8, _>(path, 64, 64, 1).unwrap();
+        ds.set_geo_transform(&[39_480_000.0, 0.8, 0.0, 3_510_000.0, 0.0, -0.8])
+            .unwrap();
+        ds.set_spatial_ref(&SpatialRef::from_epsg(4527).unwrap())
+            .unwrap();
+    }
+
+    #[test]
+    fn the_map_takes_one_crs_written_another_way_and_refuses_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("before.tif");
+        image(&path);
+        let wkt = |def: &str| SpatialRef::from_definition(def).unwrap().to_wkt().unwrap();
+        let proj = wkt(
+            "+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=39500000 +y_0=0 +ellps=GRS80 +units=m +no_defs",
+        );
+        assert!(same_crs_as_map(&path, &proj).is_ok());
+        let e = same_crs_as_map(&path, &wkt("EPSG:4326")).unwrap_err();
+        assert!(e.to_string().contains("another CRS"), "{e}");
     }
 }
