@@ -1296,6 +1296,7 @@ fn read_bands(
 
 /// Why the two grids differ, or None when the after image can be read on the before grid by a
 /// whole-pixel offset.
+///
 /// A CRS written differently in the two files (an EPSG code and a PROJ string of the same
 /// projection) that places the grid at the same coordinates is one CRS, with a note.
 fn grid_mismatch(
