@@ -61,7 +61,7 @@ fn hand_made(dir: &Path, arable: &str) {
         &[
             (
                 rect(0.0, 0.0, 20.0, 100.0),
-                vec!["苏政地〔2024〕1号", "2024/05/01"],
+                vec!["苏政地〔2024〕1号", "2024年5月1日"],
             ),
             (
                 rect(20.0, 0.0, 40.0, 100.0),
@@ -146,7 +146,7 @@ fn hand_made_shapes_give_exact_areas_split_by_county() {
     let mut leads = rows(&out, "leads");
     leads.sort_by(|a, b| a["XZQDM"].cmp(&b["XZQDM"]));
     let (a, b) = (&leads[0], &leads[1]);
-    // County 320581 holds x in [0, 120]: 120 x 80 m. The approval dated 2024-05-01 covers
+    // County 320581 holds x in [0, 120]: 120 x 80 m. The approval dated 2024年5月1日 covers
     // x in [0, 20]; the one dated after the after image does not count.
     assert_eq!(a["JCBH"], "3205812024200001");
     assert_eq!(a["XMC"], "常熟市");

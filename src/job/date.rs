@@ -35,13 +35,14 @@ impl Date {
         Ok(Date { year, month, day })
     }
 
-    /// Parse "2024-06-25", "2024/06/25", "2024.6.25", "20240625", with an optional time part
-    /// after a space or "T" (as OGR prints Date and DateTime fields).
+    /// Parse "2024-06-25", "2024/06/25", "2024.6.25", "20240625", "2024年6月25日", with an
+    /// optional time part after a space or "T" (as OGR prints Date and DateTime fields).
     ///
     /// # Errors
     /// A message quoting the text when it is not a date.
     pub fn parse(text: &str) -> Result<Date, String> {
-        let t = text.trim();
+        // Chinese survey tables write 2024年5月1日 as often as 2024-05-01.
+        let t = text.trim().replace(['年', '月'], "-").replace('日', " ");
         let day_part = t.split([' ', 'T']).next().unwrap_or("");
         let nums: Vec<&str> = if day_part.len() == 8 && day_part.bytes().all(|b| b.is_ascii_digit())
         {
@@ -221,12 +222,15 @@ mod tests {
             "20240625",
             "2024/06/25 00:00:00",
             "2024-06-25T08:00:00Z",
+            "2024年6月25日",
+            "2024年06月25日 08:00:00",
         ] {
             assert_eq!(Date::parse(t), Ok(d), "{t}");
         }
         assert!(Date::parse("2023-02-29").is_err());
         assert!(Date::parse("2024-02-29").is_ok());
         assert!(Date::parse("June 2024").is_err());
+        assert!(Date::parse("2024年6月").is_err());
         assert!(Date::parse("").is_err());
         assert!(Date::parse("2024-13-01").is_err());
         assert!(Date::parse("2024-03-20") < Date::parse("2024-06-25"));
