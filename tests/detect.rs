@@ -1221,16 +1221,11 @@ fn band_scale_and_offset_are_applied() {
         "after_s2.tif",
         &["-a_offset", "-1000", "-a_scale", "1"],
     );
+    // Reflectance x 10000 from 0 to 10000 onto UInt16 numbers from 7272.7273 (reflectance 0
+    // at Collection 2's offset) to `top`.
+    let numbers = |top: &'static str| ["-ot", "UInt16", "-scale", "0", "10000", "7272.7273", top];
     // v / 10000 = DN x 0.0000275 - 0.2.
-    let c2 = [
-        "-ot",
-        "UInt16",
-        "-scale",
-        "0",
-        "10000",
-        "7272.7273",
-        "43636.364",
-    ];
+    let c2 = numbers("43636.364");
     for date in ["before", "after"] {
         translate(&format!("{date}.tif"), &format!("{date}_dn.tif"), &c2);
         translate(
@@ -1280,15 +1275,7 @@ fn band_scale_and_offset_are_applied() {
     // Numbers of a product with an offset that all stay under 20000 (a dark scene: reflectance
     // 1 at 17000) read as reflectance x 10000 are all bright: every pixel a cloud, nothing
     // changed, and the note says what the values may be and how to give their scale.
-    let dark = [
-        "-ot",
-        "UInt16",
-        "-scale",
-        "0",
-        "10000",
-        "7272.7273",
-        "17000",
-    ];
+    let dark = numbers("17000");
     for date in ["before", "after"] {
         translate(&format!("{date}.tif"), &format!("{date}_dark.tif"), &dark);
     }

@@ -78,19 +78,26 @@ fn hand_made(dir: &Path, arable: &str) {
     );
 }
 
+/// Overlay the hand-made survey (its arable class coded `arable`) with the plain job: stdout,
+/// stderr and the leads, by county code.
+fn hand_made_leads(dir: &Path, arable: &str) -> (String, String, Vec<BTreeMap<String, String>>) {
+    hand_made(dir, arable);
+    let job = hand_job(dir, "");
+    let out = dir.join("leads.gpkg");
+    let (code, stdout, stderr) = overlay(&dir.join("changes.gpkg"), &job, &out);
+    assert_eq!(code, 0, "{stderr}");
+    let mut leads = rows(&out, "leads");
+    leads.sort_by(|a, b| a["XZQDM"].cmp(&b["XZQDM"]));
+    (stdout, stderr, leads)
+}
+
 /// A DLTB of the second national survey (GB/T 21010-2007: arable land 011, 012, 013) is arable
 /// land by default too: with only the third survey's 0101-0103 counted, its 9.6 mu of arable
 /// land under the change counted as none, and a lead of >= 10 mu would have been missed.
 #[test]
 fn second_survey_arable_codes_count_as_arable_land() {
     let dir = tempfile::tempdir().unwrap();
-    hand_made(dir.path(), "012");
-    let job = hand_job(dir.path(), "");
-    let out = dir.path().join("leads.gpkg");
-    let (code, _, stderr) = overlay(&dir.path().join("changes.gpkg"), &job, &out);
-    assert_eq!(code, 0, "{stderr}");
-    let mut leads = rows(&out, "leads");
-    leads.sort_by(|a, b| a["XZQDM"].cmp(&b["XZQDM"]));
+    let (_, _, leads) = hand_made_leads(dir.path(), "012");
     assert_eq!(num(&leads[0], "GDMJ"), 6400.0);
     assert_eq!(leads[0]["DLBM_MJ"], r#"{"012":6400.00,"0702":1600.00}"#);
 }
@@ -130,11 +137,8 @@ name_field = "XZQMC"
 #[test]
 fn hand_made_shapes_give_exact_areas_split_by_county() {
     let dir = tempfile::tempdir().unwrap();
-    hand_made(dir.path(), "0101");
-    let job = hand_job(dir.path(), "");
+    let (stdout, stderr, leads) = hand_made_leads(dir.path(), "0101");
     let out = dir.path().join("leads.gpkg");
-    let (code, stdout, stderr) = overlay(&dir.path().join("changes.gpkg"), &job, &out);
-    assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("1 approvals near changes are dated after"),
         "{stderr}"
@@ -143,8 +147,6 @@ fn hand_made_shapes_give_exact_areas_split_by_county() {
         stdout.contains("1 changes -> 2 pieces: 2 leads"),
         "{stdout}"
     );
-    let mut leads = rows(&out, "leads");
-    leads.sort_by(|a, b| a["XZQDM"].cmp(&b["XZQDM"]));
     let (a, b) = (&leads[0], &leads[1]);
     // County 320581 holds x in [0, 120]: 120 x 80 m. The approval dated 2024年5月1日 covers
     // x in [0, 20]; the one dated after the after image does not count.

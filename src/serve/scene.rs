@@ -315,16 +315,17 @@ fn same_crs_as_map(path: &Path, map_wkt: &str) -> Result<()> {
     use crate::raster::crs::{CrsMatch, compare};
     let ds = crate::raster::open_dataset(path)?;
     let wkt = ds.projection();
-    if wkt.is_empty() || same_crs(&wkt, map_wkt) {
+    // `compare` tries GDAL's own comparison first; without a grid to probe, that alone.
+    let one = wkt.is_empty()
+        || match ds.geo_transform() {
+            Ok(gt) => !matches!(
+                compare(&wkt, map_wkt, gt, ds.raster_size()),
+                CrsMatch::Differ { .. }
+            ),
+            Err(_) => same_crs(&wkt, map_wkt),
+        };
+    if one {
         return Ok(());
-    }
-    if let Ok(gt) = ds.geo_transform() {
-        if !matches!(
-            compare(&wkt, map_wkt, gt, ds.raster_size()),
-            CrsMatch::Differ { .. }
-        ) {
-            return Ok(());
-        }
     }
     Err(Error::open(
         path,
