@@ -229,21 +229,25 @@ fn pixel_trees(c: &mut Criterion) {
         before: &before,
         after: &after,
         valid: &input.valid,
+        origin: (0, 0),
     };
     let mut g = c.benchmark_group("pixel_trees");
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function(BenchmarkId::new("cpu", size), |b| {
-        b.iter(|| {
-            trees
-                .probability(black_box(&patch), 512, None)
-                .expect("cpu")
-        })
-    });
+    for stride in [1, 2] {
+        let name = if stride == 1 { "cpu" } else { "cpu-stride2" };
+        g.bench_function(BenchmarkId::new(name, size), |b| {
+            b.iter(|| {
+                trees
+                    .probability(black_box(&patch), (512, stride), None)
+                    .expect("cpu")
+            })
+        });
+    }
     if let Ok(ctx) = GpuContext::new(AdapterChoice::Any) {
         g.bench_function(BenchmarkId::new("gpu", size), |b| {
             b.iter(|| {
                 trees
-                    .probability(black_box(&patch), 512, Some(&ctx))
+                    .probability(black_box(&patch), (512, 1), Some(&ctx))
                     .expect("gpu")
             })
         });

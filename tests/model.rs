@@ -396,6 +396,31 @@ fn bad_models_are_refused_naming_the_model_and_the_problem() {
         e.contains("nir.onnx") && e.contains("NIR") && e.contains("--bands"),
         "{e}"
     );
+    // Skipping pixels is for pixel trees: a network computes every pixel of its tiles.
+    let p = write_model(dir.path(), "net.onnx", &m, Some(PAIR_RGB));
+    let out = dir.path().join("o");
+    let opts = DetectOptions {
+        model_stride: Some(2),
+        ..detect_opts(&out, &p, None)
+    };
+    let e = detect(&opts, &Backend::Cpu(Driver::Rayon), &|_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("net.onnx") && e.contains("stride 2") && e.contains("pixel trees"),
+        "{e}"
+    );
+    // A configuration `run` refuses with every one of `want` in the message.
+    let refused = |name: &str, config: &str, want: &[&str]| {
+        let e = run(&write_model(dir.path(), name, &m, Some(config)));
+        assert!(want.iter().all(|w| e.contains(w)), "{e}");
+    };
+    // The sidecar configuration that asks for an impossible stride is named.
+    refused(
+        "stride.onnx",
+        &PAIR_RGB.replace("[tile]\n", "[tile]\nstride = 9\n"),
+        &["stride.toml", "tile.stride 9"],
+    );
     // No configuration at all.
     let p = write_model(dir.path(), "bare.onnx", &m, None);
     let e = run(&p);
@@ -412,16 +437,10 @@ fn bad_models_are_refused_naming_the_model_and_the_problem() {
         "{e}"
     );
     // A layout that does not fit the inputs.
-    let p = write_model(
-        dir.path(),
+    refused(
         "layout.onnx",
-        &m,
-        Some(&PAIR_RGB.replace("[input]\n", "[input]\nlayout = \"stacked\"\n")),
-    );
-    let e = run(&p);
-    assert!(
-        e.contains("layout.onnx") && e.contains("needs 1 model input"),
-        "{e}"
+        &PAIR_RGB.replace("[input]\n", "[input]\nlayout = \"stacked\"\n"),
+        &["layout.onnx", "needs 1 model input"],
     );
 }
 
@@ -670,6 +689,7 @@ fn pixel_trees_train_run_and_refuse_another_feature_set() {
         m.config.output.threshold, 0.3,
         "no validation: the default threshold"
     );
+    assert_eq!(m.config.tile.stride, 2, "train's default stride");
     let run = |name: &str, tile: Option<usize>| {
         let out = dir.path().join(name);
         let s = detect(
@@ -703,16 +723,24 @@ fn pixel_trees_train_run_and_refuse_another_feature_set() {
             before: &b,
             after: &a,
             valid: &valid,
+            origin: (3, 0),
         };
-        let cpu = trees.probability(&patch, 64, None).unwrap();
-        let gpu = trees.probability(&patch, 64, Some(&gpu)).unwrap();
-        assert!(cpu[5 * w + 7].is_nan() && gpu[5 * w + 7].is_nan());
-        let differ = cpu
-            .iter()
-            .zip(&gpu)
-            .filter(|(c, g)| c.to_bits() != g.to_bits())
-            .count();
-        assert_eq!(differ, 0, "GPU and CPU trees differ on {differ} pixels");
+        // Every pixel, and the lattice of every other pixel and row (bilinear between).
+        for stride in [1, 2] {
+            let cpu = trees.probability(&patch, (64, stride), None).unwrap();
+            let gpu = trees.probability(&patch, (64, stride), Some(&gpu)).unwrap();
+            assert!(cpu[5 * w + 7].is_nan() && gpu[5 * w + 7].is_nan());
+            let differ = cpu
+                .iter()
+                .zip(&gpu)
+                .filter(|(c, g)| c.to_bits() != g.to_bits())
+                .count();
+            assert_eq!(
+                differ, 0,
+                "stride {stride}: GPU and CPU trees differ on {differ} pixels"
+            );
+        }
+        let cpu = trees.probability(&patch, (64, 1), None).unwrap();
         let finite = || cpu.iter().copied().filter(|p| p.is_finite());
         let (lo, hi) = (
             finite().fold(f32::INFINITY, f32::min),

@@ -12,6 +12,7 @@ datasets only (imagery from a sensor and place the model never saw).
 
 usage: tools/model_table.py [--tuban PATH] [--data DIR] [--folds 4 | --by-dataset] [--epochs 60] [--kind net|trees]
                             [--synth DIR ...] [--work DIR] [--kinds mbi,msi,cva,sam,brightness]
+                            [--model-flags '--model-stride 2']
                             [-- extra train flags]
 """
 import argparse, glob, os, subprocess, sys, tempfile
@@ -44,6 +45,7 @@ def main():
     ap.add_argument("--work", default=None, help="keep folds and models here")
     ap.add_argument("--kinds", default="mbi,msi,cva,sam,brightness")
     ap.add_argument("--thresholds", default="", help="also score the model at these probabilities, e.g. 0.3,0.4")
+    ap.add_argument("--model-flags", default="", help="extra flags for the model's tuban detect runs, e.g. '--model-stride 1'")
     ap.add_argument("extra", nargs="*", help="extra flags for tuban train")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="tuban-cv-")
@@ -85,7 +87,7 @@ def main():
                     truth, scored = truth_files(d, lab, tmp)
                     for m in methods:
                         if m.startswith("model"):
-                            fl = ["--model", model] + (["--threshold", m.split("@")[1]] if "@" in m else [])
+                            fl = ["--model", model] + (["--threshold", m.split("@")[1]] if "@" in m else []) + a.model_flags.split()
                         else:
                             fl = ["--evidence", m]
                         r = detect_eval(a.tuban, pa, pb, fl, "cpu", truth, scored, tmp)

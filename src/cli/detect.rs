@@ -116,6 +116,11 @@ pub struct DetectArgs {
     /// Model tile side in pixels (default: the model configuration's).
     #[arg(long, requires = "model")]
     pub model_tile: Option<usize>,
+    /// Pixel trees (a .toml model, or the built-in one `--evidence auto` runs on RGB imagery):
+    /// score every N-th pixel of every N-th row and take the others bilinear between them
+    /// (1: every pixel, 1 to 4; default: the model configuration's, 2 for the built-in model).
+    #[arg(long, value_name = "N")]
+    pub model_stride: Option<usize>,
     /// A lead model from `tuban learn`: polygons it judges unlikely to be real change go to
     /// rejected.gpkg with the reason; the others get its type (where it learned types) and
     /// p(real) as the confidence.
@@ -274,6 +279,7 @@ fn options(a: &DetectArgs) -> Result<DetectOptions> {
                 config: a.model_config.clone(),
                 tile_px: a.model_tile,
             }),
+        model_stride: a.model_stride,
         lead_model: a
             .lead_model
             .as_deref()

@@ -14,6 +14,7 @@
 //! size = 256               # model tile (px); the model sees size x size
 //! overlap = 32             # px shared by neighbouring tiles, blended
 //! multiple = 32            # model input sides must be a multiple of this (tiles are padded)
+//! # stride = 2             # pixel trees only: score every 2nd pixel of every 2nd row, bilinear between
 //! [output]
 //! kind = "probability"     # "probability", "logit" or "softmax" (per-class scores)
 //! channel = 1              # the change channel of a multi-channel output
@@ -23,6 +24,9 @@
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// The largest `tile.stride` (px between scored pixels of pixel trees).
+pub const MAX_STRIDE: usize = 4;
 
 /// Metadata key of the configuration inside tuban's own ONNX files.
 pub const METADATA_KEY: &str = "tuban.model_config";
@@ -86,6 +90,19 @@ pub struct TileConf {
     pub size: usize,
     pub overlap: usize,
     pub multiple: usize,
+    /// Pixel trees only: score every `stride`-th pixel of every `stride`-th row and take the
+    /// others bilinear between them (1: every pixel; see [`super::pixel`]).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(v: &usize) -> bool {
+    *v == 1
 }
 
 impl Default for TileConf {
@@ -94,6 +111,7 @@ impl Default for TileConf {
             size: 256,
             overlap: 32,
             multiple: 1,
+            stride: 1,
         }
     }
 }
@@ -258,6 +276,12 @@ impl ModelConfig {
             return Err(format!(
                 "tile: size {} must be >= 8, a multiple of `multiple` ({}), and more than twice the overlap ({})",
                 t.size, t.multiple, t.overlap
+            ));
+        }
+        if !(1..=MAX_STRIDE).contains(&t.stride) {
+            return Err(format!(
+                "tile.stride {}: from 1 (every pixel) to {MAX_STRIDE}",
+                t.stride
             ));
         }
         let o = &self.output;

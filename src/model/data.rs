@@ -286,6 +286,8 @@ pub struct TreesJob {
     pub threshold: Option<f32>,
     /// The model's `[output.blend]` (`--blend`).
     pub blend: Option<BlendConf>,
+    /// Detection scores every `stride`-th pixel and row (`tile.stride`).
+    pub stride: usize,
 }
 
 /// What `tuban train` did for pixel trees; also written beside the model as `MODEL.json`.
@@ -369,6 +371,7 @@ pub fn train_trees_job(job: &TreesJob, progress: crate::stream::ProgressFn) -> R
         size: super::pixel::SUB,
         overlap: super::pixel::HALO,
         multiple: 1,
+        stride: job.stride,
     };
     let config = own_config(&job.data.bands, tile, threshold, job.blend.clone());
     let file = super::pixel::TreesFile {
@@ -424,6 +427,7 @@ pub fn train_job(job: &TrainJob, progress: crate::stream::ProgressFn) -> Result<
         size: 256,
         overlap: 48,
         multiple: 4,
+        stride: 1,
     };
     let config = own_config(&job.data.bands, tile, job.threshold, job.blend.clone());
     let report = TrainReport {

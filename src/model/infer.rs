@@ -185,13 +185,36 @@ impl ChangeModel {
                 });
             }
         };
-        let model = ChangeModel {
+        let mut model = ChangeModel {
             engine: Engine::Graph(graph),
             config,
             path: path.to_path_buf(),
         };
         model.check_inputs(model.graph().expect("a network"))?;
+        model.set_stride(model.config.tile.stride)?;
         Ok(model)
+    }
+
+    /// Score pixel trees on every `stride`-th pixel of every `stride`-th row (1: every
+    /// pixel), as `--model-stride` asks.
+    ///
+    /// # Errors
+    /// [`Error::Model`] for a stride out of range, or above 1 on a network (which computes
+    /// every pixel of its tiles anyway).
+    pub fn set_stride(&mut self, stride: usize) -> Result<()> {
+        if !(1..=super::config::MAX_STRIDE).contains(&stride) {
+            return Err(self.err(format!(
+                "stride {stride}: from 1 (every pixel) to {}",
+                super::config::MAX_STRIDE
+            )));
+        }
+        if stride > 1 && self.graph().is_some() {
+            return Err(self.err(format!(
+                "stride {stride}: only pixel trees (a .toml model) can skip pixels; a network computes every pixel of its tiles"
+            )));
+        }
+        self.config.tile.stride = stride;
+        Ok(())
     }
 
     fn err(&self, reason: String) -> Error {
@@ -290,12 +313,15 @@ impl ChangeModel {
 
     /// How far (px) a pixel's evidence reaches: the model tiles' overlap, and the window
     /// [`still_where_identical`] looks at.
+    /// Pixel trees scored on a lattice reach `stride - 1` px further (a pixel between lattice
+    /// points takes theirs).
     pub fn reach_px(&self) -> u32 {
-        self.config.tile.overlap as u32 + STILL_REACH_PX as u32
+        (self.config.tile.overlap + STILL_REACH_PX + self.config.tile.stride - 1) as u32
     }
 
-    /// The change probability of every pixel of `input` (NaN where not valid), with model
-    /// tiles of `tile` px (None: the configuration's), convolutions on `device` (None: CPU).
+    /// The change probability of every pixel of `input` (NaN where not valid; its first pixel
+    /// at `origin` in the scene), with model tiles of `tile` px (None: the configuration's),
+    /// convolutions on `device` (None: CPU).
     /// The caller holds it at 0 where the dates are identical around the pixel
     /// ([`still_where_identical`]), once, after anything it combines it with (detection's
     /// blend).
@@ -305,6 +331,7 @@ impl ChangeModel {
     pub fn evidence(
         &self,
         input: &TileInput,
+        origin: (usize, usize),
         bands: &[usize],
         scaling: &Scaling,
         tile: Option<usize>,
@@ -313,7 +340,14 @@ impl ChangeModel {
         let size = tile.unwrap_or(self.config.tile.size);
         match &self.engine {
             Engine::Trees(t) => Ok(ModelEvidence {
-                change: t.evidence(input, bands, scaling, size, device)?,
+                change: t.evidence(
+                    input,
+                    origin,
+                    bands,
+                    scaling,
+                    (size, self.config.tile.stride),
+                    device,
+                )?,
                 classes: Vec::new(),
             }),
             Engine::Graph(g) => self.graph_evidence(g, input, bands, scaling, size, device),

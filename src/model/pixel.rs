@@ -263,24 +263,27 @@ fn row(before: &[Vec<f32>], after: &[Vec<f32>], i: usize, out: &mut [f32; FEATUR
     }
 }
 
-/// The feature columns of `n = cols.len() / FEATURES` pixels in a row from plane index `i`:
-/// feature `k` of pixel `j` at `cols[k * n + j]`, in [`row`]'s order.
-fn columns(before: &[Vec<f32>], after: &[Vec<f32>], i: usize, cols: &mut [f32]) {
-    let n = cols.len() / FEATURES;
+/// The feature columns of the pixels at plane indices `idx` (feature `k` of pixel `j` at
+/// `cols[k * n + j]`, in [`row`]'s order).
+fn columns_at(before: &[Vec<f32>], after: &[Vec<f32>], idx: &[usize], cols: &mut [f32]) {
+    let n = idx.len();
+    debug_assert_eq!(cols.len(), FEATURES * n);
     let (dates, changes) = cols.split_at_mut(2 * DATE_FEATURES * n);
     let (b_cols, a_cols) = dates.split_at_mut(DATE_FEATURES * n);
     let (d_cols, m_cols) = changes.split_at_mut(DATE_FEATURES * n);
     for k in 0..DATE_FEATURES {
-        let (a, b) = (&before[k][i..i + n], &after[k][i..i + n]);
+        let (pa, pb) = (&before[k], &after[k]);
         let at = k * n..(k + 1) * n;
-        b_cols[at.clone()].copy_from_slice(a);
-        a_cols[at.clone()].copy_from_slice(b);
-        for (((d, m), &a), &b) in d_cols[at.clone()]
+        for ((((bc, ac), d), m), &i) in b_cols[at.clone()]
             .iter_mut()
+            .zip(&mut a_cols[at.clone()])
+            .zip(&mut d_cols[at.clone()])
             .zip(&mut m_cols[at])
-            .zip(a)
-            .zip(b)
+            .zip(idx)
         {
+            let (a, b) = (pa[i], pb[i]);
+            *bc = a;
+            *ac = b;
             *d = b - a;
             *m = (b - a).abs();
         }
@@ -294,6 +297,8 @@ pub struct Patch<'a> {
     pub before: &'a [f32],
     pub after: &'a [f32],
     pub valid: &'a [u32],
+    /// The scene coordinates of the patch's first pixel.
+    pub origin: (usize, usize),
 }
 
 /// Call `f(sub-tile, before features, after features)` for every sub-tile of `patch` (the
@@ -321,6 +326,64 @@ fn for_each_sub(patch: &Patch, side: usize, mut f: impl FnMut(&Tile, &[Vec<f32>]
             || date_features(&cut(patch.after, 3), &valid, (cw, ch)),
         );
         f(&s, &fa, &fb);
+    }
+}
+
+/// The lattice of one axis of a patch: the patch-local positions `first, first + stride, ...`
+/// below `len` whose scene coordinate (`origin` + position) is a multiple of `stride`.
+#[derive(Clone, Copy, Debug)]
+struct Lattice {
+    first: usize,
+    stride: usize,
+    count: usize,
+}
+
+impl Lattice {
+    fn new(origin: usize, len: usize, stride: usize) -> Lattice {
+        let first = (stride - origin % stride) % stride;
+        let count = if first < len {
+            (len - first).div_ceil(stride)
+        } else {
+            0
+        };
+        Lattice {
+            first,
+            stride,
+            count,
+        }
+    }
+
+    /// The lattice points (index, weight) a position is interpolated from: the two around it,
+    /// or the one nearest where it lies outside the first or last.
+    fn around(&self, p: usize) -> [(usize, f32); 2] {
+        if self.count == 0 {
+            return [(0, 0.0), (0, 0.0)];
+        }
+        if p <= self.first {
+            return [(0, 1.0), (0, 0.0)];
+        }
+        let k = (p - self.first) / self.stride;
+        if k + 1 >= self.count {
+            return [(self.count - 1, 1.0), (0, 0.0)];
+        }
+        let f = ((p - self.first) % self.stride) as f32 / self.stride as f32;
+        [(k, 1.0 - f), (k + 1, f)]
+    }
+
+    /// The lattice indices of the positions in `lo..hi`.
+    fn within(&self, lo: usize, hi: usize) -> std::ops::Range<usize> {
+        let at = |p: usize| {
+            if p <= self.first {
+                0
+            } else {
+                (p - self.first).div_ceil(self.stride).min(self.count)
+            }
+        };
+        at(lo)..at(hi)
+    }
+
+    fn pos(&self, k: usize) -> usize {
+        self.first + k * self.stride
     }
 }
 
@@ -787,18 +850,55 @@ impl PixelTrees {
     }
 
     /// The change probability of every pixel of `patch` (NaN where not valid), features in
-    /// sub-tiles of `side` px, the trees on `device` (None: every CPU core). The GPU returns
-    /// the raw scores and the CPU applies the sigmoid, so both give the same bits.
+    /// sub-tiles of `side` px, the trees on `device` (None: every CPU core) at every pixel
+    /// (`stride` 1) or on the scene's lattice of every `stride`-th pixel and row, bilinear
+    /// between ([`PixelTrees::score_lattice`]). The GPU returns the raw scores and the
+    /// CPU applies the sigmoid, so both give the same bits.
     ///
     /// # Errors
     /// [`Error::Gpu`](crate::Error::Gpu) when the device fails.
     pub fn probability(
         &self,
         patch: &Patch,
-        side: usize,
+        (side, stride): (usize, usize),
         device: super::ops::ConvDevice,
     ) -> crate::Result<Vec<f32>> {
+        self.score_lattice(patch, side, device, stride)
+    }
+
+    /// [`PixelTrees::probability`]: the trees on every `stride`-th pixel of every `stride`-th
+    /// row of the scene (a lattice anchored at the scene's origin, so that tiles agree; every
+    /// pixel at stride 1) and the raw score bilinear between them; a valid pixel that no valid
+    /// lattice point reaches (beside nodata) is scored itself.
+    fn score_lattice(
+        &self,
+        patch: &Patch,
+        side: usize,
+        device: super::ops::ConvDevice,
+        stride: usize,
+    ) -> crate::Result<Vec<f32>> {
         let (w, h) = (patch.width, patch.height);
+        let lx = Lattice::new(patch.origin.0, w, stride);
+        let ly = Lattice::new(patch.origin.1, h, stride);
+        let valid = |x: usize, y: usize| patch.valid[y * w + x] != 0;
+        // The lattice weights of (x, y) whose point is valid.
+        let weights = |x: usize, y: usize| -> [(usize, f32); 4] {
+            let (ax, ay) = (lx.around(x), ly.around(y));
+            let mut out = [(0, 0.0); 4];
+            for (o, ((i, wi), (j, wj))) in out
+                .iter_mut()
+                .zip(ay.iter().flat_map(|&b| ax.iter().map(move |&a| (a, b))))
+            {
+                if wi * wj > 0.0 && valid(lx.pos(i), ly.pos(j)) {
+                    *o = (j * lx.count + i, wi * wj);
+                }
+            }
+            out
+        };
+        let lonely =
+            |x: usize, y: usize| valid(x, y) && weights(x, y).iter().all(|&(_, wt)| wt == 0.0);
+        let every_valid = patch.valid.iter().all(|&v| v != 0) && lx.count > 0 && ly.count > 0;
+        let mut lattice = vec![f32::NAN; lx.count * ly.count];
         let mut out = vec![f32::NAN; w * h];
         let mut failed = None;
         for_each_sub(patch, side, |s, fa, fb| {
@@ -808,67 +908,112 @@ impl PixelTrees {
             let [x0, y0, sw, sh]: [usize; 4] = s.core.into();
             let [cx, cy, cw, _]: [usize; 4] = s.read.into();
             let local = |x: usize, y: usize| (y - cy) * cw + x - cx;
-            if let Some(gpu) = device {
-                let px: Vec<(usize, usize)> = (y0..y0 + sh)
-                    .flat_map(|y| (x0..x0 + sw).map(move |x| (x, y)))
-                    .filter(|&(x, y)| patch.valid[y * w + x] != 0)
+            // Per core row: the lattice points, then the lonely pixels.
+            let points: Vec<(usize, Vec<usize>, usize)> = (y0..y0 + sh)
+                .into_par_iter()
+                .map(|y| {
+                    let mut xs: Vec<usize> = Vec::new();
+                    let on = ly.within(y, y + 1);
+                    if !on.is_empty() {
+                        xs.extend(lx.within(x0, x0 + sw).map(|i| lx.pos(i)));
+                    }
+                    let on_lattice = xs.len();
+                    if !every_valid {
+                        xs.retain(|&x| valid(x, y));
+                        let kept = xs.len();
+                        xs.extend((x0..x0 + sw).filter(|&x| lonely(x, y)));
+                        return (y, xs, kept);
+                    }
+                    (y, xs, on_lattice)
+                })
+                .filter(|(_, xs, _)| !xs.is_empty())
+                .collect();
+            let scores: Vec<Vec<f32>> = if let Some(gpu) = device {
+                let all: Vec<usize> = points
+                    .iter()
+                    .flat_map(|(y, xs, _)| xs.iter().map(|&x| local(x, *y)))
                     .collect();
-                for chunk in px.chunks(GPU_ROWS) {
+                let mut flat = Vec::with_capacity(all.len());
+                for chunk in all.chunks(GPU_ROWS) {
                     let mut rows = vec![0.0f32; chunk.len() * FEATURES];
                     rows.par_chunks_mut(FEATURES)
                         .zip(chunk.par_iter())
-                        .for_each(|(r, &(x, y))| {
-                            row(fa, fb, local(x, y), r.try_into().expect("a row"));
-                        });
+                        .for_each(|(r, &i)| row(fa, fb, i, r.try_into().expect("a row")));
                     match gpu.tree_scores(&rows, FEATURES, &self.packed, &self.roots, self.base) {
-                        Ok(scores) => {
-                            for (&(x, y), z) in chunk.iter().zip(scores) {
-                                out[y * w + x] = crate::model::net::sigmoid(z);
-                            }
-                        }
+                        Ok(z) => flat.extend(z),
                         Err(e) => {
                             failed = Some(e);
                             return;
                         }
                     }
                 }
-                return;
-            }
-            let rows: Vec<Vec<f32>> = (y0..y0 + sh)
-                .into_par_iter()
-                .map(|y| {
-                    let mut cols = vec![0.0f32; FEATURES * sw];
-                    columns(fa, fb, local(x0, y), &mut cols);
-                    let mut line = vec![0.0f32; sw];
-                    self.score_columns(&cols, &mut line);
-                    for (x, z) in line.iter_mut().enumerate() {
-                        *z = if patch.valid[y * w + x0 + x] != 0 {
-                            crate::model::net::sigmoid(*z)
-                        } else {
-                            f32::NAN
-                        };
+                let mut rest = flat.as_slice();
+                points
+                    .iter()
+                    .map(|(_, xs, _)| {
+                        let (now, later) = rest.split_at(xs.len());
+                        rest = later;
+                        now.to_vec()
+                    })
+                    .collect()
+            } else {
+                points
+                    .par_iter()
+                    .map(|(y, xs, _)| {
+                        let idx: Vec<usize> = xs.iter().map(|&x| local(x, *y)).collect();
+                        let mut cols = vec![0.0f32; FEATURES * idx.len()];
+                        columns_at(fa, fb, &idx, &mut cols);
+                        let mut z = vec![0.0f32; idx.len()];
+                        self.score_columns(&cols, &mut z);
+                        z
+                    })
+                    .collect()
+            };
+            for ((y, xs, on_lattice), z) in points.iter().zip(scores) {
+                for (k, (&x, z)) in xs.iter().zip(z).enumerate() {
+                    if k < *on_lattice {
+                        let (i, j) = ((x - lx.first) / stride, (y - ly.first) / stride);
+                        lattice[j * lx.count + i] = z;
+                    } else {
+                        out[y * w + x] = crate::model::net::sigmoid(z);
                     }
-                    line
-                })
-                .collect();
-            for (k, r) in rows.into_iter().enumerate() {
-                out[(y0 + k) * w + x0..][..sw].copy_from_slice(&r);
+                }
             }
         });
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(out),
+        if let Some(e) = failed {
+            return Err(e);
         }
+        out.par_chunks_mut(w).enumerate().for_each(|(y, line)| {
+            for (x, o) in line.iter_mut().enumerate() {
+                if !valid(x, y) {
+                    *o = f32::NAN;
+                    continue;
+                }
+                let (mut sum, mut total) = (0.0f32, 0.0f32);
+                for (k, wt) in weights(x, y) {
+                    if wt > 0.0 {
+                        sum += wt * lattice[k];
+                        total += wt;
+                    }
+                }
+                if total > 0.0 {
+                    *o = crate::model::net::sigmoid(sum / total);
+                }
+            }
+        });
+        Ok(out)
     }
 
-    /// [`PixelTrees::probability`] over a detection tile: the model bands `bands` of both
-    /// dates scaled by `scaling` (`(offset, factor)` per date and band).
+    /// [`PixelTrees::probability`] over a detection tile whose first pixel lies at `origin`
+    /// in the scene: the model bands `bands` of both dates scaled by `scaling` (`(offset,
+    /// factor)` per date and band).
     pub fn evidence(
         &self,
         input: &TileInput,
+        origin: (usize, usize),
         bands: &[usize],
         scaling: &super::infer::Scaling,
-        side: usize,
+        sizes: (usize, usize),
         device: super::ops::ConvDevice,
     ) -> crate::Result<Vec<f32>> {
         let plane = input.width * input.height;
@@ -899,8 +1044,9 @@ impl PixelTrees {
                 before: &before,
                 after: &after,
                 valid: &input.valid,
+                origin,
             },
-            side,
+            sizes,
             device,
         )
     }
@@ -932,6 +1078,7 @@ pub fn sample_pair(pair: &TrainPair, per_pair: usize, seed: u64) -> Samples {
         before: &pair.before,
         after: &pair.after,
         valid: &valid,
+        origin: (0, 0),
     };
     let w = pair.width;
     for_each_sub(&patch, SUB, |s, fa, fb| {
@@ -1448,6 +1595,7 @@ mod tests {
             before: &b,
             after: &a,
             valid: &valid,
+            origin: (0, 0),
         };
         let collect = |side: usize| {
             let mut all = vec![[0.0f32; FEATURES]; w * h];
@@ -1472,6 +1620,99 @@ mod tests {
             }
         }
         assert!(worst < 1e-4, "largest difference {worst}");
+    }
+
+    #[test]
+    fn lattice_points_score_as_every_pixel_and_the_rest_lie_between() {
+        let (_, trees) = TreesFile::parse(crate::model::infer::BUILTIN_RGB).expect("built-in");
+        let (w, h) = (150, 130);
+        let (b, a) = (texture(w, h, 1), texture(w, h, 2));
+        // A nodata block holding one valid pixel off the lattice whose four lattice
+        // neighbours are all nodata: it is scored itself.
+        let mut valid = vec![1u32; w * h];
+        for y in 40..60 {
+            for x in 70..90 {
+                valid[y * w + x] = 0;
+            }
+        }
+        let lonely = 51 * w + 80;
+        valid[lonely] = 1;
+        // The patch starts at scene column 1: the lattice's columns are the odd ones.
+        let patch = |origin| Patch {
+            width: w,
+            height: h,
+            before: &b,
+            after: &a,
+            valid: &valid,
+            origin,
+        };
+        let every = trees.probability(&patch((1, 0)), (64, 1), None).unwrap();
+        let lattice = trees.probability(&patch((1, 0)), (64, 2), None).unwrap();
+        let on = |x: usize, y: usize| x % 2 == 1 && y % 2 == 0;
+        let mut between = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let (e, l) = (every[y * w + x], lattice[y * w + x]);
+                if valid[y * w + x] == 0 {
+                    assert!(e.is_nan() && l.is_nan());
+                } else if on(x, y) || y * w + x == lonely {
+                    assert_eq!(e.to_bits(), l.to_bits(), "({x}, {y})");
+                } else {
+                    // Bilinear in log-odds, so between the valid lattice points around.
+                    let near: Vec<f32> = [x.saturating_sub(1), x, (x + 1).min(w - 1)]
+                        .iter()
+                        .flat_map(|&i| [y.saturating_sub(1), y, (y + 1).min(h - 1)].map(|j| (i, j)))
+                        .filter(|&(i, j)| on(i, j) && valid[j * w + i] != 0)
+                        .map(|(i, j)| every[j * w + i])
+                        .collect();
+                    let lo = near.iter().copied().fold(f32::INFINITY, f32::min);
+                    let hi = near.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    assert!(
+                        l >= lo - 1e-6 && l <= hi + 1e-6,
+                        "({x}, {y}): {l} not in {lo}..{hi}"
+                    );
+                    between += usize::from(hi - lo > 1e-3);
+                }
+            }
+        }
+        assert!(
+            between > 1000,
+            "only {between} pixels between distinct scores"
+        );
+        // The lattice is the scene's: a window of the patch starting at an odd place gives the
+        // same values away from its edge.
+        let (x0, y0, cw, ch) = (37, 23, 101, 97);
+        let cut = |src: &[f32]| -> Vec<f32> {
+            (0..3)
+                .flat_map(|p| {
+                    (y0..y0 + ch)
+                        .flat_map(move |y| src[p * w * h + y * w + x0..][..cw].iter().copied())
+                })
+                .collect()
+        };
+        let (cb, ca) = (cut(&b), cut(&a));
+        let cv: Vec<u32> = (y0..y0 + ch)
+            .flat_map(|y| valid[y * w + x0..][..cw].iter().copied())
+            .collect();
+        let part = Patch {
+            width: cw,
+            height: ch,
+            before: &cb,
+            after: &ca,
+            valid: &cv,
+            origin: (1 + x0, y0),
+        };
+        let inner = trees.probability(&part, (40, 2), None).unwrap();
+        let reach = HALO + 1;
+        for y in reach..ch - reach {
+            for x in reach..cw - reach {
+                let (p, q) = (inner[y * cw + x], lattice[(y0 + y) * w + x0 + x]);
+                assert!(
+                    (p.is_nan() && q.is_nan()) || (p - q).abs() < 1e-5,
+                    "({x}, {y}): {p} against {q}"
+                );
+            }
+        }
     }
 
     /// Feature rows laid out as columns.

@@ -85,6 +85,9 @@ pub struct DetectOptions {
     pub context: Option<ContextSource>,
     /// A learned model whose change probability is the evidence ([`crate::model`]).
     pub model: Option<ModelSource>,
+    /// Pixel trees (the user's or the built-in model) scored on every n-th pixel and row,
+    /// bilinear between (`--model-stride`); None: the model configuration's.
+    pub model_stride: Option<usize>,
     /// What field verdicts taught ([`crate::learn`]): judges every typed polygon.
     pub lead_model: Option<crate::learn::LeadModelFile>,
     /// The scene's statistics measured before over a larger scene (a plan's task detects a
@@ -119,6 +122,7 @@ impl DetectOptions {
             classes: None,
             context: None,
             model: None,
+            model_stride: None,
             lead_model: None,
             scene: None,
         }
@@ -629,6 +633,22 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
         }
         None => None,
     };
+    let mut notes = pair.notes.clone();
+    let model = match (model, opts.model_stride) {
+        (Some((mut m, bands)), Some(stride)) => {
+            m.set_stride(stride)?;
+            config.model_reach_px = m.reach_px();
+            Some((m, bands))
+        }
+        (None, Some(stride)) => {
+            notes.push(format!(
+                "--model-stride {stride} ignored: no model runs (the evidence is {})",
+                config.evidence.name()
+            ));
+            None
+        }
+        (model, None) => model,
+    };
     // A model's `[output.blend]`: the classical kind runs on the same tiles, whose halo covers
     // the farther reach of the two.
     let blend = match &model {
@@ -664,7 +684,6 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
     }
     let mut plan = Plan::new(config, pair.bands(), pair.roles);
     plan.check_roles(&opts.before)?;
-    let mut notes = pair.notes.clone();
     // A model the user did not name is the built-in one `auto` chose above.
     if opts.model.is_none() && model.is_some() {
         notes.push(BUILTIN_RGB_NOTE.to_string());

@@ -171,7 +171,12 @@ pub(super) fn stream(
                                             Backend::Cpu(_) => None,
                                         };
                                         let mut e = m.model.evidence(
-                                            &input, &m.bands, &m.scaling, m.tile_px, device,
+                                            &input,
+                                            (t.read.x, t.read.y),
+                                            &m.bands,
+                                            &m.scaling,
+                                            m.tile_px,
+                                            device,
                                         )?;
                                         timings.add("model", clock.elapsed().as_secs_f64());
                                         if let Some(b) = &m.blend {
