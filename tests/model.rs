@@ -800,6 +800,7 @@ fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
         Some(Path::new(tuban::model::infer::BUILTIN_RGB_NAME))
     );
     assert!(auto.changed_px > 0 && auto.changed_px < auto.valid_px);
+    assert_eq!(auto.model_stride, Some(2), "the built-in trees' lattice");
     let m = tuban::model::infer::ChangeModel::builtin_rgb();
     assert_eq!(m.config.input.bands, ["R", "G", "B"]);
     let said = |n: &Vec<String>| {
@@ -809,6 +810,7 @@ fn auto_runs_the_builtin_rgb_model_on_rgb_imagery() {
     assert!(said(&auto.notes), "{:?}", auto.notes);
     let mbi = run("mbi", Some(EvidenceKind::Mbi));
     assert_eq!(mbi.evidence, "mbi");
+    assert_eq!(mbi.model_stride, None);
     assert!(!said(&mbi.notes), "{:?}", mbi.notes);
 
     // The built-in model blends its probability with the building index: its evidence is the

@@ -311,10 +311,9 @@ impl ChangeModel {
         })
     }
 
-    /// How far (px) a pixel's evidence reaches: the model tiles' overlap, and the window
-    /// [`still_where_identical`] looks at.
-    /// Pixel trees scored on a lattice reach `stride - 1` px further (a pixel between lattice
-    /// points takes theirs).
+    /// How far (px) a pixel's evidence reaches: the model tiles' overlap, the window
+    /// [`still_where_identical`] looks at, and for pixel trees on a lattice `stride - 1` px
+    /// more (a pixel between lattice points takes theirs).
     pub fn reach_px(&self) -> u32 {
         (self.config.tile.overlap + STILL_REACH_PX + self.config.tile.stride - 1) as u32
     }

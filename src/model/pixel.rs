@@ -880,10 +880,12 @@ impl PixelTrees {
     }
 
     /// The change probability of every pixel of `patch` (NaN where not valid), features in
-    /// sub-tiles of `side` px, the trees on `device` (None: every CPU core) at every pixel
-    /// (`stride` 1) or on the scene's lattice of every `stride`-th pixel and row, bilinear
-    /// between ([`PixelTrees::score_lattice`]). The GPU returns the raw scores and the
-    /// CPU applies the sigmoid, so both give the same bits.
+    /// sub-tiles of `side` px, the trees on `device` (None: every CPU core). The trees score
+    /// every `stride`-th pixel of every `stride`-th row of the scene (a lattice anchored at the
+    /// scene's origin, so that tiles agree; every pixel at stride 1), and a pixel between
+    /// takes the bilinear mean of the raw scores of the valid lattice points around it; a
+    /// valid pixel that no valid lattice point reaches (beside nodata) is scored itself. The
+    /// GPU returns the raw scores and the CPU applies the sigmoid, so both give the same bits.
     ///
     /// # Errors
     /// [`Error::Gpu`](crate::Error::Gpu) when the device fails.
@@ -892,20 +894,6 @@ impl PixelTrees {
         patch: &Patch,
         (side, stride): (usize, usize),
         device: super::ops::ConvDevice,
-    ) -> crate::Result<Vec<f32>> {
-        self.score_lattice(patch, side, device, stride)
-    }
-
-    /// [`PixelTrees::probability`]: the trees on every `stride`-th pixel of every `stride`-th
-    /// row of the scene (a lattice anchored at the scene's origin, so that tiles agree; every
-    /// pixel at stride 1) and the raw score bilinear between them; a valid pixel that no valid
-    /// lattice point reaches (beside nodata) is scored itself.
-    fn score_lattice(
-        &self,
-        patch: &Patch,
-        side: usize,
-        device: super::ops::ConvDevice,
-        stride: usize,
     ) -> crate::Result<Vec<f32>> {
         let (w, h) = (patch.width, patch.height);
         let lx = Lattice::new(patch.origin.0, w, stride);

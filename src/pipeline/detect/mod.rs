@@ -196,6 +196,8 @@ pub struct DetectSummary {
     pub evidence: &'static str,
     /// The model file behind `evidence = "model"`.
     pub model: Option<PathBuf>,
+    /// Pixel trees: scored on every n-th pixel of every n-th row (1: every pixel).
+    pub model_stride: Option<usize>,
     /// The lead model that judged the polygons (`--lead-model`).
     pub lead_model: Option<PathBuf>,
     pub backend: String,
@@ -333,6 +335,10 @@ fn detect_into(
 
     let t0 = Instant::now();
     let model_path = model.as_ref().map(|(m, _)| m.path.clone());
+    let model_stride = model
+        .as_ref()
+        .filter(|(m, _)| m.graph().is_none())
+        .map(|(m, _)| m.config.tile.stride);
     let model_scale = model.as_ref().map(|(m, _)| m.config.input.scale);
     // The statistics pass reads through the two date readers the detection stream then uses.
     let mut readers = DateReaders::open(&pair)?;
@@ -552,6 +558,7 @@ fn detect_into(
         bands,
         evidence: plan.config.evidence.name(),
         model: model_path,
+        model_stride,
         lead_model: opts.lead_model.as_ref().map(|l| l.path.clone()),
         backend: backend.name(),
         tile_px: grid.tile_px,
