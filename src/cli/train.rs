@@ -220,13 +220,7 @@ fn run_trees(a: &TrainArgs) -> Result<()> {
             _ => bail!("--scales {v}: the factors are 0.5 and 2"),
         }
     }
-    if !(1..=tuban::model::config::MAX_STRIDE).contains(&a.stride) {
-        bail!(
-            "--stride {}: from 1 (every pixel) to {}",
-            a.stride,
-            tuban::model::config::MAX_STRIDE
-        );
-    }
+    tuban::model::config::check_stride(a.stride).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let lr = a.learning_rate.unwrap_or(0.08);
     if !(lr > 0.0 && lr <= 1.0) {
         bail!("--learning-rate {lr}: trees shrink each round by a factor in (0, 1]");

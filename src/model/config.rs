@@ -28,6 +28,21 @@ use std::path::Path;
 /// The largest `tile.stride` (px between scored pixels of pixel trees).
 pub const MAX_STRIDE: usize = 4;
 
+/// A pixel-trees stride is 1 to [`MAX_STRIDE`]; the message starts "stride N:" for the caller
+/// to name where it came from.
+///
+/// # Errors
+/// The message for a stride out of range.
+pub fn check_stride(stride: usize) -> std::result::Result<(), String> {
+    if (1..=MAX_STRIDE).contains(&stride) {
+        Ok(())
+    } else {
+        Err(format!(
+            "stride {stride}: from 1 (every pixel) to {MAX_STRIDE}"
+        ))
+    }
+}
+
 /// Metadata key of the configuration inside tuban's own ONNX files.
 pub const METADATA_KEY: &str = "tuban.model_config";
 
@@ -278,12 +293,7 @@ impl ModelConfig {
                 t.size, t.multiple, t.overlap
             ));
         }
-        if !(1..=MAX_STRIDE).contains(&t.stride) {
-            return Err(format!(
-                "tile.stride {}: from 1 (every pixel) to {MAX_STRIDE}",
-                t.stride
-            ));
-        }
+        check_stride(t.stride).map_err(|e| format!("tile.{e}"))?;
         let o = &self.output;
         if !o.classes.is_empty() {
             let none = o

@@ -202,12 +202,7 @@ impl ChangeModel {
     /// [`Error::Model`] for a stride out of range, or above 1 on a network (which computes
     /// every pixel of its tiles anyway).
     pub fn set_stride(&mut self, stride: usize) -> Result<()> {
-        if !(1..=super::config::MAX_STRIDE).contains(&stride) {
-            return Err(self.err(format!(
-                "stride {stride}: from 1 (every pixel) to {}",
-                super::config::MAX_STRIDE
-            )));
-        }
+        super::config::check_stride(stride).map_err(|e| self.err(e))?;
         if stride > 1 && self.graph().is_some() {
             return Err(self.err(format!(
                 "stride {stride}: only pixel trees (a .toml model) can skip pixels; a network computes every pixel of its tiles"

@@ -1003,8 +1003,8 @@ impl PixelTrees {
         }
         out.par_chunks_mut(w).enumerate().for_each(|(y, line)| {
             for (x, o) in line.iter_mut().enumerate() {
+                // Not valid: NaN as `out` began.
                 if !valid(x, y) {
-                    *o = f32::NAN;
                     continue;
                 }
                 let (mut sum, mut total) = (0.0f32, 0.0f32);

@@ -617,12 +617,10 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
     let mut config = opts.config.clone();
     let auto = auto_profile(pixel_size_m, &pair.roles);
     config.evidence = opts.evidence.unwrap_or(auto.evidence);
-    let model = match &opts.model {
+    let mut model = match &opts.model {
         Some(m) => {
             let model = crate::model::infer::ChangeModel::load(&m.path, m.config.as_deref())?;
             let bands = model.band_indices(&pair.roles, pair.bands(), &opts.before)?;
-            config.evidence = EvidenceKind::Model;
-            config.model_reach_px = model.reach_px();
             Some((model, bands))
         }
         // `auto` on imagery with red, green and blue but no NIR, finer than 5 m: the built-in
@@ -632,30 +630,23 @@ fn plan_detection(opts: &DetectOptions, pair: &ScenePair) -> Result<Planned> {
             model
                 .band_indices(&pair.roles, pair.bands(), &opts.before)
                 .ok()
-                .map(|bands| {
-                    config.evidence = EvidenceKind::Model;
-                    config.model_reach_px = model.reach_px();
-                    (model, bands)
-                })
+                .map(|bands| (model, bands))
         }
         None => None,
     };
     let mut notes = pair.notes.clone();
-    let model = match (model, opts.model_stride) {
-        (Some((mut m, bands)), Some(stride)) => {
-            m.set_stride(stride)?;
-            config.model_reach_px = m.reach_px();
-            Some((m, bands))
-        }
-        (None, Some(stride)) => {
-            notes.push(format!(
-                "--model-stride {stride} ignored: no model runs (the evidence is {})",
-                config.evidence.name()
-            ));
-            None
-        }
-        (model, None) => model,
-    };
+    match (&mut model, opts.model_stride) {
+        (Some((m, _)), Some(stride)) => m.set_stride(stride)?,
+        (None, Some(stride)) => notes.push(format!(
+            "--model-stride {stride} ignored: no model runs (the evidence is {})",
+            config.evidence.name()
+        )),
+        _ => {}
+    }
+    if let Some((m, _)) = &model {
+        config.evidence = EvidenceKind::Model;
+        config.model_reach_px = m.reach_px();
+    }
     // A model's `[output.blend]`: the classical kind runs on the same tiles, whose halo covers
     // the farther reach of the two.
     let blend = match &model {
